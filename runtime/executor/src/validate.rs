@@ -1,0 +1,148 @@
+//! Transaction validity rules, shared by the mempool and block execution.
+
+use crate::BlockEnv;
+use strata_primitives::{Account, TransactionSigned, U256};
+
+/// Why a transaction is not valid. Messages follow go-ethereum's wording where
+/// one exists, so Ethereum tooling and users recognise them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidTx {
+    /// Signed for another chain.
+    #[error("invalid chain id: transaction is for chain {got}, this chain is {expected}")]
+    WrongChainId {
+        /// Chain id in the transaction.
+        got: u64,
+        /// This chain's id.
+        expected: u64,
+    },
+    /// Legacy transaction without EIP-155 replay protection.
+    #[error("only replay-protected (EIP-155) transactions allowed")]
+    ReplayUnprotected,
+    /// Nonce below the account's.
+    #[error("nonce too low: next nonce {expected}, tx nonce {got}")]
+    NonceTooLow {
+        /// The account's next nonce.
+        expected: u64,
+        /// The transaction's nonce.
+        got: u64,
+    },
+    /// Nonce above the account's (only inside a block; the mempool holds such transactions).
+    #[error("nonce too high: next nonce {expected}, tx nonce {got}")]
+    NonceTooHigh {
+        /// The account's next nonce.
+        expected: u64,
+        /// The transaction's nonce.
+        got: u64,
+    },
+    /// The account's nonce cannot grow further.
+    #[error("nonce has max value")]
+    NonceMax,
+    /// Balance below `value + gasLimit * maxFeePerGas`.
+    #[error("insufficient funds for gas * price + value: have {have} want {want}")]
+    InsufficientFunds {
+        /// Balance.
+        have: U256,
+        /// Maximum cost of the transaction.
+        want: U256,
+    },
+    /// `value + gas * price` does not fit in 256 bits.
+    #[error("transaction cost overflows")]
+    CostOverflow,
+    /// Gas limit below the intrinsic gas.
+    #[error("intrinsic gas too low: have {have}, want {want}")]
+    IntrinsicGasTooLow {
+        /// Gas limit.
+        have: u64,
+        /// Intrinsic gas.
+        want: u64,
+    },
+    /// Gas limit above the block's.
+    #[error("exceeds block gas limit: tx gas {gas_limit}, block gas limit {block_gas_limit}")]
+    GasLimitTooHigh {
+        /// Transaction gas limit.
+        gas_limit: u64,
+        /// Block gas limit.
+        block_gas_limit: u64,
+    },
+    /// Not enough gas left in this block (the transaction may fit in a later one).
+    #[error("not enough gas left in block: tx gas {gas_limit}, left {gas_left}")]
+    BlockGasExhausted {
+        /// Transaction gas limit.
+        gas_limit: u64,
+        /// Gas left in the block.
+        gas_left: u64,
+    },
+    /// `maxFeePerGas` (or legacy gas price) below the base fee.
+    #[error("max fee per gas less than block base fee: maxFeePerGas: {max_fee}, baseFee: {base_fee}")]
+    FeeCapTooLow {
+        /// The transaction's fee cap.
+        max_fee: u128,
+        /// The block's base fee.
+        base_fee: u64,
+    },
+    /// `maxPriorityFeePerGas` above `maxFeePerGas`.
+    #[error("max priority fee per gas higher than max fee per gas: tip {tip}, max fee {max_fee}")]
+    TipAboveFeeCap {
+        /// Priority fee.
+        tip: u128,
+        /// Fee cap.
+        max_fee: u128,
+    },
+    /// Contract creation arrives with the Wasm runtime.
+    #[error("contract creation is not supported by this node yet")]
+    CreateUnsupported,
+}
+
+impl InvalidTx {
+    /// True when the transaction may become valid later (the pool keeps it).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, InvalidTx::NonceTooHigh { .. } | InvalidTx::BlockGasExhausted { .. } | InvalidTx::InsufficientFunds { .. })
+    }
+}
+
+/// Checks that need no state: chain id, gas and fee fields.
+pub fn validate_stateless(tx: &TransactionSigned, env: &BlockEnv) -> Result<(), InvalidTx> {
+    match tx.chain_id() {
+        None => return Err(InvalidTx::ReplayUnprotected),
+        Some(id) if id != env.chain_id => return Err(InvalidTx::WrongChainId { got: id, expected: env.chain_id }),
+        Some(_) => {}
+    }
+    if tx.kind().is_create() {
+        return Err(InvalidTx::CreateUnsupported);
+    }
+    let intrinsic = tx.intrinsic_gas();
+    if tx.gas_limit() < intrinsic {
+        return Err(InvalidTx::IntrinsicGasTooLow { have: tx.gas_limit(), want: intrinsic });
+    }
+    if tx.gas_limit() > env.gas_limit {
+        return Err(InvalidTx::GasLimitTooHigh { gas_limit: tx.gas_limit(), block_gas_limit: env.gas_limit });
+    }
+    if let Some(tip) = tx.max_priority_fee_per_gas() {
+        if tip > tx.max_fee_per_gas() {
+            return Err(InvalidTx::TipAboveFeeCap { tip, max_fee: tx.max_fee_per_gas() });
+        }
+    }
+    if tx.max_fee_per_gas() < u128::from(env.base_fee) {
+        return Err(InvalidTx::FeeCapTooLow { max_fee: tx.max_fee_per_gas(), base_fee: env.base_fee });
+    }
+    if tx.max_cost().is_none() {
+        return Err(InvalidTx::CostOverflow);
+    }
+    Ok(())
+}
+
+/// Checks against the sender's account for inclusion as the next transaction:
+/// exact nonce and enough balance for the maximum cost.
+pub fn validate_stateful(tx: &TransactionSigned, sender: &Account) -> Result<(), InvalidTx> {
+    if tx.nonce() < sender.nonce {
+        return Err(InvalidTx::NonceTooLow { expected: sender.nonce, got: tx.nonce() });
+    }
+    if tx.nonce() > sender.nonce {
+        return Err(InvalidTx::NonceTooHigh { expected: sender.nonce, got: tx.nonce() });
+    }
+    let want = tx.max_cost().ok_or(InvalidTx::CostOverflow)?;
+    if sender.balance < want {
+        return Err(InvalidTx::InsufficientFunds { have: sender.balance, want });
+    }
+    Ok(())
+}

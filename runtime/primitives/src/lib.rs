@@ -1,0 +1,49 @@
+//! Strata's core data types, shared by the node, the runtime, contracts and clients.
+//!
+//! Why a separate crate: everything that must agree byte-for-byte across nodes,
+//! contracts and offline auditors — addresses, hashes, RLP, Ethereum transaction
+//! envelopes, block headers, receipts and (later) proof and certificate
+//! verification — lives here, in one `no_std + alloc` crate, so a Wasm contract
+//! and an auditor's verifier use exactly the code the node uses.
+//!
+//! The Ethereum wire formats come from the `alloy` crates (the same ones reth
+//! uses); this crate fixes which subset Strata accepts (legacy with EIP-155 and
+//! EIP-1559 transactions) and adds Strata's own header.
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub mod account;
+pub mod block;
+pub mod error;
+pub mod keys;
+pub mod receipt;
+pub mod rlp_item;
+pub mod transaction;
+
+pub use account::{Account, EMPTY_ROOT_HASH, KECCAK_EMPTY};
+pub use alloy_primitives::{Address, B256, Bloom, Bytes, Log, LogData, Signature, U256, address, b256, hex, keccak256};
+pub use block::{Block, Header, HeaderExtension, SealedBlock};
+pub use error::{Error, Result};
+pub use keys::{DevKey, LocalSigner};
+pub use receipt::{ExecutionOutcome, StoredReceipt};
+pub use transaction::{RecoveredTx, TransactionSigned, TxKind, TxType};
+
+/// Re-export of the RLP codec so dependants use the exact same version.
+pub use alloy_rlp as rlp;
+
+/// Ordered-trie roots (transactions, receipts) as Ethereum computes them.
+pub mod roots {
+    use crate::{B256, StoredReceipt, TransactionSigned};
+    use alloy_eips::eip2718::Encodable2718;
+
+    /// `transactionsRoot`: the trie of `rlp(index) -> tx.encoded_2718()`.
+    pub fn transactions_root(txs: &[TransactionSigned]) -> B256 {
+        alloy_trie::root::ordered_trie_root_with_encoder(txs, |tx, buf| tx.envelope().encode_2718(buf))
+    }
+
+    /// `receiptsRoot`: the trie of `rlp(index) -> receipt.encoded_2718()`.
+    pub fn receipts_root(receipts: &[StoredReceipt]) -> B256 {
+        alloy_trie::root::ordered_trie_root_with_encoder(receipts, |r, buf| r.envelope().encode_2718(buf))
+    }
+}

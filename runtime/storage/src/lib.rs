@@ -1,0 +1,226 @@
+//! Storage traits of Strata and their in-memory implementation.
+//!
+//! Why: the state, the block store and the runtime must not know which database
+//! they run on. They see a small ordered key-value store split into named
+//! [`Column`]s and written only through atomic [`WriteBatch`]es — exactly what
+//! RocksDB offers (column families, `WriteBatch`), and what an in-memory map can
+//! fake for unit tests. The RocksDB implementation lives in `strata-db`, the only
+//! crate that depends on `rocksdb`; [`MemKv`], the fake, lives here beside the trait.
+
+use std::{collections::BTreeMap, ops::Bound, sync::Arc};
+
+use parking_lot::RwLock;
+
+/// Storage errors.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database engine failed (I/O error, corruption, …).
+    #[error("database error: {0}")]
+    Backend(String),
+    /// A stored value could not be decoded: the database is corrupt or from another version.
+    #[error("corrupt value in column {column:?}: {reason}")]
+    Corrupt {
+        /// The column holding the bad value.
+        column: Column,
+        /// What was wrong with it.
+        reason: String,
+    },
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The columns (RocksDB column families) of a Strata database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Column {
+    /// Small named values: head pointer, chain spec hash, schema version.
+    Meta,
+    /// `block number (8 bytes BE) -> header RLP`.
+    Headers,
+    /// `block number -> RLP list of EIP-2718 transactions`.
+    Bodies,
+    /// `block hash -> block number`.
+    BlockNumbers,
+    /// `tx hash -> (block number, index)`.
+    TxIndex,
+    /// `block number -> RLP list of stored receipts`.
+    Receipts,
+    /// Flat state: `address -> account RLP` (latest state).
+    Accounts,
+    /// Flat contract storage: `address ++ key -> value` (latest state).
+    Storage,
+    /// `code hash -> code`.
+    Code,
+    /// Merkle-Patricia trie nodes: `node hash -> node RLP`.
+    TrieNodes,
+}
+
+impl Column {
+    /// Every column, in a fixed order.
+    pub const ALL: [Column; 10] = [
+        Column::Meta,
+        Column::Headers,
+        Column::Bodies,
+        Column::BlockNumbers,
+        Column::TxIndex,
+        Column::Receipts,
+        Column::Accounts,
+        Column::Storage,
+        Column::Code,
+        Column::TrieNodes,
+    ];
+
+    /// Stable name (the RocksDB column family name).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Column::Meta => "meta",
+            Column::Headers => "headers",
+            Column::Bodies => "bodies",
+            Column::BlockNumbers => "block_numbers",
+            Column::TxIndex => "tx_index",
+            Column::Receipts => "receipts",
+            Column::Accounts => "accounts",
+            Column::Storage => "storage",
+            Column::Code => "code",
+            Column::TrieNodes => "trie_nodes",
+        }
+    }
+}
+
+/// One write of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOp {
+    /// Set `key` to `value`.
+    Put(Column, Vec<u8>, Vec<u8>),
+    /// Remove `key`.
+    Delete(Column, Vec<u8>),
+}
+
+/// Writes applied all together or not at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteBatch {
+    ops: Vec<WriteOp>,
+}
+
+impl WriteBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Adds a put.
+    pub fn put(&mut self, column: Column, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.ops.push(WriteOp::Put(column, key.into(), value.into()));
+    }
+    /// Adds a delete.
+    pub fn delete(&mut self, column: Column, key: impl Into<Vec<u8>>) {
+        self.ops.push(WriteOp::Delete(column, key.into()));
+    }
+    /// The writes, in order (a later write to a key wins).
+    pub fn ops(&self) -> &[WriteOp] {
+        &self.ops
+    }
+    /// Number of writes.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+    /// True when there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+    /// Appends another batch's writes after this one's.
+    pub fn extend(&mut self, other: WriteBatch) {
+        self.ops.extend(other.ops);
+    }
+}
+
+/// An ordered key-value store with columns and atomic, durable batches.
+pub trait KvStore: Send + Sync + 'static {
+    /// Reads one value.
+    fn get(&self, column: Column, key: &[u8]) -> Result<Option<Vec<u8>>>;
+
+    /// Applies a batch atomically. When this returns `Ok`, the batch survives a crash
+    /// (it is synced to disk); after a crash either all of it or none of it is visible.
+    fn write(&self, batch: WriteBatch) -> Result<()>;
+
+    /// Calls `f` on each entry whose key starts with `prefix`, in key order,
+    /// until `f` returns `false`.
+    fn for_each_prefix(&self, column: Column, prefix: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()>;
+}
+
+/// A shared handle to a store.
+pub type SharedKv = Arc<dyn KvStore>;
+
+/// In-memory [`KvStore`] for unit tests and the contract test harness.
+/// Not durable: a dropped `MemKv` is gone.
+#[derive(Debug, Default)]
+pub struct MemKv {
+    columns: RwLock<BTreeMap<(Column, Vec<u8>), Vec<u8>>>,
+}
+
+impl MemKv {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// An empty store behind an `Arc<dyn KvStore>`.
+    pub fn shared() -> SharedKv {
+        Arc::new(Self::new())
+    }
+}
+
+impl KvStore for MemKv {
+    fn get(&self, column: Column, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.columns.read().get(&(column, key.to_vec())).cloned())
+    }
+
+    fn write(&self, batch: WriteBatch) -> Result<()> {
+        let mut map = self.columns.write();
+        for op in batch.ops {
+            match op {
+                WriteOp::Put(c, k, v) => {
+                    map.insert((c, k), v);
+                }
+                WriteOp::Delete(c, k) => {
+                    map.remove(&(c, k));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn for_each_prefix(&self, column: Column, prefix: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
+        let map = self.columns.read();
+        let start = (column, prefix.to_vec());
+        for ((c, k), v) in map.range((Bound::Included(start), Bound::Unbounded)) {
+            if *c != column || !k.starts_with(prefix) || !f(k, v) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_apply_in_order_and_prefix_scans_stay_in_column() {
+        let kv = MemKv::new();
+        let mut b = WriteBatch::new();
+        b.put(Column::Accounts, b"a1".to_vec(), b"x".to_vec());
+        b.put(Column::Accounts, b"a2".to_vec(), b"y".to_vec());
+        b.put(Column::Accounts, b"b1".to_vec(), b"z".to_vec());
+        b.put(Column::Code, b"a3".to_vec(), b"w".to_vec());
+        b.delete(Column::Accounts, b"a2".to_vec());
+        kv.write(b).unwrap();
+        let mut seen = Vec::new();
+        kv.for_each_prefix(Column::Accounts, b"a", &mut |k, v| {
+            seen.push((k.to_vec(), v.to_vec()));
+            true
+        })
+        .unwrap();
+        assert_eq!(seen, vec![(b"a1".to_vec(), b"x".to_vec())]);
+        assert_eq!(kv.get(Column::Code, b"a3").unwrap(), Some(b"w".to_vec()));
+    }
+}
