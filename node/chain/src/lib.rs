@@ -1,1 +1,49 @@
-//! placeholder
+//! The chain service of a Strata node: genesis, the block store, the mempool and
+//! block production.
+//!
+//! Why: the JSON-RPC server, the dev node and (later) consensus all need one
+//! owner of "what is the chain": it admits transactions, turns them into blocks
+//! with `strata-executor`, and commits each block — state, block, receipts,
+//! indexes and head pointer — in one atomic, synced write, so a crash at any
+//! moment leaves the last complete block and nothing half-written.
+
+mod mempool;
+mod service;
+mod spec;
+mod store;
+
+pub use mempool::{Mempool, MempoolConfig, PoolError};
+pub use service::{Chain, SubmitError};
+pub use spec::{ChainSpec, DEV_CHAIN_ID, dev_proposer};
+pub use store::{BlockStore, TxLocation};
+
+/// Node-side failures (storage, corruption, misconfiguration). Invalid user input
+/// is never one of these: it is a [`SubmitError`] returned to the caller.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The store failed.
+    #[error(transparent)]
+    Storage(#[from] strata_storage::Error),
+    /// State access failed.
+    #[error(transparent)]
+    State(#[from] strata_state::Error),
+    /// Execution failed for a node-side reason.
+    #[error(transparent)]
+    Executor(#[from] strata_executor::Error),
+    /// The data directory holds a different chain than the one configured.
+    #[error(
+        "the data directory holds another chain (genesis {stored}), not the configured one (genesis {configured}); use another --data-dir or the matching --chain-id"
+    )]
+    GenesisMismatch {
+        /// Genesis hash found on disk.
+        stored: strata_primitives::B256,
+        /// Genesis hash of the configuration.
+        configured: strata_primitives::B256,
+    },
+    /// A stored block does not decode or does not link to its parent.
+    #[error("corrupt chain data: {0}")]
+    Corrupt(String),
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,1 +1,127 @@
-//! placeholder
+//! The Strata node: wiring of storage, chain, block production and JSON-RPC.
+//!
+//! Why a library beside the `strata` binary: tests and tools start a real node
+//! in-process (RocksDB on disk, RPC on a real socket) through the same
+//! [`DevNode::start`] the binary calls, so what is tested is what ships.
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use strata_chain::{Chain, ChainSpec, MempoolConfig};
+use strata_db::RocksKv;
+use strata_primitives::keys::{self, DevKey};
+use tokio::{sync::watch, task::JoinHandle};
+
+/// Node failures at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database could not be opened.
+    #[error("cannot open the database: {0}")]
+    Storage(#[from] strata_storage::Error),
+    /// The chain could not be opened.
+    #[error(transparent)]
+    Chain(#[from] strata_chain::Error),
+    /// The RPC server could not start.
+    #[error(transparent)]
+    Rpc(#[from] strata_rpc::Error),
+    /// Key derivation failed.
+    #[error(transparent)]
+    Keys(#[from] strata_primitives::Error),
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Configuration of `strata dev`.
+#[derive(Debug, Clone)]
+pub struct DevConfig {
+    /// Where RocksDB lives.
+    pub data_dir: PathBuf,
+    /// JSON-RPC listen address (HTTP and WebSocket).
+    pub rpc_addr: SocketAddr,
+    /// Chain id.
+    pub chain_id: u64,
+    /// Minimum time between blocks.
+    pub block_time: Duration,
+}
+
+impl Default for DevConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from(".strata/dev"),
+            rpc_addr: SocketAddr::from(([127, 0, 0, 1], 8545)),
+            chain_id: strata_chain::DEV_CHAIN_ID,
+            block_time: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The accounts `strata dev` funds at genesis (public test keys).
+pub fn dev_accounts() -> Result<Vec<DevKey>> {
+    Ok(keys::derive_accounts(keys::DEV_MNEMONIC, 10)?)
+}
+
+/// A running single-validator dev node.
+pub struct DevNode {
+    chain: Arc<Chain>,
+    rpc_addr: SocketAddr,
+    rpc: jsonrpsee::server::ServerHandle,
+    producer: JoinHandle<()>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl DevNode {
+    /// Opens (or creates) the chain under `config.data_dir` and starts block
+    /// production and the RPC server. Must be called inside a tokio runtime.
+    pub async fn start(config: DevConfig) -> Result<Self> {
+        let kv = Arc::new(RocksKv::open(&config.data_dir)?);
+        let chain = Chain::open(
+            kv,
+            ChainSpec::dev(config.chain_id),
+            strata_chain::dev_proposer(),
+            MempoolConfig::default(),
+        )?;
+        let (rpc_addr, rpc) =
+            strata_rpc::start(chain.clone(), config.rpc_addr, Default::default()).await?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let producer = tokio::spawn(chain.clone().run_producer(config.block_time, shutdown_rx));
+        Ok(Self {
+            chain,
+            rpc_addr,
+            rpc,
+            producer,
+            shutdown,
+        })
+    }
+
+    /// The chain.
+    pub fn chain(&self) -> &Arc<Chain> {
+        &self.chain
+    }
+
+    /// The address the RPC server listens on.
+    pub fn rpc_addr(&self) -> SocketAddr {
+        self.rpc_addr
+    }
+
+    /// `http://` URL of the RPC server.
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.rpc_addr)
+    }
+
+    /// `ws://` URL of the RPC server.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.rpc_addr)
+    }
+
+    /// Stops RPC and block production and waits for them, so the database is
+    /// closed when this returns (if no other handle to the chain is held).
+    pub async fn stop(self) {
+        let _ = self.rpc.stop();
+        self.rpc.stopped().await;
+        let _ = self.shutdown.send(true);
+        if let Err(e) = self.producer.await {
+            tracing::error!(error = %e, "block producer ended abnormally");
+        }
+        tracing::info!("node stopped");
+    }
+}

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use alloy_trie::{HashBuilder, Nibbles};
 use strata_primitives::{Account, Address, B256, EMPTY_ROOT_HASH, keccak256};
-use strata_storage::{Column, KvStore, SharedKv, WriteBatch};
+use strata_storage::{Column, SharedKv, WriteBatch};
 
 /// State errors.
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +59,10 @@ pub struct Overlay<'a, R: ?Sized> {
 impl<'a, R: StateReader + ?Sized> Overlay<'a, R> {
     /// An overlay with no changes yet.
     pub fn new(base: &'a R) -> Self {
-        Self { base, changes: StateChanges::default() }
+        Self {
+            base,
+            changes: StateChanges::default(),
+        }
     }
 
     /// Records a new value for an account.
@@ -115,26 +118,33 @@ impl StateDb {
     pub fn root_with(&self, changes: &StateChanges) -> Result<B256> {
         let mut leaves: BTreeMap<B256, Vec<u8>> = BTreeMap::new();
         let mut corrupt = None;
-        self.kv.for_each_prefix(Column::Accounts, &[], &mut |key, value| {
-            if key.len() != 20 {
-                corrupt = Some(format!("account key of {} bytes", key.len()));
-                return false;
-            }
-            let address = Address::from_slice(key);
-            if !changes.accounts.contains_key(&address) {
-                leaves.insert(keccak256(address), value.to_vec());
-            }
-            true
-        })?;
+        self.kv
+            .for_each_prefix(Column::Accounts, &[], &mut |key, value| {
+                if key.len() != 20 {
+                    corrupt = Some(format!("account key of {} bytes", key.len()));
+                    return false;
+                }
+                let address = Address::from_slice(key);
+                if !changes.accounts.contains_key(&address) {
+                    leaves.insert(keccak256(address), value.to_vec());
+                }
+                true
+            })?;
         if let Some(reason) = corrupt {
-            return Err(strata_storage::Error::Corrupt { column: Column::Accounts, reason }.into());
+            return Err(strata_storage::Error::Corrupt {
+                column: Column::Accounts,
+                reason,
+            }
+            .into());
         }
         for (address, account) in &changes.accounts {
             if let Some(a) = account {
                 leaves.insert(keccak256(address), alloy_rlp::encode(a));
             }
         }
-        Ok(trie_root(leaves.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))))
+        Ok(trie_root(
+            leaves.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+        ))
     }
 }
 
@@ -143,8 +153,12 @@ impl StateReader for StateDb {
         let Some(bytes) = self.kv.get(Column::Accounts, address.as_slice())? else {
             return Ok(None);
         };
-        let account = alloy_rlp::decode_exact::<Account>(&bytes)
-            .map_err(|e| strata_storage::Error::Corrupt { column: Column::Accounts, reason: e.to_string() })?;
+        let account = alloy_rlp::decode_exact::<Account>(&bytes).map_err(|e| {
+            strata_storage::Error::Corrupt {
+                column: Column::Accounts,
+                reason: e.to_string(),
+            }
+        })?;
         Ok(Some(account))
     }
 }
@@ -169,7 +183,10 @@ mod tests {
     #[test]
     fn empty_state_has_empty_root() {
         let db = StateDb::new(MemKv::shared());
-        assert_eq!(db.root_with(&StateChanges::default()).unwrap(), EMPTY_ROOT_HASH);
+        assert_eq!(
+            db.root_with(&StateChanges::default()).unwrap(),
+            EMPTY_ROOT_HASH
+        );
     }
 
     #[test]
@@ -178,21 +195,39 @@ mod tests {
         let db = StateDb::new(kv.clone());
         let mut changes = StateChanges::default();
         for i in 1..=5u8 {
-            changes.accounts.insert(Address::repeat_byte(i), Some(Account::with_balance(U256::from(i))));
+            changes.accounts.insert(
+                Address::repeat_byte(i),
+                Some(Account::with_balance(U256::from(i))),
+            );
         }
         let mut batch = WriteBatch::new();
         let root = db.commit(&changes, &mut batch).unwrap();
         kv.write(batch).unwrap();
-        assert_eq!(db.account(&Address::repeat_byte(3)).unwrap().unwrap().balance, U256::from(3u8));
+        assert_eq!(
+            db.account(&Address::repeat_byte(3))
+                .unwrap()
+                .unwrap()
+                .balance,
+            U256::from(3u8)
+        );
         // The same accounts written in two steps give the same root.
         let kv2 = MemKv::shared();
         let db2 = StateDb::new(kv2.clone());
-        let (first, second): (BTreeMap<_, _>, BTreeMap<_, _>) = changes.accounts.clone().into_iter().partition(|(a, _)| a.0[0] % 2 == 0);
+        let (first, second): (BTreeMap<_, _>, BTreeMap<_, _>) = changes
+            .accounts
+            .clone()
+            .into_iter()
+            .partition(|(a, _)| a.0[0] % 2 == 0);
         let mut b = WriteBatch::new();
-        db2.commit(&StateChanges { accounts: first }, &mut b).unwrap();
+        db2.commit(&StateChanges { accounts: first }, &mut b)
+            .unwrap();
         kv2.write(b).unwrap();
         let mut b = WriteBatch::new();
-        assert_eq!(db2.commit(&StateChanges { accounts: second }, &mut b).unwrap(), root);
+        assert_eq!(
+            db2.commit(&StateChanges { accounts: second }, &mut b)
+                .unwrap(),
+            root
+        );
     }
 
     /// The realistic account trie of Ethereum's `hex_encoded_securetrie_test.json`

@@ -109,7 +109,8 @@ impl WriteBatch {
     }
     /// Adds a put.
     pub fn put(&mut self, column: Column, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
-        self.ops.push(WriteOp::Put(column, key.into(), value.into()));
+        self.ops
+            .push(WriteOp::Put(column, key.into(), value.into()));
     }
     /// Adds a delete.
     pub fn delete(&mut self, column: Column, key: impl Into<Vec<u8>>) {
@@ -144,7 +145,12 @@ pub trait KvStore: Send + Sync + 'static {
 
     /// Calls `f` on each entry whose key starts with `prefix`, in key order,
     /// until `f` returns `false`.
-    fn for_each_prefix(&self, column: Column, prefix: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()>;
+    fn for_each_prefix(
+        &self,
+        column: Column,
+        prefix: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()>;
 }
 
 /// A shared handle to a store.
@@ -154,8 +160,10 @@ pub type SharedKv = Arc<dyn KvStore>;
 /// Not durable: a dropped `MemKv` is gone.
 #[derive(Debug, Default)]
 pub struct MemKv {
-    columns: RwLock<BTreeMap<(Column, Vec<u8>), Vec<u8>>>,
+    columns: RwLock<BTreeMap<ColumnKey, Vec<u8>>>,
 }
+
+type ColumnKey = (Column, Vec<u8>);
 
 impl MemKv {
     /// An empty store.
@@ -188,7 +196,12 @@ impl KvStore for MemKv {
         Ok(())
     }
 
-    fn for_each_prefix(&self, column: Column, prefix: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
+    fn for_each_prefix(
+        &self,
+        column: Column,
+        prefix: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
         let map = self.columns.read();
         let start = (column, prefix.to_vec());
         for ((c, k), v) in map.range((Bound::Included(start), Bound::Unbounded)) {

@@ -1,13 +1,11 @@
 //! Ethereum's RLP test vectors, both directions, and every invalid case.
 
-use alloy_primitives::{U512, hex};
+use alloy_primitives::U512;
 use serde_json::Value;
 use strata_primitives::rlp_item::RlpItem;
 
 fn load(name: &str) -> serde_json::Map<String, Value> {
-    let path = crate::testdata(&format!("ethereum-rlp/{name}"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str::<Value>(&text).unwrap().as_object().unwrap().clone()
+    strata_testdata::cases(&format!("ethereum-rlp/{name}"))
 }
 
 fn to_item(v: &Value) -> RlpItem {
@@ -29,7 +27,7 @@ fn to_item(v: &Value) -> RlpItem {
 }
 
 fn unhex(s: &str) -> Vec<u8> {
-    hex::decode(s.trim_start_matches("0x").trim_start_matches("0X")).expect("hex")
+    strata_testdata::decode_hex(s.trim_start_matches("0x").trim_start_matches("0X"))
 }
 
 #[test]
@@ -40,7 +38,11 @@ fn valid_vectors_encode_and_decode() {
         let expected = unhex(case["out"].as_str().unwrap());
         let item = to_item(&case["in"]);
         assert_eq!(item.encoded(), expected, "{name}: encoding");
-        assert_eq!(RlpItem::decode_exact(&expected).unwrap_or_else(|e| panic!("{name}: {e}")), item, "{name}: decoding");
+        assert_eq!(
+            RlpItem::decode_exact(&expected).unwrap_or_else(|e| panic!("{name}: {e}")),
+            item,
+            "{name}: decoding"
+        );
     }
 }
 
@@ -51,6 +53,9 @@ fn invalid_vectors_are_rejected() {
     for (name, case) in &cases {
         assert_eq!(case["in"], "INVALID", "{name}");
         let bytes = unhex(case["out"].as_str().unwrap());
-        assert!(RlpItem::decode_exact(&bytes).is_err(), "{name}: {bytes:02x?} must be rejected");
+        assert!(
+            RlpItem::decode_exact(&bytes).is_err(),
+            "{name}: {bytes:02x?} must be rejected"
+        );
     }
 }

@@ -1,0 +1,428 @@
+//! The chain service: admits transactions, produces blocks, commits them.
+
+use std::{
+    collections::BTreeMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use parking_lot::Mutex;
+use strata_executor::{Applied, BlockBuilder, BlockEnv, InvalidTx, validate_stateless};
+use strata_primitives::{
+    Account, Address, B256, Header, RecoveredTx, SealedBlock, TransactionSigned,
+};
+use strata_state::{StateDb, StateReader};
+use strata_storage::{SharedKv, WriteBatch};
+use tokio::sync::{Notify, broadcast, watch};
+
+use crate::{BlockStore, ChainSpec, Error, Mempool, MempoolConfig, PoolError, Result};
+
+/// Largest raw transaction accepted (bytes).
+pub const MAX_TX_SIZE: usize = 128 * 1024;
+/// Most transactions taken into one block.
+pub const MAX_BLOCK_TXS: usize = 5_000;
+
+/// Why a submitted transaction was refused. Nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The bytes are not a transaction Strata accepts, or the signature is bad.
+    #[error("invalid transaction: {0}")]
+    Decode(#[from] strata_primitives::Error),
+    /// The raw transaction is too large.
+    #[error("oversized data: transaction of {size} bytes, limit {max}")]
+    Oversized {
+        /// Size received.
+        size: usize,
+        /// Limit.
+        max: usize,
+    },
+    /// The transaction breaks a validity rule.
+    #[error("{0}")]
+    Invalid(#[from] InvalidTx),
+    /// The pool refused it.
+    #[error("{0}")]
+    Pool(#[from] PoolError),
+    /// The node failed (not the transaction's fault).
+    #[error("internal error: {0}")]
+    Node(#[from] Error),
+}
+
+impl From<strata_state::Error> for SubmitError {
+    fn from(e: strata_state::Error) -> Self {
+        Self::Node(e.into())
+    }
+}
+
+struct Inner {
+    mempool: Mempool,
+    head: (B256, Header),
+}
+
+/// A running chain: store, state, mempool and head.
+pub struct Chain {
+    spec: ChainSpec,
+    proposer: Address,
+    kv: SharedKv,
+    store: BlockStore,
+    state: StateDb,
+    inner: Mutex<Inner>,
+    /// Serialises block production and commit.
+    produce: Mutex<()>,
+    tx_arrived: Notify,
+    blocks: broadcast::Sender<Arc<SealedBlock>>,
+}
+
+impl Chain {
+    /// Opens the chain in `kv`, creating genesis from `spec` in an empty store.
+    /// Fails if `kv` holds a different chain.
+    pub fn open(
+        kv: SharedKv,
+        spec: ChainSpec,
+        proposer: Address,
+        pool: MempoolConfig,
+    ) -> Result<Arc<Self>> {
+        let store = BlockStore::new(kv.clone());
+        let state = StateDb::new(kv.clone());
+        let genesis = spec.genesis()?.seal();
+        let head = match store.head_number()? {
+            None => {
+                let mut batch = WriteBatch::new();
+                let root = state.commit(&spec.genesis_changes(), &mut batch)?;
+                if root != genesis.header().state_root {
+                    return Err(Error::Corrupt(format!(
+                        "genesis state root {root} differs from the spec's {}",
+                        genesis.header().state_root
+                    )));
+                }
+                store.put_block(&genesis, &[], &mut batch);
+                kv.write(batch)?;
+                tracing::info!(chain_id = spec.chain_id, genesis = %genesis.hash, "created genesis");
+                (genesis.hash, genesis.block.header)
+            }
+            Some(number) => {
+                let stored = store
+                    .genesis_hash()?
+                    .ok_or_else(|| Error::Corrupt("no genesis hash".into()))?;
+                if stored != genesis.hash {
+                    return Err(Error::GenesisMismatch {
+                        stored,
+                        configured: genesis.hash,
+                    });
+                }
+                let header = store
+                    .header(number)?
+                    .ok_or_else(|| Error::Corrupt(format!("head block {number} missing")))?;
+                let hash = header.hash_slow();
+                tracing::info!(chain_id = spec.chain_id, head = number, hash = %hash, "resumed chain");
+                (hash, header)
+            }
+        };
+        let (blocks, _) = broadcast::channel(256);
+        Ok(Arc::new(Self {
+            spec,
+            proposer,
+            kv,
+            store,
+            state,
+            inner: Mutex::new(Inner {
+                mempool: Mempool::new(pool),
+                head,
+            }),
+            produce: Mutex::new(()),
+            tx_arrived: Notify::new(),
+            blocks,
+        }))
+    }
+
+    /// The chain's configuration.
+    pub fn spec(&self) -> &ChainSpec {
+        &self.spec
+    }
+
+    /// Block storage (read access).
+    pub fn store(&self) -> &BlockStore {
+        &self.store
+    }
+
+    /// The latest state.
+    pub fn state(&self) -> &StateDb {
+        &self.state
+    }
+
+    /// Hash and header of the latest block.
+    pub fn head(&self) -> (B256, Header) {
+        self.inner.lock().head.clone()
+    }
+
+    /// Subscribes to newly committed blocks.
+    pub fn subscribe_blocks(&self) -> broadcast::Receiver<Arc<SealedBlock>> {
+        self.blocks.subscribe()
+    }
+
+    /// The account at `address` in the latest state (empty if absent).
+    pub fn account(&self, address: &Address) -> Result<Account> {
+        Ok(self.state.account(address)?.unwrap_or_default())
+    }
+
+    /// The next nonce of `address` counting pooled transactions without gaps.
+    pub fn pending_nonce(&self, address: &Address) -> Result<u64> {
+        let nonce = self.account(address)?.nonce;
+        Ok(self.inner.lock().mempool.pending_nonce(address, nonce))
+    }
+
+    /// A pooled (not yet included) transaction.
+    pub fn pooled(&self, hash: &B256) -> Option<RecoveredTx> {
+        self.inner.lock().mempool.get(hash).cloned()
+    }
+
+    /// Number of pooled transactions.
+    pub fn pool_len(&self) -> usize {
+        self.inner.lock().mempool.len()
+    }
+
+    /// The environment the next block will execute in (timestamp aside).
+    pub fn next_env(&self, timestamp: u64) -> BlockEnv {
+        let (_, head) = self.head();
+        BlockEnv {
+            chain_id: self.spec.chain_id,
+            number: head.number.saturating_add(1),
+            timestamp: timestamp.max(head.timestamp),
+            proposer: self.proposer,
+            gas_limit: self.spec.gas_limit,
+            base_fee: self.spec.base_fee,
+        }
+    }
+
+    /// Validates a raw transaction (`eth_sendRawTransaction` bytes) and pools it.
+    pub fn submit_raw(&self, raw: &[u8]) -> Result<B256, SubmitError> {
+        if raw.len() > MAX_TX_SIZE {
+            return Err(SubmitError::Oversized {
+                size: raw.len(),
+                max: MAX_TX_SIZE,
+            });
+        }
+        let tx = TransactionSigned::decode_recovered(raw)?;
+        self.submit(tx)
+    }
+
+    /// Validates a decoded transaction and pools it.
+    pub fn submit(&self, tx: RecoveredTx) -> Result<B256, SubmitError> {
+        validate_stateless(&tx.tx, &self.next_env(0))?;
+        let account = self.account(&tx.sender)?;
+        if tx.tx.nonce() < account.nonce {
+            return Err(InvalidTx::NonceTooLow {
+                expected: account.nonce,
+                got: tx.tx.nonce(),
+            }
+            .into());
+        }
+        let want = tx.tx.max_cost().ok_or(InvalidTx::CostOverflow)?;
+        if account.balance < want {
+            return Err(InvalidTx::InsufficientFunds {
+                have: account.balance,
+                want,
+            }
+            .into());
+        }
+        let hash = tx.hash();
+        self.inner.lock().mempool.add(tx, account.nonce)?;
+        tracing::debug!(%hash, "transaction pooled");
+        self.tx_arrived.notify_one();
+        Ok(hash)
+    }
+
+    fn account_nonces(
+        &self,
+        senders: impl IntoIterator<Item = Address>,
+    ) -> Result<BTreeMap<Address, u64>> {
+        senders
+            .into_iter()
+            .map(|a| Ok((a, self.account(&a)?.nonce)))
+            .collect()
+    }
+
+    fn ready_transactions(&self) -> Result<Vec<RecoveredTx>> {
+        let senders = self.inner.lock().mempool.senders();
+        let nonces = self.account_nonces(senders)?;
+        let inner = self.inner.lock();
+        Ok(inner.mempool.ready(MAX_BLOCK_TXS, &mut |a| {
+            nonces.get(a).copied().unwrap_or(u64::MAX)
+        }))
+    }
+
+    /// Builds a block from the pool's ready transactions and commits it.
+    /// Returns `None` (and commits nothing) when no transaction could be included.
+    pub fn produce_block(&self, timestamp: u64) -> Result<Option<Arc<SealedBlock>>> {
+        let _guard = self.produce.lock();
+        let ready = self.ready_transactions()?;
+        if ready.is_empty() {
+            return Ok(None);
+        }
+        let env = self.next_env(timestamp);
+        let mut builder = BlockBuilder::new(env, &self.state);
+        let mut dropped = Vec::new();
+        for tx in &ready {
+            match builder.apply(tx)? {
+                Applied::Included(_) => {}
+                Applied::Rejected(e) if e.is_transient() => {
+                    tracing::debug!(hash = %tx.hash(), reason = %e, "transaction deferred")
+                }
+                Applied::Rejected(e) => {
+                    tracing::warn!(hash = %tx.hash(), reason = %e, "dropping invalid pooled transaction");
+                    dropped.push(tx.hash());
+                }
+            }
+        }
+        if builder.is_empty() {
+            self.remove_from_pool(&dropped);
+            return Ok(None);
+        }
+        let executed = builder.finish();
+        let mut batch = WriteBatch::new();
+        let state_root = self.state.commit(&executed.changes, &mut batch)?;
+        let (parent_hash, _) = self.head();
+        let (block, receipts, changes) = executed.into_block(parent_hash, state_root);
+        let sealed = Arc::new(block.seal());
+        self.store.put_block(&sealed, &receipts, &mut batch);
+        // One synced, atomic write: state, block, receipts, indexes and head move together.
+        self.kv.write(batch)?;
+
+        let nonces = self.account_nonces(changes.accounts.keys().copied())?;
+        {
+            let mut inner = self.inner.lock();
+            inner.head = (sealed.hash, sealed.header().clone());
+            for h in &dropped {
+                inner.mempool.remove(h);
+            }
+            for (sender, nonce) in nonces {
+                inner.mempool.prune_sender(&sender, nonce);
+            }
+        }
+        tracing::info!(number = sealed.number(), hash = %sealed.hash, txs = sealed.block.transactions.len(), gas_used = sealed.header().gas_used, "block committed");
+        let _ = self.blocks.send(sealed.clone());
+        Ok(Some(sealed))
+    }
+
+    fn remove_from_pool(&self, hashes: &[B256]) {
+        let mut inner = self.inner.lock();
+        for h in hashes {
+            inner.mempool.remove(h);
+        }
+    }
+
+    /// Produces blocks while transactions are pending, at most one per
+    /// `block_time`, until `shutdown` turns true.
+    pub async fn run_producer(
+        self: Arc<Self>,
+        block_time: Duration,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let mut last: Option<Instant> = None;
+        loop {
+            if let Some(at) = last {
+                let wait = block_time.saturating_sub(at.elapsed());
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+            let chain = self.clone();
+            let timestamp = unix_now();
+            let produced =
+                tokio::task::spawn_blocking(move || chain.produce_block(timestamp)).await;
+            match produced {
+                Ok(Ok(Some(_))) => {
+                    last = Some(Instant::now());
+                    continue;
+                }
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "block production failed"),
+                Err(e) => tracing::error!(error = %e, "block production task panicked"),
+            }
+            // Nothing (more) to include: sleep until a transaction arrives.
+            tokio::select! {
+                _ = self.tx_arrived.notified() => {}
+                _ = shutdown.changed() => return,
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+        }
+    }
+}
+
+/// Wall-clock seconds; only ever used as the proposer's timestamp proposal.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_primitives::{Bytes, TxKind, U256, keys, transaction::build};
+    use strata_storage::MemKv;
+
+    fn chain(kv: SharedKv) -> Arc<Chain> {
+        Chain::open(
+            kv,
+            ChainSpec::dev(1337),
+            crate::spec::dev_proposer(),
+            MempoolConfig::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn produce_commits_and_reopen_resumes() {
+        let kv = MemKv::shared();
+        let c = chain(kv.clone());
+        let key = keys::derive_accounts(keys::DEV_MNEMONIC, 1)
+            .unwrap()
+            .remove(0)
+            .signer;
+        for nonce in [1u64, 0] {
+            let tx = build::eip1559(
+                1337,
+                nonce,
+                TxKind::Call(Address::repeat_byte(9)),
+                U256::from(5u64),
+                Bytes::new(),
+                21_000,
+                2_000_000_000,
+                0,
+            );
+            c.submit_raw(&key.sign_transaction(tx).unwrap().encoded())
+                .unwrap();
+        }
+        assert_eq!(c.pending_nonce(&key.address()).unwrap(), 2);
+        let block = c.produce_block(100).unwrap().unwrap();
+        assert_eq!(block.block.transactions.len(), 2);
+        assert_eq!(c.pool_len(), 0);
+        assert!(c.produce_block(101).unwrap().is_none());
+        assert_eq!(
+            c.account(&Address::repeat_byte(9)).unwrap().balance,
+            U256::from(10u64)
+        );
+        drop(c);
+        let c = chain(kv.clone());
+        assert_eq!(c.head().0, block.hash);
+        assert_eq!(c.account(&key.address()).unwrap().nonce, 2);
+        assert_eq!(
+            c.state().root_with(&Default::default()).unwrap(),
+            block.header().state_root
+        );
+        // Another chain id on the same store is refused.
+        assert!(matches!(
+            Chain::open(
+                kv,
+                ChainSpec::dev(1),
+                Address::ZERO,
+                MempoolConfig::default()
+            ),
+            Err(Error::GenesisMismatch { .. })
+        ));
+    }
+}

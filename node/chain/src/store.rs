@@ -1,0 +1,148 @@
+//! The block store: headers, bodies, receipts and indexes, over [`KvStore`].
+
+use strata_primitives::{
+    B256, Block, Header, SealedBlock, StoredReceipt, TransactionSigned, rlp_item::decode_exact,
+};
+use strata_storage::{Column, SharedKv, WriteBatch};
+
+use crate::{Error, Result};
+
+const HEAD_KEY: &[u8] = b"head";
+const GENESIS_KEY: &[u8] = b"genesis";
+
+/// Where a transaction was included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, alloy_rlp::RlpEncodable, alloy_rlp::RlpDecodable)]
+pub struct TxLocation {
+    /// Block number.
+    pub block_number: u64,
+    /// Index in the block.
+    pub index: u64,
+}
+
+/// Typed access to the chain columns.
+#[derive(Clone)]
+pub struct BlockStore {
+    kv: SharedKv,
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Corrupt(format!("{what}: {e}"))
+}
+
+impl BlockStore {
+    /// A store over `kv`.
+    pub fn new(kv: SharedKv) -> Self {
+        Self { kv }
+    }
+
+    /// The number of the latest committed block, `None` for an empty database.
+    pub fn head_number(&self) -> Result<Option<u64>> {
+        self.kv
+            .get(Column::Meta, HEAD_KEY)?
+            .map(|v| {
+                <[u8; 8]>::try_from(v.as_slice())
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| corrupt("head pointer", "not 8 bytes"))
+            })
+            .transpose()
+    }
+
+    /// The genesis hash recorded when the database was created.
+    pub fn genesis_hash(&self) -> Result<Option<B256>> {
+        Ok(self
+            .kv
+            .get(Column::Meta, GENESIS_KEY)?
+            .filter(|v| v.len() == 32)
+            .map(|v| B256::from_slice(&v)))
+    }
+
+    /// Header at `number`.
+    pub fn header(&self, number: u64) -> Result<Option<Header>> {
+        self.kv
+            .get(Column::Headers, &number.to_be_bytes())?
+            .map(|v| decode_exact::<Header>(&v).map_err(|e| corrupt("header", e)))
+            .transpose()
+    }
+
+    /// Number of the block with `hash`.
+    pub fn number_of(&self, hash: &B256) -> Result<Option<u64>> {
+        Ok(self
+            .kv
+            .get(Column::BlockNumbers, hash.as_slice())?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map(u64::from_be_bytes))
+    }
+
+    /// Transactions of block `number`.
+    pub fn body(&self, number: u64) -> Result<Option<Vec<TransactionSigned>>> {
+        self.kv
+            .get(Column::Bodies, &number.to_be_bytes())?
+            .map(|v| decode_exact::<Vec<TransactionSigned>>(&v).map_err(|e| corrupt("body", e)))
+            .transpose()
+    }
+
+    /// The whole block at `number`, sealed.
+    pub fn block(&self, number: u64) -> Result<Option<SealedBlock>> {
+        let (Some(header), Some(transactions)) = (self.header(number)?, self.body(number)?) else {
+            return Ok(None);
+        };
+        Ok(Some(
+            Block {
+                header,
+                transactions,
+            }
+            .seal(),
+        ))
+    }
+
+    /// Receipts of block `number`.
+    pub fn receipts(&self, number: u64) -> Result<Option<Vec<StoredReceipt>>> {
+        self.kv
+            .get(Column::Receipts, &number.to_be_bytes())?
+            .map(|v| decode_exact::<Vec<StoredReceipt>>(&v).map_err(|e| corrupt("receipts", e)))
+            .transpose()
+    }
+
+    /// Where transaction `hash` was included.
+    pub fn tx_location(&self, hash: &B256) -> Result<Option<TxLocation>> {
+        self.kv
+            .get(Column::TxIndex, hash.as_slice())?
+            .map(|v| decode_exact::<TxLocation>(&v).map_err(|e| corrupt("tx index", e)))
+            .transpose()
+    }
+
+    /// Adds the writes that store `block` as the new head to `batch`.
+    pub fn put_block(
+        &self,
+        block: &SealedBlock,
+        receipts: &[StoredReceipt],
+        batch: &mut WriteBatch,
+    ) {
+        let number = block.number().to_be_bytes();
+        batch.put(Column::Headers, number, block.header().encoded());
+        batch.put(
+            Column::Bodies,
+            number,
+            alloy_rlp::encode(&block.block.transactions),
+        );
+        let mut encoded_receipts = Vec::new();
+        alloy_rlp::encode_list::<_, StoredReceipt>(receipts, &mut encoded_receipts);
+        batch.put(Column::Receipts, number, encoded_receipts);
+        batch.put(Column::BlockNumbers, block.hash.as_slice(), number);
+        for (i, tx) in block.block.transactions.iter().enumerate() {
+            let loc = TxLocation {
+                block_number: block.number(),
+                index: i as u64,
+            };
+            batch.put(
+                Column::TxIndex,
+                tx.hash().as_slice(),
+                alloy_rlp::encode(loc),
+            );
+        }
+        if block.number() == 0 {
+            batch.put(Column::Meta, GENESIS_KEY, block.hash.as_slice());
+        }
+        batch.put(Column::Meta, HEAD_KEY, number);
+    }
+}

@@ -1,0 +1,404 @@
+//! Ethereum JSON-RPC shapes: block identifiers, blocks, transactions, receipts, logs.
+//!
+//! Quantities are `0x`-prefixed minimal hex (`U64`/`U256` serialise that way),
+//! data is `0x`-prefixed hex, field names are camelCase — what web3.py, ethers
+//! and viem parse.
+
+use alloy_primitives::U64;
+use serde::{Deserialize, Deserializer, Serialize};
+use strata_primitives::{
+    Address, B256, Bloom, Bytes, Header, Log, SealedBlock, StoredReceipt, TransactionSigned,
+    TxType, U256, b256,
+};
+
+/// `keccak256(rlp([]))`: the ommers hash of a block without uncles.
+pub const EMPTY_OMMERS_HASH: B256 =
+    b256!("1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347");
+
+/// A block tag or number, as the `block` parameter of state queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockTag {
+    /// `latest`, `safe`, `finalized`: PBFT blocks are final when committed.
+    Latest,
+    /// `earliest`: genesis.
+    Earliest,
+    /// `pending`: latest state plus the pool (nonces).
+    Pending,
+    /// A block number.
+    Number(u64),
+}
+
+/// `BlockTag` or an EIP-1898 block hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockId {
+    /// By tag or number.
+    Tag(BlockTag),
+    /// By hash.
+    Hash(B256),
+}
+
+impl Default for BlockId {
+    fn default() -> Self {
+        BlockId::Tag(BlockTag::Latest)
+    }
+}
+
+fn parse_tag(s: &str) -> Result<BlockTag, String> {
+    match s {
+        "latest" | "safe" | "finalized" => Ok(BlockTag::Latest),
+        "earliest" => Ok(BlockTag::Earliest),
+        "pending" => Ok(BlockTag::Pending),
+        hex => {
+            let digits = hex.strip_prefix("0x").ok_or_else(|| format!("invalid block tag {hex:?}: expected latest, earliest, pending, safe, finalized or a 0x-prefixed number"))?;
+            if digits.is_empty() || digits.len() > 16 {
+                return Err(format!("invalid block number {hex:?}"));
+            }
+            u64::from_str_radix(digits, 16)
+                .map(BlockTag::Number)
+                .map_err(|_| format!("invalid block number {hex:?}"))
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for BlockTag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_tag(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl<'de> Deserialize<'de> for BlockId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Str(String),
+            #[serde(rename_all = "camelCase")]
+            Obj {
+                block_hash: Option<B256>,
+                block_number: Option<String>,
+                #[allow(dead_code)]
+                require_canonical: Option<bool>,
+            },
+        }
+        match Raw::deserialize(d)? {
+            Raw::Str(s) if s.len() == 66 => s
+                .parse::<B256>()
+                .map(BlockId::Hash)
+                .map_err(serde::de::Error::custom),
+            Raw::Str(s) => parse_tag(&s)
+                .map(BlockId::Tag)
+                .map_err(serde::de::Error::custom),
+            Raw::Obj {
+                block_hash: Some(h),
+                block_number: None,
+                ..
+            } => Ok(BlockId::Hash(h)),
+            Raw::Obj {
+                block_hash: None,
+                block_number: Some(n),
+                ..
+            } => parse_tag(&n)
+                .map(BlockId::Tag)
+                .map_err(serde::de::Error::custom),
+            Raw::Obj { .. } => Err(serde::de::Error::custom(
+                "block object needs exactly one of blockHash and blockNumber",
+            )),
+        }
+    }
+}
+
+/// Where a transaction sits in a block.
+#[derive(Debug, Clone, Copy)]
+pub struct TxContext {
+    /// Block hash.
+    pub block_hash: B256,
+    /// Block number.
+    pub block_number: u64,
+    /// Index in the block.
+    pub index: u64,
+    /// Base fee of the block.
+    pub base_fee: u64,
+}
+
+/// A transaction as `eth_getTransactionByHash` returns it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RpcTransaction {
+    hash: B256,
+    nonce: U64,
+    block_hash: Option<B256>,
+    block_number: Option<U64>,
+    transaction_index: Option<U64>,
+    from: Address,
+    to: Option<Address>,
+    value: U256,
+    gas: U64,
+    gas_price: U256,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_fee_per_gas: Option<U256>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_priority_fee_per_gas: Option<U256>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_list: Option<Vec<()>>,
+    input: Bytes,
+    #[serde(rename = "type")]
+    tx_type: U64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chain_id: Option<U64>,
+    v: U64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    y_parity: Option<U64>,
+    r: U256,
+    s: U256,
+}
+
+impl RpcTransaction {
+    /// Builds the JSON shape; `ctx` is `None` for a pending transaction.
+    pub fn new(tx: &TransactionSigned, from: Address, ctx: Option<TxContext>) -> Self {
+        let sig = tx.signature();
+        let parity = u64::from(sig.v());
+        let is_1559 = tx.tx_type() == TxType::Eip1559;
+        let v = match (is_1559, tx.chain_id()) {
+            (true, _) => parity,
+            (false, Some(id)) => id
+                .saturating_mul(2)
+                .saturating_add(35)
+                .saturating_add(parity),
+            (false, None) => 27 + parity,
+        };
+        let gas_price = match ctx {
+            Some(c) => tx
+                .effective_gas_price(c.base_fee)
+                .unwrap_or(tx.max_fee_per_gas()),
+            None => tx.max_fee_per_gas(),
+        };
+        Self {
+            hash: tx.hash(),
+            nonce: U64::from(tx.nonce()),
+            block_hash: ctx.map(|c| c.block_hash),
+            block_number: ctx.map(|c| U64::from(c.block_number)),
+            transaction_index: ctx.map(|c| U64::from(c.index)),
+            from,
+            to: tx.to(),
+            value: tx.value(),
+            gas: U64::from(tx.gas_limit()),
+            gas_price: U256::from(gas_price),
+            max_fee_per_gas: is_1559.then(|| U256::from(tx.max_fee_per_gas())),
+            max_priority_fee_per_gas: tx.max_priority_fee_per_gas().map(U256::from),
+            access_list: is_1559.then(Vec::new),
+            input: tx.input().clone(),
+            tx_type: U64::from(tx.tx_type() as u8),
+            chain_id: tx.chain_id().map(U64::from),
+            v: U64::from(v),
+            y_parity: is_1559.then(|| U64::from(parity)),
+            r: sig.r(),
+            s: sig.s(),
+        }
+    }
+}
+
+/// A log as receipts and `eth_getLogs` return it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RpcLog {
+    address: Address,
+    topics: Vec<B256>,
+    data: Bytes,
+    block_hash: B256,
+    block_number: U64,
+    block_timestamp: U64,
+    transaction_hash: B256,
+    transaction_index: U64,
+    log_index: U64,
+    removed: bool,
+}
+
+/// A receipt as `eth_getTransactionReceipt` returns it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RpcReceipt {
+    transaction_hash: B256,
+    transaction_index: U64,
+    block_hash: B256,
+    block_number: U64,
+    from: Address,
+    to: Option<Address>,
+    cumulative_gas_used: U64,
+    gas_used: U64,
+    effective_gas_price: U256,
+    contract_address: Option<Address>,
+    logs: Vec<RpcLog>,
+    logs_bloom: Bloom,
+    #[serde(rename = "type")]
+    tx_type: U64,
+    status: U64,
+}
+
+impl RpcReceipt {
+    /// Builds the JSON shape. `first_log_index` is the number of logs in earlier receipts of the block.
+    pub fn new(
+        tx: &TransactionSigned,
+        from: Address,
+        receipt: &StoredReceipt,
+        header: &Header,
+        ctx: TxContext,
+        first_log_index: u64,
+    ) -> Self {
+        let logs = receipt
+            .logs
+            .iter()
+            .enumerate()
+            .map(|(i, log): (usize, &Log)| RpcLog {
+                address: log.address,
+                topics: log.data.topics().to_vec(),
+                data: log.data.data.clone(),
+                block_hash: ctx.block_hash,
+                block_number: U64::from(ctx.block_number),
+                block_timestamp: U64::from(header.timestamp),
+                transaction_hash: tx.hash(),
+                transaction_index: U64::from(ctx.index),
+                log_index: U64::from(first_log_index.saturating_add(i as u64)),
+                removed: false,
+            })
+            .collect();
+        Self {
+            transaction_hash: tx.hash(),
+            transaction_index: U64::from(ctx.index),
+            block_hash: ctx.block_hash,
+            block_number: U64::from(ctx.block_number),
+            from,
+            to: tx.to(),
+            cumulative_gas_used: U64::from(receipt.cumulative_gas_used),
+            gas_used: U64::from(receipt.gas_used),
+            effective_gas_price: U256::from(receipt.effective_gas_price),
+            contract_address: receipt.contract_address(),
+            logs,
+            logs_bloom: receipt.bloom(),
+            tx_type: U64::from(receipt.tx_type),
+            status: U64::from(u8::from(receipt.success)),
+        }
+    }
+}
+
+/// Transactions of a block: hashes or full objects.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum BlockTransactions {
+    /// Hashes only.
+    Hashes(Vec<B256>),
+    /// Full transactions.
+    Full(Vec<RpcTransaction>),
+}
+
+/// A block as `eth_getBlockBy*` returns it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RpcBlock {
+    hash: B256,
+    parent_hash: B256,
+    number: U64,
+    timestamp: U64,
+    miner: Address,
+    state_root: B256,
+    transactions_root: B256,
+    receipts_root: B256,
+    logs_bloom: Bloom,
+    gas_limit: U64,
+    gas_used: U64,
+    base_fee_per_gas: U64,
+    size: U64,
+    extra_data: Bytes,
+    sha3_uncles: B256,
+    uncles: Vec<B256>,
+    difficulty: U64,
+    total_difficulty: U64,
+    nonce: alloy_primitives::B64,
+    mix_hash: B256,
+    /// Strata: hash of the parent's commit certificate.
+    parent_commit_hash: B256,
+    /// Strata: commitment to the liveness records in this block.
+    liveness_root: B256,
+    transactions: BlockTransactions,
+}
+
+impl RpcBlock {
+    /// Builds the JSON shape; `senders` are the recovered senders of the block's transactions.
+    pub fn new(block: &SealedBlock, senders: &[Address], full: bool) -> Self {
+        let h = block.header();
+        let txs = &block.block.transactions;
+        let transactions = if full {
+            BlockTransactions::Full(
+                txs.iter()
+                    .zip(senders)
+                    .enumerate()
+                    .map(|(i, (tx, from))| {
+                        let ctx = TxContext {
+                            block_hash: block.hash,
+                            block_number: h.number,
+                            index: i as u64,
+                            base_fee: h.base_fee_per_gas,
+                        };
+                        RpcTransaction::new(tx, *from, Some(ctx))
+                    })
+                    .collect(),
+            )
+        } else {
+            BlockTransactions::Hashes(txs.iter().map(TransactionSigned::hash).collect())
+        };
+        Self {
+            hash: block.hash,
+            parent_hash: h.parent_hash,
+            number: U64::from(h.number),
+            timestamp: U64::from(h.timestamp),
+            miner: h.proposer,
+            state_root: h.state_root,
+            transactions_root: h.transactions_root,
+            receipts_root: h.receipts_root,
+            logs_bloom: h.logs_bloom,
+            gas_limit: U64::from(h.gas_limit),
+            gas_used: U64::from(h.gas_used),
+            base_fee_per_gas: U64::from(h.base_fee_per_gas),
+            size: U64::from(block.size()),
+            extra_data: Bytes::new(),
+            sha3_uncles: EMPTY_OMMERS_HASH,
+            uncles: Vec::new(),
+            difficulty: U64::ZERO,
+            total_difficulty: U64::ZERO,
+            nonce: Default::default(),
+            mix_hash: B256::ZERO,
+            parent_commit_hash: h.parent_commit_hash,
+            liveness_root: h.liveness_root,
+            transactions,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_ids_parse_like_ethereum_clients_send_them() {
+        let p = |s: &str| serde_json::from_str::<BlockId>(s);
+        assert_eq!(p("\"latest\"").unwrap(), BlockId::Tag(BlockTag::Latest));
+        assert_eq!(p("\"finalized\"").unwrap(), BlockId::Tag(BlockTag::Latest));
+        assert_eq!(p("\"0x1a\"").unwrap(), BlockId::Tag(BlockTag::Number(26)));
+        assert_eq!(
+            p("{\"blockNumber\":\"0x2\"}").unwrap(),
+            BlockId::Tag(BlockTag::Number(2))
+        );
+        let h = format!("\"0x{}\"", "ab".repeat(32));
+        assert!(matches!(p(&h).unwrap(), BlockId::Hash(_)));
+        for bad in [
+            "\"0x\"",
+            "\"12\"",
+            "\"latestt\"",
+            "\"0x10000000000000000\"",
+            "{}",
+            "5",
+        ] {
+            assert!(p(bad).is_err(), "{bad}");
+        }
+    }
+}

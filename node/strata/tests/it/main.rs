@@ -1,0 +1,8 @@
+//! Integration tests of the Strata node (one binary for the crate): a real node
+//! on RocksDB in a temp dir, driven through real JSON-RPC over HTTP.
+
+mod crash;
+mod dev_node;
+mod rpc;
+
+pub use rpc::Rpc;

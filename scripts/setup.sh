@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Idempotent set-up shared by scripts/dev.sh and scripts/test.sh: system packages,
+# the Rust targets, and a build cache outside the clone. Source it, don't run it.
+set -euo pipefail
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# rocksdb's bindgen needs libclang; its C++ build needs a compiler.
+missing=()
+dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
+command -v c++ >/dev/null 2>&1 || missing+=(g++)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Contracts are built for a pinned Wasm target (MVP features only: a new Rust
+# release cannot change the instructions we emit).
+if ! rustup target list --installed | grep -qx wasm32v1-none; then
+  echo "setup: adding Rust target wasm32v1-none" >&2
+  rustup target add wasm32v1-none >&2
+fi
+
+# Reuse builds across clones (CI runs in a fresh clone); not required, just faster.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strata-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"

@@ -1,0 +1,56 @@
+//! Locates and loads Ethereum's test vectors (`shared/testdata/`) for tests.
+//!
+//! Why a crate: several crates check themselves against the same vectors; one
+//! place knows where they are. Missing data fails loudly — vectors that were not
+//! read prove nothing.
+
+use std::path::{Path, PathBuf};
+
+/// Path of `rel` under the vector directory: `$STRATA_TESTDATA`, or `shared/testdata`
+/// found beside or above this repository.
+pub fn path(rel: &str) -> PathBuf {
+    if let Ok(dir) = std::env::var("STRATA_TESTDATA") {
+        return PathBuf::from(dir).join(rel);
+    }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for ancestor in manifest.ancestors() {
+        for candidate in [
+            ancestor.join("shared/testdata"),
+            ancestor.join("../shared/testdata"),
+        ] {
+            if candidate.is_dir() {
+                return candidate.join(rel);
+            }
+        }
+    }
+    panic!(
+        "Ethereum test vectors not found: put shared/testdata beside the repository or set STRATA_TESTDATA"
+    );
+}
+
+/// Loads a vector file as a JSON object of named cases.
+pub fn cases(rel: &str) -> serde_json::Map<String, serde_json::Value> {
+    let p = path(rel);
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    match serde_json::from_str(&text) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => panic!("{}: not a JSON object of test cases", p.display()),
+    }
+}
+
+/// Vector strings: `0x…` is hex, anything else its UTF-8 bytes.
+pub fn bytes_of(s: &str) -> Vec<u8> {
+    match s.strip_prefix("0x") {
+        Some(h) => decode_hex(h),
+        None => s.as_bytes().to_vec(),
+    }
+}
+
+/// Decodes hex (either case, no prefix).
+pub fn decode_hex(h: &str) -> Vec<u8> {
+    assert!(h.len().is_multiple_of(2), "odd-length hex {h:?}");
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap_or_else(|_| panic!("bad hex {h:?}")))
+        .collect()
+}
