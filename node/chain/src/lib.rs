@@ -13,7 +13,7 @@ mod spec;
 mod store;
 
 pub use mempool::{Mempool, MempoolConfig, PoolError};
-pub use service::{Chain, SubmitError};
+pub use service::{Chain, ChainConfig, StateUnavailable, SubmitError};
 pub use spec::{ChainSpec, DEV_CHAIN_ID, dev_proposer};
 pub use store::{BlockStore, TxLocation};
 

@@ -22,11 +22,7 @@ pub struct MempoolConfig {
 
 impl Default for MempoolConfig {
     fn default() -> Self {
-        Self {
-            max_txs: 20_000,
-            max_per_sender: 1_000,
-            max_nonce_gap: 1_000,
-        }
+        Self { max_txs: 20_000, max_per_sender: 1_000, max_nonce_gap: 1_000 }
     }
 }
 
@@ -46,9 +42,7 @@ pub enum PoolError {
     #[error("too many pending transactions from {0}")]
     SenderFull(Address),
     /// The nonce is too far ahead of the account nonce.
-    #[error(
-        "nonce too high: next nonce {expected}, tx nonce {got} (at most {max_gap} ahead are pooled)"
-    )]
+    #[error("nonce too high: next nonce {expected}, tx nonce {got} (at most {max_gap} ahead are pooled)")]
     NonceGapTooLarge {
         /// Account nonce.
         expected: u64,
@@ -78,10 +72,7 @@ pub struct Mempool {
 impl Mempool {
     /// An empty pool.
     pub fn new(config: MempoolConfig) -> Self {
-        Self {
-            config,
-            ..Default::default()
-        }
+        Self { config, ..Default::default() }
     }
 
     /// Number of pooled transactions.
@@ -109,11 +100,7 @@ impl Mempool {
         }
         let nonce = tx.tx.nonce();
         if nonce.saturating_sub(account_nonce) > self.config.max_nonce_gap {
-            return Err(PoolError::NonceGapTooLarge {
-                expected: account_nonce,
-                got: nonce,
-                max_gap: self.config.max_nonce_gap,
-            });
+            return Err(PoolError::NonceGapTooLarge { expected: account_nonce, got: nonce, max_gap: self.config.max_nonce_gap });
         }
         let sender = tx.sender;
         let seq = self.next_seq;
@@ -121,9 +108,7 @@ impl Mempool {
             Some(old) => {
                 // Replace only for a fee at least 10% higher, like go-ethereum.
                 let old_fee = old.tx.tx.max_fee_per_gas();
-                let min = old_fee
-                    .saturating_add(old_fee / 10)
-                    .max(old_fee.saturating_add(1));
+                let min = old_fee.saturating_add(old_fee / 10).max(old_fee.saturating_add(1));
                 if tx.tx.max_fee_per_gas() < min {
                     return Err(PoolError::ReplacementUnderpriced);
                 }
@@ -133,9 +118,7 @@ impl Mempool {
                 if self.by_hash.len() >= self.config.max_txs {
                     return Err(PoolError::Full);
                 }
-                if self.by_sender.get(&sender).map_or(0, BTreeMap::len)
-                    >= self.config.max_per_sender
-                {
+                if self.by_sender.get(&sender).map_or(0, BTreeMap::len) >= self.config.max_per_sender {
                     return Err(PoolError::SenderFull(sender));
                 }
                 None
@@ -144,10 +127,7 @@ impl Mempool {
         if let Some(old_hash) = replaced {
             self.by_hash.remove(&old_hash);
         }
-        self.by_sender
-            .entry(sender)
-            .or_default()
-            .insert(nonce, PoolTx { tx, seq });
+        self.by_sender.entry(sender).or_default().insert(nonce, PoolTx { tx, seq });
         self.next_seq = self.next_seq.saturating_add(1);
         self.by_hash.insert(hash, (sender, nonce));
         Ok(())
@@ -171,11 +151,7 @@ impl Mempool {
     }
 
     /// Ready transactions in arrival order, each sender's in nonce order, at most `limit`.
-    pub fn ready(
-        &self,
-        limit: usize,
-        account_nonce: &mut dyn FnMut(&Address) -> u64,
-    ) -> Vec<RecoveredTx> {
+    pub fn ready(&self, limit: usize, account_nonce: &mut dyn FnMut(&Address) -> u64) -> Vec<RecoveredTx> {
         // Heap of (earliest seq first) heads of each sender's ready run.
         let mut heap = BinaryHeap::new();
         for (sender, queue) in &self.by_sender {
@@ -234,20 +210,8 @@ mod tests {
     use strata_primitives::{Bytes, LocalSigner, TxKind, U256, transaction::build};
 
     fn tx(key: &LocalSigner, nonce: u64, fee: u128) -> RecoveredTx {
-        let t = build::eip1559(
-            1,
-            nonce,
-            TxKind::Call(Address::ZERO),
-            U256::ZERO,
-            Bytes::new(),
-            21_000,
-            fee,
-            0,
-        );
-        RecoveredTx {
-            tx: key.sign_transaction(t).unwrap(),
-            sender: key.address(),
-        }
+        let t = build::eip1559(1, nonce, TxKind::Call(Address::ZERO), U256::ZERO, Bytes::new(), 21_000, fee, 0);
+        RecoveredTx { tx: key.sign_transaction(t).unwrap(), sender: key.address() }
     }
 
     fn key(n: u8) -> LocalSigner {
@@ -263,10 +227,7 @@ mod tests {
         assert_eq!(pool.pending_nonce(&k.address(), 0), 0);
         pool.add(tx(&k, 0, 10), 0).unwrap();
         let ready = pool.ready(10, &mut |_| 0);
-        assert_eq!(
-            ready.iter().map(|t| t.tx.nonce()).collect::<Vec<_>>(),
-            vec![0, 1]
-        );
+        assert_eq!(ready.iter().map(|t| t.tx.nonce()).collect::<Vec<_>>(), vec![0, 1]);
         assert_eq!(pool.pending_nonce(&k.address(), 0), 2);
     }
 
@@ -277,15 +238,8 @@ mod tests {
         pool.add(tx(&b, 0, 10), 0).unwrap();
         pool.add(tx(&a, 0, 10), 0).unwrap();
         pool.add(tx(&b, 1, 10), 0).unwrap();
-        let order: Vec<_> = pool
-            .ready(10, &mut |_| 0)
-            .iter()
-            .map(|t| (t.sender, t.tx.nonce()))
-            .collect();
-        assert_eq!(
-            order,
-            vec![(b.address(), 0), (a.address(), 0), (b.address(), 1)]
-        );
+        let order: Vec<_> = pool.ready(10, &mut |_| 0).iter().map(|t| (t.sender, t.tx.nonce())).collect();
+        assert_eq!(order, vec![(b.address(), 0), (a.address(), 0), (b.address(), 1)]);
         pool.prune_sender(&b.address(), 2);
         assert_eq!(pool.len(), 1);
     }
@@ -293,28 +247,15 @@ mod tests {
     #[test]
     fn duplicates_replacements_and_limits() {
         let k = key(1);
-        let mut pool = Mempool::new(MempoolConfig {
-            max_txs: 3,
-            max_per_sender: 2,
-            max_nonce_gap: 5,
-        });
+        let mut pool = Mempool::new(MempoolConfig { max_txs: 3, max_per_sender: 2, max_nonce_gap: 5 });
         let t = tx(&k, 0, 100);
         pool.add(t.clone(), 0).unwrap();
         assert_eq!(pool.add(t, 0), Err(PoolError::AlreadyKnown));
-        assert_eq!(
-            pool.add(tx(&k, 0, 105), 0),
-            Err(PoolError::ReplacementUnderpriced)
-        );
+        assert_eq!(pool.add(tx(&k, 0, 105), 0), Err(PoolError::ReplacementUnderpriced));
         pool.add(tx(&k, 0, 110), 0).unwrap();
         assert_eq!(pool.len(), 1);
-        assert!(matches!(
-            pool.add(tx(&k, 9, 1), 0),
-            Err(PoolError::NonceGapTooLarge { .. })
-        ));
+        assert!(matches!(pool.add(tx(&k, 9, 1), 0), Err(PoolError::NonceGapTooLarge { .. })));
         pool.add(tx(&k, 1, 1), 0).unwrap();
-        assert_eq!(
-            pool.add(tx(&k, 2, 1), 0),
-            Err(PoolError::SenderFull(k.address()))
-        );
+        assert_eq!(pool.add(tx(&k, 2, 1), 0), Err(PoolError::SenderFull(k.address())));
     }
 }

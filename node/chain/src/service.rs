@@ -8,10 +8,8 @@ use std::{
 
 use parking_lot::Mutex;
 use strata_executor::{Applied, BlockBuilder, BlockEnv, InvalidTx, validate_stateless};
-use strata_primitives::{
-    Account, Address, B256, Header, RecoveredTx, SealedBlock, TransactionSigned,
-};
-use strata_state::{StateDb, StateReader};
+use strata_primitives::{Account, Address, B256, EMPTY_ROOT_HASH, Header, RecoveredTx, SealedBlock, TransactionSigned};
+use strata_state::{HistoricalState, StateDb, StateReader};
 use strata_storage::{SharedKv, WriteBatch};
 use tokio::sync::{Notify, broadcast, watch};
 
@@ -53,6 +51,40 @@ impl From<strata_state::Error> for SubmitError {
     }
 }
 
+/// Why the state of a block cannot be served.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateUnavailable {
+    /// No such block yet.
+    #[error("block {0} not found")]
+    UnknownBlock(u64),
+    /// The block's state was pruned.
+    #[error("state of block {number} is pruned: this node keeps the state of blocks {oldest} and later (see --retain-blocks)")]
+    Pruned {
+        /// Requested block.
+        number: u64,
+        /// Oldest block whose state is kept.
+        oldest: u64,
+    },
+    /// The node failed.
+    #[error("internal error: {0}")]
+    Node(String),
+}
+
+/// Chain service settings.
+#[derive(Debug, Clone, Copy)]
+pub struct ChainConfig {
+    /// Mempool limits.
+    pub pool: MempoolConfig,
+    /// How many recent blocks' state stays queryable (older trie nodes are pruned).
+    pub retain: u64,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        Self { pool: MempoolConfig::default(), retain: strata_state::DEFAULT_RETAIN }
+    }
+}
+
 struct Inner {
     mempool: Mempool,
     head: (B256, Header),
@@ -75,19 +107,14 @@ pub struct Chain {
 impl Chain {
     /// Opens the chain in `kv`, creating genesis from `spec` in an empty store.
     /// Fails if `kv` holds a different chain.
-    pub fn open(
-        kv: SharedKv,
-        spec: ChainSpec,
-        proposer: Address,
-        pool: MempoolConfig,
-    ) -> Result<Arc<Self>> {
+    pub fn open(kv: SharedKv, spec: ChainSpec, proposer: Address, config: ChainConfig) -> Result<Arc<Self>> {
         let store = BlockStore::new(kv.clone());
-        let state = StateDb::new(kv.clone());
+        let state = StateDb::new(kv.clone(), config.retain);
         let genesis = spec.genesis()?.seal();
         let head = match store.head_number()? {
             None => {
                 let mut batch = WriteBatch::new();
-                let root = state.commit(&spec.genesis_changes(), &mut batch)?;
+                let root = state.commit(0, EMPTY_ROOT_HASH, &spec.genesis_changes(), &mut batch)?;
                 if root != genesis.header().state_root {
                     return Err(Error::Corrupt(format!(
                         "genesis state root {root} differs from the spec's {}",
@@ -100,18 +127,11 @@ impl Chain {
                 (genesis.hash, genesis.block.header)
             }
             Some(number) => {
-                let stored = store
-                    .genesis_hash()?
-                    .ok_or_else(|| Error::Corrupt("no genesis hash".into()))?;
+                let stored = store.genesis_hash()?.ok_or_else(|| Error::Corrupt("no genesis hash".into()))?;
                 if stored != genesis.hash {
-                    return Err(Error::GenesisMismatch {
-                        stored,
-                        configured: genesis.hash,
-                    });
+                    return Err(Error::GenesisMismatch { stored, configured: genesis.hash });
                 }
-                let header = store
-                    .header(number)?
-                    .ok_or_else(|| Error::Corrupt(format!("head block {number} missing")))?;
+                let header = store.header(number)?.ok_or_else(|| Error::Corrupt(format!("head block {number} missing")))?;
                 let hash = header.hash_slow();
                 tracing::info!(chain_id = spec.chain_id, head = number, hash = %hash, "resumed chain");
                 (hash, header)
@@ -124,10 +144,7 @@ impl Chain {
             kv,
             store,
             state,
-            inner: Mutex::new(Inner {
-                mempool: Mempool::new(pool),
-                head,
-            }),
+            inner: Mutex::new(Inner { mempool: Mempool::new(config.pool), head }),
             produce: Mutex::new(()),
             tx_arrived: Notify::new(),
             blocks,
@@ -157,6 +174,21 @@ impl Chain {
     /// Subscribes to newly committed blocks.
     pub fn subscribe_blocks(&self) -> broadcast::Receiver<Arc<SealedBlock>> {
         self.blocks.subscribe()
+    }
+
+    /// The state after block `number`, if it is still retained.
+    pub fn state_at(&self, number: u64) -> Result<HistoricalState, StateUnavailable> {
+        let (_, head) = self.head();
+        if number > head.number {
+            return Err(StateUnavailable::UnknownBlock(number));
+        }
+        let oldest = head.number.saturating_sub(self.state.retain().saturating_sub(1));
+        if number < oldest {
+            return Err(StateUnavailable::Pruned { number, oldest });
+        }
+        let header = self.store.header(number).map_err(|e| StateUnavailable::Node(e.to_string()))?;
+        let header = header.ok_or(StateUnavailable::UnknownBlock(number))?;
+        Ok(self.state.at_root(header.state_root))
     }
 
     /// The account at `address` in the latest state (empty if absent).
@@ -196,10 +228,7 @@ impl Chain {
     /// Validates a raw transaction (`eth_sendRawTransaction` bytes) and pools it.
     pub fn submit_raw(&self, raw: &[u8]) -> Result<B256, SubmitError> {
         if raw.len() > MAX_TX_SIZE {
-            return Err(SubmitError::Oversized {
-                size: raw.len(),
-                max: MAX_TX_SIZE,
-            });
+            return Err(SubmitError::Oversized { size: raw.len(), max: MAX_TX_SIZE });
         }
         let tx = TransactionSigned::decode_recovered(raw)?;
         self.submit(tx)
@@ -210,19 +239,11 @@ impl Chain {
         validate_stateless(&tx.tx, &self.next_env(0))?;
         let account = self.account(&tx.sender)?;
         if tx.tx.nonce() < account.nonce {
-            return Err(InvalidTx::NonceTooLow {
-                expected: account.nonce,
-                got: tx.tx.nonce(),
-            }
-            .into());
+            return Err(InvalidTx::NonceTooLow { expected: account.nonce, got: tx.tx.nonce() }.into());
         }
         let want = tx.tx.max_cost().ok_or(InvalidTx::CostOverflow)?;
         if account.balance < want {
-            return Err(InvalidTx::InsufficientFunds {
-                have: account.balance,
-                want,
-            }
-            .into());
+            return Err(InvalidTx::InsufficientFunds { have: account.balance, want }.into());
         }
         let hash = tx.hash();
         self.inner.lock().mempool.add(tx, account.nonce)?;
@@ -231,23 +252,15 @@ impl Chain {
         Ok(hash)
     }
 
-    fn account_nonces(
-        &self,
-        senders: impl IntoIterator<Item = Address>,
-    ) -> Result<BTreeMap<Address, u64>> {
-        senders
-            .into_iter()
-            .map(|a| Ok((a, self.account(&a)?.nonce)))
-            .collect()
+    fn account_nonces(&self, senders: impl IntoIterator<Item = Address>) -> Result<BTreeMap<Address, u64>> {
+        senders.into_iter().map(|a| Ok((a, self.account(&a)?.nonce))).collect()
     }
 
     fn ready_transactions(&self) -> Result<Vec<RecoveredTx>> {
         let senders = self.inner.lock().mempool.senders();
         let nonces = self.account_nonces(senders)?;
         let inner = self.inner.lock();
-        Ok(inner.mempool.ready(MAX_BLOCK_TXS, &mut |a| {
-            nonces.get(a).copied().unwrap_or(u64::MAX)
-        }))
+        Ok(inner.mempool.ready(MAX_BLOCK_TXS, &mut |a| nonces.get(a).copied().unwrap_or(u64::MAX)))
     }
 
     /// Builds a block from the pool's ready transactions and commits it.
@@ -279,8 +292,8 @@ impl Chain {
         }
         let executed = builder.finish();
         let mut batch = WriteBatch::new();
-        let state_root = self.state.commit(&executed.changes, &mut batch)?;
-        let (parent_hash, _) = self.head();
+        let (parent_hash, parent) = self.head();
+        let state_root = self.state.commit(env.number, parent.state_root, &executed.changes, &mut batch)?;
         let (block, receipts, changes) = executed.into_block(parent_hash, state_root);
         let sealed = Arc::new(block.seal());
         self.store.put_block(&sealed, &receipts, &mut batch);
@@ -312,11 +325,7 @@ impl Chain {
 
     /// Produces blocks while transactions are pending, at most one per
     /// `block_time`, until `shutdown` turns true.
-    pub async fn run_producer(
-        self: Arc<Self>,
-        block_time: Duration,
-        mut shutdown: watch::Receiver<bool>,
-    ) {
+    pub async fn run_producer(self: Arc<Self>, block_time: Duration, mut shutdown: watch::Receiver<bool>) {
         let mut last: Option<Instant> = None;
         loop {
             if let Some(at) = last {
@@ -328,8 +337,7 @@ impl Chain {
             }
             let chain = self.clone();
             let timestamp = unix_now();
-            let produced =
-                tokio::task::spawn_blocking(move || chain.produce_block(timestamp)).await;
+            let produced = tokio::task::spawn_blocking(move || chain.produce_block(timestamp)).await;
             match produced {
                 Ok(Ok(Some(_))) => {
                     last = Some(Instant::now());
@@ -353,10 +361,7 @@ impl Chain {
 
 /// Wall-clock seconds; only ever used as the proposer's timestamp proposal.
 fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -366,23 +371,14 @@ mod tests {
     use strata_storage::MemKv;
 
     fn chain(kv: SharedKv) -> Arc<Chain> {
-        Chain::open(
-            kv,
-            ChainSpec::dev(1337),
-            crate::spec::dev_proposer(),
-            MempoolConfig::default(),
-        )
-        .unwrap()
+        Chain::open(kv, ChainSpec::dev(1337), crate::spec::dev_proposer(), ChainConfig::default()).unwrap()
     }
 
     #[test]
     fn produce_commits_and_reopen_resumes() {
         let kv = MemKv::shared();
         let c = chain(kv.clone());
-        let key = keys::derive_accounts(keys::DEV_MNEMONIC, 1)
-            .unwrap()
-            .remove(0)
-            .signer;
+        let key = keys::derive_accounts(keys::DEV_MNEMONIC, 1).unwrap().remove(0).signer;
         for nonce in [1u64, 0] {
             let tx = build::eip1559(
                 1337,
@@ -394,35 +390,23 @@ mod tests {
                 2_000_000_000,
                 0,
             );
-            c.submit_raw(&key.sign_transaction(tx).unwrap().encoded())
-                .unwrap();
+            c.submit_raw(&key.sign_transaction(tx).unwrap().encoded()).unwrap();
         }
         assert_eq!(c.pending_nonce(&key.address()).unwrap(), 2);
         let block = c.produce_block(100).unwrap().unwrap();
         assert_eq!(block.block.transactions.len(), 2);
         assert_eq!(c.pool_len(), 0);
         assert!(c.produce_block(101).unwrap().is_none());
-        assert_eq!(
-            c.account(&Address::repeat_byte(9)).unwrap().balance,
-            U256::from(10u64)
-        );
+        assert_eq!(c.account(&Address::repeat_byte(9)).unwrap().balance, U256::from(10u64));
         drop(c);
         let c = chain(kv.clone());
         assert_eq!(c.head().0, block.hash);
         assert_eq!(c.account(&key.address()).unwrap().nonce, 2);
-        assert_eq!(
-            c.state().root_with(&Default::default()).unwrap(),
-            block.header().state_root
-        );
+        assert_eq!(strata_state::flat_state_root(&kv).unwrap(), block.header().state_root);
+        assert_eq!(c.state_at(0).unwrap().account(&key.address()).unwrap().unwrap().nonce, 0);
+        assert_eq!(c.state_at(1).unwrap().account(&key.address()).unwrap().unwrap().nonce, 2);
+        assert_eq!(c.state_at(2).unwrap_err(), StateUnavailable::UnknownBlock(2));
         // Another chain id on the same store is refused.
-        assert!(matches!(
-            Chain::open(
-                kv,
-                ChainSpec::dev(1),
-                Address::ZERO,
-                MempoolConfig::default()
-            ),
-            Err(Error::GenesisMismatch { .. })
-        ));
+        assert!(matches!(Chain::open(kv, ChainSpec::dev(1), Address::ZERO, ChainConfig::default()), Err(Error::GenesisMismatch { .. })));
     }
 }

@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use strata_primitives::{Account, Address, B256, Block, Header, U256, keccak256, keys, roots};
+use strata_primitives::{Account, Address, B256, Block, EMPTY_ROOT_HASH, Header, U256, keccak256, keys, roots};
 use strata_state::{StateChanges, StateDb};
-use strata_storage::MemKv;
+use strata_storage::{MemKv, WriteBatch};
 
 /// Default chain id of `strata dev` (the id local Ethereum tooling expects).
 pub const DEV_CHAIN_ID: u64 = 1337;
@@ -34,29 +34,21 @@ impl ChainSpec {
             .into_iter()
             .map(|k| (k.signer.address(), ether * U256::from(10_000u64)))
             .collect();
-        Self {
-            chain_id,
-            gas_limit: 30_000_000,
-            base_fee: 1_000_000_000,
-            genesis_timestamp: 0,
-            alloc,
-        }
+        Self { chain_id, gas_limit: 30_000_000, base_fee: 1_000_000_000, genesis_timestamp: 0, alloc }
     }
 
     /// Genesis state changes.
     pub fn genesis_changes(&self) -> StateChanges {
         StateChanges {
-            accounts: self
-                .alloc
-                .iter()
-                .map(|(a, b)| (*a, Some(Account::with_balance(*b))))
-                .collect(),
+            accounts: self.alloc.iter().map(|(a, b)| (*a, Some(Account::with_balance(*b)))).collect(),
+            storage: Default::default(),
         }
     }
 
     /// The genesis block: a pure function of the spec, whatever a store holds.
     pub fn genesis(&self) -> crate::Result<Block> {
-        let state_root = StateDb::new(MemKv::shared()).root_with(&self.genesis_changes())?;
+        let scratch = StateDb::new(MemKv::shared(), 1);
+        let state_root = scratch.commit(0, EMPTY_ROOT_HASH, &self.genesis_changes(), &mut WriteBatch::new())?;
         let header = Header {
             chain_id: self.chain_id,
             parent_hash: B256::ZERO,
@@ -74,10 +66,7 @@ impl ChainSpec {
             liveness_root: B256::ZERO,
             extensions: Vec::new(),
         };
-        Ok(Block {
-            header,
-            transactions: Vec::new(),
-        })
+        Ok(Block { header, transactions: Vec::new() })
     }
 }
 
@@ -86,7 +75,5 @@ impl ChainSpec {
 /// balances of those accounts only change by what their transactions do.
 pub fn dev_proposer() -> Address {
     let secret = keccak256(b"strata/dev/validator/0");
-    strata_primitives::LocalSigner::from_bytes(&secret)
-        .expect("a keccak output is a valid key with overwhelming probability")
-        .address()
+    strata_primitives::LocalSigner::from_bytes(&secret).expect("a keccak output is a valid key with overwhelming probability").address()
 }

@@ -1,8 +1,6 @@
 //! The block store: headers, bodies, receipts and indexes, over [`KvStore`].
 
-use strata_primitives::{
-    B256, Block, Header, SealedBlock, StoredReceipt, TransactionSigned, rlp_item::decode_exact,
-};
+use strata_primitives::{B256, Block, Header, SealedBlock, StoredReceipt, TransactionSigned, rlp_item::decode_exact};
 use strata_storage::{Column, SharedKv, WriteBatch};
 
 use crate::{Error, Result};
@@ -39,21 +37,13 @@ impl BlockStore {
     pub fn head_number(&self) -> Result<Option<u64>> {
         self.kv
             .get(Column::Meta, HEAD_KEY)?
-            .map(|v| {
-                <[u8; 8]>::try_from(v.as_slice())
-                    .map(u64::from_be_bytes)
-                    .map_err(|_| corrupt("head pointer", "not 8 bytes"))
-            })
+            .map(|v| <[u8; 8]>::try_from(v.as_slice()).map(u64::from_be_bytes).map_err(|_| corrupt("head pointer", "not 8 bytes")))
             .transpose()
     }
 
     /// The genesis hash recorded when the database was created.
     pub fn genesis_hash(&self) -> Result<Option<B256>> {
-        Ok(self
-            .kv
-            .get(Column::Meta, GENESIS_KEY)?
-            .filter(|v| v.len() == 32)
-            .map(|v| B256::from_slice(&v)))
+        Ok(self.kv.get(Column::Meta, GENESIS_KEY)?.filter(|v| v.len() == 32).map(|v| B256::from_slice(&v)))
     }
 
     /// Header at `number`.
@@ -66,11 +56,7 @@ impl BlockStore {
 
     /// Number of the block with `hash`.
     pub fn number_of(&self, hash: &B256) -> Result<Option<u64>> {
-        Ok(self
-            .kv
-            .get(Column::BlockNumbers, hash.as_slice())?
-            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-            .map(u64::from_be_bytes))
+        Ok(self.kv.get(Column::BlockNumbers, hash.as_slice())?.and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok()).map(u64::from_be_bytes))
     }
 
     /// Transactions of block `number`.
@@ -86,13 +72,7 @@ impl BlockStore {
         let (Some(header), Some(transactions)) = (self.header(number)?, self.body(number)?) else {
             return Ok(None);
         };
-        Ok(Some(
-            Block {
-                header,
-                transactions,
-            }
-            .seal(),
-        ))
+        Ok(Some(Block { header, transactions }.seal()))
     }
 
     /// Receipts of block `number`.
@@ -112,33 +92,17 @@ impl BlockStore {
     }
 
     /// Adds the writes that store `block` as the new head to `batch`.
-    pub fn put_block(
-        &self,
-        block: &SealedBlock,
-        receipts: &[StoredReceipt],
-        batch: &mut WriteBatch,
-    ) {
+    pub fn put_block(&self, block: &SealedBlock, receipts: &[StoredReceipt], batch: &mut WriteBatch) {
         let number = block.number().to_be_bytes();
         batch.put(Column::Headers, number, block.header().encoded());
-        batch.put(
-            Column::Bodies,
-            number,
-            alloy_rlp::encode(&block.block.transactions),
-        );
+        batch.put(Column::Bodies, number, alloy_rlp::encode(&block.block.transactions));
         let mut encoded_receipts = Vec::new();
         alloy_rlp::encode_list::<_, StoredReceipt>(receipts, &mut encoded_receipts);
         batch.put(Column::Receipts, number, encoded_receipts);
         batch.put(Column::BlockNumbers, block.hash.as_slice(), number);
         for (i, tx) in block.block.transactions.iter().enumerate() {
-            let loc = TxLocation {
-                block_number: block.number(),
-                index: i as u64,
-            };
-            batch.put(
-                Column::TxIndex,
-                tx.hash().as_slice(),
-                alloy_rlp::encode(loc),
-            );
+            let loc = TxLocation { block_number: block.number(), index: i as u64 };
+            batch.put(Column::TxIndex, tx.hash().as_slice(), alloy_rlp::encode(loc));
         }
         if block.number() == 0 {
             batch.put(Column::Meta, GENESIS_KEY, block.hash.as_slice());

@@ -9,9 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rocksdb::{
-    ColumnFamily, ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteOptions,
-};
+use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteOptions};
 use strata_storage::{Column, Error, KvStore, Result, WriteBatch, WriteOp};
 
 /// A Strata database on disk.
@@ -34,17 +32,14 @@ impl RocksKv {
     /// Opens (creating if needed) the database at `path`. Fails if another process has it open.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        std::fs::create_dir_all(&path)
-            .map_err(|e| Error::Backend(format!("create {}: {e}", path.display())))?;
+        std::fs::create_dir_all(&path).map_err(|e| Error::Backend(format!("create {}: {e}", path.display())))?;
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         // Bound open files and background work: a node shares the machine with its peers.
         opts.set_max_open_files(512);
         opts.increase_parallelism(2);
-        let cfs = Column::ALL
-            .iter()
-            .map(|c| ColumnFamilyDescriptor::new(c.name(), Options::default()));
+        let cfs = Column::ALL.iter().map(|c| ColumnFamilyDescriptor::new(c.name(), Options::default()));
         let db = DB::open_cf_descriptors(&opts, &path, cfs).map_err(backend)?;
         tracing::debug!(path = %path.display(), "opened rocksdb");
         Ok(Self { db, path })
@@ -56,9 +51,7 @@ impl RocksKv {
     }
 
     fn cf(&self, column: Column) -> &ColumnFamily {
-        self.db
-            .cf_handle(column.name())
-            .expect("every column family is created at open")
+        self.db.cf_handle(column.name()).expect("every column family is created at open")
     }
 }
 
@@ -80,16 +73,8 @@ impl KvStore for RocksKv {
         self.db.write_opt(wb, &wo).map_err(backend)
     }
 
-    fn for_each_prefix(
-        &self,
-        column: Column,
-        prefix: &[u8],
-        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-    ) -> Result<()> {
-        for item in self.db.iterator_cf(
-            self.cf(column),
-            IteratorMode::From(prefix, Direction::Forward),
-        ) {
+    fn for_each_prefix(&self, column: Column, prefix: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
+        for item in self.db.iterator_cf(self.cf(column), IteratorMode::From(prefix, Direction::Forward)) {
             let (k, v) = item.map_err(backend)?;
             if !k.starts_with(prefix) || !f(&k, &v) {
                 break;
@@ -118,10 +103,7 @@ mod tests {
             kv.write(b).unwrap();
         }
         let kv = RocksKv::open(dir.path()).unwrap();
-        assert_eq!(
-            kv.get(Column::Accounts, b"k1").unwrap(),
-            Some(b"v1".to_vec())
-        );
+        assert_eq!(kv.get(Column::Accounts, b"k1").unwrap(), Some(b"v1".to_vec()));
         assert_eq!(kv.get(Column::Accounts, b"k2").unwrap(), None);
         let mut n = 0;
         kv.for_each_prefix(Column::Accounts, b"k", &mut |_, _| {

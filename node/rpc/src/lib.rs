@@ -21,11 +21,14 @@ use jsonrpsee::{
         error::{CALL_EXECUTION_FAILED_CODE, INTERNAL_ERROR_CODE},
     },
 };
-use strata_chain::{Chain, SubmitError};
-use strata_primitives::{Address, B256, Bytes, SealedBlock, TransactionSigned, U256};
+use strata_chain::{Chain, StateUnavailable, SubmitError};
+use strata_primitives::{Account, Address, B256, Bytes, KECCAK_EMPTY, SealedBlock, TransactionSigned, U256};
+use strata_state::{HistoricalState, MAX_STORAGE_KEY_LEN, StateDb, StateReader};
 
 use types::TxContext;
-pub use types::{BlockId, BlockTag, RpcBlock, RpcReceipt, RpcTransaction};
+pub use types::{
+    BlockId, BlockTag, Eip1186Proof, Eip1186StorageProof, RpcBlock, RpcReceipt, RpcTransaction, StorageKey, StrataProof, StrataStorageProof,
+};
 
 /// Name and version reported by `web3_clientVersion`.
 pub const CLIENT_VERSION: &str = concat!("strata/v", env!("CARGO_PKG_VERSION"));
@@ -62,21 +65,41 @@ pub struct RpcConfig {
 
 impl Default for RpcConfig {
     fn default() -> Self {
-        Self {
-            max_request_body: 5 * 1024 * 1024,
-            max_response_body: 20 * 1024 * 1024,
-            max_connections: 200,
-        }
+        Self { max_request_body: 5 * 1024 * 1024, max_response_body: 20 * 1024 * 1024, max_connections: 200 }
     }
 }
 
 fn internal(e: impl std::fmt::Display) -> ErrorObjectOwned {
     tracing::error!(error = %e, "rpc internal error");
-    ErrorObjectOwned::owned(
-        INTERNAL_ERROR_CODE,
-        format!("internal error: {e}"),
-        None::<()>,
-    )
+    ErrorObjectOwned::owned(INTERNAL_ERROR_CODE, format!("internal error: {e}"), None::<()>)
+}
+
+fn exec_error(msg: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(CALL_EXECUTION_FAILED_CODE, msg.into(), None::<()>)
+}
+
+/// A stored value as a 32-byte word: big-endian, left-padded (Ethereum's view).
+fn word_value(value: Option<&[u8]>) -> RpcResult<U256> {
+    match value {
+        None => Ok(U256::ZERO),
+        Some(v) if v.len() <= 32 => Ok(U256::from_be_slice(v)),
+        Some(v) => Err(exec_error(format!("slot value is {} bytes, longer than a 32-byte word: use strata_getProof", v.len()))),
+    }
+}
+
+/// What a query reads: the flat latest view, or a retained block's trie.
+enum Resolved {
+    Latest { pending: bool },
+    At(HistoricalState),
+}
+
+impl Resolved {
+    fn reader<'a>(&'a self, latest: &'a StateDb) -> &'a dyn StateReader {
+        match self {
+            Resolved::Latest { .. } => latest,
+            Resolved::At(h) => h,
+        }
+    }
 }
 
 fn rejected(e: SubmitError) -> ErrorObjectOwned {
@@ -122,6 +145,15 @@ pub trait EthApi {
     /// Code of an account.
     #[method(name = "eth_getCode")]
     fn get_code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes>;
+    /// A 32-byte storage slot (Ethereum's view of storage; longer values are refused).
+    #[method(name = "eth_getStorageAt")]
+    fn get_storage_at(&self, address: Address, slot: StorageKey, block: Option<BlockId>) -> RpcResult<B256>;
+    /// EIP-1186 account and storage proofs against the block's state root.
+    #[method(name = "eth_getProof")]
+    fn get_proof(&self, address: Address, keys: Vec<StorageKey>, block: Option<BlockId>) -> RpcResult<Eip1186Proof>;
+    /// Like `eth_getProof`, for storage keys and values of any length (Wasm contracts).
+    #[method(name = "strata_getProof")]
+    fn strata_get_proof(&self, address: Address, keys: Vec<Bytes>, block: Option<BlockId>) -> RpcResult<StrataProof>;
     /// Submits a signed transaction.
     #[method(name = "eth_sendRawTransaction")]
     fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256>;
@@ -181,26 +213,42 @@ impl EthRpc {
 
     /// Resolves a state-query block to "the latest state" or refuses it. Only the
     /// latest state is kept by this version of the node.
-    fn latest_state_only(&self, block: Option<BlockId>) -> RpcResult<bool> {
-        let (head_hash, head) = self.chain.head();
-        let pending = matches!(block, Some(BlockId::Tag(BlockTag::Pending)));
-        let ok = match block.unwrap_or_default() {
-            BlockId::Tag(BlockTag::Latest | BlockTag::Pending) => true,
-            BlockId::Tag(BlockTag::Earliest) => head.number == 0,
-            BlockId::Tag(BlockTag::Number(n)) => n == head.number,
-            BlockId::Hash(h) => h == head_hash,
+    /// Which state a query reads: the flat latest view for `latest`/`pending`, else
+    /// the retained trie of the named block.
+    fn resolve_state(&self, block: Option<BlockId>) -> RpcResult<Resolved> {
+        let number = match block.unwrap_or_default() {
+            BlockId::Tag(BlockTag::Latest) => return Ok(Resolved::Latest { pending: false }),
+            BlockId::Tag(BlockTag::Pending) => return Ok(Resolved::Latest { pending: true }),
+            BlockId::Tag(BlockTag::Earliest) => 0,
+            BlockId::Tag(BlockTag::Number(n)) => n,
+            BlockId::Hash(h) => self.number_of_hash(&h)?,
         };
-        if !ok {
-            return Err(ErrorObjectOwned::owned(
-                CALL_EXECUTION_FAILED_CODE,
-                format!(
-                    "state of block {block:?} is not available: this node serves the state of the latest block ({})",
-                    head.number
-                ),
-                None::<()>,
-            ));
+        self.state_at(number).map(Resolved::At)
+    }
+
+    fn number_of_hash(&self, hash: &B256) -> RpcResult<u64> {
+        self.chain.store().number_of(hash).map_err(internal)?.ok_or_else(|| exec_error(format!("block {hash} not found")))
+    }
+
+    fn state_at(&self, number: u64) -> RpcResult<HistoricalState> {
+        self.chain.state_at(number).map_err(|e| match e {
+            StateUnavailable::Node(m) => internal(m),
+            other => exec_error(other.to_string()),
+        })
+    }
+
+    /// The retained trie state a proof is taken against (`latest` = the head block).
+    fn proof_state(&self, block: Option<BlockId>) -> RpcResult<HistoricalState> {
+        match block.unwrap_or_default() {
+            BlockId::Tag(BlockTag::Latest | BlockTag::Pending) => self.state_at(self.chain.head().1.number),
+            BlockId::Tag(BlockTag::Earliest) => self.state_at(0),
+            BlockId::Tag(BlockTag::Number(n)) => self.state_at(n),
+            BlockId::Hash(h) => self.state_at(self.number_of_hash(&h)?),
         }
-        Ok(pending)
+    }
+
+    fn account_in(&self, state: &Resolved, address: &Address) -> RpcResult<Account> {
+        Ok(state.reader(self.chain.state()).account(address).map_err(internal)?.unwrap_or_default())
     }
 
     fn block_by_number(&self, number: u64) -> RpcResult<Option<SealedBlock>> {
@@ -208,49 +256,31 @@ impl EthRpc {
     }
 
     fn senders(block: &SealedBlock) -> RpcResult<Vec<Address>> {
-        block
-            .block
-            .transactions
-            .iter()
-            .map(|tx| tx.recover_sender().map_err(internal))
-            .collect()
+        block.block.transactions.iter().map(|tx| tx.recover_sender().map_err(internal)).collect()
     }
 
     fn included(&self, hash: &B256) -> RpcResult<Option<(SealedBlock, usize)>> {
         let Some(loc) = self.chain.store().tx_location(hash).map_err(internal)? else {
             return Ok(None);
         };
-        let block = self
-            .block_by_number(loc.block_number)?
-            .ok_or_else(|| internal(format!("indexed block {} missing", loc.block_number)))?;
+        let block =
+            self.block_by_number(loc.block_number)?.ok_or_else(|| internal(format!("indexed block {} missing", loc.block_number)))?;
         let index = usize::try_from(loc.index).map_err(internal)?;
         if index >= block.block.transactions.len() {
-            return Err(internal(format!(
-                "tx index {index} beyond block {}",
-                loc.block_number
-            )));
+            return Err(internal(format!("tx index {index} beyond block {}", loc.block_number)));
         }
         Ok(Some((block, index)))
     }
 
     fn rpc_block(block: Option<SealedBlock>, full: bool) -> RpcResult<Option<RpcBlock>> {
         let Some(block) = block else { return Ok(None) };
-        let senders = if full {
-            Self::senders(&block)?
-        } else {
-            Vec::new()
-        };
+        let senders = if full { Self::senders(&block)? } else { Vec::new() };
         Ok(Some(RpcBlock::new(&block, &senders, full)))
     }
 }
 
 fn ctx(block: &SealedBlock, index: usize) -> TxContext {
-    TxContext {
-        block_hash: block.hash,
-        block_number: block.number(),
-        index: index as u64,
-        base_fee: block.header().base_fee_per_gas,
-    }
+    TxContext { block_hash: block.hash, block_number: block.number(), index: index as u64, base_fee: block.header().base_fee_per_gas }
 }
 
 impl EthApiServer for EthRpc {
@@ -287,30 +317,81 @@ impl EthApiServer for EthRpc {
     }
 
     fn get_balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
-        self.latest_state_only(block)?;
-        Ok(self.chain.account(&address).map_err(internal)?.balance)
+        let state = self.resolve_state(block)?;
+        Ok(self.account_in(&state, &address)?.balance)
     }
 
     fn get_transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64> {
-        let nonce = if self.latest_state_only(block)? {
-            self.chain.pending_nonce(&address)
-        } else {
-            self.chain.account(&address).map(|a| a.nonce)
+        let state = self.resolve_state(block)?;
+        let nonce = match state {
+            Resolved::Latest { pending: true } => self.chain.pending_nonce(&address).map_err(internal)?,
+            other => self.account_in(&other, &address)?.nonce,
         };
-        Ok(U64::from(nonce.map_err(internal)?))
+        Ok(U64::from(nonce))
     }
 
     fn get_code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
-        self.latest_state_only(block)?;
-        let account = self.chain.account(&address).map_err(internal)?;
-        // No code can exist before the contract runtime lands; an account with a
-        // code hash but no code store would be corruption.
-        if account.code_hash != strata_primitives::KECCAK_EMPTY {
-            return Err(internal(format!(
-                "account {address} has code but this node has no code store"
-            )));
+        let state = self.resolve_state(block)?;
+        let account = self.account_in(&state, &address)?;
+        if account.code_hash == KECCAK_EMPTY {
+            return Ok(Bytes::new());
         }
-        Ok(Bytes::new())
+        self.chain
+            .state()
+            .code(&account.code_hash)
+            .map_err(internal)?
+            .ok_or_else(|| internal(format!("code {} of {address} missing", account.code_hash)))
+    }
+
+    fn get_storage_at(&self, address: Address, slot: StorageKey, block: Option<BlockId>) -> RpcResult<B256> {
+        let state = self.resolve_state(block)?;
+        let value = state.reader(self.chain.state()).storage(&address, slot.word.as_slice()).map_err(internal)?;
+        Ok(B256::from(word_value(value.as_deref())?))
+    }
+
+    fn get_proof(&self, address: Address, keys: Vec<StorageKey>, block: Option<BlockId>) -> RpcResult<Eip1186Proof> {
+        let state = self.proof_state(block)?;
+        let account = state.account_proof(&address).map_err(internal)?;
+        let raw_keys: Vec<Bytes> = keys.iter().map(|k| Bytes::copy_from_slice(k.word.as_slice())).collect();
+        let proofs = state.storage_proofs(&address, &raw_keys).map_err(internal)?;
+        let storage_proof = keys
+            .into_iter()
+            .zip(proofs)
+            .map(|(key, p)| Ok(Eip1186StorageProof { key: key.original, value: word_value(p.value.as_deref())?, proof: p.proof }))
+            .collect::<RpcResult<Vec<_>>>()?;
+        let a = account.account.unwrap_or_default();
+        Ok(Eip1186Proof {
+            address,
+            account_proof: account.proof,
+            balance: a.balance,
+            code_hash: a.code_hash,
+            nonce: U64::from(a.nonce),
+            storage_hash: a.storage_root,
+            storage_proof,
+        })
+    }
+
+    fn strata_get_proof(&self, address: Address, keys: Vec<Bytes>, block: Option<BlockId>) -> RpcResult<StrataProof> {
+        if let Some(k) = keys.iter().find(|k| k.len() > MAX_STORAGE_KEY_LEN) {
+            return Err(exec_error(format!("storage key of {} bytes exceeds the limit of {MAX_STORAGE_KEY_LEN}", k.len())));
+        }
+        let state = self.proof_state(block)?;
+        let account = state.account_proof(&address).map_err(internal)?;
+        let proofs = state.storage_proofs(&address, &keys).map_err(internal)?;
+        let a = account.account.unwrap_or_default();
+        Ok(StrataProof {
+            address,
+            state_root: state.root(),
+            account_proof: account.proof,
+            balance: a.balance,
+            code_hash: a.code_hash,
+            nonce: U64::from(a.nonce),
+            storage_hash: a.storage_root,
+            storage_proof: proofs
+                .into_iter()
+                .map(|p| StrataStorageProof { key: p.key, value: p.value.map(Bytes::from), proof: p.proof })
+                .collect(),
+        })
     }
 
     fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
@@ -321,16 +402,9 @@ impl EthApiServer for EthRpc {
         if let Some((block, index)) = self.included(&hash)? {
             let tx = &block.block.transactions[index];
             let from = tx.recover_sender().map_err(internal)?;
-            return Ok(Some(RpcTransaction::new(
-                tx,
-                from,
-                Some(ctx(&block, index)),
-            )));
+            return Ok(Some(RpcTransaction::new(tx, from, Some(ctx(&block, index)))));
         }
-        Ok(self
-            .chain
-            .pooled(&hash)
-            .map(|p| RpcTransaction::new(&p.tx, p.sender, None)))
+        Ok(self.chain.pooled(&hash).map(|p| RpcTransaction::new(&p.tx, p.sender, None)))
     }
 
     fn get_raw_transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Bytes>> {
@@ -344,26 +418,12 @@ impl EthApiServer for EthRpc {
         let Some((block, index)) = self.included(&hash)? else {
             return Ok(None);
         };
-        let receipts = self
-            .chain
-            .store()
-            .receipts(block.number())
-            .map_err(internal)?
-            .ok_or_else(|| internal("receipts missing"))?;
-        let receipt = receipts
-            .get(index)
-            .ok_or_else(|| internal("receipt missing"))?;
+        let receipts = self.chain.store().receipts(block.number()).map_err(internal)?.ok_or_else(|| internal("receipts missing"))?;
+        let receipt = receipts.get(index).ok_or_else(|| internal("receipt missing"))?;
         let first_log_index = receipts[..index].iter().map(|r| r.logs.len() as u64).sum();
         let tx: &TransactionSigned = &block.block.transactions[index];
         let from = tx.recover_sender().map_err(internal)?;
-        Ok(Some(RpcReceipt::new(
-            tx,
-            from,
-            receipt,
-            block.header(),
-            ctx(&block, index),
-            first_log_index,
-        )))
+        Ok(Some(RpcReceipt::new(tx, from, receipt, block.header(), ctx(&block, index), first_log_index)))
     }
 
     fn get_block_by_number(&self, tag: BlockTag, full: bool) -> RpcResult<Option<RpcBlock>> {
@@ -383,7 +443,7 @@ impl EthApiServer for EthRpc {
     }
 
     fn estimate_gas(&self, request: CallRequest, block: Option<BlockId>) -> RpcResult<U64> {
-        self.latest_state_only(block)?;
+        let state = self.resolve_state(block)?;
         if request.to.is_none() {
             return Err(ErrorObjectOwned::owned(
                 CALL_EXECUTION_FAILED_CODE,
@@ -394,7 +454,7 @@ impl EthApiServer for EthRpc {
         let input = request.input.unwrap_or_default();
         let gas = strata_primitives::transaction::intrinsic_gas(&input, false);
         if let (Some(from), Some(value)) = (request.from, request.value) {
-            let balance = self.chain.account(&from).map_err(internal)?.balance;
+            let balance = self.account_in(&state, &from)?.balance;
             if balance < value {
                 return Err(ErrorObjectOwned::owned(
                     CALL_EXECUTION_FAILED_CODE,
@@ -406,11 +466,7 @@ impl EthApiServer for EthRpc {
         if let Some(cap) = request.gas
             && cap.to::<u64>() < gas
         {
-            return Err(ErrorObjectOwned::owned(
-                CALL_EXECUTION_FAILED_CODE,
-                format!("gas required exceeds allowance ({cap})"),
-                None::<()>,
-            ));
+            return Err(ErrorObjectOwned::owned(CALL_EXECUTION_FAILED_CODE, format!("gas required exceeds allowance ({cap})"), None::<()>));
         }
         Ok(U64::from(gas))
     }
@@ -425,24 +481,14 @@ impl EthApiServer for EthRpc {
 }
 
 /// Starts the JSON-RPC server (HTTP and WebSocket) on `addr`.
-pub async fn start(
-    chain: Arc<Chain>,
-    addr: SocketAddr,
-    config: RpcConfig,
-) -> Result<(SocketAddr, ServerHandle)> {
+pub async fn start(chain: Arc<Chain>, addr: SocketAddr, config: RpcConfig) -> Result<(SocketAddr, ServerHandle)> {
     let server_config = ServerConfig::builder()
         .max_request_body_size(config.max_request_body)
         .max_response_body_size(config.max_response_body)
         .max_connections(config.max_connections)
         .build();
-    let server = Server::builder()
-        .set_config(server_config)
-        .build(addr)
-        .await
-        .map_err(|source| Error::Bind { addr, source })?;
-    let local = server
-        .local_addr()
-        .map_err(|source| Error::Bind { addr, source })?;
+    let server = Server::builder().set_config(server_config).build(addr).await.map_err(|source| Error::Bind { addr, source })?;
+    let local = server.local_addr().map_err(|source| Error::Bind { addr, source })?;
     let handle = server.start(EthRpc::new(chain).into_rpc());
     tracing::info!(addr = %local, "JSON-RPC listening (HTTP and WebSocket)");
     Ok((local, handle))

@@ -6,14 +6,10 @@
 
 use alloy_primitives::U64;
 use serde::{Deserialize, Deserializer, Serialize};
-use strata_primitives::{
-    Address, B256, Bloom, Bytes, Header, Log, SealedBlock, StoredReceipt, TransactionSigned,
-    TxType, U256, b256,
-};
+use strata_primitives::{Address, B256, Bloom, Bytes, Header, Log, SealedBlock, StoredReceipt, TransactionSigned, TxType, U256, b256};
 
 /// `keccak256(rlp([]))`: the ommers hash of a block without uncles.
-pub const EMPTY_OMMERS_HASH: B256 =
-    b256!("1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347");
+pub const EMPTY_OMMERS_HASH: B256 = b256!("1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347");
 
 /// A block tag or number, as the `block` parameter of state queries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,13 +45,13 @@ fn parse_tag(s: &str) -> Result<BlockTag, String> {
         "earliest" => Ok(BlockTag::Earliest),
         "pending" => Ok(BlockTag::Pending),
         hex => {
-            let digits = hex.strip_prefix("0x").ok_or_else(|| format!("invalid block tag {hex:?}: expected latest, earliest, pending, safe, finalized or a 0x-prefixed number"))?;
+            let digits = hex.strip_prefix("0x").ok_or_else(|| {
+                format!("invalid block tag {hex:?}: expected latest, earliest, pending, safe, finalized or a 0x-prefixed number")
+            })?;
             if digits.is_empty() || digits.len() > 16 {
                 return Err(format!("invalid block number {hex:?}"));
             }
-            u64::from_str_radix(digits, 16)
-                .map(BlockTag::Number)
-                .map_err(|_| format!("invalid block number {hex:?}"))
+            u64::from_str_radix(digits, 16).map(BlockTag::Number).map_err(|_| format!("invalid block number {hex:?}"))
         }
     }
 }
@@ -82,28 +78,11 @@ impl<'de> Deserialize<'de> for BlockId {
             },
         }
         match Raw::deserialize(d)? {
-            Raw::Str(s) if s.len() == 66 => s
-                .parse::<B256>()
-                .map(BlockId::Hash)
-                .map_err(serde::de::Error::custom),
-            Raw::Str(s) => parse_tag(&s)
-                .map(BlockId::Tag)
-                .map_err(serde::de::Error::custom),
-            Raw::Obj {
-                block_hash: Some(h),
-                block_number: None,
-                ..
-            } => Ok(BlockId::Hash(h)),
-            Raw::Obj {
-                block_hash: None,
-                block_number: Some(n),
-                ..
-            } => parse_tag(&n)
-                .map(BlockId::Tag)
-                .map_err(serde::de::Error::custom),
-            Raw::Obj { .. } => Err(serde::de::Error::custom(
-                "block object needs exactly one of blockHash and blockNumber",
-            )),
+            Raw::Str(s) if s.len() == 66 => s.parse::<B256>().map(BlockId::Hash).map_err(serde::de::Error::custom),
+            Raw::Str(s) => parse_tag(&s).map(BlockId::Tag).map_err(serde::de::Error::custom),
+            Raw::Obj { block_hash: Some(h), block_number: None, .. } => Ok(BlockId::Hash(h)),
+            Raw::Obj { block_hash: None, block_number: Some(n), .. } => parse_tag(&n).map(BlockId::Tag).map_err(serde::de::Error::custom),
+            Raw::Obj { .. } => Err(serde::de::Error::custom("block object needs exactly one of blockHash and blockNumber")),
         }
     }
 }
@@ -161,16 +140,11 @@ impl RpcTransaction {
         let is_1559 = tx.tx_type() == TxType::Eip1559;
         let v = match (is_1559, tx.chain_id()) {
             (true, _) => parity,
-            (false, Some(id)) => id
-                .saturating_mul(2)
-                .saturating_add(35)
-                .saturating_add(parity),
+            (false, Some(id)) => id.saturating_mul(2).saturating_add(35).saturating_add(parity),
             (false, None) => 27 + parity,
         };
         let gas_price = match ctx {
-            Some(c) => tx
-                .effective_gas_price(c.base_fee)
-                .unwrap_or(tx.max_fee_per_gas()),
+            Some(c) => tx.effective_gas_price(c.base_fee).unwrap_or(tx.max_fee_per_gas()),
             None => tx.max_fee_per_gas(),
         };
         Self {
@@ -333,12 +307,8 @@ impl RpcBlock {
                     .zip(senders)
                     .enumerate()
                     .map(|(i, (tx, from))| {
-                        let ctx = TxContext {
-                            block_hash: block.hash,
-                            block_number: h.number,
-                            index: i as u64,
-                            base_fee: h.base_fee_per_gas,
-                        };
+                        let ctx =
+                            TxContext { block_hash: block.hash, block_number: h.number, index: i as u64, base_fee: h.base_fee_per_gas };
                         RpcTransaction::new(tx, *from, Some(ctx))
                     })
                     .collect(),
@@ -374,6 +344,93 @@ impl RpcBlock {
     }
 }
 
+/// A storage slot as Ethereum clients send it: hex of at most 32 bytes (a quantity
+/// like `0x0` or a full word), read as a big-endian 32-byte word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageKey {
+    /// The slot as a 32-byte word.
+    pub word: B256,
+    /// The string the client sent (echoed back in proofs, as go-ethereum does).
+    pub original: String,
+}
+
+impl<'de> Deserialize<'de> for StorageKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let original = String::deserialize(d)?;
+        let digits = original.strip_prefix("0x").ok_or_else(|| serde::de::Error::custom("storage key must be 0x-prefixed hex"))?;
+        if digits.is_empty() || digits.len() > 64 {
+            return Err(serde::de::Error::custom(format!("storage key {original:?} is not 1 to 32 bytes of hex")));
+        }
+        let padded = format!("{digits:0>64}");
+        let word = padded.parse::<B256>().map_err(|_| serde::de::Error::custom(format!("storage key {original:?} is not hex")))?;
+        Ok(Self { word, original })
+    }
+}
+
+/// EIP-1186 `eth_getProof` answer.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Eip1186Proof {
+    /// The account.
+    pub address: Address,
+    /// Nodes from the state root to the account.
+    pub account_proof: Vec<Bytes>,
+    /// Balance.
+    pub balance: U256,
+    /// Code hash.
+    pub code_hash: B256,
+    /// Nonce.
+    pub nonce: U64,
+    /// Storage root.
+    pub storage_hash: B256,
+    /// One proof per requested slot.
+    pub storage_proof: Vec<Eip1186StorageProof>,
+}
+
+/// One slot of an EIP-1186 proof.
+#[derive(Debug, Clone, Serialize)]
+pub struct Eip1186StorageProof {
+    /// The slot, as requested.
+    pub key: String,
+    /// The value as a quantity (0 when absent).
+    pub value: U256,
+    /// Nodes from the storage root to the slot (path `keccak256(slot word)`).
+    pub proof: Vec<Bytes>,
+}
+
+/// `strata_getProof` answer: EIP-1186 with byte-string keys and values.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StrataProof {
+    /// The account.
+    pub address: Address,
+    /// The state root the proofs are against.
+    pub state_root: B256,
+    /// Nodes from the state root to the account.
+    pub account_proof: Vec<Bytes>,
+    /// Balance.
+    pub balance: U256,
+    /// Code hash.
+    pub code_hash: B256,
+    /// Nonce.
+    pub nonce: U64,
+    /// Storage root.
+    pub storage_hash: B256,
+    /// One proof per requested key.
+    pub storage_proof: Vec<StrataStorageProof>,
+}
+
+/// One key of a `strata_getProof` answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct StrataStorageProof {
+    /// The key bytes (its trie path is `keccak256(key)`).
+    pub key: Bytes,
+    /// The value bytes (`null` when absent); the leaf holds `rlp(value)`.
+    pub value: Option<Bytes>,
+    /// Nodes from the storage root to the key.
+    pub proof: Vec<Bytes>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,20 +441,10 @@ mod tests {
         assert_eq!(p("\"latest\"").unwrap(), BlockId::Tag(BlockTag::Latest));
         assert_eq!(p("\"finalized\"").unwrap(), BlockId::Tag(BlockTag::Latest));
         assert_eq!(p("\"0x1a\"").unwrap(), BlockId::Tag(BlockTag::Number(26)));
-        assert_eq!(
-            p("{\"blockNumber\":\"0x2\"}").unwrap(),
-            BlockId::Tag(BlockTag::Number(2))
-        );
+        assert_eq!(p("{\"blockNumber\":\"0x2\"}").unwrap(), BlockId::Tag(BlockTag::Number(2)));
         let h = format!("\"0x{}\"", "ab".repeat(32));
         assert!(matches!(p(&h).unwrap(), BlockId::Hash(_)));
-        for bad in [
-            "\"0x\"",
-            "\"12\"",
-            "\"latestt\"",
-            "\"0x10000000000000000\"",
-            "{}",
-            "5",
-        ] {
+        for bad in ["\"0x\"", "\"12\"", "\"latestt\"", "\"0x10000000000000000\"", "{}", "5"] {
             assert!(p(bad).is_err(), "{bad}");
         }
     }

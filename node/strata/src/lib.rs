@@ -6,7 +6,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
-use strata_chain::{Chain, ChainSpec, MempoolConfig};
+use strata_chain::{Chain, ChainConfig, ChainSpec};
 use strata_db::RocksKv;
 use strata_primitives::keys::{self, DevKey};
 use tokio::{sync::watch, task::JoinHandle};
@@ -42,6 +42,8 @@ pub struct DevConfig {
     pub chain_id: u64,
     /// Minimum time between blocks.
     pub block_time: Duration,
+    /// How many recent blocks' state stays queryable.
+    pub retain_blocks: u64,
 }
 
 impl Default for DevConfig {
@@ -51,6 +53,7 @@ impl Default for DevConfig {
             rpc_addr: SocketAddr::from(([127, 0, 0, 1], 8545)),
             chain_id: strata_chain::DEV_CHAIN_ID,
             block_time: Duration::from_secs(1),
+            retain_blocks: strata_state::DEFAULT_RETAIN,
         }
     }
 }
@@ -78,19 +81,12 @@ impl DevNode {
             kv,
             ChainSpec::dev(config.chain_id),
             strata_chain::dev_proposer(),
-            MempoolConfig::default(),
+            ChainConfig { retain: config.retain_blocks, ..ChainConfig::default() },
         )?;
-        let (rpc_addr, rpc) =
-            strata_rpc::start(chain.clone(), config.rpc_addr, Default::default()).await?;
+        let (rpc_addr, rpc) = strata_rpc::start(chain.clone(), config.rpc_addr, Default::default()).await?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let producer = tokio::spawn(chain.clone().run_producer(config.block_time, shutdown_rx));
-        Ok(Self {
-            chain,
-            rpc_addr,
-            rpc,
-            producer,
-            shutdown,
-        })
+        Ok(Self { chain, rpc_addr, rpc, producer, shutdown })
     }
 
     /// The chain.

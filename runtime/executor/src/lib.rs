@@ -10,9 +10,7 @@
 
 mod validate;
 
-use strata_primitives::{
-    Address, B256, Block, Bloom, Header, RecoveredTx, StoredReceipt, TransactionSigned, U256, roots,
-};
+use strata_primitives::{Address, B256, Block, Bloom, Header, RecoveredTx, StoredReceipt, TransactionSigned, U256, roots};
 use strata_state::{Overlay, StateChanges, StateReader};
 
 pub use validate::{InvalidTx, validate_stateful, validate_stateless};
@@ -66,13 +64,7 @@ pub struct BlockBuilder<'a, R: StateReader + ?Sized> {
 impl<'a, R: StateReader + ?Sized> BlockBuilder<'a, R> {
     /// A builder on top of `state`.
     pub fn new(env: BlockEnv, state: &'a R) -> Self {
-        Self {
-            env,
-            state: Overlay::new(state),
-            transactions: Vec::new(),
-            receipts: Vec::new(),
-            gas_used: 0,
-        }
+        Self { env, state: Overlay::new(state), transactions: Vec::new(), receipts: Vec::new(), gas_used: 0 }
     }
 
     /// Gas still available in the block.
@@ -86,10 +78,7 @@ impl<'a, R: StateReader + ?Sized> BlockBuilder<'a, R> {
             return Ok(Applied::Rejected(e));
         }
         if tx.tx.gas_limit() > self.gas_left() {
-            return Ok(Applied::Rejected(InvalidTx::BlockGasExhausted {
-                gas_limit: tx.tx.gas_limit(),
-                gas_left: self.gas_left(),
-            }));
+            return Ok(Applied::Rejected(InvalidTx::BlockGasExhausted { gas_limit: tx.tx.gas_limit(), gas_left: self.gas_left() }));
         }
         let sender = self.state.account_or_default(&tx.sender)?;
         if let Err(e) = validate_stateful(&tx.tx, &sender) {
@@ -106,17 +95,10 @@ impl<'a, R: StateReader + ?Sized> BlockBuilder<'a, R> {
 
     /// Executes a validated transaction: a value transfer. Fees (gasUsed ×
     /// effectiveGasPrice) go to the proposer.
-    fn execute(
-        &mut self,
-        rtx: &RecoveredTx,
-        mut sender: strata_primitives::Account,
-    ) -> Result<Result<StoredReceipt, InvalidTx>> {
+    fn execute(&mut self, rtx: &RecoveredTx, mut sender: strata_primitives::Account) -> Result<Result<StoredReceipt, InvalidTx>> {
         let tx = &rtx.tx;
         let Some(price) = tx.effective_gas_price(self.env.base_fee) else {
-            return Ok(Err(InvalidTx::FeeCapTooLow {
-                max_fee: tx.max_fee_per_gas(),
-                base_fee: self.env.base_fee,
-            }));
+            return Ok(Err(InvalidTx::FeeCapTooLow { max_fee: tx.max_fee_per_gas(), base_fee: self.env.base_fee }));
         };
         let gas_used = tx.intrinsic_gas();
         let fee = U256::from(gas_used).checked_mul(U256::from(price));
@@ -125,10 +107,7 @@ impl<'a, R: StateReader + ?Sized> BlockBuilder<'a, R> {
             return Ok(Err(InvalidTx::CostOverflow));
         };
         let Some(balance) = sender.balance.checked_sub(total) else {
-            return Ok(Err(InvalidTx::InsufficientFunds {
-                have: sender.balance,
-                want: total,
-            }));
+            return Ok(Err(InvalidTx::InsufficientFunds { have: sender.balance, want: total }));
         };
         let Some(nonce) = sender.nonce.checked_add(1) else {
             return Ok(Err(InvalidTx::NonceMax));
@@ -137,9 +116,7 @@ impl<'a, R: StateReader + ?Sized> BlockBuilder<'a, R> {
         sender.nonce = nonce;
         self.state.set_account(rtx.sender, sender);
 
-        let to = tx
-            .to()
-            .expect("contract creation is refused by validate_stateless");
+        let to = tx.to().expect("contract creation is refused by validate_stateless");
         self.credit(to, tx.value())?;
         self.credit(self.env.proposer, fee)?;
 
@@ -218,11 +195,7 @@ pub struct ExecutedBlock {
 
 impl ExecutedBlock {
     /// Assembles the block, given its parent and its post-state root.
-    pub fn into_block(
-        self,
-        parent_hash: B256,
-        state_root: B256,
-    ) -> (Block, Vec<StoredReceipt>, StateChanges) {
+    pub fn into_block(self, parent_hash: B256, state_root: B256) -> (Block, Vec<StoredReceipt>, StateChanges) {
         let header = Header {
             chain_id: self.env.chain_id,
             parent_hash,
@@ -240,14 +213,7 @@ impl ExecutedBlock {
             liveness_root: B256::ZERO,
             extensions: Vec::new(),
         };
-        (
-            Block {
-                header,
-                transactions: self.transactions,
-            },
-            self.receipts,
-            self.changes,
-        )
+        (Block { header, transactions: self.transactions }, self.receipts, self.changes)
     }
 }
 

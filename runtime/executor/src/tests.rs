@@ -8,6 +8,9 @@ impl StateReader for MapState {
     fn account(&self, a: &Address) -> strata_state::Result<Option<Account>> {
         Ok(self.0.get(a).copied())
     }
+    fn storage(&self, _: &Address, _: &[u8]) -> strata_state::Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
 }
 
 const GWEI: u128 = 1_000_000_000;
@@ -24,10 +27,7 @@ fn env() -> BlockEnv {
 }
 
 fn key() -> LocalSigner {
-    LocalSigner::from_bytes(&b256!(
-        "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
-    ))
-    .unwrap()
+    LocalSigner::from_bytes(&b256!("59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d")).unwrap()
 }
 
 fn transfer(nonce: u64, value: u64, chain_id: u64) -> RecoveredTx {
@@ -42,26 +42,18 @@ fn transfer(nonce: u64, value: u64, chain_id: u64) -> RecoveredTx {
         2 * GWEI,
     );
     let tx = key().sign_transaction(tx).unwrap();
-    RecoveredTx {
-        sender: key().address(),
-        tx,
-    }
+    RecoveredTx { sender: key().address(), tx }
 }
 
 fn funded(balance: u128) -> MapState {
-    MapState(BTreeMap::from([(
-        key().address(),
-        Account::with_balance(U256::from(balance)),
-    )]))
+    MapState(BTreeMap::from([(key().address(), Account::with_balance(U256::from(balance)))]))
 }
 
 #[test]
 fn transfer_moves_value_and_pays_fee_to_proposer() {
     let state = funded(10u128.pow(18));
     let mut b = BlockBuilder::new(env(), &state);
-    let Applied::Included(r) = b.apply(&transfer(0, 1000, 1337)).unwrap() else {
-        panic!("rejected")
-    };
+    let Applied::Included(r) = b.apply(&transfer(0, 1000, 1337)).unwrap() else { panic!("rejected") };
     assert!(r.success);
     assert_eq!(r.gas_used, 21_000);
     // min(maxFee 3 gwei, base 1 + tip 2) = 3 gwei
@@ -70,22 +62,9 @@ fn transfer_moves_value_and_pays_fee_to_proposer() {
     let fee = U256::from(21_000u128 * 3 * GWEI);
     let sender = done.changes.accounts[&key().address()].unwrap();
     assert_eq!(sender.nonce, 1);
-    assert_eq!(
-        sender.balance,
-        U256::from(10u128.pow(18)) - U256::from(1000u64) - fee
-    );
-    assert_eq!(
-        done.changes.accounts[&Address::repeat_byte(0xaa)]
-            .unwrap()
-            .balance,
-        U256::from(1000u64)
-    );
-    assert_eq!(
-        done.changes.accounts[&Address::repeat_byte(0xee)]
-            .unwrap()
-            .balance,
-        fee
-    );
+    assert_eq!(sender.balance, U256::from(10u128.pow(18)) - U256::from(1000u64) - fee);
+    assert_eq!(done.changes.accounts[&Address::repeat_byte(0xaa)].unwrap().balance, U256::from(1000u64));
+    assert_eq!(done.changes.accounts[&Address::repeat_byte(0xee)].unwrap().balance, fee);
     assert_eq!(done.gas_used, 21_000);
 }
 
@@ -93,27 +72,10 @@ fn transfer_moves_value_and_pays_fee_to_proposer() {
 fn invalid_transactions_change_nothing() {
     let state = funded(10u128.pow(18));
     let mut b = BlockBuilder::new(env(), &state);
-    assert!(matches!(
-        b.apply(&transfer(0, 1, 1)).unwrap(),
-        Applied::Rejected(InvalidTx::WrongChainId {
-            got: 1,
-            expected: 1337
-        })
-    ));
-    assert!(matches!(
-        b.apply(&transfer(1, 1, 1337)).unwrap(),
-        Applied::Rejected(InvalidTx::NonceTooHigh { .. })
-    ));
-    let Applied::Included(_) = b.apply(&transfer(0, 1, 1337)).unwrap() else {
-        panic!()
-    };
-    assert!(matches!(
-        b.apply(&transfer(0, 1, 1337)).unwrap(),
-        Applied::Rejected(InvalidTx::NonceTooLow {
-            expected: 1,
-            got: 0
-        })
-    ));
+    assert!(matches!(b.apply(&transfer(0, 1, 1)).unwrap(), Applied::Rejected(InvalidTx::WrongChainId { got: 1, expected: 1337 })));
+    assert!(matches!(b.apply(&transfer(1, 1, 1337)).unwrap(), Applied::Rejected(InvalidTx::NonceTooHigh { .. })));
+    let Applied::Included(_) = b.apply(&transfer(0, 1, 1337)).unwrap() else { panic!() };
+    assert!(matches!(b.apply(&transfer(0, 1, 1337)).unwrap(), Applied::Rejected(InvalidTx::NonceTooLow { expected: 1, got: 0 })));
     assert_eq!(b.len(), 1);
 }
 
@@ -122,11 +84,7 @@ fn insufficient_funds_counts_the_fee_cap() {
     // Enough for value + gas at the effective price, not at the fee cap: refused like Ethereum.
     let state = funded(21_000 * 3 * GWEI - 1);
     let mut b = BlockBuilder::new(env(), &state);
-    let Applied::Rejected(InvalidTx::InsufficientFunds { want, .. }) =
-        b.apply(&transfer(0, 0, 1337)).unwrap()
-    else {
-        panic!()
-    };
+    let Applied::Rejected(InvalidTx::InsufficientFunds { want, .. }) = b.apply(&transfer(0, 0, 1337)).unwrap() else { panic!() };
     assert_eq!(want, U256::from(21_000 * 3 * GWEI));
     assert!(b.finish().changes.accounts.is_empty());
 }

@@ -73,9 +73,7 @@ pub enum InvalidTx {
         gas_left: u64,
     },
     /// `maxFeePerGas` (or legacy gas price) below the base fee.
-    #[error(
-        "max fee per gas less than block base fee: maxFeePerGas: {max_fee}, baseFee: {base_fee}"
-    )]
+    #[error("max fee per gas less than block base fee: maxFeePerGas: {max_fee}, baseFee: {base_fee}")]
     FeeCapTooLow {
         /// The transaction's fee cap.
         max_fee: u128,
@@ -98,12 +96,7 @@ pub enum InvalidTx {
 impl InvalidTx {
     /// True when the transaction may become valid later (the pool keeps it).
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            InvalidTx::NonceTooHigh { .. }
-                | InvalidTx::BlockGasExhausted { .. }
-                | InvalidTx::InsufficientFunds { .. }
-        )
+        matches!(self, InvalidTx::NonceTooHigh { .. } | InvalidTx::BlockGasExhausted { .. } | InvalidTx::InsufficientFunds { .. })
     }
 }
 
@@ -112,10 +105,7 @@ pub fn validate_stateless(tx: &TransactionSigned, env: &BlockEnv) -> Result<(), 
     match tx.chain_id() {
         None => return Err(InvalidTx::ReplayUnprotected),
         Some(id) if id != env.chain_id => {
-            return Err(InvalidTx::WrongChainId {
-                got: id,
-                expected: env.chain_id,
-            });
+            return Err(InvalidTx::WrongChainId { got: id, expected: env.chain_id });
         }
         Some(_) => {}
     }
@@ -124,30 +114,18 @@ pub fn validate_stateless(tx: &TransactionSigned, env: &BlockEnv) -> Result<(), 
     }
     let intrinsic = tx.intrinsic_gas();
     if tx.gas_limit() < intrinsic {
-        return Err(InvalidTx::IntrinsicGasTooLow {
-            have: tx.gas_limit(),
-            want: intrinsic,
-        });
+        return Err(InvalidTx::IntrinsicGasTooLow { have: tx.gas_limit(), want: intrinsic });
     }
     if tx.gas_limit() > env.gas_limit {
-        return Err(InvalidTx::GasLimitTooHigh {
-            gas_limit: tx.gas_limit(),
-            block_gas_limit: env.gas_limit,
-        });
+        return Err(InvalidTx::GasLimitTooHigh { gas_limit: tx.gas_limit(), block_gas_limit: env.gas_limit });
     }
     if let Some(tip) = tx.max_priority_fee_per_gas()
         && tip > tx.max_fee_per_gas()
     {
-        return Err(InvalidTx::TipAboveFeeCap {
-            tip,
-            max_fee: tx.max_fee_per_gas(),
-        });
+        return Err(InvalidTx::TipAboveFeeCap { tip, max_fee: tx.max_fee_per_gas() });
     }
     if tx.max_fee_per_gas() < u128::from(env.base_fee) {
-        return Err(InvalidTx::FeeCapTooLow {
-            max_fee: tx.max_fee_per_gas(),
-            base_fee: env.base_fee,
-        });
+        return Err(InvalidTx::FeeCapTooLow { max_fee: tx.max_fee_per_gas(), base_fee: env.base_fee });
     }
     if tx.max_cost().is_none() {
         return Err(InvalidTx::CostOverflow);
@@ -159,23 +137,14 @@ pub fn validate_stateless(tx: &TransactionSigned, env: &BlockEnv) -> Result<(), 
 /// exact nonce and enough balance for the maximum cost.
 pub fn validate_stateful(tx: &TransactionSigned, sender: &Account) -> Result<(), InvalidTx> {
     if tx.nonce() < sender.nonce {
-        return Err(InvalidTx::NonceTooLow {
-            expected: sender.nonce,
-            got: tx.nonce(),
-        });
+        return Err(InvalidTx::NonceTooLow { expected: sender.nonce, got: tx.nonce() });
     }
     if tx.nonce() > sender.nonce {
-        return Err(InvalidTx::NonceTooHigh {
-            expected: sender.nonce,
-            got: tx.nonce(),
-        });
+        return Err(InvalidTx::NonceTooHigh { expected: sender.nonce, got: tx.nonce() });
     }
     let want = tx.max_cost().ok_or(InvalidTx::CostOverflow)?;
     if sender.balance < want {
-        return Err(InvalidTx::InsufficientFunds {
-            have: sender.balance,
-            want,
-        });
+        return Err(InvalidTx::InsufficientFunds { have: sender.balance, want });
     }
     Ok(())
 }

@@ -4,12 +4,10 @@ use alloy_primitives::{B256, U256, b256};
 use alloy_rlp::{RlpDecodable, RlpEncodable};
 
 /// Root of an empty Merkle-Patricia trie: `keccak256(rlp(""))`.
-pub const EMPTY_ROOT_HASH: B256 =
-    b256!("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421");
+pub const EMPTY_ROOT_HASH: B256 = b256!("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421");
 
 /// Hash of empty code: `keccak256("")`.
-pub const KECCAK_EMPTY: B256 =
-    b256!("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
+pub const KECCAK_EMPTY: B256 = b256!("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
 
 /// An account as Ethereum encodes it in the account trie: `rlp([nonce, balance, storageRoot, codeHash])`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, RlpEncodable, RlpDecodable)]
@@ -26,22 +24,14 @@ pub struct Account {
 
 impl Default for Account {
     fn default() -> Self {
-        Self {
-            nonce: 0,
-            balance: U256::ZERO,
-            storage_root: EMPTY_ROOT_HASH,
-            code_hash: KECCAK_EMPTY,
-        }
+        Self { nonce: 0, balance: U256::ZERO, storage_root: EMPTY_ROOT_HASH, code_hash: KECCAK_EMPTY }
     }
 }
 
 impl Account {
     /// An account with only a balance.
     pub fn with_balance(balance: U256) -> Self {
-        Self {
-            balance,
-            ..Self::default()
-        }
+        Self { balance, ..Self::default() }
     }
 
     /// True when the account is "empty" in the EIP-161 sense (no nonce, balance or code).
@@ -63,11 +53,7 @@ mod tests {
 
     #[test]
     fn account_rlp_roundtrip() {
-        let a = Account {
-            nonce: 7,
-            balance: U256::from(10u64).pow(U256::from(18)),
-            ..Default::default()
-        };
+        let a = Account { nonce: 7, balance: U256::from(10u64).pow(U256::from(18)), ..Default::default() };
         let enc = alloy_rlp::encode(a);
         assert_eq!(alloy_rlp::decode_exact::<Account>(&enc).unwrap(), a);
     }

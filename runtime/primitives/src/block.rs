@@ -82,10 +82,7 @@ pub struct Block {
 impl Block {
     /// Computes the hash once and keeps it with the block.
     pub fn seal(self) -> SealedBlock {
-        SealedBlock {
-            hash: self.header.hash_slow(),
-            block: self,
-        }
+        SealedBlock { hash: self.header.hash_slow(), block: self }
     }
 }
 
@@ -139,10 +136,7 @@ mod tests {
         let enc = h.encoded();
         assert_eq!(crate::rlp_item::decode_exact::<Header>(&enc).unwrap(), h);
         let before = h.hash_slow();
-        h.extensions.push(HeaderExtension {
-            kind: 1,
-            data: Bytes::from_static(b"x"),
-        });
+        h.extensions.push(HeaderExtension { kind: 1, data: Bytes::from_static(b"x") });
         assert_ne!(before, h.hash_slow());
     }
 }

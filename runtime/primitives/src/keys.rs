@@ -26,9 +26,7 @@ pub struct LocalSigner {
 
 impl core::fmt::Debug for LocalSigner {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("LocalSigner")
-            .field("address", &self.address)
-            .finish_non_exhaustive()
+        f.debug_struct("LocalSigner").field("address", &self.address).finish_non_exhaustive()
     }
 }
 
@@ -60,10 +58,7 @@ impl LocalSigner {
 
     /// Signs a 32-byte digest; the signature has a low `s` (EIP-2).
     pub fn sign_hash(&self, hash: &B256) -> Result<Signature> {
-        let (sig, recid) = self
-            .key
-            .sign_prehash_recoverable(hash.as_slice())
-            .map_err(|_| Error::InvalidKey)?;
+        let (sig, recid) = self.key.sign_prehash_recoverable(hash.as_slice()).map_err(|_| Error::InvalidKey)?;
         Ok(Signature::from((sig, recid)))
     }
 
@@ -94,10 +89,7 @@ pub fn derive_accounts(mnemonic: &str, count: u32) -> Result<Vec<DevKey>> {
         .map(|i| {
             let path = alloc::format!("m/44'/60'/0'/0/{i}");
             let secret = bip32_derive(&seed, &path)?;
-            Ok(DevKey {
-                path,
-                signer: LocalSigner::from_bytes(&secret)?,
-            })
+            Ok(DevKey { path, signer: LocalSigner::from_bytes(&secret)? })
         })
         .collect()
 }
@@ -127,9 +119,7 @@ pub fn bip32_derive(seed: &[u8], path: &str) -> Result<B256> {
             Some(d) => (d, true),
             None => (part, false),
         };
-        let index: u32 = digits
-            .parse()
-            .map_err(|_| Error::InvalidPath(path.into()))?;
+        let index: u32 = digits.parse().map_err(|_| Error::InvalidPath(path.into()))?;
         if index >= HARDENED {
             return Err(Error::InvalidPath(path.into()));
         }
@@ -159,8 +149,7 @@ fn scalar(bytes: &[u8; 32]) -> Option<Scalar> {
 }
 
 fn hmac_split(key: &[u8], parts: &[&[u8]]) -> ([u8; 32], [u8; 32]) {
-    let mut mac =
-        <Hmac<Sha512> as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
+    let mut mac = <Hmac<Sha512> as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
     for p in parts {
         mac.update(p);
     }
@@ -181,22 +170,10 @@ mod tests {
     fn dev_mnemonic_derives_the_well_known_accounts() {
         // These are the published anvil/hardhat accounts #0, #1 and #9 of the test mnemonic.
         let keys = derive_accounts(DEV_MNEMONIC, 10).unwrap();
-        assert_eq!(
-            keys[0].signer.address(),
-            address!("f39Fd6e51aad88F6F4ce6aB8827279cffFb92266")
-        );
-        assert_eq!(
-            keys[0].signer.secret_bytes(),
-            b256!("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
-        );
-        assert_eq!(
-            keys[1].signer.address(),
-            address!("70997970C51812dc3A010C7d01b50e0d17dc79C8")
-        );
-        assert_eq!(
-            keys[9].signer.address(),
-            address!("a0Ee7A142d267C1f36714E4a8F75612F20a79720")
-        );
+        assert_eq!(keys[0].signer.address(), address!("f39Fd6e51aad88F6F4ce6aB8827279cffFb92266"));
+        assert_eq!(keys[0].signer.secret_bytes(), b256!("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"));
+        assert_eq!(keys[1].signer.address(), address!("70997970C51812dc3A010C7d01b50e0d17dc79C8"));
+        assert_eq!(keys[9].signer.address(), address!("a0Ee7A142d267C1f36714E4a8F75612F20a79720"));
     }
 
     #[test]
@@ -209,15 +186,9 @@ mod tests {
 
     #[test]
     fn signatures_recover_to_the_signer() {
-        let signer = LocalSigner::from_bytes(&b256!(
-            "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
-        ))
-        .unwrap();
+        let signer = LocalSigner::from_bytes(&b256!("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")).unwrap();
         let hash = alloy_primitives::keccak256(b"strata");
         let sig = signer.sign_hash(&hash).unwrap();
-        assert_eq!(
-            sig.recover_address_from_prehash(&hash).unwrap(),
-            signer.address()
-        );
+        assert_eq!(sig.recover_address_from_prehash(&hash).unwrap(), signer.address());
     }
 }

@@ -24,9 +24,7 @@ pub mod rlp_item;
 pub mod transaction;
 
 pub use account::{Account, EMPTY_ROOT_HASH, KECCAK_EMPTY};
-pub use alloy_primitives::{
-    Address, B256, Bloom, Bytes, Log, LogData, Signature, U256, address, b256, hex, keccak256,
-};
+pub use alloy_primitives::{Address, B256, Bloom, Bytes, Log, LogData, Signature, U256, address, b256, hex, keccak256};
 pub use block::{Block, Header, HeaderExtension, SealedBlock};
 pub use error::{Error, Result};
 pub use keys::{DevKey, LocalSigner};
@@ -43,15 +41,11 @@ pub mod roots {
 
     /// `transactionsRoot`: the trie of `rlp(index) -> tx.encoded_2718()`.
     pub fn transactions_root(txs: &[TransactionSigned]) -> B256 {
-        alloy_trie::root::ordered_trie_root_with_encoder(txs, |tx, buf| {
-            tx.envelope().encode_2718(buf)
-        })
+        alloy_trie::root::ordered_trie_root_with_encoder(txs, |tx, buf| tx.envelope().encode_2718(buf))
     }
 
     /// `receiptsRoot`: the trie of `rlp(index) -> receipt.encoded_2718()`.
     pub fn receipts_root(receipts: &[StoredReceipt]) -> B256 {
-        alloy_trie::root::ordered_trie_root_with_encoder(receipts, |r, buf| {
-            r.envelope().encode_2718(buf)
-        })
+        alloy_trie::root::ordered_trie_root_with_encoder(receipts, |r, buf| r.envelope().encode_2718(buf))
     }
 }

@@ -62,18 +62,9 @@ mod tests {
     #[test]
     fn hex_prefix_matches_the_yellow_paper_examples() {
         assert_eq!(hex_prefix(&[1, 2, 3, 4, 5], false), vec![0x11, 0x23, 0x45]);
-        assert_eq!(
-            hex_prefix(&[0, 1, 2, 3, 4, 5], false),
-            vec![0x00, 0x01, 0x23, 0x45]
-        );
-        assert_eq!(
-            hex_prefix(&[0x0f, 1, 0x0c, 0x0b, 8], true),
-            vec![0x3f, 0x1c, 0xb8]
-        );
-        assert_eq!(
-            hex_prefix(&[0, 0x0f, 1, 0x0c, 0x0b, 8], true),
-            vec![0x20, 0x0f, 0x1c, 0xb8]
-        );
+        assert_eq!(hex_prefix(&[0, 1, 2, 3, 4, 5], false), vec![0x00, 0x01, 0x23, 0x45]);
+        assert_eq!(hex_prefix(&[0x0f, 1, 0x0c, 0x0b, 8], true), vec![0x3f, 0x1c, 0xb8]);
+        assert_eq!(hex_prefix(&[0, 0x0f, 1, 0x0c, 0x0b, 8], true), vec![0x20, 0x0f, 0x1c, 0xb8]);
         for (p, leaf) in [(vec![], true), (vec![1], false), (vec![1, 2], true)] {
             assert_eq!(decode_hex_prefix(&hex_prefix(&p, leaf)), Some((p, leaf)));
         }

@@ -42,8 +42,7 @@ fn step(item: RlpItem, rest: &mut &[u8], depth: usize) -> Result<Step, ProofErro
             let RlpItem::Bytes(hp) = items.pop().expect("two items") else {
                 return Err(ProofError::Malformed(depth));
             };
-            let (path, leaf) =
-                nibbles::decode_hex_prefix(&hp).ok_or(ProofError::Malformed(depth))?;
+            let (path, leaf) = nibbles::decode_hex_prefix(&hp).ok_or(ProofError::Malformed(depth))?;
             if leaf {
                 let RlpItem::Bytes(value) = next else {
                     return Err(ProofError::Malformed(depth));
@@ -81,11 +80,7 @@ fn step(item: RlpItem, rest: &mut &[u8], depth: usize) -> Result<Step, ProofErro
 /// the key is absent.
 pub fn verify(root: B256, key: &[u8], proof: &[Bytes]) -> Result<Option<Vec<u8>>, ProofError> {
     if proof.is_empty() {
-        return if root == EMPTY_ROOT_HASH {
-            Ok(None)
-        } else {
-            Err(ProofError::MissingNode(0))
-        };
+        return if root == EMPTY_ROOT_HASH { Ok(None) } else { Err(ProofError::MissingNode(0)) };
     }
     let path = nibbles::unpack(key);
     let mut rest: &[u8] = &path;
@@ -99,19 +94,11 @@ pub fn verify(root: B256, key: &[u8], proof: &[Bytes]) -> Result<Option<Vec<u8>>
             match step(item, &mut rest, depth)? {
                 Step::Done(value) => {
                     let unused = proof.len().saturating_sub(depth.saturating_add(1));
-                    return if unused == 0 {
-                        Ok(value)
-                    } else {
-                        Err(ProofError::Trailing(unused))
-                    };
+                    return if unused == 0 { Ok(value) } else { Err(ProofError::Trailing(unused)) };
                 }
                 Step::Next(RlpItem::Bytes(b)) if b.is_empty() => {
                     let unused = proof.len().saturating_sub(depth.saturating_add(1));
-                    return if unused == 0 {
-                        Ok(None)
-                    } else {
-                        Err(ProofError::Trailing(unused))
-                    };
+                    return if unused == 0 { Ok(None) } else { Err(ProofError::Trailing(unused)) };
                 }
                 Step::Next(RlpItem::Bytes(b)) if b.len() == 32 => {
                     expected = B256::from_slice(&b);
@@ -132,15 +119,9 @@ pub fn verify(root: B256, key: &[u8], proof: &[Bytes]) -> Result<Option<Vec<u8>>
 }
 
 /// Verifies an account proof: `key` is the address, hashed here (secure trie).
-pub fn verify_account(
-    root: B256,
-    address: &crate::Address,
-    proof: &[Bytes],
-) -> Result<Option<crate::Account>, ProofError> {
+pub fn verify_account(root: B256, address: &crate::Address, proof: &[Bytes]) -> Result<Option<crate::Account>, ProofError> {
     let Some(rlp) = verify(root, keccak256(address).as_slice(), proof)? else {
         return Ok(None);
     };
-    crate::rlp_item::decode_exact::<crate::Account>(&rlp)
-        .map(Some)
-        .map_err(|_| ProofError::Malformed(proof.len().saturating_sub(1)))
+    crate::rlp_item::decode_exact::<crate::Account>(&rlp).map(Some).map_err(|_| ProofError::Malformed(proof.len().saturating_sub(1)))
 }

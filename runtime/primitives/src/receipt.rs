@@ -8,9 +8,7 @@
 
 use crate::TxType;
 use alloc::vec::Vec;
-use alloy_consensus::{
-    Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom, TxType as AlloyTxType,
-};
+use alloy_consensus::{Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom, TxType as AlloyTxType};
 use alloy_primitives::{Address, Bloom, Bytes, Log};
 use alloy_rlp::{RlpDecodable, RlpEncodable};
 
@@ -46,17 +44,10 @@ impl StoredReceipt {
 
     /// Ethereum's typed receipt, as committed in `receiptsRoot`.
     pub fn envelope(&self) -> ReceiptEnvelope {
-        let receipt = Receipt {
-            status: Eip658Value::Eip658(self.success),
-            cumulative_gas_used: self.cumulative_gas_used,
-            logs: self.logs.clone(),
-        };
+        let receipt =
+            Receipt { status: Eip658Value::Eip658(self.success), cumulative_gas_used: self.cumulative_gas_used, logs: self.logs.clone() };
         let with_bloom = ReceiptWithBloom::new(receipt, self.bloom());
-        let ty = if self.tx_type == TxType::Eip1559 as u8 {
-            AlloyTxType::Eip1559
-        } else {
-            AlloyTxType::Legacy
-        };
+        let ty = if self.tx_type == TxType::Eip1559 as u8 { AlloyTxType::Eip1559 } else { AlloyTxType::Legacy };
         ReceiptEnvelope::from_typed(ty, with_bloom)
     }
 }

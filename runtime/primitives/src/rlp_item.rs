@@ -41,11 +41,7 @@ impl Encodable for RlpItem {
         match self {
             Self::Bytes(b) => b.as_slice().encode(out),
             Self::List(items) => {
-                Header {
-                    list: true,
-                    payload_length: self.payload_length(),
-                }
-                .encode(out);
+                Header { list: true, payload_length: self.payload_length() }.encode(out);
                 for item in items {
                     item.encode(out);
                 }

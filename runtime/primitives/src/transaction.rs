@@ -7,10 +7,7 @@
 //! 7702) are refused when decoded.
 
 use crate::{Error, Result};
-use alloy_consensus::{
-    SignableTransaction, Signed, Transaction as _, TxEip1559, TxEnvelope, TxLegacy,
-    transaction::SignerRecoverable,
-};
+use alloy_consensus::{SignableTransaction, Signed, Transaction as _, TxEip1559, TxEnvelope, TxLegacy, transaction::SignerRecoverable};
 use alloy_eips::{
     Typed2718,
     eip2718::{Decodable2718, Encodable2718},
@@ -55,8 +52,7 @@ impl TransactionSigned {
             return Err(Error::UnsupportedTxType(bytes[0]));
         }
         let mut buf = bytes;
-        let envelope =
-            TxEnvelope::decode_2718(&mut buf).map_err(|e| Error::TxDecode(e.to_string()))?;
+        let envelope = TxEnvelope::decode_2718(&mut buf).map_err(|e| Error::TxDecode(e.to_string()))?;
         if !buf.is_empty() {
             return Err(Error::TrailingBytes(buf.len()));
         }
@@ -97,9 +93,7 @@ impl TransactionSigned {
     /// The sender, recovered from the signature. Signatures with a high `s` value
     /// (EIP-2 malleability) are refused.
     pub fn recover_sender(&self) -> Result<Address> {
-        self.envelope
-            .recover_signer()
-            .map_err(|_| Error::InvalidSignature)
+        self.envelope.recover_signer().map_err(|_| Error::InvalidSignature)
     }
 
     /// Decodes, then recovers the sender.
@@ -172,9 +166,7 @@ impl TransactionSigned {
     /// Upper bound of what the sender can be charged: `value + gasLimit * maxFeePerGas`.
     /// `None` on overflow (such a transaction can never be paid).
     pub fn max_cost(&self) -> Option<U256> {
-        U256::from(self.gas_limit())
-            .checked_mul(U256::from(self.max_fee_per_gas()))?
-            .checked_add(self.value())
+        U256::from(self.gas_limit()).checked_mul(U256::from(self.max_fee_per_gas()))?.checked_add(self.value())
     }
 }
 
@@ -213,19 +205,14 @@ impl alloy_rlp::Encodable for TransactionSigned {
     }
     fn length(&self) -> usize {
         let len = self.envelope.encode_2718_len();
-        alloy_rlp::Header {
-            list: false,
-            payload_length: len,
-        }
-        .length_with_payload()
+        alloy_rlp::Header { list: false, payload_length: len }.length_with_payload()
     }
 }
 
 impl alloy_rlp::Decodable for TransactionSigned {
     fn decode(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
         let bytes = alloy_rlp::Header::decode_bytes(buf, false)?;
-        Self::decode(bytes)
-            .map_err(|_| alloy_rlp::Error::Custom("invalid transaction in block body"))
+        Self::decode(bytes).map_err(|_| alloy_rlp::Error::Custom("invalid transaction in block body"))
     }
 }
 
@@ -259,24 +246,8 @@ pub mod build {
     }
 
     /// An unsigned legacy (EIP-155) transfer/call.
-    pub fn legacy(
-        chain_id: u64,
-        nonce: u64,
-        to: TxKind,
-        value: U256,
-        input: Bytes,
-        gas_limit: u64,
-        gas_price: u128,
-    ) -> TxLegacy {
-        TxLegacy {
-            chain_id: Some(chain_id),
-            nonce,
-            gas_price,
-            gas_limit,
-            to,
-            value,
-            input,
-        }
+    pub fn legacy(chain_id: u64, nonce: u64, to: TxKind, value: U256, input: Bytes, gas_limit: u64, gas_price: u128) -> TxLegacy {
+        TxLegacy { chain_id: Some(chain_id), nonce, gas_price, gas_limit, to, value, input }
     }
 
     /// Attaches a signature to an unsigned transaction.
@@ -285,9 +256,7 @@ pub mod build {
         T: SignableTransaction<Signature>,
         TxEnvelope: From<Signed<T>>,
     {
-        TransactionSigned {
-            envelope: tx.into_signed(sig).into(),
-        }
+        TransactionSigned { envelope: tx.into_signed(sig).into() }
     }
 }
 
@@ -304,21 +273,9 @@ mod tests {
 
     #[test]
     fn refuses_unsupported_types_and_garbage() {
-        assert_eq!(
-            TransactionSigned::decode(&[0x01, 0xc0]),
-            Err(Error::UnsupportedTxType(1))
-        );
-        assert_eq!(
-            TransactionSigned::decode(&[0x03]),
-            Err(Error::UnsupportedTxType(3))
-        );
-        assert!(matches!(
-            TransactionSigned::decode(&[0xde, 0xad, 0xbe, 0xef]),
-            Err(Error::TxDecode(_))
-        ));
-        assert!(matches!(
-            TransactionSigned::decode(&[]),
-            Err(Error::TxDecode(_))
-        ));
+        assert_eq!(TransactionSigned::decode(&[0x01, 0xc0]), Err(Error::UnsupportedTxType(1)));
+        assert_eq!(TransactionSigned::decode(&[0x03]), Err(Error::UnsupportedTxType(3)));
+        assert!(matches!(TransactionSigned::decode(&[0xde, 0xad, 0xbe, 0xef]), Err(Error::TxDecode(_))));
+        assert!(matches!(TransactionSigned::decode(&[]), Err(Error::TxDecode(_))));
     }
 }

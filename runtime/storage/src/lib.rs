@@ -47,17 +47,19 @@ pub enum Column {
     Receipts,
     /// Flat state: `address -> account RLP` (latest state).
     Accounts,
-    /// Flat contract storage: `address ++ key -> value` (latest state).
+    /// Flat contract storage: `address (20 bytes) ++ key -> value` (latest state).
     Storage,
     /// `code hash -> code`.
     Code,
-    /// Merkle-Patricia trie nodes: `node hash -> node RLP`.
+    /// Merkle-Patricia trie nodes: `node hash -> refcount (u32 BE) ++ node RLP`.
     TrieNodes,
+    /// Pruning journal: `block number -> RLP list of node hashes that block stopped referencing`.
+    TrieJournal,
 }
 
 impl Column {
     /// Every column, in a fixed order.
-    pub const ALL: [Column; 10] = [
+    pub const ALL: [Column; 11] = [
         Column::Meta,
         Column::Headers,
         Column::Bodies,
@@ -68,6 +70,7 @@ impl Column {
         Column::Storage,
         Column::Code,
         Column::TrieNodes,
+        Column::TrieJournal,
     ];
 
     /// Stable name (the RocksDB column family name).
@@ -83,6 +86,7 @@ impl Column {
             Column::Storage => "storage",
             Column::Code => "code",
             Column::TrieNodes => "trie_nodes",
+            Column::TrieJournal => "trie_journal",
         }
     }
 }
@@ -109,8 +113,7 @@ impl WriteBatch {
     }
     /// Adds a put.
     pub fn put(&mut self, column: Column, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
-        self.ops
-            .push(WriteOp::Put(column, key.into(), value.into()));
+        self.ops.push(WriteOp::Put(column, key.into(), value.into()));
     }
     /// Adds a delete.
     pub fn delete(&mut self, column: Column, key: impl Into<Vec<u8>>) {
@@ -145,12 +148,7 @@ pub trait KvStore: Send + Sync + 'static {
 
     /// Calls `f` on each entry whose key starts with `prefix`, in key order,
     /// until `f` returns `false`.
-    fn for_each_prefix(
-        &self,
-        column: Column,
-        prefix: &[u8],
-        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-    ) -> Result<()>;
+    fn for_each_prefix(&self, column: Column, prefix: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()>;
 }
 
 /// A shared handle to a store.
@@ -196,12 +194,7 @@ impl KvStore for MemKv {
         Ok(())
     }
 
-    fn for_each_prefix(
-        &self,
-        column: Column,
-        prefix: &[u8],
-        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-    ) -> Result<()> {
+    fn for_each_prefix(&self, column: Column, prefix: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
         let map = self.columns.read();
         let start = (column, prefix.to_vec());
         for ((c, k), v) in map.range((Bound::Included(start), Bound::Unbounded)) {

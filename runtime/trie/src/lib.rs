@@ -93,10 +93,7 @@ pub struct Trie {
 
 fn load(store: &dyn NodeStore, hash: &B256) -> Result<Node> {
     let rlp = store.node(hash)?.ok_or(Error::MissingNode(*hash))?;
-    decode_node(&rlp).map_err(|reason| Error::CorruptNode {
-        hash: *hash,
-        reason,
-    })
+    decode_node(&rlp).map_err(|reason| Error::CorruptNode { hash: *hash, reason })
 }
 
 /// Resolves a child to a node, returning the hash it was stored under (if any).
@@ -128,10 +125,7 @@ fn concat(a: &[u8], b: &[u8]) -> Vec<u8> {
 impl Trie {
     /// The trie with root `root` (`EMPTY_ROOT_HASH` for an empty trie).
     pub fn new(root: B256) -> Self {
-        Self {
-            root: (root != EMPTY_ROOT_HASH).then_some(Child::Hash(root)),
-            removed: Vec::new(),
-        }
+        Self { root: (root != EMPTY_ROOT_HASH).then_some(Child::Hash(root)), removed: Vec::new() }
     }
 
     /// An empty trie.
@@ -201,11 +195,7 @@ impl Trie {
                 h
             }
         };
-        Commit {
-            root,
-            new_nodes,
-            removed,
-        }
+        Commit { root, new_nodes, removed }
     }
 
     /// The root the trie would have if committed now, without committing.
@@ -242,24 +232,12 @@ fn get_node(store: &dyn NodeStore, node: &Node, path: &[u8]) -> Result<Option<Ve
     }
 }
 
-fn insert_at(
-    store: &dyn NodeStore,
-    removed: &mut Vec<B256>,
-    node: Option<Node>,
-    path: &[u8],
-    value: Vec<u8>,
-) -> Result<Node> {
+fn insert_at(store: &dyn NodeStore, removed: &mut Vec<B256>, node: Option<Node>, path: &[u8], value: Vec<u8>) -> Result<Node> {
     let Some(node) = node else {
-        return Ok(Node::Leaf {
-            path: path.to_vec(),
-            value,
-        });
+        return Ok(Node::Leaf { path: path.to_vec(), value });
     };
     Ok(match node {
-        Node::Leaf {
-            path: lp,
-            value: lv,
-        } => {
+        Node::Leaf { path: lp, value: lv } => {
             if lp == path {
                 return Ok(Node::Leaf { path: lp, value });
             }
@@ -275,33 +253,17 @@ fn insert_at(
                 let (child_node, hash) = open(store, child)?;
                 removed.extend(hash);
                 let new_child = insert_at(store, removed, Some(child_node), &path[c..], value)?;
-                return Ok(Node::Ext {
-                    path: ep,
-                    child: boxed(new_child),
-                });
+                return Ok(Node::Ext { path: ep, child: boxed(new_child) });
             }
             let mut branch = Node::empty_branch();
             let rest = &ep[c + 1..];
-            let moved = if rest.is_empty() {
-                child
-            } else {
-                boxed(Node::Ext {
-                    path: rest.to_vec(),
-                    child,
-                })
-            };
+            let moved = if rest.is_empty() { child } else { boxed(Node::Ext { path: rest.to_vec(), child }) };
             branch.set_child(ep[c], moved);
             branch.place(&path[c..], value);
             wrap_ext(&path[..c], branch)
         }
-        Node::Branch {
-            mut children,
-            value: bv,
-        } => match path.split_first() {
-            None => Node::Branch {
-                children,
-                value: Some(value),
-            },
+        Node::Branch { mut children, value: bv } => match path.split_first() {
+            None => Node::Branch { children, value: Some(value) },
             Some((i, rest)) => {
                 let slot = &mut children[usize::from(*i)];
                 let existing = match slot.take() {
@@ -313,49 +275,28 @@ fn insert_at(
                     }
                 };
                 *slot = Some(boxed(insert_at(store, removed, existing, rest, value)?));
-                Node::Branch {
-                    children,
-                    value: bv,
-                }
+                Node::Branch { children, value: bv }
             }
         },
     })
 }
 
 fn wrap_ext(prefix: &[u8], node: Node) -> Node {
-    if prefix.is_empty() {
-        node
-    } else {
-        Node::Ext {
-            path: prefix.to_vec(),
-            child: boxed(node),
-        }
-    }
+    if prefix.is_empty() { node } else { Node::Ext { path: prefix.to_vec(), child: boxed(node) } }
 }
 
 /// Prepends `prefix` to `node`'s path, merging leaves and extensions.
 fn join(prefix: &[u8], node: Node) -> Node {
     match node {
-        Node::Leaf { path, value } => Node::Leaf {
-            path: concat(prefix, &path),
-            value,
-        },
-        Node::Ext { path, child } => Node::Ext {
-            path: concat(prefix, &path),
-            child,
-        },
+        Node::Leaf { path, value } => Node::Leaf { path: concat(prefix, &path), value },
+        Node::Ext { path, child } => Node::Ext { path: concat(prefix, &path), child },
         branch => wrap_ext(prefix, branch),
     }
 }
 
 type Removal = (Option<Node>, bool);
 
-fn remove_at(
-    store: &dyn NodeStore,
-    removed: &mut Vec<B256>,
-    node: Node,
-    path: &[u8],
-) -> Result<Removal> {
+fn remove_at(store: &dyn NodeStore, removed: &mut Vec<B256>, node: Node, path: &[u8]) -> Result<Removal> {
     match node {
         Node::Leaf { path: lp, value } => {
             if lp == path {
@@ -377,10 +318,7 @@ fn remove_at(
             removed.extend(hash);
             Ok((new_child.map(|n| join(&ep, n)), true))
         }
-        Node::Branch {
-            mut children,
-            mut value,
-        } => {
+        Node::Branch { mut children, mut value } => {
             match path.split_first() {
                 None => {
                     if value.take().is_none() {
@@ -395,8 +333,7 @@ fn remove_at(
                     let (child_node, hash) = open(store, child)?;
                     let (new_child, changed) = remove_at(store, removed, child_node, rest)?;
                     if !changed {
-                        children[slot] =
-                            Some(restore(new_child.expect("unchanged subtree is kept"), hash));
+                        children[slot] = Some(restore(new_child.expect("unchanged subtree is kept"), hash));
                         return Ok((Some(Node::Branch { children, value }), false));
                     }
                     removed.extend(hash);
@@ -418,10 +355,7 @@ fn normalize_branch(
     let used: Vec<usize> = (0..16).filter(|i| children[*i].is_some()).collect();
     match (used.len(), value) {
         (0, None) => Ok(None),
-        (0, Some(v)) => Ok(Some(Node::Leaf {
-            path: Vec::new(),
-            value: v,
-        })),
+        (0, Some(v)) => Ok(Some(Node::Leaf { path: Vec::new(), value: v })),
         (1, None) => {
             let i = used[0];
             let child = children[i].take().expect("slot is used");

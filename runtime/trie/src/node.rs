@@ -17,63 +17,34 @@ pub(crate) enum Child {
 /// A trie node in memory. Paths are nibbles.
 #[derive(Debug, Clone)]
 pub(crate) enum Node {
-    Leaf {
-        path: Vec<u8>,
-        value: Vec<u8>,
-    },
-    Ext {
-        path: Vec<u8>,
-        child: Child,
-    },
-    Branch {
-        children: Box<[Option<Child>; 16]>,
-        value: Option<Vec<u8>>,
-    },
+    Leaf { path: Vec<u8>, value: Vec<u8> },
+    Ext { path: Vec<u8>, child: Child },
+    Branch { children: Box<[Option<Child>; 16]>, value: Option<Vec<u8>> },
 }
 
 impl Node {
     pub(crate) fn empty_branch() -> Node {
-        Node::Branch {
-            children: Box::default(),
-            value: None,
-        }
+        Node::Branch { children: Box::default(), value: None }
     }
 
     /// In a branch: puts `value` at the remaining path `rest` (value slot if empty).
     pub(crate) fn place(&mut self, rest: &[u8], value: Vec<u8>) {
-        let Node::Branch {
-            children,
-            value: slot,
-        } = self
-        else {
-            unreachable!("place on a branch only")
-        };
+        let Node::Branch { children, value: slot } = self else { unreachable!("place on a branch only") };
         match rest.split_first() {
             None => *slot = Some(value),
-            Some((i, tail)) => {
-                children[usize::from(*i)] = Some(Child::Node(Box::new(Node::Leaf {
-                    path: tail.to_vec(),
-                    value,
-                })))
-            }
+            Some((i, tail)) => children[usize::from(*i)] = Some(Child::Node(Box::new(Node::Leaf { path: tail.to_vec(), value }))),
         }
     }
 
     pub(crate) fn set_child(&mut self, i: u8, child: Child) {
-        let Node::Branch { children, .. } = self else {
-            unreachable!("set_child on a branch only")
-        };
+        let Node::Branch { children, .. } = self else { unreachable!("set_child on a branch only") };
         children[usize::from(i)] = Some(child);
     }
 }
 
 fn list(payload: Vec<u8>) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + 3);
-    Header {
-        list: true,
-        payload_length: payload.len(),
-    }
-    .encode(&mut out);
+    Header { list: true, payload_length: payload.len() }.encode(&mut out);
     out.extend_from_slice(&payload);
     out
 }
@@ -178,10 +149,7 @@ fn node_from_item(item: RlpItem) -> Result<Node, String> {
             let RlpItem::Bytes(v) = it.next().expect("17 items") else {
                 return Err("branch value is a list".into());
             };
-            Ok(Node::Branch {
-                children,
-                value: (!v.is_empty()).then_some(v),
-            })
+            Ok(Node::Branch { children, value: (!v.is_empty()).then_some(v) })
         }
         n => Err(format!("node with {n} items")),
     }

@@ -29,8 +29,7 @@ fn remove_of_absent_key_changes_nothing() {
     let mut store = MemNodes::default();
     let mut t = Trie::empty();
     for i in 0..50u32 {
-        t.insert(&store, &keccak256(i.to_be_bytes()).0, vec![1; 40])
-            .unwrap();
+        t.insert(&store, &keccak256(i.to_be_bytes()).0, vec![1; 40]).unwrap();
     }
     let c = t.commit();
     store.apply(&c);
@@ -146,13 +145,11 @@ fn commits_report_dropped_references() {
     let mut store = MemNodes::default();
     let mut trie = Trie::empty();
     for i in 0..200u32 {
-        trie.insert(&store, &keccak256(i.to_be_bytes()).0, vec![7; 33])
-            .unwrap();
+        trie.insert(&store, &keccak256(i.to_be_bytes()).0, vec![7; 33]).unwrap();
     }
     let first = trie.commit();
     store.apply(&first);
-    trie.insert(&store, &keccak256(5u32.to_be_bytes()).0, vec![8; 33])
-        .unwrap();
+    trie.insert(&store, &keccak256(5u32.to_be_bytes()).0, vec![8; 33]).unwrap();
     let second = trie.commit();
     assert!(!second.removed.is_empty());
     assert!(second.removed.contains(&first.root));
@@ -164,11 +161,6 @@ fn commits_report_dropped_references() {
     }
     let t = Trie::new(second.root);
     for i in 0..200u32 {
-        assert!(
-            t.get(&pruned, &keccak256(i.to_be_bytes()).0)
-                .unwrap()
-                .is_some(),
-            "key {i}"
-        );
+        assert!(t.get(&pruned, &keccak256(i.to_be_bytes()).0).unwrap().is_some(), "key {i}");
     }
 }

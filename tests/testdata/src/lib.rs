@@ -14,18 +14,13 @@ pub fn path(rel: &str) -> PathBuf {
     }
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     for ancestor in manifest.ancestors() {
-        for candidate in [
-            ancestor.join("shared/testdata"),
-            ancestor.join("../shared/testdata"),
-        ] {
+        for candidate in [ancestor.join("shared/testdata"), ancestor.join("../shared/testdata")] {
             if candidate.is_dir() {
                 return candidate.join(rel);
             }
         }
     }
-    panic!(
-        "Ethereum test vectors not found: put shared/testdata beside the repository or set STRATA_TESTDATA"
-    );
+    panic!("Ethereum test vectors not found: put shared/testdata beside the repository or set STRATA_TESTDATA");
 }
 
 /// Loads a vector file as a JSON object of named cases.
@@ -49,8 +44,5 @@ pub fn bytes_of(s: &str) -> Vec<u8> {
 /// Decodes hex (either case, no prefix).
 pub fn decode_hex(h: &str) -> Vec<u8> {
     assert!(h.len().is_multiple_of(2), "odd-length hex {h:?}");
-    (0..h.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap_or_else(|_| panic!("bad hex {h:?}")))
-        .collect()
+    (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap_or_else(|_| panic!("bad hex {h:?}"))).collect()
 }

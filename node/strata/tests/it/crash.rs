@@ -19,14 +19,7 @@ use crate::rpc::{Rpc, hex_u128};
 /// Starts `strata dev` on an OS-chosen port and returns the child and its RPC URL.
 fn spawn_node(dir: &std::path::Path) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
-        .args([
-            "dev",
-            "--rpc-addr",
-            "127.0.0.1:0",
-            "--block-time",
-            "10ms",
-            "--data-dir",
-        ])
+        .args(["dev", "--rpc-addr", "127.0.0.1:0", "--block-time", "10ms", "--data-dir"])
         .arg(dir)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -36,10 +29,7 @@ fn spawn_node(dir: &std::path::Path) -> (Child, String) {
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let url = loop {
-        let line = lines
-            .next()
-            .expect("strata exited before listening")
-            .unwrap();
+        let line = lines.next().expect("strata exited before listening").unwrap();
         if let Some(rest) = line.strip_prefix("JSON-RPC: ") {
             break rest.split_whitespace().next().unwrap().to_string();
         }
@@ -65,13 +55,7 @@ async fn kill9_under_load_never_loses_or_half_writes_blocks() {
     let seed = std::env::var("STRATA_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
+        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1);
     println!("kill9 test seed {seed} (replay with STRATA_SEED={seed})");
     let mut rng = Rng(seed);
     let dir = tempfile::tempdir().unwrap();
@@ -84,39 +68,17 @@ async fn kill9_under_load_never_loses_or_half_writes_blocks() {
         let rpc = Arc::new(Rpc::new(&url));
         // Everything confirmed before earlier kills is still there, in the same block.
         for (hash, block) in &confirmed {
-            let r = rpc
-                .call("eth_getTransactionReceipt", vec![hash.clone()])
-                .await;
-            assert_eq!(
-                &r["blockHash"], block,
-                "seed {seed} round {round}: lost or moved {hash}"
-            );
+            let r = rpc.call("eth_getTransactionReceipt", vec![hash.clone()]).await;
+            assert_eq!(&r["blockHash"], block, "seed {seed} round {round}: lost or moved {hash}");
         }
         let kill_after = Duration::from_millis(150 + rng.next() % 600);
         let start = std::time::Instant::now();
-        let mut nonce = rpc
-            .quantity(
-                "eth_getTransactionCount",
-                vec![json!(alice.address()), "latest".into()],
-            )
-            .await as u64;
+        let mut nonce = rpc.quantity("eth_getTransactionCount", vec![json!(alice.address()), "latest".into()]).await as u64;
         while start.elapsed() < kill_after {
             let mut hashes = Vec::new();
             for _ in 0..4 {
-                let tx = build::eip1559(
-                    1337,
-                    nonce,
-                    TxKind::Call(to),
-                    U256::from(1u64),
-                    Bytes::new(),
-                    21_000,
-                    2_000_000_000,
-                    1,
-                );
-                let raw = format!(
-                    "0x{}",
-                    hex::encode(alice.sign_transaction(tx).unwrap().encoded())
-                );
+                let tx = build::eip1559(1337, nonce, TxKind::Call(to), U256::from(1u64), Bytes::new(), 21_000, 2_000_000_000, 1);
+                let raw = format!("0x{}", hex::encode(alice.sign_transaction(tx).unwrap().encoded()));
                 hashes.push(rpc.call("eth_sendRawTransaction", vec![raw.into()]).await);
                 nonce += 1;
             }
@@ -130,25 +92,14 @@ async fn kill9_under_load_never_loses_or_half_writes_blocks() {
     }
 
     let head = offline_check(dir.path(), seed);
-    assert!(
-        !confirmed.is_empty(),
-        "seed {seed}: no transaction was confirmed"
-    );
+    assert!(!confirmed.is_empty(), "seed {seed}: no transaction was confirmed");
 
     // A node restarted on it serves the same head, and every transfer is there.
     let (mut child, url) = spawn_node(dir.path());
     let rpc = Rpc::new(&url);
-    assert_eq!(
-        rpc.quantity("eth_blockNumber", vec![]).await,
-        u128::from(head)
-    );
+    assert_eq!(rpc.quantity("eth_blockNumber", vec![]).await, u128::from(head));
     let n = confirmed.len() as u128;
-    assert!(
-        hex_u128(
-            &rpc.call("eth_getBalance", vec![json!(to), "latest".into()])
-                .await
-        ) >= n
-    );
+    assert!(hex_u128(&rpc.call("eth_getBalance", vec![json!(to), "latest".into()]).await) >= n);
     child.kill().unwrap();
     child.wait().unwrap();
 }
@@ -162,34 +113,19 @@ fn offline_check(dir: &std::path::Path, seed: u64) -> u64 {
     let head = store.head_number().unwrap().unwrap();
     let mut parent = None;
     for n in 0..=head {
-        let block = store
-            .block(n)
-            .unwrap()
-            .unwrap_or_else(|| panic!("seed {seed}: block {n} missing"));
+        let block = store.block(n).unwrap().unwrap_or_else(|| panic!("seed {seed}: block {n} missing"));
         if let Some(p) = parent {
-            assert_eq!(
-                block.header().parent_hash,
-                p,
-                "seed {seed}: block {n} does not link"
-            );
+            assert_eq!(block.header().parent_hash, p, "seed {seed}: block {n} does not link");
         }
-        assert!(
-            store.receipts(n).unwrap().is_some(),
-            "seed {seed}: receipts of {n} missing"
-        );
+        assert!(store.receipts(n).unwrap().is_some(), "seed {seed}: receipts of {n} missing");
         parent = Some(block.hash);
     }
     let head_header = store.header(head).unwrap().unwrap();
-    let state = strata_state::StateDb::new(kv.clone());
     assert_eq!(
-        state.root_with(&Default::default()).unwrap(),
+        strata_state::flat_state_root(&(kv.clone() as strata_storage::SharedKv)).unwrap(),
         head_header.state_root,
         "seed {seed}: flat state does not match head root"
     );
-    assert!(
-        kv.get(strata_storage::Column::Headers, &(head + 1).to_be_bytes())
-            .unwrap()
-            .is_none()
-    );
+    assert!(kv.get(strata_storage::Column::Headers, &(head + 1).to_be_bytes()).unwrap().is_none());
     head
 }

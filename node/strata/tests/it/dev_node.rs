@@ -19,6 +19,7 @@ fn config(dir: &std::path::Path) -> DevConfig {
         rpc_addr: "127.0.0.1:0".parse().unwrap(),
         chain_id: CHAIN_ID,
         block_time: Duration::from_millis(20),
+        retain_blocks: 128,
     }
 }
 
@@ -26,24 +27,9 @@ fn raw_hex(tx: &strata_primitives::TransactionSigned) -> Value {
     Value::String(format!("0x{}", hex::encode(tx.encoded())))
 }
 
-fn eip1559(
-    key: &LocalSigner,
-    chain_id: u64,
-    nonce: u64,
-    to: Address,
-    value: u128,
-) -> strata_primitives::TransactionSigned {
-    key.sign_transaction(build::eip1559(
-        chain_id,
-        nonce,
-        TxKind::Call(to),
-        U256::from(value),
-        Bytes::new(),
-        21_000,
-        3 * GWEI,
-        GWEI,
-    ))
-    .unwrap()
+fn eip1559(key: &LocalSigner, chain_id: u64, nonce: u64, to: Address, value: u128) -> strata_primitives::TransactionSigned {
+    key.sign_transaction(build::eip1559(chain_id, nonce, TxKind::Call(to), U256::from(value), Bytes::new(), 21_000, 3 * GWEI, GWEI))
+        .unwrap()
 }
 
 struct Snapshot {
@@ -56,33 +42,17 @@ struct Snapshot {
 async fn snapshot(rpc: &Rpc, who: Address) -> Snapshot {
     Snapshot {
         block: rpc.quantity("eth_blockNumber", vec![]).await,
-        balance: rpc
-            .quantity("eth_getBalance", vec![json!(who), "latest".into()])
-            .await,
-        nonce: rpc
-            .quantity("eth_getTransactionCount", vec![json!(who), "latest".into()])
-            .await,
-        pending: rpc
-            .quantity(
-                "eth_getTransactionCount",
-                vec![json!(who), "pending".into()],
-            )
-            .await,
+        balance: rpc.quantity("eth_getBalance", vec![json!(who), "latest".into()]).await,
+        nonce: rpc.quantity("eth_getTransactionCount", vec![json!(who), "latest".into()]).await,
+        pending: rpc.quantity("eth_getTransactionCount", vec![json!(who), "pending".into()]).await,
     }
 }
 
 async fn expect_rejected(rpc: &Rpc, raw: Value, needle: &str, sender: Address) {
     let before = snapshot(rpc, sender).await;
-    let err = rpc
-        .try_call("eth_sendRawTransaction", vec![raw])
-        .await
-        .expect_err("must be rejected");
+    let err = rpc.try_call("eth_sendRawTransaction", vec![raw]).await.expect_err("must be rejected");
     assert_eq!(err.code, -32000, "{err:?}");
-    assert!(
-        err.message.contains(needle),
-        "expected {needle:?} in {:?}",
-        err.message
-    );
+    assert!(err.message.contains(needle), "expected {needle:?} in {:?}", err.message);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let after = snapshot(rpc, sender).await;
     assert_eq!(
@@ -103,33 +73,17 @@ async fn transfers_fees_rejections_and_restart() {
 
     assert_eq!(rpc.call("eth_chainId", vec![]).await, json!("0x539"));
     assert_eq!(rpc.call("net_version", vec![]).await, json!("1337"));
-    assert!(
-        rpc.call("web3_clientVersion", vec![])
-            .await
-            .as_str()
-            .unwrap()
-            .starts_with("strata/")
-    );
+    assert!(rpc.call("web3_clientVersion", vec![]).await.as_str().unwrap().starts_with("strata/"));
     assert_eq!(rpc.quantity("eth_blockNumber", vec![]).await, 0);
-    let start_balance = rpc
-        .quantity(
-            "eth_getBalance",
-            vec![json!(alice.address()), "latest".into()],
-        )
-        .await;
+    let start_balance = rpc.quantity("eth_getBalance", vec![json!(alice.address()), "latest".into()]).await;
     assert_eq!(start_balance, 10_000 * ETHER);
-    let base_fee = hex_u128(
-        &rpc.call("eth_getBlockByNumber", vec!["latest".into(), false.into()])
-            .await["baseFeePerGas"],
-    );
+    let base_fee = hex_u128(&rpc.call("eth_getBlockByNumber", vec!["latest".into(), false.into()]).await["baseFeePerGas"]);
     let tip = rpc.quantity("eth_maxPriorityFeePerGas", vec![]).await;
     assert_eq!(rpc.quantity("eth_gasPrice", vec![]).await, base_fee + tip);
 
     // An EIP-1559 transfer: effective price = min(maxFee, baseFee + tip).
     let tx1 = eip1559(&alice, CHAIN_ID, 0, recipient, ETHER);
-    let hash1 = rpc
-        .call("eth_sendRawTransaction", vec![raw_hex(&tx1)])
-        .await;
+    let hash1 = rpc.call("eth_sendRawTransaction", vec![raw_hex(&tx1)]).await;
     assert_eq!(hash1, json!(tx1.hash()));
     let r1 = rpc.wait_receipt(hash1.as_str().unwrap()).await;
     let price1 = (3 * GWEI).min(base_fee + GWEI);
@@ -144,230 +98,83 @@ async fn transfers_fees_rejections_and_restart() {
     // A legacy (EIP-155) transfer.
     let gas_price = 3 * GWEI / 2;
     let tx2 = alice
-        .sign_transaction(build::legacy(
-            CHAIN_ID,
-            1,
-            TxKind::Call(recipient),
-            U256::from(2 * ETHER),
-            Bytes::new(),
-            21_000,
-            gas_price,
-        ))
+        .sign_transaction(build::legacy(CHAIN_ID, 1, TxKind::Call(recipient), U256::from(2 * ETHER), Bytes::new(), 21_000, gas_price))
         .unwrap();
-    let hash2 = rpc
-        .call("eth_sendRawTransaction", vec![raw_hex(&tx2)])
-        .await;
+    let hash2 = rpc.call("eth_sendRawTransaction", vec![raw_hex(&tx2)]).await;
     let r2 = rpc.wait_receipt(hash2.as_str().unwrap()).await;
     assert_eq!(r2["type"], "0x0");
     assert_eq!(hex_u128(&r2["effectiveGasPrice"]), gas_price);
 
     // Fee arithmetic: the sender paid value + gasUsed × effectiveGasPrice, exactly.
     let expected = start_balance - 3 * ETHER - 21_000 * price1 - 21_000 * gas_price;
-    assert_eq!(
-        rpc.quantity(
-            "eth_getBalance",
-            vec![json!(alice.address()), "latest".into()]
-        )
-        .await,
-        expected
-    );
-    assert_eq!(
-        rpc.quantity("eth_getBalance", vec![json!(recipient), "latest".into()])
-            .await,
-        3 * ETHER
-    );
-    assert_eq!(
-        rpc.quantity(
-            "eth_getTransactionCount",
-            vec![json!(alice.address()), "latest".into()]
-        )
-        .await,
-        2
-    );
+    assert_eq!(rpc.quantity("eth_getBalance", vec![json!(alice.address()), "latest".into()]).await, expected);
+    assert_eq!(rpc.quantity("eth_getBalance", vec![json!(recipient), "latest".into()]).await, 3 * ETHER);
+    assert_eq!(rpc.quantity("eth_getTransactionCount", vec![json!(alice.address()), "latest".into()]).await, 2);
 
     // Lookups by hash and block.
-    let t1 = rpc
-        .call("eth_getTransactionByHash", vec![hash1.clone()])
-        .await;
+    let t1 = rpc.call("eth_getTransactionByHash", vec![hash1.clone()]).await;
     assert_eq!(t1["blockHash"], r1["blockHash"]);
     assert_eq!(t1["from"], json!(alice.address()));
     assert_eq!(hex_u128(&t1["value"]), ETHER);
-    assert_eq!(
-        rpc.call("eth_getRawTransactionByHash", vec![hash2.clone()])
-            .await,
-        raw_hex(&tx2)
-    );
-    let block = rpc
-        .call(
-            "eth_getBlockByHash",
-            vec![r2["blockHash"].clone(), true.into()],
-        )
-        .await;
+    assert_eq!(rpc.call("eth_getRawTransactionByHash", vec![hash2.clone()]).await, raw_hex(&tx2));
+    let block = rpc.call("eth_getBlockByHash", vec![r2["blockHash"].clone(), true.into()]).await;
     assert_eq!(block["transactions"][0]["hash"], hash2);
     assert_eq!(block["number"], r2["blockNumber"]);
-    let by_number = rpc
-        .call(
-            "eth_getBlockByNumber",
-            vec![r2["blockNumber"].clone(), false.into()],
-        )
-        .await;
+    let by_number = rpc.call("eth_getBlockByNumber", vec![r2["blockNumber"].clone(), false.into()]).await;
     assert_eq!(by_number["hash"], r2["blockHash"]);
     assert_eq!(by_number["transactions"][0], hash2);
-    assert!(
-        rpc.call("eth_getBlockByNumber", vec!["0xffff".into(), false.into()])
-            .await
-            .is_null()
-    );
-    assert!(
-        rpc.call(
-            "eth_getTransactionReceipt",
-            vec![json!(format!("0x{}", "00".repeat(32)))]
-        )
-        .await
-        .is_null()
-    );
+    assert!(rpc.call("eth_getBlockByNumber", vec!["0xffff".into(), false.into()]).await.is_null());
+    assert!(rpc.call("eth_getTransactionReceipt", vec![json!(format!("0x{}", "00".repeat(32)))]).await.is_null());
 
     // A nonce gap waits in the pool; filling it releases both.
     let tx4 = eip1559(&alice, CHAIN_ID, 3, recipient, 1);
-    let hash4 = rpc
-        .call("eth_sendRawTransaction", vec![raw_hex(&tx4)])
-        .await;
+    let hash4 = rpc.call("eth_sendRawTransaction", vec![raw_hex(&tx4)]).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(
-        rpc.call("eth_getTransactionReceipt", vec![hash4.clone()])
-            .await
-            .is_null()
-    );
-    assert_eq!(
-        rpc.quantity(
-            "eth_getTransactionCount",
-            vec![json!(alice.address()), "pending".into()]
-        )
-        .await,
-        2
-    );
-    assert!(
-        rpc.call("eth_getTransactionByHash", vec![hash4.clone()])
-            .await["blockHash"]
-            .is_null()
-    );
-    let hash3 = rpc
-        .call(
-            "eth_sendRawTransaction",
-            vec![raw_hex(&eip1559(&alice, CHAIN_ID, 2, recipient, 1))],
-        )
-        .await;
+    assert!(rpc.call("eth_getTransactionReceipt", vec![hash4.clone()]).await.is_null());
+    assert_eq!(rpc.quantity("eth_getTransactionCount", vec![json!(alice.address()), "pending".into()]).await, 2);
+    assert!(rpc.call("eth_getTransactionByHash", vec![hash4.clone()]).await["blockHash"].is_null());
+    let hash3 = rpc.call("eth_sendRawTransaction", vec![raw_hex(&eip1559(&alice, CHAIN_ID, 2, recipient, 1))]).await;
     rpc.wait_receipt(hash3.as_str().unwrap()).await;
     rpc.wait_receipt(hash4.as_str().unwrap()).await;
-    assert_eq!(
-        rpc.quantity(
-            "eth_getTransactionCount",
-            vec![json!(alice.address()), "latest".into()]
-        )
-        .await,
-        4
-    );
+    assert_eq!(rpc.quantity("eth_getTransactionCount", vec![json!(alice.address()), "latest".into()]).await, 4);
 
     // Rejections: an error that names the reason, and nothing changes.
     let a = alice.address();
-    expect_rejected(
-        &rpc,
-        raw_hex(&eip1559(&alice, 1, 4, recipient, 1)),
-        "invalid chain id",
-        a,
-    )
-    .await;
-    expect_rejected(
-        &rpc,
-        raw_hex(&eip1559(&alice, CHAIN_ID, 0, recipient, 7)),
-        "nonce too low",
-        a,
-    )
-    .await;
-    expect_rejected(
-        &rpc,
-        raw_hex(&eip1559(&alice, CHAIN_ID, 4, recipient, 20_000 * ETHER)),
-        "insufficient funds",
-        a,
-    )
-    .await;
+    expect_rejected(&rpc, raw_hex(&eip1559(&alice, 1, 4, recipient, 1)), "invalid chain id", a).await;
+    expect_rejected(&rpc, raw_hex(&eip1559(&alice, CHAIN_ID, 0, recipient, 7)), "nonce too low", a).await;
+    expect_rejected(&rpc, raw_hex(&eip1559(&alice, CHAIN_ID, 4, recipient, 20_000 * ETHER)), "insufficient funds", a).await;
     expect_rejected(&rpc, json!("0xdeadbeef"), "invalid transaction", a).await;
     expect_rejected(&rpc, json!("0x"), "invalid transaction", a).await;
     // A corrupted signature: either no key recovers, or a key that owns nothing does.
-    let mut bad = eip1559(&alice, CHAIN_ID, 4, recipient, 1)
-        .encoded()
-        .to_vec();
+    let mut bad = eip1559(&alice, CHAIN_ID, 4, recipient, 1).encoded().to_vec();
     let n = bad.len();
     bad[n - 5] ^= 0xff;
-    let err = rpc
-        .try_call(
-            "eth_sendRawTransaction",
-            vec![json!(format!("0x{}", hex::encode(&bad)))],
-        )
-        .await
-        .expect_err("bad signature");
-    assert!(
-        err.message.contains("invalid transaction signature")
-            || err.message.contains("insufficient funds"),
-        "{err:?}"
-    );
+    let err = rpc.try_call("eth_sendRawTransaction", vec![json!(format!("0x{}", hex::encode(&bad)))]).await.expect_err("bad signature");
+    assert!(err.message.contains("invalid transaction signature") || err.message.contains("insufficient funds"), "{err:?}");
     // Malformed parameters are invalid params, not crashes.
-    let err = rpc
-        .try_call("eth_getBalance", vec!["0x1234".into(), "latest".into()])
-        .await
-        .unwrap_err();
+    let err = rpc.try_call("eth_getBalance", vec!["0x1234".into(), "latest".into()]).await.unwrap_err();
     assert_eq!(err.code, -32602);
-    let err = rpc
-        .try_call("eth_getBlockByNumber", vec!["lastest".into(), false.into()])
-        .await
-        .unwrap_err();
+    let err = rpc.try_call("eth_getBlockByNumber", vec!["lastest".into(), false.into()]).await.unwrap_err();
     assert_eq!(err.code, -32602);
-    let err = rpc
-        .try_call("eth_sendRawTransaction", vec!["0xzz".into()])
-        .await
-        .unwrap_err();
+    let err = rpc.try_call("eth_sendRawTransaction", vec!["0xzz".into()]).await.unwrap_err();
     assert_eq!(err.code, -32602);
     let err = rpc.try_call("eth_noSuchMethod", vec![]).await.unwrap_err();
     assert_eq!(err.code, -32601);
 
     // Restart on the same directory: the same chain, balances, nonces and receipts.
     let before = snapshot(&rpc, a).await;
-    let head_before = rpc
-        .call("eth_getBlockByNumber", vec!["latest".into(), false.into()])
-        .await;
-    let receipt_before = rpc
-        .call("eth_getTransactionReceipt", vec![hash1.clone()])
-        .await;
+    let head_before = rpc.call("eth_getBlockByNumber", vec!["latest".into(), false.into()]).await;
+    let receipt_before = rpc.call("eth_getTransactionReceipt", vec![hash1.clone()]).await;
     node.stop().await;
     let node = DevNode::start(config(dir.path())).await.unwrap();
     let rpc = Rpc::new(&node.http_url());
     let after = snapshot(&rpc, a).await;
-    assert_eq!(
-        (before.block, before.balance, before.nonce),
-        (after.block, after.balance, after.nonce)
-    );
-    assert_eq!(
-        rpc.call("eth_getBlockByNumber", vec!["latest".into(), false.into()])
-            .await,
-        head_before
-    );
-    assert_eq!(
-        rpc.call("eth_getTransactionReceipt", vec![hash1.clone()])
-            .await,
-        receipt_before
-    );
-    assert_eq!(
-        rpc.quantity("eth_getBalance", vec![json!(recipient), "latest".into()])
-            .await,
-        3 * ETHER + 2
-    );
+    assert_eq!((before.block, before.balance, before.nonce), (after.block, after.balance, after.nonce));
+    assert_eq!(rpc.call("eth_getBlockByNumber", vec!["latest".into(), false.into()]).await, head_before);
+    assert_eq!(rpc.call("eth_getTransactionReceipt", vec![hash1.clone()]).await, receipt_before);
+    assert_eq!(rpc.quantity("eth_getBalance", vec![json!(recipient), "latest".into()]).await, 3 * ETHER + 2);
     // And it keeps going.
-    let hash5 = rpc
-        .call(
-            "eth_sendRawTransaction",
-            vec![raw_hex(&eip1559(&alice, CHAIN_ID, 4, recipient, 1))],
-        )
-        .await;
+    let hash5 = rpc.call("eth_sendRawTransaction", vec![raw_hex(&eip1559(&alice, CHAIN_ID, 4, recipient, 1))]).await;
     rpc.wait_receipt(hash5.as_str().unwrap()).await;
     node.stop().await;
 }

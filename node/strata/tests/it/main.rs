@@ -4,5 +4,6 @@
 mod crash;
 mod dev_node;
 mod rpc;
+mod state_rpc;
 
 pub use rpc::Rpc;

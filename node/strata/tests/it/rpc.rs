@@ -24,12 +24,7 @@ pub struct RpcError {
 impl Rpc {
     /// A client for `url`.
     pub fn new(url: &str) -> Self {
-        Self {
-            client: HttpClientBuilder::default()
-                .request_timeout(Duration::from_secs(30))
-                .build(url)
-                .unwrap(),
-        }
+        Self { client: HttpClientBuilder::default().request_timeout(Duration::from_secs(30)).build(url).unwrap() }
     }
 
     /// Calls `method`; a JSON-RPC error answer is returned as `Err`.
@@ -40,19 +35,14 @@ impl Rpc {
         }
         match self.client.request::<Value, _>(method, p).await {
             Ok(v) => Ok(v),
-            Err(ClientError::Call(e)) => Err(RpcError {
-                code: e.code(),
-                message: e.message().to_string(),
-            }),
+            Err(ClientError::Call(e)) => Err(RpcError { code: e.code(), message: e.message().to_string() }),
             Err(other) => panic!("{method}: transport error {other}"),
         }
     }
 
     /// Calls `method`, panicking on an error answer.
     pub async fn call(&self, method: &str, params: Vec<Value>) -> Value {
-        self.try_call(method, params)
-            .await
-            .unwrap_or_else(|e| panic!("{method} failed: {e:?}"))
+        self.try_call(method, params).await.unwrap_or_else(|e| panic!("{method} failed: {e:?}"))
     }
 
     /// Calls `method` and parses the answer as a hex quantity.
@@ -64,16 +54,11 @@ impl Rpc {
     pub async fn wait_receipt(&self, hash: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let r = self
-                .call("eth_getTransactionReceipt", vec![hash.into()])
-                .await;
+            let r = self.call("eth_getTransactionReceipt", vec![hash.into()]).await;
             if !r.is_null() {
                 return r;
             }
-            assert!(
-                Instant::now() < deadline,
-                "no receipt for {hash} within 30s"
-            );
+            assert!(Instant::now() < deadline, "no receipt for {hash} within 30s");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -82,6 +67,5 @@ impl Rpc {
 /// Parses a hex quantity.
 pub fn hex_u128(v: &Value) -> u128 {
     let s = v.as_str().unwrap_or_else(|| panic!("not a quantity: {v}"));
-    u128::from_str_radix(s.trim_start_matches("0x"), 16)
-        .unwrap_or_else(|_| panic!("bad quantity {s}"))
+    u128::from_str_radix(s.trim_start_matches("0x"), 16).unwrap_or_else(|_| panic!("bad quantity {s}"))
 }

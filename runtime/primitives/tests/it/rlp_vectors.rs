@@ -38,11 +38,7 @@ fn valid_vectors_encode_and_decode() {
         let expected = unhex(case["out"].as_str().unwrap());
         let item = to_item(&case["in"]);
         assert_eq!(item.encoded(), expected, "{name}: encoding");
-        assert_eq!(
-            RlpItem::decode_exact(&expected).unwrap_or_else(|e| panic!("{name}: {e}")),
-            item,
-            "{name}: decoding"
-        );
+        assert_eq!(RlpItem::decode_exact(&expected).unwrap_or_else(|e| panic!("{name}: {e}")), item, "{name}: decoding");
     }
 }
 
@@ -53,9 +49,6 @@ fn invalid_vectors_are_rejected() {
     for (name, case) in &cases {
         assert_eq!(case["in"], "INVALID", "{name}");
         let bytes = unhex(case["out"].as_str().unwrap());
-        assert!(
-            RlpItem::decode_exact(&bytes).is_err(),
-            "{name}: {bytes:02x?} must be rejected"
-        );
+        assert!(RlpItem::decode_exact(&bytes).is_err(), "{name}: {bytes:02x?} must be rejected");
     }
 }

@@ -11,26 +11,13 @@ fn run(file: &str, secure: bool) -> usize {
     let all = cases(&format!("ethereum-trie/{file}"));
     assert!(!all.is_empty(), "{file}: no cases");
     for (name, case) in &all {
-        let hex_encoded = case
-            .get("hexEncoded")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let hex_encoded = case.get("hexEncoded").and_then(Value::as_bool).unwrap_or(false);
         let decode = |s: &str| {
-            if hex_encoded {
-                strata_testdata::decode_hex(s.trim_start_matches("0x"))
-            } else {
-                bytes_of(s)
-            }
+            if hex_encoded { strata_testdata::decode_hex(s.trim_start_matches("0x")) } else { bytes_of(s) }
         };
         let pairs: Vec<(Vec<u8>, Option<Vec<u8>>)> = match &case["in"] {
-            Value::Array(items) => items
-                .iter()
-                .map(|kv| (decode(kv[0].as_str().unwrap()), kv[1].as_str().map(decode)))
-                .collect(),
-            Value::Object(map) => map
-                .iter()
-                .map(|(k, v)| (decode(k), v.as_str().map(decode)))
-                .collect(),
+            Value::Array(items) => items.iter().map(|kv| (decode(kv[0].as_str().unwrap()), kv[1].as_str().map(decode))).collect(),
+            Value::Object(map) => map.iter().map(|(k, v)| (decode(k), v.as_str().map(decode))).collect(),
             other => panic!("{file}/{name}: unexpected input {other}"),
         };
         let expected: B256 = case["root"].as_str().unwrap().parse().unwrap();
@@ -39,11 +26,7 @@ fn run(file: &str, secure: bool) -> usize {
         let mut trie = Trie::empty();
         let mut model = BTreeMap::new();
         for (k, v) in &pairs {
-            let key = if secure {
-                keccak256(k).to_vec()
-            } else {
-                k.clone()
-            };
+            let key = if secure { keccak256(k).to_vec() } else { k.clone() };
             match v {
                 Some(v) if !v.is_empty() => {
                     trie.insert(&store, &key, v.clone()).unwrap();
@@ -66,19 +49,9 @@ fn run(file: &str, secure: bool) -> usize {
         }
         assert_eq!(reversed.root_hash(), expected, "{file}/{name} reversed");
         for (k, v) in &model {
-            assert_eq!(
-                trie.get(&store, k).unwrap().as_ref(),
-                Some(v),
-                "{file}/{name}: read back"
-            );
+            assert_eq!(trie.get(&store, k).unwrap().as_ref(), Some(v), "{file}/{name}: read back");
             let proof = prove(&store, root, k).unwrap();
-            assert_eq!(
-                strata_primitives::proof::verify(root, k, &proof)
-                    .unwrap()
-                    .as_ref(),
-                Some(v),
-                "{file}/{name}: proof"
-            );
+            assert_eq!(strata_primitives::proof::verify(root, k, &proof).unwrap().as_ref(), Some(v), "{file}/{name}: proof");
         }
     }
     all.len()

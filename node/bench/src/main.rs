@@ -1,0 +1,50 @@
+//! `strata-bench`: Strata's benchmarks, run by `scripts/bench.sh`.
+//!
+//! Why a bench binary rather than timed tests: figures come from a release build
+//! on real RocksDB, are printed as medians of repeated runs (the machine is small
+//! and noisy), and every figure stands beside a baseline measured in the same run,
+//! as a ratio, so a change of machine changes both sides.
+
+mod state;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "strata-bench", about = "Strata benchmarks (medians, with same-run baselines)")]
+struct Cli {
+    #[command(subcommand)]
+    bench: Option<Bench>,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Merkle-Patricia state on RocksDB: per-block commit and flat reads.
+    State(state::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.bench {
+        Some(Bench::State(args)) => state::run(&args),
+        None => state::run(&state::Args::default()),
+    }
+}
+
+/// Median of samples (upper median for even counts).
+pub fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+/// xorshift64*: deterministic workload generation.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// Next pseudo-random number.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}

@@ -1,0 +1,159 @@
+use std::collections::BTreeMap;
+
+use strata_primitives::{Account, Address, B256, Bytes, EMPTY_ROOT_HASH, U256, keccak256, proof};
+use strata_storage::{Column, MemKv, SharedKv, WriteBatch};
+
+use crate::{StateChanges, StateDb, StateReader, flat_state_root};
+
+/// Deterministic generator (xorshift64*), seed printed by the tests that use it.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+fn commit(db: &StateDb, kv: &SharedKv, number: u64, parent: B256, changes: &StateChanges) -> B256 {
+    let mut batch = WriteBatch::new();
+    let root = db.commit(number, parent, changes, &mut batch).unwrap();
+    kv.write(batch).unwrap();
+    root
+}
+
+fn addr(i: u64) -> Address {
+    Address::from_slice(&keccak256(i.to_be_bytes())[12..])
+}
+
+#[test]
+fn empty_state_has_empty_root() {
+    let kv = MemKv::shared();
+    assert_eq!(flat_state_root(&kv).unwrap(), EMPTY_ROOT_HASH);
+    let db = StateDb::new(kv.clone(), 4);
+    assert_eq!(commit(&db, &kv, 0, EMPTY_ROOT_HASH, &StateChanges::default()), EMPTY_ROOT_HASH);
+}
+
+#[test]
+fn accounts_and_storage_commit_read_and_prove() {
+    let kv = MemKv::shared();
+    let db = StateDb::new(kv.clone(), 8);
+    let mut changes = StateChanges::default();
+    for i in 0..50 {
+        changes.accounts.insert(addr(i), Some(Account::with_balance(U256::from(i + 1))));
+    }
+    let contract = addr(7);
+    let slots = changes.storage.entry(contract).or_default();
+    slots.insert(Bytes::from_static(b"counter"), Some(Bytes::from_static(&[5])));
+    slots.insert(Bytes::from(vec![0u8; 32]), Some(Bytes::from(vec![0xab; 100])));
+    let root = commit(&db, &kv, 0, EMPTY_ROOT_HASH, &changes);
+    assert_eq!(flat_state_root(&kv).unwrap(), root, "independent recomputation");
+    let stored = db.account(&contract).unwrap().unwrap();
+    assert_ne!(stored.storage_root, EMPTY_ROOT_HASH);
+    assert_eq!(db.storage(&contract, b"counter").unwrap(), Some(vec![5]));
+
+    let at = db.at_root(root);
+    assert_eq!(at.account(&contract).unwrap(), Some(stored));
+    assert_eq!(at.storage(&contract, b"counter").unwrap(), Some(vec![5]));
+    let ap = at.account_proof(&contract).unwrap();
+    assert_eq!(proof::verify_account(root, &contract, &ap.proof).unwrap(), Some(stored));
+    let absent = addr(1_000);
+    let ap = at.account_proof(&absent).unwrap();
+    assert_eq!(ap.account, None);
+    assert_eq!(proof::verify_account(root, &absent, &ap.proof).unwrap(), None);
+    let keys = [Bytes::from_static(b"counter"), Bytes::from_static(b"nope")];
+    for sp in at.storage_proofs(&contract, &keys).unwrap() {
+        let leaf = proof::verify(stored.storage_root, keccak256(&sp.key).as_slice(), &sp.proof).unwrap();
+        assert_eq!(leaf, sp.value.as_ref().map(|v| alloy_rlp::encode(v.as_slice())));
+    }
+
+    // Delete a slot and change a balance: new root, old root still readable.
+    let mut next = StateChanges::default();
+    next.storage.entry(contract).or_default().insert(Bytes::from_static(b"counter"), None);
+    next.accounts.insert(addr(3), Some(Account::with_balance(U256::from(999u64))));
+    let root2 = commit(&db, &kv, 1, root, &next);
+    assert_ne!(root2, root);
+    assert_eq!(flat_state_root(&kv).unwrap(), root2);
+    assert_eq!(db.storage(&contract, b"counter").unwrap(), None);
+    assert_eq!(db.at_root(root).storage(&contract, b"counter").unwrap(), Some(vec![5]));
+    assert_eq!(db.at_root(root2).storage(&contract, b"counter").unwrap(), None);
+    assert_eq!(db.at_root(root).account(&addr(3)).unwrap().unwrap().balance, U256::from(4u64));
+    let page = db.storage_page(&contract, None, 10).unwrap();
+    assert_eq!(page.len(), 1);
+}
+
+/// Per account: balance and storage.
+type Model = BTreeMap<Address, (u64, BTreeMap<Vec<u8>, Vec<u8>>)>;
+
+fn trie_node_count(kv: &SharedKv) -> usize {
+    let mut n = 0;
+    kv.for_each_prefix(Column::TrieNodes, &[], &mut |_, _| {
+        n += 1;
+        true
+    })
+    .unwrap();
+    n
+}
+
+/// Random blocks of account and storage changes with a small window: every root
+/// in the window reads back exactly its block's state, roots behind it are pruned,
+/// and the node count stays bounded instead of growing with history.
+#[test]
+fn pruning_keeps_the_window_and_drops_the_rest() {
+    let seed = std::env::var("STRATA_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed_1234_u64);
+    println!("seed {seed}");
+    let mut rng = Rng(seed | 1);
+    let retain = 4u64;
+    let kv = MemKv::shared();
+    let db = StateDb::new(kv.clone(), retain);
+    let archive_kv = MemKv::shared();
+    let archive = StateDb::new(archive_kv.clone(), u64::MAX);
+    let mut model: Model = BTreeMap::new();
+    let mut history: Vec<(B256, Model)> = Vec::new();
+    let mut root = EMPTY_ROOT_HASH;
+    for number in 0..60u64 {
+        let mut changes = StateChanges::default();
+        for _ in 0..(1 + rng.next() % 20) {
+            let a = addr(rng.next() % 30);
+            let entry = model.entry(a).or_default();
+            if rng.next() % 3 == 0 {
+                let key = (rng.next() % 8).to_be_bytes().to_vec();
+                if rng.next() % 4 == 0 {
+                    entry.1.remove(&key);
+                    changes.storage.entry(a).or_default().insert(key.into(), None);
+                } else {
+                    let value = vec![(rng.next() % 255 + 1) as u8; 1 + (rng.next() % 40) as usize];
+                    entry.1.insert(key.clone(), value.clone());
+                    changes.storage.entry(a).or_default().insert(key.into(), Some(value.into()));
+                }
+            }
+            entry.0 = rng.next() % 1_000;
+            changes.accounts.insert(a, Some(Account::with_balance(U256::from(entry.0))));
+        }
+        let parent = root;
+        root = commit(&db, &kv, number, parent, &changes);
+        assert_eq!(commit(&archive, &archive_kv, number, parent, &changes), root);
+        history.push((root, model.clone()));
+        assert_eq!(flat_state_root(&kv).unwrap(), root, "seed {seed} block {number}");
+        // Everything in the window reads back exactly.
+        for (age, (r, snapshot)) in history.iter().rev().take(retain as usize).enumerate() {
+            let at = db.at_root(*r);
+            for (a, (balance, slots)) in snapshot {
+                let acct = at.account(a).unwrap().unwrap_or_else(|| panic!("seed {seed}: {a} missing {age} blocks back"));
+                assert_eq!(acct.balance, U256::from(*balance));
+                for (k, v) in slots {
+                    assert_eq!(at.storage(a, k).unwrap().as_ref(), Some(v), "seed {seed}");
+                }
+            }
+        }
+    }
+    // Roots behind the window are gone.
+    let (old, _) = &history[0];
+    assert!(matches!(db.at_root(*old).account(&addr(0)), Err(crate::Error::Trie(strata_trie::Error::MissingNode(_)))));
+    // The archive keeps them, and holds far more nodes than the window needs.
+    assert!(archive.at_root(*old).account(&addr(0)).is_ok());
+    let (kept, archived) = (trie_node_count(&kv), trie_node_count(&archive_kv));
+    println!("trie nodes: pruned {kept}, archive {archived}");
+    assert!(kept * 2 < archived, "pruned {kept} vs archive {archived}");
+}
