@@ -117,9 +117,9 @@ fn pruning_keeps_the_window_and_drops_the_rest() {
         for _ in 0..(1 + rng.next() % 20) {
             let a = addr(rng.next() % 30);
             let entry = model.entry(a).or_default();
-            if rng.next() % 3 == 0 {
+            if rng.next().is_multiple_of(3) {
                 let key = (rng.next() % 8).to_be_bytes().to_vec();
-                if rng.next() % 4 == 0 {
+                if rng.next().is_multiple_of(4) {
                     entry.1.remove(&key);
                     changes.storage.entry(a).or_default().insert(key.into(), None);
                 } else {
