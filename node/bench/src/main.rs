@@ -6,6 +6,7 @@
 //! as a ratio, so a change of machine changes both sides.
 
 mod state;
+mod vm;
 
 use clap::{Parser, Subcommand};
 
@@ -20,13 +21,19 @@ struct Cli {
 enum Bench {
     /// Merkle-Patricia state on RocksDB: per-block commit and flat reads.
     State(state::Args),
+    /// Contract engine: per-call overhead and token-transfer throughput.
+    Vm(vm::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.bench {
         Some(Bench::State(args)) => state::run(&args),
-        None => state::run(&state::Args::default()),
+        Some(Bench::Vm(args)) => vm::run(&args),
+        None => {
+            state::run(&state::Args::default())?;
+            vm::run(&vm::Args::default())
+        }
     }
 }
 

@@ -30,6 +30,9 @@ pub enum Error {
     /// Execution failed for a node-side reason.
     #[error(transparent)]
     Executor(#[from] strata_executor::Error),
+    /// The contract engine could not start.
+    #[error(transparent)]
+    Vm(#[from] strata_vm::Error),
     /// The data directory holds a different chain than the one configured.
     #[error(
         "the data directory holds another chain (genesis {stored}), not the configured one (genesis {configured}); use another --data-dir or the matching --chain-id"

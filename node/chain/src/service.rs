@@ -11,6 +11,7 @@ use strata_executor::{Applied, BlockBuilder, BlockEnv, InvalidTx, validate_state
 use strata_primitives::{Account, Address, B256, EMPTY_ROOT_HASH, Header, RecoveredTx, SealedBlock, TransactionSigned};
 use strata_state::{HistoricalState, StateDb, StateReader};
 use strata_storage::{SharedKv, WriteBatch};
+use strata_vm::{Vm, VmConfig};
 use tokio::sync::{Notify, broadcast, watch};
 
 use crate::{BlockStore, ChainSpec, Error, Mempool, MempoolConfig, PoolError, Result};
@@ -71,17 +72,19 @@ pub enum StateUnavailable {
 }
 
 /// Chain service settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ChainConfig {
     /// Mempool limits.
     pub pool: MempoolConfig,
     /// How many recent blocks' state stays queryable (older trie nodes are pruned).
     pub retain: u64,
+    /// Contract engine settings (limits, compiled-module cache directory).
+    pub vm: VmConfig,
 }
 
 impl Default for ChainConfig {
     fn default() -> Self {
-        Self { pool: MempoolConfig::default(), retain: strata_state::DEFAULT_RETAIN }
+        Self { pool: MempoolConfig::default(), retain: strata_state::DEFAULT_RETAIN, vm: VmConfig::default() }
     }
 }
 
@@ -97,6 +100,7 @@ pub struct Chain {
     kv: SharedKv,
     store: BlockStore,
     state: StateDb,
+    vm: Arc<Vm>,
     inner: Mutex<Inner>,
     /// Serialises block production and commit.
     produce: Mutex<()>,
@@ -110,6 +114,7 @@ impl Chain {
     pub fn open(kv: SharedKv, spec: ChainSpec, proposer: Address, config: ChainConfig) -> Result<Arc<Self>> {
         let store = BlockStore::new(kv.clone());
         let state = StateDb::new(kv.clone(), config.retain);
+        let vm = Arc::new(Vm::new(config.vm.clone())?);
         let genesis = spec.genesis()?.seal();
         let head = match store.head_number()? {
             None => {
@@ -144,6 +149,7 @@ impl Chain {
             kv,
             store,
             state,
+            vm,
             inner: Mutex::new(Inner { mempool: Mempool::new(config.pool), head }),
             produce: Mutex::new(()),
             tx_arrived: Notify::new(),
@@ -164,6 +170,11 @@ impl Chain {
     /// The latest state.
     pub fn state(&self) -> &StateDb {
         &self.state
+    }
+
+    /// The contract engine.
+    pub fn vm(&self) -> &Arc<Vm> {
+        &self.vm
     }
 
     /// Hash and header of the latest block.
@@ -272,7 +283,7 @@ impl Chain {
             return Ok(None);
         }
         let env = self.next_env(timestamp);
-        let mut builder = BlockBuilder::new(env, &self.state);
+        let mut builder = BlockBuilder::new(env, Arc::new(self.state.clone()), self.vm.clone());
         let mut dropped = Vec::new();
         for tx in &ready {
             match builder.apply(tx)? {

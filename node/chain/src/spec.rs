@@ -42,6 +42,7 @@ impl ChainSpec {
         StateChanges {
             accounts: self.alloc.iter().map(|(a, b)| (*a, Some(Account::with_balance(*b)))).collect(),
             storage: Default::default(),
+            code: Default::default(),
         }
     }
 

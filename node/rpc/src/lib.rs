@@ -22,6 +22,7 @@ use jsonrpsee::{
     },
 };
 use strata_chain::{Chain, StateUnavailable, SubmitError};
+use strata_executor::{BlockEnv, Simulation};
 use strata_primitives::{Account, Address, B256, Bytes, KECCAK_EMPTY, SealedBlock, TransactionSigned, U256};
 use strata_state::{HistoricalState, MAX_STORAGE_KEY_LEN, StateDb, StateReader};
 
@@ -72,6 +73,27 @@ impl Default for RpcConfig {
 fn internal(e: impl std::fmt::Display) -> ErrorObjectOwned {
     tracing::error!(error = %e, "rpc internal error");
     ErrorObjectOwned::owned(INTERNAL_ERROR_CODE, format!("internal error: {e}"), None::<()>)
+}
+
+/// JSON-RPC error of a failed call, as go-ethereum shapes it: a revert is code 3,
+/// "execution reverted", with the revert data; other failures are -32000 with the reason.
+fn execution_error(result: strata_executor::MessageResult) -> ErrorObjectOwned {
+    match result.failure {
+        None => {
+            let reason = decode_revert_reason(&result.output).map(|r| format!(": {r}")).unwrap_or_default();
+            let data = format!("0x{}", strata_primitives::hex::encode(&result.output));
+            ErrorObjectOwned::owned(3, format!("execution reverted{reason}"), Some(data))
+        }
+        Some(reason) => exec_error(reason),
+    }
+}
+
+/// The message of Solidity's `Error(string)` revert data, if that is what it is.
+fn decode_revert_reason(data: &[u8]) -> Option<String> {
+    let body = data.strip_prefix(&[0x08, 0xc3, 0x79, 0xa0][..])?;
+    let len = usize::try_from(U256::from_be_slice(body.get(32..64)?)).ok()?;
+    let bytes = body.get(64..64usize.checked_add(len)?)?;
+    String::from_utf8(bytes.to_vec()).ok()
 }
 
 fn exec_error(msg: impl Into<String>) -> ErrorObjectOwned {
@@ -172,7 +194,10 @@ pub trait EthApi {
     /// A block by hash.
     #[method(name = "eth_getBlockByHash")]
     fn get_block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<RpcBlock>>;
-    /// Gas a transaction needs (value transfers: their intrinsic gas).
+    /// Executes a call without a transaction; returns its output.
+    #[method(name = "eth_call")]
+    fn call(&self, request: CallRequest, block: Option<BlockId>) -> RpcResult<Bytes>;
+    /// The smallest gas limit with which the transaction succeeds.
     #[method(name = "eth_estimateGas")]
     fn estimate_gas(&self, request: CallRequest, block: Option<BlockId>) -> RpcResult<U64>;
     /// Blocks are final once committed and the node is its own source: never syncing.
@@ -195,9 +220,16 @@ pub struct CallRequest {
     pub gas: Option<U64>,
     /// Value.
     pub value: Option<U256>,
-    /// Call data (`input` or its older name `data`).
-    #[serde(alias = "data")]
+    /// Call data.
     pub input: Option<Bytes>,
+    /// Call data under its older name (used when `input` is absent).
+    pub data: Option<Bytes>,
+}
+
+impl CallRequest {
+    fn call_data(&self) -> Bytes {
+        self.input.clone().or_else(|| self.data.clone()).unwrap_or_default()
+    }
 }
 
 /// The RPC implementation over a [`Chain`].
@@ -211,8 +243,6 @@ impl EthRpc {
         Self { chain }
     }
 
-    /// Resolves a state-query block to "the latest state" or refuses it. Only the
-    /// latest state is kept by this version of the node.
     /// Which state a query reads: the flat latest view for `latest`/`pending`, else
     /// the retained trie of the named block.
     fn resolve_state(&self, block: Option<BlockId>) -> RpcResult<Resolved> {
@@ -244,6 +274,46 @@ impl EthRpc {
             BlockId::Tag(BlockTag::Earliest) => self.state_at(0),
             BlockId::Tag(BlockTag::Number(n)) => self.state_at(n),
             BlockId::Hash(h) => self.state_at(self.number_of_hash(&h)?),
+        }
+    }
+
+    /// State and block environment to execute a call in: the latest state as the next
+    /// block would see it, or a retained block's state with that block's environment.
+    fn execution_state(&self, block: Option<BlockId>) -> RpcResult<(Arc<dyn StateReader + Send + Sync>, BlockEnv)> {
+        match self.resolve_state(block)? {
+            Resolved::Latest { .. } => {
+                let env = self.chain.next_env(self.chain.head().1.timestamp);
+                Ok((Arc::new(self.chain.state().clone()), env))
+            }
+            Resolved::At(state) => {
+                let number = match block.unwrap_or_default() {
+                    BlockId::Tag(BlockTag::Number(n)) => n,
+                    BlockId::Tag(BlockTag::Earliest) => 0,
+                    BlockId::Hash(h) => self.number_of_hash(&h)?,
+                    BlockId::Tag(_) => self.chain.head().1.number,
+                };
+                let header =
+                    self.chain.store().header(number).map_err(internal)?.ok_or_else(|| exec_error(format!("block {number} not found")))?;
+                let env = BlockEnv {
+                    chain_id: header.chain_id,
+                    number: header.number,
+                    timestamp: header.timestamp,
+                    proposer: header.proposer,
+                    gas_limit: header.gas_limit,
+                    base_fee: header.base_fee_per_gas,
+                };
+                Ok((Arc::new(state), env))
+            }
+        }
+    }
+
+    fn simulation(&self, request: &CallRequest, gas: u64) -> Simulation {
+        Simulation {
+            from: request.from.unwrap_or_default(),
+            to: request.to,
+            value: request.value.unwrap_or_default(),
+            input: request.call_data(),
+            gas,
         }
     }
 
@@ -443,32 +513,27 @@ impl EthApiServer for EthRpc {
     }
 
     fn estimate_gas(&self, request: CallRequest, block: Option<BlockId>) -> RpcResult<U64> {
-        let state = self.resolve_state(block)?;
-        if request.to.is_none() {
-            return Err(ErrorObjectOwned::owned(
-                CALL_EXECUTION_FAILED_CODE,
-                "contract creation is not supported by this node yet",
-                None::<()>,
-            ));
-        }
-        let input = request.input.unwrap_or_default();
-        let gas = strata_primitives::transaction::intrinsic_gas(&input, false);
+        let (base, env) = self.execution_state(block)?;
+        let cap = request.gas.map_or(env.gas_limit, |g| g.to::<u64>().min(env.gas_limit));
+        let sim = self.simulation(&request, cap);
         if let (Some(from), Some(value)) = (request.from, request.value) {
-            let balance = self.account_in(&state, &from)?.balance;
+            let balance = base.account(&from).map_err(internal)?.unwrap_or_default().balance;
             if balance < value {
-                return Err(ErrorObjectOwned::owned(
-                    CALL_EXECUTION_FAILED_CODE,
-                    format!("insufficient funds for transfer: have {balance} want {value}"),
-                    None::<()>,
-                ));
+                return Err(exec_error(format!("insufficient funds for transfer: have {balance} want {value}")));
             }
         }
-        if let Some(cap) = request.gas
-            && cap.to::<u64>() < gas
-        {
-            return Err(ErrorObjectOwned::owned(CALL_EXECUTION_FAILED_CODE, format!("gas required exceeds allowance ({cap})"), None::<()>));
+        match strata_executor::estimate_gas(base, self.chain.vm().clone(), env, &sim, cap).map_err(internal)? {
+            Ok(gas) => Ok(U64::from(gas)),
+            Err(failed) => Err(execution_error(failed)),
         }
-        Ok(U64::from(gas))
+    }
+
+    fn call(&self, request: CallRequest, block: Option<BlockId>) -> RpcResult<Bytes> {
+        let (base, env) = self.execution_state(block)?;
+        let gas = request.gas.map_or(env.gas_limit, |g| g.to::<u64>().min(env.gas_limit));
+        let sim = self.simulation(&request, gas);
+        let result = strata_executor::simulate(base, self.chain.vm().clone(), env, &sim).map_err(internal)?;
+        if result.success { Ok(result.output.into()) } else { Err(execution_error(result)) }
     }
 
     fn syncing(&self) -> RpcResult<bool> {

@@ -207,6 +207,24 @@ pub struct RpcReceipt {
     #[serde(rename = "type")]
     tx_type: U64,
     status: U64,
+    /// Strata: what the transaction used, per resource (also committed as the last log).
+    resources: RpcResources,
+    /// Strata: revert data of a reverted transaction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revert_data: Option<Bytes>,
+    /// Strata: why execution failed (trap, out of gas, limit, refused deploy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure_reason: Option<String>,
+}
+
+/// Per-resource usage of a transaction.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RpcResources {
+    fuel: U64,
+    tx_bytes: U64,
+    storage_bytes_added: U64,
+    storage_bytes_removed: U64,
 }
 
 impl RpcReceipt {
@@ -251,6 +269,14 @@ impl RpcReceipt {
             logs_bloom: receipt.bloom(),
             tx_type: U64::from(receipt.tx_type),
             status: U64::from(u8::from(receipt.success)),
+            resources: RpcResources {
+                fuel: U64::from(receipt.resources.fuel),
+                tx_bytes: U64::from(receipt.resources.tx_bytes),
+                storage_bytes_added: U64::from(receipt.resources.storage_bytes_added),
+                storage_bytes_removed: U64::from(receipt.resources.storage_bytes_removed),
+            },
+            revert_data: (!receipt.success && !receipt.output.is_empty()).then(|| receipt.output.clone()),
+            failure_reason: (!receipt.failure.is_empty()).then(|| String::from_utf8_lossy(&receipt.failure).into_owned()),
         }
     }
 }

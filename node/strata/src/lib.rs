@@ -34,7 +34,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Configuration of `strata dev`.
 #[derive(Debug, Clone)]
 pub struct DevConfig {
-    /// Where RocksDB lives.
+    /// Node data: RocksDB in `chain/`, compiled contracts in `wasm-cache/`.
     pub data_dir: PathBuf,
     /// JSON-RPC listen address (HTTP and WebSocket).
     pub rpc_addr: SocketAddr,
@@ -76,12 +76,16 @@ impl DevNode {
     /// Opens (or creates) the chain under `config.data_dir` and starts block
     /// production and the RPC server. Must be called inside a tokio runtime.
     pub async fn start(config: DevConfig) -> Result<Self> {
-        let kv = Arc::new(RocksKv::open(&config.data_dir)?);
+        let kv = Arc::new(RocksKv::open(config.data_dir.join("chain"))?);
         let chain = Chain::open(
             kv,
             ChainSpec::dev(config.chain_id),
             strata_chain::dev_proposer(),
-            ChainConfig { retain: config.retain_blocks, ..ChainConfig::default() },
+            ChainConfig {
+                retain: config.retain_blocks,
+                vm: strata_vm::VmConfig { cache_dir: Some(config.data_dir.join("wasm-cache")), ..Default::default() },
+                ..ChainConfig::default()
+            },
         )?;
         let (rpc_addr, rpc) = strata_rpc::start(chain.clone(), config.rpc_addr, Default::default()).await?;
         let (shutdown, shutdown_rx) = watch::channel(false);

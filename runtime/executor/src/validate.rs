@@ -88,9 +88,6 @@ pub enum InvalidTx {
         /// Fee cap.
         max_fee: u128,
     },
-    /// Contract creation arrives with the Wasm runtime.
-    #[error("contract creation is not supported by this node yet")]
-    CreateUnsupported,
 }
 
 impl InvalidTx {
@@ -108,9 +105,6 @@ pub fn validate_stateless(tx: &TransactionSigned, env: &BlockEnv) -> Result<(), 
             return Err(InvalidTx::WrongChainId { got: id, expected: env.chain_id });
         }
         Some(_) => {}
-    }
-    if tx.kind().is_create() {
-        return Err(InvalidTx::CreateUnsupported);
     }
     let intrinsic = tx.intrinsic_gas();
     if tx.gas_limit() < intrinsic {

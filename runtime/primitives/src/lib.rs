@@ -15,6 +15,7 @@ extern crate alloc;
 
 pub mod account;
 pub mod block;
+pub mod deploy;
 pub mod error;
 pub mod keys;
 pub mod nibbles;
@@ -28,8 +29,13 @@ pub use alloy_primitives::{Address, B256, Bloom, Bytes, Log, LogData, Signature,
 pub use block::{Block, Header, HeaderExtension, SealedBlock};
 pub use error::{Error, Result};
 pub use keys::{DevKey, LocalSigner};
-pub use receipt::{ExecutionOutcome, StoredReceipt};
+pub use receipt::{RESOURCE_LOG_ADDRESS, RESOURCE_LOG_TOPIC, ResourceUsage, StoredReceipt};
 pub use transaction::{RecoveredTx, TransactionSigned, TxKind, TxType};
+
+/// Largest contract storage key (bytes).
+pub const MAX_STORAGE_KEY_LEN: usize = 256;
+/// Largest contract storage value under one key (bytes).
+pub const MAX_STORAGE_VALUE_LEN: usize = 16 * 1024;
 
 /// Re-export of the RLP codec so dependants use the exact same version.
 pub use alloy_rlp as rlp;

@@ -27,8 +27,49 @@ pub struct StoredReceipt {
     pub effective_gas_price: u128,
     /// Address of the contract created, empty bytes when none.
     pub contract_address: Bytes,
-    /// Logs emitted, in order.
+    /// Logs emitted, in order (the last is the resource log, see [`ResourceUsage::log`]).
     pub logs: Vec<Log>,
+    /// Return data (success) or revert data (revert); empty otherwise.
+    pub output: Bytes,
+    /// Why execution failed (trap, out of gas, limit, refused), empty on success or revert.
+    pub failure: Bytes,
+    /// Resources the transaction used.
+    pub resources: ResourceUsage,
+}
+
+/// Address the resource log is emitted from: `0x…535452415441` ("STRATA"). No account
+/// can have it as a key, so no contract can forge the log.
+pub const RESOURCE_LOG_ADDRESS: Address = alloy_primitives::address!("0000000000000000000000000000535452415441");
+
+/// Topic of the resource log: `keccak256("Resources(uint64,uint64,uint64,uint64)")`.
+pub const RESOURCE_LOG_TOPIC: alloy_primitives::B256 =
+    alloy_primitives::b256!("3b7d0ddb1081d73ad6f2aa8a80062b7940b0630b384e4821d69999529f9bbb23");
+
+/// What a transaction used, per resource. Committed in the receipts root as the
+/// receipt's last log, so Ethereum's receipt encoding is unchanged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct ResourceUsage {
+    /// Wasm fuel consumed (all frames).
+    pub fuel: u64,
+    /// Bytes of the transaction as sent over the network.
+    pub tx_bytes: u64,
+    /// Bytes added to contract storage (keys and values).
+    pub storage_bytes_added: u64,
+    /// Bytes removed from contract storage.
+    pub storage_bytes_removed: u64,
+}
+
+impl ResourceUsage {
+    /// The log carrying this breakdown: four ABI-encoded `uint64` words.
+    pub fn log(&self) -> Log {
+        let mut data = Vec::with_capacity(128);
+        for v in [self.fuel, self.tx_bytes, self.storage_bytes_added, self.storage_bytes_removed] {
+            let mut word = [0u8; 32];
+            word[24..].copy_from_slice(&v.to_be_bytes());
+            data.extend_from_slice(&word);
+        }
+        Log::new_unchecked(RESOURCE_LOG_ADDRESS, alloc::vec![RESOURCE_LOG_TOPIC], data.into())
+    }
 }
 
 impl StoredReceipt {
@@ -52,15 +93,16 @@ impl StoredReceipt {
     }
 }
 
-/// The result of executing a transaction, before it is placed in a block.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecutionOutcome {
-    /// Whether execution succeeded.
-    pub success: bool,
-    /// Gas charged.
-    pub gas_used: u64,
-    /// Logs emitted.
-    pub logs: Vec<Log>,
-    /// Created contract, if any.
-    pub contract_address: Option<Address>,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_topic_is_the_event_signature_hash() {
+        assert_eq!(RESOURCE_LOG_TOPIC, alloy_primitives::keccak256("Resources(uint64,uint64,uint64,uint64)"));
+        let log = ResourceUsage { fuel: 1, tx_bytes: 2, storage_bytes_added: 3, storage_bytes_removed: 4 }.log();
+        assert_eq!(log.data.data.len(), 128);
+        assert_eq!(log.data.data[31], 1);
+        assert_eq!(log.data.data[127], 4);
+    }
 }

@@ -115,6 +115,10 @@ impl StateDb {
             }
         }
         let root = absorb(accounts.commit());
+        // Code is content-addressed and immutable: stored once, never pruned.
+        for (hash, code) in &changes.code {
+            batch.put(Column::Code, hash.as_slice(), code.to_vec());
+        }
         self.count_references(number, new_nodes, removed, batch)?;
         Ok(root)
     }
@@ -182,11 +186,6 @@ impl StateDb {
         Ok(())
     }
 
-    /// Contract code by its hash (code is immutable, so it is not versioned).
-    pub fn code(&self, hash: &B256) -> Result<Option<Bytes>> {
-        Ok(self.kv.get(Column::Code, hash.as_slice())?.map(Bytes::from))
-    }
-
     /// All storage of `address` in the flat view, in key order, starting after
     /// `start_after` (exclusive), at most `limit` entries: paged iteration.
     pub fn storage_page(&self, address: &Address, start_after: Option<&[u8]>, limit: usize) -> Result<Vec<(Bytes, Bytes)>> {
@@ -215,4 +214,13 @@ impl StateReader for StateDb {
     fn storage(&self, address: &Address, key: &[u8]) -> Result<Option<Vec<u8>>> {
         Ok(self.kv.get(Column::Storage, &flat_storage_key(address, key))?)
     }
+
+    fn code(&self, code_hash: &B256) -> Result<Option<Bytes>> {
+        read_code(&self.kv, code_hash)
+    }
+}
+
+/// Contract code by hash (code is immutable, so it is not versioned).
+pub(crate) fn read_code(kv: &SharedKv, code_hash: &B256) -> Result<Option<Bytes>> {
+    Ok(kv.get(Column::Code, code_hash.as_slice())?.map(Bytes::from))
 }

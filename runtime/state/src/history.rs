@@ -103,4 +103,8 @@ impl StateReader for HistoricalState {
         let Some(account) = self.account(address)? else { return Ok(None) };
         read_slot(&Trie::new(account.storage_root), &KvNodes(&self.kv), keccak256(key))
     }
+
+    fn code(&self, code_hash: &B256) -> Result<Option<Bytes>> {
+        crate::db::read_code(&self.kv, code_hash)
+    }
 }

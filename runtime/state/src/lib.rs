@@ -24,16 +24,13 @@ mod verify;
 
 use std::collections::BTreeMap;
 
-use strata_primitives::{Account, Address, Bytes};
+use strata_primitives::{Account, Address, B256, Bytes};
 
 pub use db::{DEFAULT_RETAIN, StateDb};
 pub use history::{AccountProof, HistoricalState, StorageProof};
 pub use verify::flat_state_root;
 
-/// Largest storage key a contract may use (bytes).
-pub const MAX_STORAGE_KEY_LEN: usize = 256;
-/// Largest storage value a contract may store under one key (bytes).
-pub const MAX_STORAGE_VALUE_LEN: usize = 16 * 1024;
+pub use strata_primitives::{MAX_STORAGE_KEY_LEN, MAX_STORAGE_VALUE_LEN};
 
 /// State errors. All are node-side: missing data, corruption, store failures.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +52,8 @@ pub trait StateReader {
     fn account(&self, address: &Address) -> Result<Option<Account>>;
     /// The value of `key` in `address`'s storage, `None` if unset.
     fn storage(&self, address: &Address, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// Contract code by hash.
+    fn code(&self, code_hash: &B256) -> Result<Option<Bytes>>;
 }
 
 /// Changes produced by executing transactions. `BTreeMap`s, so iteration order —
@@ -65,6 +64,8 @@ pub struct StateChanges {
     pub accounts: BTreeMap<Address, Option<Account>>,
     /// Changed storage per account; `None` (or an empty value) deletes the key.
     pub storage: BTreeMap<Address, BTreeMap<Bytes, Option<Bytes>>>,
+    /// New contract code by hash.
+    pub code: BTreeMap<B256, Bytes>,
 }
 
 impl StateChanges {
@@ -74,11 +75,12 @@ impl StateChanges {
         for (address, slots) in later.storage {
             self.storage.entry(address).or_default().extend(slots);
         }
+        self.code.extend(later.code);
     }
 
     /// True when nothing changed.
     pub fn is_empty(&self) -> bool {
-        self.accounts.is_empty() && self.storage.is_empty()
+        self.accounts.is_empty() && self.storage.is_empty() && self.code.is_empty()
     }
 }
 
@@ -123,6 +125,13 @@ impl<R: StateReader + ?Sized> StateReader for Overlay<'_, R> {
         match self.changes.storage.get(address).and_then(|slots| slots.get(key)) {
             Some(change) => Ok(change.as_ref().filter(|v| !v.is_empty()).map(|v| v.to_vec())),
             None => self.base.storage(address, key),
+        }
+    }
+
+    fn code(&self, code_hash: &B256) -> Result<Option<Bytes>> {
+        match self.changes.code.get(code_hash) {
+            Some(code) => Ok(Some(code.clone())),
+            None => self.base.code(code_hash),
         }
     }
 }

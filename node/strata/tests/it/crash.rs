@@ -108,7 +108,7 @@ async fn kill9_under_load_never_loses_or_half_writes_blocks() {
 /// and linked, receipts present, nothing past the head, and the flat state's root
 /// equal to the head's state root. Returns the head number.
 fn offline_check(dir: &std::path::Path, seed: u64) -> u64 {
-    let kv = Arc::new(strata_db::RocksKv::open(dir).unwrap());
+    let kv = Arc::new(strata_db::RocksKv::open(dir.join("chain")).unwrap());
     let store = strata_chain::BlockStore::new(kv.clone());
     let head = store.head_number().unwrap().unwrap();
     let mut parent = None;

@@ -1,0 +1,281 @@
+//! One transaction's execution: call frames as change layers over the block's
+//! state, and the [`Host`] the engine calls back into.
+//!
+//! Every frame pushes a layer; a frame that succeeds merges its layer into its
+//! caller's, one that reverts or fails drops it — nested frames included — so a
+//! failed call leaves no trace but the gas it used.
+
+use std::{any::Any, sync::Arc};
+
+use strata_primitives::{Account, Address, B256, Bytes, KECCAK_EMPTY, Log, U256};
+use strata_state::{StateChanges, StateReader};
+use strata_vm::{CallContext, Contract, Entry, Host, HostError, Outcome, Status, SubCall, SubCallResult, Vm};
+
+use crate::BlockEnv;
+
+/// Changes and logs of one frame.
+#[derive(Debug, Default)]
+pub(crate) struct Layer {
+    pub(crate) changes: StateChanges,
+    pub(crate) logs: Vec<Log>,
+}
+
+/// The state a transaction runs on: frame layers (newest last) over the changes of
+/// earlier transactions of the block over the base state.
+pub(crate) struct Session {
+    pub(crate) base: Arc<dyn StateReader + Send + Sync>,
+    pub(crate) block: StateChanges,
+    pub(crate) layers: Vec<Layer>,
+    pub(crate) vm: Arc<Vm>,
+    pub(crate) env: BlockEnv,
+    pub(crate) origin: Address,
+    /// Contracts currently executing (for the re-entrancy rule).
+    pub(crate) stack: Vec<Address>,
+    /// Fuel of every frame run so far.
+    pub(crate) fuel: u64,
+}
+
+fn node(e: impl std::fmt::Display) -> HostError {
+    HostError::Node(e.to_string())
+}
+
+impl Session {
+    /// The account at `address` (empty if absent).
+    pub(crate) fn account(&self, address: &Address) -> Result<Account, HostError> {
+        for layer in self.layers.iter().rev() {
+            if let Some(a) = layer.changes.accounts.get(address) {
+                return Ok(a.unwrap_or_default());
+            }
+        }
+        if let Some(a) = self.block.accounts.get(address) {
+            return Ok(a.unwrap_or_default());
+        }
+        Ok(self.base.account(address).map_err(node)?.unwrap_or_default())
+    }
+
+    /// The value of `key` in `address`'s storage, as of before this transaction.
+    pub(crate) fn storage_before_tx(&self, address: &Address, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
+        if let Some(v) = self.block.storage.get(address).and_then(|s| s.get(key)) {
+            return Ok(v.as_ref().filter(|v| !v.is_empty()).map(|v| v.to_vec()));
+        }
+        self.base.storage(address, key).map_err(node)
+    }
+
+    pub(crate) fn storage(&self, address: &Address, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
+        for layer in self.layers.iter().rev() {
+            if let Some(v) = layer.changes.storage.get(address).and_then(|s| s.get(key)) {
+                return Ok(v.as_ref().filter(|v| !v.is_empty()).map(|v| v.to_vec()));
+            }
+        }
+        self.storage_before_tx(address, key)
+    }
+
+    pub(crate) fn code(&self, hash: &B256) -> Result<Option<Bytes>, HostError> {
+        for layer in self.layers.iter().rev() {
+            if let Some(c) = layer.changes.code.get(hash) {
+                return Ok(Some(c.clone()));
+            }
+        }
+        if let Some(c) = self.block.code.get(hash) {
+            return Ok(Some(c.clone()));
+        }
+        self.base.code(hash).map_err(node)
+    }
+
+    fn top(&mut self) -> &mut Layer {
+        self.layers.last_mut().expect("a transaction always has its own layer")
+    }
+
+    pub(crate) fn set_account(&mut self, address: Address, account: Account) {
+        self.top().changes.accounts.insert(address, Some(account));
+    }
+
+    pub(crate) fn set_storage(&mut self, address: Address, key: &[u8], value: Option<&[u8]>) {
+        let value = value.map(Bytes::copy_from_slice);
+        self.top().changes.storage.entry(address).or_default().insert(Bytes::copy_from_slice(key), value);
+    }
+
+    pub(crate) fn push(&mut self) {
+        self.layers.push(Layer::default());
+    }
+
+    /// Merges the newest layer into the one below.
+    pub(crate) fn commit_top(&mut self) {
+        let layer = self.layers.pop().expect("layer to commit");
+        let below = self.top();
+        below.changes.extend(layer.changes);
+        below.logs.extend(layer.logs);
+    }
+
+    pub(crate) fn revert_top(&mut self) {
+        self.layers.pop().expect("layer to revert");
+    }
+
+    /// Moves `value` from `from` to `to` in the newest layer; false if `from` lacks it.
+    pub(crate) fn transfer(&mut self, from: Address, to: Address, value: U256) -> Result<bool, HostError> {
+        if value.is_zero() {
+            return Ok(true);
+        }
+        let mut a = self.account(&from)?;
+        let Some(rest) = a.balance.checked_sub(value) else { return Ok(false) };
+        a.balance = rest;
+        self.set_account(from, a);
+        let mut b = self.account(&to)?;
+        // Total supply is fixed far below 2^256: cannot overflow.
+        b.balance = b.balance.saturating_add(value);
+        self.set_account(to, b);
+        Ok(true)
+    }
+
+    /// The runnable contract at `address`, if it has code.
+    pub(crate) fn contract_at(&self, address: &Address) -> Result<Option<Arc<Contract>>, HostError> {
+        let account = self.account(address)?;
+        if account.code_hash == KECCAK_EMPTY {
+            return Ok(None);
+        }
+        let code = self.code(&account.code_hash)?.ok_or_else(|| node(format!("code {} of {address} missing", account.code_hash)))?;
+        self.vm.load(account.code_hash, &code).map(Some).map_err(node)
+    }
+
+    pub(crate) fn context(&self, address: Address, caller: Address, value: U256, is_static: bool, depth: u32) -> CallContext {
+        CallContext {
+            address,
+            caller,
+            origin: self.origin,
+            value,
+            block_number: self.env.number,
+            timestamp: self.env.timestamp,
+            chain_id: self.env.chain_id,
+            is_static,
+            depth,
+        }
+    }
+}
+
+/// Runs one frame of `contract`, lending the session to the engine.
+pub(crate) fn run_frame(
+    session: Box<Session>,
+    ctx: CallContext,
+    contract: &Contract,
+    entry: Entry,
+    input: Vec<u8>,
+    gas: u64,
+) -> (Box<Session>, Result<Outcome, HostError>) {
+    let vm = session.vm.clone();
+    let mut session = session;
+    session.stack.push(ctx.address);
+    let host = Box::new(FrameHost { session: Some(session), ctx });
+    let (host, outcome) = vm.execute(contract, entry, host, input, gas);
+    let mut host = host.into_any().downcast::<FrameHost>().expect("the executor only hands the engine FrameHosts");
+    let mut session = host.session.take().expect("the session returns with its host");
+    session.stack.pop();
+    if let Ok(o) = &outcome {
+        session.fuel = session.fuel.saturating_add(o.fuel_used);
+    }
+    (session, outcome.map_err(node))
+}
+
+/// A nested call from a running contract (value transfer, then the callee's frame).
+fn sub_call(mut session: Box<Session>, parent: CallContext, call: SubCall) -> (Box<Session>, Result<SubCallResult, HostError>) {
+    let fail = |output: &[u8]| SubCallResult { status: 2, gas_used: 0, output: output.to_vec() };
+    session.push();
+    match session.transfer(parent.address, call.to, call.value) {
+        Ok(true) => {}
+        Ok(false) => {
+            session.revert_top();
+            return (session, Ok(fail(b"insufficient balance for the call's value")));
+        }
+        Err(e) => return (session, Err(e)),
+    }
+    let contract = match session.contract_at(&call.to) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            // A plain account: the value moved, nothing runs.
+            session.commit_top();
+            return (session, Ok(SubCallResult { status: 0, gas_used: 0, output: Vec::new() }));
+        }
+        Err(e) => return (session, Err(e)),
+    };
+    if session.stack.contains(&call.to) && !contract.info.reentrant {
+        session.revert_top();
+        let msg = format!("re-entrant call to {} refused: it is already executing and does not export `strata_reentrant`", call.to);
+        return (session, Ok(fail(msg.as_bytes())));
+    }
+    let depth = parent.depth.saturating_add(1);
+    let ctx = session.context(call.to, parent.address, call.value, call.is_static, depth);
+    let (mut session, outcome) = run_frame(session, ctx, &contract, Entry::Call, call.input, call.gas);
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => return (session, Err(e)),
+    };
+    let status = match &outcome.status {
+        Status::Success => {
+            session.commit_top();
+            0
+        }
+        Status::Revert => {
+            session.revert_top();
+            1
+        }
+        Status::Failure(_) => {
+            session.revert_top();
+            2
+        }
+    };
+    let output = match outcome.status {
+        Status::Failure(reason) => reason.into_bytes(),
+        _ => outcome.output,
+    };
+    (session, Ok(SubCallResult { status, gas_used: outcome.gas_used, output }))
+}
+
+/// The [`Host`] of one frame.
+pub(crate) struct FrameHost {
+    session: Option<Box<Session>>,
+    ctx: CallContext,
+}
+
+impl FrameHost {
+    fn s(&mut self) -> &mut Session {
+        self.session.as_mut().expect("session present while the frame runs")
+    }
+}
+
+impl Host for FrameHost {
+    fn context(&self) -> &CallContext {
+        &self.ctx
+    }
+
+    fn storage_read(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
+        let address = self.ctx.address;
+        self.s().storage(&address, key)
+    }
+
+    fn storage_write(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<bool, HostError> {
+        let address = self.ctx.address;
+        let existed = self.s().storage(&address, key)?.is_some();
+        self.s().set_storage(address, key, value);
+        Ok(existed)
+    }
+
+    fn balance(&mut self, address: &Address) -> Result<U256, HostError> {
+        Ok(self.s().account(address)?.balance)
+    }
+
+    fn emit_log(&mut self, topics: Vec<B256>, data: Vec<u8>) -> Result<(), HostError> {
+        let log = Log::new_unchecked(self.ctx.address, topics, data.into());
+        self.s().top().logs.push(log);
+        Ok(())
+    }
+
+    fn call(&mut self, call: SubCall) -> Result<SubCallResult, HostError> {
+        let session = self.session.take().expect("session present while the frame runs");
+        let (session, result) = sub_call(session, self.ctx, call);
+        self.session = Some(session);
+        result
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}

@@ -1,0 +1,65 @@
+//! The gas schedule: what each resource costs. Documented in `docs/abi.md`.
+//!
+//! Execution is metered in wasmtime *fuel* (about one unit per Wasm instruction);
+//! Ethereum clients see *gas*. One gas is [`FUEL_PER_GAS`] fuel. Host functions
+//! charge their gas (converted to fuel) before they do any work.
+
+/// Fuel units per unit of gas.
+pub const FUEL_PER_GAS: u64 = 10;
+
+/// Flat cost of entering a contract frame (instantiation, dispatch).
+pub const FRAME: u64 = 2_000;
+/// Per byte of Wasm code stored by a deploy.
+pub const DEPLOY_PER_BYTE: u64 = 200;
+/// Per byte copied between guest memory and the host (input, return data, hashing input…), rounded up to 32-byte words.
+pub const COPY_PER_WORD: u64 = 3;
+/// Reading an environment value (caller, origin, value, block number, …).
+pub const ENV: u64 = 20;
+/// Reading another account's balance.
+pub const BALANCE: u64 = 700;
+/// Reading a storage key.
+pub const STORAGE_READ: u64 = 800;
+/// Per byte of key and value read from storage.
+pub const STORAGE_READ_PER_BYTE: u64 = 3;
+/// Writing or removing a storage key.
+pub const STORAGE_WRITE: u64 = 2_900;
+/// Per byte of key and value written.
+pub const STORAGE_WRITE_PER_BYTE: u64 = 16;
+/// Creating a key that did not exist (state growth).
+pub const STORAGE_NEW_KEY: u64 = 20_000;
+/// Emitting a log.
+pub const LOG: u64 = 375;
+/// Per log topic.
+pub const LOG_TOPIC: u64 = 375;
+/// Per byte of log data.
+pub const LOG_PER_BYTE: u64 = 8;
+/// Keccak-256, plus [`KECCAK_PER_WORD`] per 32-byte word.
+pub const KECCAK: u64 = 30;
+/// Per 32-byte word hashed.
+pub const KECCAK_PER_WORD: u64 = 6;
+/// Public-key recovery.
+pub const ECRECOVER: u64 = 3_000;
+/// Calling another contract (before the gas handed to the callee).
+pub const CALL: u64 = 2_600;
+/// Extra cost of a call that transfers value.
+pub const CALL_VALUE: u64 = 9_000;
+
+/// Gas of copying `len` bytes.
+pub fn copy(len: usize) -> u64 {
+    words(len).saturating_mul(COPY_PER_WORD)
+}
+
+/// Number of 32-byte words covering `len` bytes.
+pub fn words(len: usize) -> u64 {
+    (len as u64).div_ceil(32)
+}
+
+/// Fuel for `gas`, saturating.
+pub fn fuel(gas: u64) -> u64 {
+    gas.saturating_mul(FUEL_PER_GAS)
+}
+
+/// Gas for `fuel`, rounded up (a partly used gas unit is charged).
+pub fn gas_of_fuel(fuel: u64) -> u64 {
+    fuel.div_ceil(FUEL_PER_GAS)
+}

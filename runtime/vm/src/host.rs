@@ -1,0 +1,152 @@
+//! The boundary between the engine and the chain: the [`Host`] trait.
+//!
+//! The engine knows Wasm, fuel and guest memory; it knows nothing of state.
+//! Everything a contract can observe or change goes through a `Host`, which the
+//! executor implements over its state overlay (CosmWasm's `Backend`, in spirit).
+
+use std::any::Any;
+
+use strata_primitives::{Address, B256, U256};
+
+/// Who and what a frame runs for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallContext {
+    /// The contract running.
+    pub address: Address,
+    /// The account that called it.
+    pub caller: Address,
+    /// The transaction's sender.
+    pub origin: Address,
+    /// Value transferred with the call.
+    pub value: U256,
+    /// Block number.
+    pub block_number: u64,
+    /// Block timestamp (seconds).
+    pub timestamp: u64,
+    /// Chain id.
+    pub chain_id: u64,
+    /// True in a static (view) call: no state changes, logs or value.
+    pub is_static: bool,
+    /// Nesting depth (0 for the transaction's own frame).
+    pub depth: u32,
+}
+
+/// A nested call a contract asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubCall {
+    /// Callee.
+    pub to: Address,
+    /// Value to transfer (must be zero in a static call).
+    pub value: U256,
+    /// Input.
+    pub input: Vec<u8>,
+    /// Gas handed to the callee.
+    pub gas: u64,
+    /// View call: the callee may not change state.
+    pub is_static: bool,
+}
+
+/// How a nested call ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubCallResult {
+    /// 0 success, 1 revert, 2 failure (trap, out of gas, limit, refused).
+    pub status: u32,
+    /// Gas the callee used (at most the gas handed to it).
+    pub gas_used: u64,
+    /// Return or revert data.
+    pub output: Vec<u8>,
+}
+
+/// Host failures.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostError {
+    /// The contract asked for something the rules refuse (deterministic: it fails the frame).
+    #[error("{0}")]
+    Refused(String),
+    /// The node failed (storage error…): not the contract's fault; aborts the block.
+    #[error("node failure: {0}")]
+    Node(String),
+}
+
+/// What contracts can see and do. Implemented by the executor.
+pub trait Host: Send + 'static {
+    /// The frame's context.
+    fn context(&self) -> &CallContext;
+    /// Reads the running contract's storage.
+    fn storage_read(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, HostError>;
+    /// Writes (`Some`) or removes (`None`) a key of the running contract's storage.
+    /// Returns whether the key existed before (new keys cost more: state growth).
+    fn storage_write(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<bool, HostError>;
+    /// Balance of any account.
+    fn balance(&mut self, address: &Address) -> Result<U256, HostError>;
+    /// Appends a log to the frame.
+    fn emit_log(&mut self, topics: Vec<B256>, data: Vec<u8>) -> Result<(), HostError>;
+    /// Runs a nested call to completion.
+    fn call(&mut self, call: SubCall) -> Result<SubCallResult, HostError>;
+    /// For the executor to take its concrete host back after a frame.
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
+
+/// In-memory [`Host`] for the engine's unit tests: one contract's storage, logs,
+/// balances, and nested calls answered from a script.
+#[cfg(test)]
+pub(crate) mod fake {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    pub(crate) struct FakeHost {
+        pub ctx: CallContext,
+        pub storage: BTreeMap<Vec<u8>, Vec<u8>>,
+        pub logs: Vec<(Vec<B256>, Vec<u8>)>,
+        pub calls: Vec<SubCall>,
+        pub call_result: SubCallResult,
+    }
+
+    impl FakeHost {
+        pub(crate) fn new() -> Self {
+            let ctx = CallContext {
+                address: Address::repeat_byte(0xc0),
+                caller: Address::repeat_byte(0xca),
+                origin: Address::repeat_byte(0x0a),
+                value: U256::from(7u64),
+                block_number: 42,
+                timestamp: 1_700_000_000,
+                chain_id: 1337,
+                is_static: false,
+                depth: 0,
+            };
+            let call_result = SubCallResult { status: 0, gas_used: 1_000, output: b"pong".to_vec() };
+            Self { ctx, storage: BTreeMap::new(), logs: Vec::new(), calls: Vec::new(), call_result }
+        }
+    }
+
+    impl Host for FakeHost {
+        fn context(&self) -> &CallContext {
+            &self.ctx
+        }
+        fn storage_read(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
+            Ok(self.storage.get(key).cloned())
+        }
+        fn storage_write(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<bool, HostError> {
+            Ok(match value {
+                Some(v) => self.storage.insert(key.to_vec(), v.to_vec()).is_some(),
+                None => self.storage.remove(key).is_some(),
+            })
+        }
+        fn balance(&mut self, _: &Address) -> Result<U256, HostError> {
+            Ok(U256::from(123u64))
+        }
+        fn emit_log(&mut self, topics: Vec<B256>, data: Vec<u8>) -> Result<(), HostError> {
+            self.logs.push((topics, data));
+            Ok(())
+        }
+        fn call(&mut self, call: SubCall) -> Result<SubCallResult, HostError> {
+            self.calls.push(call);
+            Ok(self.call_result.clone())
+        }
+        fn into_any(self: Box<Self>) -> Box<dyn Any> {
+            self
+        }
+    }
+}

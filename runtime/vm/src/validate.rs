@@ -1,0 +1,81 @@
+//! Deploy-time checks of a contract module, beyond Wasm validation.
+
+use wasmparser::{ExternalKind, Parser, Payload, TypeRef};
+
+use crate::{DeployError, Limits, abi};
+
+/// What a deploy learned about a module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModuleInfo {
+    /// Exports a `deploy` constructor.
+    pub has_deploy: bool,
+    /// Exports the `strata_reentrant` marker: it accepts calls while already on the call stack.
+    pub reentrant: bool,
+}
+
+/// Checks the module's structure: imports only the host ABI, no start function,
+/// one memory within limits, small tables, and the required exports.
+/// Wasm validity and forbidden features are checked by the engine when it compiles.
+pub fn inspect(code: &[u8], limits: &Limits) -> Result<ModuleInfo, DeployError> {
+    if code.len() > limits.max_code_size {
+        return Err(DeployError::TooLarge { size: code.len(), max: limits.max_code_size });
+    }
+    let mut exports: Vec<(String, ExternalKind)> = Vec::new();
+    let mut memories = 0u32;
+    for payload in Parser::new(0).parse_all(code) {
+        let payload = payload.map_err(|e| DeployError::Invalid(e.to_string()))?;
+        match payload {
+            Payload::Version { encoding: wasmparser::Encoding::Component, .. } => {
+                return Err(DeployError::Invalid("components are not contracts: deploy a core Wasm module".into()));
+            }
+            Payload::StartSection { .. } => return Err(DeployError::StartFunction),
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    let import = import.map_err(|e| DeployError::Invalid(e.to_string()))?;
+                    let is_func = matches!(import.ty, TypeRef::Func(_));
+                    if import.module != abi::MODULE || !is_func || !abi::IMPORTS.contains(&import.name) {
+                        return Err(DeployError::ForbiddenImport { module: import.module.to_string(), name: import.name.to_string() });
+                    }
+                }
+            }
+            Payload::MemorySection(reader) => {
+                for memory in reader {
+                    let memory = memory.map_err(|e| DeployError::Invalid(e.to_string()))?;
+                    memories = memories.saturating_add(1);
+                    if memory.memory64 || memory.shared {
+                        return Err(DeployError::Invalid("64-bit and shared memories are not allowed".into()));
+                    }
+                    if memory.initial > u64::from(limits.max_memory_pages) {
+                        return Err(DeployError::MemoryTooLarge { pages: memory.initial, max: limits.max_memory_pages });
+                    }
+                }
+            }
+            Payload::TableSection(reader) => {
+                for table in reader {
+                    let table = table.map_err(|e| DeployError::Invalid(e.to_string()))?;
+                    if table.ty.initial > u64::from(limits.max_table_elements) {
+                        return Err(DeployError::TableTooLarge { elements: table.ty.initial, max: limits.max_table_elements });
+                    }
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for export in reader {
+                    let export = export.map_err(|e| DeployError::Invalid(e.to_string()))?;
+                    exports.push((export.name.to_string(), export.kind));
+                }
+            }
+            _ => {}
+        }
+    }
+    if memories != 1 {
+        return Err(DeployError::Invalid(format!("a contract defines exactly one memory, this module defines {memories}")));
+    }
+    let has = |name: &str, kind: ExternalKind| exports.iter().any(|(n, k)| n == name && *k == kind);
+    if !has(abi::EXPORT_MEMORY, ExternalKind::Memory) {
+        return Err(DeployError::MissingExport(abi::EXPORT_MEMORY));
+    }
+    if !has(abi::EXPORT_CALL, ExternalKind::Func) {
+        return Err(DeployError::MissingExport(abi::EXPORT_CALL));
+    }
+    Ok(ModuleInfo { has_deploy: has(abi::EXPORT_DEPLOY, ExternalKind::Func), reentrant: has(abi::EXPORT_REENTRANT, ExternalKind::Func) })
+}
