@@ -1,7 +1,12 @@
 //! The latest state (flat) and its commitment (tries), with reference-counted
 //! trie nodes and journal-based pruning.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    sync::Arc,
+};
+
+use parking_lot::Mutex;
 
 use strata_primitives::{Account, Address, B256, Bytes, EMPTY_ROOT_HASH, keccak256, rlp_item::decode_exact};
 use strata_storage::{Column, SharedKv, WriteBatch};
@@ -12,14 +17,61 @@ use crate::{HistoricalState, Result, StateChanges, StateReader, flat_storage_key
 /// Blocks whose state stays queryable by default.
 pub const DEFAULT_RETAIN: u64 = 128;
 
-/// Reads trie nodes from `Column::TrieNodes` (stripping the reference count).
-pub(crate) struct KvNodes<'a>(pub(crate) &'a SharedKv);
+/// Entries per generation of the node cache.
+const NODE_CACHE_GENERATION: usize = 1 << 18;
+
+type Generation = HashMap<B256, Arc<[u8]>>;
+
+/// Trie nodes recently read or written, by hash. Nodes are content-addressed — a
+/// hash always names the same bytes — so a cached node is never stale. Two
+/// generations approximate LRU: when the young one fills, it replaces the old one;
+/// hits in the old one move to the young one. (A hash map used for lookups only:
+/// its order never influences anything.)
+#[derive(Default)]
+pub(crate) struct NodeCache {
+    generations: Mutex<(Generation, Generation)>,
+}
+
+impl NodeCache {
+    fn get(&self, hash: &B256) -> Option<Arc<[u8]>> {
+        let mut g = self.generations.lock();
+        if let Some(v) = g.0.get(hash) {
+            return Some(v.clone());
+        }
+        let v = g.1.remove(hash)?;
+        Self::put(&mut g, *hash, v.clone());
+        Some(v)
+    }
+
+    fn insert(&self, hash: B256, rlp: Arc<[u8]>) {
+        Self::put(&mut self.generations.lock(), hash, rlp);
+    }
+
+    fn put(g: &mut (Generation, Generation), hash: B256, rlp: Arc<[u8]>) {
+        g.0.insert(hash, rlp);
+        if g.0.len() >= NODE_CACHE_GENERATION {
+            g.1 = std::mem::take(&mut g.0);
+        }
+    }
+}
+
+/// Reads trie nodes through the cache from `Column::TrieNodes` (stripping the reference count).
+pub(crate) struct KvNodes<'a> {
+    pub(crate) kv: &'a SharedKv,
+    pub(crate) cache: &'a NodeCache,
+}
 
 impl NodeStore for KvNodes<'_> {
     fn node(&self, hash: &B256) -> strata_trie::Result<Option<Vec<u8>>> {
-        let value = self.0.get(Column::TrieNodes, hash.as_slice()).map_err(|e| strata_trie::Error::Store(e.to_string()))?;
+        if let Some(rlp) = self.cache.get(hash) {
+            return Ok(Some(rlp.to_vec()));
+        }
+        let value = self.kv.get(Column::TrieNodes, hash.as_slice()).map_err(|e| strata_trie::Error::Store(e.to_string()))?;
         match value {
-            Some(v) if v.len() > 4 => Ok(Some(v[4..].to_vec())),
+            Some(v) if v.len() > 4 => {
+                self.cache.insert(*hash, Arc::from(&v[4..]));
+                Ok(Some(v[4..].to_vec()))
+            }
             Some(_) => Err(strata_trie::Error::CorruptNode { hash: *hash, reason: "stored node shorter than its refcount".into() }),
             None => Ok(None),
         }
@@ -35,12 +87,13 @@ fn corrupt(column: Column, reason: impl ToString) -> crate::Error {
 pub struct StateDb {
     kv: SharedKv,
     retain: u64,
+    cache: Arc<NodeCache>,
 }
 
 impl StateDb {
     /// State over `kv`, keeping the tries of the last `retain` blocks (at least 1).
     pub fn new(kv: SharedKv, retain: u64) -> Self {
-        Self { kv, retain: retain.max(1) }
+        Self { kv, retain: retain.max(1), cache: Arc::default() }
     }
 
     /// How many recent blocks' state stays queryable.
@@ -51,7 +104,7 @@ impl StateDb {
     /// The state at a committed state root (a trie walk per read). Fails on read
     /// with `MissingNode` if that root was pruned.
     pub fn at_root(&self, root: B256) -> HistoricalState {
-        HistoricalState::new(self.kv.clone(), root)
+        HistoricalState::new(self.kv.clone(), root, self.cache.clone())
     }
 
     /// Commits `changes` made by block `number` on top of the state with root
@@ -60,7 +113,7 @@ impl StateDb {
     /// flat view to `batch`, and returns the new state root. Nothing is written
     /// until the caller writes `batch`, so the state moves with its block.
     pub fn commit(&self, number: u64, parent_root: B256, changes: &StateChanges, batch: &mut WriteBatch) -> Result<B256> {
-        let nodes = KvNodes(&self.kv);
+        let nodes = KvNodes { kv: &self.kv, cache: &self.cache };
         let mut new_nodes = Vec::new();
         let mut removed = Vec::new();
         let mut absorb = |c: Commit| {
@@ -115,6 +168,10 @@ impl StateDb {
             }
         }
         let root = absorb(accounts.commit());
+        // The next block reads what this one wrote: keep the new nodes at hand.
+        for (hash, rlp) in &new_nodes {
+            self.cache.insert(*hash, Arc::from(rlp.as_slice()));
+        }
         // Code is content-addressed and immutable: stored once, never pruned.
         for (hash, code) in &changes.code {
             batch.put(Column::Code, hash.as_slice(), code.to_vec());
@@ -157,11 +214,11 @@ impl StateDb {
                 batch.delete(Column::TrieJournal, key);
             }
         }
-        for (hash, d) in delta {
-            if d == 0 {
-                continue;
-            }
-            let stored = self.kv.get(Column::TrieNodes, hash.as_slice())?;
+        delta.retain(|_, d| *d != 0);
+        // One batched read of every count that changes (keys in ascending order).
+        let keys: Vec<&[u8]> = delta.keys().map(|h| h.as_slice()).collect();
+        let stored_values = self.kv.multi_get(Column::TrieNodes, &keys)?;
+        for ((hash, d), stored) in delta.into_iter().zip(stored_values) {
             let (count, body) = match stored {
                 Some(v) if v.len() > 4 => (i64::from(u32::from_be_bytes([v[0], v[1], v[2], v[3]])), v[4..].to_vec()),
                 Some(_) => return Err(corrupt(Column::TrieNodes, format!("node {hash} shorter than its refcount"))),

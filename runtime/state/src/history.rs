@@ -4,7 +4,12 @@ use strata_primitives::{Account, Address, B256, Bytes, EMPTY_ROOT_HASH, keccak25
 use strata_storage::SharedKv;
 use strata_trie::Trie;
 
-use crate::{Result, StateReader, db::KvNodes};
+use std::sync::Arc;
+
+use crate::{
+    Result, StateReader,
+    db::{KvNodes, NodeCache},
+};
 
 /// The state under one committed root. Reads walk the tries (slower than the
 /// flat view, but available for every retained block).
@@ -12,6 +17,7 @@ use crate::{Result, StateReader, db::KvNodes};
 pub struct HistoricalState {
     kv: SharedKv,
     root: B256,
+    cache: Arc<NodeCache>,
 }
 
 impl std::fmt::Debug for HistoricalState {
@@ -49,8 +55,12 @@ fn corrupt_slot(e: impl ToString) -> crate::Error {
 }
 
 impl HistoricalState {
-    pub(crate) fn new(kv: SharedKv, root: B256) -> Self {
-        Self { kv, root }
+    pub(crate) fn new(kv: SharedKv, root: B256, cache: Arc<NodeCache>) -> Self {
+        Self { kv, root, cache }
+    }
+
+    fn nodes(&self) -> KvNodes<'_> {
+        KvNodes { kv: &self.kv, cache: &self.cache }
     }
 
     /// The state root.
@@ -60,14 +70,14 @@ impl HistoricalState {
 
     /// The account at `address` and its proof.
     pub fn account_proof(&self, address: &Address) -> Result<AccountProof> {
-        let nodes = KvNodes(&self.kv);
+        let nodes = self.nodes();
         let proof = strata_trie::prove(&nodes, self.root, keccak256(address).as_slice())?;
         Ok(AccountProof { account: self.account(address)?, proof })
     }
 
     /// Storage values of `address` with proofs against its storage root.
     pub fn storage_proofs(&self, address: &Address, keys: &[Bytes]) -> Result<Vec<StorageProof>> {
-        let nodes = KvNodes(&self.kv);
+        let nodes = self.nodes();
         let storage_root = self.account(address)?.map_or(EMPTY_ROOT_HASH, |a| a.storage_root);
         keys.iter()
             .map(|key| {
@@ -92,7 +102,7 @@ fn read_slot(trie: &Trie, nodes: &KvNodes<'_>, path: B256) -> Result<Option<Vec<
 
 impl StateReader for HistoricalState {
     fn account(&self, address: &Address) -> Result<Option<Account>> {
-        let nodes = KvNodes(&self.kv);
+        let nodes = self.nodes();
         match Trie::new(self.root).get(&nodes, keccak256(address).as_slice())? {
             None => Ok(None),
             Some(rlp) => decode_exact::<Account>(&rlp).map(Some).map_err(corrupt_account),
@@ -101,7 +111,7 @@ impl StateReader for HistoricalState {
 
     fn storage(&self, address: &Address, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let Some(account) = self.account(address)? else { return Ok(None) };
-        read_slot(&Trie::new(account.storage_root), &KvNodes(&self.kv), keccak256(key))
+        read_slot(&Trie::new(account.storage_root), &self.nodes(), keccak256(key))
     }
 
     fn code(&self, code_hash: &B256) -> Result<Option<Bytes>> {

@@ -142,6 +142,12 @@ pub trait KvStore: Send + Sync + 'static {
     /// Reads one value.
     fn get(&self, column: Column, key: &[u8]) -> Result<Option<Vec<u8>>>;
 
+    /// Reads many values of one column; `keys` sorted ascending lets the engine batch
+    /// its lookups. The answer is in the order of `keys`.
+    fn multi_get(&self, column: Column, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+        keys.iter().map(|k| self.get(column, k)).collect()
+    }
+
     /// Applies a batch atomically. When this returns `Ok`, the batch survives a crash
     /// (it is synced to disk); after a crash either all of it or none of it is visible.
     fn write(&self, batch: WriteBatch) -> Result<()>;

@@ -1,7 +1,7 @@
 //! Trie nodes and their RLP encoding.
 
 use alloy_rlp::{Encodable, Header};
-use strata_primitives::{B256, keccak256, rlp_item::RlpItem};
+use strata_primitives::{B256, keccak256};
 
 use strata_primitives::nibbles::{decode_hex_prefix, hex_prefix};
 
@@ -102,54 +102,69 @@ pub(crate) fn encode_node(node: &Node, new_nodes: &mut Vec<(B256, Vec<u8>)>) -> 
     list(payload)
 }
 
-fn child_from_item(item: RlpItem) -> Result<Option<Child>, String> {
+/// One RLP item of a node's list: whether it is a list, its full encoding, its payload.
+type Item<'a> = (bool, &'a [u8], &'a [u8]);
+
+fn child_from(item: Item<'_>) -> Result<Option<Child>, String> {
     match item {
-        RlpItem::Bytes(b) if b.is_empty() => Ok(None),
-        RlpItem::Bytes(b) if b.len() == 32 => Ok(Some(Child::Hash(B256::from_slice(&b)))),
-        RlpItem::Bytes(b) => Err(format!("child reference of {} bytes", b.len())),
-        inline @ RlpItem::List(_) => {
-            if inline.encoded().len() >= 32 {
+        (true, full, payload) => {
+            if full.len() >= 32 {
                 return Err("inline child of 32 bytes or more".into());
             }
-            Ok(Some(Child::Node(Box::new(node_from_item(inline)?))))
+            Ok(Some(Child::Node(Box::new(node_from_payload(payload)?))))
         }
+        (false, _, payload) if payload.is_empty() => Ok(None),
+        (false, _, payload) if payload.len() == 32 => Ok(Some(Child::Hash(B256::from_slice(payload)))),
+        (false, _, payload) => Err(format!("child reference of {} bytes", payload.len())),
     }
 }
 
-fn node_from_item(item: RlpItem) -> Result<Node, String> {
-    let RlpItem::List(items) = item else {
-        return Err("node is not a list".into());
-    };
-    match items.len() {
+/// Decodes the payload of a node's RLP list, borrowing from the input (no intermediate tree).
+fn node_from_payload(mut p: &[u8]) -> Result<Node, String> {
+    let mut items: [Item<'_>; 17] = [(false, &[], &[]); 17];
+    let mut count = 0usize;
+    while !p.is_empty() {
+        if count == 17 {
+            return Err("node with more than 17 items".into());
+        }
+        let start = p;
+        let h = Header::decode(&mut p).map_err(|e| e.to_string())?;
+        let (payload, rest) = p.split_at(h.payload_length);
+        p = rest;
+        items[count] = (h.list, &start[..start.len() - p.len()], payload);
+        count += 1;
+    }
+    match count {
         2 => {
-            let mut it = items.into_iter();
-            let (Some(RlpItem::Bytes(hp)), Some(second)) = (it.next(), it.next()) else {
-                return Err("short node without a path".into());
-            };
-            let (path, leaf) = decode_hex_prefix(&hp).ok_or("bad hex-prefix path")?;
+            let (list, _, hp) = items[0];
+            if list {
+                return Err("node path is a list".into());
+            }
+            let (path, leaf) = decode_hex_prefix(hp).ok_or("bad hex-prefix path")?;
             if leaf {
-                let RlpItem::Bytes(value) = second else {
+                let (list, _, value) = items[1];
+                if list {
                     return Err("leaf value is a list".into());
-                };
-                Ok(Node::Leaf { path, value })
+                }
+                Ok(Node::Leaf { path, value: value.to_vec() })
             } else {
                 if path.is_empty() {
                     return Err("extension with an empty path".into());
                 }
-                let child = child_from_item(second)?.ok_or("extension without a child")?;
+                let child = child_from(items[1])?.ok_or("extension without a child")?;
                 Ok(Node::Ext { path, child })
             }
         }
         17 => {
             let mut children: Box<[Option<Child>; 16]> = Box::default();
-            let mut it = items.into_iter();
-            for slot in children.iter_mut() {
-                *slot = child_from_item(it.next().expect("17 items"))?;
+            for (slot, item) in children.iter_mut().zip(items.iter()) {
+                *slot = child_from(*item)?;
             }
-            let RlpItem::Bytes(v) = it.next().expect("17 items") else {
+            let (list, _, v) = items[16];
+            if list {
                 return Err("branch value is a list".into());
-            };
-            Ok(Node::Branch { children, value: (!v.is_empty()).then_some(v) })
+            }
+            Ok(Node::Branch { children, value: (!v.is_empty()).then(|| v.to_vec()) })
         }
         n => Err(format!("node with {n} items")),
     }
@@ -157,6 +172,10 @@ fn node_from_item(item: RlpItem) -> Result<Node, String> {
 
 /// Decodes a stored node.
 pub(crate) fn decode_node(rlp: &[u8]) -> Result<Node, String> {
-    let item = RlpItem::decode_exact(rlp).map_err(|e| e.to_string())?;
-    node_from_item(item)
+    let mut buf = rlp;
+    let payload = Header::decode_bytes(&mut buf, true).map_err(|e| e.to_string())?;
+    if !buf.is_empty() {
+        return Err(format!("{} trailing bytes after the node", buf.len()));
+    }
+    node_from_payload(payload)
 }
