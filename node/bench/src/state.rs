@@ -10,7 +10,9 @@ use strata_primitives::{Account, Address, B256, Bytes, EMPTY_ROOT_HASH, U256, ke
 use strata_state::{StateChanges, StateDb, StateReader};
 use strata_storage::{Column, SharedKv, WriteBatch};
 
-use crate::{Rng, median};
+use strata_testdata::Rng;
+
+use crate::median;
 
 /// Sizes of the state benchmark.
 #[derive(Debug, Clone, clap::Args)]
@@ -88,22 +90,22 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 
     // Measured blocks: 70% balance updates of random accounts, 30% storage writes
     // to random slots of 1,000 contracts.
-    let mut rng = Rng(args.seed | 1);
+    let mut rng = Rng::new(args.seed);
     let mut commit_ms = Vec::new();
     let mut compute_ms = Vec::new();
     for b in 0..args.blocks {
         let mut changes = StateChanges::default();
         for _ in 0..args.updates {
-            if rng.next_u64() % 10 < 7 {
-                let a = address(rng.next_u64() % args.accounts);
-                let balance = U256::from(rng.next_u64());
+            if rng.next() % 10 < 7 {
+                let a = address(rng.next() % args.accounts);
+                let balance = U256::from(rng.next());
                 let mut acct = db.account(&a)?.unwrap_or_default();
                 acct.balance = balance;
                 changes.accounts.insert(a, Some(acct));
             } else {
-                let c = address(u64::MAX - rng.next_u64() % CONTRACTS);
-                let key = Bytes::from((rng.next_u64() % 256).to_be_bytes().to_vec());
-                let value = Bytes::from(rng.next_u64().to_be_bytes().to_vec());
+                let c = address(u64::MAX - rng.next() % CONTRACTS);
+                let key = Bytes::from((rng.next() % 256).to_be_bytes().to_vec());
+                let value = Bytes::from(rng.next().to_be_bytes().to_vec());
                 changes.storage.entry(c).or_default().insert(key, Some(value));
             }
         }
@@ -155,7 +157,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     println!("  ratio incremental / from-scratch: {:.3}  (roots equal: yes; {storage_count} storage slots)", inc / full);
 
     // Reads: flat view (one get) against a trie walk, same random accounts.
-    let picks: Vec<Address> = (0..args.reads).map(|_| address(rng.next_u64() % args.accounts)).collect();
+    let picks: Vec<Address> = (0..args.reads).map(|_| address(rng.next() % args.accounts)).collect();
     let at = db.at_root(root);
     let mut flat_ns = Vec::new();
     let mut trie_ns = Vec::new();

@@ -2,10 +2,10 @@
 //! wasmtime call of the same module; (b) token-transfer calls per second on one
 //! core against the same logic in native Rust over the same host.
 
-use std::{any::Any, collections::BTreeMap, sync::Arc, time::Instant};
+use std::{sync::Arc, time::Instant};
 
 use strata_primitives::{Address, B256, U256};
-use strata_vm::{CallContext, Entry, Host, HostError, Status, SubCall, SubCallResult, Vm, VmConfig};
+use strata_vm::{Entry, Host, Status, Vm, VmConfig, testing::FakeHost};
 
 use crate::median;
 
@@ -26,55 +26,12 @@ impl Default for Args {
     }
 }
 
-/// An in-memory host: one contract's storage and its logs.
-struct BenchHost {
-    ctx: CallContext,
-    storage: BTreeMap<Vec<u8>, Vec<u8>>,
-    logs: usize,
-}
-
-impl Host for BenchHost {
-    fn context(&self) -> &CallContext {
-        &self.ctx
-    }
-    fn storage_read(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
-        Ok(self.storage.get(key).cloned())
-    }
-    fn storage_write(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<bool, HostError> {
-        Ok(match value {
-            Some(v) => self.storage.insert(key.to_vec(), v.to_vec()).is_some(),
-            None => self.storage.remove(key).is_some(),
-        })
-    }
-    fn balance(&mut self, _: &Address) -> Result<U256, HostError> {
-        Ok(U256::ZERO)
-    }
-    fn emit_log(&mut self, topics: Vec<B256>, data: Vec<u8>) -> Result<(), HostError> {
-        std::hint::black_box((topics, data));
-        self.logs += 1;
-        Ok(())
-    }
-    fn call(&mut self, _: SubCall) -> Result<SubCallResult, HostError> {
-        Err(HostError::Refused("no nested calls in the benchmark".into()))
-    }
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
-    }
-}
-
-fn host(caller: Address) -> Box<BenchHost> {
-    let ctx = CallContext {
-        address: Address::repeat_byte(0xc0),
-        caller,
-        origin: caller,
-        value: U256::ZERO,
-        block_number: 1,
-        timestamp: 1,
-        chain_id: 1337,
-        is_static: false,
-        depth: 0,
-    };
-    Box::new(BenchHost { ctx, storage: BTreeMap::new(), logs: 0 })
+fn host(caller: Address) -> Box<FakeHost> {
+    let mut h = FakeHost::new();
+    h.ctx.caller = caller;
+    h.ctx.origin = caller;
+    h.ctx.value = U256::ZERO;
+    Box::new(h)
 }
 
 fn per_call_ns(calls: u32, mut f: impl FnMut()) -> f64 {
@@ -128,7 +85,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let (mut wasm, mut native) = (Vec::new(), Vec::new());
     let mut gas = 0;
     for _ in 0..args.rounds {
-        let mut h: Option<Box<dyn Host>> = Some(seeded.clone_box());
+        let mut h: Option<Box<dyn Host>> = Some(seeded.clone());
         let mut i = 0usize;
         wasm.push(per_call_ns(args.calls, || {
             let (back, out) = vm.execute(&contract, Entry::Call, h.take().expect("host"), inputs[i % inputs.len()].clone(), 1_000_000);
@@ -139,14 +96,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             i += 1;
         }));
         // The same transfer written in Rust against the same host.
-        let mut nh = seeded.clone_box();
+        let mut nh = seeded.clone();
         let mut i = 0usize;
         native.push(per_call_ns(args.calls, || {
             let input = &inputs[i % inputs.len()];
             let (to, amount) = (&input[..20], u64::from_le_bytes(input[20..28].try_into().expect("8 bytes")));
             let mut to_key = b"b".to_vec();
             to_key.extend_from_slice(to);
-            let read = |h: &mut BenchHost, k: &[u8]| {
+            let read = |h: &mut FakeHost, k: &[u8]| {
                 h.storage_read(k).expect("read").map_or(0, |v| u64::from_le_bytes(v[..8].try_into().expect("8 bytes")))
             };
             let from_balance = read(&mut nh, &from_key);
@@ -168,10 +125,4 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     println!("  baseline: the same transfer in native Rust on the same host: {:.2} us/call = {:.0} calls/s", n / 1e3, 1e9 / n);
     println!("  ratio wasm / native: {:.2}", w / n);
     Ok(())
-}
-
-impl BenchHost {
-    fn clone_box(&self) -> Box<BenchHost> {
-        Box::new(BenchHost { ctx: self.ctx, storage: self.storage.clone(), logs: 0 })
-    }
 }

@@ -5,16 +5,7 @@ use strata_storage::{Column, MemKv, SharedKv, WriteBatch};
 
 use crate::{StateChanges, StateDb, StateReader, flat_state_root};
 
-/// Deterministic generator (xorshift64*), seed printed by the tests that use it.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
+use strata_testdata::Rng;
 
 fn commit(db: &StateDb, kv: &SharedKv, number: u64, parent: B256, changes: &StateChanges) -> B256 {
     let mut batch = WriteBatch::new();
@@ -101,9 +92,7 @@ fn trie_node_count(kv: &SharedKv) -> usize {
 /// and the node count stays bounded instead of growing with history.
 #[test]
 fn pruning_keeps_the_window_and_drops_the_rest() {
-    let seed = std::env::var("STRATA_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed_1234_u64);
-    println!("seed {seed}");
-    let mut rng = Rng(seed | 1);
+    let (mut rng, seed) = Rng::from_env(0x5eed_1234);
     let retain = 4u64;
     let kv = MemKv::shared();
     let db = StateDb::new(kv.clone(), retain);

@@ -113,7 +113,7 @@ fn child_from(item: Item<'_>) -> Result<Option<Child>, String> {
             }
             Ok(Some(Child::Node(Box::new(node_from_payload(payload)?))))
         }
-        (false, _, payload) if payload.is_empty() => Ok(None),
+        (false, _, []) => Ok(None),
         (false, _, payload) if payload.len() == 32 => Ok(Some(Child::Hash(B256::from_slice(payload)))),
         (false, _, payload) => Err(format!("child reference of {} bytes", payload.len())),
     }

@@ -87,24 +87,38 @@ pub trait Host: Send + 'static {
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
 }
 
-/// In-memory [`Host`] for the engine's unit tests: one contract's storage, logs,
-/// balances, and nested calls answered from a script.
-#[cfg(test)]
-pub(crate) mod fake {
+/// In-memory [`Host`] for tests and benchmarks of the engine alone: one contract's
+/// storage, its logs, a fixed balance, and nested calls answered with a set result.
+#[cfg(any(test, feature = "testing"))]
+pub mod testing {
     use std::collections::BTreeMap;
 
     use super::*;
 
-    pub(crate) struct FakeHost {
+    /// The fake host.
+    #[derive(Debug, Clone)]
+    pub struct FakeHost {
+        /// The frame's context.
         pub ctx: CallContext,
+        /// The contract's storage.
         pub storage: BTreeMap<Vec<u8>, Vec<u8>>,
+        /// Logs emitted.
         pub logs: Vec<(Vec<B256>, Vec<u8>)>,
+        /// Nested calls requested.
         pub calls: Vec<SubCall>,
+        /// What every nested call answers.
         pub call_result: SubCallResult,
     }
 
+    impl Default for FakeHost {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
     impl FakeHost {
-        pub(crate) fn new() -> Self {
+        /// A host with an empty storage and a fixed context.
+        pub fn new() -> Self {
             let ctx = CallContext {
                 address: Address::repeat_byte(0xc0),
                 caller: Address::repeat_byte(0xca),

@@ -34,6 +34,8 @@ use wasmtime::{Config, Engine, InstancePre, Linker, Memory, Module, OptLevel, St
 
 pub use abi::{EXPORT_CALL, EXPORT_DEPLOY, EXPORT_MEMORY, EXPORT_REENTRANT, IMPORTS, MODULE};
 pub use cache::DiskCache;
+#[cfg(any(test, feature = "testing"))]
+pub use host::testing;
 pub use host::{CallContext, Host, HostError, SubCall, SubCallResult};
 pub use validate::ModuleInfo;
 

@@ -1,5 +1,5 @@
 use super::*;
-use crate::host::fake::FakeHost;
+use crate::host::testing::FakeHost;
 
 fn vm() -> Vm {
     Vm::new(VmConfig::default()).unwrap()

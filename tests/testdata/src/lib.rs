@@ -1,8 +1,9 @@
-//! Locates and loads Ethereum's test vectors (`shared/testdata/`) for tests.
+//! Test support shared by Strata's crates: Ethereum's test vectors (`shared/testdata/`)
+//! and a seeded random generator.
 //!
 //! Why a crate: several crates check themselves against the same vectors; one
 //! place knows where they are. Missing data fails loudly — vectors that were not
-//! read prove nothing.
+//! read prove nothing. Randomised tests print their seed and replay it exactly.
 
 use std::path::{Path, PathBuf};
 
@@ -45,4 +46,31 @@ pub fn bytes_of(s: &str) -> Vec<u8> {
 pub fn decode_hex(h: &str) -> Vec<u8> {
     assert!(h.len().is_multiple_of(2), "odd-length hex {h:?}");
     (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap_or_else(|_| panic!("bad hex {h:?}"))).collect()
+}
+
+/// xorshift64*: a tiny deterministic generator, so a failing seed replays exactly.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from `seed` (any value; zero is mapped to a valid state).
+    pub fn new(seed: u64) -> Self {
+        Self(seed | 1)
+    }
+
+    /// The seed from `STRATA_SEED`, or `default`; printed so a failure can be replayed.
+    pub fn from_env(default: u64) -> (Self, u64) {
+        let seed = std::env::var("STRATA_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(default);
+        println!("seed {seed} (replay with STRATA_SEED={seed})");
+        (Self::new(seed), seed)
+    }
+
+    /// Next pseudo-random number.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
 }

@@ -39,25 +39,10 @@ fn spawn_node(dir: &std::path::Path) -> (Child, String) {
     (child, url)
 }
 
-/// xorshift64*: a tiny seeded generator so a failing run can be replayed.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_under_load_never_loses_or_half_writes_blocks() {
-    let seed = std::env::var("STRATA_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1);
-    println!("kill9 test seed {seed} (replay with STRATA_SEED={seed})");
-    let mut rng = Rng(seed);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let (mut rng, seed) = strata_testdata::Rng::from_env(now);
     let dir = tempfile::tempdir().unwrap();
     let alice = strata_node::dev_accounts().unwrap()[0].signer.clone();
     let to = Address::repeat_byte(0x77);
