@@ -1,5 +1,7 @@
 //! `strata`: the Strata node binary.
 
+mod contract;
+
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::Context;
@@ -34,6 +36,108 @@ enum Command {
         #[arg(long, default_value_t = strata_state::DEFAULT_RETAIN, value_parser = clap::value_parser!(u64).range(1..))]
         retain_blocks: u64,
     },
+    /// Build, deploy and call Wasm contracts.
+    #[command(subcommand)]
+    Contract(ContractCommand),
+}
+
+#[derive(Subcommand)]
+enum ContractCommand {
+    /// Build a contract crate for wasm32v1-none (release profile), check its size, and write
+    /// `<name>.wasm` and `<name>.build.json` (toolchain, flags, code hash).
+    Build {
+        /// The contract crate's Cargo.toml.
+        #[arg(long, default_value = "Cargo.toml")]
+        manifest_path: PathBuf,
+        /// Output directory (default: `<crate>/target/strata`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Deploy a module and print the receipt.
+    Deploy {
+        /// The `.wasm` module.
+        wasm: PathBuf,
+        /// Constructor input, hex (e.g. ABI-encoded arguments).
+        #[arg(long, default_value = "0x")]
+        args: String,
+        #[command(flatten)]
+        tx: TxArgs,
+    },
+    /// Call a contract: a transaction (prints the receipt), or `--view` (eth_call, prints the output).
+    Call {
+        /// Contract address.
+        address: String,
+        /// Calldata, hex (Solidity ABI: selector ++ arguments).
+        #[arg(long, default_value = "0x")]
+        data: String,
+        /// Value to send, in wei.
+        #[arg(long, default_value_t = 0)]
+        value: u128,
+        /// Read-only call: no transaction.
+        #[arg(long)]
+        view: bool,
+        #[command(flatten)]
+        tx: TxArgs,
+    },
+}
+
+#[derive(clap::Args)]
+struct TxArgs {
+    /// Node JSON-RPC URL.
+    #[arg(long, default_value = "http://127.0.0.1:8545")]
+    rpc: String,
+    /// File holding the signing key (32-byte hex private key).
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+    /// Sign with public dev key N (0-9) of `strata dev`. Never on a real network.
+    #[arg(long)]
+    dev_key: Option<usize>,
+    /// Gas limit (default: eth_estimateGas).
+    #[arg(long)]
+    gas: Option<u64>,
+}
+
+fn print_receipt(receipt: &serde_json::Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(receipt)?);
+    if receipt["status"] != "0x1" {
+        anyhow::bail!("transaction failed: {}", receipt["failureReason"].as_str().or(receipt["revertData"].as_str()).unwrap_or("reverted"));
+    }
+    Ok(())
+}
+
+async fn run_contract(command: ContractCommand) -> anyhow::Result<()> {
+    match command {
+        ContractCommand::Build { manifest_path, out } => {
+            let built = contract::build_contract(&manifest_path, out.as_deref(), strata_vm::Limits::default().max_code_size)?;
+            println!("{} ({} bytes, code hash {})", built.wasm.display(), built.size, built.code_hash);
+            Ok(())
+        }
+        ContractCommand::Deploy { wasm, args, tx } => {
+            let key = contract::signer(tx.key_file.as_deref(), tx.dev_key)?;
+            let node = contract::Node::connect(&tx.rpc)?;
+            let data = contract::deploy_data(&wasm, &contract::hex_arg(&args)?)?;
+            let receipt = node.transact(&key, strata_primitives::TxKind::Create, strata_primitives::U256::ZERO, data, tx.gas).await?;
+            print_receipt(&receipt)
+        }
+        ContractCommand::Call { address, data, value, view, tx } => {
+            let to = contract::address_arg(&address)?;
+            let input = contract::hex_arg(&data)?;
+            let node = contract::Node::connect(&tx.rpc)?;
+            if view {
+                let mut req = serde_json::json!({"to": to, "data": data, "value": strata_primitives::U256::from(value)});
+                if let Ok(key) = contract::signer(tx.key_file.as_deref(), tx.dev_key) {
+                    req["from"] = serde_json::json!(key.address());
+                }
+                let out = node.request("eth_call", vec![req, "latest".into()]).await?;
+                println!("{}", out.as_str().unwrap_or_default());
+                return Ok(());
+            }
+            let key = contract::signer(tx.key_file.as_deref(), tx.dev_key)?;
+            let receipt =
+                node.transact(&key, strata_primitives::TxKind::Call(to), strata_primitives::U256::from(value), input, tx.gas).await?;
+            print_receipt(&receipt)
+        }
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -83,6 +187,7 @@ async fn main() -> anyhow::Result<()> {
     init_tracing();
     let cli = Cli::parse();
     match cli.command {
+        Command::Contract(command) => run_contract(command).await?,
         Command::Dev { data_dir, rpc_addr, chain_id, block_time, retain_blocks } => {
             let config = DevConfig { data_dir: data_dir.clone(), rpc_addr, chain_id, block_time, retain_blocks };
             let node = DevNode::start(config).await.with_context(|| format!("starting the dev node in {}", data_dir.display()))?;

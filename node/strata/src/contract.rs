@@ -1,0 +1,186 @@
+//! `strata contract …`: build, deploy and call contracts from the command line.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::Duration,
+};
+
+use anyhow::{Context, bail};
+use jsonrpsee::{
+    core::{client::ClientT, params::ArrayParams},
+    http_client::HttpClientBuilder,
+};
+use serde_json::{Value, json};
+use strata_primitives::{Address, B256, Bytes, LocalSigner, TxKind, U256, deploy, hex, keccak256, transaction::build};
+
+/// The pinned contract target: MVP Wasm + mutable globals, stable across Rust releases.
+pub const TARGET: &str = "wasm32v1-none";
+
+/// What `build` produced.
+#[derive(Debug)]
+pub struct Built {
+    /// The module.
+    pub wasm: PathBuf,
+    /// Its size in bytes.
+    pub size: usize,
+    /// `keccak256(module)`: the code hash the chain will record.
+    pub code_hash: B256,
+}
+
+fn package_name(manifest: &Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(manifest).with_context(|| format!("reading {}", manifest.display()))?;
+    let mut in_package = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+        } else if in_package && let Some(name) = line.strip_prefix("name") {
+            return Ok(name.trim_start_matches([' ', '=']).trim().trim_matches('"').replace('-', "_"));
+        }
+    }
+    bail!("{} has no [package] name", manifest.display())
+}
+
+fn target_dir(manifest_dir: &Path) -> PathBuf {
+    if let Ok(dir) = std::env::var("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    for a in manifest_dir.ancestors() {
+        if std::fs::read_to_string(a.join("Cargo.toml")).is_ok_and(|s| s.contains("[workspace]")) {
+            return a.join("target");
+        }
+    }
+    manifest_dir.join("target")
+}
+
+/// Builds a contract crate for [`TARGET`] with the release profile, checks its size and
+/// writes `<out>/<name>.wasm` plus `<name>.build.json` (toolchain, target, flags, code hash)
+/// so the build can be reproduced and checked.
+pub fn build_contract(manifest: &Path, out: Option<&Path>, max_size: usize) -> anyhow::Result<Built> {
+    let manifest = manifest.canonicalize().with_context(|| format!("no contract manifest at {}", manifest.display()))?;
+    let dir = manifest.parent().context("manifest has no directory")?.to_path_buf();
+    let name = package_name(&manifest)?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // No host-specific flags: the same source and toolchain give the same bytes anywhere.
+    let status = Command::new(&cargo)
+        .args(["build", "--locked", "--release", "--target", TARGET, "--manifest-path"])
+        .arg(&manifest)
+        .env_remove("RUSTFLAGS")
+        .env("CARGO_ENCODED_RUSTFLAGS", "")
+        .status()
+        .context("running cargo")?;
+    if !status.success() {
+        bail!("cargo build for {TARGET} failed");
+    }
+    let built = target_dir(&dir).join(TARGET).join("release").join(format!("{name}.wasm"));
+    let wasm = std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
+    if wasm.len() > max_size {
+        bail!("{name}.wasm is {} bytes, over the chain's code-size limit of {max_size}", wasm.len());
+    }
+    let out = out.map_or_else(|| dir.join("target").join("strata"), Path::to_path_buf);
+    std::fs::create_dir_all(&out)?;
+    let dest = out.join(format!("{name}.wasm"));
+    std::fs::write(&dest, &wasm)?;
+    let rustc =
+        Command::new("rustc").arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+    let record = json!({
+        "contract": name,
+        "codeHash": keccak256(&wasm),
+        "size": wasm.len(),
+        "toolchain": rustc,
+        "target": TARGET,
+        "profile": "release (opt-level z, lto, codegen-units 1, panic abort; see the workspace Cargo.toml)",
+        "command": format!("cargo build --locked --release --target {TARGET} --manifest-path {}", manifest.display()),
+    });
+    std::fs::write(out.join(format!("{name}.build.json")), serde_json::to_string_pretty(&record)?)?;
+    Ok(Built { wasm: dest, size: wasm.len(), code_hash: keccak256(&wasm) })
+}
+
+/// Who signs: a key file (hex private key) or one of the public dev keys.
+pub fn signer(key_file: Option<&Path>, dev_key: Option<usize>) -> anyhow::Result<LocalSigner> {
+    match (key_file, dev_key) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading key file {}", path.display()))?;
+            let secret: B256 = text.trim().parse().context("the key file must hold a 32-byte hex private key")?;
+            Ok(LocalSigner::from_bytes(&secret)?)
+        }
+        (None, Some(i)) => {
+            let keys = strata_primitives::keys::derive_accounts(strata_primitives::keys::DEV_MNEMONIC, 10)?;
+            Ok(keys.get(i).context("dev keys are numbered 0 to 9")?.signer.clone())
+        }
+        (None, None) => bail!("say who signs: --key-file FILE or --dev-key N (public test keys, dev chains only)"),
+    }
+}
+
+/// A JSON-RPC connection to a node.
+pub struct Node {
+    client: jsonrpsee::http_client::HttpClient,
+}
+
+impl Node {
+    /// Connects to `url`.
+    pub fn connect(url: &str) -> anyhow::Result<Self> {
+        Ok(Self { client: HttpClientBuilder::default().request_timeout(Duration::from_secs(60)).build(url)? })
+    }
+
+    /// One call.
+    pub async fn request(&self, method: &str, params: Vec<Value>) -> anyhow::Result<Value> {
+        let mut p = ArrayParams::new();
+        for v in params {
+            p.insert(v)?;
+        }
+        self.client.request(method, p).await.with_context(|| format!("{method} failed"))
+    }
+
+    fn quantity(v: &Value) -> anyhow::Result<u64> {
+        let s = v.as_str().context("expected a hex quantity")?;
+        Ok(u64::from_str_radix(s.trim_start_matches("0x"), 16)?)
+    }
+
+    /// Signs and sends a transaction (gas estimated unless given) and waits for its receipt.
+    pub async fn transact(&self, key: &LocalSigner, to: TxKind, value: U256, input: Vec<u8>, gas: Option<u64>) -> anyhow::Result<Value> {
+        let chain_id = Self::quantity(&self.request("eth_chainId", vec![]).await?)?;
+        let nonce = Self::quantity(&self.request("eth_getTransactionCount", vec![json!(key.address()), "pending".into()]).await?)?;
+        let gas = match gas {
+            Some(g) => g,
+            None => {
+                let mut req = json!({"from": key.address(), "value": value, "data": format!("0x{}", hex::encode(&input))});
+                if let TxKind::Call(a) = to {
+                    req["to"] = json!(a);
+                }
+                Self::quantity(&self.request("eth_estimateGas", vec![req]).await?)?
+            }
+        };
+        let tip = u128::from(Self::quantity(&self.request("eth_maxPriorityFeePerGas", vec![]).await?)?);
+        let head = self.request("eth_getBlockByNumber", vec!["latest".into(), false.into()]).await?;
+        let base = u128::from(Self::quantity(&head["baseFeePerGas"])?);
+        let tx = build::eip1559(chain_id, nonce, to, value, Bytes::from(input), gas, base * 2 + tip, tip);
+        let raw = key.sign_transaction(tx)?.encoded();
+        let hash = self.request("eth_sendRawTransaction", vec![json!(format!("0x{}", hex::encode(&raw)))]).await?;
+        for _ in 0..600 {
+            let receipt = self.request("eth_getTransactionReceipt", vec![hash.clone()]).await?;
+            if !receipt.is_null() {
+                return Ok(receipt);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("no receipt for {hash} after 60 s")
+    }
+}
+
+/// Parses `0x…` hex (empty allowed).
+pub fn hex_arg(s: &str) -> anyhow::Result<Vec<u8>> {
+    hex::decode(s.trim_start_matches("0x")).with_context(|| format!("{s:?} is not hex"))
+}
+
+/// Deploy data for a module file and constructor input.
+pub fn deploy_data(wasm: &Path, ctor: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let module = std::fs::read(wasm).with_context(|| format!("reading {}", wasm.display()))?;
+    Ok(deploy::encode(&module, ctor))
+}
+
+/// Parses an address argument.
+pub fn address_arg(s: &str) -> anyhow::Result<Address> {
+    s.parse().with_context(|| format!("{s:?} is not an address"))
+}

@@ -1,0 +1,115 @@
+//! The contract CLI end to end: `strata contract build` an example, `deploy` it to a
+//! dev node, `call` it, and read its events from the receipts over JSON-RPC.
+
+use std::{path::Path, process::Command, time::Duration};
+
+use serde_json::Value;
+use strata_node::{DevConfig, DevNode, dev_accounts};
+use strata_primitives::{Address, B256, U256, hex, keccak256};
+
+fn strata(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_strata")).args(args).env("RUST_LOG", "warn").output().expect("run strata");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn selector(signature: &str) -> Vec<u8> {
+    keccak256(signature.as_bytes())[..4].to_vec()
+}
+
+fn word(bytes: &[u8]) -> Vec<u8> {
+    B256::left_padding_from(bytes).to_vec()
+}
+
+fn string_word(s: &str) -> Vec<u8> {
+    let mut out = word(&U256::from(s.len()).to_be_bytes::<32>());
+    let mut data = s.as_bytes().to_vec();
+    data.resize(s.len().div_ceil(32) * 32, 0);
+    out.extend(data);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn build_deploy_call_with_the_cli() {
+    let out = tempfile::tempdir().unwrap();
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contracts/examples/erc20/Cargo.toml");
+    let (ok, stdout, stderr) =
+        strata(&["contract", "build", "--manifest-path", manifest.to_str().unwrap(), "--out", out.path().to_str().unwrap()]);
+    assert!(ok, "build failed: {stderr}");
+    assert!(stdout.contains("erc20.wasm"), "{stdout}");
+    let wasm = out.path().join("erc20.wasm");
+    let record: Value = serde_json::from_str(&std::fs::read_to_string(out.path().join("erc20.build.json")).unwrap()).unwrap();
+    let module = std::fs::read(&wasm).unwrap();
+    assert_eq!(record["codeHash"], serde_json::json!(keccak256(&module)));
+    assert_eq!(record["target"], "wasm32v1-none");
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = DevConfig {
+        data_dir: dir.path().to_path_buf(),
+        rpc_addr: "127.0.0.1:0".parse().unwrap(),
+        block_time: Duration::from_millis(10),
+        ..DevConfig::default()
+    };
+    let node = DevNode::start(config).await.unwrap();
+    let rpc = node.http_url();
+    let (alice, bob) = (dev_accounts().unwrap()[0].signer.address(), dev_accounts().unwrap()[1].signer.address());
+
+    // Constructor: (string "Token", string "TOK", uint256 1000), ABI-encoded.
+    let mut ctor = Vec::new();
+    ctor.extend(word(&U256::from(96u64).to_be_bytes::<32>()));
+    ctor.extend(word(&U256::from(160u64).to_be_bytes::<32>()));
+    ctor.extend(word(&U256::from(1000u64).to_be_bytes::<32>()));
+    ctor.extend(string_word("Token"));
+    ctor.extend(string_word("TOK"));
+    let args = format!("0x{}", hex::encode(&ctor));
+    let (ok, stdout, stderr) = strata(&["contract", "deploy", wasm.to_str().unwrap(), "--args", &args, "--dev-key", "0", "--rpc", &rpc]);
+    assert!(ok, "deploy failed: {stderr}\n{stdout}");
+    let receipt: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(receipt["status"], "0x1");
+    let token: Address = receipt["contractAddress"].as_str().unwrap().parse().unwrap();
+    let transfer_topic = keccak256("Transfer(address,address,uint256)");
+    assert_eq!(receipt["logs"][0]["topics"][0], serde_json::json!(transfer_topic), "mint emits Transfer");
+
+    // transfer(bob, 250): the receipt's log is an Ethereum Transfer event.
+    let mut call = selector("transfer(address,uint256)");
+    call.extend(word(bob.as_slice()));
+    call.extend(word(&U256::from(250u64).to_be_bytes::<32>()));
+    let data = format!("0x{}", hex::encode(&call));
+    let (ok, stdout, stderr) = strata(&["contract", "call", &token.to_string(), "--data", &data, "--dev-key", "0", "--rpc", &rpc]);
+    assert!(ok, "call failed: {stderr}\n{stdout}");
+    let receipt: Value = serde_json::from_str(&stdout).unwrap();
+    let log = &receipt["logs"][0];
+    assert_eq!(log["address"], serde_json::json!(token));
+    assert_eq!(log["topics"][0], serde_json::json!(transfer_topic));
+    assert_eq!(log["topics"][1], serde_json::json!(B256::left_padding_from(alice.as_slice())));
+    assert_eq!(log["topics"][2], serde_json::json!(B256::left_padding_from(bob.as_slice())));
+    assert_eq!(log["data"], serde_json::json!(format!("0x{}", hex::encode(U256::from(250u64).to_be_bytes::<32>()))));
+
+    // balanceOf(bob) through --view (eth_call).
+    let mut query = selector("balanceOf(address)");
+    query.extend(word(bob.as_slice()));
+    let (ok, stdout, _) =
+        strata(&["contract", "call", &token.to_string(), "--view", "--data", &format!("0x{}", hex::encode(&query)), "--rpc", &rpc]);
+    assert!(ok);
+    assert_eq!(stdout.trim(), format!("0x{}", hex::encode(U256::from(250u64).to_be_bytes::<32>())));
+
+    // Overspending fails with a non-zero exit and the revert data.
+    let mut call = selector("transfer(address,uint256)");
+    call.extend(word(alice.as_slice()));
+    call.extend(word(&U256::from(1u64).to_be_bytes::<32>()));
+    let (ok, stdout, stderr) = strata(&[
+        "contract",
+        "call",
+        &token.to_string(),
+        "--data",
+        &format!("0x{}", hex::encode(&call)),
+        "--dev-key",
+        "2",
+        "--gas",
+        "200000",
+        "--rpc",
+        &rpc,
+    ]);
+    assert!(!ok, "{stdout}");
+    assert!(stderr.contains("transaction failed"), "{stderr}");
+    node.stop().await;
+}

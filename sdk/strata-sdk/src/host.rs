@@ -1,0 +1,287 @@
+//! Safe wrappers over the host functions of `docs/abi.md`.
+
+use alloc::vec::Vec;
+use alloy_primitives::{Address, B256, U256};
+
+#[cfg(target_arch = "wasm32")]
+mod sys {
+    #[link(wasm_import_module = "env")]
+    unsafe extern "C" {
+        pub fn input_size() -> i32;
+        pub fn input_read(ptr: *mut u8);
+        pub fn return_data(ptr: *const u8, len: i32);
+        pub fn revert(ptr: *const u8, len: i32) -> !;
+        pub fn storage_read(key: *const u8, key_len: i32, val: *mut u8, cap: i32) -> i32;
+        pub fn storage_write(key: *const u8, key_len: i32, val: *const u8, val_len: i32);
+        pub fn storage_remove(key: *const u8, key_len: i32);
+        pub fn caller(out: *mut u8);
+        pub fn origin(out: *mut u8);
+        pub fn self_address(out: *mut u8);
+        pub fn call_value(out: *mut u8);
+        pub fn balance(addr: *const u8, out: *mut u8);
+        pub fn block_number() -> i64;
+        pub fn block_timestamp() -> i64;
+        pub fn chain_id() -> i64;
+        pub fn emit_log(topics: *const u8, count: i32, data: *const u8, len: i32);
+        pub fn call(addr: *const u8, value: *const u8, input: *const u8, len: i32, gas: i64) -> i32;
+        pub fn static_call(addr: *const u8, input: *const u8, len: i32, gas: i64) -> i32;
+        pub fn return_data_size() -> i32;
+        pub fn return_data_copy(ptr: *mut u8, offset: i32, len: i32);
+        pub fn keccak256(ptr: *const u8, len: i32, out: *mut u8);
+        pub fn gas_left() -> i64;
+    }
+}
+
+/// Off-chain builds (docs, `cargo check` on the host) link these instead: calling any of
+/// them outside the Strata runtime is a bug, so they stop the program.
+#[cfg(not(target_arch = "wasm32"))]
+#[allow(missing_docs, clippy::missing_safety_doc)]
+mod sys {
+    fn outside() -> ! {
+        panic!("strata-sdk host functions only exist inside the Strata runtime (wasm32)")
+    }
+    pub unsafe fn input_size() -> i32 {
+        outside()
+    }
+    pub unsafe fn input_read(_: *mut u8) {
+        outside()
+    }
+    pub unsafe fn return_data(_: *const u8, _: i32) {
+        outside()
+    }
+    pub unsafe fn revert(_: *const u8, _: i32) -> ! {
+        outside()
+    }
+    pub unsafe fn storage_read(_: *const u8, _: i32, _: *mut u8, _: i32) -> i32 {
+        outside()
+    }
+    pub unsafe fn storage_write(_: *const u8, _: i32, _: *const u8, _: i32) {
+        outside()
+    }
+    pub unsafe fn storage_remove(_: *const u8, _: i32) {
+        outside()
+    }
+    pub unsafe fn caller(_: *mut u8) {
+        outside()
+    }
+    pub unsafe fn origin(_: *mut u8) {
+        outside()
+    }
+    pub unsafe fn self_address(_: *mut u8) {
+        outside()
+    }
+    pub unsafe fn call_value(_: *mut u8) {
+        outside()
+    }
+    pub unsafe fn balance(_: *const u8, _: *mut u8) {
+        outside()
+    }
+    pub unsafe fn block_number() -> i64 {
+        outside()
+    }
+    pub unsafe fn block_timestamp() -> i64 {
+        outside()
+    }
+    pub unsafe fn chain_id() -> i64 {
+        outside()
+    }
+    pub unsafe fn emit_log(_: *const u8, _: i32, _: *const u8, _: i32) {
+        outside()
+    }
+    pub unsafe fn call(_: *const u8, _: *const u8, _: *const u8, _: i32, _: i64) -> i32 {
+        outside()
+    }
+    pub unsafe fn static_call(_: *const u8, _: *const u8, _: i32, _: i64) -> i32 {
+        outside()
+    }
+    pub unsafe fn return_data_size() -> i32 {
+        outside()
+    }
+    pub unsafe fn return_data_copy(_: *mut u8, _: i32, _: i32) {
+        outside()
+    }
+    pub unsafe fn keccak256(_: *const u8, _: i32, _: *mut u8) {
+        outside()
+    }
+    pub unsafe fn gas_left() -> i64 {
+        outside()
+    }
+}
+
+fn len(n: usize) -> i32 {
+    // Wasm32 memory is at most 4 GiB and every host limit is far below i32::MAX.
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// The call's input.
+pub fn input() -> Vec<u8> {
+    // SAFETY: the host writes exactly `input_size()` bytes at the pointer, which has that capacity.
+    unsafe {
+        let n = usize::try_from(sys::input_size()).unwrap_or(0);
+        let mut buf = Vec::with_capacity(n);
+        sys::input_read(buf.as_mut_ptr());
+        buf.set_len(n);
+        buf
+    }
+}
+
+/// Sets the call's return data (the contract then returns normally).
+pub fn return_data(data: &[u8]) {
+    // SAFETY: pointer and length describe `data`.
+    unsafe { sys::return_data(data.as_ptr(), len(data.len())) }
+}
+
+/// Ends the call, rolling back its changes, with `data` as revert data.
+pub fn revert(data: &[u8]) -> ! {
+    // SAFETY: pointer and length describe `data`; the host does not return.
+    unsafe { sys::revert(data.as_ptr(), len(data.len())) }
+}
+
+/// Reads a storage key of this contract.
+pub fn storage_read(key: &[u8]) -> Option<Vec<u8>> {
+    let mut buf: Vec<u8> = Vec::with_capacity(64);
+    // SAFETY: the host writes at most `cap` bytes into `buf`'s spare capacity.
+    unsafe {
+        let n = sys::storage_read(key.as_ptr(), len(key.len()), buf.as_mut_ptr(), len(buf.capacity()));
+        let n = usize::try_from(n).ok()?;
+        if n > buf.capacity() {
+            buf.reserve_exact(n);
+            sys::storage_read(key.as_ptr(), len(key.len()), buf.as_mut_ptr(), len(n));
+        }
+        buf.set_len(n);
+    }
+    Some(buf)
+}
+
+/// Writes a storage key of this contract (an empty value removes the key).
+pub fn storage_write(key: &[u8], value: &[u8]) {
+    // SAFETY: pointers and lengths describe `key` and `value`.
+    unsafe {
+        if value.is_empty() {
+            sys::storage_remove(key.as_ptr(), len(key.len()))
+        } else {
+            sys::storage_write(key.as_ptr(), len(key.len()), value.as_ptr(), len(value.len()))
+        }
+    }
+}
+
+macro_rules! address_getter {
+    ($(#[$doc:meta] $name:ident),*) => {$(
+        #[$doc]
+        pub fn $name() -> Address {
+            let mut out = [0u8; 20];
+            // SAFETY: the host writes 20 bytes.
+            unsafe { sys::$name(out.as_mut_ptr()) };
+            Address::from(out)
+        }
+    )*};
+}
+
+address_getter!(
+    /// The account that called this contract.
+    caller,
+    /// The transaction's sender.
+    origin,
+    /// This contract's address.
+    self_address
+);
+
+/// Value sent with the call.
+pub fn call_value() -> U256 {
+    let mut out = [0u8; 32];
+    // SAFETY: the host writes 32 bytes.
+    unsafe { sys::call_value(out.as_mut_ptr()) };
+    U256::from_be_bytes(out)
+}
+
+/// Balance of an account.
+pub fn balance(of: Address) -> U256 {
+    let mut out = [0u8; 32];
+    // SAFETY: 20 bytes read, 32 written.
+    unsafe { sys::balance(of.as_ptr(), out.as_mut_ptr()) };
+    U256::from_be_bytes(out)
+}
+
+/// Current block number.
+pub fn block_number() -> u64 {
+    // SAFETY: no memory involved.
+    unsafe { sys::block_number() as u64 }
+}
+
+/// Current block timestamp (seconds).
+pub fn block_timestamp() -> u64 {
+    // SAFETY: no memory involved.
+    unsafe { sys::block_timestamp() as u64 }
+}
+
+/// Chain id.
+pub fn chain_id() -> u64 {
+    // SAFETY: no memory involved.
+    unsafe { sys::chain_id() as u64 }
+}
+
+/// Emits a log from this contract: `topics` holds `count` 32-byte topics.
+pub fn emit_log(topics: &[u8], count: usize, data: &[u8]) {
+    // SAFETY: pointers and lengths describe the slices.
+    unsafe { sys::emit_log(topics.as_ptr(), len(count), data.as_ptr(), len(data.len())) }
+}
+
+/// How a call to another contract ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallResult {
+    /// It returned this data.
+    Success(Vec<u8>),
+    /// It reverted with this data.
+    Revert(Vec<u8>),
+    /// It failed (trap, out of gas, refused); the data says why.
+    Failure(Vec<u8>),
+}
+
+fn last_return() -> Vec<u8> {
+    // SAFETY: the host copies exactly `return_data_size()` bytes.
+    unsafe {
+        let n = usize::try_from(sys::return_data_size()).unwrap_or(0);
+        let mut buf = Vec::with_capacity(n);
+        sys::return_data_copy(buf.as_mut_ptr(), 0, len(n));
+        buf.set_len(n);
+        buf
+    }
+}
+
+fn result(status: i32) -> CallResult {
+    let data = last_return();
+    match status {
+        0 => CallResult::Success(data),
+        1 => CallResult::Revert(data),
+        _ => CallResult::Failure(data),
+    }
+}
+
+/// Calls another contract with `value` and `input`; `gas` 0 hands over all it may.
+pub fn call(to: Address, value: U256, input: &[u8], gas: u64) -> CallResult {
+    let v = value.to_be_bytes::<32>();
+    // SAFETY: pointers and lengths describe the buffers.
+    let status = unsafe { sys::call(to.as_ptr(), v.as_ptr(), input.as_ptr(), len(input.len()), gas as i64) };
+    result(status)
+}
+
+/// Calls another contract read-only.
+pub fn static_call(to: Address, input: &[u8], gas: u64) -> CallResult {
+    // SAFETY: pointers and lengths describe the buffers.
+    let status = unsafe { sys::static_call(to.as_ptr(), input.as_ptr(), len(input.len()), gas as i64) };
+    result(status)
+}
+
+/// Keccak-256, computed by the host.
+pub fn keccak(data: &[u8]) -> B256 {
+    let mut out = [0u8; 32];
+    // SAFETY: pointer and length describe `data`; 32 bytes written.
+    unsafe { sys::keccak256(data.as_ptr(), len(data.len()), out.as_mut_ptr()) };
+    B256::from(out)
+}
+
+/// Gas left in this frame.
+pub fn gas_left() -> u64 {
+    // SAFETY: no memory involved.
+    unsafe { sys::gas_left() as u64 }
+}
