@@ -26,6 +26,38 @@ pub struct Built {
     pub size: usize,
     /// `keccak256(module)`: the code hash the chain will record.
     pub code_hash: B256,
+    /// The Solidity-ABI JSON file written beside the module.
+    pub abi: PathBuf,
+    /// Entries in the ABI.
+    pub abi_entries: usize,
+}
+
+/// Custom section where `#[contract]`, `#[event]` and `#[error]` put their ABI fragments.
+pub const ABI_SECTION: &str = "strata_abi";
+
+/// The contract's ABI, assembled from the fragments in its `strata_abi` section:
+/// constructor, functions, events, errors, each group by name.
+pub fn extract_abi(wasm: &[u8]) -> anyhow::Result<Vec<Value>> {
+    let mut entries = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        if let wasmparser::Payload::CustomSection(section) = payload.context("parsing the module")?
+            && section.name() == ABI_SECTION
+        {
+            let text = std::str::from_utf8(section.data()).context("ABI section is not UTF-8")?;
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                entries.push(serde_json::from_str::<Value>(line).with_context(|| format!("bad ABI fragment {line:?}"))?);
+            }
+        }
+    }
+    let rank = |v: &Value| match v["type"].as_str() {
+        Some("constructor") => 0,
+        Some("function") => 1,
+        Some("event") => 2,
+        _ => 3,
+    };
+    entries.sort_by(|a, b| (rank(a), a["name"].as_str()).cmp(&(rank(b), b["name"].as_str())));
+    entries.dedup();
+    Ok(entries)
 }
 
 fn package_name(manifest: &Path) -> anyhow::Result<String> {
@@ -55,7 +87,8 @@ fn target_dir(manifest_dir: &Path) -> PathBuf {
 }
 
 /// Builds a contract crate for [`TARGET`] with the release profile, checks its size and
-/// writes `<out>/<name>.wasm` plus `<name>.build.json` (toolchain, target, flags, code hash)
+/// writes `<out>/<name>.wasm`, its Solidity ABI `<name>.abi.json` (from the module's
+/// `strata_abi` section), and `<name>.build.json` (toolchain, target, flags, code hash)
 /// so the build can be reproduced and checked.
 pub fn build_contract(manifest: &Path, out: Option<&Path>, max_size: usize) -> anyhow::Result<Built> {
     let manifest = manifest.canonicalize().with_context(|| format!("no contract manifest at {}", manifest.display()))?;
@@ -82,6 +115,9 @@ pub fn build_contract(manifest: &Path, out: Option<&Path>, max_size: usize) -> a
     std::fs::create_dir_all(&out)?;
     let dest = out.join(format!("{name}.wasm"));
     std::fs::write(&dest, &wasm)?;
+    let abi_entries = extract_abi(&wasm)?;
+    let abi = out.join(format!("{name}.abi.json"));
+    std::fs::write(&abi, serde_json::to_string_pretty(&abi_entries)?)?;
     let rustc =
         Command::new("rustc").arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
     let record = json!({
@@ -94,7 +130,7 @@ pub fn build_contract(manifest: &Path, out: Option<&Path>, max_size: usize) -> a
         "command": format!("cargo build --locked --release --target {TARGET} --manifest-path {}", manifest.display()),
     });
     std::fs::write(out.join(format!("{name}.build.json")), serde_json::to_string_pretty(&record)?)?;
-    Ok(Built { wasm: dest, size: wasm.len(), code_hash: keccak256(&wasm) })
+    Ok(Built { wasm: dest, size: wasm.len(), code_hash: keccak256(&wasm), abi, abi_entries: abi_entries.len() })
 }
 
 /// Who signs: a key file (hex private key) or one of the public dev keys.

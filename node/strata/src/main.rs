@@ -44,7 +44,7 @@ enum Command {
 #[derive(Subcommand)]
 enum ContractCommand {
     /// Build a contract crate for wasm32v1-none (release profile), check its size, and write
-    /// `<name>.wasm` and `<name>.build.json` (toolchain, flags, code hash).
+    /// `<name>.wasm`, its ABI `<name>.abi.json`, and `<name>.build.json` (toolchain, flags, code hash).
     Build {
         /// The contract crate's Cargo.toml.
         #[arg(long, default_value = "Cargo.toml")]
@@ -110,6 +110,7 @@ async fn run_contract(command: ContractCommand) -> anyhow::Result<()> {
         ContractCommand::Build { manifest_path, out } => {
             let built = contract::build_contract(&manifest_path, out.as_deref(), strata_vm::Limits::default().max_code_size)?;
             println!("{} ({} bytes, code hash {})", built.wasm.display(), built.size, built.code_hash);
+            println!("{} ({} entries)", built.abi.display(), built.abi_entries);
             Ok(())
         }
         ContractCommand::Deploy { wasm, args, tx } => {

@@ -6,8 +6,11 @@
 //! and uses `alloy-sol-types`, so calldata, return values, events and errors are
 //! Solidity-ABI encoded and any Ethereum client calls the contract through its ABI.
 //!
-//! A contract exports `call` (and optionally `deploy`), reads its input, dispatches
-//! on the Solidity selector, and returns or reverts; [`entry`] does the plumbing.
+//! The usual way to write a contract is `#[contract]` on an `impl` block, with
+//! `#[event]` and `#[error]` structs (see the macros' docs and `contracts/examples`):
+//! dispatch, argument decoding, return encoding and the ABI JSON are generated from
+//! the Rust signatures. Interfaces declared in Solidity syntax with [`sol!`] work too
+//! (typed calls to other contracts, or [`entry`] for hand-written dispatch).
 #![no_std]
 
 extern crate alloc;
@@ -19,7 +22,61 @@ pub mod storage;
 #[cfg(target_arch = "wasm32")]
 mod runtime;
 
-pub use alloy_primitives::{Address, B256, Bytes, U256, address, keccak256};
+pub use alloy_primitives::{Address, B256, Bytes, I256, U256, address, keccak256};
+pub use strata_sdk_macros::{contract, error, event};
+
+/// Something a contract function can fail with: it becomes the call's revert data.
+pub trait ContractError {
+    /// The revert data (selector ++ ABI-encoded fields).
+    fn revert_data(&self) -> Vec<u8>;
+}
+
+impl ContractError for String {
+    fn revert_data(&self) -> Vec<u8> {
+        alloy_sol_types::Revert { reason: self.clone() }.abi_encode()
+    }
+}
+
+impl ContractError for &str {
+    fn revert_data(&self) -> Vec<u8> {
+        alloy_sol_types::Revert { reason: String::from(*self) }.abi_encode()
+    }
+}
+
+/// What the macros' expansions use. Not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    pub use alloc::{vec, vec::Vec};
+
+    /// A 32-byte topic from a static value's ABI encoding.
+    pub fn word(encoded: &[u8]) -> [u8; 32] {
+        let mut w = [0u8; 32];
+        let n = encoded.len().min(32);
+        w[..n].copy_from_slice(&encoded[..n]);
+        w
+    }
+
+    /// Emits a log with raw topics and data.
+    pub fn emit_raw(topics: &[[u8; 32]], data: &[u8]) {
+        let flat: Vec<u8> = topics.iter().flatten().copied().collect();
+        crate::host::emit_log(&flat, topics.len(), data);
+    }
+
+    /// Reverts with an error's data.
+    pub fn revert_with<E: crate::ContractError>(e: &E) -> ! {
+        crate::host::revert(&e.revert_data())
+    }
+
+    /// Reverts for a selector no function has.
+    pub fn unknown_selector(selector: [u8; 4]) -> ! {
+        let mut msg = alloc::string::String::from("unknown selector or bad arguments: 0x");
+        for b in selector {
+            msg.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
+            msg.push(char::from_digit(u32::from(b & 0xf), 16).unwrap_or('0'));
+        }
+        crate::revert_message(&msg)
+    }
+}
 pub use alloy_sol_types::{self, SolCall, SolError, SolEvent, SolInterface, SolValue, sol};
 
 use alloc::{string::String, vec::Vec};
@@ -52,15 +109,7 @@ pub fn entry<I: SolInterface>(handler: impl FnOnce(I) -> Vec<u8>) {
             let out = handler(call);
             host::return_data(&out);
         }
-        Err(_) => {
-            let selector = input.get(..4).map(|s| [s[0], s[1], s[2], s[3]]).unwrap_or_default();
-            let mut msg = String::from("unknown selector or bad arguments: 0x");
-            for b in selector {
-                msg.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
-                msg.push(char::from_digit(u32::from(b & 0xf), 16).unwrap_or('0'));
-            }
-            revert_message(&msg)
-        }
+        Err(_) => __private::unknown_selector(input.get(..4).map(|s| [s[0], s[1], s[2], s[3]]).unwrap_or_default()),
     }
 }
 

@@ -1,39 +1,67 @@
-//! An ERC-20 token: the standard interface, `Transfer`/`Approval` events, and
-//! custom errors, written with `strata-sdk`. Deploy input: ABI-encoded
-//! `(string name, string symbol, uint256 supply)`; the whole supply goes to the deployer.
+//! An ERC-20 token written with `strata-sdk`'s `#[contract]`: the standard interface,
+//! `Transfer`/`Approval` events and custom errors, all in Rust; the ABI JSON is
+//! generated from these signatures. Constructor: `(string name, string symbol,
+//! uint256 supply)`; the whole supply goes to the deployer.
 #![no_std]
 
 extern crate alloc;
 
-use alloc::{string::String, vec::Vec};
+use alloc::string::String;
 use strata_sdk::{
-    Address, SolValue, U256, emit, entry, env, returns, revert_error, revert_message, sol,
+    Address, U256, contract, env, error, event,
     storage::{StorageMap, StorageValue},
 };
 
-sol! {
-    #![sol(alloy_sol_types = strata_sdk::alloy_sol_types)]
-    /// The ERC-20 interface.
-    interface IERC20 {
-        function name() external view returns (string);
-        function symbol() external view returns (string);
-        function decimals() external view returns (uint8);
-        function totalSupply() external view returns (uint256);
-        function balanceOf(address owner) external view returns (uint256);
-        function allowance(address owner, address spender) external view returns (uint256);
-        function transfer(address to, uint256 amount) external returns (bool);
-        function approve(address spender, uint256 amount) external returns (bool);
-        function transferFrom(address from, address to, uint256 amount) external returns (bool);
-
-        event Transfer(address indexed from, address indexed to, uint256 value);
-        event Approval(address indexed owner, address indexed spender, uint256 value);
-
-        error InsufficientBalance(uint256 available, uint256 required);
-        error InsufficientAllowance(uint256 available, uint256 required);
-    }
+/// Tokens moved (`from` zero: minted).
+#[event]
+pub struct Transfer {
+    #[indexed]
+    pub from: Address,
+    #[indexed]
+    pub to: Address,
+    pub value: U256,
 }
 
-use IERC20::{IERC20Calls as Call, *};
+/// An allowance was set.
+#[event]
+pub struct Approval {
+    #[indexed]
+    pub owner: Address,
+    #[indexed]
+    pub spender: Address,
+    pub value: U256,
+}
+
+/// The sender's balance is too low.
+#[error]
+pub struct InsufficientBalance {
+    pub available: U256,
+    pub required: U256,
+}
+
+/// The spender's allowance is too low.
+#[error]
+pub struct InsufficientAllowance {
+    pub available: U256,
+    pub required: U256,
+}
+
+/// What a token function can fail with.
+pub enum TokenError {
+    /// See [`InsufficientBalance`].
+    Balance(InsufficientBalance),
+    /// See [`InsufficientAllowance`].
+    Allowance(InsufficientAllowance),
+}
+
+impl strata_sdk::ContractError for TokenError {
+    fn revert_data(&self) -> alloc::vec::Vec<u8> {
+        match self {
+            TokenError::Balance(e) => e.revert_data(),
+            TokenError::Allowance(e) => e.revert_data(),
+        }
+    }
+}
 
 static NAME: StorageValue<String> = StorageValue::new(b"name");
 static SYMBOL: StorageValue<String> = StorageValue::new(b"symbol");
@@ -41,62 +69,92 @@ static SUPPLY: StorageValue<U256> = StorageValue::new(b"supply");
 static BALANCES: StorageMap<Address, U256> = StorageMap::new(b"b");
 static ALLOWANCES: StorageMap<(Address, Address), U256> = StorageMap::new(b"a");
 
-fn move_tokens(from: Address, to: Address, amount: U256) {
+fn move_tokens(from: Address, to: Address, amount: U256) -> Result<(), TokenError> {
     let available = BALANCES.get(&from);
     if available < amount {
-        revert_error(InsufficientBalance { available, required: amount });
+        return Err(TokenError::Balance(InsufficientBalance { available, required: amount }));
     }
     BALANCES.set(&from, &(available - amount));
     BALANCES.set(&to, &(BALANCES.get(&to) + amount));
-    emit(&Transfer { from, to, value: amount });
+    Transfer { from, to, value: amount }.emit();
+    Ok(())
 }
 
-/// Constructor.
-#[unsafe(no_mangle)]
-pub extern "C" fn deploy() {
-    let input = strata_sdk::host::input();
-    let Ok((name, symbol, supply)) = <(String, String, U256)>::abi_decode_params(&input) else {
-        revert_message("constructor input: (string name, string symbol, uint256 supply)")
-    };
-    NAME.set(&name);
-    SYMBOL.set(&symbol);
-    SUPPLY.set(&supply);
-    let owner = env::caller();
-    BALANCES.set(&owner, &supply);
-    emit(&Transfer { from: Address::ZERO, to: owner, value: supply });
-}
+/// The token.
+pub struct Token;
 
-/// Every call.
-#[unsafe(no_mangle)]
-pub extern "C" fn call() {
-    entry::<Call>(|call| -> Vec<u8> {
-        match call {
-            Call::name(_) => returns::<nameCall>(&NAME.get()),
-            Call::symbol(_) => returns::<symbolCall>(&SYMBOL.get()),
-            Call::decimals(_) => returns::<decimalsCall>(&18u8),
-            Call::totalSupply(_) => returns::<totalSupplyCall>(&SUPPLY.get()),
-            Call::balanceOf(c) => returns::<balanceOfCall>(&BALANCES.get(&c.owner)),
-            Call::allowance(c) => returns::<allowanceCall>(&ALLOWANCES.get(&(c.owner, c.spender))),
-            Call::transfer(c) => {
-                move_tokens(env::caller(), c.to, c.amount);
-                returns::<transferCall>(&true)
-            }
-            Call::approve(c) => {
-                let owner = env::caller();
-                ALLOWANCES.set(&(owner, c.spender), &c.amount);
-                emit(&Approval { owner, spender: c.spender, value: c.amount });
-                returns::<approveCall>(&true)
-            }
-            Call::transferFrom(c) => {
-                let spender = env::caller();
-                let available = ALLOWANCES.get(&(c.from, spender));
-                if available < c.amount {
-                    revert_error(InsufficientAllowance { available, required: c.amount });
-                }
-                ALLOWANCES.set(&(c.from, spender), &(available - c.amount));
-                move_tokens(c.from, c.to, c.amount);
-                returns::<transferFromCall>(&true)
-            }
+#[contract]
+impl Token {
+    /// Mints `supply` to the deployer.
+    #[constructor]
+    pub fn new(name: String, symbol: String, supply: U256) {
+        NAME.set(&name);
+        SYMBOL.set(&symbol);
+        SUPPLY.set(&supply);
+        let owner = env::caller();
+        BALANCES.set(&owner, &supply);
+        Transfer { from: Address::ZERO, to: owner, value: supply }.emit();
+    }
+
+    /// Token name.
+    #[view]
+    pub fn name() -> String {
+        NAME.get()
+    }
+
+    /// Token symbol.
+    #[view]
+    pub fn symbol() -> String {
+        SYMBOL.get()
+    }
+
+    /// Decimals (18).
+    #[view]
+    pub fn decimals() -> u8 {
+        18
+    }
+
+    /// Total supply.
+    #[view]
+    pub fn total_supply() -> U256 {
+        SUPPLY.get()
+    }
+
+    /// Balance of `owner`.
+    #[view]
+    pub fn balance_of(owner: Address) -> U256 {
+        BALANCES.get(&owner)
+    }
+
+    /// What `spender` may still move from `owner`.
+    #[view]
+    pub fn allowance(owner: Address, spender: Address) -> U256 {
+        ALLOWANCES.get(&(owner, spender))
+    }
+
+    /// Moves `amount` from the caller to `to`.
+    pub fn transfer(to: Address, amount: U256) -> Result<bool, TokenError> {
+        move_tokens(env::caller(), to, amount)?;
+        Ok(true)
+    }
+
+    /// Lets `spender` move up to `amount` of the caller's tokens.
+    pub fn approve(spender: Address, amount: U256) -> bool {
+        let owner = env::caller();
+        ALLOWANCES.set(&(owner, spender), &amount);
+        Approval { owner, spender, value: amount }.emit();
+        true
+    }
+
+    /// Moves `amount` from `from` to `to` within the caller's allowance.
+    pub fn transfer_from(from: Address, to: Address, amount: U256) -> Result<bool, TokenError> {
+        let spender = env::caller();
+        let available = ALLOWANCES.get(&(from, spender));
+        if available < amount {
+            return Err(TokenError::Allowance(InsufficientAllowance { available, required: amount }));
         }
-    })
+        ALLOWANCES.set(&(from, spender), &(available - amount));
+        move_tokens(from, to, amount)?;
+        Ok(true)
+    }
 }

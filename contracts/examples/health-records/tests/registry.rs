@@ -1,8 +1,32 @@
-//! Health-record registry behaviour, run as the compiled Wasm in the real runtime.
+//! Health-record registry behaviour, run as the compiled Wasm in the real runtime,
+//! called through the interface a client would derive from its ABI.
 
-use health_records::IHealthRecords::*;
 use strata_harness::{Error, TestChain, build_contract};
-use strata_sdk::{Address, B256, Bytes, SolError, SolEvent, U256};
+use strata_sdk::{Address, B256, Bytes, SolError, SolEvent, U256, sol};
+
+sol! {
+    #![sol(alloy_sol_types = strata_sdk::alloy_sol_types)]
+    interface IHealthRecords {
+        function storeRecord(bytes32 contentHash, string metadata, bytes payload) external returns (uint256 id);
+        function getRecord(uint256 id) external view returns (address owner, bytes32 contentHash, string metadata, bytes payload);
+        function grantAccess(uint256 id, address reader) external;
+        function revokeAccess(uint256 id, address reader) external;
+        function hasAccess(uint256 id, address reader) external view returns (bool);
+        function deleteRecord(uint256 id) external;
+        function recordCount() external view returns (uint256);
+        function records(uint256 start, uint256 limit) external view returns (uint256[] ids);
+        event RecordStored(uint256 indexed id, address indexed owner, bytes32 contentHash);
+        event AccessGranted(uint256 indexed id, address indexed owner, address indexed reader);
+        event AccessRevoked(uint256 indexed id, address indexed owner, address indexed reader);
+        event RecordDeleted(uint256 indexed id, address indexed owner);
+        error NoSuchRecord(uint256 id);
+        error NotOwner(uint256 id, address caller);
+        error NotAuthorized(uint256 id, address caller);
+        error PayloadTooLarge(uint256 size, uint256 max);
+    }
+}
+
+use IHealthRecords::*;
 
 fn deployed() -> (TestChain, Address) {
     let wasm = build_contract(env!("CARGO_MANIFEST_DIR")).expect("builds for wasm32v1-none");

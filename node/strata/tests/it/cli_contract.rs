@@ -41,6 +41,17 @@ async fn build_deploy_call_with_the_cli() {
     let module = std::fs::read(&wasm).unwrap();
     assert_eq!(record["codeHash"], serde_json::json!(keccak256(&module)));
     assert_eq!(record["target"], "wasm32v1-none");
+    // The ABI JSON, generated from the Rust signatures, is what Ethereum clients load.
+    let abi: Value = serde_json::from_str(&std::fs::read_to_string(out.path().join("erc20.abi.json")).unwrap()).unwrap();
+    let entry = |kind: &str, name: &str| abi.as_array().unwrap().iter().find(|e| e["type"] == kind && e["name"] == name).cloned();
+    let transfer = entry("function", "transfer").expect("transfer in the ABI");
+    assert_eq!(transfer["inputs"][0]["type"], "address");
+    assert_eq!(transfer["outputs"][0]["type"], "bool");
+    assert_eq!(entry("function", "balanceOf").unwrap()["stateMutability"], "view");
+    assert_eq!(entry("function", "decimals").unwrap()["outputs"][0]["type"], "uint8");
+    assert_eq!(entry("event", "Transfer").unwrap()["inputs"][0]["indexed"], true);
+    assert!(entry("error", "InsufficientBalance").is_some());
+    assert!(abi.as_array().unwrap().iter().any(|e| e["type"] == "constructor"));
 
     let dir = tempfile::tempdir().unwrap();
     let config = DevConfig {
