@@ -14,7 +14,8 @@ use proc_macro2::{Span, TokenStream as Tokens};
 use quote::{format_ident, quote};
 use sha3::{Digest, Keccak256};
 use syn::{
-    Fields, FnArg, GenericArgument, ImplItem, ItemImpl, ItemStruct, Pat, PathArguments, ReturnType, Type, parse_macro_input, spanned::Spanned,
+    Fields, FnArg, GenericArgument, ImplItem, ItemImpl, ItemStruct, Pat, PathArguments, ReturnType, Type, parse_macro_input,
+    spanned::Spanned,
 };
 
 fn keccak(s: &str) -> [u8; 32] {
@@ -56,7 +57,10 @@ fn sol_type(ty: &Type) -> syn::Result<String> {
             {
                 return Ok(format!("{}[]", sol_type(inner)?));
             }
-            Err(syn::Error::new(ty.span(), format!("type `{name}` has no Solidity ABI mapping (use Address, U256, I256, B256, bool, String, Bytes, uN/iN or Vec<T>)")))
+            Err(syn::Error::new(
+                ty.span(),
+                format!("type `{name}` has no Solidity ABI mapping (use Address, U256, I256, B256, bool, String, Bytes, uN/iN or Vec<T>)"),
+            ))
         }
         Type::Array(a) => {
             let syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(n), .. }) = &a.len else {
@@ -263,7 +267,11 @@ fn is_u8(ty: &Type) -> bool {
 /// The type used on the wire for `ty`: alloy has no `SolValue` for `u8` (because of
 /// `Vec<u8>`), so a `u8` travels as a `U256` word — the same 32 bytes as `uint8`.
 fn wire_type(ty: &Type) -> Tokens {
-    if is_u8(ty) { quote! { ::strata_sdk::U256 } } else { quote! { #ty } }
+    if is_u8(ty) {
+        quote! { ::strata_sdk::U256 }
+    } else {
+        quote! { #ty }
+    }
 }
 
 /// Solidity types of a function's outputs: one, or one per element of a returned tuple.
@@ -425,7 +433,8 @@ fn expand_contract(item: &mut ItemImpl) -> syn::Result<Tokens> {
         if let Some(other) = seen.insert(selector, signature.clone()) {
             return Err(syn::Error::new(m.ident.span(), format!("selector of {signature} collides with {other}")));
         }
-        let outputs: Vec<(String, String, bool)> = m.output.iter().filter_map(|o| o.1.clone()).flatten().map(|s| (String::new(), s, false)).collect();
+        let outputs: Vec<(String, String, bool)> =
+            m.output.iter().filter_map(|o| o.1.clone()).flatten().map(|s| (String::new(), s, false)).collect();
         let json = format!(
             r#"{{"type":"function","name":"{sol_name}","inputs":{},"outputs":{},"stateMutability":"{}"}}"#,
             json_params(&inputs, false),

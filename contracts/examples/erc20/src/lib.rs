@@ -87,7 +87,7 @@ pub struct Token;
 impl Token {
     /// Mints `supply` to the deployer.
     #[constructor]
-    pub fn new(name: String, symbol: String, supply: U256) {
+    pub fn constructor(name: String, symbol: String, supply: U256) {
         NAME.set(&name);
         SYMBOL.set(&symbol);
         SUPPLY.set(&supply);
