@@ -95,14 +95,15 @@ pub fn build_contract(manifest: &Path, out: Option<&Path>, max_size: usize) -> a
     let dir = manifest.parent().context("manifest has no directory")?.to_path_buf();
     let name = package_name(&manifest)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    // No host-specific flags: the same source and toolchain give the same bytes anywhere.
-    let status = Command::new(&cargo)
-        .args(["build", "--locked", "--release", "--target", TARGET, "--manifest-path"])
-        .arg(&manifest)
-        .env_remove("RUSTFLAGS")
-        .env("CARGO_ENCODED_RUSTFLAGS", "")
-        .status()
-        .context("running cargo")?;
+    // Reproducible: the lock file pins every dependency (created on the first build of a new
+    // crate), and no host-specific flags apply: same source and toolchain, same bytes.
+    let locked = dir.ancestors().any(|a| a.join("Cargo.lock").is_file());
+    let mut command = Command::new(&cargo);
+    command.args(["build", "--release", "--target", TARGET, "--manifest-path"]).arg(&manifest);
+    if locked {
+        command.arg("--locked");
+    }
+    let status = command.env_remove("RUSTFLAGS").env("CARGO_ENCODED_RUSTFLAGS", "").status().context("running cargo")?;
     if !status.success() {
         bail!("cargo build for {TARGET} failed");
     }
@@ -219,4 +220,151 @@ pub fn deploy_data(wasm: &Path, ctor: &[u8]) -> anyhow::Result<Vec<u8>> {
 /// Parses an address argument.
 pub fn address_arg(s: &str) -> anyhow::Result<Address> {
     s.parse().with_context(|| format!("{s:?} is not an address"))
+}
+
+/// Creates a new contract crate at `dir` (named after its last component): a token-like
+/// counter using `#[contract]`, and a test that runs its compiled Wasm with the harness.
+pub fn new_contract(dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        bail!("{} already exists", dir.display());
+    }
+    let name = dir.file_name().and_then(|n| n.to_str()).context("the contract directory needs a name")?.to_string();
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') || name.starts_with(|c: char| c.is_ascii_digit()) {
+        bail!("{name:?} is not a valid crate name");
+    }
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sdk").canonicalize().context("locating the SDK")?;
+    let crate_ident = name.replace('-', "_");
+    std::fs::create_dir_all(dir.join("src"))?;
+    std::fs::create_dir_all(dir.join("tests"))?;
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            r#"[package]
+name = "{name}"
+version = "0.1.0"
+edition = "2024"
+publish = false
+
+[lib]
+crate-type = ["cdylib", "rlib"]
+
+[dependencies]
+strata-sdk = {{ path = "{sdk}/strata-sdk" }}
+
+[dev-dependencies]
+strata-harness = {{ path = "{sdk}/harness" }}
+
+# Its own workspace; the release profile makes small, reproducible Wasm.
+[workspace]
+
+# Tests run the runtime (wasmtime) natively: optimise dependencies, and share
+# builds with the Strata workspace when CARGO_TARGET_DIR points at the same cache.
+[profile.dev]
+debug = "line-tables-only"
+
+[profile.dev.package."*"]
+opt-level = 2
+debug = false
+
+[profile.release]
+opt-level = "z"
+lto = true
+codegen-units = 1
+panic = "abort"
+strip = true
+overflow-checks = true
+"#,
+            sdk = sdk.display()
+        ),
+    )?;
+    std::fs::write(
+        dir.join("src/lib.rs"),
+        r#"//! A counter contract. Build: `strata contract build`; test: `cargo test`.
+#![no_std]
+
+extern crate alloc;
+
+use strata_sdk::{contract, env, error, event, storage::StorageValue, Address, U256};
+
+/// The counter changed.
+#[event]
+pub struct Counted {
+    #[indexed]
+    pub by: Address,
+    pub value: U256,
+}
+
+/// The counter would pass its maximum.
+#[error]
+pub struct TooHigh {
+    pub max: U256,
+}
+
+static COUNT: StorageValue<U256> = StorageValue::new(b"count");
+static MAX: StorageValue<U256> = StorageValue::new(b"max");
+
+/// The contract.
+pub struct Counter;
+
+#[contract]
+impl Counter {
+    /// Sets the maximum.
+    #[constructor]
+    pub fn constructor(max: U256) {
+        MAX.set(&max);
+    }
+
+    /// Adds one.
+    pub fn increment() -> Result<U256, TooHigh> {
+        let value = COUNT.get() + U256::from(1u8);
+        if value > MAX.get() {
+            return Err(TooHigh { max: MAX.get() });
+        }
+        COUNT.set(&value);
+        Counted { by: env::caller(), value }.emit();
+        Ok(value)
+    }
+
+    /// The current value.
+    #[view]
+    pub fn count() -> U256 {
+        COUNT.get()
+    }
+}
+"#,
+    )?;
+    std::fs::write(
+        dir.join("tests/counter.rs"),
+        format!(
+            r#"//! Runs the compiled contract in the real Strata runtime.
+
+use strata_harness::{{Error, TestChain, build_contract}};
+use strata_sdk::{{sol, SolValue, U256}};
+
+sol! {{
+    #![sol(alloy_sol_types = strata_sdk::alloy_sol_types)]
+    interface ICounter {{
+        function increment() external returns (uint256);
+        function count() external view returns (uint256);
+    }}
+}}
+
+#[test]
+fn counts_up_to_the_maximum() {{
+    let wasm = build_contract(env!("CARGO_MANIFEST_DIR")).expect("builds");
+    let mut chain = TestChain::new();
+    let counter = chain.deploy(0, &wasm, &U256::from(2u8).abi_encode()).unwrap().contract_address.unwrap();
+    assert_eq!(chain.call_sol(0, counter, &ICounter::incrementCall {{}}).unwrap(), U256::from(1u8));
+    assert_eq!(chain.call_sol(1, counter, &ICounter::incrementCall {{}}).unwrap(), U256::from(2u8));
+    assert!(matches!(chain.call_sol(0, counter, &ICounter::incrementCall {{}}), Err(Error::Failed(_))));
+    assert_eq!(chain.view(counter, &ICounter::countCall {{}}).unwrap(), U256::from(2u8));
+    println!("{{}}", chain.report());
+}}
+"#
+        ),
+    )?;
+    println!("created contract crate `{crate_ident}` in {}", dir.display());
+    println!("  test:  cargo test --manifest-path {}/Cargo.toml", dir.display());
+    println!("  build: strata contract build --manifest-path {}/Cargo.toml", dir.display());
+    Ok(())
 }

@@ -43,6 +43,11 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ContractCommand {
+    /// Create a new contract crate (a counter with a harness test) in DIR.
+    New {
+        /// Directory to create; its name is the crate's.
+        dir: PathBuf,
+    },
     /// Build a contract crate for wasm32v1-none (release profile), check its size, and write
     /// `<name>.wasm`, its ABI `<name>.abi.json`, and `<name>.build.json` (toolchain, flags, code hash).
     Build {
@@ -107,6 +112,7 @@ fn print_receipt(receipt: &serde_json::Value) -> anyhow::Result<()> {
 
 async fn run_contract(command: ContractCommand) -> anyhow::Result<()> {
     match command {
+        ContractCommand::New { dir } => contract::new_contract(&dir),
         ContractCommand::Build { manifest_path, out } => {
             let built = contract::build_contract(&manifest_path, out.as_deref(), strata_vm::Limits::default().max_code_size)?;
             println!("{} ({} bytes, code hash {})", built.wasm.display(), built.size, built.code_hash);

@@ -28,6 +28,26 @@ fn string_word(s: &str) -> Vec<u8> {
     out
 }
 
+/// `strata contract new` makes a crate whose own harness test passes and which builds.
+#[test]
+fn new_contract_scaffold_tests_and_builds() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("my-counter");
+    let (ok, stdout, stderr) = strata(&["contract", "new", dir.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("created contract crate"), "{stdout}");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let test = Command::new(cargo).args(["test", "--manifest-path"]).arg(dir.join("Cargo.toml")).output().unwrap();
+    assert!(test.status.success(), "scaffold tests: {}", String::from_utf8_lossy(&test.stderr));
+    let (ok, stdout, stderr) = strata(&["contract", "build", "--manifest-path", dir.join("Cargo.toml").to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("my_counter.abi.json"), "{stdout}");
+    let abi: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("target/strata/my_counter.abi.json")).unwrap()).unwrap();
+    assert!(abi.as_array().unwrap().iter().any(|e| e["name"] == "increment"));
+    let (ok, _, stderr) = strata(&["contract", "new", dir.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("already exists"), "{stderr}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn build_deploy_call_with_the_cli() {
     let out = tempfile::tempdir().unwrap();
