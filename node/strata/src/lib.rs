@@ -122,6 +122,15 @@ impl DevNode {
         if let Err(e) = self.producer.await {
             tracing::error!(error = %e, "block producer ended abnormally");
         }
+        // Connection tasks of the RPC server may hold the chain a moment longer; the
+        // database closes when the last handle drops, so wait for them (bounded).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while Arc::strong_count(&self.chain) > 1 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if Arc::strong_count(&self.chain) > 1 {
+            tracing::warn!("the chain is still referenced after stop; the database closes when the last user ends");
+        }
         tracing::info!("node stopped");
     }
 }
