@@ -88,7 +88,8 @@ fn target_dir(manifest_dir: &Path) -> PathBuf {
 
 /// Builds a contract crate for [`TARGET`] with the release profile, checks its size and
 /// writes `<out>/<name>.wasm`, its Solidity ABI `<name>.abi.json` (from the module's
-/// `strata_abi` section), and `<name>.build.json` (toolchain, target, flags, code hash)
+/// `strata_abi` section), `<name>.bin` (the deploy bytecode Ethereum clients take: they
+/// append constructor arguments) and `<name>.build.json` (toolchain, target, flags, code hash)
 /// so the build can be reproduced and checked.
 pub fn build_contract(manifest: &Path, out: Option<&Path>, max_size: usize) -> anyhow::Result<Built> {
     let manifest = manifest.canonicalize().with_context(|| format!("no contract manifest at {}", manifest.display()))?;
@@ -116,6 +117,9 @@ pub fn build_contract(manifest: &Path, out: Option<&Path>, max_size: usize) -> a
     std::fs::create_dir_all(&out)?;
     let dest = out.join(format!("{name}.wasm"));
     std::fs::write(&dest, &wasm)?;
+    // The "bytecode" Ethereum clients deploy with: they append the ABI-encoded
+    // constructor arguments, which is exactly Strata's deploy framing.
+    std::fs::write(out.join(format!("{name}.bin")), format!("0x{}", hex::encode(deploy::encode(&wasm, &[]))))?;
     let abi_entries = extract_abi(&wasm)?;
     let abi = out.join(format!("{name}.abi.json"));
     std::fs::write(&abi, serde_json::to_string_pretty(&abi_entries)?)?;

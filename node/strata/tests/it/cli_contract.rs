@@ -61,6 +61,9 @@ async fn build_deploy_call_with_the_cli() {
     let module = std::fs::read(&wasm).unwrap();
     assert_eq!(record["codeHash"], serde_json::json!(keccak256(&module)));
     assert_eq!(record["target"], "wasm32v1-none");
+    // The deploy "bytecode" for Ethereum clients: framing + module; they append constructor args.
+    let bin = std::fs::read_to_string(out.path().join("erc20.bin")).unwrap();
+    assert_eq!(bin.trim(), format!("0x{}", hex::encode(strata_primitives::deploy::encode(&module, &[]))));
     // The ABI JSON, generated from the Rust signatures, is what Ethereum clients load.
     let abi: Value = serde_json::from_str(&std::fs::read_to_string(out.path().join("erc20.abi.json")).unwrap()).unwrap();
     let entry = |kind: &str, name: &str| abi.as_array().unwrap().iter().find(|e| e["type"] == kind && e["name"] == name).cloned();
