@@ -339,33 +339,31 @@ impl Counter {
     )?;
     std::fs::write(
         dir.join("tests/counter.rs"),
-        format!(
-            r#"//! Runs the compiled contract in the real Strata runtime.
+        r#"//! Runs the compiled contract in the real Strata runtime.
 
-use strata_harness::{{Error, TestChain, build_contract}};
-use strata_sdk::{{sol, SolValue, U256}};
+use strata_harness::{Error, TestChain, build_contract};
+use strata_sdk::{sol, SolValue, U256};
 
-sol! {{
+sol! {
     #![sol(alloy_sol_types = strata_sdk::alloy_sol_types)]
-    interface ICounter {{
+    interface ICounter {
         function increment() external returns (uint256);
         function count() external view returns (uint256);
-    }}
-}}
+    }
+}
 
 #[test]
-fn counts_up_to_the_maximum() {{
+fn counts_up_to_the_maximum() {
     let wasm = build_contract(env!("CARGO_MANIFEST_DIR")).expect("builds");
     let mut chain = TestChain::new();
     let counter = chain.deploy(0, &wasm, &U256::from(2u8).abi_encode()).unwrap().contract_address.unwrap();
-    assert_eq!(chain.call_sol(0, counter, &ICounter::incrementCall {{}}).unwrap(), U256::from(1u8));
-    assert_eq!(chain.call_sol(1, counter, &ICounter::incrementCall {{}}).unwrap(), U256::from(2u8));
-    assert!(matches!(chain.call_sol(0, counter, &ICounter::incrementCall {{}}), Err(Error::Failed(_))));
-    assert_eq!(chain.view(counter, &ICounter::countCall {{}}).unwrap(), U256::from(2u8));
-    println!("{{}}", chain.report());
-}}
-"#
-        ),
+    assert_eq!(chain.call_sol(0, counter, &ICounter::incrementCall {}).unwrap(), U256::from(1u8));
+    assert_eq!(chain.call_sol(1, counter, &ICounter::incrementCall {}).unwrap(), U256::from(2u8));
+    assert!(matches!(chain.call_sol(0, counter, &ICounter::incrementCall {}), Err(Error::Failed(_))));
+    assert_eq!(chain.view(counter, &ICounter::countCall {}).unwrap(), U256::from(2u8));
+    println!("{}", chain.report());
+}
+"#,
     )?;
     println!("created contract crate `{crate_ident}` in {}", dir.display());
     println!("  test:  cargo test --manifest-path {}/Cargo.toml", dir.display());
