@@ -296,16 +296,29 @@ fn is_unit(ty: &Type) -> bool {
 /// dispatched by its selector. `#[view]` marks read-only functions and `#[payable]`
 /// ones that accept value (others refuse it). Returning `Err(e)` reverts with `e`'s
 /// revert data (`#[error]` types, or a `String` as `Error(string)`).
+///
+/// `#[contract(reentrant)]` opts in to re-entrant calls (the contract may be called
+/// while it is already executing); without it the runtime refuses them.
 #[proc_macro_attribute]
-pub fn contract(_: TokenStream, item: TokenStream) -> TokenStream {
+pub fn contract(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let attr = proc_macro2::TokenStream::from(attr).to_string();
+    let reentrant = match attr.trim() {
+        "" => false,
+        "reentrant" => true,
+        other => {
+            return syn::Error::new(Span::call_site(), format!("unknown #[contract] option `{other}` (only `reentrant`)"))
+                .to_compile_error()
+                .into();
+        }
+    };
     let mut item = parse_macro_input!(item as ItemImpl);
-    match expand_contract(&mut item) {
+    match expand_contract(&mut item, reentrant) {
         Ok(t) => t.into(),
         Err(e) => e.to_compile_error().into(),
     }
 }
 
-fn expand_contract(item: &mut ItemImpl) -> syn::Result<Tokens> {
+fn expand_contract(item: &mut ItemImpl, reentrant: bool) -> syn::Result<Tokens> {
     let self_ty = item.self_ty.clone();
     let mut methods = Vec::new();
     for it in item.items.iter_mut() {
@@ -447,8 +460,19 @@ fn expand_contract(item: &mut ItemImpl) -> syn::Result<Tokens> {
             [#a, #b, #c, #d] => { #value_check #decode #encode }
         });
     }
+    let reentrancy = if reentrant {
+        quote! {
+            #[cfg(target_arch = "wasm32")]
+            #[unsafe(no_mangle)]
+            #[doc(hidden)]
+            pub extern "C" fn strata_reentrant() {}
+        }
+    } else {
+        quote! {}
+    };
     Ok(quote! {
         #item
+        #reentrancy
 
         #[cfg(target_arch = "wasm32")]
         #[unsafe(no_mangle)]

@@ -113,6 +113,46 @@ pub fn entry<I: SolInterface>(handler: impl FnOnce(I) -> Vec<u8>) {
     }
 }
 
+/// Why a call to another contract did not return a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError {
+    /// The callee reverted with this data (re-raise it with [`host::revert`]).
+    Revert(Vec<u8>),
+    /// The callee failed (trap, out of gas, refused re-entrancy…); the text says why.
+    Failure(Vec<u8>),
+    /// The callee returned data that does not decode as the function's return type.
+    BadReturn,
+}
+
+impl ContractError for CallError {
+    fn revert_data(&self) -> Vec<u8> {
+        match self {
+            CallError::Revert(data) => data.clone(),
+            CallError::Failure(reason) => String::from_utf8_lossy(reason).into_owned().revert_data(),
+            CallError::BadReturn => "callee returned undecodable data".revert_data(),
+        }
+    }
+}
+
+fn decode_result<C: SolCall>(result: host::CallResult) -> Result<C::Return, CallError> {
+    match result {
+        host::CallResult::Success(data) => C::abi_decode_returns(&data).map_err(|_| CallError::BadReturn),
+        host::CallResult::Revert(data) => Err(CallError::Revert(data)),
+        host::CallResult::Failure(data) => Err(CallError::Failure(data)),
+    }
+}
+
+/// Calls `to` with a typed Solidity call (from a `sol!` interface), sending `value`,
+/// handing over all the gas it may (63/64 of what is left).
+pub fn call_contract<C: SolCall>(to: Address, call: &C, value: U256) -> Result<C::Return, CallError> {
+    decode_result::<C>(host::call(to, value, &call.abi_encode(), 0))
+}
+
+/// Calls `to` read-only with a typed Solidity call.
+pub fn view_contract<C: SolCall>(to: Address, call: &C) -> Result<C::Return, CallError> {
+    decode_result::<C>(host::static_call(to, &call.abi_encode(), 0))
+}
+
 /// ABI-encodes a function's return value.
 pub fn returns<C: SolCall>(value: &C::Return) -> Vec<u8> {
     C::abi_encode_returns(value)
