@@ -1,10 +1,10 @@
 //! The contract CLI end to end: `strata contract build` an example, `deploy` it to a
 //! dev node, `call` it, and read its events from the receipts over JSON-RPC.
 
-use std::{path::Path, process::Command, time::Duration};
+use std::{path::Path, process::Command};
 
 use serde_json::Value;
-use strata_node::{DevConfig, DevNode, dev_accounts};
+use strata_node::{DevNode, dev_accounts};
 use strata_primitives::{Address, B256, U256, hex, keccak256};
 
 fn strata(args: &[&str]) -> (bool, String, String) {
@@ -77,12 +77,7 @@ async fn build_deploy_call_with_the_cli() {
     assert!(abi.as_array().unwrap().iter().any(|e| e["type"] == "constructor"));
 
     let dir = tempfile::tempdir().unwrap();
-    let config = DevConfig {
-        data_dir: dir.path().to_path_buf(),
-        rpc_addr: "127.0.0.1:0".parse().unwrap(),
-        block_time: Duration::from_millis(10),
-        ..DevConfig::default()
-    };
+    let config = crate::dev_config(dir.path());
     let node = DevNode::start(config).await.unwrap();
     let rpc = node.http_url();
     let (alice, bob) = (dev_accounts().unwrap()[0].signer.address(), dev_accounts().unwrap()[1].signer.address());

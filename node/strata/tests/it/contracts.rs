@@ -2,12 +2,12 @@
 //! modules as real transactions, and determinism across independent nodes with
 //! cold and warm compiled-module caches.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use alloy_primitives::{Address, Bytes, U256, hex};
 use serde_json::{Value, json};
 use strata_chain::{Chain, ChainConfig, ChainSpec};
-use strata_node::{DevConfig, DevNode, dev_accounts};
+use strata_node::{DevNode, dev_accounts};
 use strata_primitives::{LocalSigner, RecoveredTx, TxKind, deploy, transaction::build};
 
 use crate::rpc::{Rpc, hex_u128};
@@ -48,12 +48,7 @@ fn address(receipt: &Value) -> Address {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploy_call_hostile_modules_and_estimates() {
     let dir = tempfile::tempdir().unwrap();
-    let config = DevConfig {
-        data_dir: dir.path().to_path_buf(),
-        rpc_addr: "127.0.0.1:0".parse().unwrap(),
-        block_time: Duration::from_millis(10),
-        ..DevConfig::default()
-    };
+    let config = crate::dev_config(dir.path());
     let node = DevNode::start(config).await.unwrap();
     let mut c = Client { rpc: Rpc::new(&node.http_url()), key: dev_accounts().unwrap()[0].signer.clone(), nonce: 0 };
 

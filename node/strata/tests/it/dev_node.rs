@@ -14,13 +14,7 @@ const GWEI: u128 = 1_000_000_000;
 const ETHER: u128 = 1_000_000_000_000_000_000;
 
 fn config(dir: &std::path::Path) -> DevConfig {
-    DevConfig {
-        data_dir: dir.to_path_buf(),
-        rpc_addr: "127.0.0.1:0".parse().unwrap(),
-        chain_id: CHAIN_ID,
-        block_time: Duration::from_millis(20),
-        retain_blocks: 128,
-    }
+    DevConfig { chain_id: CHAIN_ID, ..crate::dev_config(dir) }
 }
 
 fn raw_hex(tx: &strata_primitives::TransactionSigned) -> Value {

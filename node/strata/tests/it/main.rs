@@ -9,3 +9,13 @@ mod rpc;
 mod state_rpc;
 
 pub use rpc::Rpc;
+
+/// A dev node on an OS-chosen port, storing in `dir`, making blocks every 10 ms.
+pub fn dev_config(dir: &std::path::Path) -> strata_node::DevConfig {
+    strata_node::DevConfig {
+        data_dir: dir.to_path_buf(),
+        rpc_addr: "127.0.0.1:0".parse().expect("socket address"),
+        block_time: std::time::Duration::from_millis(10),
+        ..strata_node::DevConfig::default()
+    }
+}

@@ -2,8 +2,6 @@
 //! EIP-1186 proofs checked against block state roots, and block roots recomputed
 //! from RPC data alone.
 
-use std::time::Duration;
-
 use alloy_primitives::{Address, Bytes, U256, hex};
 use serde_json::{Value, json};
 use strata_node::{DevConfig, DevNode, dev_accounts};
@@ -68,13 +66,7 @@ fn receipt_encoding(r: &Value) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_pruning_proofs_and_block_roots() {
     let dir = tempfile::tempdir().unwrap();
-    let config = DevConfig {
-        data_dir: dir.path().to_path_buf(),
-        rpc_addr: "127.0.0.1:0".parse().unwrap(),
-        chain_id: 1337,
-        block_time: Duration::from_millis(10),
-        retain_blocks: 3,
-    };
+    let config = DevConfig { retain_blocks: 3, ..crate::dev_config(dir.path()) };
     let node = DevNode::start(config).await.unwrap();
     let rpc = Rpc::new(&node.http_url());
     let alice = dev_accounts().unwrap()[0].signer.clone();
