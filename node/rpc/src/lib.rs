@@ -5,7 +5,9 @@
 //! viem work unchanged. One jsonrpsee server answers HTTP and WebSocket on one
 //! port. Methods are thin: they parse, ask the [`Chain`], and shape the answer.
 //! Bad parameters get `-32602`, refused transactions `-32000` with the reason,
-//! node failures `-32603`; nothing a client sends can crash the node.
+//! node failures `-32603`; nothing a client sends can crash the node. Methods that
+//! execute contracts or walk tries run on the blocking pool, so they never stall
+//! the server's event loop.
 
 mod types;
 
@@ -96,6 +98,20 @@ fn decode_revert_reason(data: &[u8]) -> Option<String> {
     String::from_utf8(bytes.to_vec()).ok()
 }
 
+/// Most storage keys proven in one request.
+pub const MAX_PROOF_KEYS: usize = 256;
+
+fn check_proof_keys(n: usize) -> RpcResult<()> {
+    if n > MAX_PROOF_KEYS {
+        return Err(ErrorObjectOwned::owned(
+            jsonrpsee::types::error::INVALID_PARAMS_CODE,
+            format!("{n} storage keys requested; at most {MAX_PROOF_KEYS} per request"),
+            None::<()>,
+        ));
+    }
+    Ok(())
+}
+
 fn exec_error(msg: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(CALL_EXECUTION_FAILED_CODE, msg.into(), None::<()>)
 }
@@ -171,10 +187,10 @@ pub trait EthApi {
     #[method(name = "eth_getStorageAt")]
     fn get_storage_at(&self, address: Address, slot: StorageKey, block: Option<BlockId>) -> RpcResult<B256>;
     /// EIP-1186 account and storage proofs against the block's state root.
-    #[method(name = "eth_getProof")]
+    #[method(name = "eth_getProof", blocking)]
     fn get_proof(&self, address: Address, keys: Vec<StorageKey>, block: Option<BlockId>) -> RpcResult<Eip1186Proof>;
     /// Like `eth_getProof`, for storage keys and values of any length (Wasm contracts).
-    #[method(name = "strata_getProof")]
+    #[method(name = "strata_getProof", blocking)]
     fn strata_get_proof(&self, address: Address, keys: Vec<Bytes>, block: Option<BlockId>) -> RpcResult<StrataProof>;
     /// Submits a signed transaction.
     #[method(name = "eth_sendRawTransaction")]
@@ -195,10 +211,10 @@ pub trait EthApi {
     #[method(name = "eth_getBlockByHash")]
     fn get_block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<RpcBlock>>;
     /// Executes a call without a transaction; returns its output.
-    #[method(name = "eth_call")]
+    #[method(name = "eth_call", blocking)]
     fn call(&self, request: CallRequest, block: Option<BlockId>) -> RpcResult<Bytes>;
     /// The smallest gas limit with which the transaction succeeds.
-    #[method(name = "eth_estimateGas")]
+    #[method(name = "eth_estimateGas", blocking)]
     fn estimate_gas(&self, request: CallRequest, block: Option<BlockId>) -> RpcResult<U64>;
     /// Blocks are final once committed and the node is its own source: never syncing.
     #[method(name = "eth_syncing")]
@@ -420,6 +436,7 @@ impl EthApiServer for EthRpc {
     }
 
     fn get_proof(&self, address: Address, keys: Vec<StorageKey>, block: Option<BlockId>) -> RpcResult<Eip1186Proof> {
+        check_proof_keys(keys.len())?;
         let state = self.proof_state(block)?;
         let account = state.account_proof(&address).map_err(internal)?;
         let raw_keys: Vec<Bytes> = keys.iter().map(|k| Bytes::copy_from_slice(k.word.as_slice())).collect();
@@ -442,6 +459,7 @@ impl EthApiServer for EthRpc {
     }
 
     fn strata_get_proof(&self, address: Address, keys: Vec<Bytes>, block: Option<BlockId>) -> RpcResult<StrataProof> {
+        check_proof_keys(keys.len())?;
         if let Some(k) = keys.iter().find(|k| k.len() > MAX_STORAGE_KEY_LEN) {
             return Err(exec_error(format!("storage key of {} bytes exceeds the limit of {MAX_STORAGE_KEY_LEN}", k.len())));
         }

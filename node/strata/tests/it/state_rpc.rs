@@ -146,6 +146,10 @@ async fn history_pruning_proofs_and_block_roots() {
     assert!(err.message.contains("pruned"), "{}", err.message);
     let err = rpc.try_call("eth_getProof", vec![json!(bob), json!(["0xzz"]), "latest".into()]).await.unwrap_err();
     assert_eq!(err.code, -32602);
+    let too_many: Vec<String> = (0..257).map(|i| format!("0x{i:x}")).collect();
+    let err = rpc.try_call("eth_getProof", vec![json!(bob), json!(too_many), "latest".into()]).await.unwrap_err();
+    assert_eq!(err.code, -32602);
+    assert!(err.message.contains("at most 256"), "{}", err.message);
     let sp = rpc.call("strata_getProof", vec![json!(bob), json!(["0x68656c6c6f"]), "latest".into()]).await;
     assert!(sp["storageProof"][0]["value"].is_null());
     assert_eq!(sp["stateRoot"], rpc.call("eth_getBlockByNumber", vec!["latest".into(), false.into()]).await["stateRoot"]);
