@@ -61,6 +61,17 @@ impl RocksKv {
         &self.path
     }
 
+    /// Compacts every column fully (flushes memtables, merges SST files): the steady
+    /// state a long-running node reaches in the background. For benchmarks and tools.
+    pub fn compact(&self) -> Result<()> {
+        for c in Column::ALL {
+            let cf = self.cf(c);
+            self.db.flush_cf(cf).map_err(backend)?;
+            self.db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
+        }
+        Ok(())
+    }
+
     fn cf(&self, column: Column) -> &ColumnFamily {
         self.db.cf_handle(column.name()).expect("every column family is created at open")
     }
