@@ -203,3 +203,16 @@ fn simulation_and_estimation() {
     assert!(simulate(state.clone(), v.clone(), env(), &Simulation { gas: estimate, ..sim.clone() }).unwrap().success);
     assert!(!simulate(state, v, env(), &Simulation { gas: estimate - 1, ..sim }).unwrap().success);
 }
+
+#[test]
+fn reentrancy_is_refused_unless_the_contract_opts_in() {
+    let mut b = builder(10u128.pow(20));
+    let refused = included(&mut b, &tx(0, TxKind::Create, 0, deploy_data(include_str!("../../../tests/wat/reenter.wat"), b""), 2_000_000));
+    let allowed =
+        included(&mut b, &tx(1, TxKind::Create, 0, deploy_data(include_str!("../../../tests/wat/reenter_allowed.wat"), b""), 2_000_000));
+    let r = included(&mut b, &tx(2, TxKind::Call(refused.contract_address().unwrap()), 0, vec![], 5_000_000));
+    assert_eq!(&r.output[..], &2u32.to_le_bytes(), "nested self-call refused");
+    let r = included(&mut b, &tx(3, TxKind::Call(allowed.contract_address().unwrap()), 0, vec![], 5_000_000));
+    assert!(r.success);
+    assert_eq!(&r.output[..], &0u32.to_le_bytes(), "nested self-call ran (the depth limit ends the recursion)");
+}
