@@ -24,15 +24,21 @@ fn empty_and_single() {
     assert_eq!(t.root_hash(), reference_root(&map));
 }
 
-#[test]
-fn remove_of_absent_key_changes_nothing() {
+/// A committed trie of `n` hashed keys holding `value`, and its store.
+fn filled(n: u32, value: &[u8]) -> (MemNodes, Trie, Commit) {
     let mut store = MemNodes::default();
     let mut t = Trie::empty();
-    for i in 0..50u32 {
-        t.insert(&store, &keccak256(i.to_be_bytes()).0, vec![1; 40]).unwrap();
+    for i in 0..n {
+        t.insert(&store, &keccak256(i.to_be_bytes()).0, value.to_vec()).unwrap();
     }
     let c = t.commit();
     store.apply(&c);
+    (store, t, c)
+}
+
+#[test]
+fn remove_of_absent_key_changes_nothing() {
+    let (store, mut t, c) = filled(50, &[1; 40]);
     assert!(!t.remove(&store, b"missing key").unwrap());
     let c2 = t.commit();
     assert_eq!(c2.root, c.root);
@@ -142,13 +148,7 @@ proptest! {
 /// every node reachable from the new root is in `store ∪ new_nodes`.
 #[test]
 fn commits_report_dropped_references() {
-    let mut store = MemNodes::default();
-    let mut trie = Trie::empty();
-    for i in 0..200u32 {
-        trie.insert(&store, &keccak256(i.to_be_bytes()).0, vec![7; 33]).unwrap();
-    }
-    let first = trie.commit();
-    store.apply(&first);
+    let (store, mut trie, first) = filled(200, &[7; 33]);
     trie.insert(&store, &keccak256(5u32.to_be_bytes()).0, vec![8; 33]).unwrap();
     let second = trie.commit();
     assert!(!second.removed.is_empty());
