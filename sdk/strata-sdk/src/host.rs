@@ -29,6 +29,8 @@ mod sys {
         pub fn return_data_copy(ptr: *mut u8, offset: i32, len: i32);
         pub fn keccak256(ptr: *const u8, len: i32, out: *mut u8);
         pub fn gas_left() -> i64;
+        /// Privileged: only the runtime's system contracts may import it (see `crate::system`).
+        pub fn system(op: i32, input: *const u8, len: i32) -> i32;
     }
 }
 
@@ -104,6 +106,9 @@ mod sys {
         outside()
     }
     pub unsafe fn gas_left() -> i64 {
+        outside()
+    }
+    pub unsafe fn system(_: i32, _: *const u8, _: i32) -> i32 {
         outside()
     }
 }
@@ -284,4 +289,12 @@ pub fn keccak(data: &[u8]) -> B256 {
 pub fn gas_left() -> u64 {
     // SAFETY: no memory involved.
     unsafe { sys::gas_left() as u64 }
+}
+
+/// Runs privileged system operation `op` (see [`crate::system`]): its status, and the
+/// return-data buffer it left (the output, or revert data).
+pub(crate) fn system(op: i32, input: &[u8]) -> (i32, Vec<u8>) {
+    // SAFETY: pointer and length describe `input`.
+    let status = unsafe { sys::system(op, input.as_ptr(), len(input.len())) };
+    (status, last_return())
 }

@@ -18,6 +18,7 @@ extern crate alloc;
 pub mod env;
 pub mod host;
 pub mod storage;
+pub mod system;
 
 #[cfg(target_arch = "wasm32")]
 mod runtime;

@@ -129,6 +129,10 @@ impl<T: Codec + Default> StorageValue<T> {
     pub fn set(&self, value: &T) {
         host::storage_write(self.key, &value.encode())
     }
+    /// The raw storage key (what `eth_getProof` and the archive contract take).
+    pub const fn raw_key(&self) -> &'static [u8] {
+        self.key
+    }
 }
 
 /// A typed map: entry `k` lives at `prefix ++ encode(k)`. Absent reads as default.
@@ -158,6 +162,11 @@ impl<K: MapKey, V: Codec + Default> StorageMap<K, V> {
     /// Removes `k`.
     pub fn remove(&self, k: &K) {
         host::storage_write(&self.key(k), &[])
+    }
+    /// The raw storage key of entry `k` (`prefix ++ encode(k)`): what `eth_getProof`
+    /// and the archive contract (`crate::system::archive_own`) take.
+    pub fn raw_key(&self, k: &K) -> Vec<u8> {
+        self.key(k)
     }
 }
 
