@@ -107,7 +107,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 let c = address(u64::MAX - rng.next() % CONTRACTS);
                 let key = Bytes::from((rng.next() % 256).to_be_bytes().to_vec());
                 let value = Bytes::from(rng.next().to_be_bytes().to_vec());
-                changes.storage.entry(c).or_default().insert(key, Some(value));
+                changes.storage.entry(c).or_default().insert(key, Some(strata_primitives::Slot::Value(value)));
             }
         }
         let t = Instant::now();

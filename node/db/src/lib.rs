@@ -104,8 +104,8 @@ impl KvStore for RocksKv {
         self.db.write_opt(wb, &wo).map_err(backend)
     }
 
-    fn for_each_prefix(&self, column: Column, prefix: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
-        for item in self.db.iterator_cf(self.cf(column), IteratorMode::From(prefix, Direction::Forward)) {
+    fn for_each_from(&self, column: Column, prefix: &[u8], from: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
+        for item in self.db.iterator_cf(self.cf(column), IteratorMode::From(prefix.max(from), Direction::Forward)) {
             let (k, v) = item.map_err(backend)?;
             if !k.starts_with(prefix) || !f(&k, &v) {
                 break;

@@ -22,6 +22,7 @@ pub mod nibbles;
 pub mod proof;
 pub mod receipt;
 pub mod rlp_item;
+pub mod system;
 pub mod transaction;
 
 pub use account::{Account, EMPTY_ROOT_HASH, KECCAK_EMPTY};
@@ -29,7 +30,8 @@ pub use alloy_primitives::{Address, B256, Bloom, Bytes, Log, LogData, Signature,
 pub use block::{Block, Header, HeaderExtension, SealedBlock};
 pub use error::{Error, Result};
 pub use keys::{DevKey, LocalSigner};
-pub use receipt::{RESOURCE_LOG_ADDRESS, RESOURCE_LOG_TOPIC, ResourceUsage, StoredReceipt};
+pub use receipt::{FeeBreakdown, RESOURCE_LOG_ADDRESS, RESOURCE_LOG_TOPIC, ResourceUsage, StoredReceipt};
+pub use system::{Slot, Tombstone};
 pub use transaction::{RecoveredTx, TransactionSigned, TxKind, TxType};
 
 /// Largest contract storage key (bytes).

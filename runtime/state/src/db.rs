@@ -8,7 +8,7 @@ use std::{
 
 use parking_lot::Mutex;
 
-use strata_primitives::{Account, Address, B256, Bytes, EMPTY_ROOT_HASH, keccak256, rlp_item::decode_exact};
+use strata_primitives::{Account, Address, B256, Bytes, EMPTY_ROOT_HASH, Slot, keccak256, rlp_item::decode_exact};
 use strata_storage::{Column, SharedKv, WriteBatch};
 use strata_trie::{Commit, NodeStore, Trie};
 
@@ -134,10 +134,11 @@ impl StateDb {
                 for (key, value) in slots {
                     let flat_key = flat_storage_key(address, key);
                     let path = keccak256(key);
-                    match value.as_ref().filter(|v| !v.is_empty()) {
-                        Some(v) => {
-                            storage.insert(&nodes, path.as_slice(), alloy_rlp::encode(v.as_ref()))?;
-                            batch.put(Column::Storage, flat_key, v.to_vec());
+                    match crate::live(value.as_ref()) {
+                        Some(slot) => {
+                            let leaf = slot.encode();
+                            storage.insert(&nodes, path.as_slice(), leaf.clone())?;
+                            batch.put(Column::Storage, flat_key, leaf);
                         }
                         None => {
                             storage.remove(&nodes, path.as_slice())?;
@@ -242,22 +243,10 @@ impl StateDb {
         }
         Ok(())
     }
+}
 
-    /// All storage of `address` in the flat view, in key order, starting after
-    /// `start_after` (exclusive), at most `limit` entries: paged iteration.
-    pub fn storage_page(&self, address: &Address, start_after: Option<&[u8]>, limit: usize) -> Result<Vec<(Bytes, Bytes)>> {
-        let mut out = Vec::new();
-        let prefix = address.as_slice();
-        self.kv.for_each_prefix(Column::Storage, prefix, &mut |k, v| {
-            let key = &k[20..];
-            if start_after.is_some_and(|s| key <= s) {
-                return true;
-            }
-            out.push((Bytes::copy_from_slice(key), Bytes::copy_from_slice(v)));
-            out.len() < limit
-        })?;
-        Ok(out)
-    }
+fn decode_slot(bytes: &[u8]) -> Result<Slot> {
+    Slot::decode(bytes).map_err(|e| corrupt(Column::Storage, e))
 }
 
 impl StateReader for StateDb {
@@ -268,8 +257,36 @@ impl StateReader for StateDb {
         decode_exact::<Account>(&bytes).map(Some).map_err(|e| corrupt(Column::Accounts, e))
     }
 
-    fn storage(&self, address: &Address, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self.kv.get(Column::Storage, &flat_storage_key(address, key))?)
+    fn slot(&self, address: &Address, key: &[u8]) -> Result<Option<Slot>> {
+        self.kv.get(Column::Storage, &flat_storage_key(address, key))?.map(|b| decode_slot(&b)).transpose()
+    }
+
+    fn storage_scan(&self, address: &Address, prefix: &[u8], start_after: Option<&[u8]>, limit: usize) -> Result<Vec<(Bytes, Slot)>> {
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        let full_prefix = flat_storage_key(address, prefix);
+        let from = start_after.map(|s| flat_storage_key(address, s));
+        let mut bad = None;
+        self.kv.for_each_from(Column::Storage, &full_prefix, from.as_deref().unwrap_or(&full_prefix), &mut |k, v| {
+            let key = &k[20..];
+            if start_after.is_some_and(|s| key <= s) {
+                return true;
+            }
+            match decode_slot(v) {
+                Ok(slot) => out.push((Bytes::copy_from_slice(key), slot)),
+                Err(e) => {
+                    bad = Some(e);
+                    return false;
+                }
+            }
+            out.len() < limit
+        })?;
+        match bad {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
     }
 
     fn code(&self, code_hash: &B256) -> Result<Option<Bytes>> {

@@ -1,6 +1,6 @@
 //! State at a past root: reads by trie walk, and EIP-1186 proofs.
 
-use strata_primitives::{Account, Address, B256, Bytes, EMPTY_ROOT_HASH, keccak256, rlp_item::decode_exact};
+use strata_primitives::{Account, Address, B256, Bytes, EMPTY_ROOT_HASH, Slot, keccak256, rlp_item::decode_exact};
 use strata_storage::SharedKv;
 use strata_trie::Trie;
 
@@ -35,13 +35,13 @@ pub struct AccountProof {
     pub proof: Vec<Bytes>,
 }
 
-/// A storage value with its proof against the account's storage root.
+/// A storage slot with its proof against the account's storage root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorageProof {
     /// The key, as given.
     pub key: Bytes,
-    /// The value (`None`: proven absent).
-    pub value: Option<Vec<u8>>,
+    /// The slot: a value or a tombstone (`None`: proven absent).
+    pub value: Option<Slot>,
     /// Trie nodes from the storage root to the slot's leaf (or to where its path ends).
     pub proof: Vec<Bytes>,
 }
@@ -90,13 +90,10 @@ impl HistoricalState {
     }
 }
 
-fn read_slot(trie: &Trie, nodes: &KvNodes<'_>, path: B256) -> Result<Option<Vec<u8>>> {
+fn read_slot(trie: &Trie, nodes: &KvNodes<'_>, path: B256) -> Result<Option<Slot>> {
     match trie.get(nodes, path.as_slice())? {
         None => Ok(None),
-        Some(rlp) => {
-            let value: Bytes = decode_exact(&rlp).map_err(corrupt_slot)?;
-            Ok(Some(value.to_vec()))
-        }
+        Some(rlp) => Slot::decode(&rlp).map(Some).map_err(corrupt_slot),
     }
 }
 
@@ -109,7 +106,7 @@ impl StateReader for HistoricalState {
         }
     }
 
-    fn storage(&self, address: &Address, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    fn slot(&self, address: &Address, key: &[u8]) -> Result<Option<Slot>> {
         let Some(account) = self.account(address)? else { return Ok(None) };
         read_slot(&Trie::new(account.storage_root), &self.nodes(), keccak256(key))
     }

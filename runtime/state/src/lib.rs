@@ -24,7 +24,7 @@ mod verify;
 
 use std::collections::BTreeMap;
 
-use strata_primitives::{Account, Address, B256, Bytes};
+use strata_primitives::{Account, Address, B256, Bytes, Slot};
 
 pub use db::{DEFAULT_RETAIN, StateDb};
 pub use history::{AccountProof, HistoricalState, StorageProof};
@@ -41,6 +41,10 @@ pub enum Error {
     /// A trie node is missing or corrupt.
     #[error(transparent)]
     Trie(#[from] strata_trie::Error),
+    /// This view of the state cannot answer the query (e.g. key iteration over a
+    /// past block's trie, whose keys are hashed).
+    #[error("unsupported by this state view: {0}")]
+    Unsupported(&'static str),
 }
 
 /// Result alias of this crate.
@@ -50,10 +54,65 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub trait StateReader {
     /// The account at `address`, `None` if it does not exist.
     fn account(&self, address: &Address) -> Result<Option<Account>>;
-    /// The value of `key` in `address`'s storage, `None` if unset.
-    fn storage(&self, address: &Address, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// The slot `key` of `address`'s storage — a value or a tombstone — `None` if unset.
+    fn slot(&self, address: &Address, key: &[u8]) -> Result<Option<Slot>>;
     /// Contract code by hash.
     fn code(&self, code_hash: &B256) -> Result<Option<Bytes>>;
+
+    /// The live value of `key` in `address`'s storage (`None` if unset or archived).
+    fn storage(&self, address: &Address, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(match self.slot(address, key)? {
+            Some(Slot::Value(v)) => Some(v.to_vec()),
+            _ => None,
+        })
+    }
+
+    /// Slots of `address` whose key starts with `prefix`, in key order, strictly after
+    /// `start_after` (from the start if `None`), at most `limit`. Only views with the
+    /// raw keys (the flat state and overlays on it) support this.
+    fn storage_scan(&self, address: &Address, prefix: &[u8], start_after: Option<&[u8]>, limit: usize) -> Result<Vec<(Bytes, Slot)>> {
+        let _ = (address, prefix, start_after, limit);
+        Err(Error::Unsupported("storage key iteration needs the latest state"))
+    }
+}
+
+/// Merges a sorted page from a base view with sorted pending changes (changes win;
+/// `None` hides a base entry): the scan of an overlay.
+pub fn merge_scan(
+    base: Vec<(Bytes, Slot)>,
+    changes: &BTreeMap<Bytes, Option<Slot>>,
+    prefix: &[u8],
+    start_after: Option<&[u8]>,
+    limit: usize,
+) -> Vec<(Bytes, Slot)> {
+    use std::ops::Bound;
+    let lower = match start_after {
+        Some(s) if s >= prefix => Bound::Excluded(Bytes::copy_from_slice(s)),
+        _ => Bound::Included(Bytes::copy_from_slice(prefix)),
+    };
+    let mut pending = changes.range((lower, Bound::Unbounded)).take_while(|(k, _)| k.starts_with(prefix)).peekable();
+    let mut base = base.into_iter().peekable();
+    let mut out = Vec::new();
+    while out.len() < limit {
+        let take_change = match (base.peek(), pending.peek()) {
+            (None, None) => break,
+            (Some(_), None) => false,
+            (None, Some(_)) => true,
+            (Some((bk, _)), Some((ck, _))) => *ck <= bk,
+        };
+        if take_change {
+            let (k, v) = pending.next().expect("peeked");
+            if base.peek().is_some_and(|(bk, _)| bk == k) {
+                base.next();
+            }
+            if let Some(slot) = v.as_ref().filter(|s| s.value().is_none_or(|v| !v.is_empty())) {
+                out.push((k.clone(), slot.clone()));
+            }
+        } else {
+            out.push(base.next().expect("peeked"));
+        }
+    }
+    out
 }
 
 /// Changes produced by executing transactions. `BTreeMap`s, so iteration order —
@@ -63,7 +122,7 @@ pub struct StateChanges {
     /// Changed accounts; `None` deletes. Their `storage_root` is recomputed on commit.
     pub accounts: BTreeMap<Address, Option<Account>>,
     /// Changed storage per account; `None` (or an empty value) deletes the key.
-    pub storage: BTreeMap<Address, BTreeMap<Bytes, Option<Bytes>>>,
+    pub storage: BTreeMap<Address, BTreeMap<Bytes, Option<Slot>>>,
     /// New contract code by hash.
     pub code: BTreeMap<B256, Bytes>,
 }
@@ -104,7 +163,7 @@ impl<'a, R: StateReader + ?Sized> Overlay<'a, R> {
 
     /// Records a storage write (`None` deletes).
     pub fn set_storage(&mut self, address: Address, key: Bytes, value: Option<Bytes>) {
-        self.changes.storage.entry(address).or_default().insert(key, value);
+        self.changes.storage.entry(address).or_default().insert(key, value.map(Slot::Value));
     }
 
     /// The account at `address`, or an empty account.
@@ -121,11 +180,20 @@ impl<R: StateReader + ?Sized> StateReader for Overlay<'_, R> {
         }
     }
 
-    fn storage(&self, address: &Address, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    fn slot(&self, address: &Address, key: &[u8]) -> Result<Option<Slot>> {
         match self.changes.storage.get(address).and_then(|slots| slots.get(key)) {
-            Some(change) => Ok(change.as_ref().filter(|v| !v.is_empty()).map(|v| v.to_vec())),
-            None => self.base.storage(address, key),
+            Some(change) => Ok(live(change.as_ref())),
+            None => self.base.slot(address, key),
         }
+    }
+
+    fn storage_scan(&self, address: &Address, prefix: &[u8], start_after: Option<&[u8]>, limit: usize) -> Result<Vec<(Bytes, Slot)>> {
+        let Some(changes) = self.changes.storage.get(address) else {
+            return self.base.storage_scan(address, prefix, start_after, limit);
+        };
+        // The base may return entries the changes delete: ask for enough to fill the page anyway.
+        let base = self.base.storage_scan(address, prefix, start_after, limit.saturating_add(changes.len()))?;
+        Ok(merge_scan(base, changes, prefix, start_after, limit))
     }
 
     fn code(&self, code_hash: &B256) -> Result<Option<Bytes>> {
@@ -134,6 +202,11 @@ impl<R: StateReader + ?Sized> StateReader for Overlay<'_, R> {
             None => self.base.code(code_hash),
         }
     }
+}
+
+/// A pending slot change as the reader sees it: an empty value is a deletion.
+pub fn live(change: Option<&Slot>) -> Option<Slot> {
+    change.filter(|s| s.value().is_none_or(|v| !v.is_empty())).cloned()
 }
 
 /// Key of a slot in `Column::Storage`: `address ++ key`.

@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use strata_primitives::{Account, Address, B256, Bytes, EMPTY_ROOT_HASH, U256, keccak256, proof};
+use strata_primitives::{Account, Address, B256, Bytes, EMPTY_ROOT_HASH, Slot, Tombstone, U256, keccak256, proof};
 use strata_storage::{Column, MemKv, SharedKv, WriteBatch};
 
 use crate::{StateChanges, StateDb, StateReader, flat_state_root};
@@ -36,8 +36,8 @@ fn accounts_and_storage_commit_read_and_prove() {
     }
     let contract = addr(7);
     let slots = changes.storage.entry(contract).or_default();
-    slots.insert(Bytes::from_static(b"counter"), Some(Bytes::from_static(&[5])));
-    slots.insert(Bytes::from(vec![0u8; 32]), Some(Bytes::from(vec![0xab; 100])));
+    slots.insert(Bytes::from_static(b"counter"), Some(Slot::Value(Bytes::from_static(&[5]))));
+    slots.insert(Bytes::from(vec![0u8; 32]), Some(Slot::Value(Bytes::from(vec![0xab; 100]))));
     let root = commit(&db, &kv, 0, EMPTY_ROOT_HASH, &changes);
     assert_eq!(flat_state_root(&kv).unwrap(), root, "independent recomputation");
     let stored = db.account(&contract).unwrap().unwrap();
@@ -56,7 +56,7 @@ fn accounts_and_storage_commit_read_and_prove() {
     let keys = [Bytes::from_static(b"counter"), Bytes::from_static(b"nope")];
     for sp in at.storage_proofs(&contract, &keys).unwrap() {
         let leaf = proof::verify(stored.storage_root, keccak256(&sp.key).as_slice(), &sp.proof).unwrap();
-        assert_eq!(leaf, sp.value.as_ref().map(|v| alloy_rlp::encode(v.as_slice())));
+        assert_eq!(leaf, sp.value.as_ref().map(Slot::encode));
     }
 
     // Delete a slot and change a balance: new root, old root still readable.
@@ -70,8 +70,45 @@ fn accounts_and_storage_commit_read_and_prove() {
     assert_eq!(db.at_root(root).storage(&contract, b"counter").unwrap(), Some(vec![5]));
     assert_eq!(db.at_root(root2).storage(&contract, b"counter").unwrap(), None);
     assert_eq!(db.at_root(root).account(&addr(3)).unwrap().unwrap().balance, U256::from(4u64));
-    let page = db.storage_page(&contract, None, 10).unwrap();
+    let page = db.storage_scan(&contract, &[], None, 10).unwrap();
     assert_eq!(page.len(), 1);
+}
+
+#[test]
+fn tombstones_are_committed_proven_and_scanned() {
+    let kv = MemKv::shared();
+    let db = StateDb::new(kv.clone(), 8);
+    let contract = addr(1);
+    let mut changes = StateChanges::default();
+    changes.accounts.insert(contract, Some(Account::default()));
+    let slots = changes.storage.entry(contract).or_default();
+    for k in [&b"a1"[..], b"a2", b"a3", b"b1"] {
+        slots.insert(Bytes::copy_from_slice(k), Some(Slot::Value(Bytes::copy_from_slice(k))));
+    }
+    let root = commit(&db, &kv, 0, EMPTY_ROOT_HASH, &changes);
+    let t = Tombstone { value_hash: keccak256(b"a2"), size: 2, retention_end: 50, payer: addr(2), purged: false };
+    let mut next = StateChanges::default();
+    next.storage.entry(contract).or_default().insert(Bytes::from_static(b"a2"), Some(Slot::Tombstone(t)));
+    let root2 = commit(&db, &kv, 1, root, &next);
+    assert_eq!(flat_state_root(&kv).unwrap(), root2, "tombstone leaves match an independent root");
+    assert_eq!(db.storage(&contract, b"a2").unwrap(), None, "an archived key has no live value");
+    assert_eq!(db.slot(&contract, b"a2").unwrap(), Some(Slot::Tombstone(t)));
+    let at = db.at_root(root2);
+    let storage_root = at.account(&contract).unwrap().unwrap().storage_root;
+    let sp = &at.storage_proofs(&contract, &[Bytes::from_static(b"a2")]).unwrap()[0];
+    let leaf = proof::verify(storage_root, keccak256(b"a2").as_slice(), &sp.proof).unwrap().unwrap();
+    assert_eq!(Slot::decode(&leaf).unwrap(), Slot::Tombstone(t));
+
+    let keys = |page: Vec<(Bytes, Slot)>| page.into_iter().map(|(k, _)| k.to_vec()).collect::<Vec<_>>();
+    assert_eq!(keys(db.storage_scan(&contract, b"a", None, 10).unwrap()), vec![b"a1".to_vec(), b"a2".to_vec(), b"a3".to_vec()]);
+    assert_eq!(keys(db.storage_scan(&contract, b"a", Some(b"a1"), 1).unwrap()), vec![b"a2".to_vec()]);
+    // Through an overlay: a deletion hides, an insertion appears in order.
+    let mut overlay = crate::Overlay::new(&db);
+    overlay.set_storage(contract, Bytes::from_static(b"a1"), None);
+    overlay.set_storage(contract, Bytes::from_static(b"a25"), Some(Bytes::from_static(b"x")));
+    assert_eq!(keys(overlay.storage_scan(&contract, b"a", None, 10).unwrap()), vec![b"a2".to_vec(), b"a25".to_vec(), b"a3".to_vec()]);
+    assert_eq!(keys(overlay.storage_scan(&contract, b"a", Some(b"a2"), 1).unwrap()), vec![b"a25".to_vec()]);
+    assert!(at.storage_scan(&contract, b"", None, 1).is_err(), "a past trie has no raw keys");
 }
 
 /// Per account: balance and storage.
@@ -114,7 +151,7 @@ fn pruning_keeps_the_window_and_drops_the_rest() {
                 } else {
                     let value = vec![(rng.next() % 255 + 1) as u8; 1 + (rng.next() % 40) as usize];
                     entry.1.insert(key.clone(), value.clone());
-                    changes.storage.entry(a).or_default().insert(key.into(), Some(value.into()));
+                    changes.storage.entry(a).or_default().insert(key.into(), Some(Slot::Value(value.into())));
                 }
             }
             entry.0 = rng.next() % 1_000;

@@ -41,7 +41,7 @@ pub fn flat_state_root(kv: &SharedKv) -> Result<B256> {
     for (address, account) in accounts {
         let mut slots = Vec::new();
         kv.for_each_prefix(Column::Storage, address.as_slice(), &mut |k, v| {
-            slots.push((keccak256(&k[20..]), alloy_rlp::encode(v)));
+            slots.push((keccak256(&k[20..]), v.to_vec()));
             true
         })?;
         let storage_root = hash_builder_root(slots);

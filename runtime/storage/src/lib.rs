@@ -55,11 +55,14 @@ pub enum Column {
     TrieNodes,
     /// Pruning journal: `block number -> RLP list of node hashes that block stopped referencing`.
     TrieJournal,
+    /// Cold backup of archived contract data (used in the cold-store database, not the
+    /// chain database): `address ++ keccak(key) ++ value hash ++ retention end (8 BE) -> value`.
+    Cold,
 }
 
 impl Column {
     /// Every column, in a fixed order.
-    pub const ALL: [Column; 11] = [
+    pub const ALL: [Column; 12] = [
         Column::Meta,
         Column::Headers,
         Column::Bodies,
@@ -71,6 +74,7 @@ impl Column {
         Column::Code,
         Column::TrieNodes,
         Column::TrieJournal,
+        Column::Cold,
     ];
 
     /// Stable name (the RocksDB column family name).
@@ -87,6 +91,7 @@ impl Column {
             Column::Code => "code",
             Column::TrieNodes => "trie_nodes",
             Column::TrieJournal => "trie_journal",
+            Column::Cold => "cold",
         }
     }
 }
@@ -154,7 +159,13 @@ pub trait KvStore: Send + Sync + 'static {
 
     /// Calls `f` on each entry whose key starts with `prefix`, in key order,
     /// until `f` returns `false`.
-    fn for_each_prefix(&self, column: Column, prefix: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()>;
+    fn for_each_prefix(&self, column: Column, prefix: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
+        self.for_each_from(column, prefix, prefix, f)
+    }
+
+    /// Like [`KvStore::for_each_prefix`], but starting at the first key `>= from`
+    /// (a seek, not a scan from the start of the prefix).
+    fn for_each_from(&self, column: Column, prefix: &[u8], from: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()>;
 }
 
 /// A shared handle to a store.
@@ -200,9 +211,9 @@ impl KvStore for MemKv {
         Ok(())
     }
 
-    fn for_each_prefix(&self, column: Column, prefix: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
+    fn for_each_from(&self, column: Column, prefix: &[u8], from: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
         let map = self.columns.read();
-        let start = (column, prefix.to_vec());
+        let start = (column, prefix.max(from).to_vec());
         for ((c, k), v) in map.range((Bound::Included(start), Bound::Unbounded)) {
             if *c != column || !k.starts_with(prefix) || !f(k, v) {
                 break;
@@ -233,6 +244,13 @@ mod tests {
         })
         .unwrap();
         assert_eq!(seen, vec![(b"a1".to_vec(), b"x".to_vec())]);
+        let mut from = Vec::new();
+        kv.for_each_from(Column::Accounts, b"", b"a2", &mut |k, _| {
+            from.push(k.to_vec());
+            true
+        })
+        .unwrap();
+        assert_eq!(from, vec![b"b1".to_vec()]);
         assert_eq!(kv.get(Column::Code, b"a3").unwrap(), Some(b"w".to_vec()));
     }
 }
