@@ -25,6 +25,13 @@ pub const EXPORT_MEMORY: &str = "memory";
 /// Optional marker export: the contract accepts re-entrant calls.
 pub const EXPORT_REENTRANT: &str = "strata_reentrant";
 
+/// The privileged import only genesis system contracts may use (see `docs/abi.md`):
+/// `system(op, in_ptr, in_len) -> status`, result or revert data in the return buffer.
+pub const SYSTEM_IMPORT: &str = "system";
+
+/// Most keys one `system` key scan returns (its gas is charged for this many up front).
+pub const MAX_SYSTEM_SCAN: u32 = 100;
+
 /// Every function of the ABI, by name.
 pub const IMPORTS: &[&str] = &[
     "input_size",
@@ -268,6 +275,15 @@ pub fn link(linker: &mut Linker<Ctx>) -> R<()> {
             }
             None => Ok(0),
         }
+    })?;
+    linker.func_wrap(MODULE, SYSTEM_IMPORT, |mut c: C<'_>, op: i32, ptr: i32, len: i32| -> R<i32> {
+        let len = len_arg(len, c.data().limits.max_input_size, "system call input")?;
+        let op = u32::try_from(op).map_err(|_| refused("negative system op"))?;
+        charge(&mut c, gas::system(op, len))?;
+        let input = read(&c, ptr, len)?;
+        let reply = c.data_mut().host_mut()?.system(op, &input).map_err(host_err)?;
+        c.data_mut().last_return = reply.output;
+        Ok(if reply.ok { 0 } else { 1 })
     })?;
     linker.func_wrap(MODULE, "gas_left", |mut c: C<'_>| -> R<i64> {
         charge(&mut c, gas::ENV)?;

@@ -9,8 +9,9 @@ pub const FUEL_PER_GAS: u64 = 10;
 
 /// Flat cost of entering a contract frame (instantiation, dispatch).
 pub const FRAME: u64 = 2_000;
-/// Per byte of Wasm code stored by a deploy.
-pub const DEPLOY_PER_BYTE: u64 = 200;
+/// Per byte of Wasm code deployed: validation and compilation (storing the code is
+/// paid separately, as hot storage bought at the fee contract's price).
+pub const DEPLOY_PER_BYTE: u64 = 20;
 /// Per byte copied between guest memory and the host (input, return data, hashing input…), rounded up to 32-byte words.
 pub const COPY_PER_WORD: u64 = 3;
 /// Reading an environment value (caller, origin, value, block number, …).
@@ -25,8 +26,9 @@ pub const STORAGE_READ_PER_BYTE: u64 = 3;
 pub const STORAGE_WRITE: u64 = 2_900;
 /// Per byte of key and value written.
 pub const STORAGE_WRITE_PER_BYTE: u64 = 16;
-/// Creating a key that did not exist (state growth).
-pub const STORAGE_NEW_KEY: u64 = 20_000;
+/// Creating a key that did not exist: a new trie leaf. (The bytes themselves count
+/// against the contract's storage quota, which its owner bought.)
+pub const STORAGE_NEW_KEY: u64 = 2_000;
 /// Emitting a log.
 pub const LOG: u64 = 375;
 /// Per log topic.
@@ -43,6 +45,25 @@ pub const ECRECOVER: u64 = 3_000;
 pub const CALL: u64 = 2_600;
 /// Extra cost of a call that transfers value.
 pub const CALL_VALUE: u64 = 9_000;
+
+/// A system op moving one entry between hot state and the cold store (reads or
+/// writes a value of up to 16 KiB, a tombstone and a purge-queue entry).
+pub const SYSTEM_MOVE: u64 = 25_000;
+/// A system op reading or writing one small record.
+pub const SYSTEM_RECORD: u64 = 2_000;
+/// Per key a system key scan may return (charged for the maximum up front).
+pub const SYSTEM_SCAN_PER_KEY: u64 = 1_000;
+
+/// Gas of the privileged `system` import for `op` with `input_len` bytes of input,
+/// charged before the op runs: the op's work is bounded by its kind and input.
+pub fn system(op: u32, input_len: usize) -> u64 {
+    let base = match op {
+        1 | 2 => SYSTEM_MOVE,
+        3 => SYSTEM_RECORD.saturating_add(SYSTEM_SCAN_PER_KEY.saturating_mul(u64::from(crate::abi::MAX_SYSTEM_SCAN))),
+        _ => SYSTEM_RECORD,
+    };
+    base.saturating_add(copy(input_len))
+}
 
 /// Gas of copying `len` bytes.
 pub fn copy(len: usize) -> u64 {

@@ -57,6 +57,16 @@ pub struct SubCallResult {
     pub output: Vec<u8>,
 }
 
+/// Answer of a privileged system op.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemReply {
+    /// True: `output` is the op's result; false: the rules refused it and `output` is
+    /// revert data (a Solidity error) for the contract to pass on.
+    pub ok: bool,
+    /// Result or revert data.
+    pub output: Vec<u8>,
+}
+
 /// Host failures.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HostError {
@@ -83,6 +93,12 @@ pub trait Host: Send + 'static {
     fn emit_log(&mut self, topics: Vec<B256>, data: Vec<u8>) -> Result<(), HostError>;
     /// Runs a nested call to completion.
     fn call(&mut self, call: SubCall) -> Result<SubCallResult, HostError>;
+    /// A privileged op of the runtime's system contracts (archive, restore, quotas).
+    /// Hosts that have none refuse.
+    fn system(&mut self, op: u32, input: &[u8]) -> Result<SystemReply, HostError> {
+        let _ = input;
+        Err(HostError::Refused(format!("system op {op} is reserved for the runtime's system contracts")))
+    }
     /// For the executor to take its concrete host back after a frame.
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
 }

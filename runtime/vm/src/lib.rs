@@ -32,11 +32,11 @@ use parking_lot::Mutex;
 use strata_primitives::{B256, keccak256};
 use wasmtime::{Config, Engine, InstancePre, Linker, Memory, Module, OptLevel, Store, StoreLimits, StoreLimitsBuilder, Trap, WasmFeatures};
 
-pub use abi::{EXPORT_CALL, EXPORT_DEPLOY, EXPORT_MEMORY, EXPORT_REENTRANT, IMPORTS, MODULE};
+pub use abi::{EXPORT_CALL, EXPORT_DEPLOY, EXPORT_MEMORY, EXPORT_REENTRANT, IMPORTS, MAX_SYSTEM_SCAN, MODULE, SYSTEM_IMPORT};
 pub use cache::DiskCache;
 #[cfg(any(test, feature = "testing"))]
 pub use host::testing;
-pub use host::{CallContext, Host, HostError, SubCall, SubCallResult};
+pub use host::{CallContext, Host, HostError, SubCall, SubCallResult, SystemReply};
 pub use validate::ModuleInfo;
 
 /// Limits every contract runs under. Part of consensus: all nodes must agree.
@@ -100,6 +100,10 @@ pub enum DeployError {
         /// Import name.
         name: String,
     },
+    /// Imports the privileged `system` function, which only the chain's genesis system
+    /// contracts may use.
+    #[error("import env::system is reserved for system contracts installed at genesis")]
+    Privileged,
     /// Lacks a required export.
     #[error("missing export `{0}`")]
     MissingExport(&'static str),
@@ -361,7 +365,21 @@ impl Vm {
     }
 
     /// Validates and compiles new contract code (a deploy). Cached by code hash.
+    /// Refuses modules that import the privileged `system` function.
     pub fn prepare(&self, code: &[u8]) -> Result<Arc<Contract>, DeployError> {
+        let contract = self.compile(code)?;
+        if contract.info.privileged {
+            return Err(DeployError::Privileged);
+        }
+        Ok(contract)
+    }
+
+    /// Validates and compiles a system contract for genesis (may import `system`).
+    pub fn prepare_system(&self, code: &[u8]) -> Result<Arc<Contract>, DeployError> {
+        self.compile(code)
+    }
+
+    fn compile(&self, code: &[u8]) -> Result<Arc<Contract>, DeployError> {
         let code_hash = keccak256(code);
         if let Some(c) = self.contracts.lock().get(&code_hash) {
             return Ok(c.clone());
@@ -381,7 +399,7 @@ impl Vm {
 
     /// The runnable contract for stored code (memory cache, then disk cache, then compile).
     pub fn load(&self, code_hash: B256, code: &[u8]) -> Result<Arc<Contract>> {
-        self.prepare(code).map_err(|e| Error::Load { code_hash, reason: e.to_string() })
+        self.compile(code).map_err(|e| Error::Load { code_hash, reason: e.to_string() })
     }
 
     /// Runs `entry` of `contract` with `gas`, handing the frame `host`. Returns the

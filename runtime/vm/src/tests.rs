@@ -172,6 +172,25 @@ fn deploy_checks_name_the_cause() {
 }
 
 #[test]
+fn the_system_import_is_for_genesis_contracts_only() {
+    let v = vm();
+    let code = wasm(
+        r#"(module (import "env" "system" (func $sys (param i32 i32 i32) (result i32)))
+            (memory (export "memory") 1)
+            (func (export "call") (drop (call $sys (i32.const 4) (i32.const 0) (i32.const 8)))))"#,
+    );
+    assert_eq!(v.prepare(&code).unwrap_err(), DeployError::Privileged);
+    let contract = v.prepare_system(&code).unwrap();
+    assert!(contract.info.privileged);
+    // Still refused when a user deploy of the same code hits the cache.
+    assert_eq!(v.prepare(&code).unwrap_err(), DeployError::Privileged);
+    // A host without system ops (every host but the runtime's, for system contracts) refuses the call.
+    let (_, out) = v.execute(&contract, Entry::Call, Box::new(FakeHost::new()), Vec::new(), 100_000);
+    let out = out.unwrap();
+    assert!(matches!(&out.status, Status::Failure(m) if m.contains("reserved")), "{:?}", out.status);
+}
+
+#[test]
 fn compiled_modules_survive_a_restart_on_disk() {
     let dir = tempfile::tempdir().unwrap();
     let config = VmConfig { cache_dir: Some(dir.path().to_path_buf()), ..VmConfig::default() };

@@ -11,6 +11,8 @@ pub struct ModuleInfo {
     pub has_deploy: bool,
     /// Exports the `strata_reentrant` marker: it accepts calls while already on the call stack.
     pub reentrant: bool,
+    /// Imports the privileged `system` function: only installable at genesis.
+    pub privileged: bool,
 }
 
 /// Checks the module's structure: imports only the host ABI, no start function,
@@ -21,6 +23,7 @@ pub fn inspect(code: &[u8], limits: &Limits) -> Result<ModuleInfo, DeployError> 
         return Err(DeployError::TooLarge { size: code.len(), max: limits.max_code_size });
     }
     let mut exports: Vec<(String, ExternalKind)> = Vec::new();
+    let mut privileged = false;
     let mut memories = 0u32;
     for payload in Parser::new(0).parse_all(code) {
         let payload = payload.map_err(|e| DeployError::Invalid(e.to_string()))?;
@@ -33,6 +36,10 @@ pub fn inspect(code: &[u8], limits: &Limits) -> Result<ModuleInfo, DeployError> 
                 for import in reader.into_imports() {
                     let import = import.map_err(|e| DeployError::Invalid(e.to_string()))?;
                     let is_func = matches!(import.ty, TypeRef::Func(_));
+                    if import.module == abi::MODULE && is_func && import.name == abi::SYSTEM_IMPORT {
+                        privileged = true;
+                        continue;
+                    }
                     if import.module != abi::MODULE || !is_func || !abi::IMPORTS.contains(&import.name) {
                         return Err(DeployError::ForbiddenImport { module: import.module.to_string(), name: import.name.to_string() });
                     }
@@ -77,5 +84,9 @@ pub fn inspect(code: &[u8], limits: &Limits) -> Result<ModuleInfo, DeployError> 
     if !has(abi::EXPORT_CALL, ExternalKind::Func) {
         return Err(DeployError::MissingExport(abi::EXPORT_CALL));
     }
-    Ok(ModuleInfo { has_deploy: has(abi::EXPORT_DEPLOY, ExternalKind::Func), reentrant: has(abi::EXPORT_REENTRANT, ExternalKind::Func) })
+    Ok(ModuleInfo {
+        has_deploy: has(abi::EXPORT_DEPLOY, ExternalKind::Func),
+        reentrant: has(abi::EXPORT_REENTRANT, ExternalKind::Func),
+        privileged,
+    })
 }
