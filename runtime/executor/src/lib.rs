@@ -9,19 +9,23 @@
 //! frames and their rollback, receipts.
 #![warn(clippy::arithmetic_side_effects)]
 
+pub mod fees;
 mod session;
+pub mod system;
 mod validate;
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use session::{Layer, Session, run_frame};
 use strata_primitives::{
-    Account, Address, B256, Block, Bloom, Bytes, Header, KECCAK_EMPTY, RecoveredTx, ResourceUsage, StoredReceipt, TransactionSigned,
-    TxKind, U256, deploy, keccak256, roots,
+    Account, Address, B256, Block, Bloom, Bytes, FeeBreakdown, Header, KECCAK_EMPTY, RecoveredTx, ResourceUsage, StoredReceipt,
+    TransactionSigned, TxKind, U256, deploy, keccak256, roots, system::payout_log,
 };
 use strata_state::{StateChanges, StateReader};
+use strata_storage::{Column, SharedKv, WriteBatch};
 use strata_vm::{Entry, Status, Vm, gas};
 
+pub use fees::{Schedule, TX_BASE_FUEL};
 pub use validate::{InvalidTx, validate_stateful, validate_stateless};
 
 /// Node-side failures of execution (never the transaction's fault).
@@ -33,6 +37,18 @@ pub enum Error {
     /// The host failed while a contract ran (storage error, missing code).
     #[error("execution aborted by a node failure: {0}")]
     Host(String),
+    /// The fee contract could not answer (missing, or failed): the chain's genesis or
+    /// price table is broken; no block can be built.
+    #[error("fee contract: {0}")]
+    FeeContract(String),
+    /// The block's base fee is not the fee contract's gas price.
+    #[error("base fee {got} does not match the fee contract's gas price {expected}")]
+    BaseFee {
+        /// In the block environment.
+        got: u64,
+        /// From the fee contract.
+        expected: u64,
+    },
 }
 
 impl From<strata_vm::HostError> for Error {
@@ -53,19 +69,23 @@ pub struct BlockEnv {
     pub number: u64,
     /// Block timestamp (seconds).
     pub timestamp: u64,
-    /// Proposer, who receives the fees.
+    /// Proposer (receives the rounding remainder of fee splits).
     pub proposer: Address,
     /// Gas limit of the block.
     pub gas_limit: u64,
-    /// Base fee per gas.
+    /// Base fee per gas: the fee contract's gas price on the parent state. The only
+    /// price a transaction pays per gas (Strata has no priority fee).
     pub base_fee: u64,
+    /// Number of validators: every transaction is sent to each of them, and its
+    /// network fee is per copy.
+    pub validators: u64,
 }
 
 /// Outcome of trying to add a transaction to a block.
 #[derive(Debug)]
 pub enum Applied {
     /// Included, with its receipt.
-    Included(StoredReceipt),
+    Included(Box<StoredReceipt>),
     /// Not included: the transaction is invalid against this block's state.
     Rejected(InvalidTx),
 }
@@ -83,6 +103,8 @@ pub struct MessageResult {
     pub failure: Option<String>,
     /// A created contract.
     pub contract_address: Option<Address>,
+    /// Resources used and the fee (set once the fee is known; default inside execution).
+    pub resources: ResourceUsage,
 }
 
 /// Runs a message in a session whose newest layer belongs to it; on return that layer
@@ -101,6 +123,7 @@ fn execute_message(
         output: Vec::new(),
         failure: Some(reason),
         contract_address: None,
+        resources: ResourceUsage::default(),
     };
     // Frame layer on top of the message layer, so failure drops exactly the frame.
     session.push();
@@ -160,7 +183,14 @@ fn execute_message(
                 session.commit_top();
                 return (
                     session,
-                    Ok(MessageResult { success: true, gas_used: 0, output: Vec::new(), failure: None, contract_address: None }),
+                    Ok(MessageResult {
+                        success: true,
+                        gas_used: 0,
+                        output: Vec::new(),
+                        failure: None,
+                        contract_address: None,
+                        resources: ResourceUsage::default(),
+                    }),
                 );
             };
             let ctx = session.context(to, sender, value, false, 0);
@@ -187,36 +217,167 @@ fn execute_message(
     let result = match outcome.status {
         Status::Success => {
             session.commit_top();
-            MessageResult { success: true, gas_used, output: outcome.output, failure: None, contract_address: created }
+            MessageResult {
+                success: true,
+                gas_used,
+                output: outcome.output,
+                failure: None,
+                contract_address: created,
+                resources: ResourceUsage::default(),
+            }
         }
         Status::Revert => {
             session.revert_top();
-            MessageResult { success: false, gas_used, output: outcome.output, failure: None, contract_address: None }
+            MessageResult {
+                success: false,
+                gas_used,
+                output: outcome.output,
+                failure: None,
+                contract_address: None,
+                resources: ResourceUsage::default(),
+            }
         }
         Status::Failure(reason) => {
             session.revert_top();
-            MessageResult { success: false, gas_used, output: Vec::new(), failure: Some(reason), contract_address: None }
+            MessageResult {
+                success: false,
+                gas_used,
+                output: Vec::new(),
+                failure: Some(reason),
+                contract_address: None,
+                resources: ResourceUsage::default(),
+            }
         }
     };
     (session, Ok(result))
 }
 
-/// Bytes a set of storage changes adds and removes, against the state before them.
-fn storage_delta(session: &Session, changes: &StateChanges) -> Result<(u64, u64)> {
-    let (mut added, mut removed) = (0u64, 0u64);
-    for (address, slots) in &changes.storage {
-        for (key, new) in slots {
-            let old = session.storage_before_tx(address, key)?;
-            let size = |v: Option<&[u8]>| v.filter(|v| !v.is_empty()).map_or(0, |v| (key.len() as u64).saturating_add(v.len() as u64));
-            let (o, n) = (size(old.as_deref()), size(new.as_ref().map(|v| &v[..])));
-            if n > o {
-                added = added.saturating_add(n.saturating_sub(o));
-            } else {
-                removed = removed.saturating_add(o.saturating_sub(n));
+/// What a transaction is, for [`run_tx`].
+struct TxSpec<'a> {
+    sender: Address,
+    kind: TxKind,
+    value: U256,
+    input: &'a [u8],
+    gas_limit: u64,
+    tx_bytes: u64,
+    min_gas: u64,
+}
+
+/// How a transaction (or a simulation of one) ran, before the sender is charged.
+struct TxRun {
+    /// The outcome; `gas_used` is the gas charged (the fee over the gas price, rounded up).
+    result: MessageResult,
+    /// The message's effects, if they stand.
+    layer: Option<Layer>,
+    /// Resources used and the fee (with `charged` set).
+    usage: ResourceUsage,
+}
+
+/// Shared by block execution and simulation: runs the message, counts its storage
+/// against quotas, asks the fee contract for the fee, and fails the message —
+/// discarding its effects — if the fee exceeds what the sender allowed
+/// (`gas_limit × gas price`). The session's newest layer is the message's.
+fn run_tx(session: Box<Session>, spec: &TxSpec<'_>, schedule: &Schedule) -> (Box<Session>, Result<TxRun>) {
+    let exec_gas = spec.gas_limit.saturating_sub(spec.min_gas);
+    let (mut session, result) = execute_message(session, spec.sender, spec.kind, spec.value, spec.input, exec_gas);
+    let mut result = match result {
+        Ok(r) => r,
+        Err(e) => return (session, Err(e)),
+    };
+    let mut storage = system::StorageUse::default();
+    if result.success {
+        let code_len = deploy::decode(spec.input).map_or(0, |(code, _)| code.len() as u64);
+        let deployed = result.contract_address.map(|c| (c, spec.sender, code_len));
+        match system::account_storage(&mut session, deployed, schedule.default_quota) {
+            Err(e) => return (session, Err(e.into())),
+            Ok(Ok(used)) => storage = used,
+            Ok(Err(reason)) => {
+                *session.layers.last_mut().expect("message layer") = Layer::default();
+                result = MessageResult { success: false, output: Vec::new(), failure: Some(reason), contract_address: None, ..result };
             }
         }
     }
-    Ok((added, removed))
+    let layer = session.layers.pop().expect("message layer");
+    let price = session.env.base_fee;
+    // Compute is the execution's gas in fuel units: Wasm fuel, host charges, frame
+    // entries and nested calls, each counted once (a failure counts all it was given).
+    let exec_fuel = result.gas_used.saturating_mul(gas::FUEL_PER_GAS);
+    let mut usage = ResourceUsage {
+        fuel: TX_BASE_FUEL.saturating_add(exec_fuel),
+        tx_bytes: spec.tx_bytes,
+        validators: session.env.validators,
+        storage_bytes_added: storage.added,
+        storage_bytes_removed: storage.removed,
+        storage_bytes_paid: storage.paid.saturating_add(layer.storage_paid),
+        cold_byte_seconds: layer.cold_byte_seconds,
+        fee: FeeBreakdown::default(),
+    };
+    let (base, vm, env) = (session.base.clone(), session.vm.clone(), session.env);
+    let mut fee = match fees::quote(&base, &vm, env, &usage) {
+        Ok(f) => f,
+        Err(e) => return (session, Err(e)),
+    };
+    let mut gas_used = fees::gas_for(fee.total, price);
+    let mut layer = result.success.then_some(layer);
+    if gas_used > spec.gas_limit {
+        let allowance = U256::from(spec.gas_limit).saturating_mul(U256::from(price));
+        let reason = format!(
+            "fee of {} wei (compute {}, network {}, storage {}, cold {}) exceeds the sender's allowance of {} gas × {price} wei = {allowance} \
+             wei; nothing it did was kept",
+            fee.total, fee.compute, fee.network, fee.storage, fee.cold, spec.gas_limit
+        );
+        layer = None;
+        usage = ResourceUsage { storage_bytes_added: 0, storage_bytes_removed: 0, storage_bytes_paid: 0, cold_byte_seconds: 0, ..usage };
+        fee = match fees::quote(&base, &vm, env, &usage) {
+            Ok(f) => f,
+            Err(e) => return (session, Err(e)),
+        };
+        gas_used = fees::gas_for(fee.total, price).min(spec.gas_limit);
+        result = MessageResult { success: false, output: Vec::new(), failure: Some(reason), contract_address: None, ..result };
+    }
+    fee.charged = U256::from(gas_used).saturating_mul(U256::from(price));
+    usage.fee = fee;
+    result.gas_used = gas_used;
+    result.resources = usage;
+    (session, Ok(TxRun { result, layer, usage }))
+}
+
+/// Gas a transaction of `tx_bytes` bytes costs before it runs anything: its fixed
+/// fuel and its network bytes, priced by the fee contract on `base`.
+pub fn min_gas(base: &Arc<dyn StateReader + Send + Sync>, vm: &Arc<Vm>, env: BlockEnv, tx_bytes: u64) -> Result<u64> {
+    let usage = ResourceUsage { fuel: TX_BASE_FUEL, tx_bytes, validators: env.validators, ..ResourceUsage::default() };
+    Ok(fees::gas_for(fees::quote(base, vm, env, &usage)?.total, env.base_fee))
+}
+
+/// The admission checks that need no nonce order: stateless rules and a gas limit
+/// covering the transaction's minimum fee. (The mempool checks nonce and balance.)
+pub fn admit(
+    base: &Arc<dyn StateReader + Send + Sync>,
+    vm: &Arc<Vm>,
+    env: BlockEnv,
+    tx: &TransactionSigned,
+) -> Result<Result<(), InvalidTx>> {
+    if let Err(e) = validate_stateless(tx, &env) {
+        return Ok(Err(e));
+    }
+    let want = min_gas(base, vm, env, tx.encoded().len() as u64)?;
+    if tx.gas_limit() < want {
+        return Ok(Err(InvalidTx::IntrinsicGasTooLow { have: tx.gas_limit(), want }));
+    }
+    Ok(Ok(()))
+}
+
+/// Validators that receive fees, with their weights (see [`fees::split`]).
+pub type Payees = Arc<[(Address, u64)]>;
+
+/// Writes to the cold store a block makes: `puts` must be durable before the block
+/// (its tombstones point at them), `deletes` are applied after it.
+#[derive(Debug, Clone, Default)]
+pub struct ColdWrites {
+    /// Archived values.
+    pub puts: WriteBatch,
+    /// Restored or purged values.
+    pub deletes: WriteBatch,
 }
 
 /// Builds (or re-executes) a block transaction by transaction.
@@ -224,16 +385,32 @@ pub struct BlockBuilder {
     env: BlockEnv,
     base: Arc<dyn StateReader + Send + Sync>,
     vm: Arc<Vm>,
+    cold_store: SharedKv,
+    payees: Payees,
+    schedule: Schedule,
     block: StateChanges,
+    cold: BTreeMap<Vec<u8>, Option<Bytes>>,
     transactions: Vec<TransactionSigned>,
     receipts: Vec<StoredReceipt>,
     gas_used: u64,
 }
 
 impl BlockBuilder {
-    /// A builder on top of `base` (the parent block's state).
-    pub fn new(env: BlockEnv, base: Arc<dyn StateReader + Send + Sync>, vm: Arc<Vm>) -> Self {
-        Self { env, base, vm, block: StateChanges::default(), transactions: Vec::new(), receipts: Vec::new(), gas_used: 0 }
+    /// A builder on top of `base` (the parent block's state) and `cold_store` (the cold
+    /// backup as of the parent block). Reads the fee schedule, checks the base fee
+    /// against it, and purges cold copies whose retention ended.
+    pub fn new(env: BlockEnv, base: Arc<dyn StateReader + Send + Sync>, vm: Arc<Vm>, cold_store: SharedKv, payees: Payees) -> Result<Self> {
+        let schedule = fees::schedule(&base, &vm, env)?;
+        if env.base_fee != schedule.gas_price {
+            return Err(Error::BaseFee { got: env.base_fee, expected: schedule.gas_price });
+        }
+        let mut block = StateChanges::default();
+        let mut cold = BTreeMap::new();
+        let purged = system::purge_expired(&*base, env.timestamp, &mut block, &mut cold)?;
+        if purged > 0 {
+            tracing::debug!(number = env.number, purged, "purged expired cold copies");
+        }
+        Ok(Self { env, base, vm, cold_store, payees, schedule, block, cold, transactions: Vec::new(), receipts: Vec::new(), gas_used: 0 })
     }
 
     /// Gas still available in the block.
@@ -269,65 +446,66 @@ impl BlockBuilder {
         if let Err(e) = validate_stateful(&tx.tx, &sender) {
             return Ok(Applied::Rejected(e));
         }
-        let price = tx.tx.effective_gas_price(self.env.base_fee).ok_or(Error::Host("fee cap checked by validate_stateless".into()))?;
+        let price = self.env.base_fee;
         let gas_limit = tx.tx.gas_limit();
-        // Reserve the most the transaction can cost in fees; the unused part is refunded below.
+        let tx_bytes = tx.tx.encoded().len() as u64;
+        let min_gas = min_gas(&self.base, &self.vm, self.env, tx_bytes)?;
+        if gas_limit < min_gas {
+            return Ok(Applied::Rejected(InvalidTx::IntrinsicGasTooLow { have: gas_limit, want: min_gas }));
+        }
+        // Reserve the most the transaction may cost; what is not charged is refunded below.
         let reserve = U256::from(gas_limit).saturating_mul(U256::from(price));
         sender.balance = sender.balance.checked_sub(reserve).ok_or(Error::Host("balance checked by validate_stateful".into()))?;
         sender.nonce = sender.nonce.checked_add(1).ok_or(Error::Host("nonce checked by validate_stateful".into()))?;
         self.block.accounts.insert(tx.sender, Some(sender));
 
-        let intrinsic = tx.tx.intrinsic_gas();
         let session = Box::new(Session {
             base: self.base.clone(),
             block: std::mem::take(&mut self.block),
+            block_cold: std::mem::take(&mut self.cold),
+            cold: self.cold_store.clone(),
             layers: vec![Layer::default()],
             vm: self.vm.clone(),
             env: self.env,
             origin: tx.sender,
             stack: Vec::new(),
-            fuel: 0,
         });
-        let exec_gas = gas_limit.saturating_sub(intrinsic);
-        let (mut session, result) = execute_message(session, tx.sender, tx.tx.kind(), tx.tx.value(), tx.tx.input(), exec_gas);
-        let result = match result {
-            Ok(r) => r,
-            Err(e) => {
-                self.block = session.block;
-                return Err(e);
-            }
-        };
-        let layer = session.layers.pop().expect("message layer");
-        let (added, removed) = storage_delta(&session, &layer.changes)?;
-        let fuel = session.fuel;
+        let spec =
+            TxSpec { sender: tx.sender, kind: tx.tx.kind(), value: tx.tx.value(), input: tx.tx.input(), gas_limit, tx_bytes, min_gas };
+        let (mut session, run) = run_tx(session, &spec, &self.schedule);
         self.block = std::mem::take(&mut session.block);
-        self.block.extend(layer.changes);
-
-        let gas_used = intrinsic.saturating_add(result.gas_used).min(gas_limit);
-        let refund = U256::from(gas_limit.saturating_sub(gas_used)).saturating_mul(U256::from(price));
-        self.credit(tx.sender, refund)?;
-        self.credit(self.env.proposer, U256::from(gas_used).saturating_mul(U256::from(price)))?;
+        self.cold = std::mem::take(&mut session.block_cold);
+        let run = run?;
+        let mut logs = Vec::new();
+        if let Some(layer) = run.layer {
+            self.block.extend(layer.changes);
+            self.cold.extend(layer.cold);
+            logs = layer.logs;
+        }
+        let charged = run.usage.fee.charged;
+        self.credit(tx.sender, reserve.saturating_sub(charged))?;
+        logs.push(run.usage.log());
+        for (validator, amount) in fees::split(charged, &self.payees, self.env.proposer) {
+            self.credit(validator, amount)?;
+            logs.push(payout_log(&validator, amount));
+        }
+        let gas_used = run.result.gas_used;
         self.gas_used = self.gas_used.saturating_add(gas_used);
-
-        let resources =
-            ResourceUsage { fuel, tx_bytes: tx.tx.encoded().len() as u64, storage_bytes_added: added, storage_bytes_removed: removed };
-        let mut logs = layer.logs;
-        logs.push(resources.log());
         let receipt = StoredReceipt {
             tx_type: tx.tx.tx_type() as u8,
-            success: result.success,
+            success: run.result.success,
             cumulative_gas_used: self.gas_used,
             gas_used,
-            effective_gas_price: price,
-            contract_address: result.contract_address.map(|a| Bytes::copy_from_slice(a.as_slice())).unwrap_or_default(),
+            effective_gas_price: u128::from(price),
+            contract_address: run.result.contract_address.map(|a| Bytes::copy_from_slice(a.as_slice())).unwrap_or_default(),
             logs,
-            output: result.output.into(),
-            failure: result.failure.map(|f| Bytes::from(f.into_bytes())).unwrap_or_default(),
-            resources,
+            output: run.result.output.into(),
+            failure: run.result.failure.map(|f| Bytes::from(f.into_bytes())).unwrap_or_default(),
+            resources: run.usage,
         };
         self.transactions.push(tx.tx.clone());
         self.receipts.push(receipt.clone());
-        Ok(Applied::Included(receipt))
+        Ok(Applied::Included(Box::new(receipt)))
     }
 
     /// Number of transactions included so far.
@@ -347,6 +525,13 @@ impl BlockBuilder {
             acc.accrue_bloom(&r.bloom());
             acc
         });
+        let mut cold = ColdWrites::default();
+        for (key, value) in self.cold {
+            match value {
+                Some(v) => cold.puts.put(Column::Cold, key, v.to_vec()),
+                None => cold.deletes.delete(Column::Cold, key),
+            }
+        }
         ExecutedBlock {
             env: self.env,
             transactions_root: roots::transactions_root(&self.transactions),
@@ -356,11 +541,13 @@ impl BlockBuilder {
             transactions: self.transactions,
             receipts: self.receipts,
             changes: self.block,
+            cold,
         }
     }
 }
 
-/// A read-only call (`eth_call`) or a gas probe (`eth_estimateGas`): no nonce, no fee.
+/// A read-only call (`eth_call`), a gas probe (`eth_estimateGas`) or a fee quote
+/// (`strata_quoteFee`): no nonce, no payment.
 #[derive(Debug, Clone)]
 pub struct Simulation {
     /// Caller (any address; zero if unknown).
@@ -371,22 +558,38 @@ pub struct Simulation {
     pub value: U256,
     /// Input (call data, or deploy data).
     pub input: Bytes,
-    /// Gas limit, intrinsic gas included.
+    /// Gas limit.
     pub gas: u64,
+    /// Size of the signed transaction, if known; otherwise estimated from the input.
+    pub tx_bytes: Option<u64>,
 }
 
-/// Runs a simulation on `base`. Returns the result with `gas_used` including
-/// intrinsic gas. Nothing is committed.
-pub fn simulate(base: Arc<dyn StateReader + Send + Sync>, vm: Arc<Vm>, env: BlockEnv, sim: &Simulation) -> Result<MessageResult> {
+/// Bytes of a signed EIP-1559 transaction besides its input (typical; used when a
+/// simulation has no signed transaction to measure).
+pub const TX_OVERHEAD_BYTES: u64 = 120;
+
+/// Runs a simulation on `base`. Returns the result with `gas_used` the gas the
+/// transaction would be charged, and its resources and fee. Nothing is committed.
+pub fn simulate(
+    base: Arc<dyn StateReader + Send + Sync>,
+    vm: Arc<Vm>,
+    cold: SharedKv,
+    env: BlockEnv,
+    sim: &Simulation,
+) -> Result<MessageResult> {
+    let schedule = fees::schedule(&base, &vm, env)?;
+    let env = BlockEnv { base_fee: schedule.gas_price, ..env };
     let kind = sim.to.map_or(TxKind::Create, TxKind::Call);
-    let intrinsic = strata_primitives::transaction::intrinsic_gas(&sim.input, kind.is_create());
-    if sim.gas < intrinsic {
+    let tx_bytes = sim.tx_bytes.unwrap_or_else(|| (sim.input.len() as u64).saturating_add(TX_OVERHEAD_BYTES));
+    let min_gas = min_gas(&base, &vm, env, tx_bytes)?;
+    if sim.gas < min_gas {
         return Ok(MessageResult {
             success: false,
             gas_used: sim.gas,
             output: Vec::new(),
-            failure: Some(format!("intrinsic gas too low: have {}, want {intrinsic}", sim.gas)),
+            failure: Some(format!("intrinsic gas too low: have {}, want {min_gas}", sim.gas)),
             contract_address: None,
+            resources: ResourceUsage::default(),
         });
     }
     let mut sender = base.account(&sim.from)?.unwrap_or_default();
@@ -396,11 +599,20 @@ pub fn simulate(base: Arc<dyn StateReader + Send + Sync>, vm: Arc<Vm>, env: Bloc
         sender.nonce = sender.nonce.saturating_add(1);
         block.accounts.insert(sim.from, Some(sender));
     }
-    let session = Box::new(Session { base, block, layers: vec![Layer::default()], vm, env, origin: sim.from, stack: Vec::new(), fuel: 0 });
-    let (_, result) = execute_message(session, sim.from, kind, sim.value, &sim.input, sim.gas.saturating_sub(intrinsic));
-    let mut result = result?;
-    result.gas_used = result.gas_used.saturating_add(intrinsic);
-    Ok(result)
+    let session = Box::new(Session {
+        base,
+        block,
+        block_cold: BTreeMap::new(),
+        cold,
+        layers: vec![Layer::default()],
+        vm,
+        env,
+        origin: sim.from,
+        stack: Vec::new(),
+    });
+    let spec = TxSpec { sender: sim.from, kind, value: sim.value, input: &sim.input, gas_limit: sim.gas, tx_bytes, min_gas };
+    let (_, run) = run_tx(session, &spec, &schedule);
+    Ok(run?.result)
 }
 
 /// The smallest gas limit with which `sim` succeeds (binary search between the gas
@@ -408,11 +620,12 @@ pub fn simulate(base: Arc<dyn StateReader + Send + Sync>, vm: Arc<Vm>, env: Bloc
 pub fn estimate_gas(
     base: Arc<dyn StateReader + Send + Sync>,
     vm: Arc<Vm>,
+    cold: SharedKv,
     env: BlockEnv,
     sim: &Simulation,
     cap: u64,
 ) -> Result<Result<u64, MessageResult>> {
-    let run = |gas: u64| simulate(base.clone(), vm.clone(), env, &Simulation { gas, ..sim.clone() });
+    let run = |gas: u64| simulate(base.clone(), vm.clone(), cold.clone(), env, &Simulation { gas, ..sim.clone() });
     let top = run(cap)?;
     if !top.success {
         return Ok(Err(top));
@@ -448,11 +661,13 @@ pub struct ExecutedBlock {
     pub logs_bloom: Bloom,
     /// Gas used by all transactions.
     pub gas_used: u64,
+    /// Cold-store writes.
+    pub cold: ColdWrites,
 }
 
 impl ExecutedBlock {
     /// Assembles the block, given its parent and its post-state root.
-    pub fn into_block(self, parent_hash: B256, state_root: B256) -> (Block, Vec<StoredReceipt>, StateChanges) {
+    pub fn into_block(self, parent_hash: B256, state_root: B256) -> (Block, Vec<StoredReceipt>, StateChanges, ColdWrites) {
         let header = Header {
             chain_id: self.env.chain_id,
             parent_hash,
@@ -470,7 +685,7 @@ impl ExecutedBlock {
             liveness_root: B256::ZERO,
             extensions: Vec::new(),
         };
-        (Block { header, transactions: self.transactions }, self.receipts, self.changes)
+        (Block { header, transactions: self.transactions }, self.receipts, self.changes, self.cold)
     }
 }
 

@@ -5,19 +5,37 @@
 //! caller's, one that reverts or fails drops it — nested frames included — so a
 //! failed call leaves no trace but the gas it used.
 
-use std::{any::Any, sync::Arc};
+use std::{any::Any, collections::BTreeMap, sync::Arc};
 
-use strata_primitives::{Account, Address, B256, Bytes, KECCAK_EMPTY, Log, U256};
+use strata_primitives::{Account, Address, B256, Bytes, KECCAK_EMPTY, Log, Slot, U256};
 use strata_state::{StateChanges, StateReader};
-use strata_vm::{CallContext, Contract, Entry, Host, HostError, Outcome, Status, SubCall, SubCallResult, Vm};
+use strata_storage::SharedKv;
+use strata_vm::{CallContext, Contract, Entry, Host, HostError, Outcome, Status, SubCall, SubCallResult, SystemReply, Vm};
 
 use crate::BlockEnv;
 
-/// Changes and logs of one frame.
+/// Changes, logs and storage-market effects of one frame: all kept or all dropped.
 #[derive(Debug, Default)]
 pub(crate) struct Layer {
     pub(crate) changes: StateChanges,
     pub(crate) logs: Vec<Log>,
+    /// Values to write to the cold store (`None` deletes), by cold key.
+    pub(crate) cold: BTreeMap<Vec<u8>, Option<Bytes>>,
+    /// Hot storage bought (quota raised), bytes.
+    pub(crate) storage_paid: u64,
+    /// Cold retention bought, byte-seconds.
+    pub(crate) cold_byte_seconds: u64,
+}
+
+impl Layer {
+    /// Merges a later layer into this one.
+    pub(crate) fn absorb(&mut self, later: Layer) {
+        self.changes.extend(later.changes);
+        self.logs.extend(later.logs);
+        self.cold.extend(later.cold);
+        self.storage_paid = self.storage_paid.saturating_add(later.storage_paid);
+        self.cold_byte_seconds = self.cold_byte_seconds.saturating_add(later.cold_byte_seconds);
+    }
 }
 
 /// The state a transaction runs on: frame layers (newest last) over the changes of
@@ -25,14 +43,16 @@ pub(crate) struct Layer {
 pub(crate) struct Session {
     pub(crate) base: Arc<dyn StateReader + Send + Sync>,
     pub(crate) block: StateChanges,
+    /// Cold-store writes of earlier transactions of the block.
+    pub(crate) block_cold: BTreeMap<Vec<u8>, Option<Bytes>>,
+    /// The cold store as of the parent block.
+    pub(crate) cold: SharedKv,
     pub(crate) layers: Vec<Layer>,
     pub(crate) vm: Arc<Vm>,
     pub(crate) env: BlockEnv,
     pub(crate) origin: Address,
     /// Contracts currently executing (for the re-entrancy rule).
     pub(crate) stack: Vec<Address>,
-    /// Fuel of every frame run so far.
-    pub(crate) fuel: u64,
 }
 
 fn node(e: impl std::fmt::Display) -> HostError {
@@ -53,21 +73,63 @@ impl Session {
         Ok(self.base.account(address).map_err(node)?.unwrap_or_default())
     }
 
-    /// The value of `key` in `address`'s storage, as of before this transaction.
-    pub(crate) fn storage_before_tx(&self, address: &Address, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
+    /// The slot `key` of `address`'s storage, as of before this transaction.
+    pub(crate) fn slot_before_tx(&self, address: &Address, key: &[u8]) -> Result<Option<Slot>, HostError> {
         if let Some(v) = self.block.storage.get(address).and_then(|s| s.get(key)) {
-            return Ok(v.as_ref().filter(|v| !v.is_empty()).map(|v| v.to_vec()));
+            return Ok(strata_state::live(v.as_ref()));
         }
-        self.base.storage(address, key).map_err(node)
+        self.base.slot(address, key).map_err(node)
     }
 
-    pub(crate) fn storage(&self, address: &Address, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
+    /// The slot `key` of `address`'s storage, as the running frame sees it.
+    pub(crate) fn slot(&self, address: &Address, key: &[u8]) -> Result<Option<Slot>, HostError> {
         for layer in self.layers.iter().rev() {
             if let Some(v) = layer.changes.storage.get(address).and_then(|s| s.get(key)) {
-                return Ok(v.as_ref().filter(|v| !v.is_empty()).map(|v| v.to_vec()));
+                return Ok(strata_state::live(v.as_ref()));
             }
         }
-        self.storage_before_tx(address, key)
+        self.slot_before_tx(address, key)
+    }
+
+    /// The live value of `key`; reading an archived key is refused, naming the key
+    /// and how to bring it back.
+    pub(crate) fn storage(&self, address: &Address, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
+        match self.slot(address, key)? {
+            None => Ok(None),
+            Some(Slot::Value(v)) => Ok(Some(v.to_vec())),
+            Some(Slot::Tombstone(t)) => Err(crate::system::archived_error(address, key, &t)),
+        }
+    }
+
+    /// Slots of `address` starting with `prefix`, after `start_after`, as the frame sees them.
+    pub(crate) fn storage_scan(
+        &self,
+        address: &Address,
+        prefix: &[u8],
+        start_after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Bytes, Slot)>, HostError> {
+        let mut pending: BTreeMap<Bytes, Option<Slot>> = BTreeMap::new();
+        for changes in std::iter::once(&self.block).chain(self.layers.iter().map(|l| &l.changes)) {
+            if let Some(slots) = changes.storage.get(address) {
+                pending.extend(slots.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        let base = self.base.storage_scan(address, prefix, start_after, limit.saturating_add(pending.len())).map_err(node)?;
+        Ok(strata_state::merge_scan(base, &pending, prefix, start_after, limit))
+    }
+
+    /// A cold-store value: pending writes of this transaction and block first.
+    pub(crate) fn cold_value(&self, key: &[u8]) -> Result<Option<Bytes>, HostError> {
+        for layer in self.layers.iter().rev() {
+            if let Some(v) = layer.cold.get(key) {
+                return Ok(v.clone());
+            }
+        }
+        if let Some(v) = self.block_cold.get(key) {
+            return Ok(v.clone());
+        }
+        Ok(self.cold.get(strata_storage::Column::Cold, key).map_err(node)?.map(Bytes::from))
     }
 
     pub(crate) fn code(&self, hash: &B256) -> Result<Option<Bytes>, HostError> {
@@ -82,7 +144,7 @@ impl Session {
         self.base.code(hash).map_err(node)
     }
 
-    fn top(&mut self) -> &mut Layer {
+    pub(crate) fn top(&mut self) -> &mut Layer {
         self.layers.last_mut().expect("a transaction always has its own layer")
     }
 
@@ -90,9 +152,8 @@ impl Session {
         self.top().changes.accounts.insert(address, Some(account));
     }
 
-    pub(crate) fn set_storage(&mut self, address: Address, key: &[u8], value: Option<&[u8]>) {
-        let value = value.map(Bytes::copy_from_slice);
-        self.top().changes.storage.entry(address).or_default().insert(Bytes::copy_from_slice(key), value);
+    pub(crate) fn set_slot(&mut self, address: Address, key: &[u8], slot: Option<Slot>) {
+        self.top().changes.storage.entry(address).or_default().insert(Bytes::copy_from_slice(key), slot);
     }
 
     pub(crate) fn push(&mut self) {
@@ -102,9 +163,7 @@ impl Session {
     /// Merges the newest layer into the one below.
     pub(crate) fn commit_top(&mut self) {
         let layer = self.layers.pop().expect("layer to commit");
-        let below = self.top();
-        below.changes.extend(layer.changes);
-        below.logs.extend(layer.logs);
+        self.top().absorb(layer);
     }
 
     pub(crate) fn revert_top(&mut self) {
@@ -169,9 +228,6 @@ pub(crate) fn run_frame(
     let mut host = host.into_any().downcast::<FrameHost>().expect("the executor only hands the engine FrameHosts");
     let mut session = host.session.take().expect("the session returns with its host");
     session.stack.pop();
-    if let Ok(o) = &outcome {
-        session.fuel = session.fuel.saturating_add(o.fuel_used);
-    }
     (session, outcome.map_err(node))
 }
 
@@ -253,8 +309,10 @@ impl Host for FrameHost {
 
     fn storage_write(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<bool, HostError> {
         let address = self.ctx.address;
+        // Overwriting an archived key is refused like reading it: the archived value
+        // must be restored (or stay archived), never silently lost.
         let existed = self.s().storage(&address, key)?.is_some();
-        self.s().set_storage(address, key, value);
+        self.s().set_slot(address, key, value.map(|v| Slot::Value(Bytes::copy_from_slice(v))));
         Ok(existed)
     }
 
@@ -273,6 +331,11 @@ impl Host for FrameHost {
         let (session, result) = sub_call(session, self.ctx, call);
         self.session = Some(session);
         result
+    }
+
+    fn system(&mut self, op: u32, input: &[u8]) -> Result<SystemReply, HostError> {
+        let ctx = self.ctx;
+        crate::system::op(self.s(), &ctx, op, input)
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any> {

@@ -1,21 +1,9 @@
+#![allow(clippy::arithmetic_side_effects)] // test arithmetic on small known values
 use super::*;
-use std::collections::BTreeMap;
-use strata_primitives::{LocalSigner, b256, transaction::build};
+use strata_primitives::{EMPTY_ROOT_HASH, LocalSigner, b256, transaction::build};
+use strata_state::StateDb;
+use strata_storage::MemKv;
 use strata_vm::VmConfig;
-
-#[derive(Default)]
-struct MapState(BTreeMap<Address, Account>);
-impl StateReader for MapState {
-    fn account(&self, a: &Address) -> strata_state::Result<Option<Account>> {
-        Ok(self.0.get(a).copied())
-    }
-    fn storage(&self, _: &Address, _: &[u8]) -> strata_state::Result<Option<Vec<u8>>> {
-        Ok(None)
-    }
-    fn code(&self, _: &B256) -> strata_state::Result<Option<Bytes>> {
-        Ok(None)
-    }
-}
 
 const GWEI: u128 = 1_000_000_000;
 
@@ -27,7 +15,13 @@ fn env() -> BlockEnv {
         proposer: Address::repeat_byte(0xee),
         gas_limit: 30_000_000,
         base_fee: GWEI as u64,
+        validators: 1,
     }
+}
+
+/// The fee recipients of the test blocks: the proposer and one more validator.
+fn payees() -> Payees {
+    Arc::new([(Address::repeat_byte(0xee), 1), (Address::repeat_byte(0xef), 1)])
 }
 
 fn key() -> LocalSigner {
@@ -53,8 +47,20 @@ fn transfer(nonce: u64, value: u64, chain_id: u64) -> RecoveredTx {
     RecoveredTx { sender: key().address(), tx: key().sign_transaction(t).unwrap() }
 }
 
+/// A committed state: `key()` holds `balance`, and the system contracts are installed.
 fn funded(balance: u128) -> Arc<dyn StateReader + Send + Sync> {
-    Arc::new(MapState(BTreeMap::from([(key().address(), Account::with_balance(U256::from(balance)))])))
+    let kv = MemKv::shared();
+    let db = StateDb::new(kv.clone(), 4);
+    let mut alloc = StateChanges::default();
+    alloc.accounts.insert(key().address(), Some(Account::with_balance(U256::from(balance))));
+    let mut batch = WriteBatch::new();
+    let root = db.commit(0, EMPTY_ROOT_HASH, &alloc, &mut batch).unwrap();
+    kv.write(batch).unwrap();
+    let system = system::install(&vm(), Arc::new(db.clone()), env(), key().address(), &system::Prices::dev()).unwrap();
+    let mut batch = WriteBatch::new();
+    db.commit(0, root, &system, &mut batch).unwrap();
+    kv.write(batch).unwrap();
+    Arc::new(db)
 }
 
 fn vm() -> Arc<Vm> {
@@ -62,31 +68,64 @@ fn vm() -> Arc<Vm> {
 }
 
 fn builder(balance: u128) -> BlockBuilder {
-    BlockBuilder::new(env(), funded(balance), vm())
+    BlockBuilder::new(env(), funded(balance), vm(), MemKv::shared(), payees()).unwrap()
+}
+
+/// Gas of a transaction that runs nothing, at the dev prices with one validator:
+/// its fixed fuel plus 16 gas per byte.
+fn base_gas(t: &RecoveredTx) -> u64 {
+    TX_BASE_FUEL / gas::FUEL_PER_GAS + 16 * t.tx.encoded().len() as u64
 }
 
 fn included(b: &mut BlockBuilder, t: &RecoveredTx) -> StoredReceipt {
     match b.apply(t).unwrap() {
-        Applied::Included(r) => r,
+        Applied::Included(r) => *r,
         Applied::Rejected(e) => panic!("rejected: {e}"),
     }
 }
 
 #[test]
-fn transfer_moves_value_and_pays_fee_to_proposer() {
+fn transfer_moves_value_and_pays_the_quoted_fee_to_the_validators() {
     let mut b = builder(10u128.pow(18));
-    let r = included(&mut b, &transfer(0, 1000, 1337));
+    let t = transfer(0, 1000, 1337);
+    let r = included(&mut b, &t);
     assert!(r.success);
-    assert_eq!(r.gas_used, 21_000);
-    assert_eq!(r.effective_gas_price, 3 * GWEI);
-    assert_eq!(r.logs.last().unwrap().address, strata_primitives::RESOURCE_LOG_ADDRESS);
+    assert_eq!(r.gas_used, base_gas(&t), "fixed fuel + network bytes, priced by the fee contract");
+    assert_eq!(r.effective_gas_price, GWEI, "the base fee; no tip is charged");
+    let fee = U256::from(u128::from(r.gas_used) * GWEI);
+    assert_eq!(r.resources.fee.charged, fee);
+    assert_eq!(r.resources.fee.total, fee, "dev prices are whole gas units");
+    assert_eq!(r.resources.fee.compute + r.resources.fee.network, fee);
+    assert_eq!(ResourceUsage::from_log(&r.logs[0]), Some(r.resources));
+    let payouts: Vec<_> = r.logs.iter().filter_map(strata_primitives::system::parse_payout).collect();
+    assert_eq!(payouts.len(), 2);
+    assert_eq!(payouts.iter().map(|(_, a)| *a).fold(U256::ZERO, |x, y| x + y), fee, "payouts add up to the fee");
     let done = b.finish();
-    let fee = U256::from(21_000u128 * 3 * GWEI);
     let sender = done.changes.accounts[&key().address()].unwrap();
     assert_eq!(sender.nonce, 1);
     assert_eq!(sender.balance, U256::from(10u128.pow(18)) - U256::from(1000u64) - fee);
     assert_eq!(done.changes.accounts[&Address::repeat_byte(0xaa)].unwrap().balance, U256::from(1000u64));
-    assert_eq!(done.changes.accounts[&Address::repeat_byte(0xee)].unwrap().balance, fee);
+    let paid = |a: u8| done.changes.accounts[&Address::repeat_byte(a)].unwrap().balance;
+    assert_eq!(paid(0xee) + paid(0xef), fee);
+    assert_eq!(paid(0xee), payouts[0].1);
+}
+
+#[test]
+fn a_gas_limit_below_the_quoted_minimum_is_refused_and_a_fee_above_the_allowance_fails() {
+    let mut b = builder(10u128.pow(20));
+    let low = build::eip1559(1337, 0, TxKind::Call(Address::repeat_byte(0xaa)), U256::from(1u64), Bytes::new(), 9_000, 3 * GWEI, 0);
+    let low = RecoveredTx { sender: key().address(), tx: key().sign_transaction(low).unwrap() };
+    let Applied::Rejected(InvalidTx::IntrinsicGasTooLow { have, want }) = b.apply(&low).unwrap() else { panic!("accepted") };
+    assert_eq!((have, want), (9_000, base_gas(&low)));
+    // A deploy buys its code and default quota: enough gas to run, not to pay for that.
+    let r = included(&mut b, &tx(0, TxKind::Create, 0, deploy_data(COUNTER, b"alice"), 150_000));
+    assert!(!r.success);
+    let reason = String::from_utf8_lossy(&r.failure);
+    assert!(reason.contains("exceeds the sender's allowance"), "{reason}");
+    assert!(r.gas_used <= 150_000 && r.resources.storage_bytes_paid == 0 && r.resources.fee.storage.is_zero());
+    let done = b.finish();
+    assert!(done.changes.code.is_empty(), "nothing the failed deploy did was kept");
+    assert_eq!(done.changes.accounts[&key().address()].unwrap().nonce, 1);
 }
 
 #[test]
@@ -118,7 +157,7 @@ fn deploy_data(wat: &str, ctor: &[u8]) -> Vec<u8> {
 }
 
 fn storage_of(changes: &StateChanges, a: &Address, key: &[u8]) -> Option<Vec<u8>> {
-    changes.storage.get(a).and_then(|s| s.get(key)).cloned().flatten().map(|v| v.to_vec())
+    changes.storage.get(a).and_then(|s| s.get(key)).cloned().flatten().and_then(|s| s.value().map(|v| v.to_vec()))
 }
 
 #[test]
@@ -130,14 +169,14 @@ fn deploy_call_revert_and_nested_rollback() {
     assert_eq!(c, key().address().create(0));
     let r = included(&mut b, &tx(1, TxKind::Call(c), 0, b"inc".to_vec(), 200_000));
     assert!(r.success);
-    assert_eq!(r.logs.len(), 2, "the contract's log and the resource log");
+    assert_eq!(r.logs.len(), 4, "the contract's log, the resource log and two payouts");
     assert_eq!(r.logs[0].address, c);
     assert!(r.resources.storage_bytes_added > 0 && r.resources.fuel > 0);
     // A revert rolls back its increment, keeps the sender's payment.
     let r = included(&mut b, &tx(2, TxKind::Call(c), 0, b"boom".to_vec(), 200_000));
     assert!(!r.success);
     assert_eq!(&r.output[..], b"boom");
-    assert_eq!(r.logs.len(), 1, "only the resource log survives a revert");
+    assert_eq!(r.logs.len(), 3, "only the resource and payout logs survive a revert");
     // A contract calling itself is refused (re-entrancy), and its own increment stays.
     let mut input = b"callme".to_vec();
     input.extend_from_slice(c.as_slice());
@@ -146,9 +185,11 @@ fn deploy_call_revert_and_nested_rollback() {
     assert!(r.success);
     assert_eq!(&r.output[..], &2u32.to_le_bytes(), "nested status 2: refused");
     // An out-of-gas call fails, charged its whole gas limit.
-    let r = included(&mut b, &tx(4, TxKind::Call(c), 0, b"inc".to_vec(), 21_000 + 2_100));
+    let probe = tx(4, TxKind::Call(c), 0, b"inc".to_vec(), 0);
+    let limit = base_gas(&probe) + 2_100;
+    let r = included(&mut b, &tx(4, TxKind::Call(c), 0, b"inc".to_vec(), limit));
     assert!(!r.success);
-    assert_eq!(r.gas_used, 21_000 + 2_100);
+    assert_eq!(r.gas_used, limit);
     assert!(String::from_utf8_lossy(&r.failure).contains("out of gas"));
     let done = b.finish();
     assert_eq!(storage_of(&done.changes, &c, b"n"), Some(2u64.to_le_bytes().to_vec()), "inc + callme's inc");
@@ -195,13 +236,22 @@ fn identical_blocks_on_independent_states_agree() {
 fn simulation_and_estimation() {
     let state = funded(10u128.pow(20));
     let v = vm();
-    let sim = Simulation { from: key().address(), to: None, value: U256::ZERO, input: deploy_data(COUNTER, b"o").into(), gas: 5_000_000 };
-    let out = simulate(state.clone(), v.clone(), env(), &sim).unwrap();
+    let cold = MemKv::shared();
+    let sim = Simulation {
+        from: key().address(),
+        to: None,
+        value: U256::ZERO,
+        input: deploy_data(COUNTER, b"o").into(),
+        gas: 5_000_000,
+        tx_bytes: None,
+    };
+    let out = simulate(state.clone(), v.clone(), cold.clone(), env(), &sim).unwrap();
     assert!(out.success && out.contract_address == Some(key().address().create(0)));
-    let estimate = estimate_gas(state.clone(), v.clone(), env(), &sim, 30_000_000).unwrap().unwrap();
+    assert!(out.resources.storage_bytes_paid > 4096, "code + default quota: {:?}", out.resources);
+    let estimate = estimate_gas(state.clone(), v.clone(), cold.clone(), env(), &sim, 30_000_000).unwrap().unwrap();
     assert!(estimate <= out.gas_used + 1 && estimate > 53_000);
-    assert!(simulate(state.clone(), v.clone(), env(), &Simulation { gas: estimate, ..sim.clone() }).unwrap().success);
-    assert!(!simulate(state, v, env(), &Simulation { gas: estimate - 1, ..sim }).unwrap().success);
+    assert!(simulate(state.clone(), v.clone(), cold.clone(), env(), &Simulation { gas: estimate, ..sim.clone() }).unwrap().success);
+    assert!(!simulate(state, v, cold, env(), &Simulation { gas: estimate - 1, ..sim }).unwrap().success);
 }
 
 #[test]
@@ -215,4 +265,172 @@ fn reentrancy_is_refused_unless_the_contract_opts_in() {
     let r = included(&mut b, &tx(3, TxKind::Call(allowed.contract_address().unwrap()), 0, vec![], 5_000_000));
     assert!(r.success);
     assert_eq!(&r.output[..], &0u32.to_le_bytes(), "nested self-call ran (the depth limit ends the recursion)");
+}
+
+mod archive {
+    use super::*;
+    use alloy_sol_types::{SolCall, SolError, sol};
+
+    sol! {
+        interface IArchive {
+            function archive(address target, bytes[] keys, uint64 retentionSeconds) external returns (uint64 archived, uint64 bytes);
+            function restore(address target, bytes[] keys) external returns (uint64 restored);
+            function restoreWithData(address target, bytes[] keys, bytes[] values) external returns (uint64 restored);
+            function authorise(address account, bool allowed) external;
+            function setQuota(address target, uint64 quotaBytes) external;
+            error NotAuthorised(address target, address caller);
+        }
+        error HashMismatch(address target, bytes key, bytes32 expected, bytes32 actual);
+        error ColdCopyPurged(address target, bytes key, uint64 retentionEnd);
+    }
+
+    use strata_primitives::{
+        Slot,
+        system::{ARCHIVE_CONTRACT, QuotaRecord, STORAGE_REGISTRY, quota_key},
+    };
+
+    /// A chain of blocks over one committed state and cold store.
+    struct Chain {
+        kv: strata_storage::SharedKv,
+        db: StateDb,
+        cold: strata_storage::SharedKv,
+        root: B256,
+        env: BlockEnv,
+        nonce: u64,
+    }
+
+    impl Chain {
+        fn new() -> Self {
+            let kv = MemKv::shared();
+            let db = StateDb::new(kv.clone(), 4);
+            let mut alloc = StateChanges::default();
+            alloc.accounts.insert(key().address(), Some(Account::with_balance(U256::from(10u128.pow(21)))));
+            let mut batch = WriteBatch::new();
+            let root = db.commit(0, EMPTY_ROOT_HASH, &alloc, &mut batch).unwrap();
+            kv.write(batch).unwrap();
+            let system = system::install(&vm(), Arc::new(db.clone()), env(), key().address(), &system::Prices::dev()).unwrap();
+            let mut batch = WriteBatch::new();
+            let root = db.commit(0, root, &system, &mut batch).unwrap();
+            kv.write(batch).unwrap();
+            Self { kv, db, cold: MemKv::shared(), root, env: env(), nonce: 0 }
+        }
+
+        /// One block of transactions from `key()`; returns their receipts.
+        fn block(&mut self, calls: Vec<(TxKind, Vec<u8>)>) -> Vec<StoredReceipt> {
+            let mut b = BlockBuilder::new(self.env, Arc::new(self.db.clone()), vm(), self.cold.clone(), payees()).unwrap();
+            let mut out = Vec::new();
+            for (to, input) in calls {
+                out.push(included(&mut b, &tx(self.nonce, to, 0, input, 5_000_000)));
+                self.nonce += 1;
+            }
+            let done = b.finish();
+            let mut batch = WriteBatch::new();
+            self.root = self.db.commit(self.env.number, self.root, &done.changes, &mut batch).unwrap();
+            self.cold.write(done.cold.puts).unwrap();
+            self.kv.write(batch).unwrap();
+            self.cold.write(done.cold.deletes).unwrap();
+            self.env.number += 1;
+            self.env.timestamp += 1;
+            out
+        }
+
+        fn slot(&self, c: &Address, k: &[u8]) -> Option<Slot> {
+            self.db.slot(c, k).unwrap()
+        }
+    }
+
+    fn failure(r: &StoredReceipt) -> String {
+        String::from_utf8_lossy(&r.failure).into_owned()
+    }
+
+    #[test]
+    fn archive_read_restore_purge_and_supplied_bytes() {
+        let mut chain = Chain::new();
+        let r = chain.block(vec![(TxKind::Create, deploy_data(COUNTER, b"alice"))]);
+        let c = r[0].contract_address().unwrap();
+        let n_key = b"n".to_vec();
+        // The counter lets our key archive its data (through its "callme" forwarder); an
+        // unauthorised archive is refused.
+        let mut authorise = b"callme".to_vec();
+        authorise.extend_from_slice(ARCHIVE_CONTRACT.as_slice());
+        authorise.extend_from_slice(&IArchive::authoriseCall { account: key().address(), allowed: true }.abi_encode());
+        let archive =
+            |secs: u64| IArchive::archiveCall { target: c, keys: vec![n_key.clone().into()], retentionSeconds: secs }.abi_encode();
+        let r = chain.block(vec![
+            (TxKind::Call(c), b"inc".to_vec()),
+            (TxKind::Call(ARCHIVE_CONTRACT), archive(100)),
+            (TxKind::Call(c), authorise),
+        ]);
+        assert!(r[0].success);
+        assert!(!r[1].success);
+        assert_eq!(&r[1].output[..4], &IArchive::NotAuthorised::SELECTOR);
+        assert_eq!(&r[2].output[..], &0u32.to_le_bytes(), "authorise call succeeded");
+        let quota_before = QuotaRecord::decode(&chain.db.storage(&STORAGE_REGISTRY, &quota_key(&c)).unwrap().unwrap()).unwrap();
+
+        // Archive: the value leaves hot state, a tombstone stays, the cold store has it.
+        let r = chain.block(vec![(TxKind::Call(ARCHIVE_CONTRACT), archive(100)), (TxKind::Call(c), b"inc".to_vec())]);
+        assert!(r[0].success, "{}", failure(&r[0]));
+        assert!(r[0].resources.cold_byte_seconds == 8 * 100 && !r[0].resources.fee.cold.is_zero(), "{:?}", r[0].resources);
+        assert!(!r[1].success);
+        assert!(failure(&r[1]).contains("is archived") && failure(&r[1]).contains("restore("), "{}", failure(&r[1]));
+        let Some(Slot::Tombstone(t)) = chain.slot(&c, &n_key) else { panic!("no tombstone") };
+        let original = 2u64.to_le_bytes().to_vec(); // "inc", then "callme" increments too
+        assert_eq!((t.value_hash, t.size, t.payer, t.purged), (keccak256(&original), 8, key().address(), false));
+        let quota = QuotaRecord::decode(&chain.db.storage(&STORAGE_REGISTRY, &quota_key(&c)).unwrap().unwrap()).unwrap();
+        assert_eq!(quota.used, quota_before.used - 9, "archiving frees the key and value bytes");
+        let ck = strata_primitives::system::cold_key(&c, &n_key, &t.value_hash, t.retention_end);
+        assert_eq!(chain.cold.get(Column::Cold, &ck).unwrap(), Some(original.clone()));
+
+        // Restore from cold: readable again, the cold copy is gone.
+        let restore = IArchive::restoreCall { target: c, keys: vec![n_key.clone().into()] }.abi_encode();
+        let r = chain.block(vec![(TxKind::Call(ARCHIVE_CONTRACT), restore.clone()), (TxKind::Call(c), b"inc".to_vec())]);
+        assert!(r[0].success && r[1].success, "{} / {}", failure(&r[0]), failure(&r[1]));
+        assert_eq!(chain.slot(&c, &n_key), Some(Slot::Value(3u64.to_le_bytes().to_vec().into())));
+        assert_eq!(chain.cold.get(Column::Cold, &ck).unwrap(), None);
+
+        // Archive for 2 s; two blocks later the cold copy is purged and the tombstone says so.
+        let r = chain.block(vec![(TxKind::Call(ARCHIVE_CONTRACT), archive(2))]);
+        assert!(r[0].success);
+        let Some(Slot::Tombstone(t)) = chain.slot(&c, &n_key) else { panic!("no tombstone") };
+        let ck = strata_primitives::system::cold_key(&c, &n_key, &t.value_hash, t.retention_end);
+        assert!(chain.cold.get(Column::Cold, &ck).unwrap().is_some());
+        chain.env.timestamp = t.retention_end;
+        let r = chain.block(vec![(TxKind::Call(ARCHIVE_CONTRACT), restore)]);
+        assert_eq!(&r[0].output[..4], &ColdCopyPurged::SELECTOR, "{}", failure(&r[0]));
+        let Some(Slot::Tombstone(purged)) = chain.slot(&c, &n_key) else { panic!("no tombstone") };
+        assert!(purged.purged && purged.value_hash == t.value_hash);
+        assert_eq!(chain.cold.get(Column::Cold, &ck).unwrap(), None, "purged at the first block past retention");
+
+        // Only the matching bytes bring it back.
+        let with =
+            |v: Vec<u8>| IArchive::restoreWithDataCall { target: c, keys: vec![n_key.clone().into()], values: vec![v.into()] }.abi_encode();
+        let r = chain.block(vec![
+            (TxKind::Call(ARCHIVE_CONTRACT), with(vec![9; 8])),
+            (TxKind::Call(ARCHIVE_CONTRACT), with(3u64.to_le_bytes().to_vec())),
+        ]);
+        assert_eq!(&r[0].output[..4], &HashMismatch::SELECTOR);
+        assert!(r[1].success, "{}", failure(&r[1]));
+        assert_eq!(chain.slot(&c, &n_key), Some(Slot::Value(3u64.to_le_bytes().to_vec().into())));
+    }
+
+    #[test]
+    fn storage_beyond_the_quota_fails_until_the_owner_buys_more() {
+        let mut chain = Chain::new();
+        let r = chain.block(vec![(TxKind::Create, deploy_data(COUNTER, b""))]);
+        let c = r[0].contract_address().unwrap();
+        assert_eq!(r[0].resources.storage_bytes_paid, 4096 + wat::parse_str(COUNTER).unwrap().len() as u64);
+        let record = QuotaRecord::decode(&chain.db.storage(&STORAGE_REGISTRY, &quota_key(&c)).unwrap().unwrap()).unwrap();
+        assert_eq!((record.owner, record.quota), (key().address(), 4096));
+        // Shrink the quota to what is used: the next new key fails, with its effects discarded.
+        let set = |q: u64| IArchive::setQuotaCall { target: c, quotaBytes: q }.abi_encode();
+        let r = chain.block(vec![(TxKind::Call(ARCHIVE_CONTRACT), set(record.used)), (TxKind::Call(c), b"inc".to_vec())]);
+        assert!(r[0].success, "{}", failure(&r[0]));
+        assert!(!r[1].success && failure(&r[1]).contains("storage quota exceeded"), "{}", failure(&r[1]));
+        assert_eq!(chain.slot(&c, b"n"), None);
+        // Buying more is paid as storage bytes.
+        let r = chain.block(vec![(TxKind::Call(ARCHIVE_CONTRACT), set(record.used + 100)), (TxKind::Call(c), b"inc".to_vec())]);
+        assert!(r[0].success && r[1].success);
+        assert_eq!(r[0].resources.storage_bytes_paid, 100);
+        assert_eq!(r[0].resources.fee.storage, U256::from(100u64 * 50 * 1_000_000_000));
+    }
 }

@@ -38,7 +38,7 @@ pub enum InvalidTx {
     #[error("nonce has max value")]
     NonceMax,
     /// Balance below `value + gasLimit * maxFeePerGas`.
-    #[error("insufficient funds for gas * price + value: have {have} want {want}")]
+    #[error("insufficient funds for gas * price + value: have {have} want {want} (short by {} wei)", want.saturating_sub(*have))]
     InsufficientFunds {
         /// Balance.
         have: U256,
@@ -48,7 +48,8 @@ pub enum InvalidTx {
     /// `value + gas * price` does not fit in 256 bits.
     #[error("transaction cost overflows")]
     CostOverflow,
-    /// Gas limit below the intrinsic gas.
+    /// Gas limit below the transaction's minimum fee (its fixed fuel and network bytes,
+    /// as the fee contract prices them) over the gas price.
     #[error("intrinsic gas too low: have {have}, want {want}")]
     IntrinsicGasTooLow {
         /// Gas limit.
@@ -105,10 +106,6 @@ pub fn validate_stateless(tx: &TransactionSigned, env: &BlockEnv) -> Result<(), 
             return Err(InvalidTx::WrongChainId { got: id, expected: env.chain_id });
         }
         Some(_) => {}
-    }
-    let intrinsic = tx.intrinsic_gas();
-    if tx.gas_limit() < intrinsic {
-        return Err(InvalidTx::IntrinsicGasTooLow { have: tx.gas_limit(), want: intrinsic });
     }
     if tx.gas_limit() > env.gas_limit {
         return Err(InvalidTx::GasLimitTooHigh { gas_limit: tx.gas_limit(), block_gas_limit: env.gas_limit });

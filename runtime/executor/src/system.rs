@@ -1,0 +1,462 @@
+//! The runtime side of the storage market: the privileged ops behind the archive
+//! contract, quota accounting after each transaction, the purge of expired cold
+//! copies at the start of each block, and the installation of the system contracts
+//! at genesis.
+//!
+//! The archive contract (Wasm, `contracts/system/archive`) decides *who* may do
+//! what; the ops here do the data movement the contract cannot do itself: replace
+//! a value in another contract's storage by a tombstone, read the cold store, keep
+//! the quota records. Only the contract at [`ARCHIVE_CONTRACT`] may call them.
+
+use std::sync::Arc;
+
+use alloy_sol_types::{SolError, SolValue, sol};
+use strata_primitives::{
+    Account, Address, B256, Bytes, MAX_STORAGE_KEY_LEN, MAX_STORAGE_VALUE_LEN, Slot, Tombstone, U256, hex, keccak256,
+    system::{
+        ARCHIVE_CONTRACT, FEE_CONTRACT, PURGE_PREFIX, QuotaRecord, STORAGE_REGISTRY, cold_key, is_system, parse_purge_key, purge_key,
+        quota_key,
+    },
+};
+use strata_state::{StateChanges, StateReader};
+use strata_vm::{CallContext, Entry, HostError, MAX_SYSTEM_SCAN, Status, SystemReply, Vm};
+
+use crate::{
+    BlockEnv, Error, Result,
+    session::{Layer, Session, run_frame},
+};
+
+sol! {
+    /// The key holds no live value to archive.
+    error NotStored(address target, bytes key);
+    /// The key is archived already.
+    error AlreadyArchived(address target, bytes key);
+    /// The key is not archived: nothing to restore.
+    error NotArchived(address target, bytes key);
+    /// The supplied bytes are not the archived value.
+    error HashMismatch(address target, bytes key, bytes32 expected, bytes32 actual);
+    /// The cold copy was purged when retention ended: supply the bytes (restoreWithData).
+    error ColdCopyPurged(address target, bytes key, uint64 retentionEnd);
+    /// A quota below what the contract already uses.
+    error QuotaBelowUsage(address target, uint64 quota, uint64 used);
+    /// The op's input is malformed or breaks a rule; the reason says which.
+    error BadSystemInput(uint32 op, string reason);
+}
+
+/// Op numbers of the `system` import (see `docs/abi.md`).
+pub mod ops {
+    /// Move a value to the cold store, leaving a tombstone.
+    pub const ARCHIVE: u32 = 1;
+    /// Bring a value back (from the cold store or supplied bytes).
+    pub const RESTORE: u32 = 2;
+    /// List live keys by prefix.
+    pub const KEYS: u32 = 3;
+    /// Read a tombstone.
+    pub const TOMBSTONE: u32 = 4;
+    /// Read a quota record.
+    pub const QUOTA: u32 = 5;
+    /// Change a quota (an increase is bought).
+    pub const SET_QUOTA: u32 = 6;
+}
+
+/// Purge-queue entries handled per block at most (the rest wait for the next block).
+pub const MAX_PURGES_PER_BLOCK: usize = 1_000;
+
+fn node(e: impl std::fmt::Display) -> HostError {
+    HostError::Node(e.to_string())
+}
+
+/// The failure of a frame that touches an archived key: names the key and the way back.
+pub(crate) fn archived_error(address: &Address, key: &[u8], t: &Tombstone) -> HostError {
+    let key = hex::encode(key);
+    let how = if t.purged {
+        format!(
+            "its cold copy was purged at retention end {}: restore it with restoreWithData({address}, [0x{key}], [<the original bytes>])",
+            t.retention_end
+        )
+    } else {
+        format!("restore it with restore({address}, [0x{key}])")
+    };
+    HostError::Refused(format!(
+        "storage key 0x{key} of {address} is archived ({} bytes, value hash {}); {how} on the archive contract {ARCHIVE_CONTRACT}",
+        t.size, t.value_hash
+    ))
+}
+
+fn ok(output: Vec<u8>) -> Result<SystemReply, HostError> {
+    Ok(SystemReply { ok: true, output })
+}
+
+fn refuse(error: impl SolError) -> Result<SystemReply, HostError> {
+    Ok(SystemReply { ok: false, output: error.abi_encode() })
+}
+
+fn bad(op: u32, reason: impl Into<String>) -> Result<SystemReply, HostError> {
+    refuse(BadSystemInput { op, reason: reason.into() })
+}
+
+/// The quota record of `contract` as the session sees it (zero if none).
+pub(crate) fn quota_record(s: &Session, contract: &Address) -> Result<QuotaRecord, HostError> {
+    match s.slot(&STORAGE_REGISTRY, &quota_key(contract))? {
+        Some(Slot::Value(v)) => QuotaRecord::decode(&v).ok_or_else(|| node(format!("corrupt quota record of {contract}"))),
+        _ => Ok(QuotaRecord::default()),
+    }
+}
+
+fn set_quota_record(s: &mut Session, contract: &Address, record: &QuotaRecord) {
+    s.set_slot(STORAGE_REGISTRY, &quota_key(contract), Some(Slot::Value(record.encode().into())));
+}
+
+/// Runs system op `op` for the frame `ctx`.
+pub(crate) fn op(s: &mut Session, ctx: &CallContext, op: u32, input: &[u8]) -> Result<SystemReply, HostError> {
+    if ctx.address != ARCHIVE_CONTRACT {
+        return Err(HostError::Refused(format!("system op {op} is reserved for the archive contract {ARCHIVE_CONTRACT}")));
+    }
+    let mutates = matches!(op, ops::ARCHIVE | ops::RESTORE | ops::SET_QUOTA);
+    if mutates && ctx.is_static {
+        return Err(HostError::Refused(format!("system op {op} changes state: not allowed in a static call")));
+    }
+    match op {
+        ops::ARCHIVE => {
+            let Ok((target, key, end, payer)) = <(Address, Bytes, u64, Address)>::abi_decode_params(input) else {
+                return bad(op, "expected (address, bytes, uint64, address)");
+            };
+            if key.len() > MAX_STORAGE_KEY_LEN {
+                return bad(op, "key too long");
+            }
+            if end <= ctx.timestamp {
+                return bad(op, format!("retention must end after the current block time {}", ctx.timestamp));
+            }
+            if is_system(&target) {
+                return bad(op, "system contract data cannot be archived");
+            }
+            let value = match s.slot(&target, &key)? {
+                None => return refuse(NotStored { target, key }),
+                Some(Slot::Tombstone(_)) => return refuse(AlreadyArchived { target, key }),
+                Some(Slot::Value(v)) => v,
+            };
+            let value_hash = keccak256(&value);
+            let size = value.len() as u64;
+            let t = Tombstone { value_hash, size, retention_end: end, payer, purged: false };
+            s.set_slot(target, &key, Some(Slot::Tombstone(t)));
+            s.set_slot(STORAGE_REGISTRY, &purge_key(end, &target, &key), Some(Slot::Value(Bytes::copy_from_slice(value_hash.as_slice()))));
+            let seconds = end.saturating_sub(ctx.timestamp);
+            let top = s.top();
+            top.cold.insert(cold_key(&target, &key, &value_hash, end), Some(value));
+            top.cold_byte_seconds = top.cold_byte_seconds.saturating_add(size.saturating_mul(seconds));
+            ok((value_hash, size).abi_encode_params())
+        }
+        ops::RESTORE => {
+            let Ok((target, key, supplied, bytes)) = <(Address, Bytes, bool, Bytes)>::abi_decode_params(input) else {
+                return bad(op, "expected (address, bytes, bool, bytes)");
+            };
+            let t = match s.slot(&target, &key)? {
+                Some(Slot::Tombstone(t)) => t,
+                _ => return refuse(NotArchived { target, key }),
+            };
+            let ck = cold_key(&target, &key, &t.value_hash, t.retention_end);
+            let value = if supplied {
+                let actual = keccak256(&bytes);
+                if actual != t.value_hash || bytes.len() > MAX_STORAGE_VALUE_LEN {
+                    return refuse(HashMismatch { target, key, expected: t.value_hash, actual });
+                }
+                bytes
+            } else {
+                if t.purged {
+                    return refuse(ColdCopyPurged { target, key, retentionEnd: t.retention_end });
+                }
+                match s.cold_value(&ck)? {
+                    Some(v) if keccak256(&v) == t.value_hash => v,
+                    Some(_) => return Err(node(format!("cold copy of {target} key 0x{} is corrupt", hex::encode(&key)))),
+                    None => {
+                        return Err(node(format!(
+                            "cold store lacks the copy of {target} key 0x{} that the state says it keeps",
+                            hex::encode(&key)
+                        )));
+                    }
+                }
+            };
+            s.set_slot(target, &key, Some(Slot::Value(value)));
+            if !t.purged {
+                // The entry is hot again: its cold copy is no longer needed.
+                s.top().cold.insert(ck, None);
+            }
+            ok((t.value_hash, t.size, !supplied).abi_encode_params())
+        }
+        ops::KEYS => {
+            let Ok((target, prefix, start_after, limit)) = <(Address, Bytes, Bytes, u32)>::abi_decode_params(input) else {
+                return bad(op, "expected (address, bytes, bytes, uint32)");
+            };
+            let limit = limit.min(MAX_SYSTEM_SCAN) as usize;
+            let mut keys: Vec<Bytes> = Vec::new();
+            let mut cursor = (!start_after.is_empty()).then(|| start_after.clone());
+            // Tombstones are skipped; a bounded number of pages keeps the op's work bounded.
+            for _ in 0..10 {
+                if keys.len() >= limit {
+                    break;
+                }
+                let page = s.storage_scan(&target, &prefix, cursor.as_ref().map(|c| &c[..]), limit)?;
+                let full = page.len() == limit;
+                for (k, slot) in page {
+                    cursor = Some(k.clone());
+                    if matches!(slot, Slot::Value(_)) && keys.len() < limit {
+                        keys.push(k);
+                    }
+                }
+                if !full {
+                    break;
+                }
+            }
+            ok((keys,).abi_encode_params())
+        }
+        ops::TOMBSTONE => {
+            let Ok((target, key)) = <(Address, Bytes)>::abi_decode_params(input) else {
+                return bad(op, "expected (address, bytes)");
+            };
+            let out = match s.slot(&target, &key)? {
+                Some(Slot::Tombstone(t)) => (true, t.value_hash, t.size, t.retention_end, t.payer, t.purged),
+                _ => (false, B256::ZERO, 0u64, 0u64, Address::ZERO, false),
+            };
+            ok(out.abi_encode_params())
+        }
+        ops::QUOTA => {
+            let Ok((target,)) = <(Address,)>::abi_decode_params(input) else {
+                return bad(op, "expected (address)");
+            };
+            let r = quota_record(s, &target)?;
+            ok((r.owner, r.quota, r.used).abi_encode_params())
+        }
+        ops::SET_QUOTA => {
+            let Ok((target, quota)) = <(Address, u64)>::abi_decode_params(input) else {
+                return bad(op, "expected (address, uint64)");
+            };
+            if is_system(&target) || s.contract_at(&target)?.is_none() {
+                return bad(op, format!("{target} is not a user contract"));
+            }
+            let mut r = quota_record(s, &target)?;
+            if quota < r.used {
+                return refuse(QuotaBelowUsage { target, quota, used: r.used });
+            }
+            let previous = r.quota;
+            let bought = quota.saturating_sub(previous);
+            r.quota = quota;
+            set_quota_record(s, &target, &r);
+            let top = s.top();
+            top.storage_paid = top.storage_paid.saturating_add(bought);
+            ok((previous,).abi_encode_params())
+        }
+        _ => Err(HostError::Refused(format!("unknown system op {op}"))),
+    }
+}
+
+/// Storage bytes a transaction added and removed, for its receipt.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct StorageUse {
+    pub(crate) added: u64,
+    pub(crate) removed: u64,
+    /// Hot storage bought by the deploy (code + initial quota).
+    pub(crate) paid: u64,
+}
+
+/// After a successful message: counts each contract's storage change against its
+/// quota and updates the records (in the message's layer, the newest). A deploy
+/// creates the new contract's record — owner, the default quota (or what the
+/// constructor used, if more) — and buys it together with the code. `Err(reason)`:
+/// a quota would be exceeded; the caller discards the message.
+pub(crate) fn account_storage(
+    s: &mut Session,
+    deployed: Option<(Address, Address, u64)>,
+    default_quota: u64,
+) -> Result<Result<StorageUse, String>, HostError> {
+    type Touched = Vec<(Address, Vec<(Bytes, Option<Slot>)>)>;
+    let touched: Touched = s
+        .layers
+        .last()
+        .expect("message layer")
+        .changes
+        .storage
+        .iter()
+        .map(|(a, slots)| (*a, slots.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
+        .collect();
+    let mut out = StorageUse::default();
+    let mut deploy_seen = false;
+    for (address, slots) in touched {
+        if is_system(&address) {
+            continue;
+        }
+        let (mut add, mut rem) = (0u64, 0u64);
+        for (key, new) in slots {
+            let old = s.slot_before_tx(&address, &key)?.map_or(0, |o| o.hot_bytes(&key));
+            let new = strata_state::live(new.as_ref()).map_or(0, |n| n.hot_bytes(&key));
+            if new > old {
+                add = add.saturating_add(new.saturating_sub(old));
+            } else {
+                rem = rem.saturating_add(old.saturating_sub(new));
+            }
+        }
+        out.added = out.added.saturating_add(add);
+        out.removed = out.removed.saturating_add(rem);
+        let mut record = quota_record(s, &address)?;
+        match deployed {
+            Some((contract, owner, code_len)) if contract == address => {
+                deploy_seen = true;
+                let used = add.saturating_sub(rem);
+                record = QuotaRecord { owner, quota: default_quota.max(used), used };
+                out.paid = out.paid.saturating_add(record.quota).saturating_add(code_len);
+            }
+            _ => {
+                let used = record.used.saturating_add(add).saturating_sub(rem);
+                if add > rem && used > record.quota {
+                    return Ok(Err(format!(
+                        "storage quota exceeded: contract {address} would use {used} bytes of its {}-byte quota; its owner can raise it \
+                         with setQuota on the archive contract {ARCHIVE_CONTRACT}, or archive entries",
+                        record.quota
+                    )));
+                }
+                record.used = used;
+            }
+        }
+        set_quota_record(s, &address, &record);
+    }
+    if let Some((contract, owner, code_len)) = deployed
+        && !deploy_seen
+    {
+        let record = QuotaRecord { owner, quota: default_quota, used: 0 };
+        set_quota_record(s, &contract, &record);
+        out.paid = out.paid.saturating_add(default_quota).saturating_add(code_len);
+    }
+    Ok(Ok(out))
+}
+
+/// Purges cold copies whose retention ended by `timestamp`: marks their tombstones
+/// purged and removes their purge-queue entries (in `block`), and lists the cold
+/// keys to delete. Runs first in every block, on the parent state, so every node
+/// purges the same entries at the same block.
+pub(crate) fn purge_expired(
+    base: &(dyn StateReader + Send + Sync),
+    timestamp: u64,
+    block: &mut StateChanges,
+    cold: &mut std::collections::BTreeMap<Vec<u8>, Option<Bytes>>,
+) -> Result<usize> {
+    let page = base.storage_scan(&STORAGE_REGISTRY, &[PURGE_PREFIX], None, MAX_PURGES_PER_BLOCK)?;
+    let mut purged = 0usize;
+    for (qkey, entry) in page {
+        let Some((end, target, key)) = parse_purge_key(&qkey) else {
+            return Err(Error::Host(format!("corrupt purge-queue key 0x{}", hex::encode(&qkey))));
+        };
+        if end > timestamp {
+            break;
+        }
+        block.storage.entry(STORAGE_REGISTRY).or_default().insert(qkey.clone(), None);
+        let expected = entry.value().map(|v| &v[..]);
+        // A queue entry is stale if the key was restored (and maybe archived again) since.
+        if let Some(Slot::Tombstone(mut t)) = base.slot(&target, key)?
+            && t.retention_end == end
+            && !t.purged
+            && expected == Some(t.value_hash.as_slice())
+        {
+            cold.insert(cold_key(&target, key, &t.value_hash, end), None);
+            t.purged = true;
+            block.storage.entry(target).or_default().insert(Bytes::copy_from_slice(key), Some(Slot::Tombstone(t)));
+            purged = purged.saturating_add(1);
+        }
+    }
+    Ok(purged)
+}
+
+/// The compiled fee contract installed at genesis (`contracts/system/artifacts`,
+/// rebuilt by `scripts/build-system-contracts.sh`). Committed bytes, so a new
+/// compiler cannot change a chain's genesis.
+pub const FEE_WASM: &[u8] = include_bytes!("../../../contracts/system/artifacts/fee.wasm");
+/// The compiled archive contract installed at genesis.
+pub const ARCHIVE_WASM: &[u8] = include_bytes!("../../../contracts/system/artifacts/archive.wasm");
+
+/// The fee contract's initial price table (its constructor arguments).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prices {
+    /// Wei per gas unit (the base fee).
+    pub gas_price: u64,
+    /// Wei per unit of fuel.
+    pub fuel_price: U256,
+    /// Wei per transaction byte per validator.
+    pub network_byte_price: U256,
+    /// Wei per byte of hot storage bought.
+    pub storage_byte_price: U256,
+    /// Wei per byte-day of cold retention.
+    pub cold_byte_day_price: U256,
+    /// Retention when an archive request names none (seconds).
+    pub default_retention_seconds: u64,
+    /// Quota of a newly deployed contract (bytes).
+    pub default_quota_bytes: u64,
+}
+
+impl Prices {
+    /// The development chain's prices: 1 gwei per gas, and resources priced so that a
+    /// gas of compute costs what a gas costs (fuel is a tenth of a gas).
+    pub fn dev() -> Self {
+        const GWEI: u64 = 1_000_000_000;
+        Self {
+            gas_price: GWEI,
+            fuel_price: U256::from(GWEI / strata_vm::gas::FUEL_PER_GAS),
+            network_byte_price: U256::from(16 * GWEI),
+            storage_byte_price: U256::from(50 * GWEI),
+            cold_byte_day_price: U256::from(GWEI / 10),
+            default_retention_seconds: 30 * 24 * 3600,
+            default_quota_bytes: 4 * 1024,
+        }
+    }
+}
+
+/// Installs the system contracts on top of `base` (the genesis allocation): runs
+/// their constructors and creates the registry account. Fails if a constructor does.
+pub fn install(
+    vm: &Arc<Vm>,
+    base: Arc<dyn StateReader + Send + Sync>,
+    env: BlockEnv,
+    admin: Address,
+    prices: &Prices,
+) -> Result<StateChanges> {
+    let fee_ctor = (
+        admin,
+        U256::from(prices.gas_price),
+        prices.fuel_price,
+        prices.network_byte_price,
+        prices.storage_byte_price,
+        prices.cold_byte_day_price,
+        prices.default_retention_seconds,
+        prices.default_quota_bytes,
+    )
+        .abi_encode_params();
+    let mut changes = StateChanges::default();
+    for (address, code, ctor) in [(FEE_CONTRACT, FEE_WASM, fee_ctor), (ARCHIVE_CONTRACT, ARCHIVE_WASM, Vec::new())] {
+        let contract = vm.prepare_system(code).map_err(|e| Error::Host(format!("genesis: system contract {address}: {e}")))?;
+        let mut session = Box::new(Session {
+            base: base.clone(),
+            block: std::mem::take(&mut changes),
+            block_cold: Default::default(),
+            cold: crate::fees::no_cold(),
+            layers: vec![Layer::default()],
+            vm: vm.clone(),
+            env,
+            origin: Address::ZERO,
+            stack: Vec::new(),
+        });
+        session.set_account(address, Account { nonce: 1, code_hash: contract.code_hash, ..Account::default() });
+        session.top().changes.code.insert(contract.code_hash, Bytes::copy_from_slice(code));
+        let ctx = session.context(address, Address::ZERO, U256::ZERO, false, 0);
+        let (mut session, outcome) = run_frame(session, ctx, &contract, Entry::Deploy, ctor, 100_000_000);
+        let outcome = outcome?;
+        if outcome.status != Status::Success {
+            return Err(Error::Host(format!(
+                "genesis: constructor of {address} failed: {:?} 0x{}",
+                outcome.status,
+                hex::encode(&outcome.output)
+            )));
+        }
+        let layer = session.layers.pop().expect("genesis layer");
+        changes = std::mem::take(&mut session.block);
+        changes.extend(layer.changes);
+    }
+    changes.accounts.insert(STORAGE_REGISTRY, Some(Account { nonce: 1, ..Account::default() }));
+    Ok(changes)
+}
