@@ -14,7 +14,7 @@ mod store;
 
 pub use mempool::{Mempool, MempoolConfig, PoolError};
 pub use service::{Chain, ChainConfig, StateUnavailable, SubmitError};
-pub use spec::{ChainSpec, DEV_CHAIN_ID, dev_proposer};
+pub use spec::{ChainSpec, DEV_CHAIN_ID, FeeSplit, StorageClass, ValidatorInfo, dev_proposer};
 pub use store::{BlockStore, TxLocation};
 
 /// Node-side failures (storage, corruption, misconfiguration). Invalid user input

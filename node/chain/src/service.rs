@@ -7,7 +7,7 @@ use std::{
 };
 
 use parking_lot::Mutex;
-use strata_executor::{Applied, BlockBuilder, BlockEnv, InvalidTx, validate_stateless};
+use strata_executor::{Applied, BlockBuilder, BlockEnv, InvalidTx, Payees, admit};
 use strata_primitives::{Account, Address, B256, EMPTY_ROOT_HASH, Header, RecoveredTx, SealedBlock, TransactionSigned};
 use strata_state::{HistoricalState, StateDb, StateReader};
 use strata_storage::{SharedKv, WriteBatch};
@@ -48,6 +48,12 @@ pub enum SubmitError {
 
 impl From<strata_state::Error> for SubmitError {
     fn from(e: strata_state::Error) -> Self {
+        Self::Node(e.into())
+    }
+}
+
+impl From<strata_executor::Error> for SubmitError {
+    fn from(e: strata_executor::Error) -> Self {
         Self::Node(e.into())
     }
 }
@@ -96,8 +102,10 @@ struct Inner {
 /// A running chain: store, state, mempool and head.
 pub struct Chain {
     spec: ChainSpec,
+    payees: Payees,
     proposer: Address,
     kv: SharedKv,
+    cold: SharedKv,
     store: BlockStore,
     state: StateDb,
     vm: Arc<Vm>,
@@ -111,15 +119,17 @@ pub struct Chain {
 impl Chain {
     /// Opens the chain in `kv`, creating genesis from `spec` in an empty store.
     /// Fails if `kv` holds a different chain.
-    pub fn open(kv: SharedKv, spec: ChainSpec, proposer: Address, config: ChainConfig) -> Result<Arc<Self>> {
+    ///
+    /// `cold` is the cold store (archived contract data), a database of its own.
+    pub fn open(kv: SharedKv, cold: SharedKv, spec: ChainSpec, proposer: Address, config: ChainConfig) -> Result<Arc<Self>> {
         let store = BlockStore::new(kv.clone());
         let state = StateDb::new(kv.clone(), config.retain);
         let vm = Arc::new(Vm::new(config.vm.clone())?);
-        let genesis = spec.genesis()?.seal();
+        let genesis = spec.genesis(&vm)?.seal();
         let head = match store.head_number()? {
             None => {
                 let mut batch = WriteBatch::new();
-                let root = state.commit(0, EMPTY_ROOT_HASH, &spec.genesis_changes(), &mut batch)?;
+                let root = state.commit(0, EMPTY_ROOT_HASH, &spec.genesis_changes(&vm)?, &mut batch)?;
                 if root != genesis.header().state_root {
                     return Err(Error::Corrupt(format!(
                         "genesis state root {root} differs from the spec's {}",
@@ -144,9 +154,11 @@ impl Chain {
         };
         let (blocks, _) = broadcast::channel(256);
         Ok(Arc::new(Self {
+            payees: spec.payees(),
             spec,
             proposer,
             kv,
+            cold,
             store,
             state,
             vm,
@@ -175,6 +187,16 @@ impl Chain {
     /// The contract engine.
     pub fn vm(&self) -> &Arc<Vm> {
         &self.vm
+    }
+
+    /// The cold store (archived contract data).
+    pub fn cold(&self) -> &SharedKv {
+        &self.cold
+    }
+
+    /// The latest state, shared (what execution and simulations read).
+    pub fn latest_state(&self) -> Arc<dyn StateReader + Send + Sync> {
+        Arc::new(self.state.clone())
     }
 
     /// Hash and header of the latest block.
@@ -223,17 +245,21 @@ impl Chain {
         self.inner.lock().mempool.len()
     }
 
-    /// The environment the next block will execute in (timestamp aside).
-    pub fn next_env(&self, timestamp: u64) -> BlockEnv {
+    /// The environment the next block will execute in: its base fee is the fee
+    /// contract's gas price in the latest state.
+    pub fn next_env(&self, timestamp: u64) -> Result<BlockEnv> {
         let (_, head) = self.head();
-        BlockEnv {
+        let mut env = BlockEnv {
             chain_id: self.spec.chain_id,
             number: head.number.saturating_add(1),
             timestamp: timestamp.max(head.timestamp),
             proposer: self.proposer,
             gas_limit: self.spec.gas_limit,
-            base_fee: self.spec.base_fee,
-        }
+            base_fee: head.base_fee_per_gas,
+            validators: self.spec.validator_count(),
+        };
+        env.base_fee = strata_executor::fees::schedule(&self.latest_state(), &self.vm, env)?.gas_price;
+        Ok(env)
     }
 
     /// Validates a raw transaction (`eth_sendRawTransaction` bytes) and pools it.
@@ -245,9 +271,12 @@ impl Chain {
         self.submit(tx)
     }
 
-    /// Validates a decoded transaction and pools it.
+    /// Validates a decoded transaction and pools it. Refused: wrong chain or fees,
+    /// a gas limit below the transaction's quoted minimum fee, a stale nonce, or a
+    /// balance that cannot cover value plus the maximum fee (the error names the shortfall).
     pub fn submit(&self, tx: RecoveredTx) -> Result<B256, SubmitError> {
-        validate_stateless(&tx.tx, &self.next_env(0))?;
+        let env = self.next_env(0)?;
+        admit(&self.latest_state(), &self.vm, env, &tx.tx)??;
         let account = self.account(&tx.sender)?;
         if tx.tx.nonce() < account.nonce {
             return Err(InvalidTx::NonceTooLow { expected: account.nonce, got: tx.tx.nonce() }.into());
@@ -282,8 +311,8 @@ impl Chain {
         if ready.is_empty() {
             return Ok(None);
         }
-        let env = self.next_env(timestamp);
-        let mut builder = BlockBuilder::new(env, Arc::new(self.state.clone()), self.vm.clone());
+        let env = self.next_env(timestamp)?;
+        let mut builder = BlockBuilder::new(env, self.latest_state(), self.vm.clone(), self.cold.clone(), self.payees.clone())?;
         let mut dropped = Vec::new();
         for tx in &ready {
             match builder.apply(tx)? {
@@ -305,11 +334,20 @@ impl Chain {
         let mut batch = WriteBatch::new();
         let (parent_hash, parent) = self.head();
         let state_root = self.state.commit(env.number, parent.state_root, &executed.changes, &mut batch)?;
-        let (block, receipts, changes) = executed.into_block(parent_hash, state_root);
+        let (block, receipts, changes, cold) = executed.into_block(parent_hash, state_root);
         let sealed = Arc::new(block.seal());
         self.store.put_block(&sealed, &receipts, &mut batch);
+        // Archived values first: once the block is durable, its tombstones must find them.
+        // (A crash in between leaves unreferenced cold entries, which are harmless.)
+        if !cold.puts.is_empty() {
+            self.cold.write(cold.puts)?;
+        }
         // One synced, atomic write: state, block, receipts, indexes and head move together.
         self.kv.write(batch)?;
+        // Restored and purged values last (a crash before this leaves harmless leftovers).
+        if !cold.deletes.is_empty() {
+            self.cold.write(cold.deletes)?;
+        }
 
         let nonces = self.account_nonces(changes.accounts.keys().copied())?;
         {
@@ -382,7 +420,7 @@ mod tests {
     use strata_storage::MemKv;
 
     fn chain(kv: SharedKv) -> Arc<Chain> {
-        Chain::open(kv, ChainSpec::dev(1337), crate::spec::dev_proposer(), ChainConfig::default()).unwrap()
+        Chain::open(kv, MemKv::shared(), ChainSpec::dev(1337), crate::spec::dev_proposer(), ChainConfig::default()).unwrap()
     }
 
     #[test]
@@ -418,6 +456,9 @@ mod tests {
         assert_eq!(c.state_at(1).unwrap().account(&key.address()).unwrap().unwrap().nonce, 2);
         assert_eq!(c.state_at(2).unwrap_err(), StateUnavailable::UnknownBlock(2));
         // Another chain id on the same store is refused.
-        assert!(matches!(Chain::open(kv, ChainSpec::dev(1), Address::ZERO, ChainConfig::default()), Err(Error::GenesisMismatch { .. })));
+        assert!(matches!(
+            Chain::open(kv, MemKv::shared(), ChainSpec::dev(1), Address::ZERO, ChainConfig::default()),
+            Err(Error::GenesisMismatch { .. })
+        ));
     }
 }

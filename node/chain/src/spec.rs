@@ -1,13 +1,68 @@
 //! Chain configuration and genesis.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
+use strata_executor::{BlockEnv, Payees, system::Prices};
 use strata_primitives::{Account, Address, B256, Block, EMPTY_ROOT_HASH, Header, U256, keccak256, keys, roots};
 use strata_state::{StateChanges, StateDb};
 use strata_storage::{MemKv, WriteBatch};
+use strata_vm::Vm;
 
 /// Default chain id of `strata dev` (the id local Ethereum tooling expects).
 pub const DEV_CHAIN_ID: u64 = 1337;
+
+/// The kind of disk a validator declares it keeps state on; fee splits may weigh by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StorageClass {
+    /// NVMe solid-state.
+    Nvme,
+    /// SATA solid-state.
+    Ssd,
+    /// Spinning disk.
+    Hdd,
+}
+
+impl std::str::FromStr for StorageClass {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "nvme" => Ok(Self::Nvme),
+            "ssd" => Ok(Self::Ssd),
+            "hdd" => Ok(Self::Hdd),
+            other => Err(format!("unknown storage class `{other}` (nvme, ssd or hdd)")),
+        }
+    }
+}
+
+/// A validator, as the chain's fee split sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValidatorInfo {
+    /// Where its share of fees goes.
+    pub address: Address,
+    /// The storage it declares.
+    pub storage_class: StorageClass,
+}
+
+/// How the fees of each transaction are split among the validators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeeSplit {
+    /// Equal shares.
+    Equal,
+    /// Shares weighted by each validator's declared storage class.
+    ByStorageClass {
+        /// Weight of an NVMe validator.
+        nvme: u64,
+        /// Weight of an SSD validator.
+        ssd: u64,
+        /// Weight of an HDD validator.
+        hdd: u64,
+    },
+}
+
+impl FeeSplit {
+    /// The default weighting by storage class: NVMe 3, SSD 2, HDD 1.
+    pub const BY_STORAGE_CLASS: FeeSplit = FeeSplit::ByStorageClass { nvme: 3, ssd: 2, hdd: 1 };
+}
 
 /// Everything that defines a chain's genesis and rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,12 +71,18 @@ pub struct ChainSpec {
     pub chain_id: u64,
     /// Gas limit of every block.
     pub gas_limit: u64,
-    /// Base fee per gas (constant; resource pricing replaces it with the fee contract).
-    pub base_fee: u64,
     /// Genesis timestamp.
     pub genesis_timestamp: u64,
     /// Prefunded balances.
     pub alloc: BTreeMap<Address, U256>,
+    /// The chain's admin key: the only account that may change the fee contract's prices.
+    pub admin: Address,
+    /// The fee contract's initial price table.
+    pub prices: Prices,
+    /// The validators fees are paid to.
+    pub validators: Vec<ValidatorInfo>,
+    /// How fees are split among them.
+    pub fee_split: FeeSplit,
 }
 
 impl ChainSpec {
@@ -34,22 +95,68 @@ impl ChainSpec {
             .into_iter()
             .map(|k| (k.signer.address(), ether * U256::from(10_000u64)))
             .collect();
-        Self { chain_id, gas_limit: 30_000_000, base_fee: 1_000_000_000, genesis_timestamp: 0, alloc }
-    }
-
-    /// Genesis state changes.
-    pub fn genesis_changes(&self) -> StateChanges {
-        StateChanges {
-            accounts: self.alloc.iter().map(|(a, b)| (*a, Some(Account::with_balance(*b)))).collect(),
-            storage: Default::default(),
-            code: Default::default(),
+        let admin = keys::derive_accounts(keys::DEV_MNEMONIC, 1).expect("the dev mnemonic derives")[0].signer.address();
+        Self {
+            chain_id,
+            gas_limit: 30_000_000,
+            genesis_timestamp: 0,
+            alloc,
+            admin,
+            prices: Prices::dev(),
+            validators: vec![ValidatorInfo { address: dev_proposer(), storage_class: StorageClass::Nvme }],
+            fee_split: FeeSplit::Equal,
         }
     }
 
+    /// The validators' fee weights, in validator order.
+    pub fn payees(&self) -> Payees {
+        let weight = |c: StorageClass| match self.fee_split {
+            FeeSplit::Equal => 1,
+            FeeSplit::ByStorageClass { nvme, ssd, hdd } => match c {
+                StorageClass::Nvme => nvme,
+                StorageClass::Ssd => ssd,
+                StorageClass::Hdd => hdd,
+            },
+        };
+        self.validators.iter().map(|v| (v.address, weight(v.storage_class))).collect::<Vec<_>>().into()
+    }
+
+    /// Number of validators (at least 1): every transaction's network fee is per copy.
+    pub fn validator_count(&self) -> u64 {
+        (self.validators.len() as u64).max(1)
+    }
+
+    /// Genesis state changes: the allocation, then the system contracts (whose
+    /// constructors run in `vm`).
+    pub fn genesis_changes(&self, vm: &Arc<Vm>) -> crate::Result<StateChanges> {
+        let mut changes = StateChanges {
+            accounts: self.alloc.iter().map(|(a, b)| (*a, Some(Account::with_balance(*b)))).collect(),
+            storage: Default::default(),
+            code: Default::default(),
+        };
+        // The constructors run on the allocation (a scratch copy of it).
+        let kv = MemKv::shared();
+        let scratch = StateDb::new(kv.clone(), 1);
+        let mut batch = WriteBatch::new();
+        scratch.commit(0, EMPTY_ROOT_HASH, &changes, &mut batch)?;
+        kv.write(batch)?;
+        let env = BlockEnv {
+            chain_id: self.chain_id,
+            number: 0,
+            timestamp: self.genesis_timestamp,
+            proposer: Address::ZERO,
+            gas_limit: self.gas_limit,
+            base_fee: self.prices.gas_price,
+            validators: self.validator_count(),
+        };
+        changes.extend(strata_executor::system::install(vm, Arc::new(scratch), env, self.admin, &self.prices)?);
+        Ok(changes)
+    }
+
     /// The genesis block: a pure function of the spec, whatever a store holds.
-    pub fn genesis(&self) -> crate::Result<Block> {
+    pub fn genesis(&self, vm: &Arc<Vm>) -> crate::Result<Block> {
         let scratch = StateDb::new(MemKv::shared(), 1);
-        let state_root = scratch.commit(0, EMPTY_ROOT_HASH, &self.genesis_changes(), &mut WriteBatch::new())?;
+        let state_root = scratch.commit(0, EMPTY_ROOT_HASH, &self.genesis_changes(vm)?, &mut WriteBatch::new())?;
         let header = Header {
             chain_id: self.chain_id,
             parent_hash: B256::ZERO,
@@ -62,7 +169,7 @@ impl ChainSpec {
             logs_bloom: Default::default(),
             gas_limit: self.gas_limit,
             gas_used: 0,
-            base_fee_per_gas: self.base_fee,
+            base_fee_per_gas: self.prices.gas_price,
             parent_commit_hash: B256::ZERO,
             liveness_root: B256::ZERO,
             extensions: Vec::new(),

@@ -30,14 +30,16 @@ use strata_state::{HistoricalState, MAX_STORAGE_KEY_LEN, StateDb, StateReader};
 
 use types::TxContext;
 pub use types::{
-    BlockId, BlockTag, Eip1186Proof, Eip1186StorageProof, RpcBlock, RpcReceipt, RpcTransaction, StorageKey, StrataProof, StrataStorageProof,
+    BlockId, BlockTag, Eip1186Proof, Eip1186StorageProof, RpcBlock, RpcFeeQuote, RpcReceipt, RpcStorageQuota, RpcTransaction, StorageKey,
+    StrataProof, StrataStorageProof,
 };
 
 /// Name and version reported by `web3_clientVersion`.
 pub const CLIENT_VERSION: &str = concat!("strata/v", env!("CARGO_PKG_VERSION"));
 
-/// Suggested priority fee (wei per gas) returned by `eth_maxPriorityFeePerGas`.
-pub const SUGGESTED_PRIORITY_FEE: u64 = 1_000_000_000;
+/// Suggested priority fee (wei per gas) returned by `eth_maxPriorityFeePerGas`: zero,
+/// because Strata charges the fee contract's gas price and never a tip.
+pub const SUGGESTED_PRIORITY_FEE: u64 = 0;
 
 /// Errors of this crate (starting the server).
 #[derive(Debug, thiserror::Error)]
@@ -222,6 +224,23 @@ pub trait EthApi {
     /// The node holds no keys.
     #[method(name = "eth_accounts")]
     fn accounts(&self) -> RpcResult<Vec<Address>>;
+    /// Strata: what a transaction — signed (raw bytes) or unsigned (a call object) —
+    /// would use and pay, by resource, as the fee contract prices it now.
+    #[method(name = "strata_quoteFee", blocking)]
+    fn quote_fee(&self, request: QuoteRequest, block: Option<BlockId>) -> RpcResult<RpcFeeQuote>;
+    /// Strata: a contract's hot-storage quota, bytes used and remaining.
+    #[method(name = "strata_getStorageQuota")]
+    fn storage_quota(&self, address: Address, block: Option<BlockId>) -> RpcResult<RpcStorageQuota>;
+}
+
+/// What `strata_quoteFee` prices: a signed transaction's raw bytes, or a call object.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(untagged)]
+pub enum QuoteRequest {
+    /// EIP-2718 bytes of a signed transaction.
+    Raw(Bytes),
+    /// An unsigned transaction (its size is estimated).
+    Call(CallRequest),
 }
 
 /// A transaction request as `eth_estimateGas` and `eth_call` take it.
@@ -298,7 +317,7 @@ impl EthRpc {
     fn execution_state(&self, block: Option<BlockId>) -> RpcResult<(Arc<dyn StateReader + Send + Sync>, BlockEnv)> {
         match self.resolve_state(block)? {
             Resolved::Latest { .. } => {
-                let env = self.chain.next_env(self.chain.head().1.timestamp);
+                let env = self.chain.next_env(self.chain.head().1.timestamp).map_err(internal)?;
                 Ok((Arc::new(self.chain.state().clone()), env))
             }
             Resolved::At(state) => {
@@ -317,6 +336,7 @@ impl EthRpc {
                     proposer: header.proposer,
                     gas_limit: header.gas_limit,
                     base_fee: header.base_fee_per_gas,
+                    validators: self.chain.spec().validator_count(),
                 };
                 Ok((Arc::new(state), env))
             }
@@ -330,6 +350,7 @@ impl EthRpc {
             value: request.value.unwrap_or_default(),
             input: request.call_data(),
             gas,
+            tx_bytes: None,
         }
     }
 
@@ -395,7 +416,8 @@ impl EthApiServer for EthRpc {
     }
 
     fn gas_price(&self) -> RpcResult<U256> {
-        Ok(U256::from(self.chain.head().1.base_fee_per_gas) + U256::from(SUGGESTED_PRIORITY_FEE))
+        let env = self.chain.next_env(0).map_err(internal)?;
+        Ok(U256::from(env.base_fee))
     }
 
     fn max_priority_fee(&self) -> RpcResult<U256> {
@@ -441,10 +463,14 @@ impl EthApiServer for EthRpc {
         let account = state.account_proof(&address).map_err(internal)?;
         let raw_keys: Vec<Bytes> = keys.iter().map(|k| Bytes::copy_from_slice(k.word.as_slice())).collect();
         let proofs = state.storage_proofs(&address, &raw_keys).map_err(internal)?;
+        // An archived slot shows value 0 here; its tombstone is in `strata_getProof`.
         let storage_proof = keys
             .into_iter()
             .zip(proofs)
-            .map(|(key, p)| Ok(Eip1186StorageProof { key: key.original, value: word_value(p.value.as_deref())?, proof: p.proof }))
+            .map(|(key, p)| {
+                let value = word_value(p.value.as_ref().and_then(|s| s.value()).map(|v| &v[..]))?;
+                Ok(Eip1186StorageProof { key: key.original, value, proof: p.proof })
+            })
             .collect::<RpcResult<Vec<_>>>()?;
         let a = account.account.unwrap_or_default();
         Ok(Eip1186Proof {
@@ -477,7 +503,15 @@ impl EthApiServer for EthRpc {
             storage_hash: a.storage_root,
             storage_proof: proofs
                 .into_iter()
-                .map(|p| StrataStorageProof { key: p.key, value: p.value.map(Bytes::from), proof: p.proof })
+                .map(|p| StrataStorageProof {
+                    key: p.key,
+                    value: p.value.as_ref().and_then(|s| s.value()).cloned(),
+                    tombstone: match &p.value {
+                        Some(strata_primitives::Slot::Tombstone(t)) => Some(t.into()),
+                        _ => None,
+                    },
+                    proof: p.proof,
+                })
                 .collect(),
         })
     }
@@ -540,7 +574,7 @@ impl EthApiServer for EthRpc {
                 return Err(exec_error(format!("insufficient funds for transfer: have {balance} want {value}")));
             }
         }
-        match strata_executor::estimate_gas(base, self.chain.vm().clone(), env, &sim, cap).map_err(internal)? {
+        match strata_executor::estimate_gas(base, self.chain.vm().clone(), self.chain.cold().clone(), env, &sim, cap).map_err(internal)? {
             Ok(gas) => Ok(U64::from(gas)),
             Err(failed) => Err(execution_error(failed)),
         }
@@ -550,7 +584,7 @@ impl EthApiServer for EthRpc {
         let (base, env) = self.execution_state(block)?;
         let gas = request.gas.map_or(env.gas_limit, |g| g.to::<u64>().min(env.gas_limit));
         let sim = self.simulation(&request, gas);
-        let result = strata_executor::simulate(base, self.chain.vm().clone(), env, &sim).map_err(internal)?;
+        let result = strata_executor::simulate(base, self.chain.vm().clone(), self.chain.cold().clone(), env, &sim).map_err(internal)?;
         if result.success { Ok(result.output.into()) } else { Err(execution_error(result)) }
     }
 
@@ -560,6 +594,61 @@ impl EthApiServer for EthRpc {
 
     fn accounts(&self) -> RpcResult<Vec<Address>> {
         Ok(Vec::new())
+    }
+
+    fn quote_fee(&self, request: QuoteRequest, block: Option<BlockId>) -> RpcResult<RpcFeeQuote> {
+        let (base, env) = self.execution_state(block)?;
+        let sim = match request {
+            QuoteRequest::Raw(raw) => {
+                let tx = TransactionSigned::decode_recovered(&raw).map_err(|e| exec_error(format!("invalid transaction: {e}")))?;
+                Simulation {
+                    from: tx.sender,
+                    to: tx.tx.to(),
+                    value: tx.tx.value(),
+                    input: Bytes::copy_from_slice(tx.tx.input()),
+                    gas: tx.tx.gas_limit().min(env.gas_limit),
+                    tx_bytes: Some(raw.len() as u64),
+                }
+            }
+            QuoteRequest::Call(call) => {
+                let gas = call.gas.map_or(env.gas_limit, |g| g.to::<u64>().min(env.gas_limit));
+                self.simulation(&call, gas)
+            }
+        };
+        let result = strata_executor::simulate(base, self.chain.vm().clone(), self.chain.cold().clone(), env, &sim).map_err(internal)?;
+        let gas_price = U256::from(env.base_fee);
+        Ok(RpcFeeQuote {
+            success: result.success,
+            gas_used: U64::from(result.gas_used),
+            gas_price,
+            resources: types::RpcResources::from(&result.resources),
+            revert_data: (!result.success && result.failure.is_none() && !result.output.is_empty()).then(|| result.output.clone().into()),
+            failure_reason: result.failure,
+        })
+    }
+
+    fn storage_quota(&self, address: Address, block: Option<BlockId>) -> RpcResult<RpcStorageQuota> {
+        let state = self.resolve_state(block)?;
+        let reader = state.reader(self.chain.state());
+        let key = strata_primitives::system::quota_key(&address);
+        let record = match reader.storage(&strata_primitives::system::STORAGE_REGISTRY, &key).map_err(internal)? {
+            Some(bytes) => strata_primitives::system::QuotaRecord::decode(&bytes)
+                .ok_or_else(|| internal(format!("corrupt quota record of {address}")))?,
+            None => {
+                let account = reader.account(&address).map_err(internal)?.unwrap_or_default();
+                if account.code_hash == strata_primitives::KECCAK_EMPTY || strata_primitives::system::is_system(&address) {
+                    return Err(exec_error(format!("{address} is not a user contract: only contracts have storage quotas")));
+                }
+                return Err(internal(format!("contract {address} has no quota record")));
+            }
+        };
+        Ok(RpcStorageQuota {
+            address,
+            owner: record.owner,
+            quota: U64::from(record.quota),
+            used: U64::from(record.used),
+            remaining: U64::from(record.remaining()),
+        })
     }
 }
 

@@ -6,7 +6,9 @@
 
 use alloy_primitives::U64;
 use serde::{Deserialize, Deserializer, Serialize};
-use strata_primitives::{Address, B256, Bloom, Bytes, Header, Log, SealedBlock, StoredReceipt, TransactionSigned, TxType, U256, b256};
+use strata_primitives::{
+    Address, B256, Bloom, Bytes, Header, Log, ResourceUsage, SealedBlock, StoredReceipt, Tombstone, TransactionSigned, TxType, U256, b256,
+};
 
 /// `keccak256(rlp([]))`: the ommers hash of a block without uncles.
 pub const EMPTY_OMMERS_HASH: B256 = b256!("1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347");
@@ -144,7 +146,8 @@ impl RpcTransaction {
             (false, None) => 27 + parity,
         };
         let gas_price = match ctx {
-            Some(c) => tx.effective_gas_price(c.base_fee).unwrap_or(tx.max_fee_per_gas()),
+            // Strata charges the base fee per gas, never a tip.
+            Some(c) => u128::from(c.base_fee),
             None => tx.max_fee_per_gas(),
         };
         Self {
@@ -209,6 +212,8 @@ pub struct RpcReceipt {
     status: U64,
     /// Strata: what the transaction used, per resource (also committed as the last log).
     resources: RpcResources,
+    /// Strata: the validators' shares of the fee (also in the receipt's payout logs).
+    payouts: Vec<RpcPayout>,
     /// Strata: revert data of a reverted transaction.
     #[serde(skip_serializing_if = "Option::is_none")]
     revert_data: Option<Bytes>,
@@ -217,14 +222,124 @@ pub struct RpcReceipt {
     failure_reason: Option<String>,
 }
 
-/// Per-resource usage of a transaction.
+/// Per-resource usage of a transaction, and its fee by resource.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RpcResources {
     fuel: U64,
     tx_bytes: U64,
+    validators: U64,
     storage_bytes_added: U64,
     storage_bytes_removed: U64,
+    storage_bytes_paid: U64,
+    cold_byte_seconds: U64,
+    fee: RpcFee,
+}
+
+/// A fee by resource (wei).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RpcFee {
+    compute: U256,
+    network: U256,
+    storage: U256,
+    cold: U256,
+    total: U256,
+    charged: U256,
+}
+
+impl From<&ResourceUsage> for RpcResources {
+    fn from(r: &ResourceUsage) -> Self {
+        Self {
+            fuel: U64::from(r.fuel),
+            tx_bytes: U64::from(r.tx_bytes),
+            validators: U64::from(r.validators),
+            storage_bytes_added: U64::from(r.storage_bytes_added),
+            storage_bytes_removed: U64::from(r.storage_bytes_removed),
+            storage_bytes_paid: U64::from(r.storage_bytes_paid),
+            cold_byte_seconds: U64::from(r.cold_byte_seconds),
+            fee: RpcFee {
+                compute: r.fee.compute,
+                network: r.fee.network,
+                storage: r.fee.storage,
+                cold: r.fee.cold,
+                total: r.fee.total,
+                charged: r.fee.charged,
+            },
+        }
+    }
+}
+
+/// A validator's share of a transaction's fee.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RpcPayout {
+    validator: Address,
+    amount: U256,
+}
+
+/// `strata_quoteFee`: what a transaction would use and pay, by resource.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RpcFeeQuote {
+    /// Whether it would succeed (with the gas limit quoted for).
+    pub success: bool,
+    /// Gas it would be charged: the fee over the gas price, rounded up.
+    pub gas_used: U64,
+    /// Wei per gas.
+    pub gas_price: U256,
+    /// Resources and fee.
+    pub resources: RpcResources,
+    /// Why it would fail (not for a revert).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    /// Revert data, if it would revert.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revert_data: Option<Bytes>,
+}
+
+/// `strata_getStorageQuota`: a contract's hot-storage allowance.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RpcStorageQuota {
+    /// The contract.
+    pub address: Address,
+    /// Its owner (the deployer), who may change the quota.
+    pub owner: Address,
+    /// Bytes of keys and live values it may keep.
+    pub quota: U64,
+    /// Bytes in use.
+    pub used: U64,
+    /// Bytes left.
+    pub remaining: U64,
+}
+
+/// A tombstone, as `strata_getProof` shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RpcTombstone {
+    /// `keccak256` of the archived value.
+    pub value_hash: B256,
+    /// Length of the archived value.
+    pub size: U64,
+    /// Unix time until which the cold store keeps it.
+    pub retention_end: U64,
+    /// Who paid for the retention.
+    pub payer: Address,
+    /// True once the cold copy was purged.
+    pub purged: bool,
+}
+
+impl From<&Tombstone> for RpcTombstone {
+    fn from(t: &Tombstone) -> Self {
+        Self {
+            value_hash: t.value_hash,
+            size: U64::from(t.size),
+            retention_end: U64::from(t.retention_end),
+            payer: t.payer,
+            purged: t.purged,
+        }
+    }
 }
 
 impl RpcReceipt {
@@ -269,12 +384,13 @@ impl RpcReceipt {
             logs_bloom: receipt.bloom(),
             tx_type: U64::from(receipt.tx_type),
             status: U64::from(u8::from(receipt.success)),
-            resources: RpcResources {
-                fuel: U64::from(receipt.resources.fuel),
-                tx_bytes: U64::from(receipt.resources.tx_bytes),
-                storage_bytes_added: U64::from(receipt.resources.storage_bytes_added),
-                storage_bytes_removed: U64::from(receipt.resources.storage_bytes_removed),
-            },
+            resources: RpcResources::from(&receipt.resources),
+            payouts: receipt
+                .logs
+                .iter()
+                .filter_map(strata_primitives::system::parse_payout)
+                .map(|(validator, amount)| RpcPayout { validator, amount })
+                .collect(),
             revert_data: (!receipt.success && !receipt.output.is_empty()).then(|| receipt.output.clone()),
             failure_reason: (!receipt.failure.is_empty()).then(|| String::from_utf8_lossy(&receipt.failure).into_owned()),
         }
@@ -451,8 +567,12 @@ pub struct StrataProof {
 pub struct StrataStorageProof {
     /// The key bytes (its trie path is `keccak256(key)`).
     pub key: Bytes,
-    /// The value bytes (`null` when absent); the leaf holds `rlp(value)`.
+    /// The live value bytes (`null` when absent or archived); its leaf holds `rlp(value)`.
     pub value: Option<Bytes>,
+    /// The tombstone of an archived key (its leaf holds
+    /// `rlp([valueHash, size, retentionEnd, payer, purged])`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tombstone: Option<RpcTombstone>,
     /// Nodes from the storage root to the key.
     pub proof: Vec<Bytes>,
 }

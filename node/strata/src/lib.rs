@@ -6,7 +6,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
-use strata_chain::{Chain, ChainConfig, ChainSpec};
+use strata_chain::{Chain, ChainConfig, ChainSpec, FeeSplit, ValidatorInfo};
 use strata_db::RocksKv;
 use strata_primitives::keys::{self, DevKey};
 use tokio::{sync::watch, task::JoinHandle};
@@ -44,6 +44,30 @@ pub struct DevConfig {
     pub block_time: Duration,
     /// How many recent blocks' state stays queryable.
     pub retain_blocks: u64,
+    /// The cold store's directory (archived contract data; may be on a slower disk).
+    /// Default: `<data_dir>/cold`.
+    pub cold_dir: Option<PathBuf>,
+    /// Validators that share the fees (default: the dev validator alone, NVMe).
+    pub validators: Vec<ValidatorInfo>,
+    /// How fees are split among them.
+    pub fee_split: FeeSplit,
+}
+
+impl DevConfig {
+    /// The cold store's directory.
+    pub fn cold_dir(&self) -> PathBuf {
+        self.cold_dir.clone().unwrap_or_else(|| self.data_dir.join("cold"))
+    }
+
+    /// The chain this configuration runs.
+    pub fn spec(&self) -> ChainSpec {
+        let mut spec = ChainSpec::dev(self.chain_id);
+        if !self.validators.is_empty() {
+            spec.validators = self.validators.clone();
+        }
+        spec.fee_split = self.fee_split;
+        spec
+    }
 }
 
 impl Default for DevConfig {
@@ -54,6 +78,9 @@ impl Default for DevConfig {
             chain_id: strata_chain::DEV_CHAIN_ID,
             block_time: Duration::from_secs(1),
             retain_blocks: strata_state::DEFAULT_RETAIN,
+            cold_dir: None,
+            validators: Vec::new(),
+            fee_split: FeeSplit::Equal,
         }
     }
 }
@@ -77,9 +104,11 @@ impl DevNode {
     /// production and the RPC server. Must be called inside a tokio runtime.
     pub async fn start(config: DevConfig) -> Result<Self> {
         let kv = Arc::new(RocksKv::open(config.data_dir.join("chain"))?);
+        let cold = Arc::new(RocksKv::open(config.cold_dir())?);
         let chain = Chain::open(
             kv,
-            ChainSpec::dev(config.chain_id),
+            cold,
+            config.spec(),
             strata_chain::dev_proposer(),
             ChainConfig {
                 retain: config.retain_blocks,

@@ -35,6 +35,17 @@ enum Command {
         /// block number); older trie nodes are pruned.
         #[arg(long, default_value_t = strata_state::DEFAULT_RETAIN, value_parser = clap::value_parser!(u64).range(1..))]
         retain_blocks: u64,
+        /// Directory of the cold store, where archived contract data goes (its own RocksDB;
+        /// may be on a slower disk). Default: `<data-dir>/cold`.
+        #[arg(long)]
+        cold_dir: Option<PathBuf>,
+        /// A validator that shares the fees, `ADDRESS[:nvme|ssd|hdd]`; repeat for several
+        /// (default: the dev validator alone). Part of genesis: changing it makes another chain.
+        #[arg(long = "validator", value_parser = parse_validator)]
+        validators: Vec<strata_chain::ValidatorInfo>,
+        /// Split fees by the validators' storage class (NVMe 3 : SSD 2 : HDD 1) instead of equally.
+        #[arg(long)]
+        split_by_storage_class: bool,
     },
     /// Build, deploy and call Wasm contracts.
     #[command(subcommand)]
@@ -100,6 +111,12 @@ struct TxArgs {
     /// Gas limit (default: eth_estimateGas).
     #[arg(long)]
     gas: Option<u64>,
+}
+
+fn parse_validator(s: &str) -> Result<strata_chain::ValidatorInfo, String> {
+    let (address, class) = s.split_once(':').unwrap_or((s, "nvme"));
+    let address = address.parse().map_err(|e| format!("bad validator address `{address}`: {e}"))?;
+    Ok(strata_chain::ValidatorInfo { address, storage_class: class.parse()? })
 }
 
 fn print_receipt(receipt: &serde_json::Value) -> anyhow::Result<()> {
@@ -195,8 +212,10 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Contract(command) => run_contract(command).await?,
-        Command::Dev { data_dir, rpc_addr, chain_id, block_time, retain_blocks } => {
-            let config = DevConfig { data_dir: data_dir.clone(), rpc_addr, chain_id, block_time, retain_blocks };
+        Command::Dev { data_dir, rpc_addr, chain_id, block_time, retain_blocks, cold_dir, validators, split_by_storage_class } => {
+            let fee_split = if split_by_storage_class { strata_chain::FeeSplit::BY_STORAGE_CLASS } else { strata_chain::FeeSplit::Equal };
+            let config =
+                DevConfig { data_dir: data_dir.clone(), rpc_addr, chain_id, block_time, retain_blocks, cold_dir, validators, fee_split };
             let node = DevNode::start(config).await.with_context(|| format!("starting the dev node in {}", data_dir.display()))?;
             print_dev_accounts()?;
             println!("Chain id {chain_id}, data in {}", data_dir.display());

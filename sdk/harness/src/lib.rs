@@ -16,7 +16,7 @@
 use std::{path::Path, process::Command, sync::Arc};
 
 use alloy_sol_types::SolCall;
-use strata_executor::{Applied, BlockBuilder, BlockEnv, Simulation};
+use strata_executor::{Applied, BlockBuilder, BlockEnv, Simulation, system::Prices};
 use strata_primitives::{
     Address, B256, Bytes, EMPTY_ROOT_HASH, LocalSigner, Log, RecoveredTx, ResourceUsage, U256, deploy, keys, transaction::build,
 };
@@ -47,7 +47,8 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 const CHAIN_ID: u64 = 1337;
-const GAS_PRICE: u128 = 1_000_000_000;
+/// Receives the fees of the harness's blocks.
+const PROPOSER: Address = Address::repeat_byte(0xfe);
 
 /// What one transaction did.
 #[derive(Debug, Clone)]
@@ -94,6 +95,7 @@ impl std::fmt::Display for Receipt {
 /// A single-node chain in memory.
 pub struct TestChain {
     kv: strata_storage::SharedKv,
+    cold: strata_storage::SharedKv,
     state: StateDb,
     vm: Arc<Vm>,
     accounts: Vec<LocalSigner>,
@@ -136,9 +138,25 @@ impl TestChain {
             genesis.accounts.insert(a.address(), Some(strata_primitives::Account::with_balance(ether * U256::from(10_000u64))));
         }
         let mut batch = WriteBatch::new();
-        let root = state.commit(0, EMPTY_ROOT_HASH, &genesis, &mut batch).expect("genesis commits");
+        let alloc_root = state.commit(0, EMPTY_ROOT_HASH, &genesis, &mut batch).expect("genesis commits");
         kv.write(batch).expect("memory write");
-        Self { kv, state, vm, accounts, root, number: 0, timestamp: 1_700_000_000, receipts: Vec::new() }
+        // The system contracts (fees, archive) as on every Strata chain; account 0 is the admin.
+        let timestamp = 1_700_000_000;
+        let env = BlockEnv {
+            chain_id: CHAIN_ID,
+            number: 0,
+            timestamp,
+            proposer: PROPOSER,
+            gas_limit: 30_000_000,
+            base_fee: Prices::dev().gas_price,
+            validators: 1,
+        };
+        let system = strata_executor::system::install(&vm, Arc::new(state.clone()), env, accounts[0].address(), &Prices::dev())
+            .expect("the system contracts install");
+        let mut batch = WriteBatch::new();
+        let root = state.commit(0, alloc_root, &system, &mut batch).expect("genesis commits");
+        kv.write(batch).expect("memory write");
+        Self { kv, cold: MemKv::shared(), state, vm, accounts, root, number: 0, timestamp, receipts: Vec::new() }
     }
 
     /// Address of account `i`.
@@ -176,35 +194,49 @@ impl TestChain {
         self.state.storage(&contract, key).ok().flatten()
     }
 
-    fn env(&self) -> BlockEnv {
-        BlockEnv {
+    fn env(&self) -> Result<BlockEnv> {
+        let mut env = BlockEnv {
             chain_id: CHAIN_ID,
             number: self.number + 1,
             timestamp: self.timestamp,
-            proposer: Address::repeat_byte(0xfe),
+            proposer: PROPOSER,
             gas_limit: 30_000_000,
-            base_fee: GAS_PRICE as u64,
-        }
+            base_fee: 0,
+            validators: 1,
+        };
+        let state: Arc<dyn StateReader + Send + Sync> = Arc::new(self.state.clone());
+        env.base_fee = strata_executor::fees::schedule(&state, &self.vm, env).map_err(|e| Error::Runtime(e.to_string()))?.gas_price;
+        Ok(env)
+    }
+
+    /// The gas price (wei) the fee contract sets now.
+    pub fn gas_price(&self) -> u64 {
+        self.env().map_or(0, |e| e.base_fee)
     }
 
     /// Sends a transaction from account `from` in a block of its own.
     pub fn send(&mut self, from: impl Sender, to: TxKind, value: U256, input: Vec<u8>, gas: u64) -> Result<Receipt> {
         let key = self.accounts[from.index()].clone();
         let nonce = self.state.account(&key.address()).map_err(|e| Error::Runtime(e.to_string()))?.unwrap_or_default().nonce;
-        let tx = build::eip1559(CHAIN_ID, nonce, to, value, Bytes::from(input), gas, GAS_PRICE, 0);
+        let env = self.env()?;
+        let tx = build::eip1559(CHAIN_ID, nonce, to, value, Bytes::from(input), gas, u128::from(env.base_fee), 0);
         let tx = RecoveredTx { sender: key.address(), tx: key.sign_transaction(tx).map_err(|e| Error::Runtime(e.to_string()))? };
-        let mut builder = BlockBuilder::new(self.env(), Arc::new(self.state.clone()), self.vm.clone());
+        let payees: strata_executor::Payees = Arc::new([(PROPOSER, 1)]);
+        let mut builder = BlockBuilder::new(env, Arc::new(self.state.clone()), self.vm.clone(), self.cold.clone(), payees)
+            .map_err(|e| Error::Runtime(e.to_string()))?;
         let stored = match builder.apply(&tx).map_err(|e| Error::Runtime(e.to_string()))? {
-            Applied::Included(r) => r,
+            Applied::Included(r) => *r,
             Applied::Rejected(e) => return Err(Error::Refused(e.to_string())),
         };
         let executed = builder.finish();
         let mut batch = WriteBatch::new();
         self.number += 1;
         self.root = self.state.commit(self.number, self.root, &executed.changes, &mut batch).map_err(|e| Error::Runtime(e.to_string()))?;
+        self.cold.write(executed.cold.puts).map_err(|e| Error::Runtime(e.to_string()))?;
         self.kv.write(batch).map_err(|e| Error::Runtime(e.to_string()))?;
-        let mut logs = stored.logs.clone();
-        logs.pop(); // the resource log, reported as `resources`
+        self.cold.write(executed.cold.deletes).map_err(|e| Error::Runtime(e.to_string()))?;
+        // Strata's resource and payout logs are reported as `resources`.
+        let logs = stored.logs.iter().filter(|l| l.address != strata_primitives::RESOURCE_LOG_ADDRESS).cloned().collect();
         let receipt = Receipt {
             success: stored.success,
             gas_used: stored.gas_used,
@@ -244,8 +276,8 @@ impl TestChain {
     }
 
     fn view_from<C: SolCall>(&self, from: Address, to: Address, call: &C) -> Result<C::Return> {
-        let sim = Simulation { from, to: Some(to), value: U256::ZERO, input: call.abi_encode().into(), gas: 10_000_000 };
-        let r = strata_executor::simulate(Arc::new(self.state.clone()), self.vm.clone(), self.env(), &sim)
+        let sim = Simulation { from, to: Some(to), value: U256::ZERO, input: call.abi_encode().into(), gas: 10_000_000, tx_bytes: None };
+        let r = strata_executor::simulate(Arc::new(self.state.clone()), self.vm.clone(), self.cold.clone(), self.env()?, &sim)
             .map_err(|e| Error::Runtime(e.to_string()))?;
         if !r.success {
             let receipt = Receipt {

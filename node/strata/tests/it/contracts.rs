@@ -161,8 +161,14 @@ fn identical_blocks_on_independent_nodes_cold_and_warm_caches() {
         let db = tempfile::tempdir().unwrap();
         let kv: strata_storage::SharedKv = Arc::new(strata_db::RocksKv::open(db.path()).unwrap());
         let vm = strata_vm::VmConfig { cache_dir: with_cache.then(|| cache.path().to_path_buf()), ..Default::default() };
-        let chain =
-            Chain::open(kv, ChainSpec::dev(1337), strata_chain::dev_proposer(), ChainConfig { vm, ..ChainConfig::default() }).unwrap();
+        let chain = Chain::open(
+            kv,
+            strata_storage::MemKv::shared(),
+            ChainSpec::dev(1337),
+            strata_chain::dev_proposer(),
+            ChainConfig { vm, ..ChainConfig::default() },
+        )
+        .unwrap();
         for tx in &txs {
             chain.submit(tx.clone()).unwrap();
         }
@@ -177,8 +183,8 @@ fn identical_blocks_on_independent_nodes_cold_and_warm_caches() {
     let (cold, cold_receipts, cold_stats) = run(true);
     let (warm, warm_receipts, warm_stats) = run(true);
     let (mem, mem_receipts, _) = run(false);
-    assert_eq!(cold_stats, (2, 0), "cold cache compiles both modules");
-    assert_eq!(warm_stats, (0, 2), "warm cache compiles nothing");
+    assert_eq!(cold_stats, (4, 0), "cold cache compiles both modules and the two system contracts");
+    assert_eq!(warm_stats, (0, 4), "warm cache compiles nothing");
     assert_eq!(cold.transactions_root, warm.transactions_root);
     assert_eq!(cold, warm);
     assert_eq!(cold, mem);

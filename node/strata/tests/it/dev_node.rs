@@ -74,17 +74,24 @@ async fn transfers_fees_rejections_and_restart() {
     let base_fee = hex_u128(&rpc.call("eth_getBlockByNumber", vec!["latest".into(), false.into()]).await["baseFeePerGas"]);
     let tip = rpc.quantity("eth_maxPriorityFeePerGas", vec![]).await;
     assert_eq!(rpc.quantity("eth_gasPrice", vec![]).await, base_fee + tip);
+    assert_eq!(base_fee, GWEI, "the dev fee contract's gas price");
 
-    // An EIP-1559 transfer: effective price = min(maxFee, baseFee + tip).
+    // An EIP-1559 transfer: Strata charges the base fee (the fee contract's gas price),
+    // never a tip; gas used is the quoted fee over that price.
     let tx1 = eip1559(&alice, CHAIN_ID, 0, recipient, ETHER);
     let hash1 = rpc.call("eth_sendRawTransaction", vec![raw_hex(&tx1)]).await;
     assert_eq!(hash1, json!(tx1.hash()));
     let r1 = rpc.wait_receipt(hash1.as_str().unwrap()).await;
-    let price1 = (3 * GWEI).min(base_fee + GWEI);
+    let price1 = base_fee;
+    assert_eq!(tip, 0);
     assert_eq!(r1["status"], "0x1");
     assert_eq!(r1["type"], "0x2");
-    assert_eq!(hex_u128(&r1["gasUsed"]), 21_000);
+    let gas1 = hex_u128(&r1["gasUsed"]);
+    assert_eq!(gas1, 10_000 + 16 * tx1.encoded().len() as u128, "fixed fuel + network bytes at the dev prices");
     assert_eq!(hex_u128(&r1["effectiveGasPrice"]), price1);
+    assert_eq!(hex_u128(&r1["resources"]["fee"]["charged"]), gas1 * price1);
+    let paid: u128 = r1["payouts"].as_array().unwrap().iter().map(|p| hex_u128(&p["amount"])).sum();
+    assert_eq!(paid, gas1 * price1, "the validators' payouts add up to the fee");
     assert_eq!(r1["from"], json!(alice.address()));
     assert_eq!(r1["to"], json!(recipient));
     assert!(r1["contractAddress"].is_null());
@@ -97,10 +104,11 @@ async fn transfers_fees_rejections_and_restart() {
     let hash2 = rpc.call("eth_sendRawTransaction", vec![raw_hex(&tx2)]).await;
     let r2 = rpc.wait_receipt(hash2.as_str().unwrap()).await;
     assert_eq!(r2["type"], "0x0");
-    assert_eq!(hex_u128(&r2["effectiveGasPrice"]), gas_price);
+    assert_eq!(hex_u128(&r2["effectiveGasPrice"]), base_fee, "a legacy gas price above the base fee is not charged either");
+    let gas2 = hex_u128(&r2["gasUsed"]);
 
     // Fee arithmetic: the sender paid value + gasUsed × effectiveGasPrice, exactly.
-    let expected = start_balance - 3 * ETHER - 21_000 * price1 - 21_000 * gas_price;
+    let expected = start_balance - 3 * ETHER - gas1 * price1 - gas2 * base_fee;
     assert_eq!(rpc.quantity("eth_getBalance", vec![json!(alice.address()), "latest".into()]).await, expected);
     assert_eq!(rpc.quantity("eth_getBalance", vec![json!(recipient), "latest".into()]).await, 3 * ETHER);
     assert_eq!(rpc.quantity("eth_getTransactionCount", vec![json!(alice.address()), "latest".into()]).await, 2);
