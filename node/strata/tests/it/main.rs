@@ -7,6 +7,7 @@ mod crash;
 mod dev_node;
 mod rpc;
 mod state_rpc;
+mod storage_market;
 
 pub use rpc::Rpc;
 
