@@ -69,6 +69,12 @@ enum ContractCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Print the Solidity ABI JSON embedded in a compiled module (e.g. a system contract's
+    /// committed artifact, `contracts/system/artifacts/archive.wasm`).
+    Abi {
+        /// The `.wasm` module.
+        wasm: PathBuf,
+    },
     /// Deploy a module and print the receipt.
     Deploy {
         /// The `.wasm` module.
@@ -134,6 +140,11 @@ async fn run_contract(command: ContractCommand) -> anyhow::Result<()> {
             let built = contract::build_contract(&manifest_path, out.as_deref(), strata_vm::Limits::default().max_code_size)?;
             println!("{} ({} bytes, code hash {})", built.wasm.display(), built.size, built.code_hash);
             println!("{} ({} entries)", built.abi.display(), built.abi_entries);
+            Ok(())
+        }
+        ContractCommand::Abi { wasm } => {
+            let module = std::fs::read(&wasm).with_context(|| format!("reading {}", wasm.display()))?;
+            println!("{}", serde_json::to_string_pretty(&contract::extract_abi(&module)?)?);
             Ok(())
         }
         ContractCommand::Deploy { wasm, args, tx } => {

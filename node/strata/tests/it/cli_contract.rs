@@ -28,6 +28,22 @@ fn string_word(s: &str) -> Vec<u8> {
     out
 }
 
+/// The committed ABI JSON of each system contract is what its committed Wasm carries,
+/// so Ethereum clients calling `0x…1001`/`0x…1002` use the real interface.
+#[test]
+fn system_contract_abis_match_their_artifacts() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contracts/system/artifacts");
+    for name in ["fee", "archive"] {
+        let wasm = dir.join(format!("{name}.wasm"));
+        let (ok, stdout, stderr) = strata(&["contract", "abi", wasm.to_str().unwrap()]);
+        assert!(ok, "{stderr}");
+        let printed: Value = serde_json::from_str(&stdout).unwrap();
+        let committed: Value = serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{name}.abi.json"))).unwrap()).unwrap();
+        assert_eq!(printed, committed, "contracts/system/artifacts/{name}.abi.json is stale: regenerate it with `strata contract abi`");
+        assert!(printed.as_array().unwrap().len() > 5);
+    }
+}
+
 /// `strata contract new` makes a crate whose own harness test passes and which builds.
 #[test]
 fn new_contract_scaffold_tests_and_builds() {
