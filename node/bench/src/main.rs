@@ -5,6 +5,7 @@
 //! and noisy), and every figure stands beside a baseline measured in the same run,
 //! as a ratio, so a change of machine changes both sides.
 
+mod fees;
 mod state;
 mod vm;
 
@@ -23,6 +24,8 @@ enum Bench {
     State(state::Args),
     /// Contract engine: per-call overhead and token-transfer throughput.
     Vm(vm::Args),
+    /// Resource pricing: fee-contract quotes and transfers applied per second.
+    Fees(fees::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -30,9 +33,11 @@ fn main() -> anyhow::Result<()> {
     match cli.bench {
         Some(Bench::State(args)) => state::run(&args),
         Some(Bench::Vm(args)) => vm::run(&args),
+        Some(Bench::Fees(args)) => fees::run(&args),
         None => {
             state::run(&state::Args::default())?;
-            vm::run(&vm::Args::default())
+            vm::run(&vm::Args::default())?;
+            fees::run(&fees::Args::default())
         }
     }
 }

@@ -73,7 +73,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     println!("  ratio runtime / raw: {:.2}", o / r);
 
     // Token transfer: 2 storage reads, 2 writes, 1 log.
-    let token = wat::parse_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/wat/token.wat"))?;
+    let token = wat::parse_str(include_str!("../../../tests/wat/token.wat"))?;
     let contract = vm.prepare(&token).map_err(|e| anyhow::anyhow!("{e}"))?;
     let sender = Address::repeat_byte(0x11);
     let mut seeded = host(sender);

@@ -94,6 +94,41 @@ pub fn quote(base: &Arc<dyn StateReader + Send + Sync>, vm: &Arc<Vm>, env: Block
     Ok(FeeBreakdown { compute: r.compute, network: r.network, storage: r.storageCost, cold: r.cold, total: r.total, charged: U256::ZERO })
 }
 
+/// Quotes already asked of the fee contract on one state. A quote is a pure function
+/// of that state and the resource figures, so within a block (one parent state) the
+/// same figures get the same answer without running the contract again.
+#[derive(Debug, Default)]
+pub struct Quotes {
+    memo: std::collections::BTreeMap<(u64, u64, u64, u64, u64), FeeBreakdown>,
+    disabled: bool,
+}
+
+impl Quotes {
+    /// A memo that never remembers (every quote runs the contract): for benchmarks.
+    pub fn uncached() -> Self {
+        Self { memo: Default::default(), disabled: true }
+    }
+
+    /// [`quote`], remembered.
+    pub fn quote(
+        &mut self,
+        base: &Arc<dyn StateReader + Send + Sync>,
+        vm: &Arc<Vm>,
+        env: BlockEnv,
+        usage: &ResourceUsage,
+    ) -> Result<FeeBreakdown> {
+        let key = (usage.fuel, usage.tx_bytes, usage.validators, usage.storage_bytes_paid, usage.cold_byte_seconds);
+        if let Some(f) = self.memo.get(&key) {
+            return Ok(*f);
+        }
+        let f = quote(base, vm, env, usage)?;
+        if !self.disabled {
+            self.memo.insert(key, f);
+        }
+        Ok(f)
+    }
+}
+
 /// Gas units covering `fee` at `price` wei each (rounded up: a started unit is paid).
 pub fn gas_for(fee: U256, price: u64) -> u64 {
     let price = U256::from(price.max(1));

@@ -277,7 +277,7 @@ struct TxRun {
 /// against quotas, asks the fee contract for the fee, and fails the message —
 /// discarding its effects — if the fee exceeds what the sender allowed
 /// (`gas_limit × gas price`). The session's newest layer is the message's.
-fn run_tx(session: Box<Session>, spec: &TxSpec<'_>, schedule: &Schedule) -> (Box<Session>, Result<TxRun>) {
+fn run_tx(session: Box<Session>, spec: &TxSpec<'_>, schedule: &Schedule, quotes: &mut fees::Quotes) -> (Box<Session>, Result<TxRun>) {
     let exec_gas = spec.gas_limit.saturating_sub(spec.min_gas);
     let (mut session, result) = execute_message(session, spec.sender, spec.kind, spec.value, spec.input, exec_gas);
     let mut result = match result {
@@ -313,7 +313,7 @@ fn run_tx(session: Box<Session>, spec: &TxSpec<'_>, schedule: &Schedule) -> (Box
         fee: FeeBreakdown::default(),
     };
     let (base, vm, env) = (session.base.clone(), session.vm.clone(), session.env);
-    let mut fee = match fees::quote(&base, &vm, env, &usage) {
+    let mut fee = match quotes.quote(&base, &vm, env, &usage) {
         Ok(f) => f,
         Err(e) => return (session, Err(e)),
     };
@@ -328,7 +328,7 @@ fn run_tx(session: Box<Session>, spec: &TxSpec<'_>, schedule: &Schedule) -> (Box
         );
         layer = None;
         usage = ResourceUsage { storage_bytes_added: 0, storage_bytes_removed: 0, storage_bytes_paid: 0, cold_byte_seconds: 0, ..usage };
-        fee = match fees::quote(&base, &vm, env, &usage) {
+        fee = match quotes.quote(&base, &vm, env, &usage) {
             Ok(f) => f,
             Err(e) => return (session, Err(e)),
         };
@@ -345,8 +345,18 @@ fn run_tx(session: Box<Session>, spec: &TxSpec<'_>, schedule: &Schedule) -> (Box
 /// Gas a transaction of `tx_bytes` bytes costs before it runs anything: its fixed
 /// fuel and its network bytes, priced by the fee contract on `base`.
 pub fn min_gas(base: &Arc<dyn StateReader + Send + Sync>, vm: &Arc<Vm>, env: BlockEnv, tx_bytes: u64) -> Result<u64> {
+    min_gas_quoted(base, vm, env, tx_bytes, &mut fees::Quotes::default())
+}
+
+fn min_gas_quoted(
+    base: &Arc<dyn StateReader + Send + Sync>,
+    vm: &Arc<Vm>,
+    env: BlockEnv,
+    tx_bytes: u64,
+    quotes: &mut fees::Quotes,
+) -> Result<u64> {
     let usage = ResourceUsage { fuel: TX_BASE_FUEL, tx_bytes, validators: env.validators, ..ResourceUsage::default() };
-    Ok(fees::gas_for(fees::quote(base, vm, env, &usage)?.total, env.base_fee))
+    Ok(fees::gas_for(quotes.quote(base, vm, env, &usage)?.total, env.base_fee))
 }
 
 /// The admission checks that need no nonce order: stateless rules and a gas limit
@@ -388,6 +398,7 @@ pub struct BlockBuilder {
     cold_store: SharedKv,
     payees: Payees,
     schedule: Schedule,
+    quotes: fees::Quotes,
     block: StateChanges,
     cold: BTreeMap<Vec<u8>, Option<Bytes>>,
     transactions: Vec<TransactionSigned>,
@@ -410,7 +421,26 @@ impl BlockBuilder {
         if purged > 0 {
             tracing::debug!(number = env.number, purged, "purged expired cold copies");
         }
-        Ok(Self { env, base, vm, cold_store, payees, schedule, block, cold, transactions: Vec::new(), receipts: Vec::new(), gas_used: 0 })
+        Ok(Self {
+            env,
+            base,
+            vm,
+            cold_store,
+            payees,
+            schedule,
+            quotes: fees::Quotes::default(),
+            block,
+            cold,
+            transactions: Vec::new(),
+            receipts: Vec::new(),
+            gas_used: 0,
+        })
+    }
+
+    /// Runs the fee contract for every quote, even repeated ones (for benchmarks).
+    pub fn without_quote_memo(mut self) -> Self {
+        self.quotes = fees::Quotes::uncached();
+        self
     }
 
     /// Gas still available in the block.
@@ -449,7 +479,7 @@ impl BlockBuilder {
         let price = self.env.base_fee;
         let gas_limit = tx.tx.gas_limit();
         let tx_bytes = tx.tx.encoded().len() as u64;
-        let min_gas = min_gas(&self.base, &self.vm, self.env, tx_bytes)?;
+        let min_gas = min_gas_quoted(&self.base, &self.vm, self.env, tx_bytes, &mut self.quotes)?;
         if gas_limit < min_gas {
             return Ok(Applied::Rejected(InvalidTx::IntrinsicGasTooLow { have: gas_limit, want: min_gas }));
         }
@@ -472,7 +502,7 @@ impl BlockBuilder {
         });
         let spec =
             TxSpec { sender: tx.sender, kind: tx.tx.kind(), value: tx.tx.value(), input: tx.tx.input(), gas_limit, tx_bytes, min_gas };
-        let (mut session, run) = run_tx(session, &spec, &self.schedule);
+        let (mut session, run) = run_tx(session, &spec, &self.schedule, &mut self.quotes);
         self.block = std::mem::take(&mut session.block);
         self.cold = std::mem::take(&mut session.block_cold);
         let run = run?;
@@ -581,7 +611,8 @@ pub fn simulate(
     let env = BlockEnv { base_fee: schedule.gas_price, ..env };
     let kind = sim.to.map_or(TxKind::Create, TxKind::Call);
     let tx_bytes = sim.tx_bytes.unwrap_or_else(|| (sim.input.len() as u64).saturating_add(TX_OVERHEAD_BYTES));
-    let min_gas = min_gas(&base, &vm, env, tx_bytes)?;
+    let mut quotes = fees::Quotes::default();
+    let min_gas = min_gas_quoted(&base, &vm, env, tx_bytes, &mut quotes)?;
     if sim.gas < min_gas {
         return Ok(MessageResult {
             success: false,
@@ -611,7 +642,7 @@ pub fn simulate(
         stack: Vec::new(),
     });
     let spec = TxSpec { sender: sim.from, kind, value: sim.value, input: &sim.input, gas_limit: sim.gas, tx_bytes, min_gas };
-    let (_, run) = run_tx(session, &spec, &schedule);
+    let (_, run) = run_tx(session, &spec, &schedule, &mut quotes);
     Ok(run?.result)
 }
 

@@ -192,6 +192,10 @@ impl Session {
         if account.code_hash == KECCAK_EMPTY {
             return Ok(None);
         }
+        // Code is immutable and content-addressed: a compiled copy is as good as the bytes.
+        if let Some(c) = self.vm.cached(&account.code_hash) {
+            return Ok(Some(c));
+        }
         let code = self.code(&account.code_hash)?.ok_or_else(|| node(format!("code {} of {address} missing", account.code_hash)))?;
         self.vm.load(account.code_hash, &code).map(Some).map_err(node)
     }

@@ -397,8 +397,17 @@ impl Vm {
         self.link(code_hash, module, info)
     }
 
+    /// The compiled contract for `code_hash` if it is in the memory cache: lets a caller
+    /// skip reading (and hashing) the code of a contract it runs often.
+    pub fn cached(&self, code_hash: &B256) -> Option<Arc<Contract>> {
+        self.contracts.lock().get(code_hash).cloned()
+    }
+
     /// The runnable contract for stored code (memory cache, then disk cache, then compile).
     pub fn load(&self, code_hash: B256, code: &[u8]) -> Result<Arc<Contract>> {
+        if let Some(c) = self.cached(&code_hash) {
+            return Ok(c);
+        }
         self.compile(code).map_err(|e| Error::Load { code_hash, reason: e.to_string() })
     }
 

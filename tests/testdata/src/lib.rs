@@ -5,19 +5,29 @@
 //! place knows where they are. Missing data fails loudly — vectors that were not
 //! read prove nothing. Randomised tests print their seed and replay it exactly.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Path of `rel` under the vector directory: `$STRATA_TESTDATA`, or `shared/testdata`
-/// found beside or above this repository.
+/// found beside or above the tested package (cargo sets `CARGO_MANIFEST_DIR` when it
+/// runs a test), the current directory, or this crate's source.
+///
+/// The run-time directories come first: a build cache shared between checkouts may
+/// hold this crate compiled in another checkout, with that checkout's path baked in.
 pub fn path(rel: &str) -> PathBuf {
     if let Ok(dir) = std::env::var("STRATA_TESTDATA") {
         return PathBuf::from(dir).join(rel);
     }
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for ancestor in manifest.ancestors() {
-        for candidate in [ancestor.join("shared/testdata"), ancestor.join("../shared/testdata")] {
-            if candidate.is_dir() {
-                return candidate.join(rel);
+    let starts = [
+        std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from),
+        std::env::current_dir().ok(),
+        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR"))),
+    ];
+    for start in starts.into_iter().flatten() {
+        for ancestor in start.ancestors() {
+            for candidate in [ancestor.join("shared/testdata"), ancestor.join("../shared/testdata")] {
+                if candidate.is_dir() {
+                    return candidate.join(rel);
+                }
             }
         }
     }

@@ -1,7 +1,7 @@
 //! The contract CLI end to end: `strata contract build` an example, `deploy` it to a
 //! dev node, `call` it, and read its events from the receipts over JSON-RPC.
 
-use std::{path::Path, process::Command};
+use std::process::Command;
 
 use serde_json::Value;
 use strata_node::{DevNode, dev_accounts};
@@ -32,7 +32,7 @@ fn string_word(s: &str) -> Vec<u8> {
 /// so Ethereum clients calling `0x…1001`/`0x…1002` use the real interface.
 #[test]
 fn system_contract_abis_match_their_artifacts() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contracts/system/artifacts");
+    let dir = crate::repo("contracts/system/artifacts");
     for name in ["fee", "archive"] {
         let wasm = dir.join(format!("{name}.wasm"));
         let (ok, stdout, stderr) = strata(&["contract", "abi", wasm.to_str().unwrap()]);
@@ -67,7 +67,7 @@ fn new_contract_scaffold_tests_and_builds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn build_deploy_call_with_the_cli() {
     let out = tempfile::tempdir().unwrap();
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contracts/examples/erc20/Cargo.toml");
+    let manifest = crate::repo("contracts/examples/erc20/Cargo.toml");
     let (ok, stdout, stderr) =
         strata(&["contract", "build", "--manifest-path", manifest.to_str().unwrap(), "--out", out.path().to_str().unwrap()]);
     assert!(ok, "build failed: {stderr}");

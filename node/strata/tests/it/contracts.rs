@@ -13,8 +13,8 @@ use strata_primitives::{LocalSigner, RecoveredTx, TxKind, deploy, transaction::b
 use crate::rpc::{Rpc, hex_u128};
 
 fn wat(name: &str) -> Vec<u8> {
-    let path = format!("{}/../../tests/wat/{name}.wat", env!("CARGO_MANIFEST_DIR"));
-    wat::parse_file(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    let path = crate::repo(&format!("tests/wat/{name}.wat"));
+    wat::parse_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 struct Client {

@@ -11,6 +11,14 @@ mod storage_market;
 
 pub use rpc::Rpc;
 
+/// A path in this repository. From the run-time `CARGO_MANIFEST_DIR` (cargo sets it
+/// when running tests): a build cache shared between checkouts may hold this binary
+/// compiled elsewhere, with another checkout's path baked into `env!`.
+pub fn repo(rel: &str) -> std::path::PathBuf {
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")), Into::into);
+    dir.join("../..").join(rel)
+}
+
 /// A dev node on an OS-chosen port, storing in `dir`, making blocks every 10 ms.
 pub fn dev_config(dir: &std::path::Path) -> strata_node::DevConfig {
     strata_node::DevConfig {

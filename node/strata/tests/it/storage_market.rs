@@ -199,8 +199,8 @@ async fn check_payouts(c: &Client) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn archive_restore_quota_and_fees_through_rpc_and_after_restart() {
-    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../../contracts/examples/kvstore");
-    let wasm = tokio::task::spawn_blocking(move || strata_harness::build_contract(manifest)).await.unwrap().unwrap();
+    let manifest = crate::repo("contracts/examples/kvstore");
+    let wasm = tokio::task::spawn_blocking(move || strata_harness::build_contract(manifest.to_str().unwrap())).await.unwrap().unwrap();
     let (dir, cold) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let node = DevNode::start(config(dir.path(), cold.path())).await.unwrap();
     let mut c = Client { rpc: Rpc::new(&node.http_url()), receipts: Vec::new() };
