@@ -180,12 +180,15 @@ fn random_nonce() -> B256 {
     B256::from(b)
 }
 
+/// A peer's outgoing queue, held by its live connection.
+type Outbox = Arc<tokio::sync::Mutex<mpsc::Receiver<Vec<u8>>>>;
+
 struct Shared {
     config: NetworkConfig,
     /// Outgoing queues, one per peer, created at start and kept across reconnects.
     queues: BTreeMap<u32, mpsc::Sender<Vec<u8>>>,
     /// The receiving ends, taken by whichever connection to the peer is live.
-    outboxes: Mutex<BTreeMap<u32, Arc<tokio::sync::Mutex<mpsc::Receiver<Vec<u8>>>>>>,
+    outboxes: Mutex<BTreeMap<u32, Outbox>>,
     /// Peers with a live connection, and that connection's generation.
     live: Mutex<BTreeMap<u32, u64>>,
     generation: AtomicU64,

@@ -8,6 +8,9 @@ use tokio::sync::mpsc;
 
 use crate::Transport;
 
+/// The receiving end of an endpoint: (sender index, payload).
+pub type Inbox = mpsc::UnboundedReceiver<(u32, Vec<u8>)>;
+
 struct Inner {
     inboxes: Vec<mpsc::UnboundedSender<(u32, Vec<u8>)>>,
     cut: BTreeSet<u32>,
@@ -21,7 +24,7 @@ pub struct MemHub {
 
 impl MemHub {
     /// A hub of `n` endpoints; returns it and each endpoint's inbox.
-    pub fn new(n: u32) -> (Self, Vec<mpsc::UnboundedReceiver<(u32, Vec<u8>)>>) {
+    pub fn new(n: u32) -> (Self, Vec<Inbox>) {
         let (senders, receivers) = (0..n).map(|_| mpsc::unbounded_channel()).unzip();
         (Self { inner: Arc::new(Mutex::new(Inner { inboxes: senders, cut: BTreeSet::new() })) }, receivers)
     }

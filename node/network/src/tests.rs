@@ -61,7 +61,7 @@ async fn validators_connect_authenticate_and_exchange_frames() {
     nets[0].0.send(1, vec![7; 100_000]);
     assert!(recv(&mut nets[0].1).await == (2, b"hello from 2".to_vec()));
     // Messages from different peers may arrive in either order.
-    let mut got = vec![recv(&mut nets[1].1).await, recv(&mut nets[1].1).await];
+    let mut got = [recv(&mut nets[1].1).await, recv(&mut nets[1].1).await];
     got.sort();
     assert!(got[0] == (0, vec![7; 100_000]), "the large frame from 0 arrived intact");
     assert!(got[1] == (2, b"hello from 2".to_vec()));
