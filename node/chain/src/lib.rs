@@ -46,6 +46,9 @@ pub enum Error {
     /// A stored block does not decode or does not link to its parent.
     #[error("corrupt chain data: {0}")]
     Corrupt(String),
+    /// Asked to commit a block that was not executed on the current head.
+    #[error("block {0} is not an executed candidate for the next height")]
+    NotPending(strata_primitives::B256),
 }
 
 /// Result alias of this crate.

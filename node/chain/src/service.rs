@@ -7,8 +7,8 @@ use std::{
 };
 
 use parking_lot::Mutex;
-use strata_executor::{Applied, BlockBuilder, BlockEnv, InvalidTx, Payees, admit};
-use strata_primitives::{Account, Address, B256, EMPTY_ROOT_HASH, Header, RecoveredTx, SealedBlock, TransactionSigned};
+use strata_executor::{Applied, BlockBuilder, BlockEnv, ColdWrites, ExecutedBlock, InvalidTx, Payees, admit};
+use strata_primitives::{Account, Address, B256, Block, EMPTY_ROOT_HASH, Header, RecoveredTx, SealedBlock, TransactionSigned};
 use strata_state::{HistoricalState, StateDb, StateReader};
 use strata_storage::{SharedKv, WriteBatch};
 use strata_vm::{Vm, VmConfig};
@@ -97,7 +97,23 @@ impl Default for ChainConfig {
 struct Inner {
     mempool: Mempool,
     head: (B256, Header),
+    /// Executed blocks for the next height, by hash, waiting for their commit.
+    pending: BTreeMap<B256, Pending>,
 }
+
+/// A block executed on the head: everything its commit writes.
+struct Pending {
+    block: Arc<SealedBlock>,
+    /// Senders of its transactions (their pooled transactions are pruned on commit).
+    senders: Vec<Address>,
+    cold: ColdWrites,
+    batch: WriteBatch,
+    /// Pooled transactions found invalid while building it.
+    dropped: Vec<B256>,
+}
+
+/// How far ahead of this node's clock a block's timestamp may be (seconds).
+pub const MAX_FUTURE_SECS: u64 = 15;
 
 /// A running chain: store, state, mempool and head.
 pub struct Chain {
@@ -162,7 +178,7 @@ impl Chain {
             store,
             state,
             vm,
-            inner: Mutex::new(Inner { mempool: Mempool::new(config.pool), head }),
+            inner: Mutex::new(Inner { mempool: Mempool::new(config.pool), head, pending: BTreeMap::new() }),
             produce: Mutex::new(()),
             tx_arrived: Notify::new(),
             blocks,
@@ -303,20 +319,30 @@ impl Chain {
         Ok(inner.mempool.ready(MAX_BLOCK_TXS, &mut |a| nonces.get(a).copied().unwrap_or(u64::MAX)))
     }
 
-    /// Builds a block from the pool's ready transactions and commits it.
-    /// Returns `None` (and commits nothing) when no transaction could be included.
+    /// Builds a block from the pool's ready transactions and commits it without
+    /// consensus (tests and tools). Returns `None` (and commits nothing) when no
+    /// transaction could be included.
     pub fn produce_block(&self, timestamp: u64) -> Result<Option<Arc<SealedBlock>>> {
+        let Some(block) = self.propose(timestamp, false)? else { return Ok(None) };
+        self.commit(&block.hash, None).map(Some)
+    }
+
+    /// Builds the next block on the head from the pool's ready transactions (the
+    /// proposer's part) and keeps it executed, waiting for [`Chain::commit`]. With
+    /// `allow_empty` false, returns `None` when no transaction could be included.
+    pub fn propose(&self, timestamp: u64, allow_empty: bool) -> Result<Option<Arc<SealedBlock>>> {
         let _guard = self.produce.lock();
         let ready = self.ready_transactions()?;
-        if ready.is_empty() {
+        if ready.is_empty() && !allow_empty {
             return Ok(None);
         }
         let env = self.next_env(timestamp)?;
         let mut builder = BlockBuilder::new(env, self.latest_state(), self.vm.clone(), self.cold.clone(), self.payees.clone())?;
         let mut dropped = Vec::new();
+        let mut senders = Vec::new();
         for tx in &ready {
             match builder.apply(tx)? {
-                Applied::Included(_) => {}
+                Applied::Included(_) => senders.push(tx.sender),
                 Applied::Rejected(e) if e.is_transient() => {
                     tracing::debug!(hash = %tx.hash(), reason = %e, "transaction deferred")
                 }
@@ -326,43 +352,141 @@ impl Chain {
                 }
             }
         }
-        if builder.is_empty() {
+        if builder.is_empty() && !allow_empty {
             self.remove_from_pool(&dropped);
             return Ok(None);
         }
-        let executed = builder.finish();
-        let mut batch = WriteBatch::new();
+        let pending = self.seal(builder.finish(), senders, dropped)?;
+        let block = pending.block.clone();
+        self.inner.lock().pending.insert(block.hash, pending);
+        Ok(Some(block))
+    }
+
+    /// Computes the block an execution result makes on the head: header with state
+    /// root and the parent's certificate hash, and the batch that would commit it.
+    fn seal(&self, executed: ExecutedBlock, senders: Vec<Address>, dropped: Vec<B256>) -> Result<Pending> {
         let (parent_hash, parent) = self.head();
-        let state_root = self.state.commit(env.number, parent.state_root, &executed.changes, &mut batch)?;
-        let (block, receipts, changes, cold) = executed.into_block(parent_hash, state_root);
-        let sealed = Arc::new(block.seal());
-        self.store.put_block(&sealed, &receipts, &mut batch);
+        let number = executed.env.number;
+        let mut batch = WriteBatch::new();
+        let state_root = self.state.commit(number, parent.state_root, &executed.changes, &mut batch)?;
+        let parent_commit_hash = self.store.certificate(parent.number)?.map_or(B256::ZERO, strata_primitives::keccak256);
+        let (mut block, receipts, _, cold) = executed.into_block(parent_hash, state_root);
+        block.header.parent_commit_hash = parent_commit_hash;
+        let block = Arc::new(block.seal());
+        self.store.put_block(&block, &receipts, &mut batch);
+        Ok(Pending { block, senders, cold, batch, dropped })
+    }
+
+    /// Checks a block proposed for the next height by re-executing it on the head:
+    /// `Ok(Ok(hash))` if every header field is what this node computes, `Ok(Err(reason))`
+    /// if not. A valid block waits, executed, for [`Chain::commit`].
+    pub fn validate(&self, block: &Block) -> Result<Result<B256, String>> {
+        let _guard = self.produce.lock();
+        let (head_hash, head) = self.head();
+        let h = &block.header;
+        let invalid = |reason: String| Ok(Err(reason));
+        if h.number != head.number.saturating_add(1) || h.parent_hash != head_hash {
+            return invalid(format!("block {} on {} does not extend the head {} ({head_hash})", h.number, h.parent_hash, head.number));
+        }
+        if h.chain_id != self.spec.chain_id || h.gas_limit != self.spec.gas_limit {
+            return invalid(format!("chain id {} / gas limit {} are not this chain's", h.chain_id, h.gas_limit));
+        }
+        if h.timestamp < head.timestamp || h.timestamp > unix_now().saturating_add(MAX_FUTURE_SECS) {
+            return invalid(format!("timestamp {} is before its parent's {} or too far ahead", h.timestamp, head.timestamp));
+        }
+        if !self.spec.validators.iter().any(|v| v.address == h.proposer) {
+            return invalid(format!("proposer {} is not a validator", h.proposer));
+        }
+        let mut env = self.next_env(h.timestamp)?;
+        env.timestamp = h.timestamp;
+        env.proposer = h.proposer;
+        if h.base_fee_per_gas != env.base_fee {
+            return invalid(format!("base fee {} is not the fee contract's gas price {}", h.base_fee_per_gas, env.base_fee));
+        }
+        let mut builder = BlockBuilder::new(env, self.latest_state(), self.vm.clone(), self.cold.clone(), self.payees.clone())?;
+        let mut senders = Vec::with_capacity(block.transactions.len());
+        for (i, tx) in block.transactions.iter().enumerate() {
+            let sender = match tx.recover_sender() {
+                Ok(s) => s,
+                Err(e) => return invalid(format!("transaction {i}: {e}")),
+            };
+            match builder.apply(&RecoveredTx { sender, tx: tx.clone() })? {
+                Applied::Included(_) => senders.push(sender),
+                Applied::Rejected(e) => return invalid(format!("transaction {i} ({}) is not valid here: {e}", tx.hash())),
+            }
+        }
+        let pending = self.seal(builder.finish(), senders, Vec::new())?;
+        let ours = pending.block.header().clone();
+        let hash = pending.block.hash;
+        if hash != block.header.hash_slow() {
+            let mut diff = Vec::new();
+            for (name, same) in [
+                ("state root", ours.state_root == h.state_root),
+                ("transactions root", ours.transactions_root == h.transactions_root),
+                ("receipts root", ours.receipts_root == h.receipts_root),
+                ("logs bloom", ours.logs_bloom == h.logs_bloom),
+                ("gas used", ours.gas_used == h.gas_used),
+                ("parent commit hash", ours.parent_commit_hash == h.parent_commit_hash),
+                ("liveness root / extensions", ours.liveness_root == h.liveness_root && ours.extensions == h.extensions),
+            ] {
+                if !same {
+                    diff.push(name);
+                }
+            }
+            return invalid(format!("re-execution disagrees with the proposal: {}", diff.join(", ")));
+        }
+        self.inner.lock().pending.insert(hash, pending);
+        Ok(Ok(hash))
+    }
+
+    /// Commits the executed block `hash` (from [`Chain::propose`] or [`Chain::validate`])
+    /// with its encoded commit certificate: state, cold store, block, receipts,
+    /// certificate, indexes and head, in one synced write.
+    pub fn commit(&self, hash: &B256, certificate: Option<&[u8]>) -> Result<Arc<SealedBlock>> {
+        let _guard = self.produce.lock();
+        let (head_hash, head) = self.head();
+        let pending = self.inner.lock().pending.remove(hash).ok_or_else(|| Error::NotPending(*hash))?;
+        let block = pending.block;
+        if block.number() != head.number.saturating_add(1) || block.header().parent_hash != head_hash {
+            return Err(Error::NotPending(*hash));
+        }
+        let mut batch = pending.batch;
+        if let Some(cert) = certificate {
+            self.store.put_certificate(block.number(), cert, &mut batch);
+        }
         // Archived values first: once the block is durable, its tombstones must find them.
         // (A crash in between leaves unreferenced cold entries, which are harmless.)
-        if !cold.puts.is_empty() {
-            self.cold.write(cold.puts)?;
+        if !pending.cold.puts.is_empty() {
+            self.cold.write(pending.cold.puts)?;
         }
-        // One synced, atomic write: state, block, receipts, indexes and head move together.
+        // One synced, atomic write: state, block, receipts, certificate, indexes and head move together.
         self.kv.write(batch)?;
         // Restored and purged values last (a crash before this leaves harmless leftovers).
-        if !cold.deletes.is_empty() {
-            self.cold.write(cold.deletes)?;
+        if !pending.cold.deletes.is_empty() {
+            self.cold.write(pending.cold.deletes)?;
         }
-
-        let nonces = self.account_nonces(changes.accounts.keys().copied())?;
+        let nonces = self.account_nonces(pending.senders.iter().copied())?;
         {
             let mut inner = self.inner.lock();
-            inner.head = (sealed.hash, sealed.header().clone());
-            for h in &dropped {
+            inner.head = (block.hash, block.header().clone());
+            // Other candidates for this height can never commit now.
+            inner.pending.clear();
+            for h in &pending.dropped {
                 inner.mempool.remove(h);
             }
             for (sender, nonce) in nonces {
                 inner.mempool.prune_sender(&sender, nonce);
             }
         }
-        tracing::info!(number = sealed.number(), hash = %sealed.hash, txs = sealed.block.transactions.len(), gas_used = sealed.header().gas_used, "block committed");
-        let _ = self.blocks.send(sealed.clone());
-        Ok(Some(sealed))
+        tracing::info!(number = block.number(), hash = %block.hash, txs = block.block.transactions.len(), gas_used = block.header().gas_used, "block committed");
+        let _ = self.blocks.send(block.clone());
+        Ok(block)
+    }
+
+    /// Block `number` with its encoded commit certificate (for peers catching up).
+    pub fn block_with_certificate(&self, number: u64) -> Result<Option<(SealedBlock, Option<Vec<u8>>)>> {
+        let Some(block) = self.store.block(number)? else { return Ok(None) };
+        Ok(Some((block, self.store.certificate(number)?)))
     }
 
     fn remove_from_pool(&self, hashes: &[B256]) {
@@ -460,5 +584,35 @@ mod tests {
             Chain::open(kv, MemKv::shared(), ChainSpec::dev(1), Address::ZERO, ChainConfig::default()),
             Err(Error::GenesisMismatch { .. })
         ));
+    }
+
+    #[test]
+    fn a_validator_re_executes_a_proposal_and_commits_the_same_block() {
+        let (proposer, validator) = (chain(MemKv::shared()), chain(MemKv::shared()));
+        let key = keys::derive_accounts(keys::DEV_MNEMONIC, 1).unwrap().remove(0).signer;
+        let tx = build::eip1559(1337, 0, TxKind::Call(Address::repeat_byte(9)), U256::from(5u64), Bytes::new(), 30_000, 2_000_000_000, 0);
+        proposer.submit_raw(&key.sign_transaction(tx).unwrap().encoded()).unwrap();
+        let block = proposer.propose(100, false).unwrap().unwrap();
+        assert!(proposer.propose(100, false).unwrap().is_none() || proposer.pool_len() == 1, "the pool keeps it until commit");
+
+        // A tampered copy is refused with the reason; the real one validates to the same hash.
+        let mut forged = block.block.clone();
+        forged.header.state_root = B256::repeat_byte(1);
+        assert!(validator.validate(&forged).unwrap().unwrap_err().contains("state root"));
+        let mut early = block.block.clone();
+        early.header.number = 5;
+        assert!(validator.validate(&early).unwrap().is_err());
+        assert_eq!(validator.validate(&block.block).unwrap(), Ok(block.hash));
+
+        let cert = b"certificate bytes".to_vec();
+        let a = proposer.commit(&block.hash, Some(&cert)).unwrap();
+        let b = validator.commit(&block.hash, Some(&cert)).unwrap();
+        assert_eq!((a.hash, a.header().state_root), (b.hash, b.header().state_root));
+        assert!(matches!(validator.commit(&block.hash, None), Err(Error::NotPending(_))), "committed once");
+        // The next block commits to this one's certificate.
+        let next = proposer.propose(101, true).unwrap().unwrap();
+        assert_eq!(next.header().parent_commit_hash, strata_primitives::keccak256(&cert));
+        assert_eq!(validator.validate(&next.block).unwrap(), Ok(next.hash), "an empty block validates too");
+        assert_eq!(validator.block_with_certificate(1).unwrap().unwrap().1, Some(cert));
     }
 }

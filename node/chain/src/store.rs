@@ -91,6 +91,29 @@ impl BlockStore {
             .transpose()
     }
 
+    /// The encoded commit certificate of block `number` (none for genesis, or for a
+    /// block committed without consensus).
+    pub fn certificate(&self, number: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self.kv.get(Column::Certificates, &number.to_be_bytes())?)
+    }
+
+    /// Adds block `number`'s encoded commit certificate to `batch`.
+    pub fn put_certificate(&self, number: u64, certificate: &[u8], batch: &mut WriteBatch) {
+        batch.put(Column::Certificates, number.to_be_bytes(), certificate.to_vec());
+    }
+
+    /// A small named value (consensus state, …) from the meta column.
+    pub fn meta(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.kv.get(Column::Meta, key)?)
+    }
+
+    /// Writes a small named value durably (synced) on its own.
+    pub fn put_meta(&self, key: &[u8], value: Vec<u8>) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.put(Column::Meta, key.to_vec(), value);
+        Ok(self.kv.write(batch)?)
+    }
+
     /// Adds the writes that store `block` as the new head to `batch`.
     pub fn put_block(&self, block: &SealedBlock, receipts: &[StoredReceipt], batch: &mut WriteBatch) {
         let number = block.number().to_be_bytes();

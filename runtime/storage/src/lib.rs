@@ -55,6 +55,8 @@ pub enum Column {
     TrieNodes,
     /// Pruning journal: `block number -> RLP list of node hashes that block stopped referencing`.
     TrieJournal,
+    /// `block number -> RLP commit certificate` (2f+1 validator signatures committing the block).
+    Certificates,
     /// Cold backup of archived contract data (used in the cold-store database, not the
     /// chain database): `address ++ keccak(key) ++ value hash ++ retention end (8 BE) -> value`.
     Cold,
@@ -62,7 +64,7 @@ pub enum Column {
 
 impl Column {
     /// Every column, in a fixed order.
-    pub const ALL: [Column; 12] = [
+    pub const ALL: [Column; 13] = [
         Column::Meta,
         Column::Headers,
         Column::Bodies,
@@ -74,6 +76,7 @@ impl Column {
         Column::Code,
         Column::TrieNodes,
         Column::TrieJournal,
+        Column::Certificates,
         Column::Cold,
     ];
 
@@ -91,6 +94,7 @@ impl Column {
             Column::Code => "code",
             Column::TrieNodes => "trie_nodes",
             Column::TrieJournal => "trie_journal",
+            Column::Certificates => "certificates",
             Column::Cold => "cold",
         }
     }
