@@ -445,7 +445,7 @@ impl Chain {
     pub fn commit(&self, hash: &B256, certificate: Option<&[u8]>) -> Result<Arc<SealedBlock>> {
         let _guard = self.produce.lock();
         let (head_hash, head) = self.head();
-        let pending = self.inner.lock().pending.remove(hash).ok_or_else(|| Error::NotPending(*hash))?;
+        let pending = self.inner.lock().pending.remove(hash).ok_or(Error::NotPending(*hash))?;
         let block = pending.block;
         if block.number() != head.number.saturating_add(1) || block.header().parent_hash != head_hash {
             return Err(Error::NotPending(*hash));
