@@ -15,6 +15,7 @@ extern crate alloc;
 
 pub mod account;
 pub mod block;
+pub mod consensus;
 pub mod deploy;
 pub mod error;
 pub mod keys;
@@ -28,6 +29,7 @@ pub mod transaction;
 pub use account::{Account, EMPTY_ROOT_HASH, KECCAK_EMPTY};
 pub use alloy_primitives::{Address, B256, Bloom, Bytes, Log, LogData, Signature, U256, address, b256, hex, keccak256};
 pub use block::{Block, Header, HeaderExtension, SealedBlock};
+pub use consensus::{CertSignature, CertificateError, CommitCertificate, ValidatorSet, commit_digest};
 pub use error::{Error, Result};
 pub use keys::{DevKey, LocalSigner};
 pub use receipt::{FeeBreakdown, RESOURCE_LOG_ADDRESS, RESOURCE_LOG_TOPIC, ResourceUsage, StoredReceipt};

@@ -1,0 +1,1 @@
+//! Strata consensus core (under construction).
