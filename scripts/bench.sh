@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-cargo build --locked --release -p strata-bench
+cargo build --locked --release -p strata-bench -p strata-node --bin strata-bench --bin strata
 exec "$CARGO_TARGET_DIR/release/strata-bench" "$@"

@@ -6,6 +6,7 @@
 //! as a ratio, so a change of machine changes both sides.
 
 mod fees;
+mod load;
 mod state;
 mod vm;
 
@@ -26,6 +27,8 @@ enum Bench {
     Vm(vm::Args),
     /// Resource pricing: fee-contract quotes and transfers applied per second.
     Fees(fees::Args),
+    /// Consensus under load: committed tx/s and latency of strata dev and a 4-validator cluster.
+    Load(load::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -34,10 +37,12 @@ fn main() -> anyhow::Result<()> {
         Some(Bench::State(args)) => state::run(&args),
         Some(Bench::Vm(args)) => vm::run(&args),
         Some(Bench::Fees(args)) => fees::run(&args),
+        Some(Bench::Load(args)) => load::run(&args),
         None => {
             state::run(&state::Args::default())?;
             vm::run(&vm::Args::default())?;
-            fees::run(&fees::Args::default())
+            fees::run(&fees::Args::default())?;
+            load::run(&load::Args::default())
         }
     }
 }

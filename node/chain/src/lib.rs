@@ -13,8 +13,8 @@ mod spec;
 mod store;
 
 pub use mempool::{Mempool, MempoolConfig, PoolError};
-pub use service::{Chain, ChainConfig, StateUnavailable, SubmitError};
-pub use spec::{ChainSpec, DEV_CHAIN_ID, FeeSplit, StorageClass, ValidatorInfo, dev_proposer};
+pub use service::{Chain, ChainConfig, ConsensusStatus, StateUnavailable, SubmitError};
+pub use spec::{ChainSpec, DEV_CHAIN_ID, FeeSplit, StorageClass, ValidatorInfo, dev_proposer, dev_validator_key};
 pub use store::{BlockStore, TxLocation};
 
 /// Node-side failures (storage, corruption, misconfiguration). Invalid user input

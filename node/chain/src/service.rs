@@ -130,6 +130,25 @@ pub struct Chain {
     produce: Mutex<()>,
     tx_arrived: Notify,
     blocks: broadcast::Sender<Arc<SealedBlock>>,
+    /// Transactions pooled from this node's clients (to gossip to the other validators).
+    local_txs: broadcast::Sender<strata_primitives::Bytes>,
+    /// What the consensus driver last reported (for RPC and metrics).
+    consensus: Mutex<ConsensusStatus>,
+}
+
+/// The consensus view of this node, as its driver reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConsensusStatus {
+    /// Current view.
+    pub view: u64,
+    /// Index of the view's primary.
+    pub primary: u32,
+    /// This node's validator index.
+    pub me: u32,
+    /// Number of validators.
+    pub validators: u32,
+    /// Peers connected.
+    pub peers: u32,
 }
 
 impl Chain {
@@ -169,6 +188,7 @@ impl Chain {
             }
         };
         let (blocks, _) = broadcast::channel(256);
+        let (local_txs, _) = broadcast::channel(4096);
         Ok(Arc::new(Self {
             payees: spec.payees(),
             spec,
@@ -182,6 +202,8 @@ impl Chain {
             produce: Mutex::new(()),
             tx_arrived: Notify::new(),
             blocks,
+            local_txs,
+            consensus: Mutex::new(ConsensusStatus::default()),
         }))
     }
 
@@ -218,6 +240,22 @@ impl Chain {
     /// Hash and header of the latest block.
     pub fn head(&self) -> (B256, Header) {
         self.inner.lock().head.clone()
+    }
+
+    /// Records the consensus driver's view of things.
+    pub fn set_consensus_status(&self, status: ConsensusStatus) {
+        *self.consensus.lock() = status;
+    }
+
+    /// What the consensus driver last reported.
+    pub fn consensus_status(&self) -> ConsensusStatus {
+        *self.consensus.lock()
+    }
+
+    /// Subscribes to transactions pooled through [`Chain::submit_raw`] (this node's
+    /// clients), as EIP-2718 bytes.
+    pub fn subscribe_local_txs(&self) -> broadcast::Receiver<strata_primitives::Bytes> {
+        self.local_txs.subscribe()
     }
 
     /// Subscribes to newly committed blocks.
@@ -284,7 +322,9 @@ impl Chain {
             return Err(SubmitError::Oversized { size: raw.len(), max: MAX_TX_SIZE });
         }
         let tx = TransactionSigned::decode_recovered(raw)?;
-        self.submit(tx)
+        let hash = self.submit(tx)?;
+        let _ = self.local_txs.send(strata_primitives::Bytes::copy_from_slice(raw));
+        Ok(hash)
     }
 
     /// Validates a decoded transaction and pools it. Refused: wrong chain or fees,

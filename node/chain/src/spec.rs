@@ -178,10 +178,15 @@ impl ChainSpec {
     }
 }
 
+/// The single dev validator's key (a fixed, public key: dev chains only).
+pub fn dev_validator_key() -> strata_primitives::LocalSigner {
+    let secret = keccak256(b"strata/dev/validator/0");
+    strata_primitives::LocalSigner::from_bytes(&secret).expect("a keccak output is a valid key with overwhelming probability")
+}
+
 /// The single dev validator's address: fees of `strata dev` blocks go here.
 /// Derived from a fixed label, so it is none of the funded test accounts and
 /// balances of those accounts only change by what their transactions do.
 pub fn dev_proposer() -> Address {
-    let secret = keccak256(b"strata/dev/validator/0");
-    strata_primitives::LocalSigner::from_bytes(&secret).expect("a keccak output is a valid key with overwhelming probability").address()
+    dev_validator_key().address()
 }

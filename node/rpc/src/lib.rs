@@ -231,6 +231,13 @@ pub trait EthApi {
     /// Strata: a contract's hot-storage quota, bytes used and remaining.
     #[method(name = "strata_getStorageQuota")]
     fn storage_quota(&self, address: Address, block: Option<BlockId>) -> RpcResult<RpcStorageQuota>;
+    /// Strata: the commit certificate of a block (2f+1 validator signatures), `null`
+    /// for genesis or an unknown block.
+    #[method(name = "strata_getCommitCertificate")]
+    fn commit_certificate(&self, block: BlockId) -> RpcResult<Option<types::RpcCertificate>>;
+    /// Strata: this node's consensus view: view, primary, validators, connected peers, height.
+    #[method(name = "strata_consensusStatus")]
+    fn consensus_status(&self) -> RpcResult<types::RpcConsensusStatus>;
 }
 
 /// What `strata_quoteFee` prices: a signed transaction's raw bytes, or a call object.
@@ -624,6 +631,35 @@ impl EthApiServer for EthRpc {
             resources: types::RpcResources::from(&result.resources),
             revert_data: (!result.success && result.failure.is_none() && !result.output.is_empty()).then(|| result.output.clone().into()),
             failure_reason: result.failure,
+        })
+    }
+
+    fn commit_certificate(&self, block: BlockId) -> RpcResult<Option<types::RpcCertificate>> {
+        let number = match block {
+            BlockId::Tag(BlockTag::Latest | BlockTag::Pending) => self.chain.head().1.number,
+            BlockId::Tag(BlockTag::Earliest) => 0,
+            BlockId::Tag(BlockTag::Number(n)) => n,
+            BlockId::Hash(h) => match self.chain.store().number_of(&h).map_err(internal)? {
+                Some(n) => n,
+                None => return Ok(None),
+            },
+        };
+        let Some(raw) = self.chain.store().certificate(number).map_err(internal)? else { return Ok(None) };
+        let cert = strata_primitives::rlp_item::decode_exact::<strata_primitives::CommitCertificate>(&raw).map_err(internal)?;
+        Ok(Some(types::RpcCertificate::new(&cert, raw.into())))
+    }
+
+    fn consensus_status(&self) -> RpcResult<types::RpcConsensusStatus> {
+        let s = self.chain.consensus_status();
+        let (hash, head) = self.chain.head();
+        Ok(types::RpcConsensusStatus {
+            view: U64::from(s.view),
+            primary: U64::from(s.primary),
+            me: U64::from(s.me),
+            validators: U64::from(s.validators),
+            peers: U64::from(s.peers),
+            height: U64::from(head.number),
+            head: hash,
         })
     }
 

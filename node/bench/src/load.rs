@@ -1,0 +1,278 @@
+//! Load benchmark: signed transfers sent through JSON-RPC to a local 4-validator
+//! cluster and to `strata dev` (real `strata` processes, release build): committed
+//! transactions per second and commit latency p50/p99. Beside them, measured in the
+//! same run, how many secp256k1 signature recoveries per second this machine does —
+//! the bound on one machine that hosts four validators, each of which checks every
+//! transaction's and every vote's signature.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use jsonrpsee::{
+    core::{client::ClientT, params::ArrayParams},
+    http_client::{HttpClient, HttpClientBuilder},
+};
+use serde_json::{Value, json};
+use strata_primitives::{Address, B256, Bytes, LocalSigner, TxKind, U256, hex, keccak256, keys, transaction::build};
+
+use crate::median;
+
+/// Sizes of the load benchmark.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Transactions per run.
+    #[arg(long, default_value_t = 2_000)]
+    pub txs: usize,
+    /// The `strata` binary (default: beside this one).
+    #[arg(long)]
+    pub strata: Option<PathBuf>,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Self { txs: 2_000, strata: None }
+    }
+}
+
+struct Procs(Vec<Child>);
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn free_port_base(n: u16) -> u16 {
+    for _ in 0..100 {
+        let base = std::net::TcpListener::bind("127.0.0.1:0").map(|l| l.local_addr().map(|a| a.port()).unwrap_or(0)).unwrap_or(0);
+        if base == 0 || base > 60_000 {
+            continue;
+        }
+        let all: Vec<_> = (0..n).map(|i| std::net::TcpListener::bind(("127.0.0.1", base + i))).collect();
+        if all.iter().all(Result::is_ok) {
+            return base;
+        }
+    }
+    30_500
+}
+
+async fn call(client: &HttpClient, method: &str, params: Vec<Value>) -> anyhow::Result<Value> {
+    let mut p = ArrayParams::new();
+    for v in params {
+        p.insert(v)?;
+    }
+    Ok(client.request::<Value, _>(method, p).await?)
+}
+
+fn quantity(v: &Value) -> u64 {
+    v.as_str().and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok()).unwrap_or(0)
+}
+
+async fn wait_ready(client: &HttpClient, min_height: u64) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Ok(h) = call(client, "eth_blockNumber", vec![]).await
+            && quantity(&h) >= min_height
+        {
+            return Ok(());
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the node did not start within 2 minutes");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Figures of one run.
+struct Figures {
+    tps: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+/// Sends `n` transfers from the ten dev accounts round-robin over `urls`, then
+/// follows the blocks of `urls[0]` until all are committed.
+async fn drive(urls: &[String], chain_id: u64, n: usize) -> anyhow::Result<Figures> {
+    let clients: Vec<HttpClient> =
+        urls.iter().map(|u| HttpClientBuilder::default().request_timeout(Duration::from_secs(30)).build(u)).collect::<Result<_, _>>()?;
+    let keys: Vec<LocalSigner> = keys::derive_accounts(keys::DEV_MNEMONIC, 10)?.into_iter().map(|k| k.signer).collect();
+    let mut nonces = Vec::new();
+    for k in &keys {
+        nonces.push(quantity(&call(&clients[0], "eth_getTransactionCount", vec![json!(k.address()), "pending".into()]).await?));
+    }
+    // Sign everything first: the figure is the chain's, not the signer's.
+    let mut raws = Vec::with_capacity(n);
+    for i in 0..n {
+        let k = i % keys.len();
+        let to = Address::from_slice(&keccak256((i as u64).to_be_bytes())[12..]);
+        let tx = build::eip1559(chain_id, nonces[k], TxKind::Call(to), U256::from(1u64), Bytes::new(), 30_000, 3_000_000_000, 0);
+        nonces[k] += 1;
+        let signed = keys[k].sign_transaction(tx)?;
+        raws.push((signed.hash(), format!("0x{}", hex::encode(signed.encoded()))));
+    }
+    let start_height = quantity(&call(&clients[0], "eth_blockNumber", vec![]).await?);
+    let start = Instant::now();
+    let mut sent_at: BTreeMap<B256, Instant> = BTreeMap::new();
+    // Eight concurrent senders, each on its own slice (per-sender nonce order kept by
+    // sending each account's transactions from one task in order).
+    let mut tasks = Vec::new();
+    for lane in 0..keys.len() {
+        let lane_txs: Vec<(B256, String)> = raws.iter().skip(lane).step_by(keys.len()).cloned().collect();
+        let client = clients[lane % clients.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            let mut times = Vec::with_capacity(lane_txs.len());
+            for (hash, raw) in lane_txs {
+                let t = Instant::now();
+                let _ = call(&client, "eth_sendRawTransaction", vec![raw.into()]).await;
+                times.push((hash, t));
+            }
+            times
+        }));
+    }
+    for t in tasks {
+        sent_at.extend(t.await?);
+    }
+    let mut latencies = Vec::with_capacity(n);
+    let mut next = start_height + 1;
+    let mut last_commit = start;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while latencies.len() < n {
+        anyhow::ensure!(Instant::now() < deadline, "only {} of {n} transactions committed within 5 minutes", latencies.len());
+        let block = call(&clients[0], "eth_getBlockByNumber", vec![json!(format!("{next:#x}")), false.into()]).await?;
+        if block.is_null() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        }
+        let seen = Instant::now();
+        for h in block["transactions"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            if let Some(t) = h.as_str().and_then(|s| s.parse::<B256>().ok()).and_then(|h| sent_at.get(&h)) {
+                latencies.push(seen.duration_since(*t));
+                last_commit = seen;
+            }
+        }
+        next += 1;
+    }
+    latencies.sort();
+    let pct = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
+    Ok(Figures { tps: n as f64 / last_commit.duration_since(start).as_secs_f64(), p50: pct(50), p99: pct(99) })
+}
+
+fn strata_bin(args: &Args) -> PathBuf {
+    args.strata.clone().unwrap_or_else(|| {
+        std::env::current_exe().ok().and_then(|p| p.parent().map(|d| d.join("strata"))).unwrap_or_else(|| PathBuf::from("strata"))
+    })
+}
+
+fn spawn(bin: &Path, args: &[&str], log: &Path) -> anyhow::Result<Child> {
+    let log = std::fs::File::create(log)?;
+    Ok(Command::new(bin).args(args).env("RUST_LOG", "warn").stdout(Stdio::null()).stderr(log).spawn()?)
+}
+
+/// Signature recoveries per second on one core (median of 5 rounds).
+fn recoveries_per_second() -> anyhow::Result<f64> {
+    let key = LocalSigner::from_bytes(&keccak256(b"strata/bench/ecrecover"))?;
+    let digests: Vec<B256> = (0..256u64).map(|i| keccak256(i.to_be_bytes())).collect();
+    let sigs: Vec<_> = digests.iter().map(|d| key.sign_hash(d)).collect::<Result<_, _>>()?;
+    let mut rounds = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let mut ok = 0usize;
+        for _ in 0..8 {
+            for (d, s) in digests.iter().zip(&sigs) {
+                ok += usize::from(s.recover_address_from_prehash(d).map(|a| a == key.address()).unwrap_or(false));
+            }
+        }
+        anyhow::ensure!(ok == 8 * digests.len(), "recovery failed");
+        rounds.push(ok as f64 / t.elapsed().as_secs_f64());
+    }
+    Ok(median(rounds))
+}
+
+/// Runs the benchmark and prints its figures.
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    println!("== load: {} signed transfers through JSON-RPC per run (release `strata` processes)", args.txs);
+    let bin = strata_bin(args);
+    anyhow::ensure!(bin.exists(), "no strata binary at {} (build it with cargo build --release -p strata-node)", bin.display());
+    let rt = tokio::runtime::Runtime::new()?;
+    let dir = tempfile::tempdir()?;
+
+    let recover = recoveries_per_second()?;
+    println!("secp256k1 signature recovery on this machine: {recover:.0} per second per core");
+
+    // strata dev: one validator.
+    let port = free_port_base(1).to_string();
+    let dev_dir = dir.path().join("dev");
+    let rpc_addr = format!("127.0.0.1:{port}");
+    let dev = Procs(vec![spawn(
+        &bin,
+        &["dev", "--data-dir", dev_dir.to_str().unwrap_or("dev"), "--rpc-addr", &rpc_addr, "--block-time", "200ms"],
+        &dir.path().join("dev.log"),
+    )?]);
+    let url = format!("http://{rpc_addr}");
+    let dev_figures = rt.block_on(async {
+        let client = HttpClientBuilder::default().build(&url)?;
+        wait_ready(&client, 0).await?;
+        drive(std::slice::from_ref(&url), 1337, args.txs).await
+    })?;
+    drop(dev);
+    println!(
+        "strata dev (1 validator): {:.0} committed tx/s, commit latency p50 {:.0} ms, p99 {:.0} ms",
+        dev_figures.tps,
+        dev_figures.p50.as_secs_f64() * 1e3,
+        dev_figures.p99.as_secs_f64() * 1e3
+    );
+
+    // A 4-validator cluster.
+    let out = dir.path().join("net");
+    let (p2p, rpc) = (free_port_base(4).to_string(), free_port_base(4).to_string());
+    let status = Command::new(&bin)
+        .args([
+            "init",
+            "--out",
+            out.to_str().unwrap_or("net"),
+            "--validators",
+            "4",
+            "--chain-id",
+            "4242",
+            "--p2p-port",
+            &p2p,
+            "--rpc-port",
+            &rpc,
+        ])
+        .stdout(Stdio::null())
+        .status()?;
+    anyhow::ensure!(status.success(), "strata init failed");
+    let mut procs = Procs(Vec::new());
+    let mut urls = Vec::new();
+    for i in 0..4 {
+        let config = out.join(format!("validator-{i}/config.toml"));
+        let text = std::fs::read_to_string(&config)?.replace("block_time_ms = 500", "block_time_ms = 200");
+        std::fs::write(&config, text)?;
+        procs.0.push(spawn(&bin, &["run", "--config", config.to_str().unwrap_or("")], &dir.path().join(format!("v{i}.log")))?);
+        urls.push(format!("http://127.0.0.1:{}", rpc.parse::<u16>()? + i));
+    }
+    let cluster = rt.block_on(async {
+        for u in &urls {
+            wait_ready(&HttpClientBuilder::default().build(u)?, 1).await?;
+        }
+        drive(&urls, 4242, args.txs).await
+    })?;
+    drop(procs);
+    println!(
+        "4-validator cluster on this machine: {:.0} committed tx/s, commit latency p50 {:.0} ms, p99 {:.0} ms",
+        cluster.tps,
+        cluster.p50.as_secs_f64() * 1e3,
+        cluster.p99.as_secs_f64() * 1e3
+    );
+    println!("  ratio cluster / dev throughput: {:.2}", cluster.tps / dev_figures.tps);
+    println!(
+        "  ratio cluster throughput / signature recoveries per core: {:.4} (each transaction is recovered by 4 validators at admission and execution)",
+        cluster.tps / recover
+    );
+    Ok(())
+}
