@@ -1,1 +1,72 @@
-//! Strata consensus core (under construction).
+//! Strata's consensus core: PBFT over heights, as a pure state machine.
+//!
+//! # Shape
+//!
+//! A chain is run by a fixed set of `n = 3f + 1` validators. [`Core`] is one
+//! validator's consensus: the node feeds it [`Input`]s (messages from peers, timer
+//! expiries, answers to its requests) and executes the [`Effect`]s it returns, in
+//! order (persist, send, arm the timer, build or re-execute a block, commit, catch
+//! up). Like malachite's core or raft-rs's `Ready`, the core does no I/O, reads no
+//! clock, draws no random numbers and iterates only ordered maps: its output is a
+//! function of its inputs. That is why it can be tested as it is run — the node drives
+//! it over TCP and real time, the simulator in this crate's tests over a virtual
+//! network and virtual time, with message loss, partitions, crashes and Byzantine
+//! validators, every run replayable from a seed.
+//!
+//! # Protocol
+//!
+//! PBFT (Castro & Liskov) with one block per height, heights decided in order:
+//! - The primary of view `v` (validator `v % n`) asks the node for a block
+//!   ([`Effect::Propose`]) and broadcasts a `PrePrepare` carrying it and the
+//!   certificate of the previous height.
+//! - A backup has the node re-execute the block ([`Effect::Validate`]) and, if valid,
+//!   broadcasts a `Prepare`. The pre-prepare and `2f` matching prepares make the block
+//!   *prepared*; the validator then broadcasts a `Commit`, signed over
+//!   [`strata_primitives::commit_digest`]. `2f + 1` matching commits are a
+//!   [`CommitCertificate`](strata_primitives::CommitCertificate) and the block is
+//!   committed ([`Effect::Commit`]).
+//! - Every message is signed with a domain-separated digest and checked (signature,
+//!   sender, view, height, watermarks) before it is used; a message that fails is
+//!   dropped. Replays are harmless: every vote is recorded once per sender and view.
+//! - View change: when the timer of a view fires, a validator broadcasts a
+//!   `ViewChange` to the next view carrying its proof floor (stable checkpoint and
+//!   highest commit certificate) and its prepared certificates above it. The new
+//!   primary, with `2f + 1` of them, broadcasts a `NewView` that re-proposes, for each
+//!   height above the highest floor, the hash prepared in the highest view (others
+//!   recompute and check this), and then proposes fresh blocks. Timers double with
+//!   every failed view (capped) and reset on a commit; after a view change has been
+//!   joined by a quorum, its timer moves on to the next view, before that it only
+//!   repeats the view change. A validator joins a view that `f + 1` others are in.
+//! - Checkpoints: at every multiple of the checkpoint interval a validator signs a
+//!   `Checkpoint`; `2f + 1` matching ones are a stable checkpoint, below which the log
+//!   is discarded. Messages for heights beyond the window are dropped.
+//! - Catching up: a certificate (or `2f + 1` commits) for a height we cannot commit
+//!   ourselves, a stable checkpoint above us, or `f + 1` peers working two heights
+//!   above us, yield [`Effect::Behind`]; the node fetches the blocks and certificates
+//!   and reports [`Input::Synced`].
+//! - Durability: before it sends anything it signed, the core hands the node a
+//!   [`Persisted`] ([`Effect::Persist`], first in its batch); a validator restarted from
+//!   it never signs two different things for one (view, height, kind).
+//!
+//! Safety needs at most `f` faulty validators; liveness also needs messages to arrive
+//! eventually and timers long enough for a view to complete.
+//!
+//! Blocks are opaque bytes with a hash the node computes; the node checks that a block
+//! hashes to the hash it comes with when it validates it.
+
+mod core;
+mod crypto;
+mod error;
+mod message;
+mod persist;
+
+pub use crate::core::{Config, Core, Effect, Input};
+pub use crate::crypto::SignerCache;
+pub use crate::error::{Error, Result};
+pub use crate::message::{
+    CHECKPOINT_DOMAIN, Checkpoint, CheckpointProof, Message, NEW_VIEW_DOMAIN, NewView, PRE_PREPARE_DOMAIN, PREPARE_DOMAIN, PrePrepare,
+    PreparedCertificate, ReProposal, SignedMessage, SignedViewChange, VIEW_CHANGE_DOMAIN, ViewChange, Vote, checkpoint_digest,
+    new_view_digest, new_view_plan, pre_prepare_digest, prepare_digest, view_change_digest,
+};
+pub use crate::persist::Persisted;
+pub use strata_primitives::{CommitCertificate, ValidatorSet, commit_digest};

@@ -1,0 +1,120 @@
+//! Named scenarios through the simulator, with their own assertions on top of the
+//! checks every run makes (safety, validity, certificates, liveness after healing).
+
+use crate::sim::{Byzantine, Outcome, Params, Scripted, run};
+
+fn run_ok(p: &Params, seed: u64) -> Outcome {
+    run(p, seed).unwrap_or_else(|e| panic!("seed {seed}: {e}\nparams: {p:?}"))
+}
+
+#[test]
+fn n4_normal_case_commits_every_height_in_view_0() {
+    let mut p = Params::quiet(4);
+    p.heal_heights = 24;
+    let o = run_ok(&p, 1);
+    assert!(o.min_height >= 24, "{o:?}");
+    assert_eq!((o.max_view, o.view_changes, o.syncs), (0, 0, 0), "{o:?}");
+    // Checkpoints every 4 heights become stable everywhere.
+    assert!(o.stable.iter().all(|&s| s >= 20), "{o:?}");
+}
+
+#[test]
+fn n7_normal_case() {
+    let mut p = Params::quiet(7);
+    p.heal_heights = 10;
+    let o = run_ok(&p, 2);
+    assert!(o.min_height >= 10 && o.max_view == 0 && o.view_changes == 0, "{o:?}");
+}
+
+#[test]
+fn n1_commits_alone() {
+    let mut p = Params::quiet(1);
+    p.heal_heights = 10;
+    let o = run_ok(&p, 3);
+    assert!(o.min_height >= 10 && o.max_view == 0, "{o:?}");
+}
+
+#[test]
+fn n4_f1_primary_crash_changes_view() {
+    // The primary of view 0 never starts: the others time out and move to view 1.
+    let mut p = Params::quiet(4);
+    p.byzantine = vec![(0, Byzantine::Crashed)];
+    p.heal_heights = 8;
+    let o = run_ok(&p, 4);
+    assert!(o.min_height >= 8, "{o:?}");
+    assert!(o.max_view >= 1 && o.views.iter().all(|&v| v % 4 != 0 || v == 0), "{o:?}");
+}
+
+#[test]
+fn n4_primary_crashes_mid_run_and_comes_back() {
+    let mut p = Params::quiet(4);
+    p.chaos_ms = 3_000;
+    p.script = vec![(400, Scripted::Crash(0)), (2_500, Scripted::Restart(0))];
+    p.heal_heights = 5;
+    let o = run_ok(&p, 5);
+    // The others kept committing while it was down, in a later view.
+    assert!(o.height_at_heal >= 10, "{o:?}");
+    assert!(o.max_view >= 1, "{o:?}");
+}
+
+#[test]
+fn n4_equivocating_primary_never_causes_conflicting_commits() {
+    for seed in 0..40 {
+        let mut p = Params::quiet(4);
+        p.byzantine = vec![((seed % 4) as u32, Byzantine::Equivocate)];
+        p.chaos_ms = 800;
+        p.delay_ms = (1, 30);
+        p.heal_heights = 4;
+        run_ok(&p, seed);
+    }
+}
+
+#[test]
+fn n7_f2_twins_and_equivocation() {
+    for seed in 0..10 {
+        let mut p = Params::quiet(7);
+        p.byzantine = vec![(0, Byzantine::Twins), (1, Byzantine::Equivocate)];
+        p.chaos_ms = 600;
+        p.drop_per_mille = 50;
+        p.heal_heights = 3;
+        run_ok(&p, 100 + seed);
+    }
+}
+
+#[test]
+fn n4_isolated_validator_catches_up_after_the_partition() {
+    let mut p = Params::quiet(4);
+    p.chaos_ms = 3_000;
+    p.window = 8;
+    p.checkpoint_interval = 4;
+    // Validator 3 alone on one side from 100 ms to 2.5 s.
+    p.script = vec![(100, Scripted::Partition(0b1000)), (2_500, Scripted::Heal)];
+    p.heal_heights = 4;
+    let o = run_ok(&p, 6);
+    assert!(o.syncs >= 1, "the isolated validator catches up from a peer: {o:?}");
+    assert!(o.height_at_heal >= 15, "{o:?}");
+}
+
+#[test]
+fn n4_everyone_crashes_and_restarts_from_what_it_persisted() {
+    let mut p = Params::quiet(4);
+    p.chaos_ms = 2_000;
+    p.script = (0..4).flat_map(|i| [(500 + 7 * i as u64, Scripted::Crash(i)), (900 + 50 * i as u64, Scripted::Restart(i))]).collect();
+    p.heal_heights = 5;
+    let o = run_ok(&p, 7);
+    assert_eq!(o.crashes, 4, "{o:?}");
+}
+
+#[test]
+fn n4_lossy_network_with_replays_and_absurd_views() {
+    for seed in 0..20 {
+        let mut p = Params::quiet(4);
+        p.byzantine = vec![(2, if seed % 2 == 0 { Byzantine::AbsurdViews } else { Byzantine::Garbage })];
+        p.chaos_ms = 800;
+        p.drop_per_mille = 200;
+        p.dup_per_mille = 200;
+        p.replay_per_mille = 200;
+        p.heal_heights = 3;
+        run_ok(&p, 200 + seed);
+    }
+}
