@@ -8,7 +8,9 @@ use std::{
 
 use parking_lot::Mutex;
 use strata_executor::{Applied, BlockBuilder, BlockEnv, ColdWrites, ExecutedBlock, InvalidTx, Payees, admit};
-use strata_primitives::{Account, Address, B256, Block, EMPTY_ROOT_HASH, Header, RecoveredTx, SealedBlock, TransactionSigned};
+use strata_primitives::{
+    Account, Address, B256, Block, CommitCertificate, EMPTY_ROOT_HASH, Header, RecoveredTx, SealedBlock, TransactionSigned, ValidatorSet,
+};
 use strata_state::{HistoricalState, StateDb, StateReader};
 use strata_storage::{SharedKv, WriteBatch};
 use strata_vm::{Vm, VmConfig};
@@ -396,7 +398,7 @@ impl Chain {
             self.remove_from_pool(&dropped);
             return Ok(None);
         }
-        let pending = self.seal(builder.finish(), senders, dropped)?;
+        let pending = self.seal(builder.finish(), senders, dropped, self.head_certificate()?)?;
         let block = pending.block.clone();
         self.inner.lock().pending.insert(block.hash, pending);
         Ok(Some(block))
@@ -404,27 +406,61 @@ impl Chain {
 
     /// Computes the block an execution result makes on the head: header with state
     /// root and the parent's certificate hash, and the batch that would commit it.
-    fn seal(&self, executed: ExecutedBlock, senders: Vec<Address>, dropped: Vec<B256>) -> Result<Pending> {
+    fn seal(&self, executed: ExecutedBlock, senders: Vec<Address>, dropped: Vec<B256>, parent_certificate: Vec<u8>) -> Result<Pending> {
         let (parent_hash, parent) = self.head();
         let number = executed.env.number;
         let mut batch = WriteBatch::new();
         let state_root = self.state.commit(number, parent.state_root, &executed.changes, &mut batch)?;
-        let parent_commit_hash = self.store.certificate(parent.number)?.map_or(B256::ZERO, strata_primitives::keccak256);
+        let parent_commit_hash = if parent_certificate.is_empty() { B256::ZERO } else { strata_primitives::keccak256(&parent_certificate) };
         let (mut block, receipts, _, cold) = executed.into_block(parent_hash, state_root);
         block.header.parent_commit_hash = parent_commit_hash;
         let block = Arc::new(block.seal());
         self.store.put_block(&block, &receipts, &mut batch);
+        // Validators may hold different quorums for the parent; the one this block names
+        // becomes the parent's canonical certificate everywhere.
+        if !parent_certificate.is_empty() {
+            self.store.put_certificate(parent.number, &parent_certificate, &mut batch);
+        }
         Ok(Pending { block, senders, cold, batch, dropped })
+    }
+
+    /// The head's certificate as this node holds it (empty for genesis or a block
+    /// committed without consensus): what a block built now commits to.
+    pub fn head_certificate(&self) -> Result<Vec<u8>> {
+        Ok(self.store.certificate(self.head().1.number)?.unwrap_or_default())
     }
 
     /// Checks a block proposed for the next height by re-executing it on the head:
     /// `Ok(Ok(hash))` if every header field is what this node computes, `Ok(Err(reason))`
-    /// if not. A valid block waits, executed, for [`Chain::commit`].
-    pub fn validate(&self, block: &Block) -> Result<Result<B256, String>> {
+    /// if not. `parent_certificate` is the certificate of the head the block names in
+    /// `parentCommitHash` (empty above genesis); with `validators`, it must be a valid
+    /// quorum certificate of the head. A valid block waits, executed, for [`Chain::commit`].
+    pub fn validate(&self, block: &Block, parent_certificate: &[u8], validators: Option<&ValidatorSet>) -> Result<Result<B256, String>> {
         let _guard = self.produce.lock();
         let (head_hash, head) = self.head();
         let h = &block.header;
         let invalid = |reason: String| Ok(Err(reason));
+        if head.number == 0 || parent_certificate.is_empty() {
+            if !parent_certificate.is_empty() || h.parent_commit_hash != B256::ZERO {
+                return invalid("a block above genesis names no certificate".into());
+            }
+        } else {
+            if strata_primitives::keccak256(parent_certificate) != h.parent_commit_hash {
+                return invalid("parentCommitHash is not the hash of the parent certificate it comes with".into());
+            }
+            if let Some(set) = validators {
+                let cert = match strata_primitives::rlp_item::decode_exact::<CommitCertificate>(parent_certificate) {
+                    Ok(c) => c,
+                    Err(e) => return invalid(format!("parent certificate undecodable: {e}")),
+                };
+                if let Err(e) = cert.verify(set, self.spec.chain_id) {
+                    return invalid(format!("parent certificate: {e}"));
+                }
+                if cert.height != head.number || cert.block_hash != head_hash {
+                    return invalid(format!("parent certificate is for block {} {}, not the head", cert.height, cert.block_hash));
+                }
+            }
+        }
         if h.number != head.number.saturating_add(1) || h.parent_hash != head_hash {
             return invalid(format!("block {} on {} does not extend the head {} ({head_hash})", h.number, h.parent_hash, head.number));
         }
@@ -455,7 +491,7 @@ impl Chain {
                 Applied::Rejected(e) => return invalid(format!("transaction {i} ({}) is not valid here: {e}", tx.hash())),
             }
         }
-        let pending = self.seal(builder.finish(), senders, Vec::new())?;
+        let pending = self.seal(builder.finish(), senders, Vec::new(), parent_certificate.to_vec())?;
         let ours = pending.block.header().clone();
         let hash = pending.block.hash;
         if hash != block.header.hash_slow() {
@@ -521,6 +557,14 @@ impl Chain {
         tracing::info!(number = block.number(), hash = %block.hash, txs = block.block.transactions.len(), gas_used = block.header().gas_used, "block committed");
         let _ = self.blocks.send(block.clone());
         Ok(block)
+    }
+
+    /// The certificate block `number` commits to (its parent's, as named in its header).
+    pub fn parent_certificate_of(&self, number: u64) -> Result<Vec<u8>> {
+        Ok(match number.checked_sub(1) {
+            Some(parent) => self.store.certificate(parent)?.unwrap_or_default(),
+            None => Vec::new(),
+        })
     }
 
     /// Block `number` with its encoded commit certificate (for peers catching up).
@@ -638,11 +682,11 @@ mod tests {
         // A tampered copy is refused with the reason; the real one validates to the same hash.
         let mut forged = block.block.clone();
         forged.header.state_root = B256::repeat_byte(1);
-        assert!(validator.validate(&forged).unwrap().unwrap_err().contains("state root"));
+        assert!(validator.validate(&forged, &[], None).unwrap().unwrap_err().contains("state root"));
         let mut early = block.block.clone();
         early.header.number = 5;
-        assert!(validator.validate(&early).unwrap().is_err());
-        assert_eq!(validator.validate(&block.block).unwrap(), Ok(block.hash));
+        assert!(validator.validate(&early, &[], None).unwrap().is_err());
+        assert_eq!(validator.validate(&block.block, &[], None).unwrap(), Ok(block.hash));
 
         let cert = b"certificate bytes".to_vec();
         let a = proposer.commit(&block.hash, Some(&cert)).unwrap();
@@ -652,7 +696,8 @@ mod tests {
         // The next block commits to this one's certificate.
         let next = proposer.propose(101, true).unwrap().unwrap();
         assert_eq!(next.header().parent_commit_hash, strata_primitives::keccak256(&cert));
-        assert_eq!(validator.validate(&next.block).unwrap(), Ok(next.hash), "an empty block validates too");
+        assert!(validator.validate(&next.block, b"another certificate", None).unwrap().is_err(), "the named certificate must match");
+        assert_eq!(validator.validate(&next.block, &cert, None).unwrap(), Ok(next.hash), "an empty block validates too");
         assert_eq!(validator.block_with_certificate(1).unwrap().unwrap().1, Some(cert));
     }
 }

@@ -4,12 +4,22 @@
 //! in-process (RocksDB on disk, RPC on a real socket) through the same
 //! [`DevNode::start`] the binary calls, so what is tested is what ships.
 
+pub mod config;
+pub mod validator;
+
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use strata_chain::{Chain, ChainConfig, ChainSpec, FeeSplit, ValidatorInfo};
 use strata_db::RocksKv;
-use strata_primitives::keys::{self, DevKey};
-use tokio::{sync::watch, task::JoinHandle};
+use strata_network::{Network, NetworkConfig, Peer, Transport};
+use strata_primitives::{
+    consensus::ValidatorSet,
+    keys::{self, DevKey},
+};
+use tokio::{
+    sync::{mpsc, watch},
+    task::JoinHandle,
+};
 
 /// Node failures at start-up.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +36,12 @@ pub enum Error {
     /// Key derivation failed.
     #[error(transparent)]
     Keys(#[from] strata_primitives::Error),
+    /// The validator transport failed.
+    #[error(transparent)]
+    Network(#[from] strata_network::Error),
+    /// A configuration or genesis file is wrong.
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 /// Result alias of this crate.
@@ -90,26 +106,34 @@ pub fn dev_accounts() -> Result<Vec<DevKey>> {
     Ok(keys::derive_accounts(keys::DEV_MNEMONIC, 10)?)
 }
 
-/// A running single-validator dev node.
-pub struct DevNode {
+/// A running node: a single-validator dev chain, or one validator of a network.
+pub struct Node {
     chain: Arc<Chain>,
     rpc_addr: SocketAddr,
     rpc: jsonrpsee::server::ServerHandle,
-    producer: JoinHandle<()>,
+    driver: JoinHandle<Result<()>>,
     shutdown: watch::Sender<bool>,
+    network: Option<Network>,
+    /// Keeps the (empty) inbound channel of a dev node open.
+    _inbound: Option<mpsc::Sender<(u32, Vec<u8>)>>,
 }
 
-impl DevNode {
-    /// Opens (or creates) the chain under `config.data_dir` and starts block
-    /// production and the RPC server. Must be called inside a tokio runtime.
+/// The dev node is a [`Node`] with one validator.
+pub type DevNode = Node;
+
+impl Node {
+    /// Opens (or creates) the dev chain under `config.data_dir` and starts consensus
+    /// (one validator: the same driver as a network, deciding alone) and the RPC
+    /// server. Must be called inside a tokio runtime.
     pub async fn start(config: DevConfig) -> Result<Self> {
         let kv = Arc::new(RocksKv::open(config.data_dir.join("chain"))?);
         let cold = Arc::new(RocksKv::open(config.cold_dir())?);
+        let key = strata_chain::dev_validator_key();
         let chain = Chain::open(
             kv,
             cold,
             config.spec(),
-            strata_chain::dev_proposer(),
+            key.address(),
             ChainConfig {
                 retain: config.retain_blocks,
                 vm: strata_vm::VmConfig { cache_dir: Some(config.data_dir.join("wasm-cache")), ..Default::default() },
@@ -118,8 +142,80 @@ impl DevNode {
         )?;
         let (rpc_addr, rpc) = strata_rpc::start(chain.clone(), config.rpc_addr, Default::default()).await?;
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let producer = tokio::spawn(chain.clone().run_producer(config.block_time, shutdown_rx));
-        Ok(Self { chain, rpc_addr, rpc, producer, shutdown })
+        // One validator signs; `--validator` entries only share the fees.
+        let driver_config = validator::DriverConfig {
+            validators: ValidatorSet { validators: vec![key.address()] },
+            me: 0,
+            key,
+            block_time: config.block_time,
+            empty_block_after: None,
+            view_timeout_ms: 30_000,
+        };
+        let (keep, inbound) = mpsc::channel(1);
+        let (hub, _) = strata_network::mem::MemHub::new(1);
+        let transport: Arc<dyn Transport> = Arc::new(hub.endpoint(0));
+        let driver = tokio::spawn(validator::run(chain.clone(), transport, inbound, driver_config, shutdown_rx));
+        Ok(Self { chain, rpc_addr, rpc, driver, shutdown, network: None, _inbound: Some(keep) })
+    }
+
+    /// Starts one validator of a network from its configuration file's contents:
+    /// opens its databases, connects to its peers over TCP and runs consensus and
+    /// the RPC server.
+    pub async fn start_validator(config: config::ValidatorConfig) -> Result<Self> {
+        let genesis = config::Genesis::load(&config.genesis)?;
+        let spec = genesis.spec()?;
+        let key = config::read_key(&config.key_file)?;
+        let me = spec.validators.iter().position(|v| v.address == key.address());
+        let me = me.ok_or_else(|| Error::Config(format!("{} is not a validator of this genesis", key.address())))? as u32;
+        if config.peers.len() != spec.validators.len() {
+            return Err(Error::Config(format!("{} peer addresses for {} validators", config.peers.len(), spec.validators.len())));
+        }
+        let kv = Arc::new(RocksKv::open(config.data_dir.join("chain"))?);
+        let cold = Arc::new(RocksKv::open(config.cold_dir.clone().unwrap_or_else(|| config.data_dir.join("cold")))?);
+        let validators = ValidatorSet { validators: spec.validators.iter().map(|v| v.address).collect() };
+        let peers: Vec<Peer> = spec
+            .validators
+            .iter()
+            .zip(&config.peers)
+            .enumerate()
+            .map(|(i, (v, addr))| Peer { index: i as u32, address: v.address, addr: *addr })
+            .collect();
+        let chain = Chain::open(
+            kv,
+            cold,
+            spec.clone(),
+            key.address(),
+            ChainConfig {
+                retain: config.retain_blocks,
+                vm: strata_vm::VmConfig { cache_dir: Some(config.data_dir.join("wasm-cache")), ..Default::default() },
+                ..ChainConfig::default()
+            },
+        )?;
+        let (network, inbound) = Network::start(NetworkConfig {
+            chain_id: spec.chain_id,
+            me,
+            key: key.clone(),
+            listen: config.p2p_addr,
+            validators: peers,
+            queue: 4096,
+            min_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+        })
+        .await?;
+        let (rpc_addr, rpc) = strata_rpc::start(chain.clone(), config.rpc_addr, Default::default()).await?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let driver_config = validator::DriverConfig {
+            validators,
+            me,
+            key,
+            block_time: config.block_time(),
+            empty_block_after: Some(Duration::from_millis(config.empty_block_ms)),
+            view_timeout_ms: config.view_timeout_ms,
+        };
+        let transport: Arc<dyn Transport> = Arc::new(network.clone());
+        let driver = tokio::spawn(validator::run(chain.clone(), transport, inbound, driver_config, shutdown_rx));
+        tracing::info!(me, rpc = %rpc_addr, p2p = %config.p2p_addr, "validator started");
+        Ok(Self { chain, rpc_addr, rpc, driver, shutdown, network: Some(network), _inbound: None })
     }
 
     /// The chain.
@@ -142,14 +238,19 @@ impl DevNode {
         format!("ws://{}", self.rpc_addr)
     }
 
-    /// Stops RPC and block production and waits for them, so the database is
+    /// Stops RPC, consensus and the transport and waits for them, so the database is
     /// closed when this returns (if no other handle to the chain is held).
     pub async fn stop(self) {
         let _ = self.rpc.stop();
         self.rpc.stopped().await;
         let _ = self.shutdown.send(true);
-        if let Err(e) = self.producer.await {
-            tracing::error!(error = %e, "block producer ended abnormally");
+        match self.driver.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "consensus driver failed"),
+            Err(e) => tracing::error!(error = %e, "consensus driver ended abnormally"),
+        }
+        if let Some(n) = &self.network {
+            n.shutdown();
         }
         // Connection tasks of the RPC server may hold the chain a moment longer; the
         // database closes when the last handle drops, so wait for them (bounded).

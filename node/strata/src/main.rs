@@ -47,6 +47,33 @@ enum Command {
         #[arg(long)]
         split_by_storage_class: bool,
     },
+    /// Write a local testnet: genesis.json and, per validator, a fresh key and config.toml.
+    Init {
+        /// Output directory.
+        #[arg(long, default_value = ".strata/testnet")]
+        out: PathBuf,
+        /// Number of validators (3f+1 tolerates f faults).
+        #[arg(long, default_value_t = 4)]
+        validators: u32,
+        /// Chain id.
+        #[arg(long, default_value_t = 4242)]
+        chain_id: u64,
+        /// Host the validators listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+        /// First p2p port (validator i listens on this + i).
+        #[arg(long, default_value_t = 30300)]
+        p2p_port: u16,
+        /// First JSON-RPC port (validator i serves on this + i).
+        #[arg(long, default_value_t = 8545)]
+        rpc_port: u16,
+    },
+    /// Run one validator of a network from its config.toml (see `strata init`).
+    Run {
+        /// The validator's configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Build, deploy and call Wasm contracts.
     #[command(subcommand)]
     Contract(ContractCommand),
@@ -223,6 +250,24 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Contract(command) => run_contract(command).await?,
+        Command::Init { out, validators, chain_id, host, p2p_port, rpc_port } => {
+            let opts = strata_node::config::InitOptions { out: out.clone(), validators, chain_id, host, p2p_port, rpc_port };
+            let configs = strata_node::config::init(&opts)?;
+            println!("Wrote {} (chain id {chain_id}) and {} validators:", out.join("genesis.json").display(), configs.len());
+            for c in &configs {
+                let v = strata_node::config::ValidatorConfig::load(c)?;
+                println!("  strata run --config {}    # RPC http://{} p2p {}", c.display(), v.rpc_addr, v.p2p_addr);
+            }
+        }
+        Command::Run { config } => {
+            let cfg = strata_node::config::ValidatorConfig::load(&config)?;
+            let node =
+                strata_node::Node::start_validator(cfg).await.with_context(|| format!("starting the validator of {}", config.display()))?;
+            println!("JSON-RPC: {} (WebSocket: {})", node.http_url(), node.ws_url());
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            node.stop().await;
+        }
         Command::Dev { data_dir, rpc_addr, chain_id, block_time, retain_blocks, cold_dir, validators, split_by_storage_class } => {
             let fee_split = if split_by_storage_class { strata_chain::FeeSplit::BY_STORAGE_CLASS } else { strata_chain::FeeSplit::Equal };
             let config =

@@ -2,6 +2,7 @@
 //! on RocksDB in a temp dir, driven through real JSON-RPC over HTTP.
 
 mod cli_contract;
+mod cluster;
 mod contracts;
 mod crash;
 mod dev_node;

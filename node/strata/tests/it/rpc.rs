@@ -40,6 +40,15 @@ impl Rpc {
         }
     }
 
+    /// Calls `method`; `None` on any failure, the node being down included.
+    pub async fn maybe(&self, method: &str, params: Vec<Value>) -> Option<Value> {
+        let mut p = ArrayParams::new();
+        for v in params {
+            p.insert(v).ok()?;
+        }
+        self.client.request::<Value, _>(method, p).await.ok()
+    }
+
     /// Calls `method`, panicking on an error answer.
     pub async fn call(&self, method: &str, params: Vec<Value>) -> Value {
         self.try_call(method, params).await.unwrap_or_else(|e| panic!("{method} failed: {e:?}"))

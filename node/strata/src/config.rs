@@ -1,0 +1,269 @@
+//! Files of a multi-validator chain: the genesis (JSON, shared by every validator)
+//! and a validator's configuration (TOML, its own), and `strata init`, which writes
+//! a local testnet of both with fresh validator keys.
+
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use serde::{Deserialize, Serialize};
+use strata_chain::{ChainSpec, FeeSplit, StorageClass, ValidatorInfo};
+use strata_primitives::{Address, B256, LocalSigner, U256, hex, keys};
+
+use crate::{Error, Result};
+
+/// A validator in the genesis file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisValidator {
+    /// Its address (the key its consensus messages and handshakes must prove).
+    pub address: Address,
+    /// Declared storage: `nvme`, `ssd` or `hdd`.
+    pub storage_class: String,
+}
+
+/// The genesis of a chain, as shared between validators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Genesis {
+    /// Chain id.
+    pub chain_id: u64,
+    /// Block gas limit.
+    pub gas_limit: u64,
+    /// Genesis timestamp (seconds).
+    pub timestamp: u64,
+    /// The admin key of the fee contract.
+    pub admin: Address,
+    /// Balances at genesis (wei, decimal strings).
+    pub alloc: BTreeMap<Address, String>,
+    /// The validators, in index order.
+    pub validators: Vec<GenesisValidator>,
+    /// Split fees by storage class (NVMe 3 : SSD 2 : HDD 1) rather than equally.
+    #[serde(default)]
+    pub split_by_storage_class: bool,
+}
+
+impl Genesis {
+    /// Reads a genesis file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        serde_json::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// The chain spec it describes.
+    pub fn spec(&self) -> Result<ChainSpec> {
+        let mut spec = ChainSpec::dev(self.chain_id);
+        spec.gas_limit = self.gas_limit;
+        spec.genesis_timestamp = self.timestamp;
+        spec.admin = self.admin;
+        spec.alloc = self
+            .alloc
+            .iter()
+            .map(|(a, v)| v.parse::<U256>().map(|v| (*a, v)).map_err(|e| Error::Config(format!("balance of {a}: {e}"))))
+            .collect::<Result<_>>()?;
+        spec.validators = self
+            .validators
+            .iter()
+            .map(|v| {
+                Ok(ValidatorInfo { address: v.address, storage_class: v.storage_class.parse::<StorageClass>().map_err(Error::Config)? })
+            })
+            .collect::<Result<_>>()?;
+        if spec.validators.is_empty() {
+            return Err(Error::Config("the genesis names no validator".into()));
+        }
+        spec.fee_split = if self.split_by_storage_class { FeeSplit::BY_STORAGE_CLASS } else { FeeSplit::Equal };
+        Ok(spec)
+    }
+}
+
+/// A validator's configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorConfig {
+    /// The genesis file (relative paths are relative to this file).
+    pub genesis: PathBuf,
+    /// File holding this validator's private key (hex).
+    pub key_file: PathBuf,
+    /// Database directory.
+    pub data_dir: PathBuf,
+    /// Cold-store directory (default `<data_dir>/cold`).
+    #[serde(default)]
+    pub cold_dir: Option<PathBuf>,
+    /// JSON-RPC address (HTTP and WebSocket).
+    pub rpc_addr: SocketAddr,
+    /// Where this validator listens for its peers.
+    pub p2p_addr: SocketAddr,
+    /// Every validator's p2p address, in index order (this one's included).
+    pub peers: Vec<SocketAddr>,
+    /// Minimum time between blocks (milliseconds).
+    #[serde(default = "default_block_time")]
+    pub block_time_ms: u64,
+    /// With no transactions, the primary proposes an empty block after this long
+    /// (milliseconds), so the view-change timers of the others do not fire.
+    #[serde(default = "default_empty_block")]
+    pub empty_block_ms: u64,
+    /// View-change timeout of a view's first round (milliseconds); doubles per failed view.
+    #[serde(default = "default_timeout")]
+    pub view_timeout_ms: u64,
+    /// How many recent blocks' state stays queryable.
+    #[serde(default = "default_retain")]
+    pub retain_blocks: u64,
+}
+
+fn default_block_time() -> u64 {
+    500
+}
+fn default_empty_block() -> u64 {
+    2_000
+}
+fn default_timeout() -> u64 {
+    6_000
+}
+fn default_retain() -> u64 {
+    strata_state::DEFAULT_RETAIN
+}
+
+impl ValidatorConfig {
+    /// Reads a configuration file; relative paths in it become relative to its directory.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        let mut c: Self = toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [&mut c.genesis, &mut c.key_file, &mut c.data_dir] {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        if let Some(p) = c.cold_dir.as_mut().filter(|p| p.is_relative()) {
+            *p = base.join(&*p);
+        }
+        Ok(c)
+    }
+
+    /// Minimum time between blocks.
+    pub fn block_time(&self) -> Duration {
+        Duration::from_millis(self.block_time_ms)
+    }
+}
+
+/// Reads a private key file (hex, optional `0x`).
+pub fn read_key(path: &Path) -> Result<LocalSigner> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+    let bytes = hex::decode(text.trim()).map_err(|e| Error::Config(format!("{}: not hex: {e}", path.display())))?;
+    let bytes: [u8; 32] = bytes.try_into().map_err(|_| Error::Config(format!("{}: a key is 32 bytes", path.display())))?;
+    LocalSigner::from_bytes(&B256::from(bytes)).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+}
+
+/// What `strata init` writes.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    /// Output directory.
+    pub out: PathBuf,
+    /// Number of validators.
+    pub validators: u32,
+    /// Chain id.
+    pub chain_id: u64,
+    /// Host the validators listen on.
+    pub host: std::net::IpAddr,
+    /// First p2p port (validator i uses `p2p_port + i`).
+    pub p2p_port: u16,
+    /// First RPC port (validator i uses `rpc_port + i`).
+    pub rpc_port: u16,
+}
+
+/// Writes a testnet: `genesis.json` and, per validator, `validator-<i>/{config.toml,validator.key}`.
+/// Keys are fresh (OS randomness); the ten public test accounts are funded and
+/// account 0 is the admin, as on `strata dev`.
+pub fn init(opts: &InitOptions) -> Result<Vec<PathBuf>> {
+    if opts.validators == 0 {
+        return Err(Error::Config("at least one validator".into()));
+    }
+    if opts.out.join("genesis.json").exists() {
+        return Err(Error::Config(format!("{} already holds a genesis; choose another --out", opts.out.display())));
+    }
+    std::fs::create_dir_all(&opts.out).map_err(|e| Error::Config(format!("{}: {e}", opts.out.display())))?;
+    let mut keys_out = Vec::new();
+    for _ in 0..opts.validators {
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).map_err(|e| Error::Config(format!("no OS randomness: {e}")))?;
+        let key = LocalSigner::from_bytes(&B256::from(secret)).map_err(|e| Error::Config(e.to_string()))?;
+        keys_out.push((secret, key));
+    }
+    let dev = keys::derive_accounts(keys::DEV_MNEMONIC, 10)?;
+    let ether = U256::from(10u64).pow(U256::from(18));
+    let classes = ["nvme", "ssd", "hdd"];
+    let genesis = Genesis {
+        chain_id: opts.chain_id,
+        gas_limit: 30_000_000,
+        timestamp: 0,
+        admin: dev[0].signer.address(),
+        alloc: dev.iter().map(|k| (k.signer.address(), (ether * U256::from(10_000u64)).to_string())).collect(),
+        validators: keys_out
+            .iter()
+            .enumerate()
+            .map(|(i, (_, k))| GenesisValidator { address: k.address(), storage_class: classes[i % classes.len()].to_string() })
+            .collect(),
+        split_by_storage_class: false,
+    };
+    let write = |p: PathBuf, text: String| std::fs::write(&p, text).map_err(|e| Error::Config(format!("{}: {e}", p.display())));
+    write(opts.out.join("genesis.json"), serde_json::to_string_pretty(&genesis).map_err(|e| Error::Config(e.to_string()))?)?;
+    let port = |base: u16, i: u32| base.checked_add(i as u16).ok_or_else(|| Error::Config("port out of range".into()));
+    let peers = (0..opts.validators).map(|i| Ok(SocketAddr::new(opts.host, port(opts.p2p_port, i)?))).collect::<Result<Vec<_>>>()?;
+    let mut configs = Vec::new();
+    for (i, (secret, _)) in keys_out.iter().enumerate() {
+        let dir = opts.out.join(format!("validator-{i}"));
+        std::fs::create_dir_all(&dir).map_err(|e| Error::Config(format!("{}: {e}", dir.display())))?;
+        write(dir.join("validator.key"), hex::encode(secret))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(dir.join("validator.key"), std::fs::Permissions::from_mode(0o600));
+        }
+        let config = ValidatorConfig {
+            genesis: PathBuf::from("../genesis.json"),
+            key_file: PathBuf::from("validator.key"),
+            data_dir: PathBuf::from("data"),
+            cold_dir: None,
+            rpc_addr: SocketAddr::new(opts.host, port(opts.rpc_port, i as u32)?),
+            p2p_addr: peers[i],
+            peers: peers.clone(),
+            block_time_ms: default_block_time(),
+            empty_block_ms: default_empty_block(),
+            view_timeout_ms: default_timeout(),
+            retain_blocks: default_retain(),
+        };
+        let path = dir.join("config.toml");
+        write(path.clone(), toml::to_string_pretty(&config).map_err(|e| Error::Config(e.to_string()))?)?;
+        configs.push(path);
+    }
+    Ok(configs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_writes_a_testnet_that_loads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("net");
+        let opts = InitOptions {
+            out: out.clone(),
+            validators: 4,
+            chain_id: 4242,
+            host: "127.0.0.1".parse().unwrap(),
+            p2p_port: 31000,
+            rpc_port: 9000,
+        };
+        let configs = init(&opts).unwrap();
+        assert_eq!(configs.len(), 4);
+        let c = ValidatorConfig::load(&configs[2]).unwrap();
+        assert_eq!(c.rpc_addr.port(), 9002);
+        assert_eq!(c.peers.len(), 4);
+        let genesis = Genesis::load(&c.genesis).unwrap();
+        let spec = genesis.spec().unwrap();
+        assert_eq!(spec.chain_id, 4242);
+        assert_eq!(spec.validators[2].address, read_key(&c.key_file).unwrap().address());
+        assert!(init(&opts).is_err(), "never overwrites a genesis");
+    }
+}

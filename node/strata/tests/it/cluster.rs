@@ -1,0 +1,370 @@
+//! Fault tests with real processes: 4 validators (`strata run`), each with its own
+//! RocksDB, talking TCP on 127.0.0.1, under a steady transaction load — the primary
+//! killed with SIGKILL, a validator cut off (SIGSTOP) and brought back, all four
+//! restarted. Every committed block's certificate is verified against the validator
+//! set, and no transaction whose receipt was reported is ever lost.
+
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use parking_lot::Mutex;
+use serde_json::json;
+use strata_node::dev_accounts;
+use strata_primitives::{
+    Address, B256, Bytes, CommitCertificate, TxKind, U256, ValidatorSet, hex, rlp_item::decode_exact, transaction::build,
+};
+
+use crate::{Rpc, rpc::hex_u128};
+
+const CHAIN_ID: u64 = 4242;
+
+/// A local cluster of validator processes.
+struct Cluster {
+    _dir: tempfile::TempDir,
+    configs: Vec<PathBuf>,
+    procs: Vec<Option<Child>>,
+    urls: Vec<String>,
+    validators: ValidatorSet,
+}
+
+/// `n` consecutive free ports starting at a probed base.
+fn free_ports(n: u16) -> u16 {
+    for _ in 0..100 {
+        let base = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if base > 60_000 {
+            continue;
+        }
+        let all: Vec<_> = (0..n).map(|i| std::net::TcpListener::bind(("127.0.0.1", base + i))).collect();
+        if all.iter().all(Result::is_ok) {
+            return base;
+        }
+    }
+    panic!("no free port range");
+}
+
+fn strata(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_strata")).args(args).output().expect("run strata");
+    assert!(out.status.success(), "strata {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl Cluster {
+    fn new(n: u32) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("net");
+        let p2p = free_ports(n as u16).to_string();
+        let rpc = free_ports(n as u16).to_string();
+        let n_s = n.to_string();
+        let cid = CHAIN_ID.to_string();
+        strata(&["init", "--out", out.to_str().unwrap(), "--validators", &n_s, "--chain-id", &cid, "--p2p-port", &p2p, "--rpc-port", &rpc]);
+        let mut configs = Vec::new();
+        let mut urls = Vec::new();
+        for i in 0..n {
+            let path = out.join(format!("validator-{i}/config.toml"));
+            // Fast blocks and short timeouts, so faults resolve within the test's bounds.
+            let text = std::fs::read_to_string(&path).unwrap();
+            let text: String = text
+                .lines()
+                .map(|l| match l.split(" = ").next() {
+                    Some("block_time_ms") => "block_time_ms = 200".to_string(),
+                    Some("empty_block_ms") => "empty_block_ms = 700".to_string(),
+                    Some("view_timeout_ms") => "view_timeout_ms = 2500".to_string(),
+                    _ => l.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            std::fs::write(&path, text).unwrap();
+            let config = strata_node::config::ValidatorConfig::load(&path).unwrap();
+            urls.push(format!("http://{}", config.rpc_addr));
+            configs.push(path);
+        }
+        let genesis = strata_node::config::Genesis::load(&out.join("genesis.json")).unwrap();
+        let validators = ValidatorSet { validators: genesis.validators.iter().map(|v| v.address).collect() };
+        let mut c = Self { _dir: dir, configs, procs: (0..n).map(|_| None).collect(), urls, validators };
+        for i in 0..n as usize {
+            c.start(i);
+        }
+        c
+    }
+
+    fn log(&self, i: usize) -> PathBuf {
+        self.configs[i].parent().unwrap().join("log")
+    }
+
+    fn start(&mut self, i: usize) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log(i)).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_strata"))
+            .args(["run", "--config", self.configs[i].to_str().unwrap()])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn a validator");
+        self.procs[i] = Some(child);
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.procs[i].take() {
+            c.kill().unwrap(); // SIGKILL: no shutdown path runs
+            c.wait().unwrap();
+        }
+    }
+
+    fn signal(&self, i: usize, sig: &str) {
+        let pid = self.procs[i].as_ref().expect("running").id().to_string();
+        assert!(Command::new("kill").args([sig, &pid]).status().unwrap().success());
+    }
+
+    fn rpc(&self, i: usize) -> Rpc {
+        Rpc::new(&self.urls[i])
+    }
+
+    async fn try_height(&self, i: usize) -> Option<u64> {
+        self.rpc(i).maybe("eth_blockNumber", vec![]).await.map(|v| hex_u128(&v) as u64)
+    }
+
+    /// Waits until validator `i` has committed `height`.
+    async fn wait_height(&self, i: usize, height: u64, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            if self.try_height(i).await.is_some_and(|h| h >= height) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "validator {i} did not reach height {height} within {within:?}; log:\n{}", self.tail(i));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn tail(&self, i: usize) -> String {
+        let text = std::fs::read_to_string(self.log(i)).unwrap_or_default();
+        text.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+
+    async fn primary(&self, i: usize) -> usize {
+        hex_u128(&self.rpc(i).call("strata_consensusStatus", vec![]).await["primary"]) as usize
+    }
+
+    /// Checks every block up to `height` on validator `i`: linked, certified by a
+    /// quorum of the validator set, the certificate's hash in the child's header.
+    async fn verify_chain(&self, i: usize, height: u64) -> Vec<B256> {
+        let rpc = self.rpc(i);
+        let mut hashes = Vec::new();
+        let mut parent_commit = B256::ZERO;
+        for n in 1..=height {
+            let block = rpc.call("eth_getBlockByNumber", vec![json!(format!("{n:#x}")), false.into()]).await;
+            let hash: B256 = block["hash"].as_str().unwrap().parse().unwrap();
+            if n > 1 {
+                assert_eq!(
+                    block["parentCommitHash"].as_str().unwrap().parse::<B256>().unwrap(),
+                    parent_commit,
+                    "block {n} links its parent's certificate"
+                );
+            }
+            let cert = rpc.call("strata_getCommitCertificate", vec![json!(format!("{n:#x}"))]).await;
+            let raw: Bytes = cert["raw"].as_str().unwrap().parse().unwrap();
+            let cert = decode_exact::<CommitCertificate>(&raw).unwrap();
+            cert.verify(&self.validators, CHAIN_ID).unwrap_or_else(|e| panic!("certificate of block {n}: {e}"));
+            assert_eq!((cert.height, cert.block_hash), (n, hash));
+            parent_commit = strata_primitives::keccak256(&raw);
+            hashes.push(hash);
+        }
+        hashes
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.procs.len() {
+            if let Some(c) = self.procs[i].as_ref() {
+                let _ = Command::new("kill").args(["-CONT", &c.id().to_string()]).status();
+            }
+            self.kill(i);
+        }
+    }
+}
+
+/// Sends transfers round-robin through the live validators; remembers every
+/// transaction whose receipt was reported.
+struct Load {
+    stop: Arc<AtomicBool>,
+    included: Arc<Mutex<BTreeMap<B256, u64>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Load {
+    fn start(urls: Vec<String>, live: Arc<Mutex<Vec<bool>>>) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let included = Arc::new(Mutex::new(BTreeMap::new()));
+        let (s, inc) = (stop.clone(), included.clone());
+        let task = tokio::spawn(async move {
+            let keys: Vec<_> = dev_accounts().unwrap().into_iter().map(|k| k.signer).collect();
+            let mut nonces = vec![0u64; keys.len()];
+            let mut pending: Vec<(B256, usize)> = Vec::new();
+            let mut round = 0usize;
+            while !s.load(Ordering::Relaxed) {
+                round += 1;
+                let targets: Vec<usize> = live.lock().iter().enumerate().filter(|(_, l)| **l).map(|(i, _)| i).collect();
+                let Some(&target) = targets.get(round % targets.len().max(1)) else {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                };
+                let rpc = Rpc::new(&urls[target]);
+                let k = round % keys.len();
+                let tx = build::eip1559(
+                    CHAIN_ID,
+                    nonces[k],
+                    TxKind::Call(Address::repeat_byte(0x42)),
+                    U256::from(1u64),
+                    Bytes::new(),
+                    30_000,
+                    2_000_000_000,
+                    0,
+                );
+                let raw = keys[k].sign_transaction(tx).unwrap().encoded();
+                if let Some(h) = rpc.maybe("eth_sendRawTransaction", vec![json!(format!("0x{}", hex::encode(&raw)))]).await {
+                    nonces[k] += 1;
+                    pending.push((h.as_str().unwrap().parse().unwrap(), target));
+                } else if let Some(n) = rpc.maybe("eth_getTransactionCount", vec![json!(keys[k].address()), "pending".into()]).await {
+                    // Refused (e.g. a nonce already used through another validator): resync.
+                    nonces[k] = hex_u128(&n) as u64;
+                }
+                // Record receipts as they are reported.
+                let mut still = Vec::new();
+                for (hash, at) in pending.drain(..) {
+                    match Rpc::new(&urls[at]).maybe("eth_getTransactionReceipt", vec![json!(hash)]).await {
+                        Some(r) if !r.is_null() => {
+                            inc.lock().insert(hash, hex_u128(&r["blockNumber"]) as u64);
+                        }
+                        _ => still.push((hash, at)),
+                    }
+                }
+                pending = still;
+                // A transaction sent to a validator that then died may be lost before
+                // inclusion (never reported): resend with the same nonce eventually.
+                if pending.len() > 200 {
+                    pending.drain(..100);
+                }
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+        });
+        Self { stop, included, task }
+    }
+
+    async fn stop(self) -> BTreeMap<B256, u64> {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.task.await;
+        self.included.lock().clone()
+    }
+}
+
+/// Every reported transaction is in the same block on validator `i` (once it has
+/// caught up to the highest of those blocks).
+async fn check_included(c: &Cluster, i: usize, included: &BTreeMap<B256, u64>) {
+    if let Some(top) = included.values().max() {
+        c.wait_height(i, *top, Duration::from_secs(60)).await;
+    }
+    let rpc = c.rpc(i);
+    for (hash, block) in included {
+        let r = rpc.call("eth_getTransactionReceipt", vec![json!(hash)]).await;
+        assert!(!r.is_null(), "validator {i} lost reported transaction {hash}");
+        assert_eq!(hex_u128(&r["blockNumber"]) as u64, *block, "transaction {hash} moved");
+    }
+}
+
+async fn same_head(c: &Cluster, nodes: &[usize], height: u64) {
+    let mut hashes = Vec::new();
+    for &i in nodes {
+        let b = c.rpc(i).call("eth_getBlockByNumber", vec![json!(format!("{height:#x}")), false.into()]).await;
+        hashes.push((b["hash"].clone(), b["stateRoot"].clone()));
+    }
+    assert!(hashes.windows(2).all(|w| w[0] == w[1]), "validators disagree at height {height}: {hashes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn n4_f1_primary_crash_cut_off_and_catch_up() {
+    let mut c = Cluster::new(4);
+    for i in 0..4 {
+        c.wait_height(i, 2, Duration::from_secs(60)).await;
+    }
+    let live = Arc::new(Mutex::new(vec![true; 4]));
+    let load = Load::start(c.urls.clone(), live.clone());
+    c.wait_height(0, 6, Duration::from_secs(30)).await;
+
+    // Kill the primary: a view change, and blocks keep committing on the other three.
+    let primary = c.primary(0).await;
+    let others: Vec<usize> = (0..4).filter(|i| *i != primary).collect();
+    live.lock()[primary] = false;
+    c.kill(primary);
+    let h = c.try_height(others[0]).await.unwrap();
+    for &i in &others {
+        c.wait_height(i, h + 3, Duration::from_secs(60)).await;
+    }
+    assert_ne!(c.primary(others[0]).await, primary, "a new primary leads");
+
+    // Restart it: it catches up to the same head and state root.
+    c.start(primary);
+    live.lock()[primary] = true;
+    let h = c.try_height(others[0]).await.unwrap();
+    c.wait_height(primary, h, Duration::from_secs(60)).await;
+    same_head(&c, &[0, 1, 2, 3], h).await;
+
+    // Cut a backup off (frozen: its peers see silence), keep going with three, bring it back.
+    let backup = others[1];
+    live.lock()[backup] = false;
+    c.signal(backup, "-STOP");
+    let alive: Vec<usize> = (0..4).filter(|i| *i != backup).collect();
+    let h = c.try_height(alive[0]).await.unwrap();
+    for &i in &alive {
+        c.wait_height(i, h + 3, Duration::from_secs(60)).await;
+    }
+    c.signal(backup, "-CONT");
+    live.lock()[backup] = true;
+    let h = c.try_height(alive[0]).await.unwrap();
+    c.wait_height(backup, h, Duration::from_secs(60)).await;
+    same_head(&c, &[0, 1, 2, 3], h).await;
+
+    let included = load.stop().await;
+    assert!(included.len() > 10, "the load got transactions in: {}", included.len());
+    for i in 0..4 {
+        check_included(&c, i, &included).await;
+    }
+    let hashes = c.verify_chain(0, h).await;
+    assert_eq!(c.verify_chain(backup, h).await, hashes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn n4_restart_all_resumes_where_it_stopped() {
+    let mut c = Cluster::new(4);
+    for i in 0..4 {
+        c.wait_height(i, 3, Duration::from_secs(60)).await;
+    }
+    let live = Arc::new(Mutex::new(vec![true; 4]));
+    let load = Load::start(c.urls.clone(), live.clone());
+    c.wait_height(0, 6, Duration::from_secs(30)).await;
+    let included = load.stop().await;
+    let mut heights = Vec::new();
+    for i in 0..4 {
+        heights.push(c.try_height(i).await.unwrap());
+        c.kill(i);
+    }
+    for i in 0..4 {
+        c.start(i);
+    }
+    let top = *heights.iter().max().unwrap();
+    for i in 0..4 {
+        c.wait_height(i, top + 2, Duration::from_secs(90)).await;
+    }
+    same_head(&c, &[0, 1, 2, 3], top + 2).await;
+    for i in 0..4 {
+        check_included(&c, i, &included).await;
+    }
+    c.verify_chain(0, top + 2).await;
+}
