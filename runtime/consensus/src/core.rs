@@ -183,6 +183,8 @@ struct Slot {
     holders: BTreeSet<u32>,
     /// Views whose primary already gave us a block here (one each).
     offered: BTreeSet<u64>,
+    /// Pre-prepares of views we have not entered yet, by view.
+    early: BTreeMap<u64, (B256, [u8; 65])>,
 }
 
 /// The new view we run in, with what it obliges.
@@ -676,8 +678,7 @@ impl Core {
         let planned = |h: u64| !self.changing && self.installed.as_ref().is_some_and(|i| i.plan.contains_key(&h));
         match message {
             Message::PrePrepare(p) => {
-                (p.view == self.view && !self.changing && in_window(p.height))
-                    || (!p.block.is_empty() && p.view >= self.view && p.view <= self.view.saturating_add(self.n()) && in_window(p.height))
+                (p.view >= self.view && p.view <= self.view.saturating_add(self.n()) && in_window(p.height))
                     || p.parent.as_ref().is_some_and(|c| c.height >= self.height)
                     || news(self)
             }
@@ -731,19 +732,31 @@ impl Core {
                 slot.blocks.insert(p.hash, p.block.clone());
             }
         }
-        if p.view != self.view || self.changing {
+        if p.view < self.view || p.view > self.view.saturating_add(self.n()) {
             return;
         }
+        if p.view > self.view || self.changing {
+            // Its new view has not reached us yet (messages overtake each other): keep it
+            // until the new view says whether this height is open to fresh proposals.
+            self.slot(p.height).early.entry(p.view).or_insert((p.hash, signature));
+            return;
+        }
+        self.accept_pre_prepare(p.view, p.height, p.hash, signature);
+    }
+
+    /// Takes the primary's pre-prepare for our (installed) view, unless the new view
+    /// decided that height (re-proposed it, or proved it decided before).
+    fn accept_pre_prepare(&mut self, view: u64, height: u64, hash: B256, signature: [u8; 65]) {
         if let Some(i) = &self.installed
-            && (p.height <= i.base || i.plan.contains_key(&p.height))
+            && (height <= i.base || i.plan.contains_key(&height))
         {
             return;
         }
-        let slot = self.slot(p.height);
-        if slot.pre_prepares.contains_key(&p.view) {
+        let slot = self.slot(height);
+        if slot.pre_prepares.contains_key(&view) {
             return; // The first pre-prepare of a view stands; a second one is equivocation.
         }
-        slot.pre_prepares.insert(p.view, (p.hash, signature));
+        slot.pre_prepares.insert(view, (hash, signature));
     }
 
     fn vote_height_ok(&self, height: u64) -> bool {
@@ -1141,6 +1154,20 @@ impl Core {
         self.installed =
             Some(Installed { base, plan: plan.into_iter().collect(), message, persisted: InstalledView { new_view: stripped, signature } });
         self.dirty = true;
+        // Pre-prepares of this view that arrived before the new view itself.
+        let early: Vec<(u64, B256, [u8; 65])> = self
+            .log
+            .iter_mut()
+            .filter_map(|(&height, slot)| {
+                slot.early = slot.early.split_off(&view);
+                slot.early.remove(&view).map(|(hash, sig)| (height, hash, sig))
+            })
+            .collect();
+        for (height, hash, sig) in early {
+            if height >= self.height {
+                self.accept_pre_prepare(view, height, hash, sig);
+            }
+        }
         self.effects.push(Effect::ViewChanged { view, primary: self.primary(view) });
         self.arm_timer();
         self.relay_missing_blocks();
