@@ -261,6 +261,9 @@ pub struct Core {
     behind_reported: Option<u64>,
     behind_attempts: u64,
 
+    /// Peers we sent our new view to since the timer was last armed.
+    relayed: BTreeSet<u32>,
+
     /// Effects of the input being handled, and whether the durable state changed.
     effects: Vec<Effect>,
     dirty: bool,
@@ -306,6 +309,7 @@ impl Core {
             peer_heights: BTreeMap::new(),
             behind_reported: None,
             behind_attempts: 0,
+            relayed: BTreeSet::new(),
             effects: Vec::new(),
             dirty: false,
         };
@@ -470,6 +474,7 @@ impl Core {
     }
 
     fn arm_timer(&mut self) {
+        self.relayed.clear();
         self.effects.push(Effect::SetTimer { view: self.view, after_ms: self.timeout_ms() });
     }
 
@@ -1003,8 +1008,9 @@ impl Core {
         let view = vc.change.view;
         if view > self.view || (view == self.view && self.changing) {
             self.store_view_change(vc);
-        } else if view == self.view && self.primary(view) == self.me {
-            // A late joiner: it needs the new view it missed.
+        } else if view == self.view && self.primary(view) == self.me && self.relayed.insert(from) {
+            // A late joiner: it needs the new view it missed (once per timer period each,
+            // so replayed view changes cannot make us send it over and over).
             if let Some(i) = &self.installed {
                 self.effects.push(Effect::Send { to: from, message: i.message.clone() });
             }
@@ -1304,9 +1310,18 @@ impl Core {
         for h in pending {
             self.check_checkpoint(h);
         }
-        // Drop what is no longer needed: logs of decided heights (kept a window back for
-        // re-proposals of a new view), certificates below the floor.
-        self.log = self.log.split_off(&height.saturating_sub(self.window));
+        // Drop what is no longer needed: what we know of heights a window below (kept that
+        // long for re-proposals of a new view, and in case checkpoints stall), and
+        // certificates and blocks below the proof floor.
+        let horizon = height.saturating_sub(self.window);
+        self.log = self.log.split_off(&horizon);
+        self.committed = self.committed.split_off(&horizon);
+        self.checkpoints = self.checkpoints.split_off(&horizon);
+        let votes = self.votes.len();
+        self.votes = self.votes.split_off(&(horizon, 0));
+        if self.votes.len() != votes {
+            self.dirty = true;
+        }
         self.gc_prepared();
         if !self.changing {
             self.arm_timer();

@@ -18,7 +18,9 @@
 //!   validator commits `heal_heights` more heights within `liveness_ms` of virtual time.
 
 use std::collections::{BTreeMap, BTreeSet};
-use strata_consensus::{Config, Core, Effect, Input, Message, Persisted, PrePrepare, SignedMessage, SignerCache, ViewChange, Vote};
+use strata_consensus::{
+    Checkpoint, Config, Core, Effect, Input, Message, Persisted, PrePrepare, SignedMessage, SignerCache, ViewChange, Vote,
+};
 use strata_primitives::rlp::{Decodable, Encodable, Header};
 use strata_primitives::{B256, Bytes, CommitCertificate, LocalSigner, ValidatorSet, keccak256};
 use strata_testdata::Rng;
@@ -115,7 +117,7 @@ impl Params {
             torn_per_mille: 0,
             script: Vec::new(),
             heal_heights: 10,
-            liveness_ms: 60_000,
+            liveness_ms: 20_000,
             checkpoint_interval: 4,
             window: 16,
             base_timeout_ms: 300,
@@ -755,18 +757,41 @@ impl World {
         for j in recipients {
             let message = match (byz, &m.message) {
                 (Some(Byzantine::Equivocate), Message::PrePrepare(p)) if self.rand(2) == 0 => {
-                    // Another block for the same view and height, signed by the primary.
-                    let nonce = self.rng.next();
-                    let parent = read_block(&p.block).map_or(B256::ZERO, |(_, parent)| parent);
-                    let (block, hash) = make_block(p.height, p.view, me, nonce, parent);
-                    self.proposed.insert(hash);
+                    let (block, hash) = if self.rand(3) == 0 {
+                        // A malformed block: every correct node finds it invalid.
+                        let junk: Vec<u8> = (0..1 + self.rand(40)).map(|_| self.rng.next() as u8).collect();
+                        let hash = keccak256(&junk);
+                        (Bytes::from(junk), hash)
+                    } else {
+                        // Another valid block for the same view and height.
+                        let nonce = self.rng.next();
+                        let parent = read_block(&p.block).map_or(B256::ZERO, |(_, parent)| parent);
+                        let (block, hash) = make_block(p.height, p.view, me, nonce, parent);
+                        self.proposed.insert(hash);
+                        (block, hash)
+                    };
                     let alt = PrePrepare { hash, block, ..p.clone() };
                     SignedMessage::sign(me, Message::PrePrepare(alt), &self.nodes[from].key, CHAIN_ID).expect("sign")
+                }
+                (Some(Byzantine::Equivocate), Message::NewView(nv)) if self.rand(2) == 0 => {
+                    // A new view that drops what it must re-propose: correct nodes refuse it.
+                    let mut bad = nv.clone();
+                    bad.pre_prepares.clear();
+                    SignedMessage::sign(me, Message::NewView(bad), &self.nodes[from].key, CHAIN_ID).expect("sign")
                 }
                 (Some(Byzantine::ConflictingVotes), Message::Prepare(v) | Message::Commit(v)) if self.rand(2) == 0 => {
                     let other = Vote { hash: self.random_hash(), ..*v };
                     let message = if matches!(m.message, Message::Prepare(_)) { Message::Prepare(other) } else { Message::Commit(other) };
                     SignedMessage::sign(me, message, &self.nodes[from].key, CHAIN_ID).expect("sign")
+                }
+                (Some(Byzantine::ConflictingVotes), Message::ViewChange(vc)) if self.rand(2) == 0 => {
+                    // A view change that hides what it prepared and committed.
+                    let lie = ViewChange { prepared: Vec::new(), committed: None, ..vc.clone() };
+                    SignedMessage::sign(me, Message::ViewChange(lie), &self.nodes[from].key, CHAIN_ID).expect("sign")
+                }
+                (Some(Byzantine::ConflictingVotes), Message::Checkpoint(c)) if self.rand(2) == 0 => {
+                    let lie = Checkpoint { hash: self.random_hash(), ..*c };
+                    SignedMessage::sign(me, Message::Checkpoint(lie), &self.nodes[from].key, CHAIN_ID).expect("sign")
                 }
                 _ => m.clone(),
             };
