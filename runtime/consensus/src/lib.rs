@@ -37,6 +37,12 @@
 //!   every failed view (capped) and reset on a commit; after a view change has been
 //!   joined by a quorum, its timer moves on to the next view, before that it only
 //!   repeats the view change. A validator joins a view that `f + 1` others are in.
+//!   Why the proof floor and not only the checkpoint (as in PBFT): heights are decided
+//!   in order and every commit yields a certificate, so a view change usually carries
+//!   one certificate and at most one prepared certificate instead of a window of them.
+//!   A re-proposed block the new primary lacks is relayed by a validator that has it
+//!   (as the primary's signed pre-prepare: signatures cover hashes, not bytes); a
+//!   validator keeps the blocks it voted for in [`Persisted`] so this survives crashes.
 //! - Checkpoints: at every multiple of the checkpoint interval a validator signs a
 //!   `Checkpoint`; `2f + 1` matching ones are a stable checkpoint, below which the log
 //!   is discarded. Messages for heights beyond the window are dropped.
@@ -53,6 +59,17 @@
 //!
 //! Blocks are opaque bytes with a hash the node computes; the node checks that a block
 //! hashes to the hash it comes with when it validates it.
+//!
+//! # Driving it
+//!
+//! - Feed [`Input::Start`] after [`Core::new`], then every decoded [`SignedMessage`]
+//!   (whatever connection it came on: validators relay some messages of others, and the
+//!   core checks every signature itself).
+//! - Execute each batch of effects in order; `Persist` must be durable before anything
+//!   after it is sent. There is one timer: `SetTimer` replaces the previous one.
+//! - Answer `Propose`, `Validate` and `Behind` (with `Synced`) when done; stale answers
+//!   are ignored. A `Commit` for a height the node already has through a catch-up still
+//!   in flight carries the same block (safety) and can be skipped.
 
 mod core;
 mod crypto;
