@@ -4,6 +4,7 @@
 mod restart;
 mod scenarios;
 mod sim;
+mod view_change;
 
 use sim::{Params, mix, run};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -62,10 +63,10 @@ fn sweep(test: &str, n: usize, default_count: u64, default_base: u64) {
 
 #[test]
 fn sim_n4() {
-    sweep("sim_n4", 4, 700, 0x5eed_0004);
+    sweep("sim_n4", 4, 750, 0x5eed_0004);
 }
 
 #[test]
 fn sim_n7() {
-    sweep("sim_n7", 7, 300, 0x5eed_0007);
+    sweep("sim_n7", 7, 250, 0x5eed_0007);
 }

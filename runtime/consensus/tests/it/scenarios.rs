@@ -118,3 +118,22 @@ fn n4_lossy_network_with_replays_and_absurd_views() {
         run_ok(&p, 200 + seed);
     }
 }
+
+#[test]
+fn n4_faulty_primaries_with_tampered_new_views_on_a_lossy_network() {
+    // Validator 1 (primary of views 1, 5, …) equivocates and sends new views that drop
+    // their re-proposals together with fresh blocks for those heights; lost messages
+    // leave heights committed at some validators and not others, which is when such a
+    // new view would split them.
+    for seed in 0..30 {
+        let mut p = Params::quiet(4);
+        p.byzantine = vec![(1, Byzantine::Equivocate)];
+        p.chaos_ms = 1_500;
+        p.drop_per_mille = 250;
+        p.delay_ms = (1, 40);
+        p.base_timeout_ms = 150;
+        p.max_timeout_ms = 600;
+        p.heal_heights = 3;
+        run_ok(&p, 300 + seed);
+    }
+}

@@ -130,7 +130,7 @@ impl Params {
     pub fn random(n: usize, rng: &mut Rng) -> Self {
         let f = (n - 1) / 3;
         let mut p = Params::quiet(n);
-        p.chaos_ms = 200 + rng.next() % 600;
+        p.chaos_ms = 150 + rng.next() % 500;
         let max_delay = [5, 20, 40][(rng.next() % 3) as usize];
         p.delay_ms = (1, max_delay);
         p.drop_per_mille = [0, 20, 100, 300][(rng.next() % 4) as usize];
@@ -143,7 +143,7 @@ impl Params {
         p.window = p.checkpoint_interval * 2 + rng.next() % 8;
         p.base_timeout_ms = 150 + rng.next() % 250;
         p.max_timeout_ms = p.base_timeout_ms * 8;
-        p.heal_heights = 3;
+        p.heal_heights = 2;
         let faulty = (rng.next() % (f as u64 + 1)) as usize;
         let behaviours = [
             Byzantine::Crashed,
@@ -754,31 +754,49 @@ impl World {
         let me = self.nodes[from].validator;
         let recipients: Vec<usize> =
             (0..self.nodes.len()).filter(|&j| self.nodes[j].validator != me && to.is_none_or(|t| self.nodes[j].validator == t)).collect();
+        // An equivocating primary's two blocks for a view, so that a peer can get both.
+        let mut pair: Option<(SignedMessage, SignedMessage)> = None;
         for j in recipients {
+            if let (Some(Byzantine::Equivocate), Message::PrePrepare(p)) = (byz, &m.message) {
+                let other = match &pair {
+                    Some((_, o)) => o.clone(),
+                    None => {
+                        let o = self.alternative(from, p);
+                        pair = Some((m.clone(), o.clone()));
+                        o
+                    }
+                };
+                let (first, second) = if self.rand(2) == 0 { (m.clone(), other) } else { (other, m.clone()) };
+                self.transmit(from, j, first.encode(), 0);
+                if self.rand(2) == 0 {
+                    // The other one too, later: a correct peer must never vote for both,
+                    // even across a restart.
+                    let later = 20 + self.rand(300);
+                    self.transmit(from, j, second.encode(), later);
+                }
+                continue;
+            }
+            if let (Some(Byzantine::Equivocate), Message::NewView(nv)) = (byz, &m.message)
+                && !nv.pre_prepares.is_empty()
+                && self.rand(2) == 0
+            {
+                // A new view that drops what it must re-propose, and fresh blocks for those
+                // heights instead: correct nodes refuse the new view, hence the blocks.
+                let mut bad = nv.clone();
+                let dropped = std::mem::take(&mut bad.pre_prepares);
+                let key = self.nodes[from].key.clone();
+                self.transmit(from, j, SignedMessage::sign(me, Message::NewView(bad), &key, CHAIN_ID).expect("sign").encode(), 0);
+                for r in dropped {
+                    let parent = self.nodes[from].chain.get(r.height as usize - 1).map_or(B256::ZERO, |c| c.hash);
+                    let nonce = self.rng.next();
+                    let (block, hash) = make_block(r.height, nv.view, me, nonce, parent);
+                    self.proposed.insert(hash);
+                    let fresh = PrePrepare { view: nv.view, height: r.height, hash, block, parent: None };
+                    self.transmit(from, j, SignedMessage::sign(me, Message::PrePrepare(fresh), &key, CHAIN_ID).expect("sign").encode(), 1);
+                }
+                continue;
+            }
             let message = match (byz, &m.message) {
-                (Some(Byzantine::Equivocate), Message::PrePrepare(p)) if self.rand(2) == 0 => {
-                    let (block, hash) = if self.rand(3) == 0 {
-                        // A malformed block: every correct node finds it invalid.
-                        let junk: Vec<u8> = (0..1 + self.rand(40)).map(|_| self.rng.next() as u8).collect();
-                        let hash = keccak256(&junk);
-                        (Bytes::from(junk), hash)
-                    } else {
-                        // Another valid block for the same view and height.
-                        let nonce = self.rng.next();
-                        let parent = read_block(&p.block).map_or(B256::ZERO, |(_, parent)| parent);
-                        let (block, hash) = make_block(p.height, p.view, me, nonce, parent);
-                        self.proposed.insert(hash);
-                        (block, hash)
-                    };
-                    let alt = PrePrepare { hash, block, ..p.clone() };
-                    SignedMessage::sign(me, Message::PrePrepare(alt), &self.nodes[from].key, CHAIN_ID).expect("sign")
-                }
-                (Some(Byzantine::Equivocate), Message::NewView(nv)) if self.rand(2) == 0 => {
-                    // A new view that drops what it must re-propose: correct nodes refuse it.
-                    let mut bad = nv.clone();
-                    bad.pre_prepares.clear();
-                    SignedMessage::sign(me, Message::NewView(bad), &self.nodes[from].key, CHAIN_ID).expect("sign")
-                }
                 (Some(Byzantine::ConflictingVotes), Message::Prepare(v) | Message::Commit(v)) if self.rand(2) == 0 => {
                     let other = Vote { hash: self.random_hash(), ..*v };
                     let message = if matches!(m.message, Message::Prepare(_)) { Message::Prepare(other) } else { Message::Commit(other) };
@@ -795,11 +813,30 @@ impl World {
                 }
                 _ => m.clone(),
             };
-            self.transmit(from, j, message.encode());
+            self.transmit(from, j, message.encode(), 0);
         }
     }
 
-    fn transmit(&mut self, from: usize, to: usize, bytes: Vec<u8>) {
+    /// Another pre-prepare for the same view and height, signed by the (faulty) primary:
+    /// a valid block, or a malformed one every correct node finds invalid.
+    fn alternative(&mut self, from: usize, p: &PrePrepare) -> SignedMessage {
+        let me = self.nodes[from].validator;
+        let (block, hash) = if self.rand(3) == 0 {
+            let junk: Vec<u8> = (0..1 + self.rand(40)).map(|_| self.rng.next() as u8).collect();
+            let hash = keccak256(&junk);
+            (Bytes::from(junk), hash)
+        } else {
+            let nonce = self.rng.next();
+            let parent = read_block(&p.block).map_or(B256::ZERO, |(_, parent)| parent);
+            let (block, hash) = make_block(p.height, p.view, me, nonce, parent);
+            self.proposed.insert(hash);
+            (block, hash)
+        };
+        let alt = PrePrepare { hash, block, ..p.clone() };
+        SignedMessage::sign(me, Message::PrePrepare(alt), &self.nodes[from].key, CHAIN_ID).expect("sign")
+    }
+
+    fn transmit(&mut self, from: usize, to: usize, bytes: Vec<u8>, extra_delay: u64) {
         self.out.messages += 1;
         if !self.reachable(from, to) {
             return;
@@ -809,7 +846,7 @@ impl World {
         }
         let copies = if !self.healed && self.chance(self.p.dup_per_mille) { 2 } else { 1 };
         for _ in 0..copies {
-            let d = self.between(self.p.delay_ms);
+            let d = self.between(self.p.delay_ms) + extra_delay;
             self.after(d, Event::Deliver { to, bytes: bytes.clone() });
         }
         if !self.healed && self.chance(self.p.replay_per_mille) && !self.history.is_empty() {
@@ -871,7 +908,7 @@ impl World {
                 }
             }
         };
-        self.transmit(i, to, bytes);
+        self.transmit(i, to, bytes, 0);
     }
 }
 
