@@ -143,10 +143,12 @@ pub enum Effect {
         /// Its primary.
         primary: u32,
     },
-    /// Verified evidence shows that `peer` has committed `height` (at least our
-    /// [`Core::height`]), which we cannot commit ourselves: fetch the blocks up to
-    /// `height` with their certificates from it, then report [`Input::Synced`]. Repeated
-    /// on view timeouts while still behind, with another peer when there is one.
+    /// Verified evidence (a commit certificate, a stable checkpoint, or `f + 1` peers
+    /// working above us) shows that `height` (at least our [`Core::height`]) is decided
+    /// and that `peer` has committed it (or, for a certificate nobody is known to hold
+    /// yet, signed it), and we cannot commit it ourselves: fetch the blocks up to `height`
+    /// with their certificates from `peer`, then report [`Input::Synced`]. Repeated on
+    /// view timeouts while still behind, with another peer when there is one.
     Behind {
         /// A height the peer has committed.
         height: u64,
@@ -352,6 +354,10 @@ impl Core {
                 self.slot(r.height).pre_prepares.insert(installed.new_view.view, (r.hash, r.signature));
             }
             self.installed = Some(Installed { base, plan: plan.into_iter().collect(), message, persisted: installed });
+        } else if p.view > 0 {
+            // In a view without its new view we could not check pre-prepares against it:
+            // change to it again instead (`Start` signs the view change).
+            self.changing = true;
         }
     }
 

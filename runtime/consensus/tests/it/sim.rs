@@ -899,8 +899,10 @@ impl World {
                 if !self.history.is_empty() && self.rand(2) == 0 {
                     let k = self.rand(self.history.len() as u64) as usize;
                     let mut b = self.history[k].clone();
-                    let k = self.rand(b.len() as u64) as usize;
-                    b[k] ^= 1 << self.rand(8);
+                    if !b.is_empty() {
+                        let k = self.rand(b.len() as u64) as usize;
+                        b[k] ^= 1 << self.rand(8);
+                    }
                     b
                 } else {
                     let len = self.rand(300) as usize;
