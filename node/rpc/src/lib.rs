@@ -235,6 +235,11 @@ pub trait EthApi {
     /// for genesis or an unknown block.
     #[method(name = "strata_getCommitCertificate")]
     fn commit_certificate(&self, block: BlockId) -> RpcResult<Option<types::RpcCertificate>>;
+    /// Strata: an audit bundle for a transaction's receipt — the receipt as committed,
+    /// its Merkle proof against the block's `receiptsRoot`, the header and the block's
+    /// commit certificate — checkable offline (`strata audit receipt`).
+    #[method(name = "strata_getReceiptProof", blocking)]
+    fn receipt_proof(&self, hash: B256) -> RpcResult<Option<types::RpcReceiptProof>>;
     /// Strata: this node's consensus view: view, primary, validators, connected peers, height.
     #[method(name = "strata_consensusStatus")]
     fn consensus_status(&self) -> RpcResult<types::RpcConsensusStatus>;
@@ -647,6 +652,36 @@ impl EthApiServer for EthRpc {
         let Some(raw) = self.chain.store().certificate(number).map_err(internal)? else { return Ok(None) };
         let cert = strata_primitives::rlp_item::decode_exact::<strata_primitives::CommitCertificate>(&raw).map_err(internal)?;
         Ok(Some(types::RpcCertificate::new(&cert, raw.into())))
+    }
+
+    fn receipt_proof(&self, hash: B256) -> RpcResult<Option<types::RpcReceiptProof>> {
+        let Some((block, index)) = self.included(&hash)? else { return Ok(None) };
+        let number = block.number();
+        let receipts = self.chain.store().receipts(number).map_err(internal)?.ok_or_else(|| internal("receipts missing"))?;
+        // The receipts trie, rebuilt from the stored receipts: key rlp(i), value the EIP-2718 receipt.
+        let mut nodes = strata_trie::MemNodes::default();
+        let mut trie = strata_trie::Trie::empty();
+        let mut encoded = Vec::with_capacity(receipts.len());
+        for (i, r) in receipts.iter().enumerate() {
+            let buf = r.encoded_2718();
+            trie.insert(&nodes, &strata_primitives::audit::receipt_key(i as u64), buf.clone()).map_err(internal)?;
+            encoded.push(buf);
+        }
+        let commit = trie.commit();
+        nodes.apply(&commit);
+        if commit.root != block.header().receipts_root {
+            return Err(internal(format!("rebuilt receipts root {} differs from block {number}'s", commit.root)));
+        }
+        let proof = strata_trie::prove(&nodes, commit.root, &strata_primitives::audit::receipt_key(index as u64)).map_err(internal)?;
+        let certificate = self.chain.store().certificate(number).map_err(internal)?.unwrap_or_default();
+        let bundle = strata_primitives::audit::ReceiptBundle {
+            index: index as u64,
+            receipt: encoded[index].clone().into(),
+            proof,
+            header: block.header().clone(),
+            certificate: certificate.into(),
+        };
+        Ok(Some(types::RpcReceiptProof::new(hash, block.hash, self.chain.spec().chain_id, &bundle)))
     }
 
     fn consensus_status(&self) -> RpcResult<types::RpcConsensusStatus> {

@@ -357,6 +357,50 @@ impl RpcCertificate {
     }
 }
 
+/// `strata_getReceiptProof`: an audit bundle, as fields and as one RLP blob.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RpcReceiptProof {
+    /// The transaction.
+    pub transaction_hash: B256,
+    /// Its block.
+    pub block_hash: B256,
+    /// Its block's height.
+    pub block_number: U64,
+    /// Its index in the block.
+    pub transaction_index: U64,
+    /// The chain.
+    pub chain_id: U64,
+    /// The receipt as committed (EIP-2718 encoding).
+    pub receipt: Bytes,
+    /// Trie nodes from `receiptsRoot` to the receipt (key `rlp(transactionIndex)`).
+    pub proof: Vec<Bytes>,
+    /// The block header (RLP; its keccak is the block hash).
+    pub header: Bytes,
+    /// The block's commit certificate (RLP).
+    pub certificate: Bytes,
+    /// All of the above as one RLP `ReceiptBundle` (`strata audit receipt --offline`).
+    pub bundle: Bytes,
+}
+
+impl RpcReceiptProof {
+    /// The JSON shape of a bundle.
+    pub fn new(transaction_hash: B256, block_hash: B256, chain_id: u64, b: &strata_primitives::audit::ReceiptBundle) -> Self {
+        Self {
+            transaction_hash,
+            block_hash,
+            block_number: U64::from(b.header.number),
+            transaction_index: U64::from(b.index),
+            chain_id: U64::from(chain_id),
+            receipt: b.receipt.clone(),
+            proof: b.proof.clone(),
+            header: b.header.encoded().into(),
+            certificate: b.certificate.clone(),
+            bundle: strata_primitives::rlp::encode(b).into(),
+        }
+    }
+}
+
 /// `strata_consensusStatus`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

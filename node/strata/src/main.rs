@@ -1,5 +1,6 @@
 //! `strata`: the Strata node binary.
 
+mod audit;
 mod contract;
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
@@ -77,6 +78,37 @@ enum Command {
     /// Build, deploy and call Wasm contracts.
     #[command(subcommand)]
     Contract(ContractCommand),
+    /// Verify, offline, that something is part of a finalized block.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Fetch a receipt's proof bundle (strata_getReceiptProof) and verify it: Merkle proof
+    /// against receiptsRoot, header hash, commit certificate against the validator set.
+    Receipt {
+        /// Transaction hash (not with --offline).
+        tx: Option<String>,
+        /// Node JSON-RPC URL to fetch the bundle from.
+        #[arg(long, default_value = "http://127.0.0.1:8545")]
+        rpc: String,
+        /// Verify a saved bundle (a strata_getReceiptProof answer, e.g. from --save) with no node at all.
+        #[arg(long)]
+        offline: Option<PathBuf>,
+        /// Save the fetched bundle to this file.
+        #[arg(long)]
+        save: Option<PathBuf>,
+        /// The chain's genesis.json: its validators are the trust root.
+        #[arg(long)]
+        genesis: Option<PathBuf>,
+        /// Or the validator addresses, comma-separated, in index order.
+        #[arg(long)]
+        validators: Option<String>,
+        /// The chain id (with --validators).
+        #[arg(long)]
+        chain_id: Option<u64>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -250,6 +282,28 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Contract(command) => run_contract(command).await?,
+        Command::Audit(AuditCommand::Receipt { tx, rpc, offline, save, genesis, validators, chain_id }) => {
+            let root = audit::trust_root(genesis.as_deref(), validators.as_deref(), chain_id)?;
+            let answer = match (offline, tx) {
+                (Some(file), _) => {
+                    let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+                    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?
+                }
+                (None, Some(tx)) => {
+                    let node = contract::Node::connect(&rpc)?;
+                    let answer = node.request("strata_getReceiptProof", vec![serde_json::json!(tx)]).await?;
+                    anyhow::ensure!(!answer.is_null(), "the node knows no included transaction {tx}");
+                    if let Some(path) = save {
+                        std::fs::write(&path, serde_json::to_string_pretty(&answer)?)
+                            .with_context(|| format!("writing {}", path.display()))?;
+                        println!("bundle saved to {}", path.display());
+                    }
+                    answer
+                }
+                (None, None) => anyhow::bail!("give a transaction hash, or --offline FILE"),
+            };
+            audit::verify_and_print(&answer, &root)?;
+        }
         Command::Init { out, validators, chain_id, host, p2p_port, rpc_port } => {
             let opts = strata_node::config::InitOptions { out: out.clone(), validators, chain_id, host, p2p_port, rpc_port };
             let configs = strata_node::config::init(&opts)?;

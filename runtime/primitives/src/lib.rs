@@ -14,6 +14,7 @@
 extern crate alloc;
 
 pub mod account;
+pub mod audit;
 pub mod block;
 pub mod consensus;
 pub mod deploy;

@@ -142,6 +142,14 @@ impl StoredReceipt {
         self.logs.iter().collect()
     }
 
+    /// The EIP-2718 encoding committed in `receiptsRoot` (type byte, then RLP).
+    pub fn encoded_2718(&self) -> Vec<u8> {
+        use alloy_eips::eip2718::Encodable2718;
+        let mut buf = Vec::new();
+        self.envelope().encode_2718(&mut buf);
+        buf
+    }
+
     /// Ethereum's typed receipt, as committed in `receiptsRoot`.
     pub fn envelope(&self) -> ReceiptEnvelope {
         let receipt =

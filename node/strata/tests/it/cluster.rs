@@ -367,4 +367,39 @@ async fn n4_restart_all_resumes_where_it_stopped() {
         check_included(&c, i, &included).await;
     }
     c.verify_chain(0, top + 2).await;
+
+    // Auditors: receipts picked across the run verify offline with `strata audit`,
+    // against the validator set of genesis.json only; a tampered bundle does not.
+    let genesis = c.configs[0].parent().unwrap().parent().unwrap().join("genesis.json");
+    let picks: Vec<&B256> = included.keys().step_by((included.len() / 3).max(1)).take(3).collect();
+    assert!(!picks.is_empty());
+    for (n, tx) in picks.into_iter().enumerate() {
+        let save = c.configs[0].parent().unwrap().join(format!("bundle-{n}.json"));
+        let out = strata(&[
+            "audit",
+            "receipt",
+            &tx.to_string(),
+            "--rpc",
+            &c.urls[n % 4],
+            "--genesis",
+            genesis.to_str().unwrap(),
+            "--save",
+            save.to_str().unwrap(),
+        ]);
+        assert!(out.contains("VERIFIED:") && out.contains("finalized by"), "{out}");
+        let out = strata(&["audit", "receipt", "--offline", save.to_str().unwrap(), "--genesis", genesis.to_str().unwrap()]);
+        assert!(out.contains("VERIFIED:"), "{out}");
+        // Tamper with the receipt inside the bundle: the verdict must flip.
+        let mut bundle: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&save).unwrap()).unwrap();
+        let blob = bundle["bundle"].as_str().unwrap().to_string();
+        let i = blob.len() / 3;
+        let flipped = if &blob[i..i + 1] == "0" { "1" } else { "0" };
+        bundle["bundle"] = json!(format!("{}{}{}", &blob[..i], flipped, &blob[i + 1..]));
+        std::fs::write(&save, bundle.to_string()).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+            .args(["audit", "receipt", "--offline", save.to_str().unwrap(), "--genesis", genesis.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "a tampered bundle must not verify: {}", String::from_utf8_lossy(&out.stdout));
+    }
 }

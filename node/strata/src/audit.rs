@@ -1,0 +1,109 @@
+//! `strata audit receipt`: fetch a receipt's audit bundle from a node (or read a
+//! saved one) and verify it offline — the Merkle proof against the header's
+//! `receiptsRoot`, the header against the commit certificate, the certificate against
+//! the validator set — then print a verdict.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+use strata_primitives::{
+    Address, B256, ValidatorSet,
+    audit::{ReceiptBundle, verify_receipt},
+    hex,
+    rlp_item::decode_exact,
+};
+
+/// Where the validator set comes from.
+pub struct TrustRoot {
+    /// The validators.
+    pub validators: ValidatorSet,
+    /// The chain id.
+    pub chain_id: Option<u64>,
+    /// How it was chosen (printed).
+    pub source: String,
+}
+
+/// The validator set from `--genesis`, or `--validators` (+ `--chain-id`), or else the
+/// `strata dev` validator.
+pub fn trust_root(genesis: Option<&Path>, validators: Option<&str>, chain_id: Option<u64>) -> anyhow::Result<TrustRoot> {
+    if let Some(path) = genesis {
+        let g = strata_node::config::Genesis::load(path)?;
+        return Ok(TrustRoot {
+            validators: ValidatorSet { validators: g.validators.iter().map(|v| v.address).collect() },
+            chain_id: Some(g.chain_id),
+            source: format!("the {} validators of {}", g.validators.len(), path.display()),
+        });
+    }
+    if let Some(list) = validators {
+        let validators = list
+            .split(',')
+            .map(|a| a.trim().parse::<Address>().with_context(|| format!("bad address {a:?}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(TrustRoot {
+            source: format!("{} validators given on the command line", validators.len()),
+            validators: ValidatorSet { validators },
+            chain_id,
+        });
+    }
+    Ok(TrustRoot {
+        validators: ValidatorSet { validators: vec![strata_chain::dev_proposer()] },
+        chain_id,
+        source: "the strata dev validator (pass --genesis or --validators for a network)".into(),
+    })
+}
+
+/// Reads the bundle out of a `strata_getReceiptProof` answer.
+pub fn bundle_of(answer: &Value) -> anyhow::Result<ReceiptBundle> {
+    let hex_blob = answer["bundle"].as_str().context("no `bundle` field: not a strata_getReceiptProof answer")?;
+    let bytes = hex::decode(hex_blob).context("bundle is not hex")?;
+    decode_exact::<ReceiptBundle>(&bytes).map_err(|e| anyhow::anyhow!("bundle does not decode: {e}"))
+}
+
+/// Verifies and prints the verdict; an error if the bundle proves nothing.
+pub fn verify_and_print(answer: &Value, root: &TrustRoot) -> anyhow::Result<()> {
+    let bundle = bundle_of(answer)?;
+    let chain_id = root.chain_id.unwrap_or(bundle.header.chain_id);
+    println!("trusting {} (chain {chain_id})", root.source);
+    match verify_receipt(&bundle, &root.validators, chain_id) {
+        Ok(v) => {
+            let tx: Option<B256> = answer["transactionHash"].as_str().and_then(|s| s.parse().ok());
+            println!(
+                "VERIFIED: transaction {} is in block {} ({}) at index {}: status {}, {} logs, cumulative gas {}",
+                tx.map_or_else(|| "?".to_string(), |t| t.to_string()),
+                v.block_number,
+                v.block_hash,
+                v.index,
+                if v.success { "success" } else { "failed" },
+                v.logs,
+                v.cumulative_gas_used
+            );
+            println!("  receipt proven against receiptsRoot {} ({} proof nodes)", bundle.header.receipts_root, bundle.proof.len());
+            println!("  header hash {} is the certified block hash", v.block_hash);
+            println!(
+                "  finalized by {} of {} validators (quorum {}): {:?}",
+                v.signers.len(),
+                root.validators.len(),
+                root.validators.quorum(),
+                v.signers
+            );
+            Ok(())
+        }
+        Err(e) => {
+            println!("NOT VERIFIED: {e}");
+            bail!("the receipt is not proven: {e}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bundle_that_is_not_hex_or_not_a_bundle_is_refused() {
+        assert!(bundle_of(&serde_json::json!({"bundle": "zz"})).is_err());
+        assert!(bundle_of(&serde_json::json!({"bundle": "0x01"})).is_err());
+        assert!(bundle_of(&serde_json::json!({})).is_err());
+    }
+}

@@ -1,0 +1,106 @@
+//! Receipt audits: prove, offline, that a receipt is part of a finalized block.
+//!
+//! A [`ReceiptBundle`] carries a receipt as committed (its EIP-2718 encoding), its
+//! Merkle proof against the block's `receiptsRoot`, the block header and the block's
+//! commit certificate. [`verify_receipt`] checks all of it with nothing but the
+//! validator set: the proof against the header, the certificate against the header's
+//! hash and the set. No node needs to be trusted — or even reachable.
+
+use alloc::{string::String, vec::Vec};
+
+use alloy_consensus::ReceiptEnvelope;
+use alloy_eips::eip2718::Decodable2718;
+use alloy_primitives::{B256, Bytes};
+use alloy_rlp::{RlpDecodable, RlpEncodable};
+
+use crate::{CommitCertificate, Header, ValidatorSet, proof, rlp_item::decode_exact};
+
+/// Everything needed to check one receipt offline.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct ReceiptBundle {
+    /// Position of the transaction in its block.
+    pub index: u64,
+    /// The receipt exactly as committed in `receiptsRoot` (EIP-2718 encoding).
+    pub receipt: Bytes,
+    /// Trie nodes from `receiptsRoot` to the receipt's leaf (key `rlp(index)`).
+    pub proof: Vec<Bytes>,
+    /// The block header.
+    pub header: Header,
+    /// The block's commit certificate (RLP).
+    pub certificate: Bytes,
+}
+
+/// What a verified bundle establishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// The block's hash (of the verified header).
+    pub block_hash: B256,
+    /// Its height.
+    pub block_number: u64,
+    /// The transaction's index in it.
+    pub index: u64,
+    /// The receipt's status (true: success).
+    pub success: bool,
+    /// Gas used by the block up to and including this transaction.
+    pub cumulative_gas_used: u64,
+    /// Logs in the receipt.
+    pub logs: usize,
+    /// Validators whose signatures finalized the block.
+    pub signers: Vec<u32>,
+}
+
+/// Why a bundle does not prove its receipt.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuditError {
+    /// The Merkle proof does not lead from `receiptsRoot` to this receipt.
+    #[error("the receipt is not proven against the header's receiptsRoot: {0}")]
+    Proof(String),
+    /// The receipt bytes are not a receipt.
+    #[error("the receipt does not decode: {0}")]
+    Receipt(String),
+    /// The certificate is missing, malformed, for another block, or not a quorum.
+    #[error("the block is not finalized by the validator set: {0}")]
+    Certificate(String),
+}
+
+/// The trie key of receipt `index` in `receiptsRoot`: `rlp(index)`.
+pub fn receipt_key(index: u64) -> Vec<u8> {
+    alloy_rlp::encode(index)
+}
+
+/// Verifies a bundle against the validator set of chain `chain_id`.
+pub fn verify_receipt(bundle: &ReceiptBundle, validators: &ValidatorSet, chain_id: u64) -> Result<Verdict, AuditError> {
+    let leaf = proof::verify(bundle.header.receipts_root, &receipt_key(bundle.index), &bundle.proof)
+        .map_err(|e| AuditError::Proof(alloc::format!("{e:?}")))?
+        .ok_or_else(|| AuditError::Proof("the proof shows no receipt at this index".into()))?;
+    if leaf != bundle.receipt.as_ref() {
+        return Err(AuditError::Proof("the proven leaf is a different receipt".into()));
+    }
+    let receipt = ReceiptEnvelope::decode_2718(&mut bundle.receipt.as_ref()).map_err(|e| AuditError::Receipt(alloc::format!("{e}")))?;
+    if bundle.certificate.is_empty() {
+        return Err(AuditError::Certificate("no certificate".into()));
+    }
+    let cert = decode_exact::<CommitCertificate>(&bundle.certificate).map_err(|e| AuditError::Certificate(alloc::format!("{e}")))?;
+    let block_hash = bundle.header.hash_slow();
+    if cert.block_hash != block_hash || cert.height != bundle.header.number {
+        return Err(AuditError::Certificate(alloc::format!(
+            "it certifies block {} {}, the header is block {} {block_hash}",
+            cert.height,
+            cert.block_hash,
+            bundle.header.number
+        )));
+    }
+    if bundle.header.chain_id != chain_id {
+        return Err(AuditError::Certificate(alloc::format!("the header is of chain {}, not {chain_id}", bundle.header.chain_id)));
+    }
+    cert.verify(validators, chain_id).map_err(|e| AuditError::Certificate(alloc::format!("{e}")))?;
+    Ok(Verdict {
+        block_hash,
+        block_number: bundle.header.number,
+        index: bundle.index,
+        success: receipt.status(),
+        cumulative_gas_used: receipt.cumulative_gas_used(),
+        logs: receipt.logs().len(),
+        signers: cert.signatures.iter().map(|s| s.validator).collect(),
+    })
+}
