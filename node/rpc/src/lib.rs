@@ -9,6 +9,7 @@
 //! execute contracts or walk tries run on the blocking pool, so they never stall
 //! the server's event loop.
 
+pub mod metrics;
 mod types;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -57,9 +58,11 @@ pub enum Error {
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Server limits.
-#[derive(Debug, Clone, Copy)]
+/// Server limits and instrumentation.
+#[derive(Debug, Clone)]
 pub struct RpcConfig {
+    /// Where call latencies are recorded (`/metrics`), if anywhere.
+    pub metrics: Option<Arc<metrics::RpcMetrics>>,
     /// Largest request body accepted (bytes).
     pub max_request_body: u32,
     /// Largest response body produced (bytes).
@@ -70,7 +73,7 @@ pub struct RpcConfig {
 
 impl Default for RpcConfig {
     fn default() -> Self {
-        Self { max_request_body: 5 * 1024 * 1024, max_response_body: 20 * 1024 * 1024, max_connections: 200 }
+        Self { metrics: None, max_request_body: 5 * 1024 * 1024, max_response_body: 20 * 1024 * 1024, max_connections: 200 }
     }
 }
 
@@ -730,7 +733,15 @@ pub async fn start(chain: Arc<Chain>, addr: SocketAddr, config: RpcConfig) -> Re
         .max_response_body_size(config.max_response_body)
         .max_connections(config.max_connections)
         .build();
-    let server = Server::builder().set_config(server_config).build(addr).await.map_err(|source| Error::Bind { addr, source })?;
+    let metrics = config.metrics.clone().unwrap_or_default();
+    let rpc_middleware = jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
+        .layer_fn(move |inner| metrics::Timed { inner, metrics: metrics.clone() });
+    let server = Server::builder()
+        .set_config(server_config)
+        .set_rpc_middleware(rpc_middleware)
+        .build(addr)
+        .await
+        .map_err(|source| Error::Bind { addr, source })?;
     let local = server.local_addr().map_err(|source| Error::Bind { addr, source })?;
     let handle = server.start(EthRpc::new(chain).into_rpc());
     tracing::info!(addr = %local, "JSON-RPC listening (HTTP and WebSocket)");

@@ -108,6 +108,9 @@ pub struct ValidatorConfig {
     /// How many recent blocks' state stays queryable.
     #[serde(default = "default_retain")]
     pub retain_blocks: u64,
+    /// Where `/metrics` (Prometheus) and `/health` are served (none if unset).
+    #[serde(default)]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 fn default_block_time() -> u64 {
@@ -231,6 +234,7 @@ pub fn init(opts: &InitOptions) -> Result<Vec<PathBuf>> {
             empty_block_ms: default_empty_block(),
             view_timeout_ms: default_timeout(),
             retain_blocks: default_retain(),
+            metrics_addr: None,
         };
         let path = dir.join("config.toml");
         write(path.clone(), toml::to_string_pretty(&config).map_err(|e| Error::Config(e.to_string()))?)?;

@@ -5,6 +5,7 @@
 //! [`DevNode::start`] the binary calls, so what is tested is what ships.
 
 pub mod config;
+pub mod metrics;
 pub mod validator;
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
@@ -67,6 +68,8 @@ pub struct DevConfig {
     pub validators: Vec<ValidatorInfo>,
     /// How fees are split among them.
     pub fee_split: FeeSplit,
+    /// Where `/metrics` and `/health` are served (none if unset).
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl DevConfig {
@@ -97,6 +100,7 @@ impl Default for DevConfig {
             cold_dir: None,
             validators: Vec::new(),
             fee_split: FeeSplit::Equal,
+            metrics_addr: None,
         }
     }
 }
@@ -116,6 +120,8 @@ pub struct Node {
     network: Option<Network>,
     /// Keeps the (empty) inbound channel of a dev node open.
     _inbound: Option<mpsc::Sender<(u32, Vec<u8>)>>,
+    /// The `/metrics` and `/health` server: its address and task.
+    metrics: Option<(SocketAddr, JoinHandle<()>)>,
 }
 
 /// The dev node is a [`Node`] with one validator.
@@ -140,7 +146,15 @@ impl Node {
                 ..ChainConfig::default()
             },
         )?;
-        let (rpc_addr, rpc) = strata_rpc::start(chain.clone(), config.rpc_addr, Default::default()).await?;
+        let rpc_metrics = Arc::new(strata_rpc::metrics::RpcMetrics::default());
+        let rpc_config = strata_rpc::RpcConfig { metrics: Some(rpc_metrics.clone()), ..Default::default() };
+        let (rpc_addr, rpc) = strata_rpc::start(chain.clone(), config.rpc_addr, rpc_config).await?;
+        let metrics = match config.metrics_addr {
+            Some(addr) => {
+                Some(metrics::serve(addr, chain.clone(), rpc_metrics).await.map_err(|e| Error::Config(format!("metrics on {addr}: {e}")))?)
+            }
+            None => None,
+        };
         let (shutdown, shutdown_rx) = watch::channel(false);
         // One validator signs; `--validator` entries only share the fees.
         let driver_config = validator::DriverConfig {
@@ -155,7 +169,7 @@ impl Node {
         let (hub, _) = strata_network::mem::MemHub::new(1);
         let transport: Arc<dyn Transport> = Arc::new(hub.endpoint(0));
         let driver = tokio::spawn(validator::run(chain.clone(), transport, inbound, driver_config, shutdown_rx));
-        Ok(Self { chain, rpc_addr, rpc, driver, shutdown, network: None, _inbound: Some(keep) })
+        Ok(Self { chain, rpc_addr, rpc, driver, shutdown, network: None, _inbound: Some(keep), metrics })
     }
 
     /// Starts one validator of a network from its configuration file's contents:
@@ -202,7 +216,15 @@ impl Node {
             max_backoff: Duration::from_secs(2),
         })
         .await?;
-        let (rpc_addr, rpc) = strata_rpc::start(chain.clone(), config.rpc_addr, Default::default()).await?;
+        let rpc_metrics = Arc::new(strata_rpc::metrics::RpcMetrics::default());
+        let rpc_config = strata_rpc::RpcConfig { metrics: Some(rpc_metrics.clone()), ..Default::default() };
+        let (rpc_addr, rpc) = strata_rpc::start(chain.clone(), config.rpc_addr, rpc_config).await?;
+        let metrics = match config.metrics_addr {
+            Some(addr) => {
+                Some(metrics::serve(addr, chain.clone(), rpc_metrics).await.map_err(|e| Error::Config(format!("metrics on {addr}: {e}")))?)
+            }
+            None => None,
+        };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let driver_config = validator::DriverConfig {
             validators,
@@ -215,12 +237,17 @@ impl Node {
         let transport: Arc<dyn Transport> = Arc::new(network.clone());
         let driver = tokio::spawn(validator::run(chain.clone(), transport, inbound, driver_config, shutdown_rx));
         tracing::info!(me, rpc = %rpc_addr, p2p = %config.p2p_addr, "validator started");
-        Ok(Self { chain, rpc_addr, rpc, driver, shutdown, network: Some(network), _inbound: None })
+        Ok(Self { chain, rpc_addr, rpc, driver, shutdown, network: Some(network), _inbound: None, metrics })
     }
 
     /// The chain.
     pub fn chain(&self) -> &Arc<Chain> {
         &self.chain
+    }
+
+    /// The address `/metrics` and `/health` are served on, if any.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(a, _)| *a)
     }
 
     /// The address the RPC server listens on.
@@ -251,6 +278,9 @@ impl Node {
         }
         if let Some(n) = &self.network {
             n.shutdown();
+        }
+        if let Some((_, task)) = &self.metrics {
+            task.abort();
         }
         // Connection tasks of the RPC server may hold the chain a moment longer; the
         // database closes when the last handle drops, so wait for them (bounded).

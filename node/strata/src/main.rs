@@ -47,6 +47,9 @@ enum Command {
         /// Split fees by the validators' storage class (NVMe 3 : SSD 2 : HDD 1) instead of equally.
         #[arg(long)]
         split_by_storage_class: bool,
+        /// Serve Prometheus `/metrics` and `/health` on this address (e.g. 127.0.0.1:9100).
+        #[arg(long)]
+        metrics_addr: Option<SocketAddr>,
     },
     /// Write a local testnet: genesis.json and, per validator, a fresh key and config.toml.
     Init {
@@ -322,14 +325,36 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("shutting down");
             node.stop().await;
         }
-        Command::Dev { data_dir, rpc_addr, chain_id, block_time, retain_blocks, cold_dir, validators, split_by_storage_class } => {
+        Command::Dev {
+            data_dir,
+            rpc_addr,
+            chain_id,
+            block_time,
+            retain_blocks,
+            cold_dir,
+            validators,
+            split_by_storage_class,
+            metrics_addr,
+        } => {
             let fee_split = if split_by_storage_class { strata_chain::FeeSplit::BY_STORAGE_CLASS } else { strata_chain::FeeSplit::Equal };
-            let config =
-                DevConfig { data_dir: data_dir.clone(), rpc_addr, chain_id, block_time, retain_blocks, cold_dir, validators, fee_split };
+            let config = DevConfig {
+                data_dir: data_dir.clone(),
+                rpc_addr,
+                chain_id,
+                block_time,
+                retain_blocks,
+                cold_dir,
+                validators,
+                fee_split,
+                metrics_addr,
+            };
             let node = DevNode::start(config).await.with_context(|| format!("starting the dev node in {}", data_dir.display()))?;
             print_dev_accounts()?;
             println!("Chain id {chain_id}, data in {}", data_dir.display());
             println!("JSON-RPC: {} (WebSocket: {})", node.http_url(), node.ws_url());
+            if let Some(m) = node.metrics_addr() {
+                println!("Metrics: http://{m}/metrics, health: http://{m}/health");
+            }
             shutdown_signal().await;
             tracing::info!("shutting down");
             node.stop().await;

@@ -180,3 +180,39 @@ async fn transfers_fees_rejections_and_restart() {
     rpc.wait_receipt(hash5.as_str().unwrap()).await;
     node.stop().await;
 }
+
+/// One HTTP GET over a raw socket: (status code, body).
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let code = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (code, out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_and_health_endpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = DevConfig { metrics_addr: Some("127.0.0.1:0".parse().unwrap()), ..config(dir.path()) };
+    let node = DevNode::start(config).await.unwrap();
+    let rpc = Rpc::new(&node.http_url());
+    let alice = dev_accounts().unwrap()[0].signer.clone();
+    let tx = eip1559(&alice, CHAIN_ID, 0, Address::repeat_byte(0x42), 1);
+    let hash = rpc.call("eth_sendRawTransaction", vec![raw_hex(&tx)]).await;
+    rpc.wait_receipt(hash.as_str().unwrap()).await;
+    let addr = node.metrics_addr().unwrap();
+    let (code, body) = http_get(addr, "/metrics").await;
+    assert_eq!(code, 200);
+    assert!(body.contains("strata_block_height 1"), "{body}");
+    assert!(body.contains("strata_block_transactions 1"));
+    assert!(body.contains("strata_mempool_transactions 0"));
+    assert!(body.contains("strata_consensus_view 0"));
+    assert!(body.contains("strata_rpc_request_duration_seconds_count{method=\"eth_sendRawTransaction\"} 1"), "{body}");
+    let (code, body) = http_get(addr, "/health").await;
+    assert_eq!(code, 200, "a lone validator is healthy");
+    assert!(body.contains("\"height\":1"), "{body}");
+    assert_eq!(http_get(addr, "/nope").await.0, 404);
+    node.stop().await;
+}
