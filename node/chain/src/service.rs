@@ -136,6 +136,8 @@ pub struct Chain {
     local_txs: broadcast::Sender<strata_primitives::Bytes>,
     /// What the consensus driver last reported (for RPC and metrics).
     consensus: Mutex<ConsensusStatus>,
+    /// Hashes of transactions entering the pool (from clients or peers).
+    pooled_txs: broadcast::Sender<B256>,
 }
 
 /// The consensus view of this node, as its driver reports it.
@@ -206,6 +208,7 @@ impl Chain {
             blocks,
             local_txs,
             consensus: Mutex::new(ConsensusStatus::default()),
+            pooled_txs: broadcast::channel(4096).0,
         }))
     }
 
@@ -242,6 +245,11 @@ impl Chain {
     /// Hash and header of the latest block.
     pub fn head(&self) -> (B256, Header) {
         self.inner.lock().head.clone()
+    }
+
+    /// Subscribes to the hashes of transactions entering the pool.
+    pub fn subscribe_pooled(&self) -> broadcast::Receiver<B256> {
+        self.pooled_txs.subscribe()
     }
 
     /// Records the consensus driver's view of things.
@@ -346,6 +354,7 @@ impl Chain {
         let hash = tx.hash();
         self.inner.lock().mempool.add(tx, account.nonce)?;
         tracing::debug!(%hash, "transaction pooled");
+        let _ = self.pooled_txs.send(hash);
         self.tx_arrived.notify_one();
         Ok(hash)
     }

@@ -9,6 +9,7 @@
 //! execute contracts or walk tries run on the blocking pool, so they never stall
 //! the server's event loop.
 
+pub mod logs;
 pub mod metrics;
 mod types;
 
@@ -69,11 +70,22 @@ pub struct RpcConfig {
     pub max_response_body: u32,
     /// Maximum simultaneous connections.
     pub max_connections: u32,
+    /// Most calls in one JSON-RPC batch.
+    pub max_batch: u32,
+    /// Most subscriptions one WebSocket connection may hold.
+    pub max_subscriptions_per_connection: u32,
 }
 
 impl Default for RpcConfig {
     fn default() -> Self {
-        Self { metrics: None, max_request_body: 5 * 1024 * 1024, max_response_body: 20 * 1024 * 1024, max_connections: 200 }
+        Self {
+            metrics: None,
+            max_request_body: 5 * 1024 * 1024,
+            max_response_body: 20 * 1024 * 1024,
+            max_connections: 200,
+            max_batch: 100,
+            max_subscriptions_per_connection: 64,
+        }
     }
 }
 
@@ -142,6 +154,13 @@ impl Resolved {
             Resolved::Latest { .. } => latest,
             Resolved::At(h) => h,
         }
+    }
+}
+
+fn log_error(e: logs::LogQueryError) -> ErrorObjectOwned {
+    match e {
+        logs::LogQueryError::Node(m) => internal(m),
+        other => ErrorObjectOwned::owned(jsonrpsee::types::error::INVALID_PARAMS_CODE, other.to_string(), None::<()>),
     }
 }
 
@@ -227,6 +246,55 @@ pub trait EthApi {
     /// The node holds no keys.
     #[method(name = "eth_accounts")]
     fn accounts(&self) -> RpcResult<Vec<Address>>;
+    /// Logs matching a filter (address and topic OR-lists, `null` wildcards, a block range
+    /// of at most `logs::MAX_LOG_RANGE` blocks or one block hash).
+    #[method(name = "eth_getLogs", blocking)]
+    fn get_logs(&self, filter: logs::LogFilter) -> RpcResult<Vec<types::RpcLog>>;
+    /// Installs a log filter polled with `eth_getFilterChanges` (expires after 5 idle minutes).
+    #[method(name = "eth_newFilter")]
+    fn new_filter(&self, filter: logs::LogFilter) -> RpcResult<U64>;
+    /// Installs a new-block filter.
+    #[method(name = "eth_newBlockFilter")]
+    fn new_block_filter(&self) -> RpcResult<U64>;
+    /// Installs a pending-transaction filter.
+    #[method(name = "eth_newPendingTransactionFilter")]
+    fn new_pending_filter(&self) -> RpcResult<U64>;
+    /// What a filter saw since it was last polled.
+    #[method(name = "eth_getFilterChanges", blocking)]
+    fn filter_changes(&self, id: U64) -> RpcResult<logs::FilterChanges>;
+    /// Every log a log filter matches.
+    #[method(name = "eth_getFilterLogs", blocking)]
+    fn filter_logs(&self, id: U64) -> RpcResult<Vec<types::RpcLog>>;
+    /// Removes a filter.
+    #[method(name = "eth_uninstallFilter")]
+    fn uninstall_filter(&self, id: U64) -> RpcResult<bool>;
+    /// All receipts of a block.
+    #[method(name = "eth_getBlockReceipts", blocking)]
+    fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<RpcReceipt>>>;
+    /// Number of transactions in a block.
+    #[method(name = "eth_getBlockTransactionCountByNumber")]
+    fn tx_count_by_number(&self, tag: BlockTag) -> RpcResult<Option<U64>>;
+    /// Number of transactions in a block.
+    #[method(name = "eth_getBlockTransactionCountByHash")]
+    fn tx_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>>;
+    /// A transaction by block and position.
+    #[method(name = "eth_getTransactionByBlockNumberAndIndex")]
+    fn tx_by_number_and_index(&self, tag: BlockTag, index: U64) -> RpcResult<Option<RpcTransaction>>;
+    /// A transaction by block and position.
+    #[method(name = "eth_getTransactionByBlockHashAndIndex")]
+    fn tx_by_hash_and_index(&self, hash: B256, index: U64) -> RpcResult<Option<RpcTransaction>>;
+    /// PBFT blocks have no uncles.
+    #[method(name = "eth_getUncleCountByBlockNumber")]
+    fn uncle_count_by_number(&self, tag: BlockTag) -> RpcResult<U64>;
+    /// PBFT blocks have no uncles.
+    #[method(name = "eth_getUncleCountByBlockHash")]
+    fn uncle_count_by_hash(&self, hash: B256) -> RpcResult<U64>;
+    /// Base fees and gas-used ratios of recent blocks (rewards: Strata charges no tip, so 0).
+    #[method(name = "eth_feeHistory", blocking)]
+    fn fee_history(&self, count: types::Quantity, newest: BlockTag, percentiles: Option<Vec<f64>>) -> RpcResult<types::FeeHistory>;
+    /// WebSocket subscriptions: `newHeads`, `logs` (with a filter), `newPendingTransactions`.
+    #[subscription(name = "eth_subscribe" => "eth_subscription", unsubscribe = "eth_unsubscribe", item = serde_json::Value)]
+    async fn subscribe(&self, kind: String, filter: Option<logs::LogFilter>) -> jsonrpsee::core::SubscriptionResult;
     /// Strata: what a transaction — signed (raw bytes) or unsigned (a call object) —
     /// would use and pay, by resource, as the fee contract prices it now.
     #[method(name = "strata_quoteFee", blocking)]
@@ -285,12 +353,40 @@ impl CallRequest {
 /// The RPC implementation over a [`Chain`].
 pub struct EthRpc {
     chain: Arc<Chain>,
+    filters: Arc<logs::Filters>,
 }
 
 impl EthRpc {
-    /// RPC over `chain`.
+    /// RPC over `chain`. Must be created inside a tokio runtime (a task feeds the
+    /// pending-transaction filters).
     pub fn new(chain: Arc<Chain>) -> Self {
-        Self { chain }
+        let filters = Arc::new(logs::Filters::default());
+        let mut pooled = chain.subscribe_pooled();
+        let weak = Arc::downgrade(&filters);
+        tokio::spawn(async move {
+            loop {
+                match pooled.recv().await {
+                    Ok(hash) => match weak.upgrade() {
+                        Some(f) => f.on_pooled(hash),
+                        None => return,
+                    },
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => return,
+                }
+            }
+        });
+        Self { chain, filters }
+    }
+
+    fn block_at(&self, id: BlockId) -> RpcResult<Option<SealedBlock>> {
+        let number = match id {
+            BlockId::Tag(t) => logs::height_of(&self.chain, Some(t)),
+            BlockId::Hash(h) => match self.chain.store().number_of(&h).map_err(internal)? {
+                Some(n) => n,
+                None => return Ok(None),
+            },
+        };
+        self.block_by_number(number)
     }
 
     /// Which state a query reads: the flat latest view for `latest`/`pending`, else
@@ -394,6 +490,14 @@ impl EthRpc {
         Ok(Some((block, index)))
     }
 
+    fn tx_at(&self, block: BlockId, index: U64) -> RpcResult<Option<RpcTransaction>> {
+        let Some(block) = self.block_at(block)? else { return Ok(None) };
+        let Ok(i) = usize::try_from(index.to::<u64>()) else { return Ok(None) };
+        let Some(tx) = block.block.transactions.get(i) else { return Ok(None) };
+        let from = tx.recover_sender().map_err(internal)?;
+        Ok(Some(RpcTransaction::new(tx, from, Some(ctx(&block, i)))))
+    }
+
     fn rpc_block(block: Option<SealedBlock>, full: bool) -> RpcResult<Option<RpcBlock>> {
         let Some(block) = block else { return Ok(None) };
         let senders = if full { Self::senders(&block)? } else { Vec::new() };
@@ -405,6 +509,7 @@ fn ctx(block: &SealedBlock, index: usize) -> TxContext {
     TxContext { block_hash: block.hash, block_number: block.number(), index: index as u64, base_fee: block.header().base_fee_per_gas }
 }
 
+#[jsonrpsee::core::async_trait]
 impl EthApiServer for EthRpc {
     fn client_version(&self) -> RpcResult<String> {
         Ok(CLIENT_VERSION.to_string())
@@ -611,6 +716,186 @@ impl EthApiServer for EthRpc {
         Ok(Vec::new())
     }
 
+    fn get_logs(&self, filter: logs::LogFilter) -> RpcResult<Vec<types::RpcLog>> {
+        logs::get_logs(&self.chain, &filter).map_err(log_error)
+    }
+
+    fn new_filter(&self, filter: logs::LogFilter) -> RpcResult<U64> {
+        self.filters.new_log_filter(&self.chain, filter).map_err(log_error)
+    }
+
+    fn new_block_filter(&self) -> RpcResult<U64> {
+        self.filters.new_block_filter(&self.chain).map_err(log_error)
+    }
+
+    fn new_pending_filter(&self) -> RpcResult<U64> {
+        self.filters.new_pending_filter().map_err(log_error)
+    }
+
+    fn filter_changes(&self, id: U64) -> RpcResult<logs::FilterChanges> {
+        self.filters.changes(&self.chain, id).map_err(log_error)?.ok_or_else(|| exec_error("filter not found"))
+    }
+
+    fn filter_logs(&self, id: U64) -> RpcResult<Vec<types::RpcLog>> {
+        self.filters.all_logs(&self.chain, id).map_err(log_error)?.ok_or_else(|| exec_error("filter not found"))
+    }
+
+    fn uninstall_filter(&self, id: U64) -> RpcResult<bool> {
+        Ok(self.filters.uninstall(id))
+    }
+
+    fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<RpcReceipt>>> {
+        let Some(block) = self.block_at(block)? else { return Ok(None) };
+        let receipts = self.chain.store().receipts(block.number()).map_err(internal)?.ok_or_else(|| internal("receipts missing"))?;
+        let senders = Self::senders(&block)?;
+        let mut first_log_index = 0u64;
+        let mut out = Vec::with_capacity(receipts.len());
+        for (i, (r, tx)) in receipts.iter().zip(&block.block.transactions).enumerate() {
+            out.push(RpcReceipt::new(tx, senders[i], r, block.header(), ctx(&block, i), first_log_index));
+            first_log_index = first_log_index.saturating_add(r.logs.len() as u64);
+        }
+        Ok(Some(out))
+    }
+
+    fn tx_count_by_number(&self, tag: BlockTag) -> RpcResult<Option<U64>> {
+        Ok(self.block_at(BlockId::Tag(tag))?.map(|b| U64::from(b.block.transactions.len())))
+    }
+
+    fn tx_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>> {
+        Ok(self.block_at(BlockId::Hash(hash))?.map(|b| U64::from(b.block.transactions.len())))
+    }
+
+    fn tx_by_number_and_index(&self, tag: BlockTag, index: U64) -> RpcResult<Option<RpcTransaction>> {
+        self.tx_at(BlockId::Tag(tag), index)
+    }
+
+    fn tx_by_hash_and_index(&self, hash: B256, index: U64) -> RpcResult<Option<RpcTransaction>> {
+        self.tx_at(BlockId::Hash(hash), index)
+    }
+
+    fn uncle_count_by_number(&self, _tag: BlockTag) -> RpcResult<U64> {
+        Ok(U64::ZERO)
+    }
+
+    fn uncle_count_by_hash(&self, _hash: B256) -> RpcResult<U64> {
+        Ok(U64::ZERO)
+    }
+
+    fn fee_history(&self, count: types::Quantity, newest: BlockTag, percentiles: Option<Vec<f64>>) -> RpcResult<types::FeeHistory> {
+        const MAX_BLOCKS: u64 = 1024;
+        let newest = logs::height_of(&self.chain, Some(newest)).min(self.chain.head().1.number);
+        let count = count.0.min(MAX_BLOCKS).min(newest.saturating_add(1));
+        let oldest = newest.saturating_add(1).saturating_sub(count);
+        let (mut base, mut ratios, mut rewards) = (Vec::new(), Vec::new(), Vec::new());
+        let percentiles = percentiles.unwrap_or_default();
+        if percentiles.len() > 100 || percentiles.iter().any(|p| !(0.0..=100.0).contains(p)) {
+            return Err(ErrorObjectOwned::owned(
+                jsonrpsee::types::error::INVALID_PARAMS_CODE,
+                "reward percentiles must be at most 100 values in [0, 100]",
+                None::<()>,
+            ));
+        }
+        for n in oldest..=newest {
+            if count == 0 {
+                break;
+            }
+            let h = self.chain.store().header(n).map_err(internal)?.ok_or_else(|| internal(format!("header {n} missing")))?;
+            base.push(U256::from(h.base_fee_per_gas));
+            ratios.push(if h.gas_limit == 0 { 0.0 } else { h.gas_used as f64 / h.gas_limit as f64 });
+            rewards.push(vec![U256::ZERO; percentiles.len()]);
+        }
+        // The next block's base fee: the fee contract's gas price now.
+        base.push(U256::from(self.chain.next_env(0).map_err(internal)?.base_fee));
+        Ok(types::FeeHistory {
+            oldest_block: U64::from(oldest),
+            base_fee_per_gas: base,
+            gas_used_ratio: ratios,
+            reward: (!percentiles.is_empty()).then_some(rewards),
+        })
+    }
+
+    async fn subscribe(
+        &self,
+        pending: jsonrpsee::PendingSubscriptionSink,
+        kind: String,
+        filter: Option<logs::LogFilter>,
+    ) -> jsonrpsee::core::SubscriptionResult {
+        let chain = self.chain.clone();
+        match kind.as_str() {
+            "newHeads" | "logs" => {
+                let filter = filter.unwrap_or_default();
+                let mut blocks = chain.subscribe_blocks();
+                let sink = pending.accept().await?;
+                tokio::spawn(async move {
+                    loop {
+                        let block = tokio::select! {
+                            b = blocks.recv() => b,
+                            _ = sink.closed() => return,
+                        };
+                        let block = match block {
+                            Ok(b) => b,
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                            Err(_) => return,
+                        };
+                        let items: Vec<serde_json::Value> = if kind == "newHeads" {
+                            vec![serde_json::to_value(RpcBlock::new(&block, &[], false)).unwrap_or_default()]
+                        } else {
+                            let mut logs = Vec::new();
+                            let c = chain.clone();
+                            let f = filter.clone();
+                            let b = block.clone();
+                            let found = tokio::task::spawn_blocking(move || logs::block_logs(&c, &b, &f, &mut logs).map(|_| logs)).await;
+                            match found {
+                                Ok(Ok(logs)) => logs.iter().filter_map(|l| serde_json::to_value(l).ok()).collect(),
+                                _ => Vec::new(),
+                            }
+                        };
+                        for item in items {
+                            let Ok(raw) = serde_json::value::to_raw_value(&item) else { continue };
+                            if sink.send(raw).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+                Ok(())
+            }
+            "newPendingTransactions" => {
+                let mut pooled = chain.subscribe_pooled();
+                let sink = pending.accept().await?;
+                tokio::spawn(async move {
+                    loop {
+                        let hash = tokio::select! {
+                            h = pooled.recv() => h,
+                            _ = sink.closed() => return,
+                        };
+                        match hash {
+                            Ok(h) => {
+                                let Ok(raw) = serde_json::value::to_raw_value(&h) else { continue };
+                                if sink.send(raw).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                            Err(_) => return,
+                        }
+                    }
+                });
+                Ok(())
+            }
+            other => {
+                pending
+                    .reject(ErrorObjectOwned::owned(
+                        jsonrpsee::types::error::INVALID_PARAMS_CODE,
+                        format!("unknown subscription {other:?}: newHeads, logs or newPendingTransactions"),
+                        None::<()>,
+                    ))
+                    .await;
+                Ok(())
+            }
+        }
+    }
+
     fn quote_fee(&self, request: QuoteRequest, block: Option<BlockId>) -> RpcResult<RpcFeeQuote> {
         let (base, env) = self.execution_state(block)?;
         let sim = match request {
@@ -732,6 +1017,8 @@ pub async fn start(chain: Arc<Chain>, addr: SocketAddr, config: RpcConfig) -> Re
         .max_request_body_size(config.max_request_body)
         .max_response_body_size(config.max_response_body)
         .max_connections(config.max_connections)
+        .set_batch_request_config(jsonrpsee::server::BatchRequestConfig::Limit(config.max_batch))
+        .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
         .build();
     let metrics = config.metrics.clone().unwrap_or_default();
     let rpc_middleware = jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()

@@ -179,7 +179,7 @@ impl RpcTransaction {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RpcLog {
-    address: Address,
+    pub(crate) address: Address,
     topics: Vec<B256>,
     data: Bytes,
     block_hash: B256,
@@ -357,6 +357,40 @@ impl RpcCertificate {
     }
 }
 
+/// A quantity given as a hex string or a plain number (clients send both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quantity(pub u64);
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Q {
+            Hex(U64),
+            Num(u64),
+        }
+        Ok(Quantity(match Q::deserialize(d)? {
+            Q::Hex(h) => h.to::<u64>(),
+            Q::Num(n) => n,
+        }))
+    }
+}
+
+/// `eth_feeHistory`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeeHistory {
+    /// First block of the range.
+    pub oldest_block: U64,
+    /// Base fee of each block, and of the next one.
+    pub base_fee_per_gas: Vec<U256>,
+    /// Gas used over gas limit, per block.
+    pub gas_used_ratio: Vec<f64>,
+    /// Priority fees at the requested percentiles (always 0: no tips on Strata).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reward: Option<Vec<Vec<U256>>>,
+}
+
 /// `strata_getReceiptProof`: an audit bundle, as fields and as one RLP blob.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -445,6 +479,24 @@ impl From<&Tombstone> for RpcTombstone {
             retention_end: U64::from(t.retention_end),
             payer: t.payer,
             purged: t.purged,
+        }
+    }
+}
+
+impl RpcLog {
+    /// A log with its position in the chain.
+    pub fn new(log: &Log, block_hash: B256, block_number: u64, timestamp: u64, tx_hash: B256, tx_index: u64, log_index: u64) -> Self {
+        Self {
+            address: log.address,
+            topics: log.data.topics().to_vec(),
+            data: log.data.data.clone(),
+            block_hash,
+            block_number: U64::from(block_number),
+            block_timestamp: U64::from(timestamp),
+            transaction_hash: tx_hash,
+            transaction_index: U64::from(tx_index),
+            log_index: U64::from(log_index),
+            removed: false,
         }
     }
 }

@@ -7,6 +7,7 @@ mod contracts;
 mod crash;
 mod dev_node;
 mod rpc;
+mod rpc_logs;
 mod state_rpc;
 mod storage_market;
 
