@@ -9,4 +9,6 @@ cargo test --locked --workspace --all-targets
 cargo test --locked --manifest-path contracts/Cargo.toml
 # The genesis system contracts are committed Wasm: they must be what their source builds to.
 bash scripts/build-system-contracts.sh --check
+# A real Ethereum client (web3.py, in a local virtual environment) against a dev node.
+bash scripts/python-test.sh
 echo "test.sh: all tests passed in $(( $(date +%s) - start ))s"

@@ -1011,6 +1011,26 @@ impl EthApiServer for EthRpc {
     }
 }
 
+/// Subscription ids as go-ethereum shapes them (`0x` + 32 hex digits, random), which
+/// clients such as web3.py expect.
+#[derive(Debug, Clone, Copy)]
+struct HexIdProvider;
+
+impl jsonrpsee::core::traits::IdProvider for HexIdProvider {
+    fn next_id(&self) -> jsonrpsee::types::SubscriptionId<'static> {
+        let mut b = [0u8; 16];
+        if getrandom::fill(&mut b).is_err() {
+            // No OS randomness: ids stay unique (time and a counter), only guessable.
+            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+            b[..8].copy_from_slice(&n.to_be_bytes());
+            b[8..].copy_from_slice(&t.to_be_bytes());
+        }
+        jsonrpsee::types::SubscriptionId::Str(format!("0x{}", strata_primitives::hex::encode(b)).into())
+    }
+}
+
 /// Starts the JSON-RPC server (HTTP and WebSocket) on `addr`.
 pub async fn start(chain: Arc<Chain>, addr: SocketAddr, config: RpcConfig) -> Result<(SocketAddr, ServerHandle)> {
     let server_config = ServerConfig::builder()
@@ -1019,6 +1039,7 @@ pub async fn start(chain: Arc<Chain>, addr: SocketAddr, config: RpcConfig) -> Re
         .max_connections(config.max_connections)
         .set_batch_request_config(jsonrpsee::server::BatchRequestConfig::Limit(config.max_batch))
         .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
+        .set_id_provider(HexIdProvider)
         .build();
     let metrics = config.metrics.clone().unwrap_or_default();
     let rpc_middleware = jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
