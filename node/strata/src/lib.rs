@@ -124,6 +124,36 @@ pub struct Node {
     metrics: Option<(SocketAddr, JoinHandle<()>)>,
 }
 
+/// Opens a node's databases — RocksDB in `<data_dir>/chain`, the cold store in
+/// `cold_dir`, compiled contracts in `<data_dir>/wasm-cache` — and its chain.
+fn open_chain(
+    data_dir: &std::path::Path,
+    cold_dir: PathBuf,
+    spec: ChainSpec,
+    me: strata_primitives::Address,
+    retain: u64,
+) -> Result<Arc<Chain>> {
+    let kv = Arc::new(RocksKv::open(data_dir.join("chain"))?);
+    let cold = Arc::new(RocksKv::open(cold_dir)?);
+    let vm = strata_vm::VmConfig { cache_dir: Some(data_dir.join("wasm-cache")), ..Default::default() };
+    Ok(Chain::open(kv, cold, spec, me, ChainConfig { retain, vm, ..ChainConfig::default() })?)
+}
+
+/// What [`serve`] starts: the RPC address and server, and the metrics server if any.
+type Served = (SocketAddr, jsonrpsee::server::ServerHandle, Option<(SocketAddr, JoinHandle<()>)>);
+
+/// Starts JSON-RPC on `rpc_addr` and, if asked, `/metrics` and `/health` on `metrics_addr`.
+async fn serve(chain: &Arc<Chain>, rpc_addr: SocketAddr, metrics_addr: Option<SocketAddr>) -> Result<Served> {
+    let rpc_metrics = Arc::new(strata_rpc::metrics::RpcMetrics::default());
+    let rpc_config = strata_rpc::RpcConfig { metrics: Some(rpc_metrics.clone()), ..Default::default() };
+    let (addr, handle) = strata_rpc::start(chain.clone(), rpc_addr, rpc_config).await?;
+    let metrics = match metrics_addr {
+        Some(at) => Some(metrics::serve(at, chain.clone(), rpc_metrics).await.map_err(|e| Error::Config(format!("metrics on {at}: {e}")))?),
+        None => None,
+    };
+    Ok((addr, handle, metrics))
+}
+
 /// The dev node is a [`Node`] with one validator.
 pub type DevNode = Node;
 
@@ -132,29 +162,9 @@ impl Node {
     /// (one validator: the same driver as a network, deciding alone) and the RPC
     /// server. Must be called inside a tokio runtime.
     pub async fn start(config: DevConfig) -> Result<Self> {
-        let kv = Arc::new(RocksKv::open(config.data_dir.join("chain"))?);
-        let cold = Arc::new(RocksKv::open(config.cold_dir())?);
         let key = strata_chain::dev_validator_key();
-        let chain = Chain::open(
-            kv,
-            cold,
-            config.spec(),
-            key.address(),
-            ChainConfig {
-                retain: config.retain_blocks,
-                vm: strata_vm::VmConfig { cache_dir: Some(config.data_dir.join("wasm-cache")), ..Default::default() },
-                ..ChainConfig::default()
-            },
-        )?;
-        let rpc_metrics = Arc::new(strata_rpc::metrics::RpcMetrics::default());
-        let rpc_config = strata_rpc::RpcConfig { metrics: Some(rpc_metrics.clone()), ..Default::default() };
-        let (rpc_addr, rpc) = strata_rpc::start(chain.clone(), config.rpc_addr, rpc_config).await?;
-        let metrics = match config.metrics_addr {
-            Some(addr) => {
-                Some(metrics::serve(addr, chain.clone(), rpc_metrics).await.map_err(|e| Error::Config(format!("metrics on {addr}: {e}")))?)
-            }
-            None => None,
-        };
+        let chain = open_chain(&config.data_dir, config.cold_dir(), config.spec(), key.address(), config.retain_blocks)?;
+        let (rpc_addr, rpc, metrics) = serve(&chain, config.rpc_addr, config.metrics_addr).await?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         // One validator signs; `--validator` entries only share the fees.
         let driver_config = validator::DriverConfig {
@@ -184,8 +194,6 @@ impl Node {
         if config.peers.len() != spec.validators.len() {
             return Err(Error::Config(format!("{} peer addresses for {} validators", config.peers.len(), spec.validators.len())));
         }
-        let kv = Arc::new(RocksKv::open(config.data_dir.join("chain"))?);
-        let cold = Arc::new(RocksKv::open(config.cold_dir.clone().unwrap_or_else(|| config.data_dir.join("cold")))?);
         let validators = ValidatorSet { validators: spec.validators.iter().map(|v| v.address).collect() };
         let peers: Vec<Peer> = spec
             .validators
@@ -194,17 +202,8 @@ impl Node {
             .enumerate()
             .map(|(i, (v, addr))| Peer { index: i as u32, address: v.address, addr: *addr })
             .collect();
-        let chain = Chain::open(
-            kv,
-            cold,
-            spec.clone(),
-            key.address(),
-            ChainConfig {
-                retain: config.retain_blocks,
-                vm: strata_vm::VmConfig { cache_dir: Some(config.data_dir.join("wasm-cache")), ..Default::default() },
-                ..ChainConfig::default()
-            },
-        )?;
+        let cold_dir = config.cold_dir.clone().unwrap_or_else(|| config.data_dir.join("cold"));
+        let chain = open_chain(&config.data_dir, cold_dir, spec.clone(), key.address(), config.retain_blocks)?;
         let (network, inbound) = Network::start(NetworkConfig {
             chain_id: spec.chain_id,
             me,
@@ -216,15 +215,7 @@ impl Node {
             max_backoff: Duration::from_secs(2),
         })
         .await?;
-        let rpc_metrics = Arc::new(strata_rpc::metrics::RpcMetrics::default());
-        let rpc_config = strata_rpc::RpcConfig { metrics: Some(rpc_metrics.clone()), ..Default::default() };
-        let (rpc_addr, rpc) = strata_rpc::start(chain.clone(), config.rpc_addr, rpc_config).await?;
-        let metrics = match config.metrics_addr {
-            Some(addr) => {
-                Some(metrics::serve(addr, chain.clone(), rpc_metrics).await.map_err(|e| Error::Config(format!("metrics on {addr}: {e}")))?)
-            }
-            None => None,
-        };
+        let (rpc_addr, rpc, metrics) = serve(&chain, config.rpc_addr, config.metrics_addr).await?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let driver_config = validator::DriverConfig {
             validators,

@@ -279,6 +279,17 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
+/// Prints where the node listens, then runs it until SIGINT/SIGTERM and stops it cleanly.
+async fn serve_until_signal(node: strata_node::Node) {
+    println!("JSON-RPC: {} (WebSocket: {})", node.http_url(), node.ws_url());
+    if let Some(m) = node.metrics_addr() {
+        println!("Metrics: http://{m}/metrics, health: http://{m}/health");
+    }
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    node.stop().await;
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     init_tracing();
@@ -351,13 +362,7 @@ async fn main() -> anyhow::Result<()> {
             let node = DevNode::start(config).await.with_context(|| format!("starting the dev node in {}", data_dir.display()))?;
             print_dev_accounts()?;
             println!("Chain id {chain_id}, data in {}", data_dir.display());
-            println!("JSON-RPC: {} (WebSocket: {})", node.http_url(), node.ws_url());
-            if let Some(m) = node.metrics_addr() {
-                println!("Metrics: http://{m}/metrics, health: http://{m}/health");
-            }
-            shutdown_signal().await;
-            tracing::info!("shutting down");
-            node.stop().await;
+            serve_until_signal(node).await;
         }
     }
     Ok(())

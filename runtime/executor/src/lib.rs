@@ -107,6 +107,20 @@ pub struct MessageResult {
     pub resources: ResourceUsage,
 }
 
+impl MessageResult {
+    /// A failure (not a revert): no output, nothing created.
+    pub fn failed(gas_used: u64, reason: String) -> Self {
+        Self {
+            success: false,
+            gas_used,
+            output: Vec::new(),
+            failure: Some(reason),
+            contract_address: None,
+            resources: ResourceUsage::default(),
+        }
+    }
+}
+
 /// Runs a message in a session whose newest layer belongs to it; on return that layer
 /// holds the message's changes only if it succeeded (it is emptied otherwise).
 fn execute_message(
@@ -117,14 +131,7 @@ fn execute_message(
     input: &[u8],
     gas: u64,
 ) -> (Box<Session>, Result<MessageResult>) {
-    let fail = |gas_used: u64, reason: String| MessageResult {
-        success: false,
-        gas_used,
-        output: Vec::new(),
-        failure: Some(reason),
-        contract_address: None,
-        resources: ResourceUsage::default(),
-    };
+    let fail = MessageResult::failed;
     // Frame layer on top of the message layer, so failure drops exactly the frame.
     session.push();
     let (contract, ctx, entry, frame_input, frame_gas, created) = match kind {
@@ -239,14 +246,7 @@ fn execute_message(
         }
         Status::Failure(reason) => {
             session.revert_top();
-            MessageResult {
-                success: false,
-                gas_used,
-                output: Vec::new(),
-                failure: Some(reason),
-                contract_address: None,
-                resources: ResourceUsage::default(),
-            }
+            MessageResult::failed(gas_used, reason)
         }
     };
     (session, Ok(result))
@@ -614,14 +614,7 @@ pub fn simulate(
     let mut quotes = fees::Quotes::default();
     let min_gas = min_gas_quoted(&base, &vm, env, tx_bytes, &mut quotes)?;
     if sim.gas < min_gas {
-        return Ok(MessageResult {
-            success: false,
-            gas_used: sim.gas,
-            output: Vec::new(),
-            failure: Some(format!("intrinsic gas too low: have {}, want {min_gas}", sim.gas)),
-            contract_address: None,
-            resources: ResourceUsage::default(),
-        });
+        return Ok(MessageResult::failed(sim.gas, format!("intrinsic gas too low: have {}, want {min_gas}", sim.gas)));
     }
     let mut sender = base.account(&sim.from)?.unwrap_or_default();
     let mut block = StateChanges::default();
