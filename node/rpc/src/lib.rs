@@ -9,6 +9,7 @@
 //! execute contracts or walk tries run on the blocking pool, so they never stall
 //! the server's event loop.
 
+pub mod cors;
 pub mod logs;
 pub mod metrics;
 mod types;
@@ -64,6 +65,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct RpcConfig {
     /// Where call latencies are recorded (`/metrics`), if anywhere.
     pub metrics: Option<Arc<metrics::RpcMetrics>>,
+    /// Origins browser dapps may call from (`*`: any); none sends no CORS headers.
+    pub cors: Option<Vec<String>>,
     /// Largest request body accepted (bytes).
     pub max_request_body: u32,
     /// Largest response body produced (bytes).
@@ -80,6 +83,7 @@ impl Default for RpcConfig {
     fn default() -> Self {
         Self {
             metrics: None,
+            cors: None,
             max_request_body: 5 * 1024 * 1024,
             max_response_body: 20 * 1024 * 1024,
             max_connections: 200,
@@ -1047,6 +1051,7 @@ pub async fn start(chain: Arc<Chain>, addr: SocketAddr, config: RpcConfig) -> Re
     let server = Server::builder()
         .set_config(server_config)
         .set_rpc_middleware(rpc_middleware)
+        .set_http_middleware(tower::ServiceBuilder::new().option_layer(config.cors.clone().map(cors::Cors::new)))
         .build(addr)
         .await
         .map_err(|source| Error::Bind { addr, source })?;

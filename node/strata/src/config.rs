@@ -111,6 +111,9 @@ pub struct ValidatorConfig {
     /// Where `/metrics` (Prometheus) and `/health` are served (none if unset).
     #[serde(default)]
     pub metrics_addr: Option<SocketAddr>,
+    /// Origins browser dapps may call the RPC from (`["*"]`: any; unset: no CORS headers).
+    #[serde(default)]
+    pub cors: Option<Vec<String>>,
 }
 
 fn default_block_time() -> u64 {
@@ -235,6 +238,7 @@ pub fn init(opts: &InitOptions) -> Result<Vec<PathBuf>> {
             view_timeout_ms: default_timeout(),
             retain_blocks: default_retain(),
             metrics_addr: None,
+            cors: None,
         };
         let path = dir.join("config.toml");
         write(path.clone(), toml::to_string_pretty(&config).map_err(|e| Error::Config(e.to_string()))?)?;

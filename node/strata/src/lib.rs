@@ -70,6 +70,8 @@ pub struct DevConfig {
     pub fee_split: FeeSplit,
     /// Where `/metrics` and `/health` are served (none if unset).
     pub metrics_addr: Option<SocketAddr>,
+    /// Origins browser dapps may call the RPC from (`*`: any, the dev default; none: no CORS).
+    pub cors: Option<Vec<String>>,
 }
 
 impl DevConfig {
@@ -101,6 +103,7 @@ impl Default for DevConfig {
             validators: Vec::new(),
             fee_split: FeeSplit::Equal,
             metrics_addr: None,
+            cors: Some(vec!["*".to_string()]),
         }
     }
 }
@@ -143,9 +146,9 @@ fn open_chain(
 type Served = (SocketAddr, jsonrpsee::server::ServerHandle, Option<(SocketAddr, JoinHandle<()>)>);
 
 /// Starts JSON-RPC on `rpc_addr` and, if asked, `/metrics` and `/health` on `metrics_addr`.
-async fn serve(chain: &Arc<Chain>, rpc_addr: SocketAddr, metrics_addr: Option<SocketAddr>) -> Result<Served> {
+async fn serve(chain: &Arc<Chain>, rpc_addr: SocketAddr, metrics_addr: Option<SocketAddr>, cors: Option<Vec<String>>) -> Result<Served> {
     let rpc_metrics = Arc::new(strata_rpc::metrics::RpcMetrics::default());
-    let rpc_config = strata_rpc::RpcConfig { metrics: Some(rpc_metrics.clone()), ..Default::default() };
+    let rpc_config = strata_rpc::RpcConfig { metrics: Some(rpc_metrics.clone()), cors, ..Default::default() };
     let (addr, handle) = strata_rpc::start(chain.clone(), rpc_addr, rpc_config).await?;
     let metrics = match metrics_addr {
         Some(at) => Some(metrics::serve(at, chain.clone(), rpc_metrics).await.map_err(|e| Error::Config(format!("metrics on {at}: {e}")))?),
@@ -164,7 +167,7 @@ impl Node {
     pub async fn start(config: DevConfig) -> Result<Self> {
         let key = strata_chain::dev_validator_key();
         let chain = open_chain(&config.data_dir, config.cold_dir(), config.spec(), key.address(), config.retain_blocks)?;
-        let (rpc_addr, rpc, metrics) = serve(&chain, config.rpc_addr, config.metrics_addr).await?;
+        let (rpc_addr, rpc, metrics) = serve(&chain, config.rpc_addr, config.metrics_addr, config.cors.clone()).await?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         // One validator signs; `--validator` entries only share the fees.
         let driver_config = validator::DriverConfig {
@@ -215,7 +218,7 @@ impl Node {
             max_backoff: Duration::from_secs(2),
         })
         .await?;
-        let (rpc_addr, rpc, metrics) = serve(&chain, config.rpc_addr, config.metrics_addr).await?;
+        let (rpc_addr, rpc, metrics) = serve(&chain, config.rpc_addr, config.metrics_addr, config.cors.clone()).await?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let driver_config = validator::DriverConfig {
             validators,

@@ -50,6 +50,9 @@ enum Command {
         /// Serve Prometheus `/metrics` and `/health` on this address (e.g. 127.0.0.1:9100).
         #[arg(long)]
         metrics_addr: Option<SocketAddr>,
+        /// Origins browser dapps may call the RPC from, comma-separated; `*` any (default), `none` off.
+        #[arg(long, default_value = "*")]
+        cors: String,
     },
     /// Write a local testnet: genesis.json and, per validator, a fresh key and config.toml.
     Init {
@@ -346,7 +349,9 @@ async fn main() -> anyhow::Result<()> {
             validators,
             split_by_storage_class,
             metrics_addr,
+            cors,
         } => {
+            let cors = (cors != "none").then(|| cors.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect());
             let fee_split = if split_by_storage_class { strata_chain::FeeSplit::BY_STORAGE_CLASS } else { strata_chain::FeeSplit::Equal };
             let config = DevConfig {
                 data_dir: data_dir.clone(),
@@ -358,6 +363,7 @@ async fn main() -> anyhow::Result<()> {
                 validators,
                 fee_split,
                 metrics_addr,
+                cors,
             };
             let node = DevNode::start(config).await.with_context(|| format!("starting the dev node in {}", data_dir.display()))?;
             print_dev_accounts()?;

@@ -216,3 +216,39 @@ async fn metrics_and_health_endpoints() {
     assert_eq!(http_get(addr, "/nope").await.0, 404);
     node.stop().await;
 }
+
+/// Raw HTTP request; the whole response as text.
+async fn http_raw(addr: std::net::SocketAddr, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 8192];
+    let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf)).await.unwrap().unwrap();
+    String::from_utf8_lossy(&buf[..n]).to_lowercase()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_for_browser_dapps_is_configurable() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = DevConfig { cors: Some(vec!["https://app.example".into()]), ..config(dir.path()) };
+    let node = DevNode::start(config).await.unwrap();
+    let addr = node.rpc_addr();
+    let preflight = |origin: &str| {
+        format!(
+            "OPTIONS / HTTP/1.1\r\nhost: x\r\norigin: {origin}\r\naccess-control-request-method: POST\r\naccess-control-request-headers: content-type\r\ncontent-length: 0\r\n\r\n"
+        )
+    };
+    let ok = http_raw(addr, &preflight("https://app.example")).await;
+    assert!(ok.starts_with("http/1.1 204") && ok.contains("access-control-allow-origin: https://app.example"), "{ok}");
+    assert!(ok.contains("access-control-allow-headers: content-type"));
+    let refused = http_raw(addr, &preflight("https://evil.example")).await;
+    assert!(refused.starts_with("http/1.1 403") && !refused.contains("access-control-allow-origin"), "{refused}");
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#;
+    let post = format!(
+        "POST / HTTP/1.1\r\nhost: x\r\norigin: https://app.example\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let answer = http_raw(addr, &post).await;
+    assert!(answer.contains("access-control-allow-origin: https://app.example") && answer.contains("0x539"), "{answer}");
+    node.stop().await;
+}
