@@ -1,10 +1,6 @@
 //! The chain service: admits transactions, produces blocks, commits them.
 
-use std::{
-    collections::BTreeMap,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{collections::BTreeMap, sync::Arc};
 
 use parking_lot::Mutex;
 use strata_executor::{Applied, BlockBuilder, BlockEnv, ColdWrites, ExecutedBlock, InvalidTx, Payees, admit};
@@ -14,7 +10,7 @@ use strata_primitives::{
 use strata_state::{HistoricalState, StateDb, StateReader};
 use strata_storage::{SharedKv, WriteBatch};
 use strata_vm::{Vm, VmConfig};
-use tokio::sync::{Notify, broadcast, watch};
+use tokio::sync::broadcast;
 
 use crate::{BlockStore, ChainSpec, Error, Mempool, MempoolConfig, PoolError, Result};
 
@@ -130,7 +126,6 @@ pub struct Chain {
     inner: Mutex<Inner>,
     /// Serialises block production and commit.
     produce: Mutex<()>,
-    tx_arrived: Notify,
     blocks: broadcast::Sender<Arc<SealedBlock>>,
     /// Transactions pooled from this node's clients (to gossip to the other validators).
     local_txs: broadcast::Sender<strata_primitives::Bytes>,
@@ -204,7 +199,6 @@ impl Chain {
             vm,
             inner: Mutex::new(Inner { mempool: Mempool::new(config.pool), head, pending: BTreeMap::new() }),
             produce: Mutex::new(()),
-            tx_arrived: Notify::new(),
             blocks,
             local_txs,
             consensus: Mutex::new(ConsensusStatus::default()),
@@ -355,7 +349,6 @@ impl Chain {
         self.inner.lock().mempool.add(tx, account.nonce)?;
         tracing::debug!(%hash, "transaction pooled");
         let _ = self.pooled_txs.send(hash);
-        self.tx_arrived.notify_one();
         Ok(hash)
     }
 
@@ -586,41 +579,6 @@ impl Chain {
         let mut inner = self.inner.lock();
         for h in hashes {
             inner.mempool.remove(h);
-        }
-    }
-
-    /// Produces blocks while transactions are pending, at most one per
-    /// `block_time`, until `shutdown` turns true.
-    pub async fn run_producer(self: Arc<Self>, block_time: Duration, mut shutdown: watch::Receiver<bool>) {
-        let mut last: Option<Instant> = None;
-        loop {
-            if let Some(at) = last {
-                let wait = block_time.saturating_sub(at.elapsed());
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = shutdown.changed() => return,
-                }
-            }
-            let chain = self.clone();
-            let timestamp = unix_now();
-            let produced = tokio::task::spawn_blocking(move || chain.produce_block(timestamp)).await;
-            match produced {
-                Ok(Ok(Some(_))) => {
-                    last = Some(Instant::now());
-                    continue;
-                }
-                Ok(Ok(None)) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "block production failed"),
-                Err(e) => tracing::error!(error = %e, "block production task panicked"),
-            }
-            // Nothing (more) to include: sleep until a transaction arrives.
-            tokio::select! {
-                _ = self.tx_arrived.notified() => {}
-                _ = shutdown.changed() => return,
-            }
-            if *shutdown.borrow() {
-                return;
-            }
         }
     }
 }
