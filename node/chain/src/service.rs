@@ -131,6 +131,9 @@ pub struct Chain {
     local_txs: broadcast::Sender<strata_primitives::Bytes>,
     /// What the consensus driver last reported (for RPC and metrics).
     consensus: Mutex<ConsensusStatus>,
+    /// The fee contract's gas price for the block after the head with this hash: read
+    /// once per head, not on every submission and gas-price query.
+    gas_price: Mutex<Option<(B256, u64)>>,
     /// Hashes of transactions entering the pool (from clients or peers).
     pooled_txs: broadcast::Sender<B256>,
 }
@@ -202,6 +205,7 @@ impl Chain {
             blocks,
             local_txs,
             consensus: Mutex::new(ConsensusStatus::default()),
+            gas_price: Mutex::new(None),
             pooled_txs: broadcast::channel(4096).0,
         }))
     }
@@ -306,7 +310,7 @@ impl Chain {
     /// The environment the next block will execute in: its base fee is the fee
     /// contract's gas price in the latest state.
     pub fn next_env(&self, timestamp: u64) -> Result<BlockEnv> {
-        let (_, head) = self.head();
+        let (head_hash, head) = self.head();
         let mut env = BlockEnv {
             chain_id: self.spec.chain_id,
             number: head.number.saturating_add(1),
@@ -316,7 +320,15 @@ impl Chain {
             base_fee: head.base_fee_per_gas,
             validators: self.spec.validator_count(),
         };
-        env.base_fee = strata_executor::fees::schedule(&self.latest_state(), &self.vm, env)?.gas_price;
+        let cached = *self.gas_price.lock();
+        env.base_fee = match cached {
+            Some((hash, price)) if hash == head_hash => price,
+            _ => {
+                let price = strata_executor::fees::schedule(&self.latest_state(), &self.vm, env)?.gas_price;
+                *self.gas_price.lock() = Some((head_hash, price));
+                price
+            }
+        };
         Ok(env)
     }
 
