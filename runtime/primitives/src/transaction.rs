@@ -77,6 +77,11 @@ impl TransactionSigned {
         self.envelope.encoded_2718().into()
     }
 
+    /// Length of [`TransactionSigned::encoded`], without encoding.
+    pub fn encoded_len(&self) -> usize {
+        self.envelope.encode_2718_len()
+    }
+
     /// The transaction hash: keccak256 of the EIP-2718 encoding.
     pub fn hash(&self) -> B256 {
         *self.envelope.tx_hash()

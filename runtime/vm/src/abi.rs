@@ -70,6 +70,7 @@ fn host_err(e: crate::HostError) -> wasmtime::Error {
     match e {
         crate::HostError::Refused(m) => wasmtime::Error::new(Exit::Refused(m)),
         crate::HostError::Node(m) => wasmtime::Error::new(Exit::Node(m)),
+        crate::HostError::Interrupted => wasmtime::Error::new(Exit::Interrupted),
     }
 }
 

@@ -76,6 +76,9 @@ pub enum HostError {
     /// The node failed (storage error…): not the contract's fault; aborts the block.
     #[error("node failure: {0}")]
     Node(String),
+    /// A nested frame passed the execution's wall-clock deadline (simulations only).
+    #[error("execution interrupted: wall-clock deadline passed")]
+    Interrupted,
 }
 
 /// What contracts can see and do. Implemented by the executor.

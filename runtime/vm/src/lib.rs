@@ -17,27 +17,34 @@ mod abi;
 mod cache;
 pub mod gas;
 mod host;
+mod memo;
+pub mod stack;
 mod validate;
 
 use std::{
-    collections::BTreeMap,
     path::PathBuf,
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
+    time::{Duration, Instant},
 };
 
 use parking_lot::Mutex;
 use strata_primitives::{B256, keccak256};
-use wasmtime::{Config, Engine, InstancePre, Linker, Memory, Module, OptLevel, Store, StoreLimits, StoreLimitsBuilder, Trap, WasmFeatures};
+use wasmtime::{Config, Engine, InstancePre, Linker, Memory, Module, OptLevel, ResourceLimiter, Store, Trap, WasmFeatures};
 
 pub use abi::{EXPORT_CALL, EXPORT_DEPLOY, EXPORT_MEMORY, EXPORT_REENTRANT, IMPORTS, MAX_SYSTEM_SCAN, MODULE, SYSTEM_IMPORT};
-pub use cache::DiskCache;
+pub use cache::{DEFAULT_DISK_CACHE_BYTES, DiskCache};
+pub use stack::{ExecPool, PoolError};
 #[cfg(any(test, feature = "testing"))]
 pub use host::testing;
 pub use host::{CallContext, Host, HostError, SubCall, SubCallResult, SystemReply};
 pub use validate::ModuleInfo;
+
+/// Largest module accepted at deploy (bytes): with its framing, constructor input and
+/// signature it must fit in the largest transaction (128 KiB).
+pub const MAX_CODE_SIZE: usize = 124 * 1024;
 
 /// Limits every contract runs under. Part of consensus: all nodes must agree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +70,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            max_code_size: 256 * 1024,
+            max_code_size: MAX_CODE_SIZE,
             max_memory_pages: 256,
             max_table_elements: 10_000,
             max_wasm_stack: 512 * 1024,
@@ -128,15 +135,21 @@ pub enum DeployError {
     Link(String),
 }
 
-/// Engine failures that are the node's, not the contract's.
+/// Engine failures that are the node's, not the contract's: none of them may become a
+/// transaction's result, because another node would not see the same failure.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The engine could not be configured.
     #[error("wasm engine: {0}")]
     Engine(String),
-    /// The host failed (storage…) while a contract ran.
+    /// The host failed while a contract ran: storage, instantiation (address space),
+    /// host memory, native stack.
     #[error("host failure during execution: {0}")]
     Host(String),
+    /// The execution passed its wall-clock deadline (RPC simulations only; block
+    /// execution has none).
+    #[error("execution interrupted: wall-clock deadline passed")]
+    Interrupted,
     /// A stored contract cannot be loaded (its code no longer validates under this engine).
     #[error("stored contract {code_hash} cannot be loaded: {reason}")]
     Load {
@@ -151,12 +164,40 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Engine settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct VmConfig {
     /// Contract limits.
     pub limits: Limits,
     /// Directory for compiled modules (`None`: memory only).
     pub cache_dir: Option<PathBuf>,
+    /// Most bytes of compiled modules kept on disk (least recently used leave first).
+    pub disk_cache_bytes: u64,
+    /// Most compiled contracts kept in memory.
+    pub memory_cache_entries: usize,
+    /// Most bytes of compiled code kept in memory (least recently used leave first).
+    pub memory_cache_bytes: usize,
+}
+
+impl Default for VmConfig {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            cache_dir: None,
+            disk_cache_bytes: DEFAULT_DISK_CACHE_BYTES,
+            memory_cache_entries: 512,
+            memory_cache_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// Whether a compiled module may be kept for later: code on chain was paid for; code
+/// that only an RPC simulation deployed was not, and is compiled for that run only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CachePolicy {
+    /// Keep it in the memory and disk caches.
+    Keep,
+    /// Use a cached copy if there is one, but do not add to the caches.
+    Transient,
 }
 
 /// Which export to run.
@@ -199,6 +240,8 @@ pub struct Contract {
     pub code_hash: B256,
     /// What the deploy checks learned.
     pub info: ModuleInfo,
+    /// Bytes of compiled machine code (what it costs the memory cache).
+    pub compiled_bytes: usize,
     pre: InstancePre<Ctx>,
 }
 
@@ -214,6 +257,7 @@ enum Exit {
     Revert(Vec<u8>),
     Refused(String),
     Node(String),
+    Interrupted,
 }
 
 impl std::fmt::Display for Exit {
@@ -222,6 +266,7 @@ impl std::fmt::Display for Exit {
             Exit::Revert(_) => write!(f, "revert"),
             Exit::Refused(m) => write!(f, "{m}"),
             Exit::Node(m) => write!(f, "node failure: {m}"),
+            Exit::Interrupted => write!(f, "interrupted"),
         }
     }
 }
@@ -235,8 +280,55 @@ struct Ctx {
     return_data: Vec<u8>,
     last_return: Vec<u8>,
     memory: Option<Memory>,
-    store_limits: StoreLimits,
     limits: Limits,
+}
+
+/// The frame's resource limits. Every refusal here is decided from the request and
+/// the limits alone (deterministic); a growth the rules allow but the host cannot
+/// provide (address space, host memory) is a node failure.
+impl ResourceLimiter for Ctx {
+    fn memory_growing(&mut self, _current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let limit = (self.limits.max_memory_pages as usize).saturating_mul(64 * 1024);
+        if desired > limit {
+            return Err(wasmtime::Error::new(Exit::Refused(format!(
+                "memory limit exceeded ({} pages of 64 KiB max)",
+                self.limits.max_memory_pages
+            ))));
+        }
+        // Beyond the module's own declared maximum: `memory.grow` returns -1, as the Wasm
+        // specification says.
+        Ok(maximum.is_none_or(|max| desired <= max))
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        Err(wasmtime::Error::new(Exit::Node(format!("the host could not grow a contract's memory: {error:#}"))))
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.limits.max_table_elements as usize {
+            return Err(wasmtime::Error::new(Exit::Refused(format!(
+                "table limit exceeded ({} elements max)",
+                self.limits.max_table_elements
+            ))));
+        }
+        Ok(maximum.is_none_or(|max| desired <= max))
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        Err(wasmtime::Error::new(Exit::Node(format!("the host could not grow a contract's table: {error:#}"))))
+    }
+
+    fn instances(&self) -> usize {
+        1
+    }
+
+    fn tables(&self) -> usize {
+        1
+    }
+
+    fn memories(&self) -> usize {
+        1
+    }
 }
 
 impl Ctx {
@@ -255,10 +347,25 @@ pub struct VmStats {
     pub compiled: AtomicU64,
     /// Modules loaded from the disk cache.
     pub loaded_from_disk: AtomicU64,
+    /// Top-level frames that had to move to a thread with a larger stack (callers
+    /// should run contracts on [`ExecPool`] threads instead).
+    pub stack_hops: AtomicU64,
 }
 
-/// Most contracts kept compiled in memory.
-const MEMORY_CACHE_ENTRIES: usize = 512;
+/// How often the engine's epoch advances: the granularity of wall-clock deadlines.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] while the [`Vm`] lives (started
+/// the first time a deadline is asked for).
+struct Ticker {
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
 
 /// The engine.
 pub struct Vm {
@@ -267,7 +374,10 @@ pub struct Vm {
     limits: Limits,
     engine_hash: B256,
     disk: Option<DiskCache>,
-    contracts: Mutex<BTreeMap<B256, Arc<Contract>>>,
+    contracts: Mutex<memo::Lru>,
+    /// Native stack a thread needs to run any transaction.
+    stack_size: usize,
+    ticker: std::sync::OnceLock<Ticker>,
     /// Counters.
     pub stats: VmStats,
 }
@@ -308,6 +418,9 @@ fn engine_config(limits: &Limits) -> Config {
         true,
     );
     c.consume_fuel(true).cranelift_nan_canonicalization(true).cranelift_opt_level(OptLevel::Speed).max_wasm_stack(limits.max_wasm_stack);
+    // Wall-clock deadlines for RPC simulations. Block execution runs without one (its
+    // deadline is never reached), so this cannot make two nodes disagree.
+    c.epoch_interruption(true);
     c
 }
 
@@ -326,7 +439,10 @@ impl Vm {
             keccak256(h.finish().to_be_bytes())
         };
         let disk = match &config.cache_dir {
-            Some(dir) => Some(DiskCache::new(dir, &engine_hash).map_err(|e| Error::Engine(format!("cache dir {}: {e}", dir.display())))?),
+            Some(dir) => Some(
+                DiskCache::new(dir, &engine_hash, config.disk_cache_bytes)
+                    .map_err(|e| Error::Engine(format!("cache dir {}: {e}", dir.display())))?,
+            ),
             None => None,
         };
         Ok(Self {
@@ -335,9 +451,45 @@ impl Vm {
             limits: config.limits,
             engine_hash,
             disk,
-            contracts: Mutex::new(BTreeMap::new()),
+            contracts: Mutex::new(memo::Lru::new(config.memory_cache_entries, config.memory_cache_bytes)),
+            stack_size: stack::required_stack(&config.limits),
+            ticker: std::sync::OnceLock::new(),
             stats: VmStats::default(),
         })
+    }
+
+    /// Native stack a thread needs to run any transaction under this engine's limits
+    /// (what [`ExecPool`]s for it must be given).
+    pub fn stack_size(&self) -> usize {
+        self.stack_size
+    }
+
+    /// Compiled contracts in the memory cache and the bytes of their code.
+    pub fn memory_cache_usage(&self) -> (usize, usize) {
+        let c = self.contracts.lock();
+        (c.len(), c.bytes())
+    }
+
+    /// The disk cache of compiled modules, if the engine has one.
+    pub fn disk_cache(&self) -> Option<&DiskCache> {
+        self.disk.as_ref()
+    }
+
+    fn start_ticker(&self) {
+        self.ticker.get_or_init(|| {
+            let stop = Arc::new(AtomicBool::new(false));
+            let (engine, flag) = (self.engine.clone(), stop.clone());
+            let spawned = std::thread::Builder::new().name("strata-vm-epoch".into()).spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start the epoch ticker: deadlines will not interrupt execution");
+            }
+            Ticker { stop }
+        });
     }
 
     /// The limits contracts run under.
@@ -350,24 +502,27 @@ impl Vm {
         self.engine_hash
     }
 
-    fn link(&self, code_hash: B256, module: Module, info: ModuleInfo) -> Result<Arc<Contract>, DeployError> {
+    fn link(&self, code_hash: B256, module: Module, info: ModuleInfo, policy: CachePolicy) -> Result<Arc<Contract>, DeployError> {
         let pre = self.linker.instantiate_pre(&module).map_err(|e| DeployError::Link(e.to_string()))?;
-        let contract = Arc::new(Contract { code_hash, info, pre });
-        let mut map = self.contracts.lock();
-        if map.len() >= MEMORY_CACHE_ENTRIES {
-            // Evict an arbitrary (lowest-hash) entry; it reloads from disk if needed.
-            if let Some(first) = map.keys().next().copied() {
-                map.remove(&first);
-            }
+        let range = module.image_range();
+        let compiled_bytes = (range.end as usize).saturating_sub(range.start as usize);
+        let contract = Arc::new(Contract { code_hash, info, compiled_bytes, pre });
+        if policy == CachePolicy::Keep {
+            self.contracts.lock().insert(code_hash, contract.clone());
         }
-        map.insert(code_hash, contract.clone());
         Ok(contract)
     }
 
     /// Validates and compiles new contract code (a deploy). Cached by code hash.
     /// Refuses modules that import the privileged `system` function.
     pub fn prepare(&self, code: &[u8]) -> Result<Arc<Contract>, DeployError> {
-        let contract = self.compile(code)?;
+        self.prepare_with(code, CachePolicy::Keep)
+    }
+
+    /// [`Vm::prepare`] with a cache policy: a simulated deploy compiles
+    /// [`CachePolicy::Transient`]ly, so RPC calls nobody pays for cannot fill the caches.
+    pub fn prepare_with(&self, code: &[u8], policy: CachePolicy) -> Result<Arc<Contract>, DeployError> {
+        let contract = self.compile(code, policy)?;
         if contract.info.privileged {
             return Err(DeployError::Privileged);
         }
@@ -376,39 +531,44 @@ impl Vm {
 
     /// Validates and compiles a system contract for genesis (may import `system`).
     pub fn prepare_system(&self, code: &[u8]) -> Result<Arc<Contract>, DeployError> {
-        self.compile(code)
+        self.compile(code, CachePolicy::Keep)
     }
 
-    fn compile(&self, code: &[u8]) -> Result<Arc<Contract>, DeployError> {
+    fn compile(&self, code: &[u8], policy: CachePolicy) -> Result<Arc<Contract>, DeployError> {
         let code_hash = keccak256(code);
         if let Some(c) = self.contracts.lock().get(&code_hash) {
-            return Ok(c.clone());
+            return Ok(c);
         }
         let info = validate::inspect(code, &self.limits)?;
         if let Some(module) = self.disk.as_ref().and_then(|d| d.load(&self.engine, &code_hash)) {
             self.stats.loaded_from_disk.fetch_add(1, Ordering::Relaxed);
-            return self.link(code_hash, module, info);
+            return self.link(code_hash, module, info, policy);
         }
         let module = Module::new(&self.engine, code).map_err(|e| DeployError::Invalid(format!("{e:#}")))?;
         self.stats.compiled.fetch_add(1, Ordering::Relaxed);
-        if let Some(d) = &self.disk {
+        if let (Some(d), CachePolicy::Keep) = (&self.disk, policy) {
             d.store(&code_hash, &module);
         }
-        self.link(code_hash, module, info)
+        self.link(code_hash, module, info, policy)
     }
 
     /// The compiled contract for `code_hash` if it is in the memory cache: lets a caller
     /// skip reading (and hashing) the code of a contract it runs often.
     pub fn cached(&self, code_hash: &B256) -> Option<Arc<Contract>> {
-        self.contracts.lock().get(code_hash).cloned()
+        self.contracts.lock().get(code_hash)
     }
 
     /// The runnable contract for stored code (memory cache, then disk cache, then compile).
     pub fn load(&self, code_hash: B256, code: &[u8]) -> Result<Arc<Contract>> {
+        self.load_with(code_hash, code, CachePolicy::Keep)
+    }
+
+    /// [`Vm::load`] with a cache policy (see [`CachePolicy`]).
+    pub fn load_with(&self, code_hash: B256, code: &[u8], policy: CachePolicy) -> Result<Arc<Contract>> {
         if let Some(c) = self.cached(&code_hash) {
             return Ok(c);
         }
-        self.compile(code).map_err(|e| Error::Load { code_hash, reason: e.to_string() })
+        self.compile(code, policy).map_err(|e| Error::Load { code_hash, reason: e.to_string() })
     }
 
     /// Runs `entry` of `contract` with `gas`, handing the frame `host`. Returns the
@@ -422,32 +582,57 @@ impl Vm {
         input: Vec<u8>,
         gas: u64,
     ) -> (Box<dyn Host>, Result<Outcome>) {
+        self.execute_until(contract, entry, host, input, gas, None)
+    }
+
+    /// [`Vm::execute`] with a wall-clock `deadline` (RPC simulations): past it, the
+    /// frame stops with [`Error::Interrupted`] — a node-side error, never an outcome.
+    ///
+    /// Runs on the calling thread if it is an [`ExecPool`] thread (or otherwise made by
+    /// [`stack::on_vm_stack`]) with room for the frame; a top-level frame called from any
+    /// other thread moves to a scoped thread with [`Vm::stack_size`] of stack for its
+    /// duration (see [`stack`]).
+    pub fn execute_until(
+        &self,
+        contract: &Contract,
+        entry: Entry,
+        host: Box<dyn Host>,
+        input: Vec<u8>,
+        gas: u64,
+        deadline: Option<Instant>,
+    ) -> (Box<dyn Host>, Result<Outcome>) {
+        let frame_stack = self.limits.max_wasm_stack.saturating_add(stack::HOST_STACK_PER_FRAME);
+        match stack::remaining() {
+            None => {
+                self.stats.stack_hops.fetch_add(1, Ordering::Relaxed);
+                return stack::on_vm_stack(self.stack_size, move || self.execute_until(contract, entry, host, input, gas, deadline));
+            }
+            Some(left) if left < frame_stack => {
+                let e = Error::Host(format!("native stack exhausted: {left} bytes left, a frame needs {frame_stack}"));
+                return (host, Err(e));
+            }
+            Some(_) => {}
+        }
         if gas < gas::FRAME {
             return (host, Ok(Outcome { status: Status::Failure("out of gas".into()), gas_used: gas, fuel_used: 0, output: Vec::new() }));
         }
         if entry == Entry::Deploy && !contract.info.has_deploy {
             return (host, Ok(Outcome { status: Status::Success, gas_used: gas::FRAME, fuel_used: 0, output: Vec::new() }));
         }
-        let fuel = gas::fuel(gas.saturating_sub(gas::FRAME));
-        let store_limits = StoreLimitsBuilder::new()
-            .memory_size((self.limits.max_memory_pages as usize).saturating_mul(64 * 1024))
-            .table_elements(self.limits.max_table_elements as usize)
-            .instances(1)
-            .memories(1)
-            .tables(1)
-            .trap_on_grow_failure(true)
-            .build();
-        let ctx = Ctx {
-            host: Some(host),
-            input,
-            return_data: Vec::new(),
-            last_return: Vec::new(),
-            memory: None,
-            store_limits,
-            limits: self.limits,
+        let epochs = match deadline {
+            None => u64::MAX / 2,
+            Some(at) => {
+                let Some(left) = at.checked_duration_since(Instant::now()) else { return (host, Err(Error::Interrupted)) };
+                self.start_ticker();
+                (left.as_nanos() / EPOCH_TICK.as_nanos()).try_into().unwrap_or(u64::MAX / 2).saturating_add(1)
+            }
         };
+        let fuel = gas::fuel(gas.saturating_sub(gas::FRAME));
+        let ctx = Ctx { host: Some(host), input, return_data: Vec::new(), last_return: Vec::new(), memory: None, limits: self.limits };
         let mut store = Store::new(&self.engine, ctx);
-        store.limiter(|c| &mut c.store_limits);
+        store.limiter(|c| c);
+        store.set_epoch_deadline(epochs);
+        store.epoch_deadline_trap();
         let name = match entry {
             Entry::Deploy => EXPORT_DEPLOY,
             Entry::Call => EXPORT_CALL,
@@ -455,7 +640,7 @@ impl Vm {
         let run = (|| -> wasmtime::Result<()> {
             store.set_fuel(fuel)?;
             let instance = contract.pre.instantiate(&mut store)?;
-            let memory = instance.get_memory(&mut store, EXPORT_MEMORY).ok_or_else(|| wasmtime::Error::msg("no memory export"))?;
+            let memory = instance.get_memory(&mut store, EXPORT_MEMORY).ok_or_else(|| Exit::Node("no memory export".into()))?;
             store.data_mut().memory = Some(memory);
             let func = instance.get_typed_func::<(), ()>(&mut store, name)?;
             func.call(&mut store, ())
@@ -466,10 +651,10 @@ impl Vm {
         let used = gas::FRAME.saturating_add(gas::gas_of_fuel(fuel_used)).min(gas);
         let outcome = match run {
             Ok(()) => Outcome { status: Status::Success, gas_used: used, fuel_used, output: ctx.return_data },
-            Err(e) => match classify(e, &self.limits) {
+            Err(e) => match classify(e) {
                 Classified::Revert(data) => Outcome { status: Status::Revert, gas_used: used, fuel_used, output: data },
                 Classified::Failure(reason) => Outcome { status: Status::Failure(reason), gas_used: gas, fuel_used, output: Vec::new() },
-                Classified::Node(reason) => return (host, Err(Error::Host(reason))),
+                Classified::Node(e) => return (host, Err(e)),
             },
         };
         (host, Ok(outcome))
@@ -479,32 +664,35 @@ impl Vm {
 enum Classified {
     Revert(Vec<u8>),
     Failure(String),
-    Node(String),
+    Node(Error),
 }
 
-/// Turns a wasmtime error into a deterministic outcome. Messages come from the
-/// trap kind or our own exits, never from host-dependent context.
-fn classify(e: wasmtime::Error, limits: &Limits) -> Classified {
+/// Sorts a frame's error into a deterministic outcome or a node failure, by type only.
+///
+/// Deterministic (the same on every node, so it may go on chain): our own exits
+/// (revert, a refusal by a host function or the resource limiter) and traps raised by
+/// the Wasm code itself (out of fuel, stack overflow, unreachable, out-of-bounds
+/// access, …). Everything else — instantiation failing for want of address space,
+/// memory the host could not provide, a host (storage) failure, the wall-clock
+/// deadline — is the node's, and must never become a receipt.
+fn classify(e: wasmtime::Error) -> Classified {
     if let Some(exit) = e.downcast_ref::<Exit>() {
         return match exit {
             Exit::Revert(data) => Classified::Revert(data.clone()),
             Exit::Refused(m) => Classified::Failure(m.clone()),
-            Exit::Node(m) => Classified::Node(m.clone()),
+            Exit::Node(m) => Classified::Node(Error::Host(m.clone())),
+            Exit::Interrupted => Classified::Node(Error::Interrupted),
         };
     }
     if let Some(trap) = e.downcast_ref::<Trap>() {
-        return Classified::Failure(match trap {
-            Trap::OutOfFuel => "out of gas".to_string(),
-            Trap::StackOverflow => "stack overflow (call depth or recursion too deep)".to_string(),
-            other => format!("wasm trap: {other}"),
-        });
+        return match trap {
+            Trap::Interrupt => Classified::Node(Error::Interrupted),
+            Trap::OutOfFuel => Classified::Failure("out of gas".to_string()),
+            Trap::StackOverflow => Classified::Failure("stack overflow (call depth or recursion too deep)".to_string()),
+            other => Classified::Failure(format!("wasm trap: {other}")),
+        };
     }
-    // Resource-limit and instantiation errors: report the root cause only.
-    let root = e.root_cause().to_string();
-    if root.contains("memory") && (root.contains("limit") || root.contains("grow")) {
-        return Classified::Failure(format!("memory limit exceeded ({} pages of 64 KiB max)", limits.max_memory_pages));
-    }
-    Classified::Failure(format!("execution failed: {root}"))
+    Classified::Node(Error::Host(format!("{e:#}")))
 }
 
 #[cfg(test)]

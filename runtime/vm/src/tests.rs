@@ -213,3 +213,242 @@ fn compiled_modules_survive_a_restart_on_disk() {
     third.prepare(&code).unwrap();
     assert_eq!(third.stats.compiled.load(Ordering::Relaxed), 1);
 }
+
+/// A host whose nested calls run the same contract again, one level deeper, in the
+/// real engine: a chain of frames as the executor makes them. Records the native stack
+/// left at each depth.
+struct ChainHost {
+    vm: Arc<Vm>,
+    contract: Arc<Contract>,
+    ctx: CallContext,
+    stack_left: Arc<Mutex<Vec<(u32, usize)>>>,
+}
+
+impl Host for ChainHost {
+    fn context(&self) -> &CallContext {
+        &self.ctx
+    }
+    fn storage_read(&mut self, _: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
+        Ok(None)
+    }
+    fn storage_write(&mut self, _: &[u8], _: Option<&[u8]>) -> Result<bool, HostError> {
+        Ok(false)
+    }
+    fn balance(&mut self, _: &strata_primitives::Address) -> Result<strata_primitives::U256, HostError> {
+        Ok(Default::default())
+    }
+    fn emit_log(&mut self, _: Vec<B256>, _: Vec<u8>) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn call(&mut self, call: SubCall) -> Result<SubCallResult, HostError> {
+        if let Some(left) = stack::remaining() {
+            self.stack_left.lock().push((self.ctx.depth, left));
+        }
+        let ctx = CallContext { depth: self.ctx.depth + 1, ..self.ctx };
+        let host = ChainHost { vm: self.vm.clone(), contract: self.contract.clone(), ctx, stack_left: self.stack_left.clone() };
+        let (_, out) = self.vm.execute(&self.contract, Entry::Call, Box::new(host), call.input, call.gas);
+        let out = out.map_err(|e| HostError::Node(e.to_string()))?;
+        let status = match out.status {
+            Status::Success => 0,
+            Status::Revert => 1,
+            Status::Failure(_) => 2,
+        };
+        Ok(SubCallResult { status, gas_used: out.gas_used, output: out.output })
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
+    }
+}
+
+/// Input for a chain of `levels` frames, each recursing `n` times before the next call.
+fn chain_input(n: u32, levels: usize) -> Vec<u8> {
+    let mut input = Vec::new();
+    for _ in 0..levels {
+        input.extend_from_slice(&n.to_le_bytes());
+        input.extend_from_slice(&[0x11; 20]);
+    }
+    input.extend_from_slice(&n.to_le_bytes());
+    input
+}
+
+fn run_chain(vm: &Arc<Vm>, contract: &Arc<Contract>, input: Vec<u8>, stack_left: &Arc<Mutex<Vec<(u32, usize)>>>) -> Result<Outcome> {
+    let host = ChainHost { vm: vm.clone(), contract: contract.clone(), ctx: FakeHost::new().ctx, stack_left: stack_left.clone() };
+    vm.execute(contract, Entry::Call, Box::new(host), input, 4_000_000_000).1
+}
+
+#[test]
+fn a_deep_chain_of_frames_each_near_its_stack_limit_cannot_crash_the_node() {
+    let vm = Arc::new(vm());
+    let contract = vm.prepare(&wasm(include_str!("../../../tests/wat/deep_chain.wat"))).unwrap();
+    let stack_left = Arc::new(Mutex::new(Vec::new()));
+    // The deepest recursion one frame survives: the largest `n` without a stack overflow.
+    let (mut lo, mut hi) = (0u32, 200_000u32);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        let out = run_chain(&vm, &contract, chain_input(mid, 0), &stack_left).unwrap();
+        if out.status == Status::Success { lo = mid } else { hi = mid }
+    }
+    assert!(lo > 1_000, "recursion depth {lo}");
+    let levels = vm.limits().max_call_depth as usize + 2;
+    // From a thread with a tokio worker's stack (2 MiB), as an RPC handler would call it.
+    let (vm2, contract2, left2) = (vm.clone(), contract.clone(), stack_left.clone());
+    let out = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || run_chain(&vm2, &contract2, chain_input(lo, levels), &left2))
+        .unwrap()
+        .join()
+        .expect("the process survives")
+        .unwrap();
+    assert_eq!(out.status, Status::Success);
+    assert_eq!(out.output, vec![0], "the chain's first call succeeded; its depth limit was met deterministically far below");
+    assert!(vm.stats.stack_hops.load(Ordering::Relaxed) > 0, "the top-level frame moved to a thread with a big stack");
+    // Every level ran to its full recursion, and the native stack each level took stays
+    // within what the engine reserves per frame.
+    let left = stack_left.lock().clone();
+    let chain: Vec<usize> = left.iter().rev().take(vm.limits().max_call_depth as usize).map(|(_, l)| *l).collect();
+    let per_frame: Vec<usize> = chain.windows(2).map(|w| w[1].saturating_sub(w[0])).collect();
+    let worst = per_frame.iter().copied().max().unwrap_or(0);
+    println!("native stack per nested frame: worst {worst} bytes (Wasm budget {}, host reserve {})", vm.limits().max_wasm_stack, stack::HOST_STACK_PER_FRAME);
+    assert!(worst <= vm.limits().max_wasm_stack + stack::HOST_STACK_PER_FRAME, "{worst}");
+    // Deterministic: the same call gives the same outcome and gas.
+    let again = run_chain(&vm, &contract, chain_input(lo, levels), &stack_left).unwrap();
+    assert_eq!((again.status, again.gas_used), (out.status, out.gas_used));
+}
+
+#[test]
+fn a_frame_that_cannot_fit_on_the_stack_is_a_node_error_not_a_crash() {
+    let vm = vm();
+    let contract = vm.prepare(&wasm(ECHO_STORE)).unwrap();
+    // An execution thread that claims a stack far too small for one more frame.
+    let out = stack::on_vm_stack(vm.limits().max_wasm_stack, || {
+        let (_, out) = vm.execute(&contract, Entry::Call, Box::new(FakeHost::new()), b"x".to_vec(), 1_000_000);
+        out
+    });
+    assert!(matches!(out, Err(Error::Host(m)) if m.contains("native stack")));
+}
+
+#[test]
+fn entry_points_must_be_unit_functions() {
+    let vm = vm();
+    let wat = r#"(module (memory (export "memory") 1) (func (export "call") (param i32)))"#;
+    let Err(DeployError::Invalid(m)) = vm.prepare(&wasm(wat)) else { panic!("a call export taking a parameter deploys") };
+    assert!(m.contains("() -> ()"), "{m}");
+    let wat = r#"(module (memory (export "memory") 1) (func (export "call")) (func (export "deploy") (result i32) (i32.const 0)))"#;
+    assert!(matches!(vm.prepare(&wasm(wat)), Err(DeployError::Invalid(_))));
+}
+
+#[test]
+fn growth_beyond_the_declared_maximum_returns_minus_one() {
+    let wat = r#"(module
+      (import "env" "return_data" (func $ret (param i32 i32)))
+      (memory (export "memory") 1 2)
+      (func (export "call")
+        (i32.store (i32.const 0) (memory.grow (i32.const 5)))
+        (call $ret (i32.const 0) (i32.const 4))))"#;
+    let (_, out) = run(&vm(), wat, b"", 1_000_000);
+    assert_eq!(out.status, Status::Success);
+    assert_eq!(out.output, (-1i32).to_le_bytes());
+}
+
+#[test]
+fn a_deadline_interrupts_execution_as_a_node_error() {
+    let vm = vm();
+    let contract = vm.prepare(&wasm(include_str!("../../../tests/wat/loop.wat"))).unwrap();
+    let started = std::time::Instant::now();
+    let deadline = started + Duration::from_millis(50);
+    let (_, out) = vm.execute_until(&contract, Entry::Call, Box::new(FakeHost::new()), Vec::new(), u64::MAX / 20, Some(deadline));
+    assert!(matches!(out, Err(Error::Interrupted)), "{out:?}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // Without a deadline the same loop runs out of gas: an outcome.
+    let (_, out) = vm.execute(&contract, Entry::Call, Box::new(FakeHost::new()), Vec::new(), 100_000);
+    assert_eq!(out.unwrap().status, Status::Failure("out of gas".into()));
+}
+
+/// Modules that differ only in a constant: distinct code hashes.
+fn variant(i: u32) -> Vec<u8> {
+    wasm(&format!(r#"(module (memory (export "memory") 1) (global i32 (i32.const {i})) (func (export "call")))"#))
+}
+
+#[test]
+fn the_memory_cache_evicts_the_least_recently_used() {
+    let vm = Vm::new(VmConfig { memory_cache_entries: 2, ..VmConfig::default() }).unwrap();
+    let (a, b, c) = (vm.prepare(&variant(1)).unwrap(), vm.prepare(&variant(2)).unwrap(), vm.prepare(&variant(3)).unwrap());
+    assert!(vm.cached(&a.code_hash).is_none() && vm.cached(&b.code_hash).is_some() && vm.cached(&c.code_hash).is_some());
+    // Using `b` makes `c` the least recently used: a new entry evicts `c`, whatever the hashes.
+    assert!(vm.cached(&b.code_hash).is_some());
+    vm.prepare(&variant(4)).unwrap();
+    assert!(vm.cached(&b.code_hash).is_some());
+    assert!(vm.cached(&c.code_hash).is_none());
+    assert_eq!(vm.memory_cache_usage().0, 2);
+}
+
+#[test]
+fn transient_compilation_fills_no_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let vm = Vm::new(VmConfig { cache_dir: Some(dir.path().to_path_buf()), ..VmConfig::default() }).unwrap();
+    let c = vm.prepare_with(&variant(7), CachePolicy::Transient).unwrap();
+    assert!(vm.cached(&c.code_hash).is_none());
+    assert_eq!(vm.disk_cache().unwrap().usage(), (0, 0));
+    assert_eq!(vm.memory_cache_usage(), (0, 0));
+    // Paid-for code is kept.
+    let k = vm.prepare(&variant(8)).unwrap();
+    assert!(vm.cached(&k.code_hash).is_some() && vm.disk_cache().unwrap().contains(&k.code_hash));
+}
+
+#[test]
+fn the_disk_cache_stays_within_its_bound_evicting_the_least_recently_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = {
+        let probe = Vm::new(VmConfig { cache_dir: Some(dir.path().join("probe")), ..VmConfig::default() }).unwrap();
+        probe.prepare(&variant(0)).unwrap();
+        probe.disk_cache().unwrap().usage().1
+    };
+    let config = VmConfig { cache_dir: Some(dir.path().join("c")), disk_cache_bytes: one * 3 + one / 2, ..VmConfig::default() };
+    let vm = Vm::new(config.clone()).unwrap();
+    let hashes: Vec<B256> = (1..=3)
+        .map(|i| {
+            // File times are as coarse as the kernel's tick: keep the writes apart.
+            std::thread::sleep(Duration::from_millis(30));
+            vm.prepare(&variant(i)).unwrap().code_hash
+        })
+        .collect();
+    // A restarted node uses the first module (from disk): the second is now the oldest.
+    drop(vm);
+    let vm = Vm::new(config.clone()).unwrap();
+    assert!(vm.load(hashes[0], &variant(1)).is_ok());
+    assert_eq!(vm.stats.loaded_from_disk.load(Ordering::Relaxed), 1);
+    vm.prepare(&variant(4)).unwrap();
+    let disk = vm.disk_cache().unwrap();
+    assert!(disk.usage().1 <= config.disk_cache_bytes, "{:?}", disk.usage());
+    assert!(disk.contains(&hashes[0]) && !disk.contains(&hashes[1]) && disk.contains(&hashes[2]));
+    let files = std::fs::read_dir(dir.path().join("c").join(format!("{:x}", vm.engine_hash()))).unwrap().count();
+    assert_eq!(files, 3);
+}
+
+/// Under an address-space limit, instantiating a contract fails for want of virtual
+/// memory: that is this node's problem, never a transaction's result. Runs in a child
+/// process (`ulimit -v`), since the limit applies to the whole process.
+#[test]
+fn host_address_space_exhaustion_is_a_node_error() {
+    if std::env::var_os("STRATA_VM_AS_CHILD").is_some() {
+        let vm = vm();
+        let contract = vm.prepare(&wasm(ECHO_STORE)).unwrap();
+        let (_, out) = vm.execute(&contract, Entry::Call, Box::new(FakeHost::new()), b"x".to_vec(), 1_000_000);
+        match out {
+            Err(Error::Host(m)) => println!("CHILD-OK node error: {m}"),
+            other => panic!("CHILD-FAIL not a node error: {other:?}"),
+        }
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -v 1500000 && exec "$0" "$@""#)
+        .arg(exe)
+        .args(["--exact", "tests::host_address_space_exhaustion_is_a_node_error", "--nocapture", "--test-threads", "1"])
+        .env("STRATA_VM_AS_CHILD", "1")
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("CHILD-OK"), "{text}");
+}

@@ -22,9 +22,12 @@ pub fn inspect(code: &[u8], limits: &Limits) -> Result<ModuleInfo, DeployError> 
     if code.len() > limits.max_code_size {
         return Err(DeployError::TooLarge { size: code.len(), max: limits.max_code_size });
     }
-    let mut exports: Vec<(String, ExternalKind)> = Vec::new();
+    let mut exports: Vec<(String, ExternalKind, u32)> = Vec::new();
     let mut privileged = false;
     let mut memories = 0u32;
+    // Whether each type is `() -> ()`, and each function's type (imports first).
+    let mut unit_types: Vec<bool> = Vec::new();
+    let mut func_types: Vec<u32> = Vec::new();
     for payload in Parser::new(0).parse_all(code) {
         let payload = payload.map_err(|e| DeployError::Invalid(e.to_string()))?;
         match payload {
@@ -32,9 +35,23 @@ pub fn inspect(code: &[u8], limits: &Limits) -> Result<ModuleInfo, DeployError> 
                 return Err(DeployError::Invalid("components are not contracts: deploy a core Wasm module".into()));
             }
             Payload::StartSection { .. } => return Err(DeployError::StartFunction),
+            Payload::TypeSection(reader) => {
+                for ty in reader.into_iter_err_on_gc_types() {
+                    let ty = ty.map_err(|e| DeployError::Invalid(e.to_string()))?;
+                    unit_types.push(ty.params().is_empty() && ty.results().is_empty());
+                }
+            }
+            Payload::FunctionSection(reader) => {
+                for ty in reader {
+                    func_types.push(ty.map_err(|e| DeployError::Invalid(e.to_string()))?);
+                }
+            }
             Payload::ImportSection(reader) => {
                 for import in reader.into_imports() {
                     let import = import.map_err(|e| DeployError::Invalid(e.to_string()))?;
+                    if let TypeRef::Func(ty) = import.ty {
+                        func_types.push(ty);
+                    }
                     let is_func = matches!(import.ty, TypeRef::Func(_));
                     if import.module == abi::MODULE && is_func && import.name == abi::SYSTEM_IMPORT {
                         privileged = true;
@@ -68,7 +85,7 @@ pub fn inspect(code: &[u8], limits: &Limits) -> Result<ModuleInfo, DeployError> 
             Payload::ExportSection(reader) => {
                 for export in reader {
                     let export = export.map_err(|e| DeployError::Invalid(e.to_string()))?;
-                    exports.push((export.name.to_string(), export.kind));
+                    exports.push((export.name.to_string(), export.kind, export.index));
                 }
             }
             _ => {}
@@ -77,12 +94,23 @@ pub fn inspect(code: &[u8], limits: &Limits) -> Result<ModuleInfo, DeployError> 
     if memories != 1 {
         return Err(DeployError::Invalid(format!("a contract defines exactly one memory, this module defines {memories}")));
     }
-    let has = |name: &str, kind: ExternalKind| exports.iter().any(|(n, k)| n == name && *k == kind);
+    let has = |name: &str, kind: ExternalKind| exports.iter().any(|(n, k, _)| n == name && *k == kind);
     if !has(abi::EXPORT_MEMORY, ExternalKind::Memory) {
         return Err(DeployError::MissingExport(abi::EXPORT_MEMORY));
     }
     if !has(abi::EXPORT_CALL, ExternalKind::Func) {
         return Err(DeployError::MissingExport(abi::EXPORT_CALL));
+    }
+    // Entry points are called as `() -> ()`: a wrong signature is refused here, at
+    // deploy, instead of failing every later call.
+    for (name, kind, index) in &exports {
+        if *kind != ExternalKind::Func || ![abi::EXPORT_CALL, abi::EXPORT_DEPLOY].contains(&name.as_str()) {
+            continue;
+        }
+        let unit = func_types.get(*index as usize).and_then(|ty| unit_types.get(*ty as usize)).copied().unwrap_or(false);
+        if !unit {
+            return Err(DeployError::Invalid(format!("export `{name}` must be a function of type () -> ()")));
+        }
     }
     Ok(ModuleInfo {
         has_deploy: has(abi::EXPORT_DEPLOY, ExternalKind::Func),
