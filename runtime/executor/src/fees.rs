@@ -17,7 +17,7 @@ use strata_vm::{Entry, Status, Vm};
 
 use crate::{
     BlockEnv, Error, Result,
-    session::{Layer, Session, run_frame},
+    session::{Session, run_frame},
 };
 
 sol! {
@@ -47,17 +47,7 @@ pub struct Schedule {
 
 /// Runs a read-only call of a system contract on `base`, outside any transaction.
 fn system_view(base: &Arc<dyn StateReader + Send + Sync>, vm: &Arc<Vm>, env: BlockEnv, to: Address, input: Vec<u8>) -> Result<Vec<u8>> {
-    let session = Box::new(Session {
-        base: base.clone(),
-        block: StateChanges::default(),
-        block_cold: Default::default(),
-        cold: strata_storage::MemKv::shared(),
-        layers: vec![Layer::default()],
-        vm: vm.clone(),
-        env,
-        origin: Address::ZERO,
-        stack: Vec::new(),
-    });
+    let session = Session::new(base.clone(), vm.clone(), env, no_cold(), StateChanges::default(), Default::default(), Address::ZERO);
     let contract =
         session.contract_at(&to)?.ok_or_else(|| Error::FeeContract(format!("no contract at {to}: genesis lacks system contracts")))?;
     let mut ctx = session.context(to, Address::ZERO, U256::ZERO, true, 0);

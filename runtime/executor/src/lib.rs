@@ -10,6 +10,7 @@
 #![warn(clippy::arithmetic_side_effects)]
 
 pub mod fees;
+pub mod rules;
 mod session;
 pub mod system;
 mod validate;
@@ -23,10 +24,10 @@ use strata_primitives::{
 };
 use strata_state::{StateChanges, StateReader};
 use strata_storage::{Column, SharedKv, WriteBatch};
-use strata_vm::{Entry, Status, Vm, gas};
+use strata_vm::{CachePolicy, Entry, Status, Vm, gas};
 
 pub use fees::{Schedule, TX_BASE_FUEL};
-pub use validate::{InvalidTx, validate_stateful, validate_stateless};
+pub use validate::{InvalidTx, MAX_BLOCK_BYTES, MAX_TX_SIZE, validate_stateful, validate_stateless};
 
 /// Node-side failures of execution (never the transaction's fault).
 #[derive(Debug, thiserror::Error)]
@@ -34,9 +35,14 @@ pub enum Error {
     /// Reading state failed.
     #[error(transparent)]
     State(#[from] strata_state::Error),
-    /// The host failed while a contract ran (storage error, missing code).
+    /// The host failed while a contract ran (storage error, missing code, address
+    /// space or native stack exhausted): the transaction is not the cause, and the
+    /// block is not produced or validated.
     #[error("execution aborted by a node failure: {0}")]
     Host(String),
+    /// A simulation passed its wall-clock deadline.
+    #[error("execution timed out")]
+    Interrupted,
     /// The fee contract could not answer (missing, or failed): the chain's genesis or
     /// price table is broken; no block can be built.
     #[error("fee contract: {0}")]
@@ -53,7 +59,10 @@ pub enum Error {
 
 impl From<strata_vm::HostError> for Error {
     fn from(e: strata_vm::HostError) -> Self {
-        Error::Host(e.to_string())
+        match e {
+            strata_vm::HostError::Interrupted => Error::Interrupted,
+            other => Error::Host(other.to_string()),
+        }
     }
 }
 
@@ -148,7 +157,7 @@ fn execute_message(
                 session.revert_top();
                 return (session, Ok(fail(gas, format!("out of gas: storing {} bytes of code costs {deploy_gas} gas", code.len()))));
             }
-            let contract = match session.vm.prepare(code) {
+            let contract = match session.vm.prepare_with(code, session.policy) {
                 Ok(c) => c,
                 Err(e) => {
                     session.revert_top();
@@ -404,6 +413,8 @@ pub struct BlockBuilder {
     transactions: Vec<TransactionSigned>,
     receipts: Vec<StoredReceipt>,
     gas_used: u64,
+    /// Bytes of the transactions included so far.
+    bytes: usize,
 }
 
 impl BlockBuilder {
@@ -434,6 +445,7 @@ impl BlockBuilder {
             transactions: Vec::new(),
             receipts: Vec::new(),
             gas_used: 0,
+            bytes: 0,
         })
     }
 
@@ -472,13 +484,18 @@ impl BlockBuilder {
         if tx.tx.gas_limit() > self.gas_left() {
             return Ok(Applied::Rejected(InvalidTx::BlockGasExhausted { gas_limit: tx.tx.gas_limit(), gas_left: self.gas_left() }));
         }
+        let size = tx.tx.encoded_len();
+        let left = MAX_BLOCK_BYTES.saturating_sub(self.bytes);
+        if size > left {
+            return Ok(Applied::Rejected(InvalidTx::BlockFull { size, left }));
+        }
         let mut sender = self.account(&tx.sender)?;
         if let Err(e) = validate_stateful(&tx.tx, &sender) {
             return Ok(Applied::Rejected(e));
         }
         let price = self.env.base_fee;
         let gas_limit = tx.tx.gas_limit();
-        let tx_bytes = tx.tx.encoded().len() as u64;
+        let tx_bytes = size as u64;
         let min_gas = min_gas_quoted(&self.base, &self.vm, self.env, tx_bytes, &mut self.quotes)?;
         if gas_limit < min_gas {
             return Ok(Applied::Rejected(InvalidTx::IntrinsicGasTooLow { have: gas_limit, want: min_gas }));
@@ -489,17 +506,15 @@ impl BlockBuilder {
         sender.nonce = sender.nonce.checked_add(1).ok_or(Error::Host("nonce checked by validate_stateful".into()))?;
         self.block.accounts.insert(tx.sender, Some(sender));
 
-        let session = Box::new(Session {
-            base: self.base.clone(),
-            block: std::mem::take(&mut self.block),
-            block_cold: std::mem::take(&mut self.cold),
-            cold: self.cold_store.clone(),
-            layers: vec![Layer::default()],
-            vm: self.vm.clone(),
-            env: self.env,
-            origin: tx.sender,
-            stack: Vec::new(),
-        });
+        let session = Session::new(
+            self.base.clone(),
+            self.vm.clone(),
+            self.env,
+            self.cold_store.clone(),
+            std::mem::take(&mut self.block),
+            std::mem::take(&mut self.cold),
+            tx.sender,
+        );
         let spec =
             TxSpec { sender: tx.sender, kind: tx.tx.kind(), value: tx.tx.value(), input: tx.tx.input(), gas_limit, tx_bytes, min_gas };
         let (mut session, run) = run_tx(session, &spec, &self.schedule, &mut self.quotes);
@@ -533,6 +548,7 @@ impl BlockBuilder {
             failure: run.result.failure.map(|f| Bytes::from(f.into_bytes())).unwrap_or_default(),
             resources: run.usage,
         };
+        self.bytes = self.bytes.saturating_add(size);
         self.transactions.push(tx.tx.clone());
         self.receipts.push(receipt.clone());
         Ok(Applied::Included(Box::new(receipt)))
@@ -592,6 +608,15 @@ pub struct Simulation {
     pub gas: u64,
     /// Size of the signed transaction, if known; otherwise estimated from the input.
     pub tx_bytes: Option<u64>,
+    /// Wall-clock deadline: past it the simulation ends with [`Error::Interrupted`].
+    pub deadline: Option<std::time::Instant>,
+}
+
+impl Simulation {
+    /// A call of `to` (or a deploy, without `to`) by `from` with `input` and `gas`.
+    pub fn new(from: Address, to: Option<Address>, value: U256, input: Bytes, gas: u64) -> Self {
+        Self { from, to, value, input, gas, tx_bytes: None, deadline: None }
+    }
 }
 
 /// Bytes of a signed EIP-1559 transaction besides its input (typical; used when a
@@ -623,17 +648,9 @@ pub fn simulate(
         sender.nonce = sender.nonce.saturating_add(1);
         block.accounts.insert(sim.from, Some(sender));
     }
-    let session = Box::new(Session {
-        base,
-        block,
-        block_cold: BTreeMap::new(),
-        cold,
-        layers: vec![Layer::default()],
-        vm,
-        env,
-        origin: sim.from,
-        stack: Vec::new(),
-    });
+    let mut session = Session::new(base, vm, env, cold, block, BTreeMap::new(), sim.from);
+    session.policy = CachePolicy::Transient;
+    session.deadline = sim.deadline;
     let spec = TxSpec { sender: sim.from, kind, value: sim.value, input: &sim.input, gas_limit: sim.gas, tx_bytes, min_gas };
     let (_, run) = run_tx(session, &spec, &schedule, &mut quotes);
     Ok(run?.result)
@@ -649,7 +666,12 @@ pub fn estimate_gas(
     sim: &Simulation,
     cap: u64,
 ) -> Result<Result<u64, MessageResult>> {
-    let run = |gas: u64| simulate(base.clone(), vm.clone(), cold.clone(), env, &Simulation { gas, ..sim.clone() });
+    let run = |gas: u64| {
+        if sim.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            return Err(Error::Interrupted);
+        }
+        simulate(base.clone(), vm.clone(), cold.clone(), env, &Simulation { gas, ..sim.clone() })
+    };
     let top = run(cap)?;
     if !top.success {
         return Ok(Err(top));

@@ -5,12 +5,12 @@
 //! caller's, one that reverts or fails drops it — nested frames included — so a
 //! failed call leaves no trace but the gas it used.
 
-use std::{any::Any, collections::BTreeMap, sync::Arc};
+use std::{any::Any, collections::BTreeMap, sync::Arc, time::Instant};
 
 use strata_primitives::{Account, Address, B256, Bytes, KECCAK_EMPTY, Log, Slot, U256};
 use strata_state::{StateChanges, StateReader};
 use strata_storage::SharedKv;
-use strata_vm::{CallContext, Contract, Entry, Host, HostError, Outcome, Status, SubCall, SubCallResult, SystemReply, Vm};
+use strata_vm::{CachePolicy, CallContext, Contract, Entry, Host, HostError, Outcome, Status, SubCall, SubCallResult, SystemReply, Vm};
 
 use crate::BlockEnv;
 
@@ -53,13 +53,53 @@ pub(crate) struct Session {
     pub(crate) origin: Address,
     /// Contracts currently executing (for the re-entrancy rule).
     pub(crate) stack: Vec<Address>,
+    /// Whether code compiled here may be cached: [`CachePolicy::Transient`] in RPC
+    /// simulations, for code that is not on chain.
+    pub(crate) policy: CachePolicy,
+    /// Wall-clock deadline (RPC simulations only).
+    pub(crate) deadline: Option<Instant>,
 }
 
 fn node(e: impl std::fmt::Display) -> HostError {
     HostError::Node(e.to_string())
 }
 
+/// An engine failure as the host reports it to the frame above (keeping a deadline
+/// interruption distinguishable from other node failures).
+fn vm_error(e: strata_vm::Error) -> HostError {
+    match e {
+        strata_vm::Error::Interrupted => HostError::Interrupted,
+        other => HostError::Node(other.to_string()),
+    }
+}
+
 impl Session {
+    /// A session over `base` with the block's earlier changes `block` (and their cold
+    /// writes), one empty layer for the message, for a transaction sent by `origin`.
+    pub(crate) fn new(
+        base: Arc<dyn StateReader + Send + Sync>,
+        vm: Arc<Vm>,
+        env: BlockEnv,
+        cold: SharedKv,
+        block: StateChanges,
+        block_cold: BTreeMap<Vec<u8>, Option<Bytes>>,
+        origin: Address,
+    ) -> Box<Self> {
+        Box::new(Self {
+            base,
+            block,
+            block_cold,
+            cold,
+            layers: vec![Layer::default()],
+            vm,
+            env,
+            origin,
+            stack: Vec::new(),
+            policy: CachePolicy::Keep,
+            deadline: None,
+        })
+    }
+
     /// The account at `address` (empty if absent).
     pub(crate) fn account(&self, address: &Address) -> Result<Account, HostError> {
         for layer in self.layers.iter().rev() {
@@ -197,7 +237,12 @@ impl Session {
             return Ok(Some(c));
         }
         let code = self.code(&account.code_hash)?.ok_or_else(|| node(format!("code {} of {address} missing", account.code_hash)))?;
-        self.vm.load(account.code_hash, &code).map(Some).map_err(node)
+        // A simulation may call code it deployed itself: compile that for this run only.
+        let policy = match self.policy {
+            CachePolicy::Transient if self.base.code(&account.code_hash).map_err(node)?.is_none() => CachePolicy::Transient,
+            _ => CachePolicy::Keep,
+        };
+        self.vm.load_with(account.code_hash, &code, policy).map(Some).map_err(vm_error)
     }
 
     pub(crate) fn context(&self, address: Address, caller: Address, value: U256, is_static: bool, depth: u32) -> CallContext {
@@ -227,12 +272,13 @@ pub(crate) fn run_frame(
     let vm = session.vm.clone();
     let mut session = session;
     session.stack.push(ctx.address);
+    let deadline = session.deadline;
     let host = Box::new(FrameHost { session: Some(session), ctx });
-    let (host, outcome) = vm.execute(contract, entry, host, input, gas);
+    let (host, outcome) = vm.execute_until(contract, entry, host, input, gas, deadline);
     let mut host = host.into_any().downcast::<FrameHost>().expect("the executor only hands the engine FrameHosts");
     let mut session = host.session.take().expect("the session returns with its host");
     session.stack.pop();
-    (session, outcome.map_err(node))
+    (session, outcome.map_err(vm_error))
 }
 
 /// A nested call from a running contract (value transfer, then the callee's frame).

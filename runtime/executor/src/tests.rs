@@ -49,6 +49,11 @@ fn transfer(nonce: u64, value: u64, chain_id: u64) -> RecoveredTx {
 
 /// A committed state: `key()` holds `balance`, and the system contracts are installed.
 fn funded(balance: u128) -> Arc<dyn StateReader + Send + Sync> {
+    funded_db(balance).0
+}
+
+/// [`funded`], with the database and its root (to commit more blocks on it).
+fn funded_db(balance: u128) -> (Arc<dyn StateReader + Send + Sync>, StateDb, B256, strata_storage::SharedKv) {
     let kv = MemKv::shared();
     let db = StateDb::new(kv.clone(), 4);
     let mut alloc = StateChanges::default();
@@ -58,9 +63,9 @@ fn funded(balance: u128) -> Arc<dyn StateReader + Send + Sync> {
     kv.write(batch).unwrap();
     let system = system::install(&vm(), Arc::new(db.clone()), env(), key().address(), &system::Prices::dev()).unwrap();
     let mut batch = WriteBatch::new();
-    db.commit(0, root, &system, &mut batch).unwrap();
+    let root = db.commit(0, root, &system, &mut batch).unwrap();
     kv.write(batch).unwrap();
-    Arc::new(db)
+    (Arc::new(db.clone()), db, root, kv)
 }
 
 fn vm() -> Arc<Vm> {
@@ -237,14 +242,7 @@ fn simulation_and_estimation() {
     let state = funded(10u128.pow(20));
     let v = vm();
     let cold = MemKv::shared();
-    let sim = Simulation {
-        from: key().address(),
-        to: None,
-        value: U256::ZERO,
-        input: deploy_data(COUNTER, b"o").into(),
-        gas: 5_000_000,
-        tx_bytes: None,
-    };
+    let sim = Simulation::new(key().address(), None, U256::ZERO, deploy_data(COUNTER, b"o").into(), 5_000_000);
     let out = simulate(state.clone(), v.clone(), cold.clone(), env(), &sim).unwrap();
     assert!(out.success && out.contract_address == Some(key().address().create(0)));
     assert!(out.resources.storage_bytes_paid > 4096, "code + default quota: {:?}", out.resources);
@@ -433,4 +431,92 @@ mod archive {
         assert_eq!(r[0].resources.storage_bytes_paid, 100);
         assert_eq!(r[0].resources.fee.storage, U256::from(100u64 * 50 * 1_000_000_000));
     }
+}
+
+
+/// Deploy data of `tests/wat/deep_chain.wat`: it recurses `n` times with large frames,
+/// then calls the next address of its input (see the file).
+fn deep_chain_input(n: u32, chain: &[Address]) -> Vec<u8> {
+    let mut input = Vec::new();
+    for a in chain {
+        input.extend_from_slice(&n.to_le_bytes());
+        input.extend_from_slice(a.as_slice());
+    }
+    input.extend_from_slice(&n.to_le_bytes());
+    input
+}
+
+#[test]
+fn a_chain_of_contracts_each_near_its_stack_limit_fails_deterministically_from_any_thread() {
+    let (_, db, root, kv) = funded_db(10u128.pow(24));
+    let v = vm();
+    let levels = v.limits().max_call_depth as usize + 4;
+    // Deploy the contracts in block 1.
+    let mut b = BlockBuilder::new(env(), Arc::new(db.clone()), v.clone(), MemKv::shared(), payees()).unwrap();
+    let code = wat::parse_str(include_str!("../../../tests/wat/deep_chain.wat")).unwrap();
+    let addresses: Vec<Address> = (0..levels as u64)
+        .map(|nonce| {
+            let r = included(&mut b, &tx(nonce, TxKind::Create, 0, deploy::encode(&code, &[]), 5_000_000));
+            assert!(r.success, "{}", String::from_utf8_lossy(&r.failure));
+            Address::from_slice(&r.contract_address)
+        })
+        .collect();
+    let mut batch = WriteBatch::new();
+    db.commit(1, root, &b.finish().changes, &mut batch).unwrap();
+    kv.write(batch).unwrap();
+    let state: Arc<dyn StateReader + Send + Sync> = Arc::new(db.clone());
+    let env2 = BlockEnv { number: 2, ..env() };
+    let call = |input: Vec<u8>| {
+        let sim = Simulation::new(key().address(), Some(addresses[0]), U256::ZERO, input.into(), 30_000_000);
+        simulate(state.clone(), v.clone(), MemKv::shared(), env2, &sim).unwrap()
+    };
+    // The deepest recursion one frame survives.
+    let (mut lo, mut hi) = (0u32, 100_000u32);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if call(deep_chain_input(mid, &[])).success { lo = mid } else { hi = mid }
+    }
+    let input = deep_chain_input(lo, &addresses[1..]);
+    // From a thread with a tokio worker's 2 MiB stack: before the fix, the process died here.
+    let (state2, v2, input2, to) = (state.clone(), v.clone(), input.clone(), addresses[0]);
+    let simulated = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let sim = Simulation::new(key().address(), Some(to), U256::ZERO, input2.into(), 30_000_000);
+            simulate(state2, v2, MemKv::shared(), env2, &sim).unwrap()
+        })
+        .unwrap()
+        .join()
+        .expect("the process survives");
+    assert!(simulated.success, "{simulated:?}");
+    assert_eq!(simulated.output, vec![0], "the first nested call succeeded: the depth limit stopped the chain deterministically below");
+    // The same as a transaction in a block, twice on independent builders: identical receipts.
+    let receipts: Vec<StoredReceipt> = (0..2)
+        .map(|_| {
+            let mut b = BlockBuilder::new(env2, state.clone(), vm(), MemKv::shared(), payees()).unwrap();
+            included(&mut b, &tx(levels as u64, TxKind::Call(addresses[0]), 0, input.clone(), 30_000_000))
+        })
+        .collect();
+    assert!(receipts[0].success);
+    assert_eq!(receipts[0], receipts[1]);
+}
+
+#[test]
+fn simulated_deploys_fill_no_module_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = funded(10u128.pow(20));
+    let v = Arc::new(Vm::new(VmConfig { cache_dir: Some(dir.path().to_path_buf()), ..VmConfig::default() }).unwrap());
+    // A module no one deployed on chain, with a constructor that writes storage.
+    let wat = COUNTER.replace("(memory (export \"memory\") 1)", "(memory (export \"memory\") 1) (global i32 (i32.const 424242))");
+    let code = wat::parse_str(&wat).unwrap();
+    let hash = keccak256(&code);
+    let sim = Simulation::new(key().address(), None, U256::ZERO, deploy::encode(&code, b"o").into(), 5_000_000);
+    assert!(simulate(state, v.clone(), MemKv::shared(), env(), &sim).unwrap().success);
+    assert!(v.stats.compiled.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+    assert!(v.cached(&hash).is_none(), "nothing added to the memory cache");
+    assert!(!v.disk_cache().unwrap().contains(&hash), "nothing written to disk");
+    // The same deploy in a block is paid for: its module is kept.
+    let mut b = BlockBuilder::new(env(), funded(10u128.pow(20)), v.clone(), MemKv::shared(), payees()).unwrap();
+    assert!(included(&mut b, &tx(0, TxKind::Create, 0, deploy::encode(&code, b"o"), 5_000_000)).success);
+    assert!(v.cached(&hash).is_some() && v.disk_cache().unwrap().contains(&hash));
 }

@@ -3,6 +3,18 @@
 use crate::BlockEnv;
 use strata_primitives::{Account, TransactionSigned, U256};
 
+/// Largest signed transaction (EIP-2718 bytes), in the pool and in a block.
+pub const MAX_TX_SIZE: usize = 128 * 1024;
+
+/// Most bytes of transactions in one block: far below the validator transport's
+/// frame limit, so a proposal (block + parent certificate) always fits one frame.
+pub const MAX_BLOCK_BYTES: usize = 8 * 1024 * 1024;
+
+/// A deploy carries its code, its framing (10 bytes), its constructor input and the
+/// envelope (signature, fees, ~120 bytes): the largest module must leave room for
+/// them in the largest transaction, or it could pass validation and never be deployed.
+const _: () = assert!(strata_vm::MAX_CODE_SIZE + 4 * 1024 <= MAX_TX_SIZE);
+
 /// Why a transaction is not valid. Messages follow go-ethereum's wording where
 /// one exists, so Ethereum tooling and users recognise them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,6 +93,22 @@ pub enum InvalidTx {
         /// The block's base fee.
         base_fee: u64,
     },
+    /// The signed transaction is larger than [`MAX_TX_SIZE`].
+    #[error("oversized data: transaction of {size} bytes, limit {max}")]
+    Oversized {
+        /// Size of the signed transaction.
+        size: usize,
+        /// Limit.
+        max: usize,
+    },
+    /// The block has no room left for the transaction's bytes (it may fit in a later one).
+    #[error("not enough room left in block: tx of {size} bytes, {left} bytes left")]
+    BlockFull {
+        /// Size of the signed transaction.
+        size: usize,
+        /// Bytes left in the block.
+        left: usize,
+    },
     /// `maxPriorityFeePerGas` above `maxFeePerGas`.
     #[error("max priority fee per gas higher than max fee per gas: tip {tip}, max fee {max_fee}")]
     TipAboveFeeCap {
@@ -94,12 +122,22 @@ pub enum InvalidTx {
 impl InvalidTx {
     /// True when the transaction may become valid later (the pool keeps it).
     pub fn is_transient(&self) -> bool {
-        matches!(self, InvalidTx::NonceTooHigh { .. } | InvalidTx::BlockGasExhausted { .. } | InvalidTx::InsufficientFunds { .. })
+        matches!(
+            self,
+            InvalidTx::NonceTooHigh { .. }
+                | InvalidTx::BlockGasExhausted { .. }
+                | InvalidTx::BlockFull { .. }
+                | InvalidTx::InsufficientFunds { .. }
+        )
     }
 }
 
-/// Checks that need no state: chain id, gas and fee fields.
+/// Checks that need no state: size, chain id, gas and fee fields.
 pub fn validate_stateless(tx: &TransactionSigned, env: &BlockEnv) -> Result<(), InvalidTx> {
+    let size = tx.encoded_len();
+    if size > MAX_TX_SIZE {
+        return Err(InvalidTx::Oversized { size, max: MAX_TX_SIZE });
+    }
     match tx.chain_id() {
         None => return Err(InvalidTx::ReplayUnprotected),
         Some(id) if id != env.chain_id => {

@@ -1,0 +1,330 @@
+//! Block validity rules: what a header must satisfy against its parent before its
+//! transactions are re-executed (reth's `validate_header_against_parent`), as pure
+//! functions with a typed error. The node's chain service calls them for proposals,
+//! for certified blocks it commits and for blocks it syncs; they are the same on
+//! every node.
+
+use strata_primitives::{Address, B256, CertificateError, CommitCertificate, Header, ValidatorSet, keccak256, rlp_item};
+
+use crate::InvalidTx;
+
+/// How far ahead of a validator's clock a *proposal*'s timestamp may be (seconds).
+/// Blocks that already carry a valid certificate are not held to it: a validator whose
+/// clock is behind must still follow the chain.
+pub const MAX_FUTURE_SECS: u64 = 15;
+
+/// The rules of one chain that headers are checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainRules {
+    /// Chain id.
+    pub chain_id: u64,
+    /// Gas limit of every block.
+    pub gas_limit: u64,
+    /// The validators that sign commit certificates (and may propose).
+    pub signers: ValidatorSet,
+    /// Whether every block above height 1 must carry its parent's commit certificate
+    /// (chains run by validators: without it, a node syncing later could not check the
+    /// parent). Only chains committed without consensus (tools, tests) set this false.
+    pub requires_certificates: bool,
+}
+
+/// Why a block is not valid on its parent. Every variant is the block's fault (or its
+/// proposer's); node failures are never one of these.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlockError {
+    /// The block does not extend the parent it is checked against.
+    #[error("block {number} on {parent_hash} does not extend the head {head} ({head_hash})")]
+    NotChild {
+        /// Block number.
+        number: u64,
+        /// Its parent hash.
+        parent_hash: B256,
+        /// The head's number.
+        head: u64,
+        /// The head's hash.
+        head_hash: B256,
+    },
+    /// Another chain's block.
+    #[error("chain id {got} is not this chain's ({expected})")]
+    ChainId {
+        /// In the header.
+        got: u64,
+        /// This chain's.
+        expected: u64,
+    },
+    /// Not the chain's gas limit.
+    #[error("gas limit {got} is not this chain's ({expected})")]
+    GasLimit {
+        /// In the header.
+        got: u64,
+        /// This chain's.
+        expected: u64,
+    },
+    /// More gas used than the limit.
+    #[error("gas used {used} exceeds the gas limit {limit}")]
+    GasUsed {
+        /// In the header.
+        used: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// Earlier than its parent.
+    #[error("timestamp {timestamp} is before its parent's {parent}")]
+    TimestampBeforeParent {
+        /// In the header.
+        timestamp: u64,
+        /// The parent's.
+        parent: u64,
+    },
+    /// A proposal from too far in the future.
+    #[error("timestamp {timestamp} is more than {MAX_FUTURE_SECS} s ahead of this node's clock ({now})")]
+    TimestampInFuture {
+        /// In the header.
+        timestamp: u64,
+        /// This node's clock.
+        now: u64,
+    },
+    /// The proposer is not a validator.
+    #[error("proposer {0} is not a validator")]
+    UnknownProposer(Address),
+    /// The base fee is not the fee contract's gas price on the parent state.
+    #[error("base fee {got} is not the fee contract's gas price {expected}")]
+    BaseFee {
+        /// In the header.
+        got: u64,
+        /// The fee contract's.
+        expected: u64,
+    },
+    /// A block that must name its parent's certificate names none.
+    #[error("block {number} carries no certificate of its parent; this chain requires one above height 1")]
+    MissingParentCertificate {
+        /// Block number.
+        number: u64,
+    },
+    /// A certificate where none can be (on genesis), or a hash without a certificate.
+    #[error("block {number} names a parent certificate its parent cannot have")]
+    UnexpectedParentCertificate {
+        /// Block number.
+        number: u64,
+    },
+    /// `parentCommitHash` is not the hash of the certificate the block comes with.
+    #[error("parentCommitHash is not the hash of the parent certificate it comes with")]
+    ParentCommitHash,
+    /// The parent certificate does not decode.
+    #[error("parent certificate undecodable: {0}")]
+    CertificateUndecodable(String),
+    /// The parent certificate is not a quorum of the validators' signatures.
+    #[error("parent certificate: {0}")]
+    Certificate(#[from] CertificateError),
+    /// The parent certificate certifies another block.
+    #[error("parent certificate is for block {height} {hash}, not the parent")]
+    CertificateForOtherBlock {
+        /// Its height.
+        height: u64,
+        /// Its block hash.
+        hash: B256,
+    },
+    /// A transaction's signature does not recover.
+    #[error("transaction {index}: {reason}")]
+    BadSignature {
+        /// Its index.
+        index: usize,
+        /// Why.
+        reason: String,
+    },
+    /// A transaction is not valid at its place in the block.
+    #[error("transaction {index} ({hash}) is not valid here: {reason}")]
+    Transaction {
+        /// Its index.
+        index: usize,
+        /// Its hash.
+        hash: B256,
+        /// Why.
+        reason: InvalidTx,
+    },
+    /// Re-executing the block gives other header fields.
+    #[error("re-execution disagrees with the proposal: {}", .0.join(", "))]
+    ExecutionMismatch(Vec<&'static str>),
+}
+
+/// Checks `header` against its parent (`parent_hash`, `parent`): lineage, chain id,
+/// gas, timestamps and proposer. `now` is this node's clock for a proposal (its
+/// timestamp may be at most [`MAX_FUTURE_SECS`] ahead); `None` for a block that already
+/// carries a valid certificate (commit, sync), which no clock can make invalid.
+pub fn validate_header_against_parent(
+    header: &Header,
+    parent_hash: B256,
+    parent: &Header,
+    rules: &ChainRules,
+    now: Option<u64>,
+) -> Result<(), BlockError> {
+    if header.number != parent.number.saturating_add(1) || header.parent_hash != parent_hash {
+        return Err(BlockError::NotChild { number: header.number, parent_hash: header.parent_hash, head: parent.number, head_hash: parent_hash });
+    }
+    if header.chain_id != rules.chain_id {
+        return Err(BlockError::ChainId { got: header.chain_id, expected: rules.chain_id });
+    }
+    if header.gas_limit != rules.gas_limit {
+        return Err(BlockError::GasLimit { got: header.gas_limit, expected: rules.gas_limit });
+    }
+    if header.gas_used > header.gas_limit {
+        return Err(BlockError::GasUsed { used: header.gas_used, limit: header.gas_limit });
+    }
+    if header.timestamp < parent.timestamp {
+        return Err(BlockError::TimestampBeforeParent { timestamp: header.timestamp, parent: parent.timestamp });
+    }
+    if let Some(now) = now
+        && header.timestamp > now.saturating_add(MAX_FUTURE_SECS)
+    {
+        return Err(BlockError::TimestampInFuture { timestamp: header.timestamp, now });
+    }
+    if rules.signers.index_of(&header.proposer).is_none() {
+        return Err(BlockError::UnknownProposer(header.proposer));
+    }
+    Ok(())
+}
+
+/// Checks the parent certificate a block comes with (`certificate`: its RLP, empty for
+/// none) against the header's `parentCommitHash` and the parent it must certify.
+/// Returns the decoded certificate, if there is one.
+pub fn validate_parent_certificate(
+    header: &Header,
+    parent_hash: B256,
+    parent: &Header,
+    certificate: &[u8],
+    rules: &ChainRules,
+) -> Result<Option<CommitCertificate>, BlockError> {
+    if certificate.is_empty() {
+        if header.parent_commit_hash != B256::ZERO {
+            return Err(BlockError::UnexpectedParentCertificate { number: header.number });
+        }
+        // Genesis is not certified: block 1 has nothing to carry.
+        if rules.requires_certificates && parent.number > 0 {
+            return Err(BlockError::MissingParentCertificate { number: header.number });
+        }
+        return Ok(None);
+    }
+    if parent.number == 0 {
+        return Err(BlockError::UnexpectedParentCertificate { number: header.number });
+    }
+    if keccak256(certificate) != header.parent_commit_hash {
+        return Err(BlockError::ParentCommitHash);
+    }
+    let cert = rlp_item::decode_exact::<CommitCertificate>(certificate).map_err(|e| BlockError::CertificateUndecodable(e.to_string()))?;
+    cert.verify(&rules.signers, rules.chain_id)?;
+    if cert.height != parent.number || cert.block_hash != parent_hash {
+        return Err(BlockError::CertificateForOtherBlock { height: cert.height, hash: cert.block_hash });
+    }
+    Ok(Some(cert))
+}
+
+/// Names the header fields in which `ours` (re-executed) and `theirs` (proposed) differ.
+pub fn header_mismatch(ours: &Header, theirs: &Header) -> Vec<&'static str> {
+    let mut diff = Vec::new();
+    for (name, same) in [
+        ("state root", ours.state_root == theirs.state_root),
+        ("transactions root", ours.transactions_root == theirs.transactions_root),
+        ("receipts root", ours.receipts_root == theirs.receipts_root),
+        ("logs bloom", ours.logs_bloom == theirs.logs_bloom),
+        ("gas used", ours.gas_used == theirs.gas_used),
+        ("base fee", ours.base_fee_per_gas == theirs.base_fee_per_gas),
+        ("parent commit hash", ours.parent_commit_hash == theirs.parent_commit_hash),
+        ("liveness root / extensions", ours.liveness_root == theirs.liveness_root && ours.extensions == theirs.extensions),
+    ] {
+        if !same {
+            diff.push(name);
+        }
+    }
+    if diff.is_empty() {
+        diff.push("header encoding");
+    }
+    diff
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_primitives::{CertSignature, LocalSigner, commit_digest};
+
+    fn key(i: u8) -> LocalSigner {
+        LocalSigner::from_bytes(&B256::repeat_byte(i + 1)).unwrap()
+    }
+
+    fn rules(required: bool) -> ChainRules {
+        ChainRules {
+            chain_id: 7,
+            gas_limit: 1_000,
+            signers: ValidatorSet::new((0..4).map(|i| key(i).address()).collect()),
+            requires_certificates: required,
+        }
+    }
+
+    fn header(number: u64, parent_hash: B256, timestamp: u64) -> Header {
+        Header {
+            chain_id: 7,
+            parent_hash,
+            number,
+            timestamp,
+            proposer: key(0).address(),
+            state_root: B256::ZERO,
+            transactions_root: B256::ZERO,
+            receipts_root: B256::ZERO,
+            logs_bloom: Default::default(),
+            gas_limit: 1_000,
+            gas_used: 0,
+            base_fee_per_gas: 1,
+            parent_commit_hash: B256::ZERO,
+            liveness_root: B256::ZERO,
+            extensions: Vec::new(),
+        }
+    }
+
+    fn certificate(height: u64, hash: B256) -> Vec<u8> {
+        let digest = commit_digest(7, height, 0, hash);
+        let signatures = (0..3).map(|i| CertSignature::new(i, &key(i as u8).sign_hash(&digest).unwrap())).collect();
+        strata_primitives::rlp::encode(CommitCertificate { height, view: 0, block_hash: hash, signatures })
+    }
+
+    #[test]
+    fn a_chain_that_requires_certificates_refuses_a_block_without_one() {
+        let parent = header(5, B256::repeat_byte(4), 100);
+        let parent_hash = parent.hash_slow();
+        let child = header(6, parent_hash, 101);
+        assert_eq!(
+            validate_parent_certificate(&child, parent_hash, &parent, &[], &rules(true)),
+            Err(BlockError::MissingParentCertificate { number: 6 })
+        );
+        assert_eq!(validate_parent_certificate(&child, parent_hash, &parent, &[], &rules(false)), Ok(None));
+        // Block 1 has no certificate to carry: genesis is not certified.
+        let genesis = header(0, B256::ZERO, 0);
+        let first = header(1, genesis.hash_slow(), 1);
+        assert_eq!(validate_parent_certificate(&first, genesis.hash_slow(), &genesis, &[], &rules(true)), Ok(None));
+        // With a quorum certificate of the parent it is valid; of another block it is not.
+        let cert = certificate(5, parent_hash);
+        let named = Header { parent_commit_hash: keccak256(&cert), ..child.clone() };
+        assert!(validate_parent_certificate(&named, parent_hash, &parent, &cert, &rules(true)).unwrap().is_some());
+        let other = certificate(5, B256::repeat_byte(9));
+        let named = Header { parent_commit_hash: keccak256(&other), ..child };
+        assert!(matches!(
+            validate_parent_certificate(&named, parent_hash, &parent, &other, &rules(true)),
+            Err(BlockError::CertificateForOtherBlock { .. })
+        ));
+    }
+
+    #[test]
+    fn the_future_timestamp_rule_binds_proposals_only() {
+        let parent = header(5, B256::repeat_byte(4), 100);
+        let child = header(6, parent.hash_slow(), 1_000);
+        let r = rules(true);
+        assert_eq!(
+            validate_header_against_parent(&child, parent.hash_slow(), &parent, &r, Some(500)),
+            Err(BlockError::TimestampInFuture { timestamp: 1_000, now: 500 })
+        );
+        assert_eq!(validate_header_against_parent(&child, parent.hash_slow(), &parent, &r, None), Ok(()));
+        let early = header(6, parent.hash_slow(), 99);
+        assert!(matches!(
+            validate_header_against_parent(&early, parent.hash_slow(), &parent, &r, None),
+            Err(BlockError::TimestampBeforeParent { .. })
+        ));
+    }
+}
