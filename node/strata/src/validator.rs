@@ -7,14 +7,19 @@
 //! The core decides; this loop only carries out its effects, in order, and feeds
 //! back what happened. `strata dev` runs the same loop with a single validator.
 
-use std::{collections::VecDeque, sync::Arc, time::Duration};
+use std::{
+    collections::{BTreeSet, VecDeque},
+    sync::Arc,
+    time::Duration,
+};
 
 use alloy_rlp::{RlpDecodable, RlpEncodable};
-use strata_chain::Chain;
+use parking_lot::Mutex;
+use strata_chain::{Chain, MAX_TX_SIZE, TxOrigin, ValidateError, run_on};
 use strata_consensus::{Config as CoreConfig, Core, Effect, Input, Persisted, SignedMessage};
 use strata_network::Transport;
 use strata_primitives::{
-    B256, Block, Bytes, LocalSigner, TransactionSigned,
+    B256, Block, Bytes, LocalSigner,
     consensus::{CommitCertificate, ValidatorSet},
     rlp_item::decode_exact,
 };
@@ -23,10 +28,23 @@ use tokio::{
     time::Instant,
 };
 
+use crate::sync::SyncPlanner;
+
 /// Meta key of the persisted consensus state.
 const CONSENSUS_KEY: &[u8] = b"consensus";
-/// Blocks per sync response.
-const SYNC_BATCH: u64 = 32;
+/// Most blocks per sync response.
+pub const SYNC_BATCH: u64 = 32;
+/// Most bytes of blocks per sync response (one block alone may be larger, up to the
+/// block size limit): far below the transport's frame limit.
+pub const SYNC_MAX_BYTES: usize = 8 * 1024 * 1024;
+/// How long a node failure (storage, execution host) waits before the work is retried.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// The hash of a block as the core carries it (an RLP [`Envelope`]): its header's hash.
+/// `None` for bytes that are not an envelope.
+pub fn envelope_hash(bytes: &[u8]) -> Option<B256> {
+    decode_exact::<Envelope>(bytes).ok().map(|e| e.block.header.hash_slow())
+}
 
 /// Driver settings.
 #[derive(Debug, Clone)]
@@ -123,6 +141,8 @@ impl Wire {
 enum Event {
     /// The timer of `view` fired; `generation` tells a live timer from a replaced one.
     Timeout { view: u64, generation: u64 },
+    /// An effect that failed for a node-side reason, to be carried out again.
+    Retry(Effect),
 }
 
 /// The running driver's state.
@@ -138,8 +158,10 @@ struct Driver {
     /// The core asked us to propose: (height, view).
     propose: Option<(u64, u64)>,
     last_commit: Instant,
-    /// When we last asked a peer for blocks (one request in flight at a time).
-    syncing: Option<Instant>,
+    /// Whom to ask for blocks when behind.
+    sync: SyncPlanner,
+    /// Peers whose sync request is being served (one at a time per peer).
+    serving: Arc<Mutex<BTreeSet<u32>>>,
 }
 
 /// Runs a validator until `shutdown` turns true. `inbound`: messages from peers.
@@ -148,7 +170,7 @@ struct Driver {
 pub async fn run(
     chain: Arc<Chain>,
     net: Arc<dyn Transport>,
-    inbound: mpsc::Receiver<(u32, Vec<u8>)>,
+    inbound: strata_network::Inbound,
     config: DriverConfig,
     shutdown: watch::Receiver<bool>,
 ) -> crate::Result<()> {
@@ -162,7 +184,7 @@ pub async fn run(
 async fn drive(
     chain: Arc<Chain>,
     net: Arc<dyn Transport>,
-    mut inbound: mpsc::Receiver<(u32, Vec<u8>)>,
+    mut inbound: strata_network::Inbound,
     config: DriverConfig,
     mut shutdown: watch::Receiver<bool>,
 ) -> crate::Result<()> {
@@ -181,10 +203,13 @@ async fn drive(
         window: 64,
         base_timeout_ms: config.view_timeout_ms,
         max_timeout_ms: config.view_timeout_ms.saturating_mul(16),
+        block_hash: envelope_hash,
+        max_early_block_bytes: strata_consensus::DEFAULT_MAX_EARLY_BLOCK_BYTES,
     };
     let core = Core::new(core_config, persisted, (head.number, head_hash));
     let (events, mut event_rx) = mpsc::unbounded_channel();
     let mut txs = chain.subscribe_local_txs();
+    let sync = SyncPlanner::new(config.me, config.validators.len());
     let mut d = Driver {
         chain,
         net,
@@ -195,7 +220,8 @@ async fn drive(
         timer_generation: 0,
         propose: None,
         last_commit: Instant::now(),
-        syncing: None,
+        sync,
+        serving: Arc::new(Mutex::new(BTreeSet::new())),
     };
     d.report_status();
     d.step(Input::Start).await?;
@@ -207,11 +233,14 @@ async fn drive(
                 Some((from, bytes)) => d.on_wire(from, &bytes).await?,
                 None => return Ok(()),
             },
-            Some(Event::Timeout { view, generation }) = event_rx.recv() => {
-                if generation == d.timer_generation {
-                    d.step(Input::Timeout { view }).await?;
+            Some(event) = event_rx.recv() => match event {
+                Event::Timeout { view, generation } => {
+                    if generation == d.timer_generation {
+                        d.step(Input::Timeout { view }).await?;
+                    }
                 }
-            }
+                Event::Retry(effect) => d.carry_out(VecDeque::from([effect])).await?,
+            },
             tx = txs.recv() => {
                 if let Ok(raw) = tx {
                     d.net.broadcast(Wire::Tx(raw).encode());
@@ -220,6 +249,7 @@ async fn drive(
             _ = status.tick() => {
                 d.report_status();
                 d.net.broadcast(Wire::Status(d.chain.head().1.number).encode());
+                d.sync_poll();
             }
             _ = poll.tick() => d.maybe_propose().await?,
             _ = shutdown.changed() => return Ok(()),
@@ -230,7 +260,11 @@ async fn drive(
 impl Driver {
     /// Feeds `input` to the core and carries out every effect, feeding back answers.
     async fn step(&mut self, input: Input) -> crate::Result<()> {
-        let mut queue: VecDeque<Effect> = self.core.handle(input).into();
+        let effects: VecDeque<Effect> = self.core.handle(input).into();
+        self.carry_out(effects).await
+    }
+
+    async fn carry_out(&mut self, mut queue: VecDeque<Effect>) -> crate::Result<()> {
         while let Some(effect) = queue.pop_front() {
             if let Some(input) = self.apply(effect).await? {
                 queue.extend(self.core.handle(input));
@@ -239,9 +273,19 @@ impl Driver {
         Ok(())
     }
 
-    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(Arc<Chain>) -> T + Send + 'static) -> T {
+    /// Runs chain work on the chain's block thread (a stack sized for contracts, in order).
+    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(Arc<Chain>) -> T + Send + 'static) -> crate::Result<T> {
         let chain = self.chain.clone();
-        tokio::task::spawn_blocking(move || f(chain)).await.expect("chain task panicked")
+        run_on(&self.chain.pools().block, move || f(chain)).await.map_err(|e| crate::Error::Config(format!("block thread: {e}")))
+    }
+
+    /// Carries out `effect` again after [`RETRY_AFTER`] (it failed for a node-side reason).
+    fn retry_later(&self, effect: Effect) {
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(RETRY_AFTER).await;
+            let _ = events.send(Event::Retry(effect));
+        });
     }
 
     /// Carries out one effect; returns the core's answer, if one is due now.
@@ -250,7 +294,7 @@ impl Driver {
             Effect::Persist(p) => {
                 // Durable before anything later in the batch (votes) leaves this node.
                 let bytes = p.encode();
-                self.blocking(move |c| c.store().put_meta(CONSENSUS_KEY, bytes)).await?;
+                self.blocking(move |c| c.store().put_meta(CONSENSUS_KEY, bytes)).await??;
             }
             Effect::Broadcast(m) => self.net.broadcast(Wire::Consensus(m.encode().into()).encode()),
             Effect::Send { to, message } => self.net.send(to, Wire::Consensus(message.encode().into()).encode()),
@@ -269,17 +313,28 @@ impl Driver {
                 return self.try_propose(false).await;
             }
             Effect::Validate { height, view, block, hash } => {
-                let valid = self.validate(&block, hash).await?;
-                return Ok(Some(Input::Validated { height, view, hash, valid }));
+                let retry = Effect::Validate { height, view, block: block.clone(), hash };
+                return match self.validate(&block, hash).await? {
+                    Some(valid) => Ok(Some(Input::Validated { height, view, hash, valid })),
+                    None => {
+                        self.retry_later(retry);
+                        Ok(None)
+                    }
+                };
             }
             Effect::Commit { height, block, hash, certificate } => {
-                self.commit(height, &block, hash, &certificate).await?;
+                if !self.commit(height, &block, hash, &certificate).await? {
+                    self.retry_later(Effect::Commit { height, block, hash, certificate });
+                }
             }
             Effect::ViewChanged { view, primary } => {
                 tracing::info!(view, primary, me = self.config.me, "view changed");
                 self.report_status();
             }
-            Effect::Behind { height, peer } => self.request_sync(peer, height),
+            Effect::Behind { height, peer } => {
+                self.sync.evidence(height, peer);
+                self.sync_poll();
+            }
         }
         Ok(None)
     }
@@ -295,55 +350,66 @@ impl Driver {
         });
     }
 
-    /// Re-executes a proposed block on our head.
-    async fn validate(&self, envelope: &[u8], hash: B256) -> crate::Result<bool> {
-        let Ok(env) = decode_exact::<Envelope>(envelope) else { return Ok(false) };
+    /// Re-executes a proposed block on our head: `Some(valid)`, or `None` if this node
+    /// failed while checking it (then nothing is known; the check is retried).
+    async fn validate(&self, envelope: &[u8], hash: B256) -> crate::Result<Option<bool>> {
+        let Ok(env) = decode_exact::<Envelope>(envelope) else { return Ok(Some(false)) };
         if env.block.header.hash_slow() != hash {
-            return Ok(false);
+            return Ok(Some(false));
         }
-        let set = self.config.validators.clone();
-        match self.blocking(move |c| c.validate(&env.block, &env.parent_certificate, Some(&set))).await? {
-            Ok(_) => Ok(true),
-            Err(reason) => {
+        let now = unix_now();
+        match self.blocking(move |c| c.validate(&env.block, &env.parent_certificate, Some(now))).await? {
+            Ok(_) => Ok(Some(true)),
+            Err(ValidateError::Invalid(reason)) => {
                 tracing::warn!(%hash, %reason, "refusing a proposal");
-                Ok(false)
+                Ok(Some(false))
+            }
+            Err(ValidateError::Node(e)) => {
+                tracing::error!(%hash, error = %e, "cannot check a proposal (node failure); retrying");
+                Ok(None)
             }
         }
     }
 
-    async fn commit(&mut self, height: u64, block: &[u8], hash: B256, certificate: &CommitCertificate) -> crate::Result<()> {
+    /// Commits a block the core decided. `Ok(false)`: a node failure stopped it (retried
+    /// later). A certified block that does not re-execute to its header stops consensus
+    /// on this node: it disagrees with a quorum about the chain's rules.
+    async fn commit(&mut self, height: u64, block: &[u8], hash: B256, certificate: &CommitCertificate) -> crate::Result<bool> {
         let head = self.chain.head().1.number;
         if height <= head {
-            return Ok(());
+            return Ok(true);
         }
         if height != head.saturating_add(1) {
             tracing::warn!(height, head, "commit out of order; syncing instead");
-            return Ok(());
+            return Ok(true);
         }
         let env = decode_exact::<Envelope>(block).map_err(|e| crate::Error::Config(format!("committed block undecodable: {e}")))?;
         let cert = alloy_rlp::encode(certificate);
-        let set = self.config.validators.clone();
         let committed = self
-            .blocking(move |c| -> crate::Result<()> {
+            .blocking(move |c| -> Result<(), ValidateError> {
                 // A block we proposed or validated is executed already; one we only saw
-                // certified (a quorum decided while we were slow) is executed now.
+                // certified (a quorum decided while we were slow) is executed now, and
+                // no clock rule applies to it.
                 if c.commit(&hash, Some(&cert)).is_err() {
-                    match c.validate(&env.block, &env.parent_certificate, Some(&set))? {
-                        Ok(_) => {
-                            c.commit(&hash, Some(&cert))?;
-                        }
-                        Err(reason) => {
-                            return Err(crate::Error::Config(format!("a certified block does not re-execute here: {reason}")));
-                        }
-                    }
+                    c.validate(&env.block, &env.parent_certificate, None)?;
+                    c.commit(&hash, Some(&cert))?;
                 }
                 Ok(())
             })
-            .await;
-        committed?;
+            .await?;
+        match committed {
+            Ok(()) => {}
+            Err(ValidateError::Invalid(reason)) => {
+                return Err(crate::Error::Config(format!("a certified block does not re-execute here: {reason}")));
+            }
+            Err(ValidateError::Node(e)) => {
+                tracing::error!(height, %hash, error = %e, "cannot commit (node failure); retrying");
+                return Ok(false);
+            }
+        }
         self.propose = self.propose.filter(|(h, _)| *h > height);
         self.last_commit = Instant::now();
-        Ok(())
+        Ok(true)
     }
 
     async fn maybe_propose(&mut self) -> crate::Result<()> {
@@ -356,7 +422,8 @@ impl Driver {
     }
 
     /// Builds our proposal if the time has come: at least a block time since the last
-    /// commit, and transactions to include (or, after `empty_block_after`, none).
+    /// commit, and transactions to include (or, after `empty_block_after`, none). A node
+    /// failure while building is logged and the next poll tries again.
     async fn try_propose(&mut self, from_poll: bool) -> crate::Result<Option<Input>> {
         let Some((height, view)) = self.propose else { return Ok(None) };
         let head = self.chain.head().1.number;
@@ -369,25 +436,76 @@ impl Driver {
         }
         let allow_empty = self.config.empty_block_after.is_some_and(|d| idle >= d);
         let timestamp = unix_now();
-        let block = self.blocking(move |c| c.propose(timestamp, allow_empty)).await?;
-        let Some(block) = block else { return Ok(None) };
+        let built = self
+            .blocking(move |c| -> strata_chain::Result<_> {
+                let Some(block) = c.propose(timestamp, allow_empty)? else { return Ok(None) };
+                let parent_certificate = c.parent_certificate_of(block.number())?;
+                Ok(Some((block, parent_certificate)))
+            })
+            .await?;
+        let (block, parent_certificate) = match built {
+            Ok(Some(b)) => b,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                tracing::error!(height, view, error = %e, "cannot build a proposal (node failure); retrying");
+                return Ok(None);
+            }
+        };
         tracing::debug!(height, view, hash = %block.hash, txs = block.block.transactions.len(), "proposing");
         self.propose = None;
-        let number = block.number();
-        let parent_certificate = self.blocking(move |c| c.parent_certificate_of(number)).await?;
         let envelope = Envelope { block: block.block.clone(), parent_certificate: parent_certificate.into() };
         let bytes: Bytes = alloy_rlp::encode(&envelope).into();
         Ok(Some(Input::Proposal { height, view, block: bytes, hash: block.hash }))
     }
 
-    fn request_sync(&mut self, peer: u32, height: u64) {
-        if self.syncing.is_some_and(|t| t.elapsed() < Duration::from_secs(2)) {
+    /// Sends the sync requests the planner wants now.
+    fn sync_poll(&mut self) {
+        let head = self.chain.head().1.number;
+        // One block behind is normal for a moment (a peer committed first); only when
+        // consensus has not moved us for a while is it worth fetching.
+        let eager = self.last_commit.elapsed() > Duration::from_secs(3);
+        if !eager && self.sync.target() <= head.saturating_add(1) {
             return;
         }
-        let from = self.chain.head().1.number.saturating_add(1);
-        tracing::info!(peer, from, their_height = height, "behind: syncing certified blocks");
-        self.syncing = Some(Instant::now());
-        self.net.send(peer, Wire::SyncRequest(SyncRequest { from, limit: SYNC_BATCH }).encode());
+        for r in self.sync.poll(head, std::time::Instant::now()) {
+            tracing::info!(peer = r.peer, from = r.from, target = self.sync.target(), "behind: syncing certified blocks");
+            self.net.send(r.peer, Wire::SyncRequest(SyncRequest { from: r.from, limit: SYNC_BATCH }).encode());
+        }
+    }
+
+    /// Answers a peer's sync request off the async threads, one request per peer at a
+    /// time (more are dropped), at most [`SYNC_BATCH`] blocks and [`SYNC_MAX_BYTES`].
+    fn serve_sync(&self, from: u32, r: SyncRequest) {
+        if !self.serving.lock().insert(from) {
+            tracing::debug!(from, "sync request while one is served: dropped");
+            return;
+        }
+        let (chain, net, serving) = (self.chain.clone(), self.net.clone(), self.serving.clone());
+        tokio::task::spawn_blocking(move || {
+            let limit = r.limit.min(SYNC_BATCH);
+            let mut out = Vec::new();
+            let mut bytes = 0usize;
+            let collected = (|| -> strata_chain::Result<()> {
+                for n in r.from..r.from.saturating_add(limit) {
+                    let Some((b, Some(cert))) = chain.block_with_certificate(n)? else { break };
+                    let envelope = Envelope { block: b.block, parent_certificate: chain.parent_certificate_of(n)?.into() };
+                    let block: Bytes = alloy_rlp::encode(&envelope).into();
+                    let size = block.len().saturating_add(cert.len());
+                    if !out.is_empty() && bytes.saturating_add(size) > SYNC_MAX_BYTES {
+                        break;
+                    }
+                    bytes = bytes.saturating_add(size);
+                    out.push(CertifiedBlock { block, certificate: cert.into() });
+                }
+                Ok(())
+            })();
+            if let Err(e) = collected {
+                tracing::error!(from, error = %e, "cannot read blocks for a peer's sync request");
+            }
+            // An empty answer tells the peer at once to ask someone else.
+            net.send(from, Wire::SyncResponse(out).encode());
+            serving.lock().remove(&from);
+        });
     }
 
     async fn on_wire(&mut self, from: u32, bytes: &[u8]) -> crate::Result<()> {
@@ -400,95 +518,110 @@ impl Driver {
                 Ok(m) => self.step(Input::Message(m)).await?,
                 Err(e) => tracing::debug!(from, error = %e, "undecodable consensus message"),
             },
-            Wire::Tx(raw) => {
-                let chain = self.chain.clone();
-                tokio::task::spawn_blocking(move || {
-                    if let Ok(tx) = TransactionSigned::decode_recovered(&raw) {
-                        let _ = chain.submit(tx);
-                    }
-                });
-            }
-            Wire::SyncRequest(r) => {
-                let limit = r.limit.min(SYNC_BATCH);
-                let blocks = self
-                    .blocking(move |c| -> crate::Result<Vec<CertifiedBlock>> {
-                        let mut out = Vec::new();
-                        for n in r.from..r.from.saturating_add(limit) {
-                            match c.block_with_certificate(n)? {
-                                Some((b, Some(cert))) => {
-                                    let envelope = Envelope { block: b.block, parent_certificate: c.parent_certificate_of(n)?.into() };
-                                    out.push(CertifiedBlock { block: alloy_rlp::encode(&envelope).into(), certificate: cert.into() })
-                                }
-                                _ => break,
-                            }
-                        }
-                        Ok(out)
-                    })
-                    .await?;
-                if !blocks.is_empty() {
-                    self.net.send(from, Wire::SyncResponse(blocks).encode());
-                }
-            }
+            Wire::Tx(raw) => self.admit_gossip(from, raw),
+            Wire::SyncRequest(r) => self.serve_sync(from, r),
             Wire::SyncResponse(blocks) => self.import(from, blocks).await?,
             Wire::Status(height) => {
-                let ours = self.chain.head().1.number;
-                if height > ours.saturating_add(1) || (height > ours && self.last_commit.elapsed() > Duration::from_secs(3)) {
-                    self.request_sync(from, height);
-                }
+                self.sync.claim(from, height);
+                self.sync_poll();
             }
         }
         Ok(())
     }
 
+    /// A transaction a peer gossiped: the same size limit and admission as a client's,
+    /// on the admission threads, and only while they have room (half their queue is kept
+    /// for this node's own clients): gossip beyond that is dropped.
+    fn admit_gossip(&self, from: u32, raw: Bytes) {
+        if raw.len() > MAX_TX_SIZE {
+            tracing::debug!(from, size = raw.len(), "oversized gossiped transaction dropped");
+            return;
+        }
+        let pool = &self.chain.pools().admission;
+        if pool.queued() >= pool.capacity() / 2 {
+            tracing::debug!(from, "admission busy: gossiped transaction dropped");
+            return;
+        }
+        let chain = self.chain.clone();
+        let _ = pool.try_spawn(move || {
+            if let Err(e) = chain.submit_raw(&raw, TxOrigin::Peer) {
+                tracing::trace!(from, error = %e, "gossiped transaction refused");
+            }
+        });
+    }
+
     /// Imports certified blocks from a peer: each certificate is checked against the
-    /// validator set, each block re-executed to the same header before it commits.
+    /// validator set, each block re-executed to the same header before it commits. A
+    /// peer that serves nothing, or something that does not check out, is asked no more
+    /// for a while (see [`SyncPlanner`]).
     async fn import(&mut self, from: u32, blocks: Vec<CertifiedBlock>) -> crate::Result<()> {
-        self.syncing = None;
-        let full = blocks.len() as u64 >= SYNC_BATCH;
+        if !self.sync.asked(from) {
+            tracing::debug!(from, "unsolicited sync response dropped");
+            return Ok(());
+        }
+        let mut imported = 0usize;
+        let mut good = true;
         for cb in blocks {
             let (Ok(Envelope { block, parent_certificate }), Ok(cert)) =
                 (decode_exact::<Envelope>(&cb.block), decode_exact::<CommitCertificate>(&cb.certificate))
             else {
                 tracing::warn!(from, "undecodable block in a sync response");
-                return Ok(());
+                good = false;
+                break;
             };
             let hash = block.header.hash_slow();
             let head = self.chain.head().1.number;
             if block.header.number <= head {
                 continue;
             }
+            if block.header.number != head.saturating_add(1) {
+                tracing::warn!(from, number = block.header.number, head, "sync: blocks out of order");
+                good = false;
+                break;
+            }
             if let Err(e) = cert.verify(&self.config.validators, self.chain_id) {
                 tracing::warn!(from, number = block.header.number, error = %e, "sync: bad certificate");
-                return Ok(());
+                good = false;
+                break;
             }
-            if cert.height != block.header.number || cert.block_hash != hash || block.header.number != head.saturating_add(1) {
+            if cert.height != block.header.number || cert.block_hash != hash {
                 tracing::warn!(from, number = block.header.number, "sync: certificate and block disagree");
-                return Ok(());
+                good = false;
+                break;
             }
             let number = block.header.number;
             let raw = cb.certificate.clone();
-            let set = self.config.validators.clone();
-            let imported = self
-                .blocking(move |c| -> crate::Result<Result<(), String>> {
-                    match c.validate(&block, &parent_certificate, Some(&set))? {
-                        Ok(h) => {
-                            c.commit(&h, Some(&raw))?;
-                            Ok(Ok(()))
-                        }
-                        Err(reason) => Ok(Err(reason)),
-                    }
+            let imported_one = self
+                .blocking(move |c| -> Result<(), ValidateError> {
+                    let h = c.validate(&block, &parent_certificate, None)?;
+                    c.commit(&h, Some(&raw))?;
+                    Ok(())
                 })
                 .await?;
-            if let Err(reason) = imported {
-                tracing::error!(from, number, %reason, "sync: a certified block does not re-execute to its header");
-                return Ok(());
+            match imported_one {
+                Ok(()) => {}
+                Err(ValidateError::Invalid(reason)) => {
+                    tracing::error!(from, number, %reason, "sync: a certified block does not re-execute to its header");
+                    good = false;
+                    break;
+                }
+                Err(ValidateError::Node(e)) => {
+                    tracing::error!(from, number, error = %e, "sync: cannot import (node failure); retrying later");
+                    break;
+                }
             }
+            imported = imported.saturating_add(1);
             self.last_commit = Instant::now();
             self.step(Input::Synced { height: number, hash }).await?;
         }
-        if full {
-            self.request_sync(from, 0);
+        let now = std::time::Instant::now();
+        if good && imported == 0 && self.chain.head().1.number >= self.sync.target() {
+            // Nothing new because we caught up meanwhile: not the peer's fault.
+            self.sync.answered(from, 1, true, now);
+        } else {
+            self.sync.answered(from, imported, good, now);
         }
+        self.sync_poll();
         Ok(())
     }
 }

@@ -9,6 +9,9 @@ use crate::persist::{InstalledView, KeptBlock, Persisted, Proposal, VoteRecord};
 use std::collections::{BTreeMap, BTreeSet};
 use strata_primitives::{B256, Bytes, CertSignature, CommitCertificate, LocalSigner, Signature, ValidatorSet};
 
+/// The default of [`Config::max_early_block_bytes`]: 64 MiB, four blocks of 16 MiB.
+pub const DEFAULT_MAX_EARLY_BLOCK_BYTES: u64 = 64 << 20;
+
 /// How a validator runs consensus on one chain.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -32,6 +35,22 @@ pub struct Config {
     pub base_timeout_ms: u64,
     /// The timer doubles with every view that fails at a height, up to this (ms).
     pub max_timeout_ms: u64,
+    /// The hash of a block, from its bytes: the node's hash function (for the node, the
+    /// hash of the header its block bytes decode to), pure and deterministic; `None` for
+    /// bytes that are no block. Signatures cover block hashes, not bytes, so whoever
+    /// relays a signed pre-prepare or new view can attach other bytes: block bytes from
+    /// the network are taken only if they hash to the hash they come with.
+    pub block_hash: fn(&[u8]) -> Option<B256>,
+    /// The most bytes of blocks held *early*: for heights above ours, for views other than
+    /// ours, or not needed any more (see [`Core::early_block_bytes`]). Over it, the blocks
+    /// nearest to being decided are kept (lower height first, then views from ours up) and
+    /// the others dropped or refused. Blocks needed for safety or liveness are never
+    /// dropped and not counted: the current view's block at our height, the block of a
+    /// certificate for our height, the blocks our new view re-proposes, our proposal and
+    /// the blocks we voted for. At least the largest block the chain allows, better a few
+    /// of them: a primary of the current view usually proposes the next height while we
+    /// still collect the commits of ours. See [`DEFAULT_MAX_EARLY_BLOCK_BYTES`].
+    pub max_early_block_bytes: u64,
 }
 
 /// What the node hands the core.
@@ -58,8 +77,7 @@ pub enum Input {
         /// Its hash.
         hash: B256,
     },
-    /// The answer to [`Effect::Validate`]: the node re-executed the block (and checked
-    /// that it hashes to `hash`).
+    /// The answer to [`Effect::Validate`]: the node re-executed the block.
     Validated {
         /// The height.
         height: u64,
@@ -119,7 +137,7 @@ pub enum Effect {
         height: u64,
         /// The view it was proposed in.
         view: u64,
-        /// The block bytes as received.
+        /// The block bytes as received (they hash to `hash` by [`Config::block_hash`]).
         block: Bytes,
         /// The hash it must have.
         hash: B256,
@@ -183,8 +201,12 @@ struct Slot {
     certificate: Option<CommitCertificate>,
     /// Peers known to have committed this height.
     holders: BTreeSet<u32>,
-    /// Views whose primary already gave us a block here (one each).
-    offered: BTreeSet<u64>,
+    /// The hash each view's primary signed here first (in a verified pre-prepare, whatever
+    /// bytes came with it): the one block kept for that view; another is equivocation.
+    offered: BTreeMap<u64, B256>,
+    /// Hashes the node found invalid in our view: their bytes are not taken again until
+    /// the next new view (so replays cannot make the node re-execute a block over and over).
+    invalid: BTreeSet<B256>,
     /// Pre-prepares of views we have not entered yet, by view.
     early: BTreeMap<u64, (B256, [u8; 65])>,
 }
@@ -213,6 +235,8 @@ pub struct Core {
     window: u64,
     base_timeout_ms: u64,
     max_timeout_ms: u64,
+    block_hash: fn(&[u8]) -> Option<B256>,
+    max_early_block_bytes: u64,
     cache: SignerCache,
 
     /// Our view: the one we run in, or the one we are changing to.
@@ -287,6 +311,8 @@ impl Core {
             window,
             base_timeout_ms: config.base_timeout_ms.max(1),
             max_timeout_ms: config.max_timeout_ms.max(1),
+            block_hash: config.block_hash,
+            max_early_block_bytes: config.max_early_block_bytes,
             cache: SignerCache::new(),
             view: 0,
             changing: false,
@@ -391,6 +417,19 @@ impl Core {
         self.stable_height()
     }
 
+    /// Bytes of all blocks held in the log (each block once; the blocks we voted for, also
+    /// kept for [`Persisted`], share their buffers).
+    pub fn held_block_bytes(&self) -> u64 {
+        self.log.values().flat_map(|s| s.blocks.values()).fold(0, |sum, b| sum.saturating_add(len_u64(b)))
+    }
+
+    /// Bytes of the blocks held early, the part of [`Core::held_block_bytes`] bounded by
+    /// [`Config::max_early_block_bytes`] after every input: blocks not needed to decide
+    /// our height in our view, nor re-proposed by it, nor voted for or proposed by us.
+    pub fn early_block_bytes(&self) -> u64 {
+        self.early_blocks().fold(0, |sum, e| sum.saturating_add(e.len))
+    }
+
     /// The durable state now (what the next [`Effect::Persist`] would hold).
     pub fn persisted(&self) -> Persisted {
         let installed = if self.changing { None } else { self.installed.as_ref().map(|i| i.persisted.clone()) };
@@ -421,6 +460,7 @@ impl Core {
             Input::Synced { height, hash } => self.on_synced(height, hash),
         }
         self.advance();
+        self.bound_early_blocks();
         let mut effects = std::mem::take(&mut self.effects);
         // One timer: only the last setting of the batch matters.
         if let Some(last) = effects.iter().rposition(|e| matches!(e, Effect::SetTimer { .. })) {
@@ -636,11 +676,14 @@ impl Core {
             return;
         }
         if valid {
-            slot.valid.insert(hash);
+            // Unless dropped meanwhile (held early): then validated again if it comes back.
+            if slot.blocks.contains_key(&hash) {
+                slot.valid.insert(hash);
+            }
         } else {
-            // The bytes we had are bad (or do not hash to `hash`): forget them; another copy
-            // may arrive and be validated again.
+            // The bytes hash to `hash` (checked when taken), so every copy is as bad.
             slot.blocks.remove(&hash);
+            slot.invalid.insert(hash);
         }
     }
 
@@ -700,7 +743,7 @@ impl Core {
                     || news(self)
             }
             Message::ViewChange(c) => c.view >= self.view,
-            Message::NewView(n) => n.view > self.view || (n.view == self.view && self.changing),
+            Message::NewView(n) => n.view > self.view || (n.view == self.view && (self.changing || self.lacks_re_proposed_block())),
         }
     }
 
@@ -733,18 +776,20 @@ impl Core {
         if p.height < self.height || p.height > self.high_watermark() {
             return;
         }
-        let planned = self.installed.as_ref().and_then(|i| i.plan.get(&p.height)).is_some_and(|h| *h == p.hash && p.view == self.view);
-        if !p.block.is_empty() && p.view >= self.view && p.view <= self.view.saturating_add(self.n()) {
-            // Keep the block even if its view is not (yet) ours: a re-proposal relayed by a
-            // peer may overtake the new view it belongs to. One block per view, unless it is
-            // the one our new view re-proposes.
-            let slot = self.slot(p.height);
-            if !slot.blocks.contains_key(&p.hash) && (planned || slot.offered.insert(p.view)) {
-                slot.blocks.insert(p.hash, p.block.clone());
-            }
-        }
         if p.view < self.view || p.view > self.view.saturating_add(self.n()) {
             return;
+        }
+        // The signature is the primary's, over the hash: the pre-prepare stands whatever
+        // bytes came with it (a relay may have altered them; the genuine ones can still
+        // come). Its block is taken only if the bytes hash to `p.hash`, and we keep it even
+        // if its view is not (yet) ours: a re-proposal relayed by a peer may overtake the
+        // new view it belongs to. One block per view (the first hash its primary signed
+        // here), unless it is the one our new view re-proposes.
+        let offered = *self.slot(p.height).offered.entry(p.view).or_insert(p.hash);
+        let planned = self.installed.as_ref().and_then(|i| i.plan.get(&p.height)).is_some_and(|h| *h == p.hash && p.view == self.view);
+        if planned || offered == p.hash {
+            let current = p.height == self.height && p.view == self.view && !self.changing;
+            self.take_block(p.height, p.view, p.hash, &p.block, planned || current);
         }
         if p.view > self.view || self.changing {
             // Its new view has not reached us yet (messages overtake each other): keep it
@@ -1017,8 +1062,8 @@ impl Core {
         } else if view == self.view && self.primary(view) == self.me && self.relayed.insert(from) {
             // A late joiner: it needs the new view it missed (once per timer period each,
             // so replayed view changes cannot make us send it over and over).
-            if let Some(i) = &self.installed {
-                self.effects.push(Effect::Send { to: from, message: i.message.clone() });
+            if let Some(message) = self.installed.as_ref().map(|i| self.with_held_blocks(&i.message)) {
+                self.effects.push(Effect::Send { to: from, message });
             }
         }
         if self.changing && !self.escalating && self.support(self.view) >= self.quorum() {
@@ -1074,7 +1119,11 @@ impl Core {
     }
 
     fn on_new_view(&mut self, from: u32, nv: NewView, signature: [u8; 65]) {
-        if from != self.primary(nv.view) || nv.view < self.view || (nv.view == self.view && !self.changing) {
+        if from != self.primary(nv.view) || nv.view < self.view {
+            return;
+        }
+        if nv.view == self.view && !self.changing {
+            self.take_re_proposed_blocks(&nv);
             return;
         }
         if self.check_new_view(&nv).is_none() {
@@ -1126,16 +1175,14 @@ impl Core {
         self.view_changes = self.view_changes.split_off(&view.saturating_add(1));
         for slot in self.log.values_mut() {
             slot.prepares = slot.prepares.split_off(&view);
+            // A new view: blocks found invalid may be re-proposed and checked again, once.
+            slot.invalid.clear();
         }
         for r in &nv.pre_prepares {
             if r.height > self.high_watermark() {
                 continue;
             }
-            let slot = self.slot(r.height);
-            slot.pre_prepares.insert(view, (r.hash, r.signature));
-            if !r.block.is_empty() {
-                slot.blocks.entry(r.hash).or_insert_with(|| r.block.clone());
-            }
+            self.slot(r.height).pre_prepares.insert(view, (r.hash, r.signature));
         }
         // What the view changes prove: the highest certificate and checkpoint among them.
         for c in &nv.view_changes {
@@ -1158,6 +1205,15 @@ impl Core {
             pre_prepares: nv.pre_prepares.iter().map(|r| ReProposal { block: Bytes::new(), ..r.clone() }).collect(),
         };
         debug_assert_eq!(new_view_digest(self.chain_id, &stripped), new_view_digest(self.chain_id, &nv));
+        // The re-proposed blocks it carries, if they hash right (the signature does not
+        // cover them). What we keep of the message carries only those: an empty one is a
+        // block the new view came without, which we relay if we have it.
+        let mut nv = nv;
+        for r in &mut nv.pre_prepares {
+            if r.height > self.high_watermark() || !self.take_block(r.height, view, r.hash, &r.block, true) {
+                r.block = Bytes::new();
+            }
+        }
         let message = SignedMessage {
             from: self.primary(view),
             message: Message::NewView(nv),
@@ -1235,6 +1291,139 @@ impl Core {
         let candidates: Vec<u32> = ahead.iter().filter(|(h, _)| *h >= working).map(|&(_, p)| p).collect();
         if let Some(peer) = self.pick(&candidates) {
             self.report_behind(target, peer);
+        }
+    }
+
+    // ---- block bytes ---------------------------------------------------------------
+
+    /// Takes `block`, from the network, as the block `hash` at `height` (offered in
+    /// `view`): only if its bytes hash to `hash` and, unless `needed` (the caller knows it
+    /// is the block to decide now or a re-proposal of our view), if it fits among the
+    /// blocks held early. Whether we hold exactly these bytes for `hash` now.
+    fn take_block(&mut self, height: u64, view: u64, hash: B256, block: &Bytes, needed: bool) -> bool {
+        if block.is_empty() {
+            return false;
+        }
+        let Some(slot) = self.log.get(&height) else { return false };
+        if let Some(held) = slot.blocks.get(&hash) {
+            return held == block;
+        }
+        if slot.invalid.contains(&hash) {
+            return false;
+        }
+        // The cheap checks first: hashing is the costly part.
+        if !needed && !self.needed(height, hash) && !self.early_room(height, view, hash, len_u64(block)) {
+            return false;
+        }
+        if (self.block_hash)(block) != Some(hash) {
+            return false;
+        }
+        self.slot(height).blocks.insert(hash, block.clone());
+        true
+    }
+
+    /// Another copy of the new view we run in (the same, but for block bytes, which its
+    /// signature does not cover): it may bring re-proposed blocks we lack, because the
+    /// copy we entered came from a relay that altered them.
+    fn take_re_proposed_blocks(&mut self, nv: &NewView) {
+        let Some(installed) = &self.installed else { return };
+        let wanted: Vec<(u64, B256, Bytes)> = nv
+            .pre_prepares
+            .iter()
+            .filter(|r| r.height >= self.height && r.height <= self.high_watermark() && installed.plan.get(&r.height) == Some(&r.hash))
+            .map(|r| (r.height, r.hash, r.block.clone()))
+            .collect();
+        for (height, hash, block) in wanted {
+            self.take_block(height, nv.view, hash, &block, true);
+        }
+    }
+
+    /// Whether our new view re-proposes, at a height we still decide, a block we do not
+    /// have (and have not found invalid): then another copy of it is worth checking.
+    fn lacks_re_proposed_block(&self) -> bool {
+        let Some(installed) = &self.installed else { return false };
+        installed
+            .plan
+            .range(self.height..=self.high_watermark())
+            .any(|(height, hash)| self.log.get(height).is_none_or(|s| !s.blocks.contains_key(hash) && !s.invalid.contains(hash)))
+    }
+
+    /// `message` (our new view) with the re-proposed blocks we hold filled in.
+    fn with_held_blocks(&self, message: &SignedMessage) -> SignedMessage {
+        let mut message = message.clone();
+        if let Message::NewView(nv) = &mut message.message {
+            for r in nv.pre_prepares.iter_mut().filter(|r| r.block.is_empty()) {
+                if let Some(block) = self.log.get(&r.height).and_then(|s| s.blocks.get(&r.hash)) {
+                    r.block = block.clone();
+                }
+            }
+        }
+        message
+    }
+
+    /// Whether the block `hash` at `height` is needed for safety or liveness, hence never
+    /// dropped: the one to decide at our height in our view (or that a certificate for our
+    /// height names), one our new view re-proposes, our proposal, one we voted for.
+    fn needed(&self, height: u64, hash: B256) -> bool {
+        self.kept.contains_key(&(height, hash))
+            || self.proposal.as_ref().is_some_and(|p| p.height == height && p.hash == hash)
+            || (!self.changing && self.installed.as_ref().is_some_and(|i| i.plan.get(&height) == Some(&hash)))
+            || (height == self.height
+                && self.log.get(&height).is_some_and(|s| {
+                    s.certificate.as_ref().is_some_and(|c| c.block_hash == hash)
+                        || (!self.changing && s.pre_prepares.get(&self.view).is_some_and(|(h, _)| *h == hash))
+                }))
+    }
+
+    /// Where a block held early stands in line to be kept, nearest to being decided
+    /// first: our height, then the heights above it in order (heights we are past last);
+    /// at one height, views from ours upwards, then earlier ones; the hash breaks ties.
+    fn rank(&self, height: u64, view: u64, hash: B256) -> Rank {
+        (height < self.height, height, view < self.view, view.abs_diff(self.view), hash)
+    }
+
+    /// The blocks held early (not `Core::needed`), with their rank and size.
+    fn early_blocks(&self) -> impl Iterator<Item = Early> + '_ {
+        self.log.iter().flat_map(move |(&height, slot)| {
+            slot.blocks.iter().filter(move |(hash, _)| !self.needed(height, **hash)).map(move |(&hash, block)| {
+                // The view whose primary offered it; a block that came otherwise (our
+                // proposal, a re-proposal) is needed, or last at its height once it is not.
+                let view = slot.offered.iter().find(|&(_, h)| *h == hash).map_or(u64::MAX, |(&v, _)| v);
+                Early { rank: self.rank(height, view, hash), height, hash, len: len_u64(block) }
+            })
+        })
+    }
+
+    /// Whether a block of `len` bytes, ranked by (`height`, `view`, `hash`), is kept among
+    /// the blocks held early: those ranked before it and it fit in the budget.
+    fn early_room(&self, height: u64, view: u64, hash: B256, len: u64) -> bool {
+        let rank = self.rank(height, view, hash);
+        let before = self.early_blocks().filter(|e| e.rank < rank).fold(0u64, |sum, e| sum.saturating_add(e.len));
+        before.saturating_add(len) <= self.max_early_block_bytes
+    }
+
+    /// Drops blocks held early, farthest first, until they fit in the budget (after every
+    /// input: what is needed changes with our height and view).
+    fn bound_early_blocks(&mut self) {
+        let budget = self.max_early_block_bytes;
+        if self.early_block_bytes() <= budget {
+            return;
+        }
+        let mut early: Vec<Early> = self.early_blocks().collect();
+        early.sort_unstable_by_key(|e| e.rank);
+        let mut kept = 0u64;
+        let mut full = false;
+        for e in early {
+            full = full || kept.saturating_add(e.len) > budget;
+            if full {
+                // The line stops here: a block ranked after it never takes its place.
+                if let Some(slot) = self.log.get_mut(&e.height) {
+                    slot.blocks.remove(&e.hash);
+                    slot.valid.remove(&e.hash);
+                }
+            } else {
+                kept = kept.saturating_add(e.len);
+            }
         }
     }
 
@@ -1437,6 +1626,21 @@ impl Core {
             }
         }
     }
+}
+
+/// The rank of a block held early (see `Core::rank`): lower is kept first.
+type Rank = (bool, u64, bool, u64, B256);
+
+/// A block held early.
+struct Early {
+    rank: Rank,
+    height: u64,
+    hash: B256,
+    len: u64,
+}
+
+fn len_u64(block: &Bytes) -> u64 {
+    u64::try_from(block.len()).unwrap_or(u64::MAX)
 }
 
 fn signers(cert: &CommitCertificate) -> Vec<u32> {

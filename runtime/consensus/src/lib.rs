@@ -57,8 +57,31 @@
 //! Safety needs at most `f` faulty validators; liveness also needs messages to arrive
 //! eventually and timers long enough for a view to complete.
 //!
-//! Blocks are opaque bytes with a hash the node computes; the node checks that a block
-//! hashes to the hash it comes with when it validates it.
+//! # Blocks
+//!
+//! Blocks are opaque bytes; the node supplies their hash function
+//! ([`Config::block_hash`]). Signatures cover block hashes, never bytes, so whoever
+//! relays a signed pre-prepare or new view can attach other bytes. Block bytes from the
+//! network (pre-prepares, re-proposals in new views) are therefore taken only if they
+//! hash to the hash that was signed; other bytes are ignored and cost nothing:
+//! - the pre-prepare itself still counts: its signature proves that the primary proposed
+//!   that hash in that view, which is all the vote logic uses, and a validator prepares
+//!   only once the node has validated bytes with that hash;
+//! - "one block per view" means the first hash the view's primary signed at a height, not
+//!   the first bytes that arrived, so the genuine block is still taken when it comes (in
+//!   another copy of the pre-prepare, or of the new view);
+//! - a block the node found invalid is not taken again in that view (every copy is the
+//!   same bytes), so replays cannot make the node re-execute it over and over.
+//!
+//! Memory: besides the blocks needed to decide (the current view's block at our height,
+//! the block of a certificate for it, the blocks our new view re-proposes, our proposal,
+//! and the blocks we voted for), a validator keeps blocks *early*, for heights above ours
+//! (the next one usually arrives while the commits of ours are still coming) and for views
+//! other than ours (a pre-prepare may overtake its new view): at most one per view and
+//! height, and at most [`Config::max_early_block_bytes`] in all
+//! ([`Core::early_block_bytes`]). Over the budget the nearest are kept (lower heights
+//! first, then views from ours upwards) and the others dropped or refused, the same on
+//! every validator given the same inputs.
 //!
 //! # Driving it
 //!
@@ -67,6 +90,8 @@
 //!   core checks every signature itself).
 //! - Execute each batch of effects in order; `Persist` must be durable before anything
 //!   after it is sent. There is one timer: `SetTimer` replaces the previous one.
+//! - [`Config::block_hash`] must be the node's own block hash, pure and deterministic
+//!   (it runs inside [`Core::handle`], once per block taken from the network).
 //! - Answer `Propose`, `Validate` and `Behind` (with `Synced`) when done; stale answers
 //!   are ignored. A `Commit` for a height the node already has through a catch-up still
 //!   in flight carries the same block (safety) and can be skipped.
@@ -77,7 +102,7 @@ mod error;
 mod message;
 mod persist;
 
-pub use crate::core::{Config, Core, Effect, Input};
+pub use crate::core::{Config, Core, DEFAULT_MAX_EARLY_BLOCK_BYTES, Effect, Input};
 pub use crate::crypto::SignerCache;
 pub use crate::error::{Error, Result};
 pub use crate::message::{

@@ -9,8 +9,9 @@
 //! Digests are computed from the decoded value's canonical RLP, never from the bytes
 //! received, so a non-canonical encoding of a message cannot carry a signature of
 //! another. What a digest does not cover is said at the field: the block bytes of a
-//! pre-prepare (the hash is signed; the node checks the bytes against it) and the
-//! certificate attached to it (it proves itself).
+//! pre-prepare or re-proposal (the hash is signed; the core takes the bytes only if they
+//! hash to it, see [`crate::Config::block_hash`]) and the certificate attached to a
+//! pre-prepare (it proves itself).
 
 use crate::crypto::SignerCache;
 use crate::{Error, Result};
@@ -93,7 +94,8 @@ pub struct PrePrepare {
     pub height: u64,
     /// The block hash (signed).
     pub hash: B256,
-    /// The block (not signed: the node checks that it hashes to `hash`).
+    /// The block (not signed: taken only if it hashes to `hash`; a relay may have
+    /// altered it, and then the pre-prepare counts without it).
     pub block: Bytes,
     /// The primary's certificate of `height - 1`, so a validator that missed the commits
     /// of the previous height can commit it (not signed: it proves itself).
@@ -194,7 +196,8 @@ pub struct ReProposal {
     pub hash: B256,
     /// The new primary's signature over [`pre_prepare_digest`] in the new view.
     pub signature: [u8; 65],
-    /// The block if the new primary has it, else empty (not signed).
+    /// The block if the new primary has it, else empty (not signed: taken only if it
+    /// hashes to `hash`).
     pub block: Bytes,
 }
 

@@ -1,6 +1,7 @@
 //! Integration tests of strata-consensus (one binary for the crate): the seeded
 //! simulator's sweeps, scenarios run through it, and restarts of a single core.
 
+mod blocks;
 mod restart;
 mod scenarios;
 mod sim;

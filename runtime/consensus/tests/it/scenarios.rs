@@ -137,3 +137,37 @@ fn n4_faulty_primaries_with_tampered_new_views_on_a_lossy_network() {
         run_ok(&p, 300 + seed);
     }
 }
+
+#[test]
+fn n4_tampered_relays_cost_no_view() {
+    // Validator 3 relays every block it receives to the others at once, with other bytes;
+    // often its copy arrives first. Each validator still takes the genuine block when it
+    // comes: no view is lost.
+    for seed in 0..5 {
+        let mut p = Params::quiet(4);
+        p.byzantine = vec![(3, Byzantine::TamperRelay)];
+        p.delay_ms = (1, 40);
+        p.heal_heights = 12;
+        let o = run_ok(&p, 400 + seed);
+        assert!(o.min_height >= 12, "{o:?}");
+        assert_eq!((o.max_view, o.view_changes), (0, 0), "{o:?}");
+    }
+}
+
+#[test]
+fn n4_tampered_relays_and_few_early_blocks_on_a_lossy_network() {
+    // The same relay, with view changes (lost messages, short timers) whose new views it
+    // relays altered too, and room for only about two early blocks.
+    for seed in 0..20 {
+        let mut p = Params::quiet(4);
+        p.byzantine = vec![((seed % 4) as u32, Byzantine::TamperRelay)];
+        p.chaos_ms = 1_500;
+        p.drop_per_mille = 200;
+        p.delay_ms = (1, 40);
+        p.base_timeout_ms = 150;
+        p.max_timeout_ms = 600;
+        p.max_early_block_bytes = 120;
+        p.heal_heights = 3;
+        run_ok(&p, 500 + seed);
+    }
+}

@@ -4,8 +4,8 @@
 //! reordering, partitions that heal, replays of old messages), crashes that lose
 //! everything but the last `Persist` and the committed chain (also in the middle of a
 //! batch of effects), and Byzantine validators (at most `f`): an equivocating primary,
-//! conflicting votes, absurd views, garbage bytes, silence, and twins (two nodes with
-//! one key and index). Each simulated node plays the node's part: it builds blocks
+//! conflicting votes, absurd views, garbage bytes, silence, twins (two nodes with one
+//! key and index), and relays that hand on others' signed blocks with other bytes. Each simulated node plays the node's part: it builds blocks
 //! when asked, re-executes them (valid unless malformed or not on its chain), commits,
 //! and catches up from a peer when told it is behind.
 //!
@@ -14,12 +14,14 @@
 //! - safety: no two correct validators commit different blocks at one height;
 //! - validity: every committed block was built by some node's `Propose`, links to its
 //!   parent, and comes with a certificate that passes `CommitCertificate::verify`;
+//! - memory: no core holds more bytes of early blocks than its budget;
 //! - liveness: once the network heals and crashed nodes restart, every correct
 //!   validator commits `heal_heights` more heights within `liveness_ms` of virtual time.
 
 use std::collections::{BTreeMap, BTreeSet};
 use strata_consensus::{
-    Checkpoint, Config, Core, Effect, Input, Message, Persisted, PrePrepare, SignedMessage, SignerCache, ViewChange, Vote,
+    Checkpoint, Config, Core, DEFAULT_MAX_EARLY_BLOCK_BYTES, Effect, Input, Message, Persisted, PrePrepare, SignedMessage, SignerCache,
+    ViewChange, Vote,
 };
 use strata_primitives::rlp::{Decodable, Encodable, Header};
 use strata_primitives::{B256, Bytes, CommitCertificate, LocalSigner, ValidatorSet, keccak256};
@@ -45,6 +47,10 @@ pub enum Byzantine {
     Garbage,
     /// Two nodes run with its key and index.
     Twins,
+    /// Relays every block it receives (pre-prepares, new views) to everyone else at once,
+    /// the primary's signature intact, with other bytes: another well-formed block, a
+    /// flipped bit, a cut.
+    TamperRelay,
 }
 
 /// Events the scenario script can place at fixed times.
@@ -99,6 +105,8 @@ pub struct Params {
     pub max_timeout_ms: u64,
     /// Block building time bounds (ms).
     pub build_ms: (u64, u64),
+    /// Budget of block bytes held early (simulated blocks are about 70 bytes).
+    pub max_early_block_bytes: u64,
 }
 
 impl Params {
@@ -123,6 +131,7 @@ impl Params {
             base_timeout_ms: 300,
             max_timeout_ms: 2_400,
             build_ms: (1, 20),
+            max_early_block_bytes: DEFAULT_MAX_EARLY_BLOCK_BYTES,
         }
     }
 
@@ -144,6 +153,8 @@ impl Params {
         p.base_timeout_ms = 150 + rng.next() % 250;
         p.max_timeout_ms = p.base_timeout_ms * 8;
         p.heal_heights = 2;
+        // Sometimes room for only a few early blocks (a simulated block is ~50 bytes).
+        p.max_early_block_bytes = [DEFAULT_MAX_EARLY_BLOCK_BYTES, DEFAULT_MAX_EARLY_BLOCK_BYTES, 400, 160][(rng.next() % 4) as usize];
         let faulty = (rng.next() % (f as u64 + 1)) as usize;
         let behaviours = [
             Byzantine::Crashed,
@@ -153,6 +164,7 @@ impl Params {
             Byzantine::AbsurdViews,
             Byzantine::Garbage,
             Byzantine::Twins,
+            Byzantine::TamperRelay,
         ];
         let mut who: Vec<u32> = (0..n as u32).collect();
         for _ in 0..faulty {
@@ -304,7 +316,15 @@ pub fn config(p: &Params, keys: &[LocalSigner], me: u32) -> Config {
         window: p.window,
         base_timeout_ms: p.base_timeout_ms,
         max_timeout_ms: p.max_timeout_ms,
+        block_hash,
+        max_early_block_bytes: p.max_early_block_bytes,
     }
+}
+
+/// The simulated node's block hash: `keccak256` of the bytes (any bytes: malformed ones
+/// are refused when validated, as the node refuses blocks that do not execute).
+pub fn block_hash(bytes: &[u8]) -> Option<B256> {
+    Some(keccak256(bytes))
 }
 
 /// Runs one simulation.
@@ -520,6 +540,10 @@ impl World {
             println!("{:>6} node {i} (h{} v{}) <- {}", self.now, core.height(), core.view(), describe_input(&input));
         }
         let effects = core.handle(input);
+        let early = core.early_block_bytes();
+        if early > self.p.max_early_block_bytes {
+            self.failure.get_or_insert(format!("node {i} holds {early} bytes of early blocks, over the budget"));
+        }
         self.execute(i, effects);
     }
 
@@ -531,6 +555,9 @@ impl World {
                 }
                 // Garbage is dropped by the node's decoder.
                 if let Ok(m) = SignedMessage::decode(&bytes) {
+                    if self.nodes[to].byzantine == Some(Byzantine::TamperRelay) {
+                        self.tamper_relay(to, &m);
+                    }
                     self.input(to, Input::Message(m));
                 }
             }
@@ -834,6 +861,50 @@ impl World {
         };
         let alt = PrePrepare { hash, block, ..p.clone() };
         SignedMessage::sign(me, Message::PrePrepare(alt), &self.nodes[from].key, CHAIN_ID).expect("sign")
+    }
+
+    /// A faulty relay hands a block it received on to everyone else at once, with other
+    /// bytes (the signature covers the hash, not the bytes, so it still verifies).
+    fn tamper_relay(&mut self, i: usize, m: &SignedMessage) {
+        let me = self.nodes[i].validator;
+        if m.from == me {
+            return;
+        }
+        let mut m = m.clone();
+        match &mut m.message {
+            Message::PrePrepare(p) if !p.block.is_empty() => p.block = self.tamper(&p.block),
+            Message::NewView(nv) if nv.pre_prepares.iter().any(|r| !r.block.is_empty()) => {
+                for r in nv.pre_prepares.iter_mut().filter(|r| !r.block.is_empty()) {
+                    r.block = self.tamper(&r.block);
+                }
+            }
+            _ => return,
+        }
+        let bytes = m.encode();
+        for j in 0..self.nodes.len() {
+            if self.nodes[j].validator != me && self.nodes[j].validator != m.from {
+                self.transmit(i, j, bytes.clone(), 0);
+            }
+        }
+    }
+
+    /// Other bytes for `block`: another well-formed block at its height on its parent
+    /// (which no node proposed: committing it fails the validity check), a flipped bit,
+    /// or a cut.
+    fn tamper(&mut self, block: &Bytes) -> Bytes {
+        match (self.rand(3), read_block(block)) {
+            (0, Some((height, parent))) => {
+                let nonce = self.rng.next();
+                make_block(height, self.rand(8), self.rand(8) as u32, nonce, parent).0
+            }
+            (1, _) | (0, None) => {
+                let mut b = block.to_vec();
+                let k = self.rand(b.len() as u64) as usize;
+                b[k] ^= 1 << self.rand(8);
+                b.into()
+            }
+            _ => block.slice(..self.rand(block.len() as u64) as usize),
+        }
     }
 
     fn transmit(&mut self, from: usize, to: usize, bytes: Vec<u8>, extra_delay: u64) {
