@@ -1,18 +1,21 @@
-//! In-memory [`Transport`] for tests: a hub that delivers every message instantly and
-//! in order, with links that can be cut and restored.
+//! In-memory [`Transport`] for tests and the single-validator dev node: a hub that
+//! delivers every message instantly and in order, with links that can be cut and
+//! restored. Its endpoints hand messages out through the same [`Inbound`] receiver as
+//! the TCP transport (without byte budgets: nothing here comes from a stranger).
 
 use std::{collections::BTreeSet, sync::Arc};
 
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
-use crate::Transport;
+use crate::{Delivery, Inbound, Transport};
 
-/// The receiving end of an endpoint: (sender index, payload).
-pub type Inbox = mpsc::UnboundedReceiver<(u32, Vec<u8>)>;
+/// The receiving end of an endpoint: (sender index, payload). It stays open as long as
+/// the hub or one of its endpoints lives.
+pub type Inbox = Inbound;
 
 struct Inner {
-    inboxes: Vec<mpsc::UnboundedSender<(u32, Vec<u8>)>>,
+    inboxes: Vec<mpsc::UnboundedSender<Delivery>>,
     cut: BTreeSet<u32>,
 }
 
@@ -25,7 +28,12 @@ pub struct MemHub {
 impl MemHub {
     /// A hub of `n` endpoints; returns it and each endpoint's inbox.
     pub fn new(n: u32) -> (Self, Vec<Inbox>) {
-        let (senders, receivers) = (0..n).map(|_| mpsc::unbounded_channel()).unzip();
+        let (senders, receivers) = (0..n)
+            .map(|_| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                (tx, Inbound::new(rx))
+            })
+            .unzip();
         (Self { inner: Arc::new(Mutex::new(Inner { inboxes: senders, cut: BTreeSet::new() })) }, receivers)
     }
 
@@ -59,7 +67,7 @@ impl Transport for MemEndpoint {
             return;
         }
         if let Some(inbox) = inner.inboxes.get(to as usize) {
-            let _ = inbox.send((self.me, payload));
+            let _ = inbox.send(Delivery::unmetered(self.me, payload));
         }
     }
 
