@@ -13,9 +13,13 @@ mod spec;
 mod store;
 
 pub use mempool::{Mempool, MempoolConfig, PoolError};
-pub use service::{Chain, ChainConfig, ConsensusStatus, StateUnavailable, SubmitError};
+pub use service::{
+    Chain, ChainConfig, ConsensusStatus, ExecPools, MAX_BLOCK_TXS, MAX_FUTURE_SECS, MAX_TX_SIZE, StateUnavailable, SubmitError, TxOrigin,
+    run_on,
+};
 pub use spec::{ChainSpec, DEV_CHAIN_ID, FeeSplit, StorageClass, ValidatorInfo, dev_proposer, dev_validator_key};
 pub use store::{BlockStore, TxLocation};
+pub use strata_executor::rules::BlockError;
 
 /// Node-side failures (storage, corruption, misconfiguration). Invalid user input
 /// is never one of these: it is a [`SubmitError`] returned to the caller.
@@ -53,3 +57,33 @@ pub enum Error {
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why [`Chain::validate`] did not accept a block: the block's fault, or the node's.
+#[derive(Debug, thiserror::Error)]
+pub enum ValidateError {
+    /// The block breaks a rule: refuse it (and, as a validator, do not vote for it).
+    #[error(transparent)]
+    Invalid(#[from] BlockError),
+    /// This node failed while checking it (storage, execution host): nothing is known
+    /// about the block; retry later.
+    #[error(transparent)]
+    Node(#[from] Error),
+}
+
+impl From<strata_executor::Error> for ValidateError {
+    fn from(e: strata_executor::Error) -> Self {
+        Self::Node(e.into())
+    }
+}
+
+impl From<strata_state::Error> for ValidateError {
+    fn from(e: strata_state::Error) -> Self {
+        Self::Node(e.into())
+    }
+}
+
+impl From<strata_storage::Error> for ValidateError {
+    fn from(e: strata_storage::Error) -> Self {
+        Self::Node(e.into())
+    }
+}

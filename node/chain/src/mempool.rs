@@ -4,10 +4,18 @@
 //! sender's account nonce without a gap are *ready*; the rest wait until the gap
 //! fills. Blocks take ready transactions in arrival order (keeping each sender's
 //! nonce order). The pool is bounded in total and per sender.
+//!
+//! **Only executable transactions stay.** A sender's pooled transactions must be
+//! affordable *together*: a transaction is admitted only if the sender's balance
+//! covers its maximum cost plus that of every pooled transaction of the sender with a
+//! lower nonce. When the balance falls (a replacement spending more, or a block
+//! moving the sender's funds), the transactions it no longer covers — from the first
+//! unaffordable nonce on — are evicted, so a sender cannot park thousands of
+//! transactions that will never execute and are retried at every block.
 
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
-use strata_primitives::{Address, B256, RecoveredTx};
+use strata_primitives::{Address, B256, RecoveredTx, U256};
 
 /// Limits of the pool.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +49,20 @@ pub enum PoolError {
     /// The sender has too many pooled transactions.
     #[error("too many pending transactions from {0}")]
     SenderFull(Address),
+    /// The balance does not cover this transaction together with the sender's pooled
+    /// transactions before it.
+    #[error(
+        "insufficient funds for gas * price + value: have {have} want {want} (this transaction and {pooled} pooled before it; short by {} wei)",
+        want.saturating_sub(*have)
+    )]
+    InsufficientFunds {
+        /// The sender's balance.
+        have: U256,
+        /// Maximum cost of this transaction plus the pooled ones before it.
+        want: U256,
+        /// Pooled transactions of the sender with a lower nonce.
+        pooled: usize,
+    },
     /// The nonce is too far ahead of the account nonce.
     #[error("nonce too high: next nonce {expected}, tx nonce {got} (at most {max_gap} ahead are pooled)")]
     NonceGapTooLarge {
@@ -57,6 +79,8 @@ pub enum PoolError {
 struct PoolTx {
     tx: RecoveredTx,
     seq: u64,
+    /// `value + gasLimit × maxFeePerGas`.
+    cost: U256,
 }
 
 /// The transaction pool.
@@ -91,10 +115,13 @@ impl Mempool {
         self.by_sender.get(sender)?.get(nonce).map(|p| &p.tx)
     }
 
-    /// Adds a transaction whose stateless and balance checks already passed;
-    /// `account_nonce` is the sender's current nonce (lower nonces must be refused by the caller).
-    pub fn add(&mut self, tx: RecoveredTx, account_nonce: u64) -> Result<(), PoolError> {
+    /// Adds a transaction whose stateless checks already passed; `account_nonce` and
+    /// `balance` are the sender's (lower nonces must be refused by the caller). Returns
+    /// the hashes of the sender's transactions evicted because, after a replacement,
+    /// the balance no longer covers them.
+    pub fn add(&mut self, tx: RecoveredTx, account_nonce: u64, balance: U256) -> Result<Vec<B256>, PoolError> {
         let hash = tx.hash();
+        let cost = tx.tx.max_cost().unwrap_or(U256::MAX);
         if self.by_hash.contains_key(&hash) {
             return Err(PoolError::AlreadyKnown);
         }
@@ -103,6 +130,13 @@ impl Mempool {
             return Err(PoolError::NonceGapTooLarge { expected: account_nonce, got: nonce, max_gap: self.config.max_nonce_gap });
         }
         let sender = tx.sender;
+        let (before, pooled) = self.by_sender.get(&sender).map_or((U256::ZERO, 0), |q| {
+            q.range(account_nonce..nonce).fold((U256::ZERO, 0), |(sum, n), (_, p)| (sum.saturating_add(p.cost), n + 1))
+        });
+        let want = before.saturating_add(cost);
+        if want > balance {
+            return Err(PoolError::InsufficientFunds { have: balance, want, pooled });
+        }
         let seq = self.next_seq;
         let replaced = match self.by_sender.get(&sender).and_then(|q| q.get(&nonce)) {
             Some(old) => {
@@ -127,10 +161,50 @@ impl Mempool {
         if let Some(old_hash) = replaced {
             self.by_hash.remove(&old_hash);
         }
-        self.by_sender.entry(sender).or_default().insert(nonce, PoolTx { tx, seq });
+        self.by_sender.entry(sender).or_default().insert(nonce, PoolTx { tx, seq, cost });
         self.next_seq = self.next_seq.saturating_add(1);
         self.by_hash.insert(hash, (sender, nonce));
-        Ok(())
+        Ok(match replaced {
+            Some(_) => self.evict_unaffordable(&sender, account_nonce, balance),
+            None => Vec::new(),
+        })
+    }
+
+    /// Brings `sender`'s transactions in line with its account: drops nonces below
+    /// `account_nonce` (included) and evicts, from the first nonce `balance` no longer
+    /// covers (counting the costs of all lower pooled nonces), every later one.
+    /// Returns the evicted hashes (not those pruned as included).
+    pub fn revalidate(&mut self, sender: &Address, account_nonce: u64, balance: U256) -> Vec<B256> {
+        self.prune_sender(sender, account_nonce);
+        self.evict_unaffordable(sender, account_nonce, balance)
+    }
+
+    fn evict_unaffordable(&mut self, sender: &Address, account_nonce: u64, balance: U256) -> Vec<B256> {
+        let Some(queue) = self.by_sender.get_mut(sender) else { return Vec::new() };
+        let mut sum = U256::ZERO;
+        let mut cut = None;
+        for (nonce, p) in queue.range(account_nonce..) {
+            sum = sum.saturating_add(p.cost);
+            if sum > balance {
+                cut = Some(*nonce);
+                break;
+            }
+        }
+        let Some(cut) = cut else { return Vec::new() };
+        let evicted = queue.split_off(&cut);
+        let hashes: Vec<B256> = evicted.values().map(|p| p.tx.hash()).collect();
+        for h in &hashes {
+            self.by_hash.remove(h);
+        }
+        if queue.is_empty() {
+            self.by_sender.remove(sender);
+        }
+        hashes
+    }
+
+    /// Whether `sender` has pooled transactions.
+    pub fn has_sender(&self, sender: &Address) -> bool {
+        self.by_sender.contains_key(sender)
     }
 
     /// The highest nonce that continues `account_nonce` without a gap, plus one:
@@ -214,6 +288,8 @@ mod tests {
         RecoveredTx { tx: key.sign_transaction(t).unwrap(), sender: key.address() }
     }
 
+    const RICH: U256 = U256::MAX;
+
     fn key(n: u8) -> LocalSigner {
         LocalSigner::from_bytes(&B256::repeat_byte(n)).unwrap()
     }
@@ -222,10 +298,10 @@ mod tests {
     fn gaps_wait_until_filled() {
         let k = key(1);
         let mut pool = Mempool::new(MempoolConfig::default());
-        pool.add(tx(&k, 1, 10), 0).unwrap();
+        pool.add(tx(&k, 1, 10), 0, RICH).unwrap();
         assert!(pool.ready(10, &mut |_| 0).is_empty());
         assert_eq!(pool.pending_nonce(&k.address(), 0), 0);
-        pool.add(tx(&k, 0, 10), 0).unwrap();
+        pool.add(tx(&k, 0, 10), 0, RICH).unwrap();
         let ready = pool.ready(10, &mut |_| 0);
         assert_eq!(ready.iter().map(|t| t.tx.nonce()).collect::<Vec<_>>(), vec![0, 1]);
         assert_eq!(pool.pending_nonce(&k.address(), 0), 2);
@@ -235,9 +311,9 @@ mod tests {
     fn arrival_order_across_senders_and_pruning() {
         let (a, b) = (key(1), key(2));
         let mut pool = Mempool::new(MempoolConfig::default());
-        pool.add(tx(&b, 0, 10), 0).unwrap();
-        pool.add(tx(&a, 0, 10), 0).unwrap();
-        pool.add(tx(&b, 1, 10), 0).unwrap();
+        pool.add(tx(&b, 0, 10), 0, RICH).unwrap();
+        pool.add(tx(&a, 0, 10), 0, RICH).unwrap();
+        pool.add(tx(&b, 1, 10), 0, RICH).unwrap();
         let order: Vec<_> = pool.ready(10, &mut |_| 0).iter().map(|t| (t.sender, t.tx.nonce())).collect();
         assert_eq!(order, vec![(b.address(), 0), (a.address(), 0), (b.address(), 1)]);
         pool.prune_sender(&b.address(), 2);
@@ -249,13 +325,37 @@ mod tests {
         let k = key(1);
         let mut pool = Mempool::new(MempoolConfig { max_txs: 3, max_per_sender: 2, max_nonce_gap: 5 });
         let t = tx(&k, 0, 100);
-        pool.add(t.clone(), 0).unwrap();
-        assert_eq!(pool.add(t, 0), Err(PoolError::AlreadyKnown));
-        assert_eq!(pool.add(tx(&k, 0, 105), 0), Err(PoolError::ReplacementUnderpriced));
-        pool.add(tx(&k, 0, 110), 0).unwrap();
+        pool.add(t.clone(), 0, RICH).unwrap();
+        assert_eq!(pool.add(t, 0, RICH), Err(PoolError::AlreadyKnown));
+        assert_eq!(pool.add(tx(&k, 0, 105), 0, RICH), Err(PoolError::ReplacementUnderpriced));
+        pool.add(tx(&k, 0, 110), 0, RICH).unwrap();
         assert_eq!(pool.len(), 1);
-        assert!(matches!(pool.add(tx(&k, 9, 1), 0), Err(PoolError::NonceGapTooLarge { .. })));
-        pool.add(tx(&k, 1, 1), 0).unwrap();
-        assert_eq!(pool.add(tx(&k, 2, 1), 0), Err(PoolError::SenderFull(k.address())));
+        assert!(matches!(pool.add(tx(&k, 9, 1), 0, RICH), Err(PoolError::NonceGapTooLarge { .. })));
+        pool.add(tx(&k, 1, 1), 0, RICH).unwrap();
+        assert_eq!(pool.add(tx(&k, 2, 1), 0, RICH), Err(PoolError::SenderFull(k.address())));
+    }
+
+    #[test]
+    fn pooled_costs_count_together_and_unaffordable_nonces_are_evicted() {
+        let k = key(1);
+        let cost = |t: &RecoveredTx| t.tx.max_cost().unwrap();
+        let (t0, t1, t2) = (tx(&k, 0, 100), tx(&k, 1, 100), tx(&k, 2, 100));
+        let balance = cost(&t0) + cost(&t1) + cost(&t2) - U256::from(1u64);
+        let mut pool = Mempool::new(MempoolConfig::default());
+        pool.add(t0.clone(), 0, balance).unwrap();
+        pool.add(t1.clone(), 0, balance).unwrap();
+        let Err(PoolError::InsufficientFunds { pooled: 2, .. }) = pool.add(t2, 0, balance) else { panic!("the third is not covered") };
+        // A replacement of nonce 0 that spends (nearly) everything evicts nonce 1.
+        let drain = tx(&k, 0, 200);
+        let evicted = pool.add(drain.clone(), 0, cost(&drain)).unwrap();
+        assert_eq!(evicted, vec![t1.hash()]);
+        assert_eq!(pool.len(), 1);
+        // A block that moves the sender's funds evicts what is no longer covered.
+        let mut pool = Mempool::new(MempoolConfig::default());
+        pool.add(t0.clone(), 0, RICH).unwrap();
+        pool.add(t1.clone(), 0, RICH).unwrap();
+        assert_eq!(pool.revalidate(&k.address(), 0, cost(&t0)), vec![t1.hash()]);
+        assert_eq!(pool.revalidate(&k.address(), 1, RICH), Vec::<B256>::new());
+        assert!(pool.is_empty(), "nonce 0 was included");
     }
 }

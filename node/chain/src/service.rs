@@ -3,21 +3,30 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use parking_lot::Mutex;
-use strata_executor::{Applied, BlockBuilder, BlockEnv, ColdWrites, ExecutedBlock, InvalidTx, Payees, admit};
-use strata_primitives::{
-    Account, Address, B256, Block, CommitCertificate, EMPTY_ROOT_HASH, Header, RecoveredTx, SealedBlock, TransactionSigned, ValidatorSet,
+use strata_executor::{
+    Applied, BlockBuilder, BlockEnv, ColdWrites, ExecutedBlock, InvalidTx, Payees, admit,
+    rules::{self, BlockError},
 };
+use strata_primitives::{Account, Address, B256, Block, EMPTY_ROOT_HASH, Header, RecoveredTx, SealedBlock, TransactionSigned};
 use strata_state::{HistoricalState, StateDb, StateReader};
 use strata_storage::{SharedKv, WriteBatch};
-use strata_vm::{Vm, VmConfig};
+use strata_vm::{ExecPool, Vm, VmConfig};
 use tokio::sync::broadcast;
 
-use crate::{BlockStore, ChainSpec, Error, Mempool, MempoolConfig, PoolError, Result};
+use crate::{BlockStore, ChainSpec, Error, Mempool, MempoolConfig, PoolError, Result, ValidateError};
 
-/// Largest raw transaction accepted (bytes).
-pub const MAX_TX_SIZE: usize = 128 * 1024;
+pub use strata_executor::MAX_TX_SIZE;
 /// Most transactions taken into one block.
 pub const MAX_BLOCK_TXS: usize = 5_000;
+
+/// Where a submitted transaction comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxOrigin {
+    /// This node's RPC clients: pooled transactions are gossiped to the other validators.
+    Local,
+    /// Another validator's gossip: pooled, not gossiped again.
+    Peer,
+}
 
 /// Why a submitted transaction was refused. Nothing was changed.
 #[derive(Debug, thiserror::Error)]
@@ -84,11 +93,64 @@ pub struct ChainConfig {
     pub retain: u64,
     /// Contract engine settings (limits, compiled-module cache directory).
     pub vm: VmConfig,
+    /// Threads running RPC simulations (`eth_call`, `eth_estimateGas`, fee quotes).
+    pub simulation_workers: usize,
+    /// Simulations that may wait for a thread; more are refused as busy.
+    pub simulation_queue: usize,
+    /// Transactions (from clients and peers) that may wait for admission; more are
+    /// refused (clients) or dropped (gossip, which may use only half of it).
+    pub admission_queue: usize,
 }
 
 impl Default for ChainConfig {
     fn default() -> Self {
-        Self { pool: MempoolConfig::default(), retain: strata_state::DEFAULT_RETAIN, vm: VmConfig::default() }
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        Self {
+            pool: MempoolConfig::default(),
+            retain: strata_state::DEFAULT_RETAIN,
+            vm: VmConfig::default(),
+            simulation_workers: (cores / 2).max(1),
+            simulation_queue: 64,
+            admission_queue: 1024,
+        }
+    }
+}
+
+/// The threads contracts run on (each with a stack for the worst-case transaction; see
+/// `strata_vm::stack`), one pool per kind of work so that none can starve another:
+/// RPC simulations can never delay block validation.
+#[derive(Debug)]
+pub struct ExecPools {
+    /// Block production, validation, commit and sync: one thread, in order.
+    pub block: ExecPool,
+    /// Admission of transactions from clients and peers (signature recovery, fee quote).
+    pub admission: ExecPool,
+    /// RPC simulations.
+    pub simulation: ExecPool,
+}
+
+impl ExecPools {
+    fn new(config: &ChainConfig, stack: usize) -> std::io::Result<Self> {
+        Ok(Self {
+            block: ExecPool::new("strata-block", 1, usize::MAX, stack)?,
+            admission: ExecPool::new("strata-admit", 1, config.admission_queue, stack)?,
+            simulation: ExecPool::new("strata-sim", config.simulation_workers, config.simulation_queue, stack)?,
+        })
+    }
+}
+
+/// Runs `f` on `pool` and awaits its result without blocking the async runtime; refused
+/// with [`strata_vm::PoolError::Busy`] when the pool's queue is full. A panic in `f` is
+/// resumed here.
+pub async fn run_on<R: Send + 'static>(pool: &ExecPool, f: impl FnOnce() -> R + Send + 'static) -> Result<R, strata_vm::PoolError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    pool.try_spawn(move || {
+        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    })?;
+    match rx.await {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => Err(strata_vm::PoolError::Closed),
     }
 }
 
@@ -102,16 +164,15 @@ struct Inner {
 /// A block executed on the head: everything its commit writes.
 struct Pending {
     block: Arc<SealedBlock>,
-    /// Senders of its transactions (their pooled transactions are pruned on commit).
-    senders: Vec<Address>,
+    /// Accounts it changes: their pooled transactions are re-checked on commit.
+    touched: Vec<Address>,
     cold: ColdWrites,
     batch: WriteBatch,
     /// Pooled transactions found invalid while building it.
     dropped: Vec<B256>,
 }
 
-/// How far ahead of this node's clock a block's timestamp may be (seconds).
-pub const MAX_FUTURE_SECS: u64 = 15;
+pub use strata_executor::rules::MAX_FUTURE_SECS;
 
 /// A running chain: store, state, mempool and head.
 pub struct Chain {
@@ -136,6 +197,9 @@ pub struct Chain {
     gas_price: Mutex<Option<(B256, u64)>>,
     /// Hashes of transactions entering the pool (from clients or peers).
     pooled_txs: broadcast::Sender<B256>,
+    pools: ExecPools,
+    /// The fee contract's quotes on the head with this hash, for admission.
+    quotes: Mutex<(B256, strata_executor::fees::Quotes)>,
 }
 
 /// The consensus view of this node, as its driver reports it.
@@ -191,6 +255,7 @@ impl Chain {
         };
         let (blocks, _) = broadcast::channel(256);
         let (local_txs, _) = broadcast::channel(4096);
+        let pools = ExecPools::new(&config, vm.stack_size()).map_err(|e| Error::Corrupt(format!("cannot start execution threads: {e}")))?;
         Ok(Arc::new(Self {
             payees: spec.payees(),
             spec,
@@ -207,7 +272,14 @@ impl Chain {
             consensus: Mutex::new(ConsensusStatus::default()),
             gas_price: Mutex::new(None),
             pooled_txs: broadcast::channel(4096).0,
+            pools,
+            quotes: Mutex::new((B256::ZERO, Default::default())),
         }))
+    }
+
+    /// The threads contracts run on (see [`ExecPools`]).
+    pub fn pools(&self) -> &ExecPools {
+        &self.pools
     }
 
     /// The chain's configuration.
@@ -332,23 +404,35 @@ impl Chain {
         Ok(env)
     }
 
-    /// Validates a raw transaction (`eth_sendRawTransaction` bytes) and pools it.
-    pub fn submit_raw(&self, raw: &[u8]) -> Result<B256, SubmitError> {
+    /// Validates a raw transaction (`eth_sendRawTransaction` bytes, or a peer's gossip)
+    /// and pools it. Clients' transactions are then gossiped to the other validators.
+    /// Runs contracts (the fee quote): call it on an [`ExecPools::admission`] thread.
+    pub fn submit_raw(&self, raw: &[u8], origin: TxOrigin) -> Result<B256, SubmitError> {
         if raw.len() > MAX_TX_SIZE {
             return Err(SubmitError::Oversized { size: raw.len(), max: MAX_TX_SIZE });
         }
         let tx = TransactionSigned::decode_recovered(raw)?;
         let hash = self.submit(tx)?;
-        let _ = self.local_txs.send(strata_primitives::Bytes::copy_from_slice(raw));
+        if origin == TxOrigin::Local {
+            let _ = self.local_txs.send(strata_primitives::Bytes::copy_from_slice(raw));
+        }
         Ok(hash)
     }
 
     /// Validates a decoded transaction and pools it. Refused: wrong chain or fees,
     /// a gas limit below the transaction's quoted minimum fee, a stale nonce, or a
-    /// balance that cannot cover value plus the maximum fee (the error names the shortfall).
+    /// balance that cannot cover its maximum cost together with the sender's pooled
+    /// transactions before it (the error names the shortfall).
     pub fn submit(&self, tx: RecoveredTx) -> Result<B256, SubmitError> {
         let env = self.next_env(0)?;
-        admit(&self.latest_state(), &self.vm, env, &tx.tx)??;
+        let head = self.head().0;
+        {
+            let mut quotes = self.quotes.lock();
+            if quotes.0 != head {
+                *quotes = (head, Default::default());
+            }
+            admit(&self.latest_state(), &self.vm, env, &tx.tx, &mut quotes.1)??;
+        }
         let account = self.account(&tx.sender)?;
         if tx.tx.nonce() < account.nonce {
             return Err(InvalidTx::NonceTooLow { expected: account.nonce, got: tx.tx.nonce() }.into());
@@ -358,19 +442,22 @@ impl Chain {
             return Err(InvalidTx::InsufficientFunds { have: account.balance, want }.into());
         }
         let hash = tx.hash();
-        self.inner.lock().mempool.add(tx, account.nonce)?;
+        let evicted = self.inner.lock().mempool.add(tx, account.nonce, account.balance)?;
+        if !evicted.is_empty() {
+            tracing::debug!(%hash, evicted = evicted.len(), "replacement left later transactions of its sender unaffordable: evicted");
+        }
         tracing::debug!(%hash, "transaction pooled");
         let _ = self.pooled_txs.send(hash);
         Ok(hash)
     }
 
-    fn account_nonces(&self, senders: impl IntoIterator<Item = Address>) -> Result<BTreeMap<Address, u64>> {
-        senders.into_iter().map(|a| Ok((a, self.account(&a)?.nonce))).collect()
+    fn accounts(&self, addresses: impl IntoIterator<Item = Address>) -> Result<BTreeMap<Address, Account>> {
+        addresses.into_iter().map(|a| Ok((a, self.account(&a)?))).collect()
     }
 
     fn ready_transactions(&self) -> Result<Vec<RecoveredTx>> {
         let senders = self.inner.lock().mempool.senders();
-        let nonces = self.account_nonces(senders)?;
+        let nonces: BTreeMap<Address, u64> = self.accounts(senders)?.into_iter().map(|(a, acc)| (a, acc.nonce)).collect();
         let inner = self.inner.lock();
         Ok(inner.mempool.ready(MAX_BLOCK_TXS, &mut |a| nonces.get(a).copied().unwrap_or(u64::MAX)))
     }
@@ -395,16 +482,25 @@ impl Chain {
         let env = self.next_env(timestamp)?;
         let mut builder = BlockBuilder::new(env, self.latest_state(), self.vm.clone(), self.cold.clone(), self.payees.clone())?;
         let mut dropped = Vec::new();
-        let mut senders = Vec::new();
+        // A sender whose transaction could not go in is skipped for the rest of the
+        // block: its later nonces cannot execute before that one.
+        let mut skipped = std::collections::BTreeSet::new();
         for tx in &ready {
+            if skipped.contains(&tx.sender) {
+                continue;
+            }
             match builder.apply(tx)? {
-                Applied::Included(_) => senders.push(tx.sender),
-                Applied::Rejected(e) if e.is_transient() => {
-                    tracing::debug!(hash = %tx.hash(), reason = %e, "transaction deferred")
-                }
+                Applied::Included(_) => {}
                 Applied::Rejected(e) => {
-                    tracing::warn!(hash = %tx.hash(), reason = %e, "dropping invalid pooled transaction");
-                    dropped.push(tx.hash());
+                    skipped.insert(tx.sender);
+                    if matches!(e, InvalidTx::BlockGasExhausted { .. } | InvalidTx::BlockFull { .. } | InvalidTx::NonceTooHigh { .. }) {
+                        tracing::debug!(hash = %tx.hash(), reason = %e, "transaction deferred");
+                    } else {
+                        // It cannot execute on this state (nor, being before the sender's later
+                        // nonces, can they): out of the pool; its sender may resubmit.
+                        tracing::debug!(hash = %tx.hash(), reason = %e, "dropping pooled transaction");
+                        dropped.push(tx.hash());
+                    }
                 }
             }
         }
@@ -412,7 +508,7 @@ impl Chain {
             self.remove_from_pool(&dropped);
             return Ok(None);
         }
-        let pending = self.seal(builder.finish(), senders, dropped, self.head_certificate()?)?;
+        let pending = self.seal(builder.finish(), dropped, self.head_certificate()?)?;
         let block = pending.block.clone();
         self.inner.lock().pending.insert(block.hash, pending);
         Ok(Some(block))
@@ -420,9 +516,10 @@ impl Chain {
 
     /// Computes the block an execution result makes on the head: header with state
     /// root and the parent's certificate hash, and the batch that would commit it.
-    fn seal(&self, executed: ExecutedBlock, senders: Vec<Address>, dropped: Vec<B256>, parent_certificate: Vec<u8>) -> Result<Pending> {
+    fn seal(&self, executed: ExecutedBlock, dropped: Vec<B256>, parent_certificate: Vec<u8>) -> Result<Pending> {
         let (parent_hash, parent) = self.head();
         let number = executed.env.number;
+        let touched = executed.changes.accounts.keys().copied().collect();
         let mut batch = WriteBatch::new();
         let state_root = self.state.commit(number, parent.state_root, &executed.changes, &mut batch)?;
         let parent_commit_hash = if parent_certificate.is_empty() { B256::ZERO } else { strata_primitives::keccak256(&parent_certificate) };
@@ -435,7 +532,7 @@ impl Chain {
         if !parent_certificate.is_empty() {
             self.store.put_certificate(parent.number, &parent_certificate, &mut batch);
         }
-        Ok(Pending { block, senders, cold, batch, dropped })
+        Ok(Pending { block, touched, cold, batch, dropped })
     }
 
     /// The head's certificate as this node holds it (empty for genesis or a block
@@ -444,89 +541,41 @@ impl Chain {
         Ok(self.store.certificate(self.head().1.number)?.unwrap_or_default())
     }
 
-    /// Checks a block proposed for the next height by re-executing it on the head:
-    /// `Ok(Ok(hash))` if every header field is what this node computes, `Ok(Err(reason))`
-    /// if not. `parent_certificate` is the certificate of the head the block names in
-    /// `parentCommitHash` (empty above genesis); with `validators`, it must be a valid
-    /// quorum certificate of the head. A valid block waits, executed, for [`Chain::commit`].
-    pub fn validate(&self, block: &Block, parent_certificate: &[u8], validators: Option<&ValidatorSet>) -> Result<Result<B256, String>> {
+    /// Checks a block for the next height by re-executing it on the head: its header
+    /// against the head ([`rules::validate_header_against_parent`]), the parent
+    /// certificate it comes with (`parent_certificate`, named by `parentCommitHash`;
+    /// required above height 1 when the chain says so), then every transaction, and
+    /// every header field against what this node computes. `now`: this node's clock for
+    /// a proposal; `None` for a block that already carries a valid certificate (commit,
+    /// sync), which is not held to the clock. A valid block waits, executed, for
+    /// [`Chain::commit`]; its hash is returned.
+    pub fn validate(&self, block: &Block, parent_certificate: &[u8], now: Option<u64>) -> Result<B256, ValidateError> {
         let _guard = self.produce.lock();
         let (head_hash, head) = self.head();
         let h = &block.header;
-        let invalid = |reason: String| Ok(Err(reason));
-        if head.number == 0 || parent_certificate.is_empty() {
-            if !parent_certificate.is_empty() || h.parent_commit_hash != B256::ZERO {
-                return invalid("a block above genesis names no certificate".into());
-            }
-        } else {
-            if strata_primitives::keccak256(parent_certificate) != h.parent_commit_hash {
-                return invalid("parentCommitHash is not the hash of the parent certificate it comes with".into());
-            }
-            if let Some(set) = validators {
-                let cert = match strata_primitives::rlp_item::decode_exact::<CommitCertificate>(parent_certificate) {
-                    Ok(c) => c,
-                    Err(e) => return invalid(format!("parent certificate undecodable: {e}")),
-                };
-                if let Err(e) = cert.verify(set, self.spec.chain_id) {
-                    return invalid(format!("parent certificate: {e}"));
-                }
-                if cert.height != head.number || cert.block_hash != head_hash {
-                    return invalid(format!("parent certificate is for block {} {}, not the head", cert.height, cert.block_hash));
-                }
-            }
-        }
-        if h.number != head.number.saturating_add(1) || h.parent_hash != head_hash {
-            return invalid(format!("block {} on {} does not extend the head {} ({head_hash})", h.number, h.parent_hash, head.number));
-        }
-        if h.chain_id != self.spec.chain_id || h.gas_limit != self.spec.gas_limit {
-            return invalid(format!("chain id {} / gas limit {} are not this chain's", h.chain_id, h.gas_limit));
-        }
-        if h.timestamp < head.timestamp || h.timestamp > unix_now().saturating_add(MAX_FUTURE_SECS) {
-            return invalid(format!("timestamp {} is before its parent's {} or too far ahead", h.timestamp, head.timestamp));
-        }
-        if !self.spec.validators.iter().any(|v| v.address == h.proposer) {
-            return invalid(format!("proposer {} is not a validator", h.proposer));
-        }
+        let rules = self.spec.rules();
+        rules::validate_header_against_parent(h, head_hash, &head, &rules, now)?;
+        rules::validate_parent_certificate(h, head_hash, &head, parent_certificate, &rules)?;
         let mut env = self.next_env(h.timestamp)?;
         env.timestamp = h.timestamp;
         env.proposer = h.proposer;
         if h.base_fee_per_gas != env.base_fee {
-            return invalid(format!("base fee {} is not the fee contract's gas price {}", h.base_fee_per_gas, env.base_fee));
+            return Err(BlockError::BaseFee { got: h.base_fee_per_gas, expected: env.base_fee }.into());
         }
         let mut builder = BlockBuilder::new(env, self.latest_state(), self.vm.clone(), self.cold.clone(), self.payees.clone())?;
-        let mut senders = Vec::with_capacity(block.transactions.len());
-        for (i, tx) in block.transactions.iter().enumerate() {
-            let sender = match tx.recover_sender() {
-                Ok(s) => s,
-                Err(e) => return invalid(format!("transaction {i}: {e}")),
-            };
-            match builder.apply(&RecoveredTx { sender, tx: tx.clone() })? {
-                Applied::Included(_) => senders.push(sender),
-                Applied::Rejected(e) => return invalid(format!("transaction {i} ({}) is not valid here: {e}", tx.hash())),
+        for (index, tx) in block.transactions.iter().enumerate() {
+            let sender = tx.recover_sender().map_err(|e| BlockError::BadSignature { index, reason: e.to_string() })?;
+            if let Applied::Rejected(reason) = builder.apply(&RecoveredTx { sender, tx: tx.clone() })? {
+                return Err(BlockError::Transaction { index, hash: tx.hash(), reason }.into());
             }
         }
-        let pending = self.seal(builder.finish(), senders, Vec::new(), parent_certificate.to_vec())?;
-        let ours = pending.block.header().clone();
+        let pending = self.seal(builder.finish(), Vec::new(), parent_certificate.to_vec())?;
         let hash = pending.block.hash;
         if hash != block.header.hash_slow() {
-            let mut diff = Vec::new();
-            for (name, same) in [
-                ("state root", ours.state_root == h.state_root),
-                ("transactions root", ours.transactions_root == h.transactions_root),
-                ("receipts root", ours.receipts_root == h.receipts_root),
-                ("logs bloom", ours.logs_bloom == h.logs_bloom),
-                ("gas used", ours.gas_used == h.gas_used),
-                ("parent commit hash", ours.parent_commit_hash == h.parent_commit_hash),
-                ("liveness root / extensions", ours.liveness_root == h.liveness_root && ours.extensions == h.extensions),
-            ] {
-                if !same {
-                    diff.push(name);
-                }
-            }
-            return invalid(format!("re-execution disagrees with the proposal: {}", diff.join(", ")));
+            return Err(BlockError::ExecutionMismatch(rules::header_mismatch(pending.block.header(), h)).into());
         }
         self.inner.lock().pending.insert(hash, pending);
-        Ok(Ok(hash))
+        Ok(hash)
     }
 
     /// Commits the executed block `hash` (from [`Chain::propose`] or [`Chain::validate`])
@@ -555,7 +604,12 @@ impl Chain {
         if !pending.cold.deletes.is_empty() {
             self.cold.write(pending.cold.deletes)?;
         }
-        let nonces = self.account_nonces(pending.senders.iter().copied())?;
+        let touched: Vec<Address> = {
+            let inner = self.inner.lock();
+            pending.touched.iter().copied().filter(|a| inner.mempool.has_sender(a)).collect()
+        };
+        let accounts = self.accounts(touched)?;
+        let mut evicted = 0usize;
         {
             let mut inner = self.inner.lock();
             inner.head = (block.hash, block.header().clone());
@@ -564,9 +618,14 @@ impl Chain {
             for h in &pending.dropped {
                 inner.mempool.remove(h);
             }
-            for (sender, nonce) in nonces {
-                inner.mempool.prune_sender(&sender, nonce);
+            // Senders whose accounts the block changed: included nonces leave, and what
+            // the new balance no longer covers is evicted.
+            for (sender, account) in accounts {
+                evicted = evicted.saturating_add(inner.mempool.revalidate(&sender, account.nonce, account.balance).len());
             }
+        }
+        if evicted > 0 {
+            tracing::debug!(number = block.number(), evicted, "pooled transactions no longer affordable: evicted");
         }
         tracing::info!(number = block.number(), hash = %block.hash, txs = block.block.transactions.len(), gas_used = block.header().gas_used, "block committed");
         let _ = self.blocks.send(block.clone());
@@ -595,16 +654,25 @@ impl Chain {
     }
 }
 
-/// Wall-clock seconds; only ever used as the proposer's timestamp proposal.
-fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{BlockError, ValidateError};
     use strata_primitives::{Bytes, TxKind, U256, keys, transaction::build};
     use strata_storage::MemKv;
+
+    /// A commit certificate of the dev validator for block `height` / `hash`.
+    pub(crate) fn certificate(height: u64, hash: B256) -> Vec<u8> {
+        let digest = strata_primitives::commit_digest(1337, height, 0, hash);
+        let signature = crate::dev_validator_key().sign_hash(&digest).unwrap();
+        let cert = strata_primitives::CommitCertificate {
+            height,
+            view: 0,
+            block_hash: hash,
+            signatures: vec![strata_primitives::CertSignature::new(0, &signature)],
+        };
+        strata_primitives::rlp::encode(cert)
+    }
 
     fn chain(kv: SharedKv) -> Arc<Chain> {
         Chain::open(kv, MemKv::shared(), ChainSpec::dev(1337), crate::spec::dev_proposer(), ChainConfig::default()).unwrap()
@@ -626,7 +694,7 @@ mod tests {
                 2_000_000_000,
                 0,
             );
-            c.submit_raw(&key.sign_transaction(tx).unwrap().encoded()).unwrap();
+            c.submit_raw(&key.sign_transaction(tx).unwrap().encoded(), TxOrigin::Local).unwrap();
         }
         assert_eq!(c.pending_nonce(&key.address()).unwrap(), 2);
         let block = c.produce_block(100).unwrap().unwrap();
@@ -654,20 +722,21 @@ mod tests {
         let (proposer, validator) = (chain(MemKv::shared()), chain(MemKv::shared()));
         let key = keys::derive_accounts(keys::DEV_MNEMONIC, 1).unwrap().remove(0).signer;
         let tx = build::eip1559(1337, 0, TxKind::Call(Address::repeat_byte(9)), U256::from(5u64), Bytes::new(), 30_000, 2_000_000_000, 0);
-        proposer.submit_raw(&key.sign_transaction(tx).unwrap().encoded()).unwrap();
+        proposer.submit_raw(&key.sign_transaction(tx).unwrap().encoded(), TxOrigin::Local).unwrap();
         let block = proposer.propose(100, false).unwrap().unwrap();
         assert!(proposer.propose(100, false).unwrap().is_none() || proposer.pool_len() == 1, "the pool keeps it until commit");
 
         // A tampered copy is refused with the reason; the real one validates to the same hash.
         let mut forged = block.block.clone();
         forged.header.state_root = B256::repeat_byte(1);
-        assert!(validator.validate(&forged, &[], None).unwrap().unwrap_err().contains("state root"));
+        let refused = validator.validate(&forged, &[], None).unwrap_err();
+        assert!(matches!(&refused, ValidateError::Invalid(BlockError::ExecutionMismatch(f)) if f.contains(&"state root")), "{refused}");
         let mut early = block.block.clone();
         early.header.number = 5;
-        assert!(validator.validate(&early, &[], None).unwrap().is_err());
-        assert_eq!(validator.validate(&block.block, &[], None).unwrap(), Ok(block.hash));
+        assert!(matches!(validator.validate(&early, &[], None), Err(ValidateError::Invalid(BlockError::NotChild { .. }))));
+        assert_eq!(validator.validate(&block.block, &[], None).unwrap(), block.hash);
 
-        let cert = b"certificate bytes".to_vec();
+        let cert = certificate(1, block.hash);
         let a = proposer.commit(&block.hash, Some(&cert)).unwrap();
         let b = validator.commit(&block.hash, Some(&cert)).unwrap();
         assert_eq!((a.hash, a.header().state_root), (b.hash, b.header().state_root));
@@ -675,8 +744,18 @@ mod tests {
         // The next block commits to this one's certificate.
         let next = proposer.propose(101, true).unwrap().unwrap();
         assert_eq!(next.header().parent_commit_hash, strata_primitives::keccak256(&cert));
-        assert!(validator.validate(&next.block, b"another certificate", None).unwrap().is_err(), "the named certificate must match");
-        assert_eq!(validator.validate(&next.block, &cert, None).unwrap(), Ok(next.hash), "an empty block validates too");
+        assert!(
+            matches!(
+                validator.validate(&next.block, &certificate(1, B256::ZERO), None),
+                Err(ValidateError::Invalid(BlockError::ParentCommitHash))
+            ),
+            "the named certificate must match"
+        );
+        assert!(
+            matches!(validator.validate(&next.block, &[], None), Err(ValidateError::Invalid(_))),
+            "a chain run by validators refuses a block above height 1 without its parent's certificate"
+        );
+        assert_eq!(validator.validate(&next.block, &cert, None).unwrap(), next.hash, "an empty block validates too");
         assert_eq!(validator.block_with_certificate(1).unwrap().unwrap().1, Some(cert));
     }
 }

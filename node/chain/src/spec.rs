@@ -2,8 +2,8 @@
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use strata_executor::{BlockEnv, Payees, system::Prices};
-use strata_primitives::{Account, Address, B256, Block, EMPTY_ROOT_HASH, Header, U256, keccak256, keys, roots};
+use strata_executor::{BlockEnv, Payees, rules::ChainRules, system::Prices};
+use strata_primitives::{Account, Address, B256, Block, EMPTY_ROOT_HASH, Header, U256, ValidatorSet, keccak256, keys, roots};
 use strata_state::{StateChanges, StateDb};
 use strata_storage::{MemKv, WriteBatch};
 use strata_vm::Vm;
@@ -83,6 +83,14 @@ pub struct ChainSpec {
     pub validators: Vec<ValidatorInfo>,
     /// How fees are split among them.
     pub fee_split: FeeSplit,
+    /// The validators that run consensus: they sign commit certificates and propose.
+    /// (On a validator network the same addresses as `validators`; a dev chain may pay
+    /// fees to others than its one signer.)
+    pub signers: ValidatorSet,
+    /// Whether every block above height 1 must carry its parent's commit certificate:
+    /// true for every chain run by validators (dev included), so that a node syncing
+    /// later can check each block. See [`ChainRules::requires_certificates`].
+    pub requires_certificates: bool,
 }
 
 impl ChainSpec {
@@ -105,6 +113,18 @@ impl ChainSpec {
             prices: Prices::dev(),
             validators: vec![ValidatorInfo { address: dev_proposer(), storage_class: StorageClass::Nvme }],
             fee_split: FeeSplit::Equal,
+            signers: ValidatorSet::new(vec![dev_proposer()]),
+            requires_certificates: true,
+        }
+    }
+
+    /// The header rules blocks of this chain are checked against.
+    pub fn rules(&self) -> ChainRules {
+        ChainRules {
+            chain_id: self.chain_id,
+            gas_limit: self.gas_limit,
+            signers: self.signers.clone(),
+            requires_certificates: self.requires_certificates,
         }
     }
 

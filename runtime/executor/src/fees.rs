@@ -84,6 +84,9 @@ pub fn quote(base: &Arc<dyn StateReader + Send + Sync>, vm: &Arc<Vm>, env: Block
     Ok(FeeBreakdown { compute: r.compute, network: r.network, storage: r.storageCost, cold: r.cold, total: r.total, charged: U256::ZERO })
 }
 
+/// Most quotes a [`Quotes`] memo remembers.
+const MAX_MEMO: usize = 4096;
+
 /// Quotes already asked of the fee contract on one state. A quote is a pure function
 /// of that state and the resource figures, so within a block (one parent state) the
 /// same figures get the same answer without running the contract again.
@@ -113,6 +116,11 @@ impl Quotes {
         }
         let f = quote(base, vm, env, usage)?;
         if !self.disabled {
+            // Bounded: a memo that outlives a block (admission's, per head) cannot grow
+            // with every distinct transaction size it is asked about.
+            if self.memo.len() >= MAX_MEMO {
+                self.memo.clear();
+            }
             self.memo.insert(key, f);
         }
         Ok(f)

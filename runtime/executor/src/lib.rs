@@ -370,16 +370,18 @@ fn min_gas_quoted(
 
 /// The admission checks that need no nonce order: stateless rules and a gas limit
 /// covering the transaction's minimum fee. (The mempool checks nonce and balance.)
+/// `quotes` remembers the fee contract's answers on `base` (one memo per state).
 pub fn admit(
     base: &Arc<dyn StateReader + Send + Sync>,
     vm: &Arc<Vm>,
     env: BlockEnv,
     tx: &TransactionSigned,
+    quotes: &mut fees::Quotes,
 ) -> Result<Result<(), InvalidTx>> {
     if let Err(e) = validate_stateless(tx, &env) {
         return Ok(Err(e));
     }
-    let want = min_gas(base, vm, env, tx.encoded().len() as u64)?;
+    let want = min_gas_quoted(base, vm, env, tx.encoded_len() as u64, quotes)?;
     if tx.gas_limit() < want {
         return Ok(Err(InvalidTx::IntrinsicGasTooLow { have: tx.gas_limit(), want }));
     }
