@@ -159,7 +159,12 @@ pub fn validate_header_against_parent(
     now: Option<u64>,
 ) -> Result<(), BlockError> {
     if header.number != parent.number.saturating_add(1) || header.parent_hash != parent_hash {
-        return Err(BlockError::NotChild { number: header.number, parent_hash: header.parent_hash, head: parent.number, head_hash: parent_hash });
+        return Err(BlockError::NotChild {
+            number: header.number,
+            parent_hash: header.parent_hash,
+            head: parent.number,
+            head_hash: parent_hash,
+        });
     }
     if header.chain_id != rules.chain_id {
         return Err(BlockError::ChainId { got: header.chain_id, expected: rules.chain_id });

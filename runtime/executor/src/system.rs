@@ -430,8 +430,15 @@ pub fn install(
     let mut changes = StateChanges::default();
     for (address, code, ctor) in [(FEE_CONTRACT, FEE_WASM, fee_ctor), (ARCHIVE_CONTRACT, ARCHIVE_WASM, Vec::new())] {
         let contract = vm.prepare_system(code).map_err(|e| Error::Host(format!("genesis: system contract {address}: {e}")))?;
-        let mut session =
-            Session::new(base.clone(), vm.clone(), env, crate::fees::no_cold(), std::mem::take(&mut changes), Default::default(), Address::ZERO);
+        let mut session = Session::new(
+            base.clone(),
+            vm.clone(),
+            env,
+            crate::fees::no_cold(),
+            std::mem::take(&mut changes),
+            Default::default(),
+            Address::ZERO,
+        );
         session.set_account(address, Account { nonce: 1, code_hash: contract.code_hash, ..Account::default() });
         session.top().changes.code.insert(contract.code_hash, Bytes::copy_from_slice(code));
         let ctx = session.context(address, Address::ZERO, U256::ZERO, false, 0);

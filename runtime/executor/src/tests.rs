@@ -433,7 +433,6 @@ mod archive {
     }
 }
 
-
 /// Deploy data of `tests/wat/deep_chain.wat`: it recurses `n` times with large frames,
 /// then calls the next address of its input (see the file).
 fn deep_chain_input(n: u32, chain: &[Address]) -> Vec<u8> {

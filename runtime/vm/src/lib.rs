@@ -36,10 +36,10 @@ use wasmtime::{Config, Engine, InstancePre, Linker, Memory, Module, OptLevel, Re
 
 pub use abi::{EXPORT_CALL, EXPORT_DEPLOY, EXPORT_MEMORY, EXPORT_REENTRANT, IMPORTS, MAX_SYSTEM_SCAN, MODULE, SYSTEM_IMPORT};
 pub use cache::{DEFAULT_DISK_CACHE_BYTES, DiskCache};
-pub use stack::{ExecPool, PoolError};
 #[cfg(any(test, feature = "testing"))]
 pub use host::testing;
 pub use host::{CallContext, Host, HostError, SubCall, SubCallResult, SystemReply};
+pub use stack::{ExecPool, PoolError};
 pub use validate::ModuleInfo;
 
 /// Largest module accepted at deploy (bytes): with its framing, constructor input and

@@ -308,7 +308,11 @@ fn a_deep_chain_of_frames_each_near_its_stack_limit_cannot_crash_the_node() {
     let chain: Vec<usize> = left.iter().rev().take(vm.limits().max_call_depth as usize).map(|(_, l)| *l).collect();
     let per_frame: Vec<usize> = chain.windows(2).map(|w| w[1].saturating_sub(w[0])).collect();
     let worst = per_frame.iter().copied().max().unwrap_or(0);
-    println!("native stack per nested frame: worst {worst} bytes (Wasm budget {}, host reserve {})", vm.limits().max_wasm_stack, stack::HOST_STACK_PER_FRAME);
+    println!(
+        "native stack per nested frame: worst {worst} bytes (Wasm budget {}, host reserve {})",
+        vm.limits().max_wasm_stack,
+        stack::HOST_STACK_PER_FRAME
+    );
     assert!(worst <= vm.limits().max_wasm_stack + stack::HOST_STACK_PER_FRAME, "{worst}");
     // Deterministic: the same call gives the same outcome and gas.
     let again = run_chain(&vm, &contract, chain_input(lo, levels), &stack_left).unwrap();

@@ -276,7 +276,7 @@ impl TestChain {
     }
 
     fn view_from<C: SolCall>(&self, from: Address, to: Address, call: &C) -> Result<C::Return> {
-        let sim = Simulation { from, to: Some(to), value: U256::ZERO, input: call.abi_encode().into(), gas: 10_000_000, tx_bytes: None };
+        let sim = Simulation::new(from, Some(to), U256::ZERO, call.abi_encode().into(), 10_000_000);
         let r = strata_executor::simulate(Arc::new(self.state.clone()), self.vm.clone(), self.cold.clone(), self.env()?, &sim)
             .map_err(|e| Error::Runtime(e.to_string()))?;
         if !r.success {
