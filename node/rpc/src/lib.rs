@@ -26,7 +26,7 @@ use jsonrpsee::{
         error::{CALL_EXECUTION_FAILED_CODE, INTERNAL_ERROR_CODE},
     },
 };
-use strata_chain::{Chain, StateUnavailable, SubmitError};
+use strata_chain::{Chain, StateUnavailable, SubmitError, TxOrigin};
 use strata_executor::{BlockEnv, Simulation};
 use strata_primitives::{Account, Address, B256, Bytes, KECCAK_EMPTY, SealedBlock, TransactionSigned, U256};
 use strata_state::{HistoricalState, MAX_STORAGE_KEY_LEN, StateDb, StateReader};
@@ -77,6 +77,12 @@ pub struct RpcConfig {
     pub max_batch: u32,
     /// Most subscriptions one WebSocket connection may hold.
     pub max_subscriptions_per_connection: u32,
+    /// Most gas one `eth_call`, `eth_estimateGas` or `strata_quoteFee` may use (`None`:
+    /// the block gas limit). Larger requests are capped to it, as go-ethereum's `--rpc.gascap`.
+    pub gas_cap: Option<u64>,
+    /// Wall-clock time a simulation may take, from the request's arrival (queueing
+    /// included): later it fails with "execution aborted (timeout = …)".
+    pub simulation_timeout: std::time::Duration,
 }
 
 impl Default for RpcConfig {
@@ -89,6 +95,8 @@ impl Default for RpcConfig {
             max_connections: 200,
             max_batch: 100,
             max_subscriptions_per_connection: 64,
+            gas_cap: None,
+            simulation_timeout: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -109,6 +117,19 @@ fn execution_error(result: strata_executor::MessageResult) -> ErrorObjectOwned {
         }
         Some(reason) => exec_error(reason),
     }
+}
+
+/// The root of the ordered trie of `items` (key `rlp(i)`) and the proof of item `index`.
+fn ordered_trie_proof(items: &[Vec<u8>], index: usize) -> RpcResult<(B256, Vec<Bytes>)> {
+    let mut nodes = strata_trie::MemNodes::default();
+    let mut trie = strata_trie::Trie::empty();
+    for (i, item) in items.iter().enumerate() {
+        trie.insert(&nodes, &strata_primitives::audit::receipt_key(i as u64), item.clone()).map_err(internal)?;
+    }
+    let commit = trie.commit();
+    nodes.apply(&commit);
+    let proof = strata_trie::prove(&nodes, commit.root, &strata_primitives::audit::receipt_key(index as u64)).map_err(internal)?;
+    Ok((commit.root, proof))
 }
 
 /// The message of Solidity's `Error(string)` revert data, if that is what it is.
@@ -222,7 +243,7 @@ pub trait EthApi {
     fn strata_get_proof(&self, address: Address, keys: Vec<Bytes>, block: Option<BlockId>) -> RpcResult<StrataProof>;
     /// Submits a signed transaction.
     #[method(name = "eth_sendRawTransaction")]
-    fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256>;
+    async fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256>;
     /// A transaction by hash (pooled or included).
     #[method(name = "eth_getTransactionByHash")]
     fn get_transaction_by_hash(&self, hash: B256) -> RpcResult<Option<RpcTransaction>>;
@@ -230,20 +251,20 @@ pub trait EthApi {
     #[method(name = "eth_getRawTransactionByHash")]
     fn get_raw_transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Bytes>>;
     /// The receipt of an included transaction.
-    #[method(name = "eth_getTransactionReceipt")]
+    #[method(name = "eth_getTransactionReceipt", blocking)]
     fn get_transaction_receipt(&self, hash: B256) -> RpcResult<Option<RpcReceipt>>;
     /// A block by number or tag.
-    #[method(name = "eth_getBlockByNumber")]
+    #[method(name = "eth_getBlockByNumber", blocking)]
     fn get_block_by_number(&self, tag: BlockTag, full: bool) -> RpcResult<Option<RpcBlock>>;
     /// A block by hash.
-    #[method(name = "eth_getBlockByHash")]
+    #[method(name = "eth_getBlockByHash", blocking)]
     fn get_block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<RpcBlock>>;
     /// Executes a call without a transaction; returns its output.
-    #[method(name = "eth_call", blocking)]
-    fn call(&self, request: CallRequest, block: Option<BlockId>) -> RpcResult<Bytes>;
+    #[method(name = "eth_call")]
+    async fn call(&self, request: CallRequest, block: Option<BlockId>) -> RpcResult<Bytes>;
     /// The smallest gas limit with which the transaction succeeds.
-    #[method(name = "eth_estimateGas", blocking)]
-    fn estimate_gas(&self, request: CallRequest, block: Option<BlockId>) -> RpcResult<U64>;
+    #[method(name = "eth_estimateGas")]
+    async fn estimate_gas(&self, request: CallRequest, block: Option<BlockId>) -> RpcResult<U64>;
     /// Blocks are final once committed and the node is its own source: never syncing.
     #[method(name = "eth_syncing")]
     fn syncing(&self) -> RpcResult<bool>;
@@ -301,8 +322,8 @@ pub trait EthApi {
     async fn subscribe(&self, kind: String, filter: Option<logs::LogFilter>) -> jsonrpsee::core::SubscriptionResult;
     /// Strata: what a transaction — signed (raw bytes) or unsigned (a call object) —
     /// would use and pay, by resource, as the fee contract prices it now.
-    #[method(name = "strata_quoteFee", blocking)]
-    fn quote_fee(&self, request: QuoteRequest, block: Option<BlockId>) -> RpcResult<RpcFeeQuote>;
+    #[method(name = "strata_quoteFee")]
+    async fn quote_fee(&self, request: QuoteRequest, block: Option<BlockId>) -> RpcResult<RpcFeeQuote>;
     /// Strata: a contract's hot-storage quota, bytes used and remaining.
     #[method(name = "strata_getStorageQuota")]
     fn storage_quota(&self, address: Address, block: Option<BlockId>) -> RpcResult<RpcStorageQuota>;
@@ -355,15 +376,34 @@ impl CallRequest {
 }
 
 /// The RPC implementation over a [`Chain`].
+#[derive(Clone)]
 pub struct EthRpc {
     chain: Arc<Chain>,
     filters: Arc<logs::Filters>,
+    gas_cap: Option<u64>,
+    simulation_timeout: std::time::Duration,
+}
+
+/// `-32005`: the node is at its limit for this kind of request (EIP-1474 "limit exceeded").
+pub const LIMIT_EXCEEDED_CODE: i32 = -32005;
+
+fn busy(e: strata_vm::PoolError, what: &str) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(LIMIT_EXCEEDED_CODE, format!("{what}: {e}; retry later"), None::<()>)
+}
+
+/// The error of a simulation that failed on the node's side: a timeout is the client's
+/// to know about (go-ethereum's wording); anything else is internal.
+fn simulation_error(e: strata_executor::Error, timeout: std::time::Duration) -> ErrorObjectOwned {
+    match e {
+        strata_executor::Error::Interrupted => exec_error(format!("execution aborted (timeout = {timeout:?})")),
+        other => internal(other),
+    }
 }
 
 impl EthRpc {
     /// RPC over `chain`. Must be created inside a tokio runtime (a task feeds the
     /// pending-transaction filters).
-    pub fn new(chain: Arc<Chain>) -> Self {
+    pub fn new(chain: Arc<Chain>, config: &RpcConfig) -> Self {
         let filters = Arc::new(logs::Filters::default());
         let mut pooled = chain.subscribe_pooled();
         let weak = Arc::downgrade(&filters);
@@ -379,7 +419,29 @@ impl EthRpc {
                 }
             }
         });
-        Self { chain, filters }
+        Self { chain, filters, gas_cap: config.gas_cap, simulation_timeout: config.simulation_timeout }
+    }
+
+    /// The gas a simulation gets: what the request asks (default: all), at most the gas
+    /// cap and the block gas limit.
+    fn simulation_gas(&self, requested: Option<U64>, env: &BlockEnv) -> u64 {
+        let cap = self.gas_cap.unwrap_or(env.gas_limit).min(env.gas_limit);
+        requested.map_or(cap, |g| g.to::<u64>().min(cap))
+    }
+
+    /// Runs `f` on the chain's simulation threads (bounded, apart from block work),
+    /// refusing with `-32005` when they are all busy and their queue is full. `f` gets
+    /// the deadline: the request's arrival plus the simulation timeout.
+    async fn on_simulation_pool<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(EthRpc, std::time::Instant) -> RpcResult<R> + Send + 'static,
+    ) -> RpcResult<R> {
+        let deadline = std::time::Instant::now() + self.simulation_timeout;
+        let this = self.clone();
+        match strata_chain::run_on(&self.chain.pools().simulation, move || f(this, deadline)).await {
+            Ok(r) => r,
+            Err(e) => Err(busy(e, "too many simulations in progress")),
+        }
     }
 
     fn block_at(&self, id: BlockId) -> RpcResult<Option<SealedBlock>> {
@@ -458,7 +520,7 @@ impl EthRpc {
         }
     }
 
-    fn simulation(&self, request: &CallRequest, gas: u64) -> Simulation {
+    fn simulation(&self, request: &CallRequest, gas: u64, deadline: std::time::Instant) -> Simulation {
         Simulation {
             from: request.from.unwrap_or_default(),
             to: request.to,
@@ -466,6 +528,7 @@ impl EthRpc {
             input: request.call_data(),
             gas,
             tx_bytes: None,
+            deadline: Some(deadline),
         }
     }
 
@@ -640,8 +703,13 @@ impl EthApiServer for EthRpc {
         })
     }
 
-    fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
-        self.chain.submit_raw(&raw).map_err(rejected)
+    async fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
+        // Signature recovery and the fee quote run on the admission threads.
+        let chain = self.chain.clone();
+        match strata_chain::run_on(&self.chain.pools().admission, move || chain.submit_raw(&raw, TxOrigin::Local)).await {
+            Ok(r) => r.map_err(rejected),
+            Err(e) => Err(busy(e, "transaction admission is busy")),
+        }
     }
 
     fn get_transaction_by_hash(&self, hash: B256) -> RpcResult<Option<RpcTransaction>> {
@@ -688,28 +756,36 @@ impl EthApiServer for EthRpc {
         Self::rpc_block(self.block_by_number(number)?, full)
     }
 
-    fn estimate_gas(&self, request: CallRequest, block: Option<BlockId>) -> RpcResult<U64> {
-        let (base, env) = self.execution_state(block)?;
-        let cap = request.gas.map_or(env.gas_limit, |g| g.to::<u64>().min(env.gas_limit));
-        let sim = self.simulation(&request, cap);
-        if let (Some(from), Some(value)) = (request.from, request.value) {
-            let balance = base.account(&from).map_err(internal)?.unwrap_or_default().balance;
-            if balance < value {
-                return Err(exec_error(format!("insufficient funds for transfer: have {balance} want {value}")));
+    async fn estimate_gas(&self, request: CallRequest, block: Option<BlockId>) -> RpcResult<U64> {
+        self.on_simulation_pool(move |this, deadline| {
+            let (base, env) = this.execution_state(block)?;
+            let cap = this.simulation_gas(request.gas, &env);
+            let sim = this.simulation(&request, cap, deadline);
+            if let (Some(from), Some(value)) = (request.from, request.value) {
+                let balance = base.account(&from).map_err(internal)?.unwrap_or_default().balance;
+                if balance < value {
+                    return Err(exec_error(format!("insufficient funds for transfer: have {balance} want {value}")));
+                }
             }
-        }
-        match strata_executor::estimate_gas(base, self.chain.vm().clone(), self.chain.cold().clone(), env, &sim, cap).map_err(internal)? {
-            Ok(gas) => Ok(U64::from(gas)),
-            Err(failed) => Err(execution_error(failed)),
-        }
+            let estimated = strata_executor::estimate_gas(base, this.chain.vm().clone(), this.chain.cold().clone(), env, &sim, cap)
+                .map_err(|e| simulation_error(e, this.simulation_timeout))?;
+            match estimated {
+                Ok(gas) => Ok(U64::from(gas)),
+                Err(failed) => Err(execution_error(failed)),
+            }
+        })
+        .await
     }
 
-    fn call(&self, request: CallRequest, block: Option<BlockId>) -> RpcResult<Bytes> {
-        let (base, env) = self.execution_state(block)?;
-        let gas = request.gas.map_or(env.gas_limit, |g| g.to::<u64>().min(env.gas_limit));
-        let sim = self.simulation(&request, gas);
-        let result = strata_executor::simulate(base, self.chain.vm().clone(), self.chain.cold().clone(), env, &sim).map_err(internal)?;
-        if result.success { Ok(result.output.into()) } else { Err(execution_error(result)) }
+    async fn call(&self, request: CallRequest, block: Option<BlockId>) -> RpcResult<Bytes> {
+        self.on_simulation_pool(move |this, deadline| {
+            let (base, env) = this.execution_state(block)?;
+            let sim = this.simulation(&request, this.simulation_gas(request.gas, &env), deadline);
+            let result = strata_executor::simulate(base, this.chain.vm().clone(), this.chain.cold().clone(), env, &sim)
+                .map_err(|e| simulation_error(e, this.simulation_timeout))?;
+            if result.success { Ok(result.output.into()) } else { Err(execution_error(result)) }
+        })
+        .await
     }
 
     fn syncing(&self) -> RpcResult<bool> {
@@ -900,35 +976,42 @@ impl EthApiServer for EthRpc {
         }
     }
 
-    fn quote_fee(&self, request: QuoteRequest, block: Option<BlockId>) -> RpcResult<RpcFeeQuote> {
-        let (base, env) = self.execution_state(block)?;
-        let sim = match request {
-            QuoteRequest::Raw(raw) => {
-                let tx = TransactionSigned::decode_recovered(&raw).map_err(|e| exec_error(format!("invalid transaction: {e}")))?;
-                Simulation {
-                    from: tx.sender,
-                    to: tx.tx.to(),
-                    value: tx.tx.value(),
-                    input: Bytes::copy_from_slice(tx.tx.input()),
-                    gas: tx.tx.gas_limit().min(env.gas_limit),
-                    tx_bytes: Some(raw.len() as u64),
+    async fn quote_fee(&self, request: QuoteRequest, block: Option<BlockId>) -> RpcResult<RpcFeeQuote> {
+        self.on_simulation_pool(move |this, deadline| {
+            let (base, env) = this.execution_state(block)?;
+            let sim = match request {
+                QuoteRequest::Raw(raw) => {
+                    if raw.len() > strata_chain::MAX_TX_SIZE {
+                        let max = strata_chain::MAX_TX_SIZE;
+                        return Err(exec_error(format!("oversized data: transaction of {} bytes, limit {max}", raw.len())));
+                    }
+                    let tx = TransactionSigned::decode_recovered(&raw).map_err(|e| exec_error(format!("invalid transaction: {e}")))?;
+                    Simulation {
+                        from: tx.sender,
+                        to: tx.tx.to(),
+                        value: tx.tx.value(),
+                        input: Bytes::copy_from_slice(tx.tx.input()),
+                        gas: this.simulation_gas(Some(U64::from(tx.tx.gas_limit())), &env),
+                        tx_bytes: Some(raw.len() as u64),
+                        deadline: Some(deadline),
+                    }
                 }
-            }
-            QuoteRequest::Call(call) => {
-                let gas = call.gas.map_or(env.gas_limit, |g| g.to::<u64>().min(env.gas_limit));
-                self.simulation(&call, gas)
-            }
-        };
-        let result = strata_executor::simulate(base, self.chain.vm().clone(), self.chain.cold().clone(), env, &sim).map_err(internal)?;
-        let gas_price = U256::from(env.base_fee);
-        Ok(RpcFeeQuote {
-            success: result.success,
-            gas_used: U64::from(result.gas_used),
-            gas_price,
-            resources: types::RpcResources::from(&result.resources),
-            revert_data: (!result.success && result.failure.is_none() && !result.output.is_empty()).then(|| result.output.clone().into()),
-            failure_reason: result.failure,
+                QuoteRequest::Call(call) => this.simulation(&call, this.simulation_gas(call.gas, &env), deadline),
+            };
+            let result = strata_executor::simulate(base, this.chain.vm().clone(), this.chain.cold().clone(), env, &sim)
+                .map_err(|e| simulation_error(e, this.simulation_timeout))?;
+            let gas_price = U256::from(env.base_fee);
+            Ok(RpcFeeQuote {
+                success: result.success,
+                gas_used: U64::from(result.gas_used),
+                gas_price,
+                resources: types::RpcResources::from(&result.resources),
+                revert_data: (!result.success && result.failure.is_none() && !result.output.is_empty())
+                    .then(|| result.output.clone().into()),
+                failure_reason: result.failure,
+            })
         })
+        .await
     }
 
     fn commit_certificate(&self, block: BlockId) -> RpcResult<Option<types::RpcCertificate>> {
@@ -950,26 +1033,24 @@ impl EthApiServer for EthRpc {
         let Some((block, index)) = self.included(&hash)? else { return Ok(None) };
         let number = block.number();
         let receipts = self.chain.store().receipts(number).map_err(internal)?.ok_or_else(|| internal("receipts missing"))?;
-        // The receipts trie, rebuilt from the stored receipts: key rlp(i), value the EIP-2718 receipt.
-        let mut nodes = strata_trie::MemNodes::default();
-        let mut trie = strata_trie::Trie::empty();
-        let mut encoded = Vec::with_capacity(receipts.len());
-        for (i, r) in receipts.iter().enumerate() {
-            let buf = r.encoded_2718();
-            trie.insert(&nodes, &strata_primitives::audit::receipt_key(i as u64), buf.clone()).map_err(internal)?;
-            encoded.push(buf);
+        // Both ordered tries, rebuilt from the stored block: key rlp(i), value the EIP-2718 item.
+        let receipts: Vec<Vec<u8>> = receipts.iter().map(|r| r.encoded_2718()).collect();
+        let (receipts_root, proof) = ordered_trie_proof(&receipts, index)?;
+        if receipts_root != block.header().receipts_root {
+            return Err(internal(format!("rebuilt receipts root {receipts_root} differs from block {number}'s")));
         }
-        let commit = trie.commit();
-        nodes.apply(&commit);
-        if commit.root != block.header().receipts_root {
-            return Err(internal(format!("rebuilt receipts root {} differs from block {number}'s", commit.root)));
+        let transactions: Vec<Vec<u8>> = block.block.transactions.iter().map(|t| t.encoded().to_vec()).collect();
+        let (transactions_root, transaction_proof) = ordered_trie_proof(&transactions, index)?;
+        if transactions_root != block.header().transactions_root {
+            return Err(internal(format!("rebuilt transactions root {transactions_root} differs from block {number}'s")));
         }
-        let proof = strata_trie::prove(&nodes, commit.root, &strata_primitives::audit::receipt_key(index as u64)).map_err(internal)?;
         let certificate = self.chain.store().certificate(number).map_err(internal)?.unwrap_or_default();
         let bundle = strata_primitives::audit::ReceiptBundle {
             index: index as u64,
-            receipt: encoded[index].clone().into(),
+            receipt: receipts[index].clone().into(),
             proof,
+            transaction: transactions[index].clone().into(),
+            transaction_proof,
             header: block.header().clone(),
             certificate: certificate.into(),
         };
@@ -1056,7 +1137,7 @@ pub async fn start(chain: Arc<Chain>, addr: SocketAddr, config: RpcConfig) -> Re
         .await
         .map_err(|source| Error::Bind { addr, source })?;
     let local = server.local_addr().map_err(|source| Error::Bind { addr, source })?;
-    let handle = server.start(EthRpc::new(chain).into_rpc());
+    let handle = server.start(EthRpc::new(chain, &config).into_rpc());
     tracing::info!(addr = %local, "JSON-RPC listening (HTTP and WebSocket)");
     Ok((local, handle))
 }

@@ -18,20 +18,20 @@ use strata_primitives::{
 pub struct TrustRoot {
     /// The validators.
     pub validators: ValidatorSet,
-    /// The chain id.
-    pub chain_id: Option<u64>,
+    /// The chain id: from the trust root, never from the bundle being checked.
+    pub chain_id: u64,
     /// How it was chosen (printed).
     pub source: String,
 }
 
-/// The validator set from `--genesis`, or `--validators` (+ `--chain-id`), or else the
-/// `strata dev` validator.
+/// The validator set and chain id from `--genesis`, or `--validators` with `--chain-id`,
+/// or else the `strata dev` validator (chain id `--chain-id`, default the dev chain's).
 pub fn trust_root(genesis: Option<&Path>, validators: Option<&str>, chain_id: Option<u64>) -> anyhow::Result<TrustRoot> {
     if let Some(path) = genesis {
         let g = strata_node::config::Genesis::load(path)?;
         return Ok(TrustRoot {
             validators: ValidatorSet { validators: g.validators.iter().map(|v| v.address).collect() },
-            chain_id: Some(g.chain_id),
+            chain_id: g.chain_id,
             source: format!("the {} validators of {}", g.validators.len(), path.display()),
         });
     }
@@ -40,6 +40,7 @@ pub fn trust_root(genesis: Option<&Path>, validators: Option<&str>, chain_id: Op
             .split(',')
             .map(|a| a.trim().parse::<Address>().with_context(|| format!("bad address {a:?}")))
             .collect::<Result<Vec<_>, _>>()?;
+        let chain_id = chain_id.context("--validators needs --chain-id: the chain id is part of what is trusted")?;
         return Ok(TrustRoot {
             source: format!("{} validators given on the command line", validators.len()),
             validators: ValidatorSet { validators },
@@ -48,7 +49,7 @@ pub fn trust_root(genesis: Option<&Path>, validators: Option<&str>, chain_id: Op
     }
     Ok(TrustRoot {
         validators: ValidatorSet { validators: vec![strata_chain::dev_proposer()] },
-        chain_id,
+        chain_id: chain_id.unwrap_or(strata_chain::DEV_CHAIN_ID),
         source: "the strata dev validator (pass --genesis or --validators for a network)".into(),
     })
 }
@@ -60,17 +61,17 @@ pub fn bundle_of(answer: &Value) -> anyhow::Result<ReceiptBundle> {
     decode_exact::<ReceiptBundle>(&bytes).map_err(|e| anyhow::anyhow!("bundle does not decode: {e}"))
 }
 
-/// Verifies and prints the verdict; an error if the bundle proves nothing.
-pub fn verify_and_print(answer: &Value, root: &TrustRoot) -> anyhow::Result<()> {
+/// Verifies and prints the verdict; an error if the bundle proves nothing. With `tx`,
+/// the receipt must be that transaction's (the bundle's own JSON fields are not trusted).
+pub fn verify_and_print(answer: &Value, root: &TrustRoot, tx: Option<B256>) -> anyhow::Result<()> {
     let bundle = bundle_of(answer)?;
-    let chain_id = root.chain_id.unwrap_or(bundle.header.chain_id);
+    let chain_id = root.chain_id;
     println!("trusting {} (chain {chain_id})", root.source);
-    match verify_receipt(&bundle, &root.validators, chain_id) {
+    match verify_receipt(&bundle, &root.validators, chain_id, tx) {
         Ok(v) => {
-            let tx: Option<B256> = answer["transactionHash"].as_str().and_then(|s| s.parse().ok());
             println!(
                 "VERIFIED: transaction {} is in block {} ({}) at index {}: status {}, {} logs, cumulative gas {}",
-                tx.map_or_else(|| "?".to_string(), |t| t.to_string()),
+                v.transaction_hash,
                 v.block_number,
                 v.block_hash,
                 v.index,
@@ -79,6 +80,11 @@ pub fn verify_and_print(answer: &Value, root: &TrustRoot) -> anyhow::Result<()> 
                 v.cumulative_gas_used
             );
             println!("  receipt proven against receiptsRoot {} ({} proof nodes)", bundle.header.receipts_root, bundle.proof.len());
+            println!(
+                "  transaction proven at the same index against transactionsRoot {} ({} proof nodes)",
+                bundle.header.transactions_root,
+                bundle.transaction_proof.len()
+            );
             println!("  header hash {} is the certified block hash", v.block_hash);
             println!(
                 "  finalized by {} of {} validators (quorum {}): {:?}",

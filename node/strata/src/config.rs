@@ -72,6 +72,16 @@ impl Genesis {
         if spec.validators.is_empty() {
             return Err(Error::Config("the genesis names no validator".into()));
         }
+        // One key, one seat: a duplicate would count one signature twice towards a quorum
+        // and give one validator two indices.
+        let mut seen = std::collections::BTreeSet::new();
+        for v in &spec.validators {
+            if !seen.insert(v.address) {
+                return Err(Error::Config(format!("the genesis names validator {} more than once", v.address)));
+            }
+        }
+        spec.signers = strata_primitives::ValidatorSet::new(spec.validators.iter().map(|v| v.address).collect());
+        spec.requires_certificates = true;
         spec.fee_split = if self.split_by_storage_class { FeeSplit::BY_STORAGE_CLASS } else { FeeSplit::Equal };
         Ok(spec)
     }
@@ -273,5 +283,25 @@ mod tests {
         assert_eq!(spec.chain_id, 4242);
         assert_eq!(spec.validators[2].address, read_key(&c.key_file).unwrap().address());
         assert!(init(&opts).is_err(), "never overwrites a genesis");
+        assert_eq!(spec.signers.len(), 4, "the genesis validators sign the chain's certificates");
+    }
+
+    #[test]
+    fn a_genesis_naming_a_validator_twice_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = InitOptions {
+            out: dir.path().join("net"),
+            validators: 4,
+            chain_id: 4242,
+            host: "127.0.0.1".parse().unwrap(),
+            p2p_port: 31100,
+            rpc_port: 9100,
+        };
+        let configs = init(&opts).unwrap();
+        let c = ValidatorConfig::load(&configs[0]).unwrap();
+        let mut genesis = Genesis::load(&c.genesis).unwrap();
+        genesis.validators[3].address = genesis.validators[1].address;
+        let e = genesis.spec().unwrap_err();
+        assert!(e.to_string().contains("more than once"), "{e}");
     }
 }

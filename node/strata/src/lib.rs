@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod metrics;
+pub mod sync;
 pub mod validator;
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
@@ -17,10 +18,7 @@ use strata_primitives::{
     consensus::ValidatorSet,
     keys::{self, DevKey},
 };
-use tokio::{
-    sync::{mpsc, watch},
-    task::JoinHandle,
-};
+use tokio::{sync::watch, task::JoinHandle};
 
 /// Node failures at start-up.
 #[derive(Debug, thiserror::Error)]
@@ -121,8 +119,6 @@ pub struct Node {
     driver: JoinHandle<Result<()>>,
     shutdown: watch::Sender<bool>,
     network: Option<Network>,
-    /// Keeps the (empty) inbound channel of a dev node open.
-    _inbound: Option<mpsc::Sender<(u32, Vec<u8>)>>,
     /// The `/metrics` and `/health` server: its address and task.
     metrics: Option<(SocketAddr, JoinHandle<()>)>,
 }
@@ -178,11 +174,11 @@ impl Node {
             empty_block_after: None,
             view_timeout_ms: 30_000,
         };
-        let (keep, inbound) = mpsc::channel(1);
-        let (hub, _) = strata_network::mem::MemHub::new(1);
+        let (hub, mut inboxes) = strata_network::mem::MemHub::new(1);
+        let inbound = inboxes.remove(0);
         let transport: Arc<dyn Transport> = Arc::new(hub.endpoint(0));
         let driver = tokio::spawn(validator::run(chain.clone(), transport, inbound, driver_config, shutdown_rx));
-        Ok(Self { chain, rpc_addr, rpc, driver, shutdown, network: None, _inbound: Some(keep), metrics })
+        Ok(Self { chain, rpc_addr, rpc, driver, shutdown, network: None, metrics })
     }
 
     /// Starts one validator of a network from its configuration file's contents:
@@ -216,6 +212,7 @@ impl Node {
             queue: 4096,
             min_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(2),
+            limits: strata_network::Limits::default(),
         })
         .await?;
         let (rpc_addr, rpc, metrics) = serve(&chain, config.rpc_addr, config.metrics_addr, config.cors.clone()).await?;
@@ -231,7 +228,7 @@ impl Node {
         let transport: Arc<dyn Transport> = Arc::new(network.clone());
         let driver = tokio::spawn(validator::run(chain.clone(), transport, inbound, driver_config, shutdown_rx));
         tracing::info!(me, rpc = %rpc_addr, p2p = %config.p2p_addr, "validator started");
-        Ok(Self { chain, rpc_addr, rpc, driver, shutdown, network: Some(network), _inbound: None, metrics })
+        Ok(Self { chain, rpc_addr, rpc, driver, shutdown, network: Some(network), metrics })
     }
 
     /// The chain.

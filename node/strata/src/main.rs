@@ -8,6 +8,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use strata_node::{DevConfig, DevNode, dev_accounts};
+use strata_primitives::B256;
 
 #[derive(Parser)]
 #[command(name = "strata", version, about = "Strata: a blockchain node whose smart contracts are WebAssembly")]
@@ -94,7 +95,8 @@ enum AuditCommand {
     /// Fetch a receipt's proof bundle (strata_getReceiptProof) and verify it: Merkle proof
     /// against receiptsRoot, header hash, commit certificate against the validator set.
     Receipt {
-        /// Transaction hash (not with --offline).
+        /// Transaction hash: the receipt must be proven to be this transaction's (optional
+        /// with --offline, where the proven hash is printed).
         tx: Option<String>,
         /// Node JSON-RPC URL to fetch the bundle from.
         #[arg(long, default_value = "http://127.0.0.1:8545")]
@@ -111,7 +113,8 @@ enum AuditCommand {
         /// Or the validator addresses, comma-separated, in index order.
         #[arg(long)]
         validators: Option<String>,
-        /// The chain id (with --validators).
+        /// The chain id (required with --validators; the dev chain's by default). Never
+        /// taken from the bundle.
         #[arg(long)]
         chain_id: Option<u64>,
     },
@@ -301,6 +304,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Contract(command) => run_contract(command).await?,
         Command::Audit(AuditCommand::Receipt { tx, rpc, offline, save, genesis, validators, chain_id }) => {
             let root = audit::trust_root(genesis.as_deref(), validators.as_deref(), chain_id)?;
+            let expected: Option<B256> =
+                tx.as_deref().map(|t| t.parse().with_context(|| format!("{t} is not a transaction hash"))).transpose()?;
             let answer = match (offline, tx) {
                 (Some(file), _) => {
                     let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
@@ -319,7 +324,7 @@ async fn main() -> anyhow::Result<()> {
                 }
                 (None, None) => anyhow::bail!("give a transaction hash, or --offline FILE"),
             };
-            audit::verify_and_print(&answer, &root)?;
+            audit::verify_and_print(&answer, &root, expected)?;
         }
         Command::Init { out, validators, chain_id, host, p2p_port, rpc_port } => {
             let opts = strata_node::config::InitOptions { out: out.clone(), validators, chain_id, host, p2p_port, rpc_port };

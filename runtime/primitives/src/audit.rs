@@ -1,10 +1,12 @@
 //! Receipt audits: prove, offline, that a receipt is part of a finalized block.
 //!
 //! A [`ReceiptBundle`] carries a receipt as committed (its EIP-2718 encoding), its
-//! Merkle proof against the block's `receiptsRoot`, the block header and the block's
-//! commit certificate. [`verify_receipt`] checks all of it with nothing but the
-//! validator set: the proof against the header, the certificate against the header's
-//! hash and the set. No node needs to be trusted — or even reachable.
+//! Merkle proof against the block's `receiptsRoot`, the transaction at the same index
+//! with its proof against `transactionsRoot` (so the receipt is bound to *that*
+//! transaction), the block header and the block's commit certificate.
+//! [`verify_receipt`] checks all of it with nothing but the validator set and the chain
+//! id the auditor trusts: both proofs against the header, the certificate against the
+//! header's hash and the set. No node needs to be trusted — or even reachable.
 
 use alloc::{string::String, vec::Vec};
 
@@ -24,6 +26,10 @@ pub struct ReceiptBundle {
     pub receipt: Bytes,
     /// Trie nodes from `receiptsRoot` to the receipt's leaf (key `rlp(index)`).
     pub proof: Vec<Bytes>,
+    /// The transaction at `index`, exactly as committed in `transactionsRoot` (EIP-2718).
+    pub transaction: Bytes,
+    /// Trie nodes from `transactionsRoot` to the transaction's leaf (key `rlp(index)`).
+    pub transaction_proof: Vec<Bytes>,
     /// The block header.
     pub header: Header,
     /// The block's commit certificate (RLP).
@@ -39,6 +45,8 @@ pub struct Verdict {
     pub block_number: u64,
     /// The transaction's index in it.
     pub index: u64,
+    /// The hash of the transaction the receipt belongs to (proven).
+    pub transaction_hash: B256,
     /// The receipt's status (true: success).
     pub success: bool,
     /// Gas used by the block up to and including this transaction.
@@ -58,6 +66,9 @@ pub enum AuditError {
     /// The receipt bytes are not a receipt.
     #[error("the receipt does not decode: {0}")]
     Receipt(String),
+    /// The transaction is not proven at the receipt's index, or is not the one asked about.
+    #[error("the receipt is not bound to the transaction: {0}")]
+    Transaction(String),
     /// The certificate is missing, malformed, for another block, or not a quorum.
     #[error("the block is not finalized by the validator set: {0}")]
     Certificate(String),
@@ -68,13 +79,35 @@ pub fn receipt_key(index: u64) -> Vec<u8> {
     alloy_rlp::encode(index)
 }
 
-/// Verifies a bundle against the validator set of chain `chain_id`.
-pub fn verify_receipt(bundle: &ReceiptBundle, validators: &ValidatorSet, chain_id: u64) -> Result<Verdict, AuditError> {
+/// Verifies a bundle against the validator set of chain `chain_id` — both from the
+/// auditor's trust root, never from the bundle. With `transaction`, the receipt must
+/// belong to that transaction hash.
+pub fn verify_receipt(
+    bundle: &ReceiptBundle,
+    validators: &ValidatorSet,
+    chain_id: u64,
+    transaction: Option<B256>,
+) -> Result<Verdict, AuditError> {
     let leaf = proof::verify(bundle.header.receipts_root, &receipt_key(bundle.index), &bundle.proof)
         .map_err(|e| AuditError::Proof(alloc::format!("{e:?}")))?
         .ok_or_else(|| AuditError::Proof("the proof shows no receipt at this index".into()))?;
     if leaf != bundle.receipt.as_ref() {
         return Err(AuditError::Proof("the proven leaf is a different receipt".into()));
+    }
+    let tx_leaf = proof::verify(bundle.header.transactions_root, &receipt_key(bundle.index), &bundle.transaction_proof)
+        .map_err(|e| AuditError::Transaction(alloc::format!("{e:?}")))?
+        .ok_or_else(|| AuditError::Transaction("the proof shows no transaction at this index".into()))?;
+    if tx_leaf != bundle.transaction.as_ref() {
+        return Err(AuditError::Transaction("the proven leaf is a different transaction".into()));
+    }
+    let transaction_hash = alloy_primitives::keccak256(&bundle.transaction);
+    if let Some(expected) = transaction
+        && expected != transaction_hash
+    {
+        return Err(AuditError::Transaction(alloc::format!(
+            "the transaction at index {} is {transaction_hash}, not {expected}",
+            bundle.index
+        )));
     }
     let receipt = ReceiptEnvelope::decode_2718(&mut bundle.receipt.as_ref()).map_err(|e| AuditError::Receipt(alloc::format!("{e}")))?;
     if bundle.certificate.is_empty() {
@@ -98,6 +131,7 @@ pub fn verify_receipt(bundle: &ReceiptBundle, validators: &ValidatorSet, chain_i
         block_hash,
         block_number: bundle.header.number,
         index: bundle.index,
+        transaction_hash,
         success: receipt.status(),
         cumulative_gas_used: receipt.cumulative_gas_used(),
         logs: receipt.logs().len(),
