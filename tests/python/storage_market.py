@@ -106,17 +106,21 @@ def main(url, build_dir):
     assert value_hash == keccak(value) and int.from_bytes(size, "big") == len(value) and paid_by == bytes.fromhex(stranger.address[2:])
     print("tombstone proven against state root", block.stateRoot.hex(), "retention end", int.from_bytes(retention_end, "big"))
 
-    # Restore from cold, paid by a third account; then purge and restore from bytes.
-    send(payer, archive.functions.restore(kv.address, [key]).build_transaction({"from": payer.address}))
+    # A third account may not restore another contract's data (it would take its quota and
+    # end the retention it paid for); the owner restores from cold. Then purge and restore
+    # from bytes.
+    send(payer, archive.functions.restore(kv.address, [key]).build_transaction({"from": payer.address, "gas": 3_000_000}), expect=False)
+    send(owner, archive.functions.restore(kv.address, [key]).build_transaction({"from": owner.address}))
     assert kv.functions.get(b"doc").call() == value
     send(owner, kv.functions.archiveOwn([b"doc"], 2).build_transaction({"from": owner.address}))
     time.sleep(3)
     send(owner, {"to": VALIDATORS[0], "value": 0, "gas": 50_000})  # a block past retention end
     t = archive.functions.tombstone(kv.address, key).call()
     assert t[0] and t[5], t  # archived, purged
-    send(payer, archive.functions.restore(kv.address, [key]).build_transaction({"from": payer.address, "gas": 3_000_000}), expect=False)
-    send(payer, archive.functions.restoreWithData(kv.address, [key], [b"wrong"]).build_transaction({"from": payer.address, "gas": 3_000_000}), expect=False)
-    send(payer, archive.functions.restoreWithData(kv.address, [key], [value]).build_transaction({"from": payer.address}))
+    send(owner, archive.functions.restore(kv.address, [key]).build_transaction({"from": owner.address, "gas": 3_000_000}), expect=False)
+    send(owner, archive.functions.restoreWithData(kv.address, [key], [b"wrong"]).build_transaction({"from": owner.address, "gas": 3_000_000}), expect=False)
+    send(payer, archive.functions.restoreWithData(kv.address, [key], [value]).build_transaction({"from": payer.address, "gas": 3_000_000}), expect=False)
+    send(owner, archive.functions.restoreWithData(kv.address, [key], [value]).build_transaction({"from": owner.address}))
     assert kv.functions.get(b"doc").call() == value
     print("restored from supplied bytes after purge")
 

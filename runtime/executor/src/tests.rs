@@ -295,6 +295,7 @@ mod archive {
         root: B256,
         env: BlockEnv,
         nonce: u64,
+        stranger_nonce: u64,
     }
 
     impl Chain {
@@ -303,6 +304,7 @@ mod archive {
             let db = StateDb::new(kv.clone(), 4);
             let mut alloc = StateChanges::default();
             alloc.accounts.insert(key().address(), Some(Account::with_balance(U256::from(10u128.pow(21)))));
+            alloc.accounts.insert(stranger().address(), Some(Account::with_balance(U256::from(10u128.pow(21)))));
             let mut batch = WriteBatch::new();
             let root = db.commit(0, EMPTY_ROOT_HASH, &alloc, &mut batch).unwrap();
             kv.write(batch).unwrap();
@@ -310,7 +312,25 @@ mod archive {
             let mut batch = WriteBatch::new();
             let root = db.commit(0, root, &system, &mut batch).unwrap();
             kv.write(batch).unwrap();
-            Self { kv, db, cold: MemKv::shared(), root, env: env(), nonce: 0 }
+            Self { kv, db, cold: MemKv::shared(), root, env: env(), nonce: 0, stranger_nonce: 0 }
+        }
+
+        /// One transaction from `stranger()` in a block of its own.
+        fn stranger_block(&mut self, to: TxKind, input: Vec<u8>) -> StoredReceipt {
+            let t = build::eip1559(1337, self.stranger_nonce, to, U256::ZERO, input.into(), 5_000_000, 3 * GWEI, 2 * GWEI);
+            let t = RecoveredTx { sender: stranger().address(), tx: stranger().sign_transaction(t).unwrap() };
+            self.stranger_nonce += 1;
+            let mut b = BlockBuilder::new(self.env, Arc::new(self.db.clone()), vm(), self.cold.clone(), payees()).unwrap();
+            let r = included(&mut b, &t);
+            let done = b.finish();
+            let mut batch = WriteBatch::new();
+            self.root = self.db.commit(self.env.number, self.root, &done.changes, &mut batch).unwrap();
+            self.cold.write(done.cold.puts).unwrap();
+            self.kv.write(batch).unwrap();
+            self.cold.write(done.cold.deletes).unwrap();
+            self.env.number += 1;
+            self.env.timestamp += 1;
+            r
         }
 
         /// One block of transactions from `key()`; returns their receipts.
@@ -335,6 +355,10 @@ mod archive {
         fn slot(&self, c: &Address, k: &[u8]) -> Option<Slot> {
             self.db.slot(c, k).unwrap()
         }
+    }
+
+    fn stranger() -> LocalSigner {
+        LocalSigner::from_bytes(&keccak256(b"strata/test/stranger")).unwrap()
     }
 
     fn failure(r: &StoredReceipt) -> String {
@@ -409,6 +433,40 @@ mod archive {
         assert_eq!(&r[0].output[..4], &HashMismatch::SELECTOR);
         assert!(r[1].success, "{}", failure(&r[1]));
         assert_eq!(chain.slot(&c, &n_key), Some(Slot::Value(3u64.to_le_bytes().to_vec().into())));
+    }
+
+    #[test]
+    fn a_stranger_may_not_restore_another_contracts_archived_data() {
+        let mut chain = Chain::new();
+        let r = chain.block(vec![(TxKind::Create, deploy_data(COUNTER, b"alice"))]);
+        let c = r[0].contract_address().unwrap();
+        let n_key = b"n".to_vec();
+        let mut authorise = b"callme".to_vec();
+        authorise.extend_from_slice(ARCHIVE_CONTRACT.as_slice());
+        authorise.extend_from_slice(&IArchive::authoriseCall { account: key().address(), allowed: true }.abi_encode());
+        let archive = IArchive::archiveCall { target: c, keys: vec![n_key.clone().into()], retentionSeconds: 1_000 }.abi_encode();
+        let r = chain.block(vec![(TxKind::Call(c), b"inc".to_vec()), (TxKind::Call(c), authorise), (TxKind::Call(ARCHIVE_CONTRACT), archive)]);
+        assert!(r.iter().all(|r| r.success), "{}", failure(&r[2]));
+        let Some(Slot::Tombstone(t)) = chain.slot(&c, &n_key) else { panic!("no tombstone") };
+        let quota = |chain: &Chain| QuotaRecord::decode(&chain.db.storage(&STORAGE_REGISTRY, &quota_key(&c)).unwrap().unwrap()).unwrap();
+        let used = quota(&chain).used;
+
+        // Neither from the cold store nor with the right bytes: the entry stays archived,
+        // its retention and the contract's quota untouched.
+        let restore = IArchive::restoreCall { target: c, keys: vec![n_key.clone().into()] }.abi_encode();
+        let r = chain.stranger_block(TxKind::Call(ARCHIVE_CONTRACT), restore.clone());
+        assert!(!r.success);
+        assert_eq!(&r.output[..4], &IArchive::NotAuthorised::SELECTOR);
+        let with = IArchive::restoreWithDataCall { target: c, keys: vec![n_key.clone().into()], values: vec![2u64.to_le_bytes().to_vec().into()] };
+        let r = chain.stranger_block(TxKind::Call(ARCHIVE_CONTRACT), with.abi_encode());
+        assert_eq!(&r.output[..4], &IArchive::NotAuthorised::SELECTOR);
+        assert_eq!(chain.slot(&c, &n_key), Some(Slot::Tombstone(t)));
+        assert_eq!(quota(&chain).used, used);
+
+        // The owner (the deployer) may.
+        let r = chain.block(vec![(TxKind::Call(ARCHIVE_CONTRACT), restore)]);
+        assert!(r[0].success, "{}", failure(&r[0]));
+        assert!(matches!(chain.slot(&c, &n_key), Some(Slot::Value(_))));
     }
 
     #[test]

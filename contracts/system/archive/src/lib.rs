@@ -9,8 +9,10 @@
 //! `system` ops of `strata_sdk::system`); this contract is the **policy**: who may
 //! archive whose data (the contract itself, or accounts it authorised), for how long
 //! (`retentionSeconds`, 0 = the fee contract's default), who pays (the transaction's
-//! origin), who may change a storage quota (the contract or its owner), and the events
-//! that make every change visible. A refusal of the runtime (status 1) is re-raised
+//! origin), who may restore it (the contract, accounts it authorised, or its owner: a
+//! restored value takes the contract's hot-storage quota and ends the retention it
+//! paid for, so a stranger may do neither), who may change a storage quota (the
+//! contract or its owner), and the events that make every change visible. A refusal of the runtime (status 1) is re-raised
 //! with its revert data unchanged.
 #![no_std]
 
@@ -65,7 +67,7 @@ pub struct QuotaChanged {
     pub quota: u64,
 }
 
-/// The caller may not archive `target`'s data.
+/// The caller may not archive (or restore) `target`'s data.
 #[error]
 pub struct NotAuthorised {
     pub target: Address,
@@ -140,6 +142,21 @@ fn check_archiver(target: Address) -> Result<(), ArchiveError> {
     Ok(())
 }
 
+/// The caller may restore `target`'s data: it is `target`, an account `target`
+/// authorised, or `target`'s owner (who buys its quota). A restore takes quota and ends
+/// a paid retention, so nobody else may.
+fn check_restorer(target: Address) -> Result<(), ArchiveError> {
+    let caller = env::caller();
+    if caller == target || AUTHORISED.get(&(target, caller)) {
+        return Ok(());
+    }
+    let owner = system::quota(target)?.owner;
+    if !owner.is_zero() && caller == owner {
+        return Ok(());
+    }
+    Err(ArchiveError::NotAuthorised(NotAuthorised { target, caller }))
+}
+
 /// When a retention of `retention_seconds` (0: the fee contract's default) started now ends.
 fn retention_end(retention_seconds: u64) -> Result<u64, ArchiveError> {
     let seconds = match retention_seconds {
@@ -210,12 +227,13 @@ impl Archive {
         Ok((archived, last))
     }
 
-    /// Restores `target`'s entries at `keys` from the cold store. Anyone may (the
-    /// caller pays the transaction).
+    /// Restores `target`'s entries at `keys` from the cold store. Caller: `target`, an
+    /// account it authorised, or its owner.
     pub fn restore(target: Address, keys: Vec<Bytes>) -> Result<u64, ArchiveError> {
         if keys.is_empty() {
             return Err(ArchiveError::EmptyKeys(EmptyKeys {}));
         }
+        check_restorer(target)?;
         let restored = count(keys.len());
         for key in keys {
             restore_one(target, key, None)?;
@@ -224,7 +242,7 @@ impl Archive {
     }
 
     /// Restores `target`'s entries at `keys` from `values` (each must hash to its
-    /// tombstone's hash), e.g. after the cold copy was purged. Anyone may.
+    /// tombstone's hash), e.g. after the cold copy was purged. Caller: as for `restore`.
     pub fn restore_with_data(target: Address, keys: Vec<Bytes>, values: Vec<Bytes>) -> Result<u64, ArchiveError> {
         if keys.len() != values.len() {
             return Err(ArchiveError::LengthMismatch(LengthMismatch { keys: count(keys.len()), values: count(values.len()) }));
@@ -232,6 +250,7 @@ impl Archive {
         if keys.is_empty() {
             return Err(ArchiveError::EmptyKeys(EmptyKeys {}));
         }
+        check_restorer(target)?;
         let restored = count(keys.len());
         for (key, value) in keys.into_iter().zip(values) {
             restore_one(target, key, Some(&value))?;

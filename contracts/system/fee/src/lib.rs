@@ -82,6 +82,9 @@ static PRICES: StorageMap<u64, U256> = StorageMap::new(b"p");
 static DEFAULT_RETENTION: StorageValue<u64> = StorageValue::new(b"retention");
 static DEFAULT_QUOTA: StorageValue<u64> = StorageValue::new(b"quota");
 
+/// Fuel units per gas unit (the runtime's `strata_vm::gas::FUEL_PER_GAS`).
+const FUEL_PER_GAS: u64 = 10;
+
 const GAS: u64 = 0;
 const FUEL: u64 = 1;
 const NETWORK_BYTE: u64 = 2;
@@ -112,6 +115,12 @@ impl Table {
         }
         if gas > U256::from(u64::MAX) {
             return invalid("gasPrice exceeds 2^64-1");
+        }
+        // The block gas limit bounds a block's work only if every gas of execution is
+        // charged at least one gas: a cheaper fuel (0 above all) would let a block hold
+        // unbounded execution.
+        if self.prices[FUEL as usize].saturating_mul(U256::from(FUEL_PER_GAS)) < gas {
+            return invalid("fuelPrice × 10 must be at least gasPrice (execution must cost at least its gas)");
         }
         let cap = U256::from(1u8) << 128;
         for (slot, reason) in CAPPED {

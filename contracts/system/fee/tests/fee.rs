@@ -219,7 +219,9 @@ fn invalid_prices_are_refused_with_the_reason() {
     let (mut chain, fee, _) = deployed();
     let t = table();
     let cap = U256::from(1u8) << 128;
-    let cases: [(Table, &str); 8] = [
+    let cases: [(Table, &str); 10] = [
+        ((t.0, U256::ZERO, t.2, t.3, t.4, t.5, t.6), "fuelPrice × 10 must be at least gasPrice (execution must cost at least its gas)"),
+        ((U256::from(101u64), U256::from(10u64), t.2, t.3, t.4, t.5, t.6), "fuelPrice × 10 must be at least gasPrice (execution must cost at least its gas)"),
         ((U256::ZERO, t.1, t.2, t.3, t.4, t.5, t.6), "gasPrice must be at least 1"),
         ((U256::from(u64::MAX) + U256::from(1u8), t.1, t.2, t.3, t.4, t.5, t.6), "gasPrice exceeds 2^64-1"),
         ((t.0, cap + U256::from(1u8), t.2, t.3, t.4, t.5, t.6), "fuelPrice exceeds 2^128"),
@@ -236,8 +238,10 @@ fn invalid_prices_are_refused_with_the_reason() {
     }
     assert_eq!(chain.view(fee, &IFee::pricesCall {}).unwrap().gasPrice, t.0, "nothing changed");
 
-    // The limits themselves are allowed: gas price 1 and 2^64-1, other prices 0 and 2^128.
-    chain.call_sol(1, fee, &set_prices((U256::from(1u8), U256::ZERO, cap, U256::ZERO, cap, 1, 0))).unwrap();
+    // The limits themselves are allowed: gas price 1 and 2^64-1, fuel at a tenth of the gas
+    // price, other prices 0 and 2^128.
+    chain.call_sol(1, fee, &set_prices((U256::from(1u8), U256::from(1u8), cap, U256::ZERO, cap, 1, 0))).unwrap();
+    chain.call_sol(1, fee, &set_prices((U256::from(100u8), U256::from(10u8), cap, U256::ZERO, cap, 1, 0))).unwrap();
     chain.call_sol(1, fee, &set_prices((U256::from(u64::MAX), cap, U256::ZERO, cap, U256::ZERO, u64::MAX, u64::MAX))).unwrap();
 }
 
