@@ -95,7 +95,8 @@ pub struct ChainConfig {
     pub vm: VmConfig,
     /// Threads running RPC simulations (`eth_call`, `eth_estimateGas`, fee quotes).
     pub simulation_workers: usize,
-    /// Simulations that may wait for a thread; more are refused as busy.
+    /// Simulations that may wait for a thread; more are refused as busy (a short queue
+    /// keeps the wait of an accepted simulation short).
     pub simulation_queue: usize,
     /// Transactions (from clients and peers) that may wait for admission; more are
     /// refused (clients) or dropped (gossip, which may use only half of it).
@@ -110,7 +111,7 @@ impl Default for ChainConfig {
             retain: strata_state::DEFAULT_RETAIN,
             vm: VmConfig::default(),
             simulation_workers: (cores / 2).max(1),
-            simulation_queue: 64,
+            simulation_queue: (cores / 2).max(1) * 4,
             admission_queue: 1024,
         }
     }

@@ -438,7 +438,15 @@ impl EthRpc {
     ) -> RpcResult<R> {
         let deadline = std::time::Instant::now() + self.simulation_timeout;
         let this = self.clone();
-        match strata_chain::run_on(&self.chain.pools().simulation, move || f(this, deadline)).await {
+        let timeout = self.simulation_timeout;
+        let job = move || {
+            // Its time ran out while it waited: no work at all.
+            if std::time::Instant::now() >= deadline {
+                return Err(simulation_error(strata_executor::Error::Interrupted, timeout));
+            }
+            f(this, deadline)
+        };
+        match strata_chain::run_on(&self.chain.pools().simulation, job).await {
             Ok(r) => r,
             Err(e) => Err(busy(e, "too many simulations in progress")),
         }

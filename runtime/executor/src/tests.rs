@@ -445,7 +445,8 @@ mod archive {
         authorise.extend_from_slice(ARCHIVE_CONTRACT.as_slice());
         authorise.extend_from_slice(&IArchive::authoriseCall { account: key().address(), allowed: true }.abi_encode());
         let archive = IArchive::archiveCall { target: c, keys: vec![n_key.clone().into()], retentionSeconds: 1_000 }.abi_encode();
-        let r = chain.block(vec![(TxKind::Call(c), b"inc".to_vec()), (TxKind::Call(c), authorise), (TxKind::Call(ARCHIVE_CONTRACT), archive)]);
+        let r =
+            chain.block(vec![(TxKind::Call(c), b"inc".to_vec()), (TxKind::Call(c), authorise), (TxKind::Call(ARCHIVE_CONTRACT), archive)]);
         assert!(r.iter().all(|r| r.success), "{}", failure(&r[2]));
         let Some(Slot::Tombstone(t)) = chain.slot(&c, &n_key) else { panic!("no tombstone") };
         let quota = |chain: &Chain| QuotaRecord::decode(&chain.db.storage(&STORAGE_REGISTRY, &quota_key(&c)).unwrap().unwrap()).unwrap();
@@ -457,7 +458,8 @@ mod archive {
         let r = chain.stranger_block(TxKind::Call(ARCHIVE_CONTRACT), restore.clone());
         assert!(!r.success);
         assert_eq!(&r.output[..4], &IArchive::NotAuthorised::SELECTOR);
-        let with = IArchive::restoreWithDataCall { target: c, keys: vec![n_key.clone().into()], values: vec![2u64.to_le_bytes().to_vec().into()] };
+        let with =
+            IArchive::restoreWithDataCall { target: c, keys: vec![n_key.clone().into()], values: vec![2u64.to_le_bytes().to_vec().into()] };
         let r = chain.stranger_block(TxKind::Call(ARCHIVE_CONTRACT), with.abi_encode());
         assert_eq!(&r.output[..4], &IArchive::NotAuthorised::SELECTOR);
         assert_eq!(chain.slot(&c, &n_key), Some(Slot::Tombstone(t)));

@@ -129,6 +129,8 @@ struct Shared {
     ready: Condvar,
     capacity: usize,
     workers: usize,
+    done: std::sync::atomic::AtomicU64,
+    refused: std::sync::atomic::AtomicU64,
 }
 
 /// A fixed set of threads with a stack for the worst-case transaction, fed by a bounded
@@ -155,6 +157,8 @@ impl ExecPool {
             ready: Condvar::new(),
             capacity,
             workers,
+            done: Default::default(),
+            refused: Default::default(),
         });
         let mut threads = Vec::with_capacity(workers);
         for i in 0..workers {
@@ -178,6 +182,7 @@ impl ExecPool {
                         if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
                             tracing::error!("a job on an execution thread panicked");
                         }
+                        shared.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
                 })
             })?;
@@ -196,6 +201,12 @@ impl ExecPool {
         self.shared.capacity
     }
 
+    /// Jobs run to completion and jobs refused because the queue was full, so far.
+    pub fn counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.shared.done.load(Relaxed), self.shared.refused.load(Relaxed))
+    }
+
     /// Jobs waiting for a worker.
     pub fn queued(&self) -> usize {
         self.shared.queue.lock().jobs.len()
@@ -208,6 +219,7 @@ impl ExecPool {
             return Err(PoolError::Closed);
         }
         if q.jobs.len() >= self.shared.capacity {
+            self.shared.refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Err(PoolError::Busy { queued: q.jobs.len(), workers: self.shared.workers });
         }
         q.jobs.push_back(Box::new(job));

@@ -6,6 +6,8 @@ mod cluster;
 mod contracts;
 mod crash;
 mod dev_node;
+mod hardening;
+mod inproc;
 mod rpc;
 mod rpc_logs;
 mod state_rpc;

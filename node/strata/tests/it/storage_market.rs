@@ -270,9 +270,12 @@ async fn archive_restore_quota_and_fees_through_rpc_and_after_restart() {
         (event.valueHash, 1000, event.retentionEnd, stranger.address(), false)
     );
 
-    // Anyone may pay to restore from the cold store: the original value is back.
+    // A third account may not restore (it would take the contract's quota and end the
+    // retention it paid for); the owner may: the original value is back.
     let restore = |keys: Vec<Bytes>| IArchive::restoreCall { target: kv, keys }.abi_encode();
-    c.send(&keys[2].signer, TxKind::Call(ARCHIVE_CONTRACT), restore(vec![raw_alpha.clone()])).await;
+    let r = c.send_failing(&keys[2].signer, ARCHIVE_CONTRACT, restore(vec![raw_alpha.clone()])).await;
+    assert_eq!(selector_of(&r), IArchive::NotAuthorised::SELECTOR);
+    c.send(&owner, TxKind::Call(ARCHIVE_CONTRACT), restore(vec![raw_alpha.clone()])).await;
     assert_eq!(c.get(kv, b"alpha").await.unwrap(), alpha);
     assert_eq!(c.quota(kv).await.1, used_before);
 

@@ -1,0 +1,194 @@
+//! Hostile clients against a real dev node: call chains that use every frame's whole
+//! stack, and floods of expensive simulations. The node must answer, keep committing
+//! and never crash.
+
+use std::time::{Duration, Instant};
+
+use alloy_primitives::{Address, U256, hex};
+use serde_json::{Value, json};
+use strata_node::{DevNode, dev_accounts};
+use strata_primitives::{LocalSigner, TxKind, deploy, transaction::build};
+
+use crate::rpc::Rpc;
+
+const CHAIN_ID: u64 = 1337;
+const GWEI: u128 = 1_000_000_000;
+
+fn raw(key: &LocalSigner, nonce: u64, to: TxKind, data: Vec<u8>, gas: u64) -> Value {
+    let tx = key.sign_transaction(build::eip1559(CHAIN_ID, nonce, to, U256::ZERO, data.into(), gas, 3 * GWEI, 0)).unwrap();
+    Value::String(format!("0x{}", hex::encode(tx.encoded())))
+}
+
+fn deep_chain_input(n: u32, chain: &[Address]) -> Vec<u8> {
+    let mut input = Vec::new();
+    for a in chain {
+        input.extend_from_slice(&n.to_le_bytes());
+        input.extend_from_slice(a.as_slice());
+    }
+    input.extend_from_slice(&n.to_le_bytes());
+    input
+}
+
+fn call_object(to: Address, data: &[u8]) -> Value {
+    json!({ "to": to, "data": format!("0x{}", hex::encode(data)) })
+}
+
+/// 66 contracts, each recursing to the edge of its Wasm stack before calling the next:
+/// through `eth_call`, `eth_estimateGas` and a real transaction, the node answers and
+/// keeps going (before the fix, the first `eth_call` overflowed a tokio worker's stack
+/// and aborted the process).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_chain_using_every_frames_whole_stack_cannot_crash_the_dev_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(crate::dev_config(dir.path())).await.unwrap();
+    let rpc = Rpc::new(&node.http_url());
+    let alice = dev_accounts().unwrap()[0].signer.clone();
+    let code = wat::parse_str(include_str!("../../../../tests/wat/deep_chain.wat")).unwrap();
+    let levels = 66u64;
+    let mut hashes = Vec::new();
+    for nonce in 0..levels {
+        let h = rpc.call("eth_sendRawTransaction", vec![raw(&alice, nonce, TxKind::Create, deploy::encode(&code, &[]), 3_000_000)]).await;
+        hashes.push(h.as_str().unwrap().to_string());
+    }
+    let mut chain = Vec::new();
+    for h in &hashes {
+        let r = rpc.wait_receipt(h).await;
+        assert_eq!(r["status"], json!("0x1"), "{r}");
+        chain.push(r["contractAddress"].as_str().unwrap().parse::<Address>().unwrap());
+    }
+    // The deepest recursion one frame survives, found by eth_call.
+    let (mut lo, mut hi) = (0u32, 100_000u32);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        let ok = rpc.try_call("eth_call", vec![call_object(chain[0], &deep_chain_input(mid, &[])), "latest".into()]).await.is_ok();
+        if ok { lo = mid } else { hi = mid }
+    }
+    let input = deep_chain_input(lo, &chain[1..]);
+    let out = rpc.call("eth_call", vec![call_object(chain[0], &input), "latest".into()]).await;
+    assert_eq!(out, json!("0x00"), "the first nested call succeeded; the depth limit stopped the chain below");
+    let estimate = rpc.quantity("eth_estimateGas", vec![call_object(chain[0], &input)]).await;
+    assert!(estimate > 100_000, "{estimate}");
+    let h = rpc.call("eth_sendRawTransaction", vec![raw(&alice, levels, TxKind::Call(chain[0]), input, 30_000_000)]).await;
+    let r = rpc.wait_receipt(h.as_str().unwrap()).await;
+    assert_eq!(r["status"], json!("0x1"), "{r}");
+    // Still alive and committing.
+    let h =
+        rpc.call("eth_sendRawTransaction", vec![raw(&alice, levels + 1, TxKind::Call(Address::repeat_byte(1)), Vec::new(), 50_000)]).await;
+    rpc.wait_receipt(h.as_str().unwrap()).await;
+    node.stop().await;
+}
+
+/// Submit-to-receipt time of a transfer.
+async fn commit_latency(rpc: &Rpc, key: &LocalSigner, nonce: u64) -> Duration {
+    let started = Instant::now();
+    let h = rpc.call("eth_sendRawTransaction", vec![raw(key, nonce, TxKind::Call(Address::repeat_byte(2)), Vec::new(), 50_000)]).await;
+    let h = h.as_str().unwrap().to_string();
+    loop {
+        if !rpc.call("eth_getTransactionReceipt", vec![h.clone().into()]).await.is_null() {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no receipt within 30 s");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// 50 clients each sending batches of the most expensive simulations the gas cap
+/// allows (an infinite loop, 20 calls a batch) do not slow block production: the
+/// commit latency of a transfer stays under twice its unloaded value. Simulations run
+/// on their own threads, a bounded number at once; the rest are refused with -32005.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_batches_of_expensive_simulations_leave_commit_latency_under_twice_unloaded() {
+    let dir = tempfile::tempdir().unwrap();
+    // The node runs on a runtime of its own, as in its own process; the clients on this one.
+    let (node, node_runtime) = {
+        let config = crate::dev_config(dir.path());
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let node = rt.spawn(async move { DevNode::start(config).await.unwrap() }).await.unwrap();
+        (node, rt)
+    };
+    let url = node.http_url();
+    let rpc = Rpc::new(&url);
+    let keys = dev_accounts().unwrap();
+    let (alice, bob) = (keys[0].signer.clone(), keys[1].signer.clone());
+    let code = wat::parse_str(include_str!("../../../../tests/wat/loop.wat")).unwrap();
+    let h = rpc.call("eth_sendRawTransaction", vec![raw(&alice, 0, TxKind::Create, deploy::encode(&code, &[]), 3_000_000)]).await;
+    let r = rpc.wait_receipt(h.as_str().unwrap()).await;
+    let burner: Address = r["contractAddress"].as_str().unwrap().parse().unwrap();
+
+    let mut nonce = 0;
+    let mut unloaded = Vec::new();
+    for _ in 0..9 {
+        unloaded.push(commit_latency(&rpc, &bob, nonce).await);
+        nonce += 1;
+    }
+    let unloaded = median(unloaded);
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let counts = std::sync::Arc::new(parking_lot::Mutex::new((0u64, 0u64, 0u64)));
+    let mut clients = Vec::new();
+    for _ in 0..50 {
+        let (url, stop, counts) = (url.clone(), stop.clone(), counts.clone());
+        clients.push(tokio::spawn(async move {
+            use jsonrpsee::core::{client::ClientT, params::BatchRequestBuilder};
+            let http = jsonrpsee::http_client::HttpClientBuilder::default().request_timeout(Duration::from_secs(120)).build(&url).unwrap();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut batch = BatchRequestBuilder::new();
+                for _ in 0..20 {
+                    batch.insert("eth_call", jsonrpsee::rpc_params![json!({ "to": burner, "data": "0x" }), "latest"]).unwrap();
+                }
+                let Ok(answers) = http.batch_request::<Value>(batch).await else { continue };
+                let mut all_busy = true;
+                {
+                    let mut c = counts.lock();
+                    for a in answers.into_iter() {
+                        match a {
+                            Err(e) if e.code() == strata_rpc::LIMIT_EXCEEDED_CODE => c.1 += 1,
+                            Err(_) => {
+                                c.0 += 1;
+                                all_busy = false;
+                            }
+                            Ok(_) => {
+                                c.2 += 1;
+                                all_busy = false;
+                            }
+                        }
+                    }
+                }
+                // -32005 means "retry later": a client that honours it waits a moment (one
+                // that does not is an HTTP flood, which connection limits handle, not this).
+                if all_busy {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Samples over five seconds of load.
+    let mut loaded = Vec::new();
+    let until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < until {
+        loaded.push(commit_latency(&rpc, &bob, nonce).await);
+        nonce += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let loaded = median(loaded);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for c in &clients {
+        c.abort();
+    }
+    let (ran, refused) = node.chain().pools().simulation.counts();
+    let (errors, busy, succeeded) = *counts.lock();
+    println!(
+        "commit latency: unloaded {unloaded:?}, under load {loaded:?}; simulations run {ran}, refused as busy {refused} \
+         (answers seen: {errors} errors, {busy} busy, {succeeded} results)"
+    );
+    assert!(ran > 5 && refused > 100, "the load ran simulations and overflowed the pool");
+    assert!(loaded < unloaded * 2, "commit latency {loaded:?} under load, {unloaded:?} unloaded");
+    node_runtime.spawn(node.stop()).await.unwrap();
+    node_runtime.shutdown_background();
+}

@@ -1,0 +1,138 @@
+//! Validator networks in one process: real drivers and chains (in-memory storage) over
+//! the in-memory transport, with Byzantine behaviour injected in a validator's
+//! transport. Seconds, not minutes, and no ports.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use strata_chain::{Chain, ChainConfig, ChainSpec, StorageClass, ValidatorInfo};
+use strata_network::{Transport, mem::MemHub};
+use strata_node::validator::{self, DriverConfig, Wire};
+use strata_primitives::{LocalSigner, ValidatorSet, keccak256};
+use strata_storage::MemKv;
+use tokio::sync::watch;
+
+const CHAIN_ID: u64 = 4343;
+
+fn key(i: u32) -> LocalSigner {
+    LocalSigner::from_bytes(&keccak256(format!("strata/inproc/validator/{i}"))).unwrap()
+}
+
+fn spec(n: u32) -> ChainSpec {
+    let mut spec = ChainSpec::dev(CHAIN_ID);
+    spec.validators = (0..n).map(|i| ValidatorInfo { address: key(i).address(), storage_class: StorageClass::Nvme }).collect();
+    spec.signers = ValidatorSet::new((0..n).map(|i| key(i).address()).collect());
+    spec
+}
+
+/// A transport that lies about its height and never answers sync requests: it drops
+/// every sync response its validator sends, and (from a task) announces
+/// `Status(u64::MAX)` to everyone every 20 ms.
+struct Liar {
+    inner: Arc<dyn Transport>,
+}
+
+impl Transport for Liar {
+    fn send(&self, to: u32, payload: Vec<u8>) {
+        if !matches!(Wire::decode(&payload), Some(Wire::SyncResponse(_))) {
+            self.inner.send(to, payload);
+        }
+    }
+    fn broadcast(&self, payload: Vec<u8>) {
+        if !matches!(Wire::decode(&payload), Some(Wire::SyncResponse(_))) {
+            self.inner.broadcast(payload);
+        }
+    }
+    fn connected(&self) -> Vec<u32> {
+        self.inner.connected()
+    }
+}
+
+struct Net {
+    hub: MemHub,
+    chains: Vec<Arc<Chain>>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Net {
+    fn height(&self, i: usize) -> u64 {
+        self.chains[i].head().1.number
+    }
+
+    async fn wait(&self, what: &str, within: Duration, mut done: impl FnMut(&Net) -> bool) {
+        let deadline = Instant::now() + within;
+        while !done(self) {
+            let heights: Vec<u64> = (0..self.chains.len()).map(|i| self.height(i)).collect();
+            assert!(Instant::now() < deadline, "{what} not within {within:?}; heights {heights:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// `n` validators; `liar` (if any) runs behind a [`Liar`] transport; validators in
+/// `late` start cut off from the network.
+fn start(n: u32, liar: Option<u32>, late: &[u32]) -> Net {
+    let (hub, inboxes) = MemHub::new(n);
+    let (shutdown, rx) = watch::channel(false);
+    let set = ValidatorSet::new((0..n).map(|i| key(i).address()).collect());
+    let mut chains = Vec::new();
+    for (i, inbox) in inboxes.into_iter().enumerate() {
+        let i = i as u32;
+        if late.contains(&i) {
+            hub.set_cut(i, true);
+        }
+        let chain = Chain::open(MemKv::shared(), MemKv::shared(), spec(n), key(i).address(), ChainConfig::default()).unwrap();
+        let endpoint: Arc<dyn Transport> = Arc::new(hub.endpoint(i));
+        let transport: Arc<dyn Transport> = if liar == Some(i) {
+            let spam = endpoint.clone();
+            let mut stop = rx.clone();
+            tokio::spawn(async move {
+                loop {
+                    spam.broadcast(Wire::Status(u64::MAX).encode());
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+                        _ = stop.changed() => return,
+                    }
+                }
+            });
+            Arc::new(Liar { inner: endpoint })
+        } else {
+            endpoint
+        };
+        let config = DriverConfig {
+            validators: set.clone(),
+            me: i,
+            key: key(i),
+            block_time: Duration::from_millis(20),
+            empty_block_after: Some(Duration::from_millis(40)),
+            view_timeout_ms: 1_000,
+        };
+        tokio::spawn(validator::run(chain.clone(), transport, inbox, config, rx.clone()));
+        chains.push(chain);
+    }
+    Net { hub, chains, shutdown }
+}
+
+/// A validator that was away catches up by sync although one peer announces
+/// `u64::MAX` every 20 ms and never answers a sync request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn n4_f1_liar_spamming_status_cannot_keep_a_lagging_node_from_catching_up() {
+    let net = start(4, Some(3), &[2]);
+    // 0, 1 and the liar (an honest voter) make progress without 2.
+    net.wait("validators 0, 1, 3 reach height 30", Duration::from_secs(60), |n| n.height(0) >= 30).await;
+    assert_eq!(net.height(2), 0);
+    net.hub.set_cut(2, false);
+    let started = Instant::now();
+    net.wait("validator 2 catches up", Duration::from_secs(30), |n| n.height(2) >= 30).await;
+    println!("validator 2 synced 30 blocks in {:?} despite the liar", started.elapsed());
+    // And takes part afterwards: the chain moves on with everyone at the same blocks.
+    let target = net.height(0) + 5;
+    net.wait("the chain moves on", Duration::from_secs(30), |n| (0..4).all(|i| n.height(i) >= target)).await;
+    for h in 1..=target {
+        let hashes: Vec<_> = net.chains.iter().map(|c| c.store().header(h).unwrap().map(|x| x.hash_slow())).collect();
+        assert!(hashes.windows(2).all(|w| w[0] == w[1]), "height {h}: {hashes:?}");
+    }
+    let _ = net.shutdown.send(true);
+}
