@@ -5,6 +5,7 @@
 //! and noisy), and every figure stands beside a baseline measured in the same run,
 //! as a ratio, so a change of machine changes both sides.
 
+mod block_bound;
 mod fees;
 mod load;
 mod state;
@@ -23,8 +24,11 @@ struct Cli {
 enum Bench {
     /// Merkle-Patricia state on RocksDB: per-block commit and flat reads.
     State(state::Args),
-    /// Contract engine: per-call overhead and token-transfer throughput.
+    /// Contract engine: per-call overhead, token-transfer throughput, and the worst block
+    /// at the gas limit against the stated bound.
     Vm(vm::Args),
+    /// Only the worst block at the gas limit, by mix.
+    Block(block_bound::Args),
     /// Resource pricing: fee-contract quotes and transfers applied per second.
     Fees(fees::Args),
     /// Consensus under load: committed tx/s and latency of strata dev and a 4-validator cluster.
@@ -35,12 +39,17 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.bench {
         Some(Bench::State(args)) => state::run(&args),
-        Some(Bench::Vm(args)) => vm::run(&args),
+        Some(Bench::Vm(args)) => {
+            vm::run(&args)?;
+            block_bound::run(&block_bound::Args::default())
+        }
+        Some(Bench::Block(args)) => block_bound::run(&args),
         Some(Bench::Fees(args)) => fees::run(&args),
         Some(Bench::Load(args)) => load::run(&args),
         None => {
             state::run(&state::Args::default())?;
             vm::run(&vm::Args::default())?;
+            block_bound::run(&block_bound::Args::default())?;
             fees::run(&fees::Args::default())?;
             load::run(&load::Args::default())
         }

@@ -152,10 +152,17 @@ fn execute_message(
                     return (session, Ok(fail(gas, e.to_string())));
                 }
             };
-            let deploy_gas = gas::DEPLOY_PER_BYTE.saturating_mul(code.len() as u64);
+            // Charged before compiling: size, and functions (a parse of the sections).
+            let deploy_gas = match session.vm.deploy_gas(code) {
+                Ok(g) => g,
+                Err(e) => {
+                    session.revert_top();
+                    return (session, Ok(fail(gas, format!("deploy refused: {e}"))));
+                }
+            };
             if deploy_gas > gas {
                 session.revert_top();
-                return (session, Ok(fail(gas, format!("out of gas: storing {} bytes of code costs {deploy_gas} gas", code.len()))));
+                return (session, Ok(fail(gas, format!("out of gas: compiling {} bytes of code costs {deploy_gas} gas", code.len()))));
             }
             let contract = match session.vm.prepare_with(code, session.policy) {
                 Ok(c) => c,

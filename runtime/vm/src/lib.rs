@@ -529,6 +529,13 @@ impl Vm {
         Ok(contract)
     }
 
+    /// Gas of deploying `code` ([`gas::deploy`]): its size and the functions it defines,
+    /// found by a parse of its sections, before anything is compiled.
+    pub fn deploy_gas(&self, code: &[u8]) -> Result<u64, DeployError> {
+        let info = validate::inspect(code, &self.limits)?;
+        Ok(gas::deploy(code.len(), info.functions))
+    }
+
     /// Validates and compiles a system contract for genesis (may import `system`).
     pub fn prepare_system(&self, code: &[u8]) -> Result<Arc<Contract>, DeployError> {
         self.compile(code, CachePolicy::Keep)

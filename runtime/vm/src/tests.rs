@@ -456,3 +456,17 @@ fn host_address_space_exhaustion_is_a_node_error() {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("CHILD-OK"), "{text}");
 }
+
+#[test]
+fn deploy_gas_counts_bytes_and_defined_functions() {
+    let vm = vm();
+    let one = wasm(r#"(module (memory (export "memory") 1) (func (export "call")))"#);
+    let many = wasm(&format!(r#"(module (memory (export "memory") 1) {} (func (export "call")))"#, "(func)".repeat(100)));
+    assert_eq!(vm.deploy_gas(&one).unwrap(), gas::deploy(one.len(), 1));
+    assert_eq!(vm.deploy_gas(&many).unwrap(), gas::DEPLOY_PER_BYTE * many.len() as u64 + gas::DEPLOY_PER_FUNCTION * 101);
+    // Imports are not compiled: not counted.
+    let imports = wasm(r#"(module (import "env" "caller" (func (param i32))) (memory (export "memory") 1) (func (export "call")))"#);
+    assert_eq!(vm.deploy_gas(&imports).unwrap(), gas::deploy(imports.len(), 1));
+    // Found by a parse, before any compilation.
+    assert_eq!(vm.stats.compiled.load(Ordering::Relaxed), 0);
+}

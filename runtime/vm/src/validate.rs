@@ -13,6 +13,8 @@ pub struct ModuleInfo {
     pub reentrant: bool,
     /// Imports the privileged `system` function: only installable at genesis.
     pub privileged: bool,
+    /// Functions the module defines (what compiling it costs, with its size).
+    pub functions: u32,
 }
 
 /// Checks the module's structure: imports only the host ABI, no start function,
@@ -28,6 +30,7 @@ pub fn inspect(code: &[u8], limits: &Limits) -> Result<ModuleInfo, DeployError> 
     // Whether each type is `() -> ()`, and each function's type (imports first).
     let mut unit_types: Vec<bool> = Vec::new();
     let mut func_types: Vec<u32> = Vec::new();
+    let mut imported = 0usize;
     for payload in Parser::new(0).parse_all(code) {
         let payload = payload.map_err(|e| DeployError::Invalid(e.to_string()))?;
         match payload {
@@ -51,6 +54,7 @@ pub fn inspect(code: &[u8], limits: &Limits) -> Result<ModuleInfo, DeployError> 
                     let import = import.map_err(|e| DeployError::Invalid(e.to_string()))?;
                     if let TypeRef::Func(ty) = import.ty {
                         func_types.push(ty);
+                        imported = imported.saturating_add(1);
                     }
                     let is_func = matches!(import.ty, TypeRef::Func(_));
                     if import.module == abi::MODULE && is_func && import.name == abi::SYSTEM_IMPORT {
@@ -116,5 +120,6 @@ pub fn inspect(code: &[u8], limits: &Limits) -> Result<ModuleInfo, DeployError> 
         has_deploy: has(abi::EXPORT_DEPLOY, ExternalKind::Func),
         reentrant: has(abi::EXPORT_REENTRANT, ExternalKind::Func),
         privileged,
+        functions: u32::try_from(func_types.len().saturating_sub(imported)).unwrap_or(u32::MAX),
     })
 }
