@@ -124,6 +124,18 @@ pub struct ValidatorConfig {
     /// Origins browser dapps may call the RPC from (`["*"]`: any; unset: no CORS headers).
     #[serde(default)]
     pub cors: Option<Vec<String>>,
+    /// Most gas one RPC simulation (`eth_call`, `eth_estimateGas`, `strata_quoteFee`)
+    /// may use (unset: the block gas limit).
+    #[serde(default)]
+    pub rpc_gas_cap: Option<u64>,
+    /// Wall-clock time an RPC simulation may take (milliseconds).
+    #[serde(default = "default_rpc_timeout")]
+    pub rpc_timeout_ms: u64,
+}
+
+/// Default of [`ValidatorConfig::rpc_timeout_ms`].
+pub fn default_rpc_timeout() -> u64 {
+    5_000
 }
 
 fn default_block_time() -> u64 {
@@ -249,6 +261,8 @@ pub fn init(opts: &InitOptions) -> Result<Vec<PathBuf>> {
             retain_blocks: default_retain(),
             metrics_addr: None,
             cors: None,
+            rpc_gas_cap: None,
+            rpc_timeout_ms: default_rpc_timeout(),
         };
         let path = dir.join("config.toml");
         write(path.clone(), toml::to_string_pretty(&config).map_err(|e| Error::Config(e.to_string()))?)?;

@@ -70,6 +70,10 @@ pub struct DevConfig {
     pub metrics_addr: Option<SocketAddr>,
     /// Origins browser dapps may call the RPC from (`*`: any, the dev default; none: no CORS).
     pub cors: Option<Vec<String>>,
+    /// Most gas one RPC simulation may use (`None`: the block gas limit).
+    pub rpc_gas_cap: Option<u64>,
+    /// Wall-clock time an RPC simulation may take.
+    pub rpc_timeout: Duration,
 }
 
 impl DevConfig {
@@ -102,6 +106,8 @@ impl Default for DevConfig {
             fee_split: FeeSplit::Equal,
             metrics_addr: None,
             cors: Some(vec!["*".to_string()]),
+            rpc_gas_cap: None,
+            rpc_timeout: Duration::from_millis(config::default_rpc_timeout()),
         }
     }
 }
@@ -141,10 +147,21 @@ fn open_chain(
 /// What [`serve`] starts: the RPC address and server, and the metrics server if any.
 type Served = (SocketAddr, jsonrpsee::server::ServerHandle, Option<(SocketAddr, JoinHandle<()>)>);
 
+/// What a node's RPC server is told: where, CORS, simulation limits, metrics.
+struct Serve {
+    rpc_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
+    cors: Option<Vec<String>>,
+    gas_cap: Option<u64>,
+    timeout: Duration,
+}
+
 /// Starts JSON-RPC on `rpc_addr` and, if asked, `/metrics` and `/health` on `metrics_addr`.
-async fn serve(chain: &Arc<Chain>, rpc_addr: SocketAddr, metrics_addr: Option<SocketAddr>, cors: Option<Vec<String>>) -> Result<Served> {
+async fn serve(chain: &Arc<Chain>, s: Serve) -> Result<Served> {
+    let Serve { rpc_addr, metrics_addr, cors, gas_cap, timeout } = s;
     let rpc_metrics = Arc::new(strata_rpc::metrics::RpcMetrics::default());
-    let rpc_config = strata_rpc::RpcConfig { metrics: Some(rpc_metrics.clone()), cors, ..Default::default() };
+    let rpc_config =
+        strata_rpc::RpcConfig { metrics: Some(rpc_metrics.clone()), cors, gas_cap, simulation_timeout: timeout, ..Default::default() };
     let (addr, handle) = strata_rpc::start(chain.clone(), rpc_addr, rpc_config).await?;
     let metrics = match metrics_addr {
         Some(at) => Some(metrics::serve(at, chain.clone(), rpc_metrics).await.map_err(|e| Error::Config(format!("metrics on {at}: {e}")))?),
@@ -163,7 +180,14 @@ impl Node {
     pub async fn start(config: DevConfig) -> Result<Self> {
         let key = strata_chain::dev_validator_key();
         let chain = open_chain(&config.data_dir, config.cold_dir(), config.spec(), key.address(), config.retain_blocks)?;
-        let (rpc_addr, rpc, metrics) = serve(&chain, config.rpc_addr, config.metrics_addr, config.cors.clone()).await?;
+        let served = Serve {
+            rpc_addr: config.rpc_addr,
+            metrics_addr: config.metrics_addr,
+            cors: config.cors.clone(),
+            gas_cap: config.rpc_gas_cap,
+            timeout: config.rpc_timeout,
+        };
+        let (rpc_addr, rpc, metrics) = serve(&chain, served).await?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         // One validator signs; `--validator` entries only share the fees.
         let driver_config = validator::DriverConfig {
@@ -215,7 +239,14 @@ impl Node {
             limits: strata_network::Limits::default(),
         })
         .await?;
-        let (rpc_addr, rpc, metrics) = serve(&chain, config.rpc_addr, config.metrics_addr, config.cors.clone()).await?;
+        let served = Serve {
+            rpc_addr: config.rpc_addr,
+            metrics_addr: config.metrics_addr,
+            cors: config.cors.clone(),
+            gas_cap: config.rpc_gas_cap,
+            timeout: Duration::from_millis(config.rpc_timeout_ms),
+        };
+        let (rpc_addr, rpc, metrics) = serve(&chain, served).await?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let driver_config = validator::DriverConfig {
             validators,

@@ -54,6 +54,12 @@ enum Command {
         /// Origins browser dapps may call the RPC from, comma-separated; `*` any (default), `none` off.
         #[arg(long, default_value = "*")]
         cors: String,
+        /// Most gas one eth_call, eth_estimateGas or strata_quoteFee may use (default: the block gas limit).
+        #[arg(long)]
+        rpc_gas_cap: Option<u64>,
+        /// Wall-clock time one of them may take (e.g. `5s`, `500ms`).
+        #[arg(long, default_value = "5s", value_parser = parse_duration)]
+        rpc_timeout: Duration,
     },
     /// Write a local testnet: genesis.json and, per validator, a fresh key and config.toml.
     Init {
@@ -355,6 +361,8 @@ async fn main() -> anyhow::Result<()> {
             split_by_storage_class,
             metrics_addr,
             cors,
+            rpc_gas_cap,
+            rpc_timeout,
         } => {
             let cors = (cors != "none").then(|| cors.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect());
             let fee_split = if split_by_storage_class { strata_chain::FeeSplit::BY_STORAGE_CLASS } else { strata_chain::FeeSplit::Equal };
@@ -369,6 +377,8 @@ async fn main() -> anyhow::Result<()> {
                 fee_split,
                 metrics_addr,
                 cors,
+                rpc_gas_cap,
+                rpc_timeout,
             };
             let node = DevNode::start(config).await.with_context(|| format!("starting the dev node in {}", data_dir.display()))?;
             print_dev_accounts()?;

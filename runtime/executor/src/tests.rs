@@ -54,6 +54,11 @@ fn funded(balance: u128) -> Arc<dyn StateReader + Send + Sync> {
 
 /// [`funded`], with the database and its root (to commit more blocks on it).
 fn funded_db(balance: u128) -> (Arc<dyn StateReader + Send + Sync>, StateDb, B256, strata_storage::SharedKv) {
+    funded_with(balance, &system::Prices::dev())
+}
+
+/// [`funded_db`] with other prices.
+fn funded_with(balance: u128, prices: &system::Prices) -> (Arc<dyn StateReader + Send + Sync>, StateDb, B256, strata_storage::SharedKv) {
     let kv = MemKv::shared();
     let db = StateDb::new(kv.clone(), 4);
     let mut alloc = StateChanges::default();
@@ -61,7 +66,7 @@ fn funded_db(balance: u128) -> (Arc<dyn StateReader + Send + Sync>, StateDb, B25
     let mut batch = WriteBatch::new();
     let root = db.commit(0, EMPTY_ROOT_HASH, &alloc, &mut batch).unwrap();
     kv.write(batch).unwrap();
-    let system = system::install(&vm(), Arc::new(db.clone()), env(), key().address(), &system::Prices::dev()).unwrap();
+    let system = system::install(&vm(), Arc::new(db.clone()), env(), key().address(), prices).unwrap();
     let mut batch = WriteBatch::new();
     let root = db.commit(0, root, &system, &mut batch).unwrap();
     kv.write(batch).unwrap();
@@ -578,4 +583,75 @@ fn simulated_deploys_fill_no_module_cache() {
     let mut b = BlockBuilder::new(env(), funded(10u128.pow(20)), v.clone(), MemKv::shared(), payees()).unwrap();
     assert!(included(&mut b, &tx(0, TxKind::Create, 0, deploy::encode(&code, b"o"), 5_000_000)).success);
     assert!(v.cached(&hash).is_some() && v.disk_cache().unwrap().contains(&hash));
+}
+
+/// `module` padded with a custom section to exactly `size` bytes.
+fn padded(module: &[u8], size: usize) -> Vec<u8> {
+    let leb = |mut n: usize| {
+        let mut out = Vec::new();
+        loop {
+            let b = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(b);
+                return out;
+            }
+            out.push(b | 0x80);
+        }
+    };
+    let name = b"pad";
+    for payload in (0..size).rev() {
+        let body_len = 1 + name.len() + payload;
+        let mut out = module.to_vec();
+        out.push(0);
+        out.extend(leb(body_len));
+        out.push(name.len() as u8);
+        out.extend_from_slice(name);
+        out.extend(std::iter::repeat_n(0u8, payload));
+        if out.len() == size {
+            return out;
+        }
+    }
+    panic!("cannot pad to {size}");
+}
+
+#[test]
+fn the_largest_module_is_deployable_in_the_largest_transaction() {
+    let base = wat::parse_str(COUNTER).unwrap();
+    let largest = padded(&base, strata_vm::MAX_CODE_SIZE);
+    let mut b = BlockBuilder::new(env(), funded(10u128.pow(24)), vm(), MemKv::shared(), payees()).unwrap();
+    let t = tx(0, TxKind::Create, 0, deploy::encode(&largest, &[7; 100]), 30_000_000);
+    assert!(t.tx.encoded_len() <= MAX_TX_SIZE, "{} bytes", t.tx.encoded_len());
+    let r = included(&mut b, &t);
+    assert!(r.success, "{}", String::from_utf8_lossy(&r.failure));
+    // One byte more is refused at deploy, naming the limit.
+    println!("the largest deploy used {} gas", r.gas_used);
+    let mut b = BlockBuilder::new(env(), funded(10u128.pow(24)), vm(), MemKv::shared(), payees()).unwrap();
+    let too_large = padded(&base, strata_vm::MAX_CODE_SIZE + 1);
+    let r = included(&mut b, &tx(0, TxKind::Create, 0, deploy::encode(&too_large, &[]), 20_000_000));
+    assert!(!r.success && String::from_utf8_lossy(&r.failure).contains("exceeds the limit"), "{}", String::from_utf8_lossy(&r.failure));
+    // And a transaction over the size limit is not valid anywhere.
+    let oversized = tx(1, TxKind::Call(Address::repeat_byte(1)), 0, vec![1; MAX_TX_SIZE], 5_000_000);
+    assert!(matches!(b.apply(&oversized).unwrap(), Applied::Rejected(InvalidTx::Oversized { .. })));
+}
+
+#[test]
+fn a_block_holds_at_most_max_block_bytes_of_transactions() {
+    // With network bytes free, gas no longer bounds a block's size: the byte limit does.
+    let prices = system::Prices { network_byte_price: U256::ZERO, ..system::Prices::dev() };
+    let (state, ..) = funded_with(10u128.pow(24), &prices);
+    let mut b = BlockBuilder::new(env(), state, vm(), MemKv::shared(), payees()).unwrap();
+    let mut bytes = 0;
+    for nonce in 0.. {
+        let t = tx(nonce, TxKind::Call(Address::repeat_byte(1)), 0, vec![1; 100 * 1024], 20_000);
+        match b.apply(&t).unwrap() {
+            Applied::Included(_) => bytes += t.tx.encoded_len(),
+            Applied::Rejected(e) => {
+                assert!(matches!(e, InvalidTx::BlockFull { .. }), "{e}");
+                assert!(e.is_transient());
+                break;
+            }
+        }
+    }
+    assert!(bytes <= MAX_BLOCK_BYTES && bytes > MAX_BLOCK_BYTES - 101 * 1024, "{bytes}");
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use strata_node::{DevNode, dev_accounts};
 use strata_primitives::{LocalSigner, TxKind, deploy, transaction::build};
 
-use crate::rpc::Rpc;
+use crate::rpc::{Rpc, hex_u128};
 
 const CHAIN_ID: u64 = 1337;
 const GWEI: u128 = 1_000_000_000;
@@ -191,4 +191,84 @@ async fn fifty_concurrent_batches_of_expensive_simulations_leave_commit_latency_
     assert!(loaded < unloaded * 2, "commit latency {loaded:?} under load, {unloaded:?} unloaded");
     node_runtime.spawn(node.stop()).await.unwrap();
     node_runtime.shutdown_background();
+}
+
+fn loop_code() -> Vec<u8> {
+    wat::parse_str(include_str!("../../../../tests/wat/loop.wat")).unwrap()
+}
+
+/// `eth_call`, `eth_estimateGas` and `strata_quoteFee` get at most the gas cap, and stop
+/// at the wall-clock timeout with go-ethereum's "execution aborted (timeout = …)".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulations_are_capped_in_gas_and_in_wall_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let capped = strata_node::DevConfig { rpc_gas_cap: Some(200_000), ..crate::dev_config(&dir.path().join("capped")) };
+    let node = DevNode::start(capped).await.unwrap();
+    let rpc = Rpc::new(&node.http_url());
+    let alice = dev_accounts().unwrap()[0].signer.clone();
+    let h = rpc.call("eth_sendRawTransaction", vec![raw(&alice, 0, TxKind::Create, deploy::encode(&loop_code(), &[]), 3_000_000)]).await;
+    let burner: Address = rpc.wait_receipt(h.as_str().unwrap()).await["contractAddress"].as_str().unwrap().parse().unwrap();
+    let huge = json!({ "to": burner, "data": "0x", "gas": "0x3b9aca00" });
+    let e = rpc.try_call("eth_call", vec![huge.clone(), "latest".into()]).await.unwrap_err();
+    assert_eq!(e.message, "out of gas");
+    let quote = rpc.call("strata_quoteFee", vec![huge.clone()]).await;
+    assert!(hex_u128(&quote["gasUsed"]) <= 200_000, "{quote}");
+    node.stop().await;
+
+    let slow = strata_node::DevConfig { rpc_timeout: Duration::from_millis(50), ..crate::dev_config(&dir.path().join("slow")) };
+    let node = DevNode::start(slow).await.unwrap();
+    let rpc = Rpc::new(&node.http_url());
+    let h = rpc.call("eth_sendRawTransaction", vec![raw(&alice, 0, TxKind::Create, deploy::encode(&loop_code(), &[]), 3_000_000)]).await;
+    let burner: Address = rpc.wait_receipt(h.as_str().unwrap()).await["contractAddress"].as_str().unwrap().parse().unwrap();
+    let started = Instant::now();
+    for method in ["eth_call", "eth_estimateGas"] {
+        let e = rpc.try_call(method, vec![json!({ "to": burner, "data": "0x" })]).await.unwrap_err();
+        assert!(e.message.starts_with("execution aborted (timeout"), "{method}: {}", e.message);
+    }
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    node.stop().await;
+}
+
+/// An audit bundle proves the receipt is its transaction's (the transaction at the same
+/// index, against `transactionsRoot`) and is checked against the chain id the auditor
+/// trusts, not the one the bundle's header claims.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audit_binds_the_receipt_to_its_transaction_and_to_the_trusted_chain() {
+    use strata_primitives::audit::{AuditError, ReceiptBundle, verify_receipt};
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(crate::dev_config(dir.path())).await.unwrap();
+    let rpc = Rpc::new(&node.http_url());
+    let alice = dev_accounts().unwrap()[0].signer.clone();
+    let mut hashes = Vec::new();
+    for nonce in 0..3 {
+        let h =
+            rpc.call("eth_sendRawTransaction", vec![raw(&alice, nonce, TxKind::Call(Address::repeat_byte(7)), Vec::new(), 50_000)]).await;
+        hashes.push(h.as_str().unwrap().parse::<strata_primitives::B256>().unwrap());
+    }
+    for h in &hashes {
+        rpc.wait_receipt(&h.to_string()).await;
+    }
+    // A block after theirs, so each block has its certificate.
+    let h = rpc.call("eth_sendRawTransaction", vec![raw(&alice, 3, TxKind::Call(Address::repeat_byte(7)), Vec::new(), 50_000)]).await;
+    rpc.wait_receipt(h.as_str().unwrap()).await;
+    let set = strata_primitives::ValidatorSet::new(vec![strata_chain::dev_proposer()]);
+    let bundle = |h: &strata_primitives::B256| {
+        let rpc = &rpc;
+        let h = *h;
+        async move {
+            let answer = rpc.call("strata_getReceiptProof", vec![json!(h)]).await;
+            strata_primitives::rlp_item::decode_exact::<ReceiptBundle>(&hex::decode(answer["bundle"].as_str().unwrap()).unwrap()).unwrap()
+        }
+    };
+    let (b0, b1) = (bundle(&hashes[0]).await, bundle(&hashes[1]).await);
+    let v = verify_receipt(&b0, &set, CHAIN_ID, Some(hashes[0])).unwrap();
+    assert_eq!(v.transaction_hash, hashes[0]);
+    // Asked about another transaction: refused.
+    assert!(matches!(verify_receipt(&b0, &set, CHAIN_ID, Some(hashes[1])), Err(AuditError::Transaction(_))));
+    // Another transaction swapped in (with its own proof) under this receipt: refused.
+    let swapped = ReceiptBundle { transaction: b1.transaction.clone(), transaction_proof: b1.transaction_proof.clone(), ..b0.clone() };
+    assert!(verify_receipt(&swapped, &set, CHAIN_ID, None).is_err());
+    // The trusted chain id decides, not the header's.
+    assert!(matches!(verify_receipt(&b0, &set, 1, None), Err(AuditError::Certificate(_))));
+    node.stop().await;
 }

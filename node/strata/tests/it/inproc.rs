@@ -136,3 +136,65 @@ async fn n4_f1_liar_spamming_status_cannot_keep_a_lagging_node_from_catching_up(
     }
     let _ = net.shutdown.send(true);
 }
+
+/// A peer's gossip goes through the same limits as a client's transaction: an oversized
+/// one is dropped, a flood of garbage waits in a bounded queue (half of admission's, the
+/// other half kept for this node's clients) and is dropped beyond it, and a valid
+/// transaction afterwards is pooled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn n2_gossiped_transactions_meet_the_size_limit_and_bounded_admission() {
+    let (hub, mut inboxes) = MemHub::new(2);
+    let (shutdown, rx) = watch::channel(false);
+    let chain = Chain::open(MemKv::shared(), MemKv::shared(), spec(2), key(0).address(), ChainConfig::default()).unwrap();
+    let config = DriverConfig {
+        validators: ValidatorSet::new(vec![key(0).address(), key(1).address()]),
+        me: 0,
+        key: key(0),
+        block_time: Duration::from_millis(20),
+        empty_block_after: None,
+        view_timeout_ms: 60_000,
+    };
+    let inbox = inboxes.remove(0);
+    tokio::spawn(validator::run(chain.clone(), Arc::new(hub.endpoint(0)), inbox, config, rx));
+    let peer = hub.endpoint(1);
+    let alice = strata_node::dev_accounts().unwrap()[0].signer.clone();
+    let tx = |nonce: u64, data: Vec<u8>| {
+        let t = strata_primitives::transaction::build::eip1559(
+            CHAIN_ID,
+            nonce,
+            strata_primitives::TxKind::Call(strata_primitives::Address::repeat_byte(3)),
+            strata_primitives::U256::ZERO,
+            data.into(),
+            3_000_000,
+            3_000_000_000,
+            0,
+        );
+        alice.sign_transaction(t).unwrap().encoded()
+    };
+    // Oversized (a valid signature, 200 KiB of data): dropped, never pooled.
+    peer.send(0, Wire::Tx(tx(0, vec![0; 200 * 1024])).encode());
+    // A flood of garbage: the admission queue stays within its half.
+    let admission = &chain.pools().admission;
+    let mut peak = 0;
+    for i in 0..20_000u32 {
+        peer.send(0, Wire::Tx(i.to_be_bytes().repeat(100).into()).encode());
+        if i % 100 == 0 {
+            peak = peak.max(admission.queued());
+            tokio::task::yield_now().await;
+        }
+    }
+    // A valid one is pooled once the flood has drained.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let good = tx(0, Vec::new());
+    let hash = strata_primitives::keccak256(&good);
+    while chain.pooled(&hash).is_none() {
+        peer.send(0, Wire::Tx(good.clone()).encode());
+        peak = peak.max(admission.queued());
+        assert!(Instant::now() < deadline, "the valid gossiped transaction was never pooled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!("admission queue peak {peak} of {}", admission.capacity());
+    assert!(peak <= admission.capacity() / 2, "peak {peak}");
+    assert_eq!(chain.pool_len(), 1, "only the valid transaction is pooled");
+    let _ = shutdown.send(true);
+}
