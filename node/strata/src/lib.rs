@@ -267,6 +267,11 @@ impl Node {
         &self.chain
     }
 
+    /// The validator transport (none for a dev node): its memory per peer, counters.
+    pub fn network(&self) -> Option<&Network> {
+        self.network.as_ref()
+    }
+
     /// The address `/metrics` and `/health` are served on, if any.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics.as_ref().map(|(a, _)| *a)

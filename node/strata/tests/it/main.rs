@@ -12,6 +12,7 @@ mod rpc;
 mod rpc_logs;
 mod state_rpc;
 mod storage_market;
+mod tcp_peers;
 
 pub use rpc::Rpc;
 
