@@ -1,11 +1,13 @@
 //! The chain service of a Strata node: genesis, the block store, the mempool and
 //! block production.
 //!
-//! Why: the JSON-RPC server, the dev node and (later) consensus all need one
+//! Why: the JSON-RPC server, the dev node and the consensus driver all need one
 //! owner of "what is the chain": it admits transactions, turns them into blocks
-//! with `strata-executor`, and commits each block — state, block, receipts,
-//! indexes and head pointer — in one atomic, synced write, so a crash at any
-//! moment leaves the last complete block and nothing half-written.
+//! with `strata-executor`, checks others' blocks against the runtime's rules, and
+//! commits each block — state, block, receipts, indexes and head pointer — in one
+//! atomic, synced write, so a crash at any moment leaves the last complete block and
+//! nothing half-written. It also owns the threads contracts run on ([`ExecPools`]),
+//! one pool per kind of work, so that no kind can starve another.
 
 mod mempool;
 mod service;

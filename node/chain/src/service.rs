@@ -563,9 +563,9 @@ impl Chain {
         if h.base_fee_per_gas != env.base_fee {
             return Err(BlockError::BaseFee { got: h.base_fee_per_gas, expected: env.base_fee }.into());
         }
+        let senders = recover_senders(&block.transactions)?;
         let mut builder = BlockBuilder::new(env, self.latest_state(), self.vm.clone(), self.cold.clone(), self.payees.clone())?;
-        for (index, tx) in block.transactions.iter().enumerate() {
-            let sender = tx.recover_sender().map_err(|e| BlockError::BadSignature { index, reason: e.to_string() })?;
+        for (index, (tx, sender)) in block.transactions.iter().zip(senders).enumerate() {
             if let Applied::Rejected(reason) = builder.apply(&RecoveredTx { sender, tx: tx.clone() })? {
                 return Err(BlockError::Transaction { index, hash: tx.hash(), reason }.into());
             }
@@ -653,6 +653,32 @@ impl Chain {
             inner.mempool.remove(h);
         }
     }
+}
+
+/// The senders of `transactions`, recovered on every core (signature recovery is most
+/// of the work of a block of transfers); the first bad signature by index is the error.
+fn recover_senders(transactions: &[TransactionSigned]) -> Result<Vec<Address>, BlockError> {
+    let workers = std::thread::available_parallelism().map_or(1, usize::from).min(transactions.len() / 64).max(1);
+    let recover = |offset: usize, chunk: &[TransactionSigned]| -> Result<Vec<Address>, BlockError> {
+        chunk
+            .iter()
+            .enumerate()
+            .map(|(i, tx)| tx.recover_sender().map_err(|e| BlockError::BadSignature { index: offset + i, reason: e.to_string() }))
+            .collect()
+    };
+    if workers == 1 {
+        return recover(0, transactions);
+    }
+    let size = transactions.len().div_ceil(workers);
+    let parts: Vec<Result<Vec<Address>, BlockError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = transactions.chunks(size).enumerate().map(|(k, chunk)| s.spawn(move || recover(k * size, chunk))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+    });
+    let mut senders = Vec::with_capacity(transactions.len());
+    for part in parts {
+        senders.extend(part?);
+    }
+    Ok(senders)
 }
 
 #[cfg(test)]

@@ -6,6 +6,12 @@
 //!
 //! The core decides; this loop only carries out its effects, in order, and feeds
 //! back what happened. `strata dev` runs the same loop with a single validator.
+//!
+//! Chain work runs on the chain's block thread; a node failure there (storage, the
+//! execution host) is logged and the effect retried, never turned into a vote. Peers
+//! are not trusted: gossip goes through admission on bounded threads, sync requests
+//! are served one per peer at a time and by bytes, and whom to sync from is the
+//! [`crate::sync::SyncPlanner`]'s choice.
 
 use std::{
     collections::{BTreeSet, VecDeque},
@@ -560,6 +566,8 @@ impl Driver {
             return Ok(());
         }
         let mut imported = 0usize;
+        // Blocks we already had (another peer answered first): not this peer's fault.
+        let mut had = 0usize;
         let mut good = true;
         for cb in blocks {
             let (Ok(Envelope { block, parent_certificate }), Ok(cert)) =
@@ -572,6 +580,7 @@ impl Driver {
             let hash = block.header.hash_slow();
             let head = self.chain.head().1.number;
             if block.header.number <= head {
+                had = had.saturating_add(1);
                 continue;
             }
             if block.header.number != head.saturating_add(1) {
@@ -615,12 +624,10 @@ impl Driver {
             self.step(Input::Synced { height: number, hash }).await?;
         }
         let now = std::time::Instant::now();
-        if good && imported == 0 && self.chain.head().1.number >= self.sync.target() {
-            // Nothing new because we caught up meanwhile: not the peer's fault.
-            self.sync.answered(from, 1, true, now);
-        } else {
-            self.sync.answered(from, imported, good, now);
-        }
+        let caught_up = self.chain.head().1.number >= self.sync.target();
+        // An empty answer while we still lack blocks, or a bad one, benches the peer.
+        let served = if caught_up { imported.saturating_add(had).max(1) } else { imported.saturating_add(had) };
+        self.sync.answered(from, served, good, now);
         self.sync_poll();
         Ok(())
     }

@@ -6,7 +6,8 @@
 //! is pure: state in (through [`StateReader`]), changes and receipts out; no
 //! clock, no I/O, no hash-map iteration, checked arithmetic only. Contract code
 //! runs in `strata-vm`; this crate owns what surrounds it: value, nonces, fees,
-//! frames and their rollback, receipts.
+//! frames and their rollback, receipts — and the block validity rules ([`rules`]),
+//! typed functions the node calls for every proposal, commit and synced block.
 #![warn(clippy::arithmetic_side_effects)]
 
 pub mod fees;

@@ -11,7 +11,14 @@
 //! Contracts are compiled once, at deploy, and cached by code hash in memory (as
 //! pre-linked `InstancePre`s) and on disk (by engine configuration and code hash),
 //! so a call costs an instantiation and a dispatch, and a restarted node does not
-//! recompile.
+//! recompile. Both caches are bounded and evict the least recently used; code only an
+//! RPC simulation deployed is compiled for that run alone ([`CachePolicy`]).
+//!
+//! What the node can rely on: a contract never crashes the process. Contracts run only
+//! on threads with a native stack for the worst call chain ([`stack`]); a guest failure
+//! is a deterministic [`Status::Failure`]; anything the host could not provide is an
+//! [`Error`], sorted by type, never by message; a wall-clock deadline (simulations only)
+//! interrupts execution through wasmtime's epochs.
 
 mod abi;
 mod cache;
