@@ -567,7 +567,7 @@ impl Chain {
         let mut builder = BlockBuilder::new(env, self.latest_state(), self.vm.clone(), self.cold.clone(), self.payees.clone())?;
         for (index, (tx, sender)) in block.transactions.iter().zip(senders).enumerate() {
             if let Applied::Rejected(reason) = builder.apply(&RecoveredTx { sender, tx: tx.clone() })? {
-                return Err(BlockError::Transaction { index, hash: tx.hash(), reason }.into());
+                return Err(BlockError::Transaction { index, hash: tx.hash(), reason: Box::new(reason) }.into());
             }
         }
         let pending = self.seal(builder.finish(), Vec::new(), parent_certificate.to_vec())?;

@@ -148,7 +148,7 @@ enum Event {
     /// The timer of `view` fired; `generation` tells a live timer from a replaced one.
     Timeout { view: u64, generation: u64 },
     /// An effect that failed for a node-side reason, to be carried out again.
-    Retry(Effect),
+    Retry(Box<Effect>),
 }
 
 /// The running driver's state.
@@ -245,7 +245,7 @@ async fn drive(
                         d.step(Input::Timeout { view }).await?;
                     }
                 }
-                Event::Retry(effect) => d.carry_out(VecDeque::from([effect])).await?,
+                Event::Retry(effect) => d.carry_out(VecDeque::from([*effect])).await?,
             },
             tx = txs.recv() => {
                 if let Ok(raw) = tx {
@@ -290,7 +290,7 @@ impl Driver {
         let events = self.events.clone();
         tokio::spawn(async move {
             tokio::time::sleep(RETRY_AFTER).await;
-            let _ = events.send(Event::Retry(effect));
+            let _ = events.send(Event::Retry(Box::new(effect)));
         });
     }
 

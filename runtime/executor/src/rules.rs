@@ -140,7 +140,7 @@ pub enum BlockError {
         /// Its hash.
         hash: B256,
         /// Why.
-        reason: InvalidTx,
+        reason: Box<InvalidTx>,
     },
     /// Re-executing the block gives other header fields.
     #[error("re-execution disagrees with the proposal: {}", .0.join(", "))]
@@ -247,6 +247,7 @@ pub fn header_mismatch(ours: &Header, theirs: &Header) -> Vec<&'static str> {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // test arithmetic on small known values
 mod tests {
     use super::*;
     use strata_primitives::{CertSignature, LocalSigner, commit_digest};

@@ -276,7 +276,7 @@ mod tests {
         let pool = ExecPool::new("t", 1, 4, 8 << 20).unwrap();
         let left = pool.try_run(remaining).unwrap().unwrap();
         assert!(left > 7 << 20 && left <= 8 << 20, "{left}");
-        let hopped = on_vm_stack(4 << 20, || remaining()).unwrap();
+        let hopped = on_vm_stack(4 << 20, remaining).unwrap();
         assert!(hopped > 3 << 20, "{hopped}");
         pool.shutdown();
         assert_eq!(pool.try_spawn(|| {}), Err(PoolError::Closed));
