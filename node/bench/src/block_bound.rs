@@ -314,7 +314,7 @@ fn run_here(args: &Args) -> anyhow::Result<()> {
             b.submit(TxKind::Call(Address::repeat_byte(0x55)), Vec::new(), per_tx)?;
         }
         timestamp += 1;
-        let ms = measure_any(&b, timestamp, args.rounds)?;
+        let ms = measure(&b, timestamp, args.rounds)?;
         report("plain transfers (the most transactions per block)", ms, &mut worst);
     }
     if args.only.as_deref().is_none_or(|o| "compile-heavy deploys".contains(o)) {
@@ -350,28 +350,6 @@ fn report<'a>(name: &'a str, ms: f64, worst: &mut (f64, &'a str)) {
     if ms > worst.0 {
         *worst = (ms, name);
     }
-}
-
-/// [`measure`] without the fullness check (transfers use less gas than their limit).
-fn measure_any(b: &Bench, timestamp: u64, rounds: u32) -> anyhow::Result<f64> {
-    let block = b.chain.propose(timestamp, false)?.ok_or_else(|| anyhow::anyhow!("nothing to include"))?;
-    let mut samples = Vec::new();
-    for _ in 0..rounds {
-        let t = Instant::now();
-        b.chain.validate(&block.block, &[], None).map_err(|e| anyhow::anyhow!("{e}"))?;
-        samples.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    let committed = b.chain.commit(&block.hash, None)?;
-    let receipts = b.chain.store().receipts(committed.number())?.unwrap_or_default();
-    let ok = receipts.iter().filter(|r| r.success).count();
-    let why = receipts.iter().find(|r| !r.success).map(|r| String::from_utf8_lossy(&r.failure).into_owned()).unwrap_or_default();
-    println!(
-        "  {} transactions ({ok} succeeded{}), {} gas",
-        receipts.len(),
-        if why.is_empty() { String::new() } else { format!("; {why}") },
-        committed.header().gas_used
-    );
-    Ok(median(samples))
 }
 
 /// Median time to validate the block the pool makes now (then commits it).

@@ -320,32 +320,30 @@ mod archive {
             Self { kv, db, cold: MemKv::shared(), root, env: env(), nonce: 0, stranger_nonce: 0 }
         }
 
+        /// One block of transactions from `key()`; returns their receipts.
+        fn block(&mut self, calls: Vec<(TxKind, Vec<u8>)>) -> Vec<StoredReceipt> {
+            let txs = calls
+                .into_iter()
+                .map(|(to, input)| {
+                    self.nonce += 1;
+                    tx(self.nonce - 1, to, 0, input, 5_000_000)
+                })
+                .collect();
+            self.apply_block(txs)
+        }
+
         /// One transaction from `stranger()` in a block of its own.
         fn stranger_block(&mut self, to: TxKind, input: Vec<u8>) -> StoredReceipt {
             let t = build::eip1559(1337, self.stranger_nonce, to, U256::ZERO, input.into(), 5_000_000, 3 * GWEI, 2 * GWEI);
-            let t = RecoveredTx { sender: stranger().address(), tx: stranger().sign_transaction(t).unwrap() };
             self.stranger_nonce += 1;
-            let mut b = BlockBuilder::new(self.env, Arc::new(self.db.clone()), vm(), self.cold.clone(), payees()).unwrap();
-            let r = included(&mut b, &t);
-            let done = b.finish();
-            let mut batch = WriteBatch::new();
-            self.root = self.db.commit(self.env.number, self.root, &done.changes, &mut batch).unwrap();
-            self.cold.write(done.cold.puts).unwrap();
-            self.kv.write(batch).unwrap();
-            self.cold.write(done.cold.deletes).unwrap();
-            self.env.number += 1;
-            self.env.timestamp += 1;
-            r
+            let t = RecoveredTx { sender: stranger().address(), tx: stranger().sign_transaction(t).unwrap() };
+            self.apply_block(vec![t]).remove(0)
         }
 
-        /// One block of transactions from `key()`; returns their receipts.
-        fn block(&mut self, calls: Vec<(TxKind, Vec<u8>)>) -> Vec<StoredReceipt> {
+        /// Executes and commits a block of `txs`; returns their receipts.
+        fn apply_block(&mut self, txs: Vec<RecoveredTx>) -> Vec<StoredReceipt> {
             let mut b = BlockBuilder::new(self.env, Arc::new(self.db.clone()), vm(), self.cold.clone(), payees()).unwrap();
-            let mut out = Vec::new();
-            for (to, input) in calls {
-                out.push(included(&mut b, &tx(self.nonce, to, 0, input, 5_000_000)));
-                self.nonce += 1;
-            }
+            let out = txs.iter().map(|t| included(&mut b, t)).collect();
             let done = b.finish();
             let mut batch = WriteBatch::new();
             self.root = self.db.commit(self.env.number, self.root, &done.changes, &mut batch).unwrap();

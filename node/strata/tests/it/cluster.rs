@@ -35,21 +35,6 @@ struct Cluster {
     validators: ValidatorSet,
 }
 
-/// `n` consecutive free ports starting at a probed base.
-fn free_ports(n: u16) -> u16 {
-    for _ in 0..100 {
-        let base = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        if base > 60_000 {
-            continue;
-        }
-        let all: Vec<_> = (0..n).map(|i| std::net::TcpListener::bind(("127.0.0.1", base + i))).collect();
-        if all.iter().all(Result::is_ok) {
-            return base;
-        }
-    }
-    panic!("no free port range");
-}
-
 fn strata(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_strata")).args(args).output().expect("run strata");
     assert!(out.status.success(), "strata {args:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -60,8 +45,8 @@ impl Cluster {
     fn new(n: u32) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("net");
-        let p2p = free_ports(n as u16).to_string();
-        let rpc = free_ports(n as u16).to_string();
+        let p2p = crate::free_ports(n as u16).to_string();
+        let rpc = crate::free_ports(n as u16).to_string();
         let n_s = n.to_string();
         let cid = CHAIN_ID.to_string();
         strata(&["init", "--out", out.to_str().unwrap(), "--validators", &n_s, "--chain-id", &cid, "--p2p-port", &p2p, "--rpc-port", &rpc]);

@@ -33,3 +33,18 @@ pub fn dev_config(dir: &std::path::Path) -> strata_node::DevConfig {
         ..strata_node::DevConfig::default()
     }
 }
+
+/// `n` consecutive free ports on 127.0.0.1, starting at a probed base.
+pub fn free_ports(n: u16) -> u16 {
+    for _ in 0..100 {
+        let base = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if base > 60_000 {
+            continue;
+        }
+        let all: Vec<_> = (0..n).map(|i| std::net::TcpListener::bind(("127.0.0.1", base + i))).collect();
+        if all.iter().all(Result::is_ok) {
+            return base;
+        }
+    }
+    panic!("no free port range");
+}

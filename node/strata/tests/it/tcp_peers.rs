@@ -10,21 +10,6 @@ use strata_node::{
     validator::{SyncRequest, Wire},
 };
 
-/// `n` consecutive free ports on 127.0.0.1.
-fn free_ports(n: u16) -> u16 {
-    for _ in 0..100 {
-        let base = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        if base > 60_000 {
-            continue;
-        }
-        let all: Vec<_> = (0..n).map(|i| std::net::TcpListener::bind(("127.0.0.1", base + i))).collect();
-        if all.iter().all(Result::is_ok) {
-            return base;
-        }
-    }
-    panic!("no free port range");
-}
-
 /// Three honest validators make blocks; the fourth key is held by a peer that asks
 /// validator 0 for the whole chain twenty thousand times and never reads an answer.
 /// What validator 0 holds for it stays within the transport's stated per-peer bound,
@@ -37,7 +22,7 @@ async fn n4_f1_a_peer_flooding_sync_requests_without_reading_stays_within_its_me
         validators: 4,
         chain_id: 4545,
         host: "127.0.0.1".parse().unwrap(),
-        p2p_port: free_ports(4),
+        p2p_port: crate::free_ports(4),
         rpc_port: 0,
     };
     let paths = init(&opts).unwrap();
