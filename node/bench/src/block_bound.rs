@@ -17,16 +17,11 @@ use strata_chain::{Chain, ChainConfig, ChainSpec, TxOrigin};
 use strata_db::RocksKv;
 use strata_primitives::{Address, Bytes, LocalSigner, TxKind, U256, deploy, keys, transaction::build};
 
-use alloy_sol_types::{SolCall, sol};
-use strata_primitives::system::ARCHIVE_CONTRACT;
+use alloy_sol_types::SolCall;
+use strata_primitives::{interfaces::IArchive, system::ARCHIVE_CONTRACT};
 
 use crate::median;
 
-sol! {
-    interface IArchive {
-        function setQuota(address target, uint64 quotaBytes) external;
-    }
-}
 
 /// The bound docs/abi.md states: a block at the gas limit validates within this on the
 /// reference machine (2 cores).

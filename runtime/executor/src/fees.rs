@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use alloy_sol_types::{SolCall, sol};
+use alloy_sol_types::SolCall;
 use strata_primitives::{Address, FeeBreakdown, ResourceUsage, U256, system::FEE_CONTRACT};
 use strata_state::{StateChanges, StateReader};
 use strata_storage::SharedKv;
@@ -20,12 +20,7 @@ use crate::{
     session::{Session, run_frame},
 };
 
-sol! {
-    interface IFee {
-        function schedule() external view returns (uint256 gasPrice, uint64 defaultQuotaBytes, uint64 defaultRetentionSeconds);
-        function quote(uint64 fuel, uint64 txBytes, uint32 validators, uint64 storageBytes, uint64 coldByteSeconds) external view returns (uint256 compute, uint256 network, uint256 storageCost, uint256 cold, uint256 total);
-    }
-}
+use strata_primitives::interfaces::IFee;
 
 /// Gas a system view (a fee quote) may use; it is the runtime's, not charged to anyone.
 const SYSTEM_VIEW_GAS: u64 = 5_000_000;

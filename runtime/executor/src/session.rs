@@ -10,7 +10,9 @@ use std::{any::Any, collections::BTreeMap, sync::Arc, time::Instant};
 use strata_primitives::{Account, Address, B256, Bytes, KECCAK_EMPTY, Log, Slot, U256};
 use strata_state::{StateChanges, StateReader};
 use strata_storage::SharedKv;
-use strata_vm::{CachePolicy, CallContext, Contract, Entry, Host, HostError, Outcome, Status, SubCall, SubCallResult, SystemReply, Vm};
+use strata_vm::{
+    CachePolicy, CallContext, CallStatus, Contract, Entry, Host, HostError, Outcome, Status, SubCall, SubCallResult, SystemOp, SystemReply, Vm,
+};
 
 use crate::BlockEnv;
 
@@ -283,7 +285,7 @@ pub(crate) fn run_frame(
 
 /// A nested call from a running contract (value transfer, then the callee's frame).
 fn sub_call(mut session: Box<Session>, parent: CallContext, call: SubCall) -> (Box<Session>, Result<SubCallResult, HostError>) {
-    let fail = |output: &[u8]| SubCallResult { status: 2, gas_used: 0, output: output.to_vec() };
+    let fail = |output: &[u8]| SubCallResult { status: CallStatus::Failure, gas_used: 0, output: output.to_vec() };
     session.push();
     match session.transfer(parent.address, call.to, call.value) {
         Ok(true) => {}
@@ -298,7 +300,7 @@ fn sub_call(mut session: Box<Session>, parent: CallContext, call: SubCall) -> (B
         Ok(None) => {
             // A plain account: the value moved, nothing runs.
             session.commit_top();
-            return (session, Ok(SubCallResult { status: 0, gas_used: 0, output: Vec::new() }));
+            return (session, Ok(SubCallResult { status: CallStatus::Success, gas_used: 0, output: Vec::new() }));
         }
         Err(e) => return (session, Err(e)),
     };
@@ -317,15 +319,15 @@ fn sub_call(mut session: Box<Session>, parent: CallContext, call: SubCall) -> (B
     let status = match &outcome.status {
         Status::Success => {
             session.commit_top();
-            0
+            CallStatus::Success
         }
         Status::Revert => {
             session.revert_top();
-            1
+            CallStatus::Revert
         }
         Status::Failure(_) => {
             session.revert_top();
-            2
+            CallStatus::Failure
         }
     };
     let output = match outcome.status {
@@ -383,7 +385,7 @@ impl Host for FrameHost {
         result
     }
 
-    fn system(&mut self, op: u32, input: &[u8]) -> Result<SystemReply, HostError> {
+    fn system(&mut self, op: SystemOp, input: &[u8]) -> Result<SystemReply, HostError> {
         let ctx = self.ctx;
         crate::system::op(self.s(), &ctx, op, input)
     }

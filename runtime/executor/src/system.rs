@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use alloy_sol_types::{SolError, SolValue, sol};
+use alloy_sol_types::{SolError, SolValue};
 use strata_primitives::{
     Account, Address, B256, Bytes, MAX_STORAGE_KEY_LEN, MAX_STORAGE_VALUE_LEN, Slot, Tombstone, U256, hex, keccak256,
     system::{
@@ -19,45 +19,16 @@ use strata_primitives::{
     },
 };
 use strata_state::{StateChanges, StateReader};
-use strata_vm::{CallContext, Entry, HostError, MAX_SYSTEM_SCAN, Status, SystemReply, Vm};
+use strata_vm::{CallContext, Entry, HostError, MAX_SYSTEM_SCAN, Status, SystemOp, SystemReply, Vm};
 
 use crate::{
     BlockEnv, Error, Result,
     session::{Session, run_frame},
 };
 
-sol! {
-    /// The key holds no live value to archive.
-    error NotStored(address target, bytes key);
-    /// The key is archived already.
-    error AlreadyArchived(address target, bytes key);
-    /// The key is not archived: nothing to restore.
-    error NotArchived(address target, bytes key);
-    /// The supplied bytes are not the archived value.
-    error HashMismatch(address target, bytes key, bytes32 expected, bytes32 actual);
-    /// The cold copy was purged when retention ended: supply the bytes (restoreWithData).
-    error ColdCopyPurged(address target, bytes key, uint64 retentionEnd);
-    /// A quota below what the contract already uses.
-    error QuotaBelowUsage(address target, uint64 quota, uint64 used);
-    /// The op's input is malformed or breaks a rule; the reason says which.
-    error BadSystemInput(uint32 op, string reason);
-}
-
-/// Op numbers of the `system` import (see `docs/abi.md`).
-pub mod ops {
-    /// Move a value to the cold store, leaving a tombstone.
-    pub const ARCHIVE: u32 = 1;
-    /// Bring a value back (from the cold store or supplied bytes).
-    pub const RESTORE: u32 = 2;
-    /// List live keys by prefix.
-    pub const KEYS: u32 = 3;
-    /// Read a tombstone.
-    pub const TOMBSTONE: u32 = 4;
-    /// Read a quota record.
-    pub const QUOTA: u32 = 5;
-    /// Change a quota (an increase is bought).
-    pub const SET_QUOTA: u32 = 6;
-}
+use strata_primitives::interfaces::ISystemOps::{
+    AlreadyArchived, BadSystemInput, ColdCopyPurged, HashMismatch, NotArchived, NotStored, QuotaBelowUsage,
+};
 
 /// Purge-queue entries handled per block at most (the rest wait for the next block).
 pub const MAX_PURGES_PER_BLOCK: usize = 1_000;
@@ -108,27 +79,28 @@ fn set_quota_record(s: &mut Session, contract: &Address, record: &QuotaRecord) {
 }
 
 /// Runs system op `op` for the frame `ctx`.
-pub(crate) fn op(s: &mut Session, ctx: &CallContext, op: u32, input: &[u8]) -> Result<SystemReply, HostError> {
+pub(crate) fn op(s: &mut Session, ctx: &CallContext, op: SystemOp, input: &[u8]) -> Result<SystemReply, HostError> {
+    let code = op.code();
     if ctx.address != ARCHIVE_CONTRACT {
-        return Err(HostError::Refused(format!("system op {op} is reserved for the archive contract {ARCHIVE_CONTRACT}")));
+        return Err(HostError::Refused(format!("system op {code} is reserved for the archive contract {ARCHIVE_CONTRACT}")));
     }
-    let mutates = matches!(op, ops::ARCHIVE | ops::RESTORE | ops::SET_QUOTA);
+    let mutates = matches!(op, SystemOp::Archive | SystemOp::Restore | SystemOp::SetQuota);
     if mutates && ctx.is_static {
-        return Err(HostError::Refused(format!("system op {op} changes state: not allowed in a static call")));
+        return Err(HostError::Refused(format!("system op {code} changes state: not allowed in a static call")));
     }
     match op {
-        ops::ARCHIVE => {
+        SystemOp::Archive => {
             let Ok((target, key, end, payer)) = <(Address, Bytes, u64, Address)>::abi_decode_params(input) else {
-                return bad(op, "expected (address, bytes, uint64, address)");
+                return bad(code, "expected (address, bytes, uint64, address)");
             };
             if key.len() > MAX_STORAGE_KEY_LEN {
-                return bad(op, "key too long");
+                return bad(code, "key too long");
             }
             if end <= ctx.timestamp {
-                return bad(op, format!("retention must end after the current block time {}", ctx.timestamp));
+                return bad(code, format!("retention must end after the current block time {}", ctx.timestamp));
             }
             if is_system(&target) {
-                return bad(op, "system contract data cannot be archived");
+                return bad(code, "system contract data cannot be archived");
             }
             let value = match s.slot(&target, &key)? {
                 None => return refuse(NotStored { target, key }),
@@ -146,9 +118,9 @@ pub(crate) fn op(s: &mut Session, ctx: &CallContext, op: u32, input: &[u8]) -> R
             top.cold_byte_seconds = top.cold_byte_seconds.saturating_add(size.saturating_mul(seconds));
             ok((value_hash, size).abi_encode_params())
         }
-        ops::RESTORE => {
+        SystemOp::Restore => {
             let Ok((target, key, supplied, bytes)) = <(Address, Bytes, bool, Bytes)>::abi_decode_params(input) else {
-                return bad(op, "expected (address, bytes, bool, bytes)");
+                return bad(code, "expected (address, bytes, bool, bytes)");
             };
             let t = match s.slot(&target, &key)? {
                 Some(Slot::Tombstone(t)) => t,
@@ -183,9 +155,9 @@ pub(crate) fn op(s: &mut Session, ctx: &CallContext, op: u32, input: &[u8]) -> R
             }
             ok((t.value_hash, t.size, !supplied).abi_encode_params())
         }
-        ops::KEYS => {
+        SystemOp::Keys => {
             let Ok((target, prefix, start_after, limit)) = <(Address, Bytes, Bytes, u32)>::abi_decode_params(input) else {
-                return bad(op, "expected (address, bytes, bytes, uint32)");
+                return bad(code, "expected (address, bytes, bytes, uint32)");
             };
             let limit = limit.min(MAX_SYSTEM_SCAN) as usize;
             let mut keys: Vec<Bytes> = Vec::new();
@@ -209,9 +181,9 @@ pub(crate) fn op(s: &mut Session, ctx: &CallContext, op: u32, input: &[u8]) -> R
             }
             ok((keys,).abi_encode_params())
         }
-        ops::TOMBSTONE => {
+        SystemOp::Tombstone => {
             let Ok((target, key)) = <(Address, Bytes)>::abi_decode_params(input) else {
-                return bad(op, "expected (address, bytes)");
+                return bad(code, "expected (address, bytes)");
             };
             let out = match s.slot(&target, &key)? {
                 Some(Slot::Tombstone(t)) => (true, t.value_hash, t.size, t.retention_end, t.payer, t.purged),
@@ -219,19 +191,19 @@ pub(crate) fn op(s: &mut Session, ctx: &CallContext, op: u32, input: &[u8]) -> R
             };
             ok(out.abi_encode_params())
         }
-        ops::QUOTA => {
+        SystemOp::Quota => {
             let Ok((target,)) = <(Address,)>::abi_decode_params(input) else {
-                return bad(op, "expected (address)");
+                return bad(code, "expected (address)");
             };
             let r = quota_record(s, &target)?;
             ok((r.owner, r.quota, r.used).abi_encode_params())
         }
-        ops::SET_QUOTA => {
+        SystemOp::SetQuota => {
             let Ok((target, quota)) = <(Address, u64)>::abi_decode_params(input) else {
-                return bad(op, "expected (address, uint64)");
+                return bad(code, "expected (address, uint64)");
             };
             if is_system(&target) || s.contract_at(&target)?.is_none() {
-                return bad(op, format!("{target} is not a user contract"));
+                return bad(code, format!("{target} is not a user contract"));
             }
             let mut r = quota_record(s, &target)?;
             if quota < r.used {
@@ -245,7 +217,6 @@ pub(crate) fn op(s: &mut Session, ctx: &CallContext, op: u32, input: &[u8]) -> R
             top.storage_paid = top.storage_paid.saturating_add(bought);
             ok((previous,).abi_encode_params())
         }
-        _ => Err(HostError::Refused(format!("unknown system op {op}"))),
     }
 }
 

@@ -272,20 +272,12 @@ fn reentrancy_is_refused_unless_the_contract_opts_in() {
 
 mod archive {
     use super::*;
-    use alloy_sol_types::{SolCall, SolError, sol};
+    use alloy_sol_types::{SolCall, SolError};
 
-    sol! {
-        interface IArchive {
-            function archive(address target, bytes[] keys, uint64 retentionSeconds) external returns (uint64 archived, uint64 bytes);
-            function restore(address target, bytes[] keys) external returns (uint64 restored);
-            function restoreWithData(address target, bytes[] keys, bytes[] values) external returns (uint64 restored);
-            function authorise(address account, bool allowed) external;
-            function setQuota(address target, uint64 quotaBytes) external;
-            error NotAuthorised(address target, address caller);
-        }
-        error HashMismatch(address target, bytes key, bytes32 expected, bytes32 actual);
-        error ColdCopyPurged(address target, bytes key, uint64 retentionEnd);
-    }
+    use strata_primitives::interfaces::{
+        IArchive,
+        ISystemOps::{ColdCopyPurged, HashMismatch},
+    };
 
     use strata_primitives::{
         Slot,

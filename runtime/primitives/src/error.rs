@@ -28,6 +28,16 @@ pub enum Error {
     InvalidPath(String),
 }
 
+impl From<strata_protocol::Error> for Error {
+    fn from(e: strata_protocol::Error) -> Self {
+        match e {
+            strata_protocol::Error::Rlp(e) => Self::Rlp(e),
+            strata_protocol::Error::TrailingBytes(n) => Self::TrailingBytes(n),
+            strata_protocol::Error::Deploy(m) => Self::TxDecode(alloc::format!("deploy data: {m}")),
+        }
+    }
+}
+
 impl From<alloy_rlp::Error> for Error {
     fn from(e: alloy_rlp::Error) -> Self {
         Self::Rlp(e)

@@ -1,10 +1,11 @@
 //! Strata's core data types, shared by the node, the runtime, contracts and clients.
 //!
-//! Why a separate crate: everything that must agree byte-for-byte across nodes,
-//! contracts and offline auditors — addresses, hashes, RLP, Ethereum transaction
-//! envelopes, block headers, receipts and (later) proof and certificate
-//! verification — lives here, in one `no_std + alloc` crate, so a Wasm contract
-//! and an auditor's verifier use exactly the code the node uses.
+//! Why a separate crate: everything that must agree byte-for-byte across nodes and
+//! clients — Ethereum transaction envelopes, receipts, keys and signing, ordered-trie
+//! roots — lives here, in one `no_std + alloc` crate. The protocol facts a contract or a
+//! browser needs too (the header, certificates, proofs, audits, the storage market's
+//! layouts, the host ABI's names) are in the lighter `strata-protocol` and re-exported
+//! here under the same paths, with k256 signature recovery switched on.
 //!
 //! The Ethereum wire formats come from the `alloy` crates (the same ones reth
 //! uses); this crate fixes which subset Strata accepts (legacy with EIP-155 and
@@ -13,19 +14,16 @@
 
 extern crate alloc;
 
-pub mod account;
-pub mod audit;
 pub mod block;
-pub mod consensus;
-pub mod deploy;
 pub mod error;
 pub mod keys;
-pub mod nibbles;
-pub mod proof;
 pub mod receipt;
-pub mod rlp_item;
-pub mod system;
 pub mod transaction;
+
+#[cfg(test)]
+mod consensus_tests;
+
+pub use strata_protocol::{abi, account, audit, consensus, deploy, interfaces, nibbles, proof, rlp_item, system};
 
 pub use account::{Account, EMPTY_ROOT_HASH, KECCAK_EMPTY};
 pub use alloy_primitives::{Address, B256, Bloom, Bytes, Log, LogData, Signature, U256, address, b256, hex, keccak256};

@@ -39,13 +39,7 @@ pub struct StoredReceipt {
     pub resources: ResourceUsage,
 }
 
-/// Address the resource log is emitted from: `0x…535452415441` ("STRATA"). No account
-/// can have it as a key, so no contract can forge the log.
-pub const RESOURCE_LOG_ADDRESS: Address = alloy_primitives::address!("0000000000000000000000000000535452415441");
-
-/// Topic of the resource log: `keccak256("Resources(uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint256,uint256,uint256,uint256,uint256,uint256)")`.
-pub const RESOURCE_LOG_TOPIC: alloy_primitives::B256 =
-    alloy_primitives::b256!("4fc35b47f53deeede1e8a6a7c1f5e73e53d1bafab7ef52adb8453943c5662f90");
+pub use strata_protocol::system::{RESOURCE_LOG_ADDRESS, RESOURCE_LOG_TOPIC};
 
 /// The fee of a transaction, by resource (wei), as the fee contract quoted it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]

@@ -52,7 +52,7 @@ impl TransactionSigned {
             return Err(Error::UnsupportedTxType(bytes[0]));
         }
         let mut buf = bytes;
-        let envelope = TxEnvelope::decode_2718(&mut buf).map_err(|e| Error::TxDecode(e.to_string()))?;
+        let envelope = TxEnvelope::decode_2718(&mut buf).map_err(|e| Error::TxDecode(alloc::format!("{e}")))?;
         if !buf.is_empty() {
             return Err(Error::TrailingBytes(buf.len()));
         }

@@ -1,11 +1,12 @@
-//! The host ABI: functions a contract imports from module `env`.
+//! The host ABI: functions a contract imports from module `env` (their names, and
+//! the codes they return, are `strata_protocol::abi`'s).
 //!
 //! Conventions (see `docs/abi.md`): pointers and lengths are `i32` offsets into the
 //! contract's exported `memory`; addresses are 20 bytes, hashes and 256-bit values
 //! 32 bytes big-endian. Every function validates lengths, then **charges its gas
 //! before doing any work**, then reads guest memory strictly within bounds.
 
-use strata_primitives::{Address, B256, MAX_STORAGE_KEY_LEN, MAX_STORAGE_VALUE_LEN, Signature, U256, keccak256};
+use strata_primitives::{Address, B256, MAX_STORAGE_KEY_LEN, MAX_STORAGE_VALUE_LEN, Signature, U256, abi::{CallStatus, SystemOp}, keccak256};
 use wasmtime::{Caller, Linker, Memory, Trap};
 
 use crate::{
@@ -14,50 +15,9 @@ use crate::{
     host::SubCall,
 };
 
-/// Import module name.
-pub const MODULE: &str = "env";
-/// Required export: the call entry point, `() -> ()`.
-pub const EXPORT_CALL: &str = "call";
-/// Optional export: the constructor, `() -> ()`, run once at deploy.
-pub const EXPORT_DEPLOY: &str = "deploy";
-/// Required export: the linear memory.
-pub const EXPORT_MEMORY: &str = "memory";
-/// Optional marker export: the contract accepts re-entrant calls.
-pub const EXPORT_REENTRANT: &str = "strata_reentrant";
-
-/// The privileged import only genesis system contracts may use (see `docs/abi.md`):
-/// `system(op, in_ptr, in_len) -> status`, result or revert data in the return buffer.
-pub const SYSTEM_IMPORT: &str = "system";
-
-/// Most keys one `system` key scan returns (its gas is charged for this many up front).
-pub const MAX_SYSTEM_SCAN: u32 = 100;
-
-/// Every function of the ABI, by name.
-pub const IMPORTS: &[&str] = &[
-    "input_size",
-    "input_read",
-    "return_data",
-    "revert",
-    "storage_read",
-    "storage_write",
-    "storage_remove",
-    "caller",
-    "origin",
-    "self_address",
-    "call_value",
-    "balance",
-    "block_number",
-    "block_timestamp",
-    "chain_id",
-    "emit_log",
-    "call",
-    "static_call",
-    "return_data_size",
-    "return_data_copy",
-    "keccak256",
-    "ecrecover",
-    "gas_left",
-];
+pub use strata_primitives::abi::{
+    EXPORT_CALL, EXPORT_DEPLOY, EXPORT_MEMORY, EXPORT_REENTRANT, IMPORTS, MAX_SYSTEM_SCAN, MODULE, SYSTEM_IMPORT,
+};
 
 type C<'a> = Caller<'a, Ctx>;
 type R<T> = wasmtime::Result<T>;
@@ -279,7 +239,7 @@ pub fn link(linker: &mut Linker<Ctx>) -> R<()> {
     })?;
     linker.func_wrap(MODULE, SYSTEM_IMPORT, |mut c: C<'_>, op: i32, ptr: i32, len: i32| -> R<i32> {
         let len = len_arg(len, c.data().limits.max_input_size, "system call input")?;
-        let op = u32::try_from(op).map_err(|_| refused("negative system op"))?;
+        let op = u32::try_from(op).ok().and_then(SystemOp::from_code).ok_or_else(|| refused(format!("unknown system op {op}")))?;
         charge(&mut c, gas::system(op, len))?;
         let input = read(&c, ptr, len)?;
         let reply = c.data_mut().host_mut()?.system(op, &input).map_err(host_err)?;
@@ -310,7 +270,7 @@ fn sub_call(c: &mut C<'_>, addr: i32, value: U256, input: i32, input_len: i32, g
     let input = read(c, input, input_len)?;
     if ctx.depth.saturating_add(1) > c.data().limits.max_call_depth {
         c.data_mut().last_return = b"call depth limit reached".to_vec();
-        return Ok(2);
+        return Ok(CallStatus::Failure.code() as i32);
     }
     let available = c.get_fuel()? / FUEL_PER_GAS;
     let cap = available.saturating_sub(available / 64);
@@ -321,5 +281,5 @@ fn sub_call(c: &mut C<'_>, addr: i32, value: U256, input: i32, input_len: i32, g
         c.data_mut().host_mut()?.call(SubCall { to, value, input, gas, is_static: is_static || ctx.is_static }).map_err(host_err)?;
     refund(c, gas.saturating_sub(result.gas_used))?;
     c.data_mut().last_return = result.output;
-    Ok(result.status as i32)
+    Ok(result.status.code() as i32)
 }

@@ -4,6 +4,8 @@
 //! Ethereum clients see *gas*. One gas is [`FUEL_PER_GAS`] fuel. Host functions
 //! charge their gas (converted to fuel) before they do any work.
 
+use strata_primitives::abi::SystemOp;
+
 /// Fuel units per unit of gas.
 pub const FUEL_PER_GAS: u64 = 10;
 
@@ -70,11 +72,11 @@ pub const SYSTEM_SCAN_PER_KEY: u64 = 1_000;
 
 /// Gas of the privileged `system` import for `op` with `input_len` bytes of input,
 /// charged before the op runs: the op's work is bounded by its kind and input.
-pub fn system(op: u32, input_len: usize) -> u64 {
+pub fn system(op: SystemOp, input_len: usize) -> u64 {
     let base = match op {
-        1 | 2 => SYSTEM_MOVE,
-        3 => SYSTEM_RECORD.saturating_add(SYSTEM_SCAN_PER_KEY.saturating_mul(u64::from(crate::abi::MAX_SYSTEM_SCAN))),
-        _ => SYSTEM_RECORD,
+        SystemOp::Archive | SystemOp::Restore => SYSTEM_MOVE,
+        SystemOp::Keys => SYSTEM_RECORD.saturating_add(SYSTEM_SCAN_PER_KEY.saturating_mul(u64::from(crate::abi::MAX_SYSTEM_SCAN))),
+        SystemOp::Tombstone | SystemOp::Quota | SystemOp::SetQuota => SYSTEM_RECORD,
     };
     base.saturating_add(copy(input_len))
 }

@@ -6,7 +6,10 @@
 
 use std::any::Any;
 
-use strata_primitives::{Address, B256, U256};
+use strata_primitives::{
+    Address, B256, U256,
+    abi::{CallStatus, SystemOp},
+};
 
 /// Who and what a frame runs for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,8 +52,8 @@ pub struct SubCall {
 /// How a nested call ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubCallResult {
-    /// 0 success, 1 revert, 2 failure (trap, out of gas, limit, refused).
-    pub status: u32,
+    /// Success, revert, or failure (trap, out of gas, limit, refused).
+    pub status: CallStatus,
     /// Gas the callee used (at most the gas handed to it).
     pub gas_used: u64,
     /// Return or revert data.
@@ -98,9 +101,9 @@ pub trait Host: Send + 'static {
     fn call(&mut self, call: SubCall) -> Result<SubCallResult, HostError>;
     /// A privileged op of the runtime's system contracts (archive, restore, quotas).
     /// Hosts that have none refuse.
-    fn system(&mut self, op: u32, input: &[u8]) -> Result<SystemReply, HostError> {
+    fn system(&mut self, op: SystemOp, input: &[u8]) -> Result<SystemReply, HostError> {
         let _ = input;
-        Err(HostError::Refused(format!("system op {op} is reserved for the runtime's system contracts")))
+        Err(HostError::Refused(format!("system op {} is reserved for the runtime's system contracts", op.code())))
     }
     /// For the executor to take its concrete host back after a frame.
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
@@ -149,7 +152,7 @@ pub mod testing {
                 is_static: false,
                 depth: 0,
             };
-            let call_result = SubCallResult { status: 0, gas_used: 1_000, output: b"pong".to_vec() };
+            let call_result = SubCallResult { status: CallStatus::Success, gas_used: 1_000, output: b"pong".to_vec() };
             Self { ctx, storage: BTreeMap::new(), logs: Vec::new(), calls: Vec::new(), call_result }
         }
     }

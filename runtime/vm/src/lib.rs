@@ -39,6 +39,7 @@ use std::{
 
 use parking_lot::Mutex;
 use strata_primitives::{B256, keccak256};
+pub use strata_primitives::abi::{CallStatus, SystemOp};
 use wasmtime::{Config, Engine, InstancePre, Linker, Memory, Module, OptLevel, ResourceLimiter, Store, Trap, WasmFeatures};
 
 pub use abi::{EXPORT_CALL, EXPORT_DEPLOY, EXPORT_MEMORY, EXPORT_REENTRANT, IMPORTS, MAX_SYSTEM_SCAN, MODULE, SYSTEM_IMPORT};
@@ -226,6 +227,17 @@ pub enum Status {
     /// Trapped, ran out of gas, broke a limit or was refused: changes roll back and all
     /// gas handed to the frame is consumed. The text says why.
     Failure(String),
+}
+
+impl Status {
+    /// The status code a calling contract sees for a frame that ended so.
+    pub fn call_status(&self) -> CallStatus {
+        match self {
+            Status::Success => CallStatus::Success,
+            Status::Revert => CallStatus::Revert,
+            Status::Failure(_) => CallStatus::Failure,
+        }
+    }
 }
 
 /// The result of running one frame.

@@ -248,12 +248,7 @@ impl Host for ChainHost {
         let host = ChainHost { vm: self.vm.clone(), contract: self.contract.clone(), ctx, stack_left: self.stack_left.clone() };
         let (_, out) = self.vm.execute(&self.contract, Entry::Call, Box::new(host), call.input, call.gas);
         let out = out.map_err(|e| HostError::Node(e.to_string()))?;
-        let status = match out.status {
-            Status::Success => 0,
-            Status::Revert => 1,
-            Status::Failure(_) => 2,
-        };
-        Ok(SubCallResult { status, gas_used: out.gas_used, output: out.output })
+        Ok(SubCallResult { status: out.status.call_status(), gas_used: out.gas_used, output: out.output })
     }
     fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
         self

@@ -23,97 +23,17 @@
 
 use alloc::vec::Vec;
 
-use alloy_primitives::{Address, B256, Bytes, U256, address};
-use alloy_sol_types::{SolType, SolValue, abi::TokenSeq, sol};
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_sol_types::{SolType, SolValue, abi::TokenSeq};
 
 use crate::{CallError, ContractError, call_contract, host, view_contract};
 
-/// The fee contract (`contracts/system/fee`): the price table, changed only by its
-/// admin, every change an event. See [`IFee`].
-pub const FEE_CONTRACT: Address = address!("0x0000000000000000000000000000000000001001");
+/// The system contracts' addresses (`contracts/system/fee`, `contracts/system/archive`,
+/// and the runtime's own registry account), as `strata_protocol` defines them.
+pub use strata_protocol::system::{ARCHIVE_CONTRACT, FEE_CONTRACT, STORAGE_REGISTRY};
 
-/// The archive contract (`contracts/system/archive`): the policy for moving contract
-/// data to a cold backup and back. See [`IArchive`].
-pub const ARCHIVE_CONTRACT: Address = address!("0x0000000000000000000000000000000000001002");
-
-/// A codeless system account under which the runtime keeps storage-quota records.
-/// Contracts never touch it.
-pub const STORAGE_REGISTRY: Address = address!("0x0000000000000000000000000000000000001003");
-
-sol! {
-    /// The fee contract's public ABI (at [`FEE_CONTRACT`]). Constructor:
-    /// `(address admin, uint256 gasPrice, uint256 fuelPrice, uint256 networkBytePrice,
-    /// uint256 storageBytePrice, uint256 coldByteDayPrice, uint64 defaultRetentionSeconds,
-    /// uint64 defaultQuotaBytes)`.
-    #[derive(Debug, PartialEq, Eq)]
-    interface IFee {
-        /// Who may change the prices and the admin.
-        function admin() external view returns (address);
-        /// The whole price table.
-        function prices() external view returns (uint256 gasPrice, uint256 fuelPrice, uint256 networkBytePrice, uint256 storageBytePrice, uint256 coldByteDayPrice, uint64 defaultRetentionSeconds, uint64 defaultQuotaBytes);
-        /// What the runtime reads every block.
-        function schedule() external view returns (uint256 gasPrice, uint64 defaultQuotaBytes, uint64 defaultRetentionSeconds);
-        /// The price of a resource bundle (`validators` 0 counts as 1; cold storage is
-        /// charged per byte-day, rounded up). `storageCost` is the ABI's third output,
-        /// `storage` (a Solidity keyword, so `sol!` cannot name a field after it).
-        function quote(uint64 fuel, uint64 txBytes, uint32 validators, uint64 storageBytes, uint64 coldByteSeconds) external view returns (uint256 compute, uint256 network, uint256 storageCost, uint256 cold, uint256 total);
-        /// Admin only; emits `PricesChanged`.
-        function setPrices(uint256 gasPrice, uint256 fuelPrice, uint256 networkBytePrice, uint256 storageBytePrice, uint256 coldByteDayPrice, uint64 defaultRetentionSeconds, uint64 defaultQuotaBytes) external;
-        /// Admin only; emits `AdminChanged`.
-        function setAdmin(address admin) external;
-        /// The price table changed (also emitted by the constructor).
-        event PricesChanged(address indexed by, uint256 gasPrice, uint256 fuelPrice, uint256 networkBytePrice, uint256 storageBytePrice, uint256 coldByteDayPrice, uint64 defaultRetentionSeconds, uint64 defaultQuotaBytes);
-        /// The admin changed (also emitted by the constructor, from the zero address).
-        event AdminChanged(address indexed previous, address indexed admin);
-        /// Only the admin may do this.
-        error NotAdmin(address caller);
-        /// The prices break a rule; the reason says which.
-        error InvalidPrices(string reason);
-    }
-
-    /// The archive contract's public ABI (at [`ARCHIVE_CONTRACT`]).
-    #[derive(Debug, PartialEq, Eq)]
-    interface IArchive {
-        /// Moves `target`'s entries at `keys` (raw storage keys) to the cold store for
-        /// `retentionSeconds` (0: the fee contract's default). Caller: `target` or an
-        /// account it authorised. The transaction's origin pays.
-        function archive(address target, bytes[] keys, uint64 retentionSeconds) external returns (uint64 archived, uint64 bytes);
-        /// Archives up to `limit` live keys of `target` starting with `prefix`, strictly
-        /// after `startAfter`; `lastKey` (empty: none) is where the next page starts.
-        function archivePrefix(address target, bytes prefix, bytes startAfter, uint32 limit, uint64 retentionSeconds) external returns (uint64 archived, bytes lastKey);
-        /// Brings entries back from the cold store. Anyone.
-        function restore(address target, bytes[] keys) external returns (uint64 restored);
-        /// Brings entries back from values the caller supplies (checked against the
-        /// tombstones' hashes). Anyone.
-        function restoreWithData(address target, bytes[] keys, bytes[] values) external returns (uint64 restored);
-        /// The calling contract lets (or stops letting) `account` archive its data.
-        function authorise(address account, bool allowed) external;
-        /// Whether `account` may archive `target`'s data.
-        function isAuthorised(address target, address account) external view returns (bool);
-        /// Sets `target`'s storage quota. Caller: `target` or its owner.
-        function setQuota(address target, uint64 quotaBytes) external;
-        /// `target`'s owner, storage quota and bytes used.
-        function quota(address target) external view returns (address owner, uint64 quota, uint64 used);
-        /// What the tombstone at `target`'s `key` says (`archived` false: none).
-        function tombstone(address target, bytes key) external view returns (bool archived, bytes32 valueHash, uint64 size, uint64 retentionEnd, address payer, bool purged);
-        /// An entry went to the cold store.
-        event Archived(address indexed target, bytes key, bytes32 valueHash, uint64 size, uint64 retentionEnd, address indexed payer);
-        /// An entry came back.
-        event Restored(address indexed target, bytes key, bytes32 valueHash, bool fromCold);
-        /// `target` changed `account`'s right to archive its data.
-        event Authorised(address indexed target, address indexed account, bool allowed);
-        /// `target`'s quota changed.
-        event QuotaChanged(address indexed target, uint64 previous, uint64 quota);
-        /// The caller may not archive `target`'s data.
-        error NotAuthorised(address target, address caller);
-        /// `restoreWithData` got a different number of keys and values.
-        error LengthMismatch(uint64 keys, uint64 values);
-        /// Only `target` or its owner may do this.
-        error NotOwner(address target, address caller);
-        /// No keys given.
-        error EmptyKeys();
-    }
-}
+/// The fee and archive contracts' public ABIs, as `strata_protocol` defines them.
+pub use strata_protocol::interfaces::{IArchive, IFee};
 
 /// Reads the fee contract's schedule (gas price, default quota, default retention).
 pub fn fee_schedule() -> Result<IFee::scheduleReturn, CallError> {
@@ -134,27 +54,21 @@ pub fn archive_own(keys: Vec<Bytes>, retention_seconds: u64) -> Result<(u64, u64
     Ok((r.archived, r.bytes))
 }
 
-/// The privileged operations (the value is the `op` argument of the import).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(i32)]
-pub enum Op {
-    /// (address target, bytes key, uint64 retentionEnd, address payer) → (bytes32 valueHash,
-    /// uint64 size): replaces the value by a tombstone and moves it to the cold store.
-    Archive = 1,
-    /// (address target, bytes key, bool supplied, bytes value) → (bytes32 valueHash, uint64
-    /// size, bool fromCold): restores from the cold store, or `value` if it hashes to the tombstone's hash.
-    Restore = 2,
-    /// (address target, bytes prefix, bytes startAfter, uint32 limit) → (bytes[] keys): live
-    /// keys with `prefix`, strictly after `startAfter` (empty: from the start), sorted, at most `limit`.
-    Keys = 3,
-    /// (address target, bytes key) → (bool archived, bytes32 valueHash, uint64 size, uint64
-    /// retentionEnd, address payer, bool purged).
-    Tombstone = 4,
-    /// (address target) → (address owner, uint64 quota, uint64 used).
-    Quota = 5,
-    /// (address target, uint64 quota) → (uint64 previous).
-    SetQuota = 6,
-}
+/// The privileged operations (the value is the `op` argument of the import), as
+/// `strata_protocol::abi::SystemOp` defines them. Their argument and result tuples:
+/// - `Archive`: (address target, bytes key, uint64 retentionEnd, address payer) →
+///   (bytes32 valueHash, uint64 size): replaces the value by a tombstone and moves it
+///   to the cold store;
+/// - `Restore`: (address target, bytes key, bool supplied, bytes value) → (bytes32
+///   valueHash, uint64 size, bool fromCold): from the cold store, or `value` if it hashes
+///   to the tombstone's hash;
+/// - `Keys`: (address target, bytes prefix, bytes startAfter, uint32 limit) → (bytes[]
+///   keys): live keys with `prefix`, strictly after `startAfter`, sorted, at most `limit`;
+/// - `Tombstone`: (address target, bytes key) → (bool archived, bytes32 valueHash,
+///   uint64 size, uint64 retentionEnd, address payer, bool purged);
+/// - `Quota`: (address target) → (address owner, uint64 quota, uint64 used);
+/// - `SetQuota`: (address target, uint64 quota) → (uint64 previous).
+pub use strata_protocol::abi::SystemOp as Op;
 
 /// Revert data of a system op: propagate it unchanged (`host::revert`, or return it as
 /// the error of a `#[contract]` function).
@@ -170,7 +84,7 @@ impl ContractError for Refused {
 /// Runs `op` with its ABI-encoded argument tuple: `Ok(output)` (the encoded result
 /// tuple), or `Err(revert data)` to propagate unchanged. Privileged: see the module docs.
 pub fn system_op(op: Op, input: &[u8]) -> Result<Vec<u8>, Vec<u8>> {
-    match host::system(op as i32, input) {
+    match host::system(op.code() as i32, input) {
         (0, out) => Ok(out),
         (1, revert) => Err(revert),
         _ => Err("system op: unknown status".revert_data()),

@@ -25,22 +25,12 @@ sol! {
         function setArchiver(address account, bool allowed) external;
         function archiveOwn(bytes[] keys, uint64 retentionSeconds) external returns (uint64, uint64);
     }
-    interface IArchive {
-        function archive(address target, bytes[] keys, uint64 retentionSeconds) external returns (uint64 archived, uint64 bytes);
-        function archivePrefix(address target, bytes prefix, bytes startAfter, uint32 limit, uint64 retentionSeconds) external returns (uint64 archived, bytes lastKey);
-        function restore(address target, bytes[] keys) external returns (uint64 restored);
-        function restoreWithData(address target, bytes[] keys, bytes[] values) external returns (uint64 restored);
-        function setQuota(address target, uint64 quotaBytes) external;
-        event Archived(address indexed target, bytes key, bytes32 valueHash, uint64 size, uint64 retentionEnd, address indexed payer);
-        error NotAuthorised(address target, address caller);
-    }
-    interface IFee {
-        function setPrices(uint256 gasPrice, uint256 fuelPrice, uint256 networkBytePrice, uint256 storageBytePrice, uint256 coldByteDayPrice, uint64 defaultRetentionSeconds, uint64 defaultQuotaBytes) external;
-        error NotAdmin(address caller);
-    }
-    error HashMismatch(address target, bytes key, bytes32 expected, bytes32 actual);
-    error ColdCopyPurged(address target, bytes key, uint64 retentionEnd);
 }
+
+use strata_primitives::interfaces::{
+    IArchive, IFee,
+    ISystemOps::{ColdCopyPurged, HashMismatch},
+};
 
 const CHAIN_ID: u64 = 1337;
 const GWEI: u128 = 1_000_000_000;

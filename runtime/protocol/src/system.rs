@@ -23,6 +23,13 @@ pub const ARCHIVE_CONTRACT: Address = address!("00000000000000000000000000000000
 /// quota records and the purge queue of the cold store.
 pub const STORAGE_REGISTRY: Address = address!("0000000000000000000000000000000000001003");
 
+/// Address the resource and payout logs are emitted from: `0x…535452415441` ("STRATA").
+/// No account can have it as a key, so no contract can forge the logs.
+pub const RESOURCE_LOG_ADDRESS: Address = address!("0000000000000000000000000000535452415441");
+
+/// Topic of the resource log: `keccak256("Resources(uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint256,uint256,uint256,uint256,uint256,uint256)")`.
+pub const RESOURCE_LOG_TOPIC: B256 = b256!("4fc35b47f53deeede1e8a6a7c1f5e73e53d1bafab7ef52adb8453943c5662f90");
+
 /// True for the accounts the runtime manages (exempt from quotas).
 pub fn is_system(address: &Address) -> bool {
     *address == FEE_CONTRACT || *address == ARCHIVE_CONTRACT || *address == STORAGE_REGISTRY
@@ -183,16 +190,16 @@ pub fn cold_key(target: &Address, key: &[u8], value_hash: &B256, retention_end: 
 pub const PAYOUT_TOPIC: B256 = b256!("5afeca38b2064c23a692c4cf353015d80ab3ecc417b4f893f372690c11fbd9a6");
 
 /// The log recording that `validator` received `amount` wei of a transaction's fee,
-/// emitted from [`crate::RESOURCE_LOG_ADDRESS`]: `Payout(address indexed validator, uint256 amount)`.
+/// emitted from [`RESOURCE_LOG_ADDRESS`]: `Payout(address indexed validator, uint256 amount)`.
 pub fn payout_log(validator: &Address, amount: U256) -> Log {
     let topic = B256::left_padding_from(validator.as_slice());
-    Log::new_unchecked(crate::RESOURCE_LOG_ADDRESS, alloc::vec![PAYOUT_TOPIC, topic], amount.to_be_bytes::<32>().to_vec().into())
+    Log::new_unchecked(RESOURCE_LOG_ADDRESS, alloc::vec![PAYOUT_TOPIC, topic], amount.to_be_bytes::<32>().to_vec().into())
 }
 
 /// Reads a payout log back: `(validator, amount)`.
 pub fn parse_payout(log: &Log) -> Option<(Address, U256)> {
     let topics = log.topics();
-    if log.address != crate::RESOURCE_LOG_ADDRESS || topics.len() != 2 || topics[0] != PAYOUT_TOPIC || log.data.data.len() != 32 {
+    if log.address != RESOURCE_LOG_ADDRESS || topics.len() != 2 || topics[0] != PAYOUT_TOPIC || log.data.data.len() != 32 {
         return None;
     }
     Some((Address::from_slice(&topics[1][12..]), U256::from_be_slice(&log.data.data)))

@@ -10,12 +10,10 @@
 
 use alloc::{string::String, vec::Vec};
 
-use alloy_consensus::ReceiptEnvelope;
-use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{B256, Bytes};
-use alloy_rlp::{RlpDecodable, RlpEncodable};
+use alloy_rlp::{Decodable, RlpDecodable, RlpEncodable};
 
-use crate::{CommitCertificate, Header, ValidatorSet, proof, rlp_item::decode_exact};
+use crate::{CommitCertificate, Header, ValidatorSet, consensus::Recover, proof, rlp_item::decode_exact};
 
 /// Everything needed to check one receipt offline.
 #[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
@@ -79,14 +77,61 @@ pub fn receipt_key(index: u64) -> Vec<u8> {
     alloy_rlp::encode(index)
 }
 
-/// Verifies a bundle against the validator set of chain `chain_id` — both from the
-/// auditor's trust root, never from the bundle. With `transaction`, the receipt must
-/// belong to that transaction hash.
+/// What an EIP-2718 receipt says that a verdict reports.
+struct ReceiptSummary {
+    success: bool,
+    cumulative_gas_used: u64,
+    logs: usize,
+}
+
+/// Decodes an EIP-2718 receipt (`type ‖ rlp([status, cumulativeGasUsed, bloom, logs])`,
+/// or the bare list for a legacy one) far enough for a verdict; the whole input must be
+/// that one receipt.
+fn summarise_receipt(bytes: &[u8]) -> Result<ReceiptSummary, alloy_rlp::Error> {
+    let mut buf = match bytes.first() {
+        Some(&t) if t < 0x7f => &bytes[1..],
+        _ => bytes,
+    };
+    let header = alloy_rlp::Header::decode(&mut buf)?;
+    if !header.list || header.payload_length != buf.len() {
+        return Err(alloy_rlp::Error::UnexpectedLength);
+    }
+    let success = bool::decode(&mut buf)?;
+    let cumulative_gas_used = u64::decode(&mut buf)?;
+    let _bloom = <[u8; 256]>::decode(&mut buf)?;
+    let logs = alloy_rlp::Header::decode(&mut buf)?;
+    if !logs.list || logs.payload_length != buf.len() {
+        return Err(alloy_rlp::Error::UnexpectedLength);
+    }
+    let mut count = 0usize;
+    while !buf.is_empty() {
+        let log = alloy_rlp::Header::decode(&mut buf)?;
+        buf = buf.get(log.payload_length..).ok_or(alloy_rlp::Error::InputTooShort)?;
+        count = count.saturating_add(1);
+    }
+    Ok(ReceiptSummary { success, cumulative_gas_used, logs: count })
+}
+
+/// [`verify_receipt_with`] k256 recovery.
+#[cfg(feature = "k256")]
 pub fn verify_receipt(
     bundle: &ReceiptBundle,
     validators: &ValidatorSet,
     chain_id: u64,
     transaction: Option<B256>,
+) -> Result<Verdict, AuditError> {
+    verify_receipt_with(bundle, validators, chain_id, transaction, &crate::consensus::K256)
+}
+
+/// Verifies a bundle against the validator set of chain `chain_id` — both from the
+/// auditor's trust root, never from the bundle — recovering signatures with `recover`.
+/// With `transaction`, the receipt must belong to that transaction hash.
+pub fn verify_receipt_with(
+    bundle: &ReceiptBundle,
+    validators: &ValidatorSet,
+    chain_id: u64,
+    transaction: Option<B256>,
+    recover: &impl Recover,
 ) -> Result<Verdict, AuditError> {
     let leaf = proof::verify(bundle.header.receipts_root, &receipt_key(bundle.index), &bundle.proof)
         .map_err(|e| AuditError::Proof(alloc::format!("{e:?}")))?
@@ -109,7 +154,7 @@ pub fn verify_receipt(
             bundle.index
         )));
     }
-    let receipt = ReceiptEnvelope::decode_2718(&mut bundle.receipt.as_ref()).map_err(|e| AuditError::Receipt(alloc::format!("{e}")))?;
+    let receipt = summarise_receipt(&bundle.receipt).map_err(|e| AuditError::Receipt(alloc::format!("{e}")))?;
     if bundle.certificate.is_empty() {
         return Err(AuditError::Certificate("no certificate".into()));
     }
@@ -126,15 +171,15 @@ pub fn verify_receipt(
     if bundle.header.chain_id != chain_id {
         return Err(AuditError::Certificate(alloc::format!("the header is of chain {}, not {chain_id}", bundle.header.chain_id)));
     }
-    cert.verify(validators, chain_id).map_err(|e| AuditError::Certificate(alloc::format!("{e}")))?;
+    cert.verify_with(validators, chain_id, recover).map_err(|e| AuditError::Certificate(alloc::format!("{e}")))?;
     Ok(Verdict {
         block_hash,
         block_number: bundle.header.number,
         index: bundle.index,
         transaction_hash,
-        success: receipt.status(),
-        cumulative_gas_used: receipt.cumulative_gas_used(),
-        logs: receipt.logs().len(),
+        success: receipt.success,
+        cumulative_gas_used: receipt.cumulative_gas_used,
+        logs: receipt.logs,
         signers: cert.signatures.iter().map(|s| s.validator).collect(),
     })
 }

@@ -31,7 +31,7 @@ pub fn encode(module: &[u8], input: &[u8]) -> Vec<u8> {
 
 /// Splits deploy data into `(module, constructor input)`.
 pub fn decode(data: &[u8]) -> Result<(&[u8], &[u8])> {
-    let bad = |m: &str| Error::TxDecode(alloc::format!("deploy data: {m}"));
+    let bad = |m: &str| Error::Deploy(alloc::string::String::from(m));
     let rest = data.strip_prefix(&MAGIC[..]).ok_or_else(|| bad("missing 0xEF5741534D magic"))?;
     let (&version, rest) = rest.split_first().ok_or_else(|| bad("missing version"))?;
     if version != VERSION {

@@ -1,0 +1,103 @@
+//! The system contracts' public interfaces, as Solidity ABI (`alloy-sol-types`), and
+//! the errors the runtime's system ops refuse with: what the runtime calls (the fee
+//! quote), what contracts call (the SDK re-exports these), what clients and tests
+//! encode.
+
+use alloy_sol_types::sol;
+
+sol! {
+    /// The fee contract's public ABI (at [`crate::system::FEE_CONTRACT`]). Constructor:
+    /// `(address admin, uint256 gasPrice, uint256 fuelPrice, uint256 networkBytePrice,
+    /// uint256 storageBytePrice, uint256 coldByteDayPrice, uint64 defaultRetentionSeconds,
+    /// uint64 defaultQuotaBytes)`.
+    #[derive(Debug, PartialEq, Eq)]
+    interface IFee {
+        /// Who may change the prices and the admin.
+        function admin() external view returns (address);
+        /// The whole price table.
+        function prices() external view returns (uint256 gasPrice, uint256 fuelPrice, uint256 networkBytePrice, uint256 storageBytePrice, uint256 coldByteDayPrice, uint64 defaultRetentionSeconds, uint64 defaultQuotaBytes);
+        /// What the runtime reads every block.
+        function schedule() external view returns (uint256 gasPrice, uint64 defaultQuotaBytes, uint64 defaultRetentionSeconds);
+        /// The price of a resource bundle (`validators` 0 counts as 1; cold storage is
+        /// charged per byte-day, rounded up). `storageCost` is the ABI's third output,
+        /// `storage` (a Solidity keyword, so `sol!` cannot name a field after it).
+        function quote(uint64 fuel, uint64 txBytes, uint32 validators, uint64 storageBytes, uint64 coldByteSeconds) external view returns (uint256 compute, uint256 network, uint256 storageCost, uint256 cold, uint256 total);
+        /// Admin only; emits `PricesChanged`.
+        function setPrices(uint256 gasPrice, uint256 fuelPrice, uint256 networkBytePrice, uint256 storageBytePrice, uint256 coldByteDayPrice, uint64 defaultRetentionSeconds, uint64 defaultQuotaBytes) external;
+        /// Admin only; emits `AdminChanged`.
+        function setAdmin(address admin) external;
+        /// The price table changed (also emitted by the constructor).
+        event PricesChanged(address indexed by, uint256 gasPrice, uint256 fuelPrice, uint256 networkBytePrice, uint256 storageBytePrice, uint256 coldByteDayPrice, uint64 defaultRetentionSeconds, uint64 defaultQuotaBytes);
+        /// The admin changed (also emitted by the constructor, from the zero address).
+        event AdminChanged(address indexed previous, address indexed admin);
+        /// Only the admin may do this.
+        error NotAdmin(address caller);
+        /// The prices break a rule; the reason says which.
+        error InvalidPrices(string reason);
+    }
+
+    /// The archive contract's public ABI (at [`crate::system::ARCHIVE_CONTRACT`]).
+    #[derive(Debug, PartialEq, Eq)]
+    interface IArchive {
+        /// Moves `target`'s entries at `keys` (raw storage keys) to the cold store for
+        /// `retentionSeconds` (0: the fee contract's default). Caller: `target` or an
+        /// account it authorised. The transaction's origin pays.
+        function archive(address target, bytes[] keys, uint64 retentionSeconds) external returns (uint64 archived, uint64 bytes);
+        /// Archives up to `limit` live keys of `target` starting with `prefix`, strictly
+        /// after `startAfter`; `lastKey` (empty: none) is where the next page starts.
+        function archivePrefix(address target, bytes prefix, bytes startAfter, uint32 limit, uint64 retentionSeconds) external returns (uint64 archived, bytes lastKey);
+        /// Brings entries back from the cold store. Caller: `target`, an account it
+        /// authorised, or its owner.
+        function restore(address target, bytes[] keys) external returns (uint64 restored);
+        /// Brings entries back from values the caller supplies (checked against the
+        /// tombstones' hashes). Caller: as for `restore`.
+        function restoreWithData(address target, bytes[] keys, bytes[] values) external returns (uint64 restored);
+        /// The calling contract lets (or stops letting) `account` archive its data.
+        function authorise(address account, bool allowed) external;
+        /// Whether `account` may archive `target`'s data.
+        function isAuthorised(address target, address account) external view returns (bool);
+        /// Sets `target`'s storage quota. Caller: `target` or its owner.
+        function setQuota(address target, uint64 quotaBytes) external;
+        /// `target`'s owner, storage quota and bytes used.
+        function quota(address target) external view returns (address owner, uint64 quota, uint64 used);
+        /// What the tombstone at `target`'s `key` says (`archived` false: none).
+        function tombstone(address target, bytes key) external view returns (bool archived, bytes32 valueHash, uint64 size, uint64 retentionEnd, address payer, bool purged);
+        /// An entry went to the cold store.
+        event Archived(address indexed target, bytes key, bytes32 valueHash, uint64 size, uint64 retentionEnd, address indexed payer);
+        /// An entry came back.
+        event Restored(address indexed target, bytes key, bytes32 valueHash, bool fromCold);
+        /// `target` changed `account`'s right to archive its data.
+        event Authorised(address indexed target, address indexed account, bool allowed);
+        /// `target`'s quota changed.
+        event QuotaChanged(address indexed target, uint64 previous, uint64 quota);
+        /// The caller may not archive (or restore) `target`'s data.
+        error NotAuthorised(address target, address caller);
+        /// `restoreWithData` got a different number of keys and values.
+        error LengthMismatch(uint64 keys, uint64 values);
+        /// Only `target` or its owner may do this.
+        error NotOwner(address target, address caller);
+        /// No keys given.
+        error EmptyKeys();
+    }
+}
+
+sol! {
+    /// Refusals of the runtime's system ops (the archive contract passes them on).
+    #[derive(Debug, PartialEq, Eq)]
+    interface ISystemOps {
+        /// The key holds no live value to archive.
+        error NotStored(address target, bytes key);
+        /// The key is archived already.
+        error AlreadyArchived(address target, bytes key);
+        /// The key is not archived: nothing to restore.
+        error NotArchived(address target, bytes key);
+        /// The supplied bytes are not the archived value.
+        error HashMismatch(address target, bytes key, bytes32 expected, bytes32 actual);
+        /// The cold copy was purged when retention ended: supply the bytes (restoreWithData).
+        error ColdCopyPurged(address target, bytes key, uint64 retentionEnd);
+        /// A quota below what the contract already uses.
+        error QuotaBelowUsage(address target, uint64 quota, uint64 used);
+        /// The op's input is malformed or breaks a rule; the reason says which.
+        error BadSystemInput(uint32 op, string reason);
+    }
+}
