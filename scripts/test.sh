@@ -4,7 +4,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 start=$(date +%s)
+stage() { echo "test.sh: $1 ($(( $(date +%s) - start ))s)"; }
+# Hygiene first: formatting, then the shared crates build for a contract's target
+# (no_std, wasm32v1-none), then lints on everything (warnings are errors).
+cargo fmt --all --check
+cargo fmt --all --check --manifest-path contracts/Cargo.toml
+cargo build --locked -p strata-protocol --target wasm32v1-none
+cargo build --locked -p strata-primitives --no-default-features --target wasm32v1-none
+stage "fmt and wasm32 builds passed"
+cargo clippy --locked --workspace --all-targets -- -D warnings
+cargo clippy --locked --manifest-path contracts/Cargo.toml --all-targets -- -D warnings
+stage "clippy passed"
 cargo test --locked --workspace --all-targets -- --skip sim_n4 --skip sim_n7
+stage "workspace tests passed"
 # The consensus simulator's seed sweeps (n = 4 and n = 7), showing their summaries:
 # seeds run, heights committed, view changes, crashes, slowest recovery.
 cargo test --locked -p strata-consensus --test it sim_n -- --show-output

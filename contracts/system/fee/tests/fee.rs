@@ -221,7 +221,10 @@ fn invalid_prices_are_refused_with_the_reason() {
     let cap = U256::from(1u8) << 128;
     let cases: [(Table, &str); 10] = [
         ((t.0, U256::ZERO, t.2, t.3, t.4, t.5, t.6), "fuelPrice × 10 must be at least gasPrice (execution must cost at least its gas)"),
-        ((U256::from(101u64), U256::from(10u64), t.2, t.3, t.4, t.5, t.6), "fuelPrice × 10 must be at least gasPrice (execution must cost at least its gas)"),
+        (
+            (U256::from(101u64), U256::from(10u64), t.2, t.3, t.4, t.5, t.6),
+            "fuelPrice × 10 must be at least gasPrice (execution must cost at least its gas)",
+        ),
         ((U256::ZERO, t.1, t.2, t.3, t.4, t.5, t.6), "gasPrice must be at least 1"),
         ((U256::from(u64::MAX) + U256::from(1u8), t.1, t.2, t.3, t.4, t.5, t.6), "gasPrice exceeds 2^64-1"),
         ((t.0, cap + U256::from(1u8), t.2, t.3, t.4, t.5, t.6), "fuelPrice exceeds 2^128"),
