@@ -91,8 +91,12 @@ pub struct ChainConfig {
     pub pool: MempoolConfig,
     /// How many recent blocks' state stays queryable (older trie nodes are pruned).
     pub retain: u64,
-    /// Contract engine settings (limits, compiled-module cache directory).
+    /// Contract engine settings (limits, compiled-module cache directory), used when no
+    /// `engine` is given.
     pub vm: VmConfig,
+    /// An engine shared with other chains of this process (one compiled-module cache for
+    /// all); `None`: the chain makes its own from `vm`.
+    pub engine: Option<Arc<Vm>>,
     /// Threads running RPC simulations (`eth_call`, `eth_estimateGas`, fee quotes).
     pub simulation_workers: usize,
     /// Simulations that may wait for a thread; more are refused as busy (a short queue
@@ -110,6 +114,7 @@ impl Default for ChainConfig {
             pool: MempoolConfig::default(),
             retain: strata_state::DEFAULT_RETAIN,
             vm: VmConfig::default(),
+            engine: None,
             simulation_workers: (cores / 2).max(1),
             simulation_queue: (cores / 2).max(1) * 4,
             admission_queue: 1024,
@@ -226,7 +231,10 @@ impl Chain {
     pub fn open(kv: SharedKv, cold: SharedKv, spec: ChainSpec, proposer: Address, config: ChainConfig) -> Result<Arc<Self>> {
         let store = BlockStore::new(kv.clone());
         let state = StateDb::new(kv.clone(), config.retain);
-        let vm = Arc::new(Vm::new(config.vm.clone())?);
+        let vm = match &config.engine {
+            Some(engine) => engine.clone(),
+            None => Arc::new(Vm::new(config.vm.clone())?),
+        };
         let genesis = spec.genesis(&vm)?.seal();
         let head = match store.head_number()? {
             None => {

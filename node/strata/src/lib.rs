@@ -2,12 +2,15 @@
 //!
 //! Why a library beside the `strata` binary: tests and tools start a real node
 //! in-process (RocksDB on disk, RPC on a real socket) through the same
-//! [`DevNode::start`] the binary calls, so what is tested is what ships.
+//! [`Node::start`] the binary calls, so what is tested is what ships.
 
 pub mod config;
 pub mod metrics;
+pub mod multi;
 pub mod sync;
 pub mod validator;
+
+pub use multi::{ChainRole, MultiNode};
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
@@ -131,17 +134,26 @@ pub struct Node {
 
 /// Opens a node's databases — RocksDB in `<data_dir>/chain`, the cold store in
 /// `cold_dir`, compiled contracts in `<data_dir>/wasm-cache` — and its chain.
+/// With `engine`, the chain runs contracts on that (shared) engine and its caches.
 fn open_chain(
     data_dir: &std::path::Path,
     cold_dir: PathBuf,
     spec: ChainSpec,
     me: strata_primitives::Address,
     retain: u64,
+    engine: Option<Arc<strata_vm::Vm>>,
 ) -> Result<Arc<Chain>> {
     let kv = Arc::new(RocksKv::open(data_dir.join("chain"))?);
     let cold = Arc::new(RocksKv::open(cold_dir)?);
     let vm = strata_vm::VmConfig { cache_dir: Some(data_dir.join("wasm-cache")), ..Default::default() };
-    Ok(Chain::open(kv, cold, spec, me, ChainConfig { retain, vm, ..ChainConfig::default() })?)
+    Ok(Chain::open(kv, cold, spec, me, ChainConfig { retain, vm, engine, ..ChainConfig::default() })?)
+}
+
+/// One Wasm engine for several chains of a process: one compiled-module cache (in
+/// memory and under `cache_dir`) and one set of limits for all.
+pub fn shared_engine(cache_dir: PathBuf) -> Result<Arc<strata_vm::Vm>> {
+    let config = strata_vm::VmConfig { cache_dir: Some(cache_dir), ..Default::default() };
+    Ok(Arc::new(strata_vm::Vm::new(config).map_err(strata_chain::Error::from)?))
 }
 
 /// What [`serve`] starts: the RPC address and server, and the metrics server if any.
@@ -170,16 +182,19 @@ async fn serve(chain: &Arc<Chain>, s: Serve) -> Result<Served> {
     Ok((addr, handle, metrics))
 }
 
-/// The dev node is a [`Node`] with one validator.
-pub type DevNode = Node;
-
 impl Node {
     /// Opens (or creates) the dev chain under `config.data_dir` and starts consensus
     /// (one validator: the same driver as a network, deciding alone) and the RPC
     /// server. Must be called inside a tokio runtime.
     pub async fn start(config: DevConfig) -> Result<Self> {
+        Self::start_on(config, None).await
+    }
+
+    /// [`Node::start`] on a Wasm engine shared with other chains of this process (see
+    /// [`shared_engine`]); `None`: an engine of its own.
+    pub async fn start_on(config: DevConfig, engine: Option<Arc<strata_vm::Vm>>) -> Result<Self> {
         let key = strata_chain::dev_validator_key();
-        let chain = open_chain(&config.data_dir, config.cold_dir(), config.spec(), key.address(), config.retain_blocks)?;
+        let chain = open_chain(&config.data_dir, config.cold_dir(), config.spec(), key.address(), config.retain_blocks, engine)?;
         let served = Serve {
             rpc_addr: config.rpc_addr,
             metrics_addr: config.metrics_addr,
@@ -209,6 +224,12 @@ impl Node {
     /// opens its databases, connects to its peers over TCP and runs consensus and
     /// the RPC server.
     pub async fn start_validator(config: config::ValidatorConfig) -> Result<Self> {
+        Self::start_validator_on(config, None).await
+    }
+
+    /// [`Node::start_validator`] on a Wasm engine shared with other chains of this
+    /// process; `None`: an engine of its own.
+    pub async fn start_validator_on(config: config::ValidatorConfig, engine: Option<Arc<strata_vm::Vm>>) -> Result<Self> {
         let genesis = config::Genesis::load(&config.genesis)?;
         let spec = genesis.spec()?;
         let key = config::read_key(&config.key_file)?;
@@ -226,7 +247,7 @@ impl Node {
             .map(|(i, (v, addr))| Peer { index: i as u32, address: v.address, addr: *addr })
             .collect();
         let cold_dir = config.cold_dir.clone().unwrap_or_else(|| config.data_dir.join("cold"));
-        let chain = open_chain(&config.data_dir, cold_dir, spec.clone(), key.address(), config.retain_blocks)?;
+        let chain = open_chain(&config.data_dir, cold_dir, spec.clone(), key.address(), config.retain_blocks, engine)?;
         let (network, inbound) = Network::start(NetworkConfig {
             chain_id: spec.chain_id,
             me,

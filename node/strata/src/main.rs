@@ -7,7 +7,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use strata_node::{DevConfig, DevNode, dev_accounts};
+use strata_node::{DevConfig, Node, dev_accounts};
 use strata_primitives::B256;
 
 #[derive(Parser)]
@@ -380,7 +380,7 @@ async fn main() -> anyhow::Result<()> {
                 rpc_gas_cap,
                 rpc_timeout,
             };
-            let node = DevNode::start(config).await.with_context(|| format!("starting the dev node in {}", data_dir.display()))?;
+            let node = Node::start(config).await.with_context(|| format!("starting the dev node in {}", data_dir.display()))?;
             print_dev_accounts()?;
             println!("Chain id {chain_id}, data in {}", data_dir.display());
             serve_until_signal(node).await;

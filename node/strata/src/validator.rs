@@ -115,7 +115,9 @@ pub struct CertifiedBlock {
 
 impl Wire {
     /// Tag byte ++ RLP.
-    pub fn encode(&self) -> Vec<u8> {
+    /// The chain id (8 bytes, big-endian), a tag byte, then the RLP body: a message
+    /// names the chain it belongs to, so chains of one process never mix.
+    pub fn encode(&self, chain_id: u64) -> Vec<u8> {
         let (tag, body) = match self {
             Wire::Consensus(b) => (0u8, alloy_rlp::encode(b)),
             Wire::Tx(b) => (1, alloy_rlp::encode(b)),
@@ -123,15 +125,21 @@ impl Wire {
             Wire::SyncResponse(v) => (3, alloy_rlp::encode(v)),
             Wire::Status(h) => (4, alloy_rlp::encode(h)),
         };
-        let mut out = Vec::with_capacity(body.len() + 1);
+        let mut out = Vec::with_capacity(body.len() + 9);
+        out.extend_from_slice(&chain_id.to_be_bytes());
         out.push(tag);
         out.extend(body);
         out
     }
 
-    /// Decodes a message; `None` for anything malformed (the sender gets nothing back).
-    pub fn decode(bytes: &[u8]) -> Option<Self> {
-        let (tag, body) = bytes.split_first()?;
+    /// Decodes a message of chain `chain_id`; `None` for anything malformed or of
+    /// another chain (the sender gets nothing back).
+    pub fn decode(bytes: &[u8], chain_id: u64) -> Option<Self> {
+        let (chain, rest) = bytes.split_first_chunk::<8>()?;
+        if u64::from_be_bytes(*chain) != chain_id {
+            return None;
+        }
+        let (tag, body) = rest.split_first()?;
         Some(match tag {
             0 => Wire::Consensus(decode_exact(body).ok()?),
             1 => Wire::Tx(decode_exact(body).ok()?),
@@ -249,12 +257,12 @@ async fn drive(
             },
             tx = txs.recv() => {
                 if let Ok(raw) = tx {
-                    d.net.broadcast(Wire::Tx(raw).encode());
+                    d.net.broadcast(Wire::Tx(raw).encode(d.chain_id));
                 }
             }
             _ = status.tick() => {
                 d.report_status();
-                d.net.broadcast(Wire::Status(d.chain.head().1.number).encode());
+                d.net.broadcast(Wire::Status(d.chain.head().1.number).encode(d.chain_id));
                 d.sync_poll();
             }
             _ = poll.tick() => d.maybe_propose().await?,
@@ -302,8 +310,8 @@ impl Driver {
                 let bytes = p.encode();
                 self.blocking(move |c| c.store().put_meta(CONSENSUS_KEY, bytes)).await??;
             }
-            Effect::Broadcast(m) => self.net.broadcast(Wire::Consensus(m.encode().into()).encode()),
-            Effect::Send { to, message } => self.net.send(to, Wire::Consensus(message.encode().into()).encode()),
+            Effect::Broadcast(m) => self.net.broadcast(Wire::Consensus(m.encode().into()).encode(self.chain_id)),
+            Effect::Send { to, message } => self.net.send(to, Wire::Consensus(message.encode().into()).encode(self.chain_id)),
             Effect::SetTimer { view, after_ms } => {
                 // The core has one timer: a new one replaces the old, whose expiry is ignored.
                 self.timer_generation = self.timer_generation.wrapping_add(1);
@@ -475,7 +483,7 @@ impl Driver {
         }
         for r in self.sync.poll(head, std::time::Instant::now()) {
             tracing::info!(peer = r.peer, from = r.from, target = self.sync.target(), "behind: syncing certified blocks");
-            self.net.send(r.peer, Wire::SyncRequest(SyncRequest { from: r.from, limit: SYNC_BATCH }).encode());
+            self.net.send(r.peer, Wire::SyncRequest(SyncRequest { from: r.from, limit: SYNC_BATCH }).encode(self.chain_id));
         }
     }
 
@@ -486,7 +494,7 @@ impl Driver {
             tracing::debug!(from, "sync request while one is served: dropped");
             return;
         }
-        let (chain, net, serving) = (self.chain.clone(), self.net.clone(), self.serving.clone());
+        let (chain, net, serving, chain_id) = (self.chain.clone(), self.net.clone(), self.serving.clone(), self.chain_id);
         tokio::task::spawn_blocking(move || {
             let limit = r.limit.min(SYNC_BATCH);
             let mut out = Vec::new();
@@ -509,13 +517,13 @@ impl Driver {
                 tracing::error!(from, error = %e, "cannot read blocks for a peer's sync request");
             }
             // An empty answer tells the peer at once to ask someone else.
-            net.send(from, Wire::SyncResponse(out).encode());
+            net.send(from, Wire::SyncResponse(out).encode(chain_id));
             serving.lock().remove(&from);
         });
     }
 
     async fn on_wire(&mut self, from: u32, bytes: &[u8]) -> crate::Result<()> {
-        let Some(msg) = Wire::decode(bytes) else {
+        let Some(msg) = Wire::decode(bytes, self.chain_id) else {
             tracing::debug!(from, "malformed message dropped");
             return Ok(());
         };
@@ -652,10 +660,14 @@ mod tests {
             Wire::Status(42),
         ];
         for m in msgs {
-            assert_eq!(Wire::decode(&m.encode()), Some(m));
+            assert_eq!(Wire::decode(&m.encode(7), 7), Some(m.clone()));
+            assert_eq!(Wire::decode(&m.encode(8), 7), None, "another chain's message");
         }
         for garbage in [&[][..], &[9, 1, 2], &[0], &[4, 0xff, 0xff]] {
-            assert_eq!(Wire::decode(garbage), None);
+            assert_eq!(Wire::decode(garbage, 7), None);
+            let mut framed = 7u64.to_be_bytes().to_vec();
+            framed.extend_from_slice(garbage);
+            assert_eq!(Wire::decode(&framed, 7), None);
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use serde_json::Value;
-use strata_node::{DevNode, dev_accounts};
+use strata_node::{Node, dev_accounts};
 use strata_primitives::{Address, B256, U256, hex, keccak256};
 
 fn strata(args: &[&str]) -> (bool, String, String) {
@@ -94,7 +94,7 @@ async fn build_deploy_call_with_the_cli() {
 
     let dir = tempfile::tempdir().unwrap();
     let config = crate::dev_config(dir.path());
-    let node = DevNode::start(config).await.unwrap();
+    let node = Node::start(config).await.unwrap();
     let rpc = node.http_url();
     let (alice, bob) = (dev_accounts().unwrap()[0].signer.address(), dev_accounts().unwrap()[1].signer.address());
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use alloy_primitives::{Address, Bytes, U256, hex};
 use serde_json::{Value, json};
 use strata_chain::{Chain, ChainConfig, ChainSpec};
-use strata_node::{DevNode, dev_accounts};
+use strata_node::{Node, dev_accounts};
 use strata_primitives::{LocalSigner, RecoveredTx, TxKind, deploy, transaction::build};
 
 use crate::rpc::{Rpc, hex_u128};
@@ -49,7 +49,7 @@ fn address(receipt: &Value) -> Address {
 async fn deploy_call_hostile_modules_and_estimates() {
     let dir = tempfile::tempdir().unwrap();
     let config = crate::dev_config(dir.path());
-    let node = DevNode::start(config).await.unwrap();
+    let node = Node::start(config).await.unwrap();
     let mut c = Client { rpc: Rpc::new(&node.http_url()), key: dev_accounts().unwrap()[0].signer.clone(), nonce: 0 };
 
     // Deploy the counter with a constructor argument; its code is served back.

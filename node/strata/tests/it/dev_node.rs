@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use alloy_primitives::{Address, Bytes, U256, hex};
 use serde_json::{Value, json};
-use strata_node::{DevConfig, DevNode, dev_accounts};
+use strata_node::{DevConfig, Node, dev_accounts};
 use strata_primitives::{LocalSigner, TxKind, transaction::build};
 
 use crate::rpc::{Rpc, hex_u128};
@@ -59,7 +59,7 @@ async fn expect_rejected(rpc: &Rpc, raw: Value, needle: &str, sender: Address) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfers_fees_rejections_and_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let node = DevNode::start(config(dir.path())).await.unwrap();
+    let node = Node::start(config(dir.path())).await.unwrap();
     let rpc = Rpc::new(&node.http_url());
     let keys = dev_accounts().unwrap();
     let alice = keys[0].signer.clone();
@@ -168,7 +168,7 @@ async fn transfers_fees_rejections_and_restart() {
     let head_before = rpc.call("eth_getBlockByNumber", vec!["latest".into(), false.into()]).await;
     let receipt_before = rpc.call("eth_getTransactionReceipt", vec![hash1.clone()]).await;
     node.stop().await;
-    let node = DevNode::start(config(dir.path())).await.unwrap();
+    let node = Node::start(config(dir.path())).await.unwrap();
     let rpc = Rpc::new(&node.http_url());
     let after = snapshot(&rpc, a).await;
     assert_eq!((before.block, before.balance, before.nonce), (after.block, after.balance, after.nonce));
@@ -196,7 +196,7 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
 async fn metrics_and_health_endpoints() {
     let dir = tempfile::tempdir().unwrap();
     let config = DevConfig { metrics_addr: Some("127.0.0.1:0".parse().unwrap()), ..config(dir.path()) };
-    let node = DevNode::start(config).await.unwrap();
+    let node = Node::start(config).await.unwrap();
     let rpc = Rpc::new(&node.http_url());
     let alice = dev_accounts().unwrap()[0].signer.clone();
     let tx = eip1559(&alice, CHAIN_ID, 0, Address::repeat_byte(0x42), 1);
@@ -231,7 +231,7 @@ async fn http_raw(addr: std::net::SocketAddr, request: &str) -> String {
 async fn cors_for_browser_dapps_is_configurable() {
     let dir = tempfile::tempdir().unwrap();
     let config = DevConfig { cors: Some(vec!["https://app.example".into()]), ..config(dir.path()) };
-    let node = DevNode::start(config).await.unwrap();
+    let node = Node::start(config).await.unwrap();
     let addr = node.rpc_addr();
     let preflight = |origin: &str| {
         format!(

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, U256, hex};
 use serde_json::{Value, json};
-use strata_node::{DevNode, dev_accounts};
+use strata_node::{Node, dev_accounts};
 use strata_primitives::{LocalSigner, TxKind, deploy, transaction::build};
 
 use crate::rpc::{Rpc, hex_u128};
@@ -40,7 +40,7 @@ fn call_object(to: Address, data: &[u8]) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_chain_using_every_frames_whole_stack_cannot_crash_the_dev_node() {
     let dir = tempfile::tempdir().unwrap();
-    let node = DevNode::start(crate::dev_config(dir.path())).await.unwrap();
+    let node = Node::start(crate::dev_config(dir.path())).await.unwrap();
     let rpc = Rpc::new(&node.http_url());
     let alice = dev_accounts().unwrap()[0].signer.clone();
     let code = wat::parse_str(include_str!("../../../../tests/wat/deep_chain.wat")).unwrap();
@@ -108,7 +108,7 @@ async fn fifty_concurrent_batches_of_expensive_simulations_leave_commit_latency_
     let (node, node_runtime) = {
         let config = crate::dev_config(dir.path());
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let node = rt.spawn(async move { DevNode::start(config).await.unwrap() }).await.unwrap();
+        let node = rt.spawn(async move { Node::start(config).await.unwrap() }).await.unwrap();
         (node, rt)
     };
     let url = node.http_url();
@@ -203,7 +203,7 @@ fn loop_code() -> Vec<u8> {
 async fn simulations_are_capped_in_gas_and_in_wall_time() {
     let dir = tempfile::tempdir().unwrap();
     let capped = strata_node::DevConfig { rpc_gas_cap: Some(200_000), ..crate::dev_config(&dir.path().join("capped")) };
-    let node = DevNode::start(capped).await.unwrap();
+    let node = Node::start(capped).await.unwrap();
     let rpc = Rpc::new(&node.http_url());
     let alice = dev_accounts().unwrap()[0].signer.clone();
     let h = rpc.call("eth_sendRawTransaction", vec![raw(&alice, 0, TxKind::Create, deploy::encode(&loop_code(), &[]), 3_000_000)]).await;
@@ -216,7 +216,7 @@ async fn simulations_are_capped_in_gas_and_in_wall_time() {
     node.stop().await;
 
     let slow = strata_node::DevConfig { rpc_timeout: Duration::from_millis(50), ..crate::dev_config(&dir.path().join("slow")) };
-    let node = DevNode::start(slow).await.unwrap();
+    let node = Node::start(slow).await.unwrap();
     let rpc = Rpc::new(&node.http_url());
     let h = rpc.call("eth_sendRawTransaction", vec![raw(&alice, 0, TxKind::Create, deploy::encode(&loop_code(), &[]), 3_000_000)]).await;
     let burner: Address = rpc.wait_receipt(h.as_str().unwrap()).await["contractAddress"].as_str().unwrap().parse().unwrap();
@@ -236,7 +236,7 @@ async fn simulations_are_capped_in_gas_and_in_wall_time() {
 async fn an_audit_binds_the_receipt_to_its_transaction_and_to_the_trusted_chain() {
     use strata_primitives::audit::{AuditError, ReceiptBundle, verify_receipt};
     let dir = tempfile::tempdir().unwrap();
-    let node = DevNode::start(crate::dev_config(dir.path())).await.unwrap();
+    let node = Node::start(crate::dev_config(dir.path())).await.unwrap();
     let rpc = Rpc::new(&node.http_url());
     let alice = dev_accounts().unwrap()[0].signer.clone();
     let mut hashes = Vec::new();
@@ -271,4 +271,36 @@ async fn an_audit_binds_the_receipt_to_its_transaction_and_to_the_trusted_chain(
     // The trusted chain id decides, not the header's.
     assert!(matches!(verify_receipt(&b0, &set, 1, None), Err(AuditError::Certificate(_))));
     node.stop().await;
+}
+
+/// Two chains in one process: own databases, RPC ports and chain ids, one Wasm engine.
+/// A contract deployed on both is compiled once; each chain sees only its own
+/// transactions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_chains_in_one_process_share_one_engine() {
+    use strata_node::{ChainRole, MultiNode};
+    let dir = tempfile::tempdir().unwrap();
+    let chain = |id: u64, name: &str| ChainRole::Dev(strata_node::DevConfig { chain_id: id, ..crate::dev_config(&dir.path().join(name)) });
+    let multi = MultiNode::start(dir.path().join("wasm-cache"), vec![chain(1337, "a"), chain(1338, "b")]).await.unwrap();
+    let (a, b) = (Rpc::new(&multi.nodes()[0].http_url()), Rpc::new(&multi.nodes()[1].http_url()));
+    assert_eq!(a.quantity("eth_chainId", vec![]).await, 1337);
+    assert_eq!(b.quantity("eth_chainId", vec![]).await, 1338);
+    let alice = dev_accounts().unwrap()[0].signer.clone();
+    let code = wat::parse_str(include_str!("../../../../tests/wat/counter.wat")).unwrap();
+    let compiled = multi.engine().stats.compiled.load(std::sync::atomic::Ordering::Relaxed);
+    for (rpc, id) in [(&a, 1337u64), (&b, 1338)] {
+        let tx = build::eip1559(id, 0, TxKind::Create, U256::ZERO, deploy::encode(&code, b"x").into(), 3_000_000, 3 * GWEI, 0);
+        let raw = Value::String(format!("0x{}", hex::encode(alice.sign_transaction(tx).unwrap().encoded())));
+        let h = rpc.call("eth_sendRawTransaction", vec![raw]).await;
+        assert_eq!(rpc.wait_receipt(h.as_str().unwrap()).await["status"], json!("0x1"));
+    }
+    assert_eq!(
+        multi.engine().stats.compiled.load(std::sync::atomic::Ordering::Relaxed),
+        compiled + 1,
+        "the same code, deployed on two chains, compiled once"
+    );
+    // Each chain has only its own transaction.
+    assert_eq!(a.quantity("eth_getTransactionCount", vec![json!(alice.address()), "latest".into()]).await, 1);
+    assert_eq!(b.quantity("eth_getTransactionCount", vec![json!(alice.address()), "latest".into()]).await, 1);
+    multi.stop().await;
 }

@@ -36,12 +36,12 @@ struct Liar {
 
 impl Transport for Liar {
     fn send(&self, to: u32, payload: Vec<u8>) {
-        if !matches!(Wire::decode(&payload), Some(Wire::SyncResponse(_))) {
+        if !matches!(Wire::decode(&payload, CHAIN_ID), Some(Wire::SyncResponse(_))) {
             self.inner.send(to, payload);
         }
     }
     fn broadcast(&self, payload: Vec<u8>) {
-        if !matches!(Wire::decode(&payload), Some(Wire::SyncResponse(_))) {
+        if !matches!(Wire::decode(&payload, CHAIN_ID), Some(Wire::SyncResponse(_))) {
             self.inner.broadcast(payload);
         }
     }
@@ -90,7 +90,7 @@ fn start(n: u32, liar: Option<u32>, late: &[u32]) -> Net {
             let mut stop = rx.clone();
             tokio::spawn(async move {
                 loop {
-                    spam.broadcast(Wire::Status(u64::MAX).encode());
+                    spam.broadcast(Wire::Status(u64::MAX).encode(CHAIN_ID));
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_millis(20)) => {}
                         _ = stop.changed() => return,
@@ -172,12 +172,12 @@ async fn n2_gossiped_transactions_meet_the_size_limit_and_bounded_admission() {
         alice.sign_transaction(t).unwrap().encoded()
     };
     // Oversized (a valid signature, 200 KiB of data): dropped, never pooled.
-    peer.send(0, Wire::Tx(tx(0, vec![0; 200 * 1024])).encode());
+    peer.send(0, Wire::Tx(tx(0, vec![0; 200 * 1024])).encode(CHAIN_ID));
     // A flood of garbage: the admission queue stays within its half.
     let admission = &chain.pools().admission;
     let mut peak = 0;
     for i in 0..20_000u32 {
-        peer.send(0, Wire::Tx(i.to_be_bytes().repeat(100).into()).encode());
+        peer.send(0, Wire::Tx(i.to_be_bytes().repeat(100).into()).encode(CHAIN_ID));
         if i % 100 == 0 {
             peak = peak.max(admission.queued());
             tokio::task::yield_now().await;
@@ -188,7 +188,7 @@ async fn n2_gossiped_transactions_meet_the_size_limit_and_bounded_admission() {
     let good = tx(0, Vec::new());
     let hash = strata_primitives::keccak256(&good);
     while chain.pooled(&hash).is_none() {
-        peer.send(0, Wire::Tx(good.clone()).encode());
+        peer.send(0, Wire::Tx(good.clone()).encode(CHAIN_ID));
         peak = peak.max(admission.queued());
         assert!(Instant::now() < deadline, "the valid gossiped transaction was never pooled");
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -9,7 +9,7 @@ use jsonrpsee::{
     ws_client::WsClientBuilder,
 };
 use serde_json::{Value, json};
-use strata_node::{DevNode, dev_accounts};
+use strata_node::{Node, dev_accounts};
 use strata_primitives::{Bytes, LocalSigner, TxKind, U256, deploy, hex, transaction::build};
 
 use crate::{Rpc, rpc::hex_u128};
@@ -28,7 +28,7 @@ async fn send(rpc: &Rpc, key: &LocalSigner, nonce: u64, to: TxKind, input: Vec<u
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_filters_subscriptions_and_lookups() {
     let dir = tempfile::tempdir().unwrap();
-    let node = DevNode::start(crate::dev_config(dir.path())).await.unwrap();
+    let node = Node::start(crate::dev_config(dir.path())).await.unwrap();
     let rpc = Rpc::new(&node.http_url());
     let key = dev_accounts().unwrap()[0].signer.clone();
     let ws = WsClientBuilder::default().build(node.ws_url()).await.unwrap();

@@ -4,7 +4,7 @@
 
 use alloy_primitives::{Address, Bytes, U256, hex};
 use serde_json::{Value, json};
-use strata_node::{DevConfig, DevNode, dev_accounts};
+use strata_node::{DevConfig, Node, dev_accounts};
 use strata_primitives::{B256, EMPTY_ROOT_HASH, TxKind, proof, rlp_item::RlpItem, transaction::build};
 use strata_trie::{MemNodes, Trie};
 
@@ -67,7 +67,7 @@ fn receipt_encoding(r: &Value) -> Vec<u8> {
 async fn history_pruning_proofs_and_block_roots() {
     let dir = tempfile::tempdir().unwrap();
     let config = DevConfig { retain_blocks: 3, ..crate::dev_config(dir.path()) };
-    let node = DevNode::start(config).await.unwrap();
+    let node = Node::start(config).await.unwrap();
     let rpc = Rpc::new(&node.http_url());
     let alice = dev_accounts().unwrap()[0].signer.clone();
     let bob = Address::repeat_byte(0xb0);

@@ -8,7 +8,7 @@ use std::time::Duration;
 use alloy_sol_types::{SolCall, SolError, SolEvent, sol};
 use serde_json::{Value, json};
 use strata_chain::{FeeSplit, StorageClass, ValidatorInfo};
-use strata_node::{DevConfig, DevNode, dev_accounts};
+use strata_node::{DevConfig, Node, dev_accounts};
 use strata_primitives::{
     Address, B256, Bytes, LocalSigner, Slot, Tombstone, TxKind, U256, deploy, hex, keccak256, proof,
     system::{ARCHIVE_CONTRACT, FEE_CONTRACT},
@@ -192,7 +192,7 @@ async fn archive_restore_quota_and_fees_through_rpc_and_after_restart() {
     let manifest = crate::repo("contracts/examples/kvstore");
     let wasm = tokio::task::spawn_blocking(move || strata_harness::build_contract(manifest.to_str().unwrap())).await.unwrap().unwrap();
     let (dir, cold) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let node = DevNode::start(config(dir.path(), cold.path())).await.unwrap();
+    let node = Node::start(config(dir.path(), cold.path())).await.unwrap();
     let mut c = Client { rpc: Rpc::new(&node.http_url()), receipts: Vec::new() };
     let keys = dev_accounts().unwrap();
     let (owner, stranger) = (keys[0].signer.clone(), keys[1].signer.clone());
@@ -328,7 +328,7 @@ async fn archive_restore_quota_and_fees_through_rpc_and_after_restart() {
     check_payouts(&c).await;
     node.stop().await;
 
-    let node = DevNode::start(config(dir.path(), cold.path())).await.unwrap();
+    let node = Node::start(config(dir.path(), cold.path())).await.unwrap();
     c.rpc = Rpc::new(&node.http_url());
     let t = c.proven_tombstone(kv, &raw_gamma).await;
     assert!(t.retention_end > 30 * 24 * 3600, "default retention from the fee contract");

@@ -64,7 +64,7 @@ async fn n4_f1_a_peer_flooding_sync_requests_without_reading_stays_within_its_me
         assert!(Instant::now() < deadline, "no progress: {}", height(0));
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let request = Wire::SyncRequest(SyncRequest { from: 1, limit: 32 }).encode();
+    let request = Wire::SyncRequest(SyncRequest { from: 1, limit: 32 }).encode(4545);
     let before = height(0);
     let net0 = nodes[0].network().unwrap();
     // Flood until validator 0's queue for the peer is full and it drops (or 40 s pass).
