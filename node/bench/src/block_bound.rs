@@ -22,7 +22,6 @@ use strata_primitives::{interfaces::IArchive, system::ARCHIVE_CONTRACT};
 
 use crate::median;
 
-
 /// The bound docs/abi.md states: a block at the gas limit validates within this on the
 /// reference machine (2 cores).
 pub const BOUND_MS: f64 = 1_000.0;

@@ -11,7 +11,8 @@ use strata_primitives::{Account, Address, B256, Bytes, KECCAK_EMPTY, Log, Slot, 
 use strata_state::{StateChanges, StateReader};
 use strata_storage::SharedKv;
 use strata_vm::{
-    CachePolicy, CallContext, CallStatus, Contract, Entry, Host, HostError, Outcome, Status, SubCall, SubCallResult, SystemOp, SystemReply, Vm,
+    CachePolicy, CallContext, CallStatus, Contract, Entry, Host, HostError, Outcome, Status, SubCall, SubCallResult, SystemOp, SystemReply,
+    Vm,
 };
 
 use crate::BlockEnv;

@@ -45,4 +45,3 @@ impl SealedBlock {
         alloy_rlp::Encodable::length(&self.block)
     }
 }
-

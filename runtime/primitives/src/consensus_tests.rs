@@ -4,8 +4,8 @@
 mod tests {
     use crate::LocalSigner;
     use crate::consensus::*;
-    use alloy_primitives::{Address, B256, Signature, keccak256};
     use alloc::vec;
+    use alloy_primitives::{Address, B256, Signature, keccak256};
 
     fn signers(n: u8) -> Vec<LocalSigner> {
         (1..=n).map(|i| LocalSigner::from_bytes(&B256::repeat_byte(i)).unwrap()).collect()

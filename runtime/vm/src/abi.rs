@@ -6,7 +6,11 @@
 //! 32 bytes big-endian. Every function validates lengths, then **charges its gas
 //! before doing any work**, then reads guest memory strictly within bounds.
 
-use strata_primitives::{Address, B256, MAX_STORAGE_KEY_LEN, MAX_STORAGE_VALUE_LEN, Signature, U256, abi::{CallStatus, SystemOp}, keccak256};
+use strata_primitives::{
+    Address, B256, MAX_STORAGE_KEY_LEN, MAX_STORAGE_VALUE_LEN, Signature, U256,
+    abi::{CallStatus, SystemOp},
+    keccak256,
+};
 use wasmtime::{Caller, Linker, Memory, Trap};
 
 use crate::{

@@ -38,8 +38,8 @@ use std::{
 };
 
 use parking_lot::Mutex;
-use strata_primitives::{B256, keccak256};
 pub use strata_primitives::abi::{CallStatus, SystemOp};
+use strata_primitives::{B256, keccak256};
 use wasmtime::{Config, Engine, InstancePre, Linker, Memory, Module, OptLevel, ResourceLimiter, Store, Trap, WasmFeatures};
 
 pub use abi::{EXPORT_CALL, EXPORT_DEPLOY, EXPORT_MEMORY, EXPORT_REENTRANT, IMPORTS, MAX_SYSTEM_SCAN, MODULE, SYSTEM_IMPORT};
