@@ -8,6 +8,8 @@
 //! does the same, block by block, before its bloombits). A query may span at most
 //! [`MAX_LOG_RANGE`] blocks and return at most [`MAX_LOGS`] logs; beyond, the answer is
 //! a clear error asking for a narrower range.
+//!
+//! The RPC methods over these are in `filter` (and `pubsub` for the subscription).
 
 use std::{
     collections::{BTreeMap, VecDeque},
@@ -20,7 +22,10 @@ use serde::{Deserialize, Deserializer};
 use strata_chain::Chain;
 use strata_primitives::{Address, B256, Header, Log, SealedBlock};
 
-use crate::types::{BlockTag, RpcLog};
+use crate::{
+    block_id::BlockIdReader,
+    types::{BlockId, BlockTag, RpcLog},
+};
 
 /// Most blocks one log query may span.
 pub const MAX_LOG_RANGE: u64 = 10_000;
@@ -120,15 +125,6 @@ pub enum LogQueryError {
     Node(String),
 }
 
-/// Resolves a tag to a height (latest/pending: the head).
-pub fn height_of(chain: &Chain, tag: Option<BlockTag>) -> u64 {
-    match tag.unwrap_or(BlockTag::Latest) {
-        BlockTag::Latest | BlockTag::Pending => chain.head().1.number,
-        BlockTag::Earliest => 0,
-        BlockTag::Number(n) => n,
-    }
-}
-
 /// The logs of `block` matching `filter`, with their positions.
 pub fn block_logs(chain: &Chain, block: &SealedBlock, filter: &LogFilter, out: &mut Vec<RpcLog>) -> Result<(), LogQueryError> {
     if !filter.may_match(block.header()) {
@@ -154,13 +150,16 @@ pub fn block_logs(chain: &Chain, block: &SealedBlock, filter: &LogFilter, out: &
 pub fn get_logs(chain: &Chain, filter: &LogFilter) -> Result<Vec<RpcLog>, LogQueryError> {
     let mut out = Vec::new();
     if let Some(hash) = filter.block_hash {
-        let n = chain.store().number_of(&hash).map_err(|e| LogQueryError::Node(e.to_string()))?.ok_or(LogQueryError::UnknownBlock(hash))?;
+        let n = chain
+            .block_number_for_id(Some(BlockId::Hash(hash)))
+            .map_err(|e| LogQueryError::Node(e.to_string()))?
+            .ok_or(LogQueryError::UnknownBlock(hash))?;
         let block = chain.store().block(n).map_err(|e| LogQueryError::Node(e.to_string()))?.ok_or(LogQueryError::UnknownBlock(hash))?;
         block_logs(chain, &block, filter, &mut out)?;
         return Ok(out);
     }
     let head = chain.head().1.number;
-    let (from, to) = (height_of(chain, filter.from_block), height_of(chain, filter.to_block));
+    let (from, to) = (chain.block_number_for_tag(filter.from_block), chain.block_number_for_tag(filter.to_block));
     // The limit applies to the range asked for, not only to the blocks that exist yet.
     let span = to.saturating_sub(from).saturating_add(1);
     if to >= from && span > MAX_LOG_RANGE {
@@ -237,9 +236,8 @@ impl Filters {
     pub fn new_log_filter(&self, chain: &Chain, filter: LogFilter) -> Result<U64, LogQueryError> {
         // Changes start at `fromBlock` if it names a block, else with the next block.
         let next = match filter.from_block {
-            Some(BlockTag::Number(n)) => n,
-            Some(BlockTag::Earliest) => 0,
-            _ => chain.head().1.number.saturating_add(1),
+            None | Some(BlockTag::Latest | BlockTag::Pending) => chain.head().1.number.saturating_add(1),
+            named => chain.block_number_for_tag(named),
         };
         self.install(FilterKind::Logs { filter, next })
     }
@@ -280,7 +278,7 @@ impl Filters {
         Ok(Some(match &mut f.kind {
             FilterKind::Logs { filter, next } => {
                 let mut out = Vec::new();
-                let to = height_of(chain, filter.to_block).min(head);
+                let to = chain.block_number_for_tag(filter.to_block).min(head);
                 let from = *next;
                 // Poll at most the allowed range at a time; the rest comes next poll.
                 let to = to.min(from.saturating_add(MAX_LOG_RANGE - 1));
