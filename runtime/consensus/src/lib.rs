@@ -23,8 +23,7 @@
 //!   broadcasts a `Prepare`. The pre-prepare and `2f` matching prepares make the block
 //!   *prepared*; the validator then broadcasts a `Commit`, signed over
 //!   [`strata_primitives::commit_digest`]. `2f + 1` matching commits are a
-//!   [`CommitCertificate`](strata_primitives::CommitCertificate) and the block is
-//!   committed ([`Effect::Commit`]).
+//!   [`CommitCertificate`] and the block is committed ([`Effect::Commit`]).
 //! - Every message is signed with a domain-separated digest and checked (signature,
 //!   sender, view, height, watermarks) before it is used; a message that fails is
 //!   dropped. Replays are harmless: every vote is recorded once per sender and view.
