@@ -3,6 +3,8 @@
 //! quote), what contracts call (the SDK re-exports these), what clients and tests
 //! encode.
 
+#![allow(clippy::too_many_arguments)] // the generated bindings of setPrices and PricesChanged
+
 use alloy_sol_types::sol;
 
 sol! {

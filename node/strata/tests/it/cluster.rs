@@ -275,6 +275,7 @@ async fn same_head(c: &Cluster, nodes: &[usize], height: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn n4_f1_primary_crash_cut_off_and_catch_up() {
+    let _serial = crate::exclusive().await;
     let mut c = Cluster::new(4);
     for i in 0..4 {
         c.wait_height(i, 2, Duration::from_secs(60)).await;
@@ -327,6 +328,7 @@ async fn n4_f1_primary_crash_cut_off_and_catch_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn n4_restart_all_resumes_where_it_stopped() {
+    let _serial = crate::exclusive().await;
     let mut c = Cluster::new(4);
     for i in 0..4 {
         c.wait_height(i, 3, Duration::from_secs(60)).await;

@@ -41,6 +41,7 @@ fn spawn_node(dir: &std::path::Path) -> (Child, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_under_load_never_loses_or_half_writes_blocks() {
+    let _serial = crate::exclusive().await;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
     let (mut rng, seed) = strata_testdata::Rng::from_env(now);
     let dir = tempfile::tempdir().unwrap();

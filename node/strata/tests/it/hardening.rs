@@ -103,6 +103,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 /// on their own threads, a bounded number at once; the rest are refused with -32005.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_batches_of_expensive_simulations_leave_commit_latency_under_twice_unloaded() {
+    let _serial = crate::exclusive().await;
     let dir = tempfile::tempdir().unwrap();
     // The node runs on a runtime of its own, as in its own process; the clients on this one.
     let (node, node_runtime) = {

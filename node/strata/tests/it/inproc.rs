@@ -119,6 +119,7 @@ fn start(n: u32, liar: Option<u32>, late: &[u32]) -> Net {
 /// `u64::MAX` every 20 ms and never answers a sync request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn n4_f1_liar_spamming_status_cannot_keep_a_lagging_node_from_catching_up() {
+    let _serial = crate::exclusive().await;
     let net = start(4, Some(3), &[2]);
     // 0, 1 and the liar (an honest voter) make progress without 2.
     net.wait("validators 0, 1, 3 reach height 30", Duration::from_secs(60), |n| n.height(0) >= 30).await;

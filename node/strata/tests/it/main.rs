@@ -48,3 +48,10 @@ pub fn free_ports(n: u16) -> u16 {
     }
     panic!("no free port range");
 }
+
+/// Held by the tests that load the machine (several processes, floods) or measure time
+/// under load, so that no two of them overlap: the test binary runs tests in parallel.
+pub async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
+}

@@ -16,6 +16,7 @@ use strata_node::{
 /// and the chain keeps committing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn n4_f1_a_peer_flooding_sync_requests_without_reading_stays_within_its_memory_bound() {
+    let _serial = crate::exclusive().await;
     let dir = tempfile::tempdir().unwrap();
     let opts = InitOptions {
         out: dir.path().join("net"),
