@@ -41,7 +41,7 @@ fn env() -> BlockEnv {
         proposer: Address::repeat_byte(0xee),
         gas_limit: u64::MAX / 4,
         base_fee: system::Prices::dev().gas_price,
-        validators: 4,
+        replicas: 4,
     }
 }
 
@@ -68,7 +68,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 
     // (a) A quote against an empty contract call.
     let calls = 2_000u32;
-    let usage = ResourceUsage { fuel: 123_456, tx_bytes: 110, validators: 4, ..ResourceUsage::default() };
+    let usage = ResourceUsage { fuel: 123_456, tx_bytes: 110, replicas: 4, ..ResourceUsage::default() };
     let empty = wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "call")))"#)?;
     let contract = vm.prepare(&empty).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (mut quotes, mut empties) = (Vec::new(), Vec::new());

@@ -19,9 +19,9 @@ pub use service::{
     Chain, ChainConfig, ConsensusStatus, ExecPools, MAX_BLOCK_TXS, MAX_FUTURE_SECS, MAX_TX_SIZE, StateUnavailable, SubmitError, TxOrigin,
     run_on,
 };
-pub use spec::{ChainSpec, DEV_CHAIN_ID, FeeSplit, StorageClass, ValidatorInfo, dev_proposer, dev_validator_key};
+pub use spec::{ChainSpec, DEV_CHAIN_ID, FeeSplit, StorageClass, FeeRecipient, dev_proposer, dev_validator_key};
 pub use store::{BlockStore, TxLocation};
-pub use strata_executor::rules::BlockError;
+pub use strata_executor::rules::{BlockError, Check};
 
 /// Node-side failures (storage, corruption, misconfiguration). Invalid user input
 /// is never one of these: it is a [`SubmitError`] returned to the caller.

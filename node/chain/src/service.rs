@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, sync::Arc};
 use parking_lot::Mutex;
 use strata_executor::{
     Applied, BlockBuilder, BlockEnv, ColdWrites, ExecutedBlock, InvalidTx, Payees, admit,
-    rules::{self, BlockError},
+    rules::{self, BlockError, Check},
 };
 use strata_primitives::{Account, Address, B256, Block, EMPTY_ROOT_HASH, Header, RecoveredTx, SealedBlock, TransactionSigned};
 use strata_state::{HistoricalState, StateDb, StateReader};
@@ -399,7 +399,7 @@ impl Chain {
             proposer: self.proposer,
             gas_limit: self.spec.gas_limit,
             base_fee: head.base_fee_per_gas,
-            validators: self.spec.validator_count(),
+            replicas: self.spec.replicas(),
         };
         let cached = *self.gas_price.lock();
         env.base_fee = match cached {
@@ -554,16 +554,16 @@ impl Chain {
     /// against the head ([`rules::validate_header_against_parent`]), the parent
     /// certificate it comes with (`parent_certificate`, named by `parentCommitHash`;
     /// required above height 1 when the chain says so), then every transaction, and
-    /// every header field against what this node computes. `now`: this node's clock for
-    /// a proposal; `None` for a block that already carries a valid certificate (commit,
-    /// sync), which is not held to the clock. A valid block waits, executed, for
-    /// [`Chain::commit`]; its hash is returned.
-    pub fn validate(&self, block: &Block, parent_certificate: &[u8], now: Option<u64>) -> Result<B256, ValidateError> {
+    /// every header field against what this node computes. `check`: a proposal (held to
+    /// this node's clock and to the proposer scheduled for its view) or a block that
+    /// already carries a valid certificate (commit, sync). A valid block waits, executed,
+    /// for [`Chain::commit`]; its hash is returned.
+    pub fn validate(&self, block: &Block, parent_certificate: &[u8], check: Check) -> Result<B256, ValidateError> {
         let _guard = self.produce.lock();
         let (head_hash, head) = self.head();
         let h = &block.header;
         let rules = self.spec.rules();
-        rules::validate_header_against_parent(h, head_hash, &head, &rules, now)?;
+        rules::validate_header_against_parent(h, head_hash, &head, &rules, check)?;
         rules::validate_parent_certificate(h, head_hash, &head, parent_certificate, &rules)?;
         let mut env = self.next_env(h.timestamp)?;
         env.timestamp = h.timestamp;
@@ -764,12 +764,12 @@ mod tests {
         // A tampered copy is refused with the reason; the real one validates to the same hash.
         let mut forged = block.block.clone();
         forged.header.state_root = B256::repeat_byte(1);
-        let refused = validator.validate(&forged, &[], None).unwrap_err();
+        let refused = validator.validate(&forged, &[], Check::Certified).unwrap_err();
         assert!(matches!(&refused, ValidateError::Invalid(BlockError::ExecutionMismatch(f)) if f.contains(&"state root")), "{refused}");
         let mut early = block.block.clone();
         early.header.number = 5;
-        assert!(matches!(validator.validate(&early, &[], None), Err(ValidateError::Invalid(BlockError::NotChild { .. }))));
-        assert_eq!(validator.validate(&block.block, &[], None).unwrap(), block.hash);
+        assert!(matches!(validator.validate(&early, &[], Check::Certified), Err(ValidateError::Invalid(BlockError::NotChild { .. }))));
+        assert_eq!(validator.validate(&block.block, &[], Check::Certified).unwrap(), block.hash);
 
         let cert = certificate(1, block.hash);
         let a = proposer.commit(&block.hash, Some(&cert)).unwrap();
@@ -781,16 +781,16 @@ mod tests {
         assert_eq!(next.header().parent_commit_hash, strata_primitives::keccak256(&cert));
         assert!(
             matches!(
-                validator.validate(&next.block, &certificate(1, B256::ZERO), None),
+                validator.validate(&next.block, &certificate(1, B256::ZERO), Check::Certified),
                 Err(ValidateError::Invalid(BlockError::ParentCommitHash))
             ),
             "the named certificate must match"
         );
         assert!(
-            matches!(validator.validate(&next.block, &[], None), Err(ValidateError::Invalid(_))),
+            matches!(validator.validate(&next.block, &[], Check::Certified), Err(ValidateError::Invalid(_))),
             "a chain run by validators refuses a block above height 1 without its parent's certificate"
         );
-        assert_eq!(validator.validate(&next.block, &cert, None).unwrap(), next.hash, "an empty block validates too");
+        assert_eq!(validator.validate(&next.block, &cert, Check::Certified).unwrap(), next.hash, "an empty block validates too");
         assert_eq!(validator.block_with_certificate(1).unwrap().unwrap().1, Some(cert));
     }
 }

@@ -3,7 +3,9 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use strata_executor::{BlockEnv, Payees, rules::ChainRules, system::Prices};
-use strata_primitives::{Account, Address, B256, Block, EMPTY_ROOT_HASH, Header, U256, ValidatorSet, keccak256, keys, roots};
+use strata_primitives::{
+    Account, Address, B256, Block, EMPTY_ROOT_HASH, FixedValidators, Header, U256, ValidatorSet, ValidatorSets, keccak256, keys, roots,
+};
 use strata_state::{StateChanges, StateDb};
 use strata_storage::{MemKv, WriteBatch};
 use strata_vm::Vm;
@@ -36,7 +38,7 @@ impl std::str::FromStr for StorageClass {
 
 /// A validator, as the chain's fee split sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ValidatorInfo {
+pub struct FeeRecipient {
     /// Where its share of fees goes.
     pub address: Address,
     /// The storage it declares.
@@ -79,14 +81,15 @@ pub struct ChainSpec {
     pub admin: Address,
     /// The fee contract's initial price table.
     pub prices: Prices,
-    /// The validators fees are paid to.
-    pub validators: Vec<ValidatorInfo>,
+    /// Who fees are paid to (on a validator network, the validators, with their declared
+    /// storage; a dev chain may pay others than its one signer).
+    pub fee_recipients: Vec<FeeRecipient>,
     /// How fees are split among them.
     pub fee_split: FeeSplit,
-    /// The validators that run consensus: they sign commit certificates and propose.
-    /// (On a validator network the same addresses as `validators`; a dev chain may pay
-    /// fees to others than its one signer.)
-    pub signers: ValidatorSet,
+    /// The validators that run consensus at genesis: they sign commit certificates and
+    /// propose. Which validators decide a given height is [`ChainSpec::validator_sets`]'s
+    /// answer.
+    pub validators: ValidatorSet,
     /// Whether every block above height 1 must carry its parent's commit certificate:
     /// true for every chain run by validators (dev included), so that a node syncing
     /// later can check each block. See [`ChainRules::requires_certificates`].
@@ -111,9 +114,9 @@ impl ChainSpec {
             alloc,
             admin,
             prices: Prices::dev(),
-            validators: vec![ValidatorInfo { address: dev_proposer(), storage_class: StorageClass::Nvme }],
+            fee_recipients: vec![FeeRecipient { address: dev_proposer(), storage_class: StorageClass::Nvme }],
             fee_split: FeeSplit::Equal,
-            signers: ValidatorSet::new(vec![dev_proposer()]),
+            validators: ValidatorSet::new(vec![dev_proposer()]),
             requires_certificates: true,
         }
     }
@@ -123,12 +126,18 @@ impl ChainSpec {
         ChainRules {
             chain_id: self.chain_id,
             gas_limit: self.gas_limit,
-            signers: self.signers.clone(),
+            validators: self.validator_sets(),
             requires_certificates: self.requires_certificates,
         }
     }
 
-    /// The validators' fee weights, in validator order.
+    /// The validators of every height: the genesis set (a chain whose set changes with
+    /// its state implements [`ValidatorSets`] over its state instead).
+    pub fn validator_sets(&self) -> Arc<dyn ValidatorSets> {
+        Arc::new(FixedValidators::new(self.validators.clone()))
+    }
+
+    /// The fee recipients' weights, in order.
     pub fn payees(&self) -> Payees {
         let weight = |c: StorageClass| match self.fee_split {
             FeeSplit::Equal => 1,
@@ -138,12 +147,13 @@ impl ChainSpec {
                 StorageClass::Hdd => hdd,
             },
         };
-        self.validators.iter().map(|v| (v.address, weight(v.storage_class))).collect::<Vec<_>>().into()
+        self.fee_recipients.iter().map(|v| (v.address, weight(v.storage_class))).collect::<Vec<_>>().into()
     }
 
-    /// Number of validators (at least 1): every transaction's network fee is per copy.
-    pub fn validator_count(&self) -> u64 {
-        (self.validators.len() as u64).max(1)
+    /// Copies of each transaction the network carries (one per fee-receiving validator,
+    /// at least 1): a transaction's network fee is per copy.
+    pub fn replicas(&self) -> u64 {
+        (self.fee_recipients.len() as u64).max(1)
     }
 
     /// Genesis state changes: the allocation, then the system contracts (whose
@@ -167,7 +177,7 @@ impl ChainSpec {
             proposer: Address::ZERO,
             gas_limit: self.gas_limit,
             base_fee: self.prices.gas_price,
-            validators: self.validator_count(),
+            replicas: self.replicas(),
         };
         changes.extend(strata_executor::system::install(vm, Arc::new(scratch), env, self.admin, &self.prices)?);
         Ok(changes)

@@ -10,7 +10,7 @@ use std::{
 };
 
 use serde::{Deserialize, Serialize};
-use strata_chain::{ChainSpec, FeeSplit, StorageClass, ValidatorInfo};
+use strata_chain::{ChainSpec, FeeSplit, StorageClass, FeeRecipient};
 use strata_primitives::{Address, B256, LocalSigner, U256, hex, keys};
 
 use crate::{Error, Result};
@@ -62,25 +62,25 @@ impl Genesis {
             .iter()
             .map(|(a, v)| v.parse::<U256>().map(|v| (*a, v)).map_err(|e| Error::Config(format!("balance of {a}: {e}"))))
             .collect::<Result<_>>()?;
-        spec.validators = self
+        spec.fee_recipients = self
             .validators
             .iter()
             .map(|v| {
-                Ok(ValidatorInfo { address: v.address, storage_class: v.storage_class.parse::<StorageClass>().map_err(Error::Config)? })
+                Ok(FeeRecipient { address: v.address, storage_class: v.storage_class.parse::<StorageClass>().map_err(Error::Config)? })
             })
             .collect::<Result<_>>()?;
-        if spec.validators.is_empty() {
+        if spec.fee_recipients.is_empty() {
             return Err(Error::Config("the genesis names no validator".into()));
         }
         // One key, one seat: a duplicate would count one signature twice towards a quorum
         // and give one validator two indices.
         let mut seen = std::collections::BTreeSet::new();
-        for v in &spec.validators {
+        for v in &spec.fee_recipients {
             if !seen.insert(v.address) {
                 return Err(Error::Config(format!("the genesis names validator {} more than once", v.address)));
             }
         }
-        spec.signers = strata_primitives::ValidatorSet::new(spec.validators.iter().map(|v| v.address).collect());
+        spec.validators = strata_primitives::ValidatorSet::new(spec.fee_recipients.iter().map(|v| v.address).collect());
         spec.requires_certificates = true;
         spec.fee_split = if self.split_by_storage_class { FeeSplit::BY_STORAGE_CLASS } else { FeeSplit::Equal };
         Ok(spec)
@@ -295,9 +295,9 @@ mod tests {
         let genesis = Genesis::load(&c.genesis).unwrap();
         let spec = genesis.spec().unwrap();
         assert_eq!(spec.chain_id, 4242);
-        assert_eq!(spec.validators[2].address, read_key(&c.key_file).unwrap().address());
+        assert_eq!(spec.fee_recipients[2].address, read_key(&c.key_file).unwrap().address());
         assert!(init(&opts).is_err(), "never overwrites a genesis");
-        assert_eq!(spec.signers.len(), 4, "the genesis validators sign the chain's certificates");
+        assert_eq!(spec.validators.len(), 4, "the genesis validators sign the chain's certificates");
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub use multi::{ChainRole, MultiNode};
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
-use strata_chain::{Chain, ChainConfig, ChainSpec, FeeSplit, ValidatorInfo};
+use strata_chain::{Chain, ChainConfig, ChainSpec, FeeSplit, FeeRecipient};
 use strata_db::RocksKv;
 use strata_network::{Network, NetworkConfig, Peer, Transport};
 use strata_primitives::{
@@ -66,7 +66,7 @@ pub struct DevConfig {
     /// Default: `<data_dir>/cold`.
     pub cold_dir: Option<PathBuf>,
     /// Validators that share the fees (default: the dev validator alone, NVMe).
-    pub validators: Vec<ValidatorInfo>,
+    pub validators: Vec<FeeRecipient>,
     /// How fees are split among them.
     pub fee_split: FeeSplit,
     /// Where `/metrics` and `/health` are served (none if unset).
@@ -89,7 +89,7 @@ impl DevConfig {
     pub fn spec(&self) -> ChainSpec {
         let mut spec = ChainSpec::dev(self.chain_id);
         if !self.validators.is_empty() {
-            spec.validators = self.validators.clone();
+            spec.fee_recipients = self.validators.clone();
         }
         spec.fee_split = self.fee_split;
         spec
@@ -206,7 +206,8 @@ impl Node {
         let (shutdown, shutdown_rx) = watch::channel(false);
         // One validator signs; `--validator` entries only share the fees.
         let driver_config = validator::DriverConfig {
-            validators: ValidatorSet { validators: vec![key.address()] },
+            validator_sets: Arc::new(strata_primitives::FixedValidators::new(ValidatorSet::new(vec![key.address()]))),
+            peers: 1,
             me: 0,
             key,
             block_time: config.block_time,
@@ -233,14 +234,13 @@ impl Node {
         let genesis = config::Genesis::load(&config.genesis)?;
         let spec = genesis.spec()?;
         let key = config::read_key(&config.key_file)?;
-        let me = spec.validators.iter().position(|v| v.address == key.address());
-        let me = me.ok_or_else(|| Error::Config(format!("{} is not a validator of this genesis", key.address())))? as u32;
+        let me = spec.validators.index_of(&key.address());
+        let me = me.ok_or_else(|| Error::Config(format!("{} is not a validator of this genesis", key.address())))?;
         if config.peers.len() != spec.validators.len() {
             return Err(Error::Config(format!("{} peer addresses for {} validators", config.peers.len(), spec.validators.len())));
         }
-        let validators = ValidatorSet { validators: spec.validators.iter().map(|v| v.address).collect() };
         let peers: Vec<Peer> = spec
-            .validators
+            .fee_recipients
             .iter()
             .zip(&config.peers)
             .enumerate()
@@ -270,7 +270,8 @@ impl Node {
         let (rpc_addr, rpc, metrics) = serve(&chain, served).await?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let driver_config = validator::DriverConfig {
-            validators,
+            validator_sets: spec.validator_sets(),
+            peers: spec.validators.len(),
             me,
             key,
             block_time: config.block_time(),

@@ -44,7 +44,7 @@ enum Command {
         /// A validator that shares the fees, `ADDRESS[:nvme|ssd|hdd]`; repeat for several
         /// (default: the dev validator alone). Part of genesis: changing it makes another chain.
         #[arg(long = "validator", value_parser = parse_validator)]
-        validators: Vec<strata_chain::ValidatorInfo>,
+        validators: Vec<strata_chain::FeeRecipient>,
         /// Split fees by the validators' storage class (NVMe 3 : SSD 2 : HDD 1) instead of equally.
         #[arg(long)]
         split_by_storage_class: bool,
@@ -193,10 +193,10 @@ struct TxArgs {
     gas: Option<u64>,
 }
 
-fn parse_validator(s: &str) -> Result<strata_chain::ValidatorInfo, String> {
+fn parse_validator(s: &str) -> Result<strata_chain::FeeRecipient, String> {
     let (address, class) = s.split_once(':').unwrap_or((s, "nvme"));
     let address = address.parse().map_err(|e| format!("bad validator address `{address}`: {e}"))?;
-    Ok(strata_chain::ValidatorInfo { address, storage_class: class.parse()? })
+    Ok(strata_chain::FeeRecipient { address, storage_class: class.parse()? })
 }
 
 fn print_receipt(receipt: &serde_json::Value) -> anyhow::Result<()> {

@@ -21,12 +21,14 @@ use std::{
 
 use alloy_rlp::{RlpDecodable, RlpEncodable};
 use parking_lot::Mutex;
-use strata_chain::{Chain, MAX_TX_SIZE, TxOrigin, ValidateError, run_on};
+use strata_chain::{Chain, Check, MAX_TX_SIZE, TxOrigin, ValidateError, run_on};
 use strata_consensus::{Config as CoreConfig, Core, Effect, Input, Persisted, SignedMessage};
 use strata_network::Transport;
 use strata_primitives::{
     B256, Block, Bytes, LocalSigner,
-    consensus::{CommitCertificate, ValidatorSet},
+    ValidatorSet, ValidatorSets,
+    consensus::CommitCertificate,
+    select_proposer,
     rlp_item::decode_exact,
 };
 use tokio::{
@@ -55,8 +57,10 @@ pub fn envelope_hash(bytes: &[u8]) -> Option<B256> {
 /// Driver settings.
 #[derive(Debug, Clone)]
 pub struct DriverConfig {
-    /// The validators.
-    pub validators: ValidatorSet,
+    /// The validators of each height.
+    pub validator_sets: Arc<dyn ValidatorSets>,
+    /// The number of validators the transport connects (the genesis set's).
+    pub peers: usize,
     /// Our index.
     pub me: u32,
     /// Our key.
@@ -210,7 +214,7 @@ async fn drive(
     let (head_hash, head) = chain.head();
     let core_config = CoreConfig {
         chain_id,
-        validators: config.validators.clone(),
+        validators: config.validator_sets.validators_at(head.number.saturating_add(1)).map(|s| (*s).clone()).unwrap_or(ValidatorSet::new(Vec::new())),
         me: config.me,
         key: config.key.clone(),
         checkpoint_interval: 16,
@@ -223,7 +227,7 @@ async fn drive(
     let core = Core::new(core_config, persisted, (head.number, head_hash));
     let (events, mut event_rx) = mpsc::unbounded_channel();
     let mut txs = chain.subscribe_local_txs();
-    let sync = SyncPlanner::new(config.me, config.validators.len());
+    let sync = SyncPlanner::new(config.me, config.peers);
     let mut d = Driver {
         chain,
         net,
@@ -328,7 +332,7 @@ impl Driver {
             }
             Effect::Validate { height, view, block, hash } => {
                 let retry = Effect::Validate { height, view, block: block.clone(), hash };
-                return match self.validate(&block, hash).await? {
+                return match self.validate(&block, hash, view).await? {
                     Some(valid) => Ok(Some(Input::Validated { height, view, hash, valid })),
                     None => {
                         self.retry_later(retry);
@@ -357,22 +361,29 @@ impl Driver {
     fn report_status(&self) {
         self.chain.set_consensus_status(strata_chain::ConsensusStatus {
             view: self.core.view(),
-            primary: (self.core.view() % self.config.validators.len() as u64) as u32,
+            primary: self.primary(),
             me: self.config.me,
-            validators: self.config.validators.len() as u32,
+            validators: self.config.peers as u32,
             peers: self.net.connected().len() as u32,
         });
     }
 
     /// Re-executes a proposed block on our head: `Some(valid)`, or `None` if this node
     /// failed while checking it (then nothing is known; the check is retried).
-    async fn validate(&self, envelope: &[u8], hash: B256) -> crate::Result<Option<bool>> {
+    /// The scheduled proposer of the current view at the next height.
+    fn primary(&self) -> u32 {
+        let height = self.chain.head().1.number.saturating_add(1);
+        self.config.validator_sets.validators_at(height).map_or(0, |set| select_proposer(&set, height, self.core.view()))
+    }
+
+    /// Re-executes a block proposed in `view` on our head (see [`Check::Proposal`]).
+    async fn validate(&self, envelope: &[u8], hash: B256, view: u64) -> crate::Result<Option<bool>> {
         let Ok(env) = decode_exact::<Envelope>(envelope) else { return Ok(Some(false)) };
         if env.block.header.hash_slow() != hash {
             return Ok(Some(false));
         }
         let now = unix_now();
-        match self.blocking(move |c| c.validate(&env.block, &env.parent_certificate, Some(now))).await? {
+        match self.blocking(move |c| c.validate(&env.block, &env.parent_certificate, Check::Proposal { now, view })).await? {
             Ok(_) => Ok(Some(true)),
             Err(ValidateError::Invalid(reason)) => {
                 tracing::warn!(%hash, %reason, "refusing a proposal");
@@ -405,7 +416,7 @@ impl Driver {
                 // certified (a quorum decided while we were slow) is executed now, and
                 // no clock rule applies to it.
                 if c.commit(&hash, Some(&cert)).is_err() {
-                    c.validate(&env.block, &env.parent_certificate, None)?;
+                    c.validate(&env.block, &env.parent_certificate, Check::Certified)?;
                     c.commit(&hash, Some(&cert))?;
                 }
                 Ok(())
@@ -596,7 +607,11 @@ impl Driver {
                 good = false;
                 break;
             }
-            if let Err(e) = cert.verify(&self.config.validators, self.chain_id) {
+            let Some(set) = self.config.validator_sets.validators_at(cert.height) else {
+                tracing::warn!(from, number = block.header.number, "sync: the validators of this height are not known");
+                break;
+            };
+            if let Err(e) = cert.verify(&set, self.chain_id) {
                 tracing::warn!(from, number = block.header.number, error = %e, "sync: bad certificate");
                 good = false;
                 break;
@@ -610,7 +625,7 @@ impl Driver {
             let raw = cb.certificate.clone();
             let imported_one = self
                 .blocking(move |c| -> Result<(), ValidateError> {
-                    let h = c.validate(&block, &parent_certificate, None)?;
+                    let h = c.validate(&block, &parent_certificate, Check::Certified)?;
                     c.commit(&h, Some(&raw))?;
                     Ok(())
                 })

@@ -70,7 +70,7 @@ pub fn quote(base: &Arc<dyn StateReader + Send + Sync>, vm: &Arc<Vm>, env: Block
     let call = IFee::quoteCall {
         fuel: usage.fuel,
         txBytes: usage.tx_bytes,
-        validators: u32::try_from(usage.validators).unwrap_or(u32::MAX),
+        validators: u32::try_from(usage.replicas).unwrap_or(u32::MAX),
         storageBytes: usage.storage_bytes_paid,
         coldByteSeconds: usage.cold_byte_seconds,
     };
@@ -105,7 +105,7 @@ impl Quotes {
         env: BlockEnv,
         usage: &ResourceUsage,
     ) -> Result<FeeBreakdown> {
-        let key = (usage.fuel, usage.tx_bytes, usage.validators, usage.storage_bytes_paid, usage.cold_byte_seconds);
+        let key = (usage.fuel, usage.tx_bytes, usage.replicas, usage.storage_bytes_paid, usage.cold_byte_seconds);
         if let Some(f) = self.memo.get(&key) {
             return Ok(*f);
         }

@@ -86,9 +86,9 @@ pub struct BlockEnv {
     /// Base fee per gas: the fee contract's gas price on the parent state. The only
     /// price a transaction pays per gas (Strata has no priority fee).
     pub base_fee: u64,
-    /// Number of validators: every transaction is sent to each of them, and its
+    /// Copies of each transaction the network carries: one per validator, and its
     /// network fee is per copy.
-    pub validators: u64,
+    pub replicas: u64,
 }
 
 /// Outcome of trying to add a transaction to a block.
@@ -322,7 +322,7 @@ fn run_tx(session: Box<Session>, spec: &TxSpec<'_>, schedule: &Schedule, quotes:
     let mut usage = ResourceUsage {
         fuel: TX_BASE_FUEL.saturating_add(exec_fuel),
         tx_bytes: spec.tx_bytes,
-        validators: session.env.validators,
+        replicas: session.env.replicas,
         storage_bytes_added: storage.added,
         storage_bytes_removed: storage.removed,
         storage_bytes_paid: storage.paid.saturating_add(layer.storage_paid),
@@ -372,7 +372,7 @@ fn min_gas_quoted(
     tx_bytes: u64,
     quotes: &mut fees::Quotes,
 ) -> Result<u64> {
-    let usage = ResourceUsage { fuel: TX_BASE_FUEL, tx_bytes, validators: env.validators, ..ResourceUsage::default() };
+    let usage = ResourceUsage { fuel: TX_BASE_FUEL, tx_bytes, replicas: env.replicas, ..ResourceUsage::default() };
     Ok(fees::gas_for(quotes.quote(base, vm, env, &usage)?.total, env.base_fee))
 }
 

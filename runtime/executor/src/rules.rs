@@ -4,7 +4,11 @@
 //! for certified blocks it commits and for blocks it syncs; they are the same on
 //! every node.
 
-use strata_primitives::{Address, B256, CertificateError, CommitCertificate, Header, ValidatorSet, keccak256, rlp_item};
+use std::sync::Arc;
+
+use strata_primitives::{
+    Address, B256, CertificateError, CommitCertificate, Header, ValidatorSet, ValidatorSets, keccak256, rlp_item, select_proposer,
+};
 
 use crate::InvalidTx;
 
@@ -14,18 +18,43 @@ use crate::InvalidTx;
 pub const MAX_FUTURE_SECS: u64 = 15;
 
 /// The rules of one chain that headers are checked against.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ChainRules {
     /// Chain id.
     pub chain_id: u64,
     /// Gas limit of every block.
     pub gas_limit: u64,
-    /// The validators that sign commit certificates (and may propose).
-    pub signers: ValidatorSet,
+    /// The validators of each height: they propose its block and sign its certificate.
+    pub validators: Arc<dyn ValidatorSets>,
     /// Whether every block above height 1 must carry its parent's commit certificate
     /// (chains run by validators: without it, a node syncing later could not check the
     /// parent). Only chains committed without consensus (tools, tests) set this false.
     pub requires_certificates: bool,
+}
+
+/// What a block is being checked as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// A proposal, before any vote: its proposer must be the one scheduled for `view`
+    /// (the view its pre-prepare was signed in) and its timestamp at most
+    /// [`MAX_FUTURE_SECS`] ahead of this node's clock `now`.
+    Proposal {
+        /// This node's clock (seconds).
+        now: u64,
+        /// The view the block was proposed in.
+        view: u64,
+    },
+    /// A block that already carries a valid certificate (commit, sync): no clock rule
+    /// applies, and its proposer need only be one of its height's validators (it may have
+    /// been re-proposed in a later view than its own).
+    Certified,
+}
+
+impl ChainRules {
+    /// The validators deciding `height`.
+    pub fn validators_at(&self, height: u64) -> Result<Arc<ValidatorSet>, BlockError> {
+        self.validators.validators_at(height).ok_or(BlockError::UnknownValidators { height })
+    }
 }
 
 /// Why a block is not valid on its parent. Every variant is the block's fault (or its
@@ -87,6 +116,22 @@ pub enum BlockError {
     /// The proposer is not a validator.
     #[error("proposer {0} is not a validator")]
     UnknownProposer(Address),
+    /// The proposer is a validator, but not the one scheduled for the view.
+    #[error("proposer {proposer} is not the one scheduled for view {view} ({expected})")]
+    WrongProposer {
+        /// In the header.
+        proposer: Address,
+        /// The view it was proposed in.
+        view: u64,
+        /// The scheduled one.
+        expected: Address,
+    },
+    /// The validators of this height are not known (yet).
+    #[error("the validators of height {height} are not known")]
+    UnknownValidators {
+        /// The height.
+        height: u64,
+    },
     /// The base fee is not the fee contract's gas price on the parent state.
     #[error("base fee {got} is not the fee contract's gas price {expected}")]
     BaseFee {
@@ -148,15 +193,13 @@ pub enum BlockError {
 }
 
 /// Checks `header` against its parent (`parent_hash`, `parent`): lineage, chain id,
-/// gas, timestamps and proposer. `now` is this node's clock for a proposal (its
-/// timestamp may be at most [`MAX_FUTURE_SECS`] ahead); `None` for a block that already
-/// carries a valid certificate (commit, sync), which no clock can make invalid.
+/// gas, timestamps and proposer, as `check` says (see [`Check`]).
 pub fn validate_header_against_parent(
     header: &Header,
     parent_hash: B256,
     parent: &Header,
     rules: &ChainRules,
-    now: Option<u64>,
+    check: Check,
 ) -> Result<(), BlockError> {
     if header.number != parent.number.saturating_add(1) || header.parent_hash != parent_hash {
         return Err(BlockError::NotChild {
@@ -178,13 +221,20 @@ pub fn validate_header_against_parent(
     if header.timestamp < parent.timestamp {
         return Err(BlockError::TimestampBeforeParent { timestamp: header.timestamp, parent: parent.timestamp });
     }
-    if let Some(now) = now
+    if let Check::Proposal { now, .. } = check
         && header.timestamp > now.saturating_add(MAX_FUTURE_SECS)
     {
         return Err(BlockError::TimestampInFuture { timestamp: header.timestamp, now });
     }
-    if rules.signers.index_of(&header.proposer).is_none() {
+    let set = rules.validators_at(header.number)?;
+    if set.index_of(&header.proposer).is_none() {
         return Err(BlockError::UnknownProposer(header.proposer));
+    }
+    if let Check::Proposal { view, .. } = check {
+        let expected = set.get(select_proposer(&set, header.number, view)).copied().unwrap_or_default();
+        if header.proposer != expected {
+            return Err(BlockError::WrongProposer { proposer: header.proposer, view, expected });
+        }
     }
     Ok(())
 }
@@ -216,7 +266,8 @@ pub fn validate_parent_certificate(
         return Err(BlockError::ParentCommitHash);
     }
     let cert = rlp_item::decode_exact::<CommitCertificate>(certificate).map_err(|e| BlockError::CertificateUndecodable(e.to_string()))?;
-    cert.verify(&rules.signers, rules.chain_id)?;
+    // A certificate is checked against the validators of its own height.
+    cert.verify(&*rules.validators_at(parent.number)?, rules.chain_id)?;
     if cert.height != parent.number || cert.block_hash != parent_hash {
         return Err(BlockError::CertificateForOtherBlock { height: cert.height, hash: cert.block_hash });
     }
@@ -260,7 +311,7 @@ mod tests {
         ChainRules {
             chain_id: 7,
             gas_limit: 1_000,
-            signers: ValidatorSet::new((0..4).map(|i| key(i).address()).collect()),
+            validators: Arc::new(strata_primitives::FixedValidators::new(ValidatorSet::new((0..4).map(|i| key(i).address()).collect()))),
             requires_certificates: required,
         }
     }
@@ -318,18 +369,31 @@ mod tests {
     }
 
     #[test]
+    fn a_proposal_must_come_from_the_validator_scheduled_for_its_view() {
+        let parent = header(5, B256::repeat_byte(4), 100);
+        let child = header(6, parent.hash_slow(), 100); // proposed by key(0)
+        let r = rules(true);
+        let check = |view| validate_header_against_parent(&child, parent.hash_slow(), &parent, &r, Check::Proposal { now: 100, view });
+        assert_eq!(check(0), Ok(()));
+        assert_eq!(check(4), Ok(()), "view 4 is validator 0's again (of 4)");
+        assert_eq!(check(1), Err(BlockError::WrongProposer { proposer: key(0).address(), view: 1, expected: key(1).address() }));
+        // A certified block may have been re-proposed by a later view's primary.
+        assert_eq!(validate_header_against_parent(&child, parent.hash_slow(), &parent, &r, Check::Certified), Ok(()));
+    }
+
+    #[test]
     fn the_future_timestamp_rule_binds_proposals_only() {
         let parent = header(5, B256::repeat_byte(4), 100);
         let child = header(6, parent.hash_slow(), 1_000);
         let r = rules(true);
         assert_eq!(
-            validate_header_against_parent(&child, parent.hash_slow(), &parent, &r, Some(500)),
+            validate_header_against_parent(&child, parent.hash_slow(), &parent, &r, Check::Proposal { now: 500, view: 0 }),
             Err(BlockError::TimestampInFuture { timestamp: 1_000, now: 500 })
         );
-        assert_eq!(validate_header_against_parent(&child, parent.hash_slow(), &parent, &r, None), Ok(()));
+        assert_eq!(validate_header_against_parent(&child, parent.hash_slow(), &parent, &r, Check::Certified), Ok(()));
         let early = header(6, parent.hash_slow(), 99);
         assert!(matches!(
-            validate_header_against_parent(&early, parent.hash_slow(), &parent, &r, None),
+            validate_header_against_parent(&early, parent.hash_slow(), &parent, &r, Check::Certified),
             Err(BlockError::TimestampBeforeParent { .. })
         ));
     }

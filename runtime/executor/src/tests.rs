@@ -15,7 +15,7 @@ fn env() -> BlockEnv {
         proposer: Address::repeat_byte(0xee),
         gas_limit: 30_000_000,
         base_fee: GWEI as u64,
-        validators: 1,
+        replicas: 1,
     }
 }
 

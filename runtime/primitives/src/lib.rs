@@ -28,7 +28,9 @@ pub use strata_protocol::{abi, account, audit, consensus, deploy, interfaces, ni
 pub use account::{Account, EMPTY_ROOT_HASH, KECCAK_EMPTY};
 pub use alloy_primitives::{Address, B256, Bloom, Bytes, Log, LogData, Signature, U256, address, b256, hex, keccak256};
 pub use block::{Block, Header, HeaderExtension, SealedBlock};
-pub use consensus::{CertSignature, CertificateError, CommitCertificate, ValidatorSet, commit_digest};
+pub use consensus::{
+    CertSignature, CertificateError, CommitCertificate, FixedValidators, ValidatorSet, ValidatorSets, commit_digest, select_proposer,
+};
 pub use error::{Error, Result};
 pub use keys::{DevKey, LocalSigner};
 pub use receipt::{FeeBreakdown, RESOURCE_LOG_ADDRESS, RESOURCE_LOG_TOPIC, ResourceUsage, StoredReceipt};

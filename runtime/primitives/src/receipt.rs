@@ -68,7 +68,7 @@ pub struct ResourceUsage {
     /// Bytes of the transaction as sent over the network.
     pub tx_bytes: u64,
     /// Validators the transaction is sent to (network cost is per copy).
-    pub validators: u64,
+    pub replicas: u64,
     /// Bytes added to contract storage (keys and live values).
     pub storage_bytes_added: u64,
     /// Bytes removed from contract storage (deleted or archived).
@@ -89,7 +89,7 @@ impl ResourceUsage {
         for v in [
             self.fuel,
             self.tx_bytes,
-            self.validators,
+            self.replicas,
             self.storage_bytes_added,
             self.storage_bytes_removed,
             self.storage_bytes_paid,
@@ -115,7 +115,7 @@ impl ResourceUsage {
         Some(Self {
             fuel: small(0)?,
             tx_bytes: small(1)?,
-            validators: small(2)?,
+            replicas: small(2)?,
             storage_bytes_added: small(3)?,
             storage_bytes_removed: small(4)?,
             storage_bytes_paid: small(5)?,
@@ -177,7 +177,7 @@ mod tests {
         let usage = ResourceUsage {
             fuel: 1,
             tx_bytes: 2,
-            validators: 3,
+            replicas: 3,
             storage_bytes_added: 4,
             storage_bytes_removed: 5,
             storage_bytes_paid: 6,

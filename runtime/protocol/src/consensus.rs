@@ -109,6 +109,41 @@ impl ValidatorSet {
     }
 }
 
+/// The proposer (PBFT primary) of `view` at `height` among `set`: the one
+/// proposer-selection rule, used by the consensus core, the driver and block validation.
+/// Today validator `view % n` (the height does not rotate it); a validator set that
+/// changes by height changes who that is.
+pub fn select_proposer(set: &ValidatorSet, height: u64, view: u64) -> u32 {
+    let _ = height;
+    set.primary(view)
+}
+
+/// Where the validators of each height come from: the node implements it (today a
+/// fixed set from genesis; with validator slots, the chain's state), and the consensus
+/// core, the driver and block validation ask it for every height they handle.
+pub trait ValidatorSets: Send + Sync + core::fmt::Debug {
+    /// The validators deciding `height` (`None`: not known yet, e.g. a height whose set
+    /// depends on blocks not yet committed).
+    fn validators_at(&self, height: u64) -> Option<alloc::sync::Arc<ValidatorSet>>;
+}
+
+/// The same validators at every height (a chain whose set is fixed at genesis).
+#[derive(Debug, Clone)]
+pub struct FixedValidators(pub alloc::sync::Arc<ValidatorSet>);
+
+impl FixedValidators {
+    /// `set` at every height.
+    pub fn new(set: ValidatorSet) -> Self {
+        Self(alloc::sync::Arc::new(set))
+    }
+}
+
+impl ValidatorSets for FixedValidators {
+    fn validators_at(&self, _height: u64) -> Option<alloc::sync::Arc<ValidatorSet>> {
+        Some(self.0.clone())
+    }
+}
+
 /// The digest a validator signs to commit `block_hash` at `height` in `view` on chain
 /// `chain_id`: `keccak256(rlp(["strata/commit/v1", chain_id, height, view, block_hash]))`.
 pub fn commit_digest(chain_id: u64, height: u64, view: u64, block_hash: B256) -> B256 {

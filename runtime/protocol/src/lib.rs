@@ -28,7 +28,9 @@ pub mod rlp_item;
 pub mod system;
 
 pub use account::{Account, EMPTY_ROOT_HASH, KECCAK_EMPTY};
-pub use consensus::{CertSignature, CertificateError, CommitCertificate, Recover, ValidatorSet, commit_digest};
+pub use consensus::{
+    CertSignature, CertificateError, CommitCertificate, FixedValidators, Recover, ValidatorSet, ValidatorSets, commit_digest, select_proposer,
+};
 pub use error::{Error, Result};
 pub use header::{Header, HeaderExtension};
 pub use system::{Slot, Tombstone};

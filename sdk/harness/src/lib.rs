@@ -149,7 +149,7 @@ impl TestChain {
             proposer: PROPOSER,
             gas_limit: 30_000_000,
             base_fee: Prices::dev().gas_price,
-            validators: 1,
+            replicas: 1,
         };
         let system = strata_executor::system::install(&vm, Arc::new(state.clone()), env, accounts[0].address(), &Prices::dev())
             .expect("the system contracts install");
@@ -202,7 +202,7 @@ impl TestChain {
             proposer: PROPOSER,
             gas_limit: 30_000_000,
             base_fee: 0,
-            validators: 1,
+            replicas: 1,
         };
         let state: Arc<dyn StateReader + Send + Sync> = Arc::new(self.state.clone());
         env.base_fee = strata_executor::fees::schedule(&state, &self.vm, env).map_err(|e| Error::Runtime(e.to_string()))?.gas_price;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use strata_chain::{Chain, ChainConfig, ChainSpec, TxOrigin};
+use strata_chain::{Chain, ChainConfig, ChainSpec, Check, TxOrigin};
 use strata_primitives::{
     Address, B256, Bytes, CertSignature, CommitCertificate, LocalSigner, TxKind, U256, commit_digest, transaction::build,
 };
@@ -73,7 +73,7 @@ fn drained_senders_with_999_pooled_each_cannot_starve_an_honest_transfer() {
             b.submit_raw(&transfer(&key(i), 0, drain, fee), TxOrigin::Local).unwrap();
         }
         let block = b.propose(100, false).unwrap().unwrap();
-        let hash = a.validate(&block.block, &[], None).unwrap();
+        let hash = a.validate(&block.block, &[], Check::Certified).unwrap();
         assert_eq!(hash, block.hash);
         a.commit(&hash, Some(&certificate(1, hash))).unwrap();
         b.commit(&hash, Some(&certificate(1, hash))).unwrap();

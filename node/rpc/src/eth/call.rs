@@ -111,7 +111,7 @@ impl EthRpc {
                     proposer: header.proposer,
                     gas_limit: header.gas_limit,
                     base_fee: header.base_fee_per_gas,
-                    validators: self.chain.spec().validator_count(),
+                    replicas: self.chain.spec().replicas(),
                 };
                 Ok((Arc::new(state), env))
             }

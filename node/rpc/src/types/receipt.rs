@@ -84,7 +84,7 @@ impl From<&ResourceUsage> for RpcResources {
         Self {
             fuel: U64::from(r.fuel),
             tx_bytes: U64::from(r.tx_bytes),
-            validators: U64::from(r.validators),
+            validators: U64::from(r.replicas),
             storage_bytes_added: U64::from(r.storage_bytes_added),
             storage_bytes_removed: U64::from(r.storage_bytes_removed),
             storage_bytes_paid: U64::from(r.storage_bytes_paid),

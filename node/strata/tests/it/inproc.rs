@@ -7,10 +7,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use strata_chain::{Chain, ChainConfig, ChainSpec, StorageClass, ValidatorInfo};
+use strata_chain::{Chain, ChainConfig, ChainSpec, StorageClass, FeeRecipient};
 use strata_network::{Transport, mem::MemHub};
 use strata_node::validator::{self, DriverConfig, Wire};
-use strata_primitives::{LocalSigner, ValidatorSet, keccak256};
+use strata_primitives::{FixedValidators, LocalSigner, ValidatorSet, keccak256};
 use strata_storage::MemKv;
 use tokio::sync::watch;
 
@@ -22,8 +22,8 @@ fn key(i: u32) -> LocalSigner {
 
 fn spec(n: u32) -> ChainSpec {
     let mut spec = ChainSpec::dev(CHAIN_ID);
-    spec.validators = (0..n).map(|i| ValidatorInfo { address: key(i).address(), storage_class: StorageClass::Nvme }).collect();
-    spec.signers = ValidatorSet::new((0..n).map(|i| key(i).address()).collect());
+    spec.fee_recipients = (0..n).map(|i| FeeRecipient { address: key(i).address(), storage_class: StorageClass::Nvme }).collect();
+    spec.validators = ValidatorSet::new((0..n).map(|i| key(i).address()).collect());
     spec
 }
 
@@ -102,7 +102,8 @@ fn start(n: u32, liar: Option<u32>, late: &[u32]) -> Net {
             endpoint
         };
         let config = DriverConfig {
-            validators: set.clone(),
+            validator_sets: Arc::new(FixedValidators::new(set.clone())),
+            peers: n as usize,
             me: i,
             key: key(i),
             block_time: Duration::from_millis(20),
@@ -148,7 +149,8 @@ async fn n2_gossiped_transactions_meet_the_size_limit_and_bounded_admission() {
     let (shutdown, rx) = watch::channel(false);
     let chain = Chain::open(MemKv::shared(), MemKv::shared(), spec(2), key(0).address(), ChainConfig::default()).unwrap();
     let config = DriverConfig {
-        validators: ValidatorSet::new(vec![key(0).address(), key(1).address()]),
+        validator_sets: Arc::new(FixedValidators::new(ValidatorSet::new(vec![key(0).address(), key(1).address()]))),
+        peers: 2,
         me: 0,
         key: key(0),
         block_time: Duration::from_millis(20),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use alloy_sol_types::{SolCall, SolError, SolEvent, sol};
 use serde_json::{Value, json};
-use strata_chain::{FeeSplit, StorageClass, ValidatorInfo};
+use strata_chain::{FeeSplit, StorageClass, FeeRecipient};
 use strata_node::{DevConfig, Node, dev_accounts};
 use strata_primitives::{
     Address, B256, Bytes, LocalSigner, Slot, Tombstone, TxKind, U256, deploy, hex, keccak256, proof,
@@ -138,10 +138,10 @@ fn selector_of(receipt: &Value) -> [u8; 4] {
     data[..4].try_into().unwrap()
 }
 
-fn validators() -> Vec<ValidatorInfo> {
+fn validators() -> Vec<FeeRecipient> {
     [(0xa1, StorageClass::Nvme), (0xa2, StorageClass::Ssd), (0xa3, StorageClass::Hdd)]
         .into_iter()
-        .map(|(b, storage_class)| ValidatorInfo { address: Address::repeat_byte(b), storage_class })
+        .map(|(b, storage_class)| FeeRecipient { address: Address::repeat_byte(b), storage_class })
         .collect()
 }
 
