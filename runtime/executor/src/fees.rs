@@ -12,12 +12,12 @@ use std::sync::Arc;
 use alloy_sol_types::SolCall;
 use strata_primitives::{Address, FeeBreakdown, ResourceUsage, U256, system::FEE_CONTRACT};
 use strata_state::{StateChanges, StateReader};
-use strata_storage::SharedKv;
 use strata_vm::{Entry, Status, Vm};
 
 use crate::{
     BlockEnv, Error, Result,
-    session::{Session, run_frame},
+    frame::run_frame,
+    session::{Session, no_cold},
 };
 
 use strata_primitives::interfaces::IFee;
@@ -158,11 +158,6 @@ pub fn split(amount: U256, payees: &[(Address, u64)], proposer: Address) -> Vec<
     shares[idx].1 = shares[idx].1.saturating_add(remainder);
     shares.retain(|(_, s)| !s.is_zero());
     shares
-}
-
-/// A cold store with nothing in it, for reads outside block execution.
-pub(crate) fn no_cold() -> SharedKv {
-    strata_storage::MemKv::shared()
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use strata_primitives::{
     Address, B256, CertificateError, CommitCertificate, Header, ValidatorSet, ValidatorSets, keccak256, rlp_item, select_proposer,
 };
 
-use crate::InvalidTx;
+use crate::validate::InvalidTx;
 
 /// How far ahead of a validator's clock a *proposal*'s timestamp may be (seconds).
 /// Blocks that already carry a valid certificate are not held to it: a validator whose

@@ -1,19 +1,15 @@
-//! One transaction's execution: call frames as change layers over the block's
-//! state, and the [`Host`] the engine calls back into.
+//! One transaction's state: call frames as change layers over the block's state
+//! ([`Layer`], [`Session`]), and what reading it may refuse (an archived key).
 //!
-//! Every frame pushes a layer; a frame that succeeds merges its layer into its
-//! caller's, one that reverts or fails drops it — nested frames included — so a
-//! failed call leaves no trace but the gas it used.
+//! The frames themselves, and the [`strata_vm::Host`] the engine calls back into, are
+//! in `frame.rs`; a frame's layer is pushed, merged or dropped here.
 
-use std::{any::Any, collections::BTreeMap, sync::Arc, time::Instant};
+use std::{collections::BTreeMap, sync::Arc, time::Instant};
 
-use strata_primitives::{Account, Address, B256, Bytes, KECCAK_EMPTY, Log, Slot, U256};
+use strata_primitives::{Account, Address, B256, Bytes, KECCAK_EMPTY, Log, Slot, Tombstone, U256, hex, system::ARCHIVE_CONTRACT};
 use strata_state::{StateChanges, StateReader};
 use strata_storage::SharedKv;
-use strata_vm::{
-    CachePolicy, CallContext, CallStatus, Contract, Entry, Host, HostError, Outcome, Status, SubCall, SubCallResult, SystemOp, SystemReply,
-    Vm,
-};
+use strata_vm::{CachePolicy, CallContext, Contract, HostError, Vm};
 
 use crate::BlockEnv;
 
@@ -63,13 +59,14 @@ pub(crate) struct Session {
     pub(crate) deadline: Option<Instant>,
 }
 
-fn node(e: impl std::fmt::Display) -> HostError {
+/// A node-side failure (storage, missing code) as the host reports it.
+pub(crate) fn node(e: impl std::fmt::Display) -> HostError {
     HostError::Node(e.to_string())
 }
 
 /// An engine failure as the host reports it to the frame above (keeping a deadline
 /// interruption distinguishable from other node failures).
-fn vm_error(e: strata_vm::Error) -> HostError {
+pub(crate) fn vm_error(e: strata_vm::Error) -> HostError {
     match e {
         strata_vm::Error::Interrupted => HostError::Interrupted,
         other => HostError::Node(other.to_string()),
@@ -140,7 +137,7 @@ impl Session {
         match self.slot(address, key)? {
             None => Ok(None),
             Some(Slot::Value(v)) => Ok(Some(v.to_vec())),
-            Some(Slot::Tombstone(t)) => Err(crate::system::archived_error(address, key, &t)),
+            Some(Slot::Tombstone(t)) => Err(archived_error(address, key, &t)),
         }
     }
 
@@ -263,135 +260,24 @@ impl Session {
     }
 }
 
-/// Runs one frame of `contract`, lending the session to the engine.
-pub(crate) fn run_frame(
-    session: Box<Session>,
-    ctx: CallContext,
-    contract: &Contract,
-    entry: Entry,
-    input: Vec<u8>,
-    gas: u64,
-) -> (Box<Session>, Result<Outcome, HostError>) {
-    let vm = session.vm.clone();
-    let mut session = session;
-    session.stack.push(ctx.address);
-    let deadline = session.deadline;
-    let host = Box::new(FrameHost { session: Some(session), ctx });
-    let (host, outcome) = vm.execute_until(contract, entry, host, input, gas, deadline);
-    let mut host = host.into_any().downcast::<FrameHost>().expect("the executor only hands the engine FrameHosts");
-    let mut session = host.session.take().expect("the session returns with its host");
-    session.stack.pop();
-    (session, outcome.map_err(vm_error))
+/// The failure of a frame that touches an archived key: names the key and the way back.
+pub(crate) fn archived_error(address: &Address, key: &[u8], t: &Tombstone) -> HostError {
+    let key = hex::encode(key);
+    let how = if t.purged {
+        format!(
+            "its cold copy was purged at retention end {}: restore it with restoreWithData({address}, [0x{key}], [<the original bytes>])",
+            t.retention_end
+        )
+    } else {
+        format!("restore it with restore({address}, [0x{key}])")
+    };
+    HostError::Refused(format!(
+        "storage key 0x{key} of {address} is archived ({} bytes, value hash {}); {how} on the archive contract {ARCHIVE_CONTRACT}",
+        t.size, t.value_hash
+    ))
 }
 
-/// A nested call from a running contract (value transfer, then the callee's frame).
-fn sub_call(mut session: Box<Session>, parent: CallContext, call: SubCall) -> (Box<Session>, Result<SubCallResult, HostError>) {
-    let fail = |output: &[u8]| SubCallResult { status: CallStatus::Failure, gas_used: 0, output: output.to_vec() };
-    session.push();
-    match session.transfer(parent.address, call.to, call.value) {
-        Ok(true) => {}
-        Ok(false) => {
-            session.revert_top();
-            return (session, Ok(fail(b"insufficient balance for the call's value")));
-        }
-        Err(e) => return (session, Err(e)),
-    }
-    let contract = match session.contract_at(&call.to) {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            // A plain account: the value moved, nothing runs.
-            session.commit_top();
-            return (session, Ok(SubCallResult { status: CallStatus::Success, gas_used: 0, output: Vec::new() }));
-        }
-        Err(e) => return (session, Err(e)),
-    };
-    if session.stack.contains(&call.to) && !contract.info.reentrant {
-        session.revert_top();
-        let msg = format!("re-entrant call to {} refused: it is already executing and does not export `strata_reentrant`", call.to);
-        return (session, Ok(fail(msg.as_bytes())));
-    }
-    let depth = parent.depth.saturating_add(1);
-    let ctx = session.context(call.to, parent.address, call.value, call.is_static, depth);
-    let (mut session, outcome) = run_frame(session, ctx, &contract, Entry::Call, call.input, call.gas);
-    let outcome = match outcome {
-        Ok(o) => o,
-        Err(e) => return (session, Err(e)),
-    };
-    let status = match &outcome.status {
-        Status::Success => {
-            session.commit_top();
-            CallStatus::Success
-        }
-        Status::Revert => {
-            session.revert_top();
-            CallStatus::Revert
-        }
-        Status::Failure(_) => {
-            session.revert_top();
-            CallStatus::Failure
-        }
-    };
-    let output = match outcome.status {
-        Status::Failure(reason) => reason.into_bytes(),
-        _ => outcome.output,
-    };
-    (session, Ok(SubCallResult { status, gas_used: outcome.gas_used, output }))
-}
-
-/// The [`Host`] of one frame.
-pub(crate) struct FrameHost {
-    session: Option<Box<Session>>,
-    ctx: CallContext,
-}
-
-impl FrameHost {
-    fn s(&mut self) -> &mut Session {
-        self.session.as_mut().expect("session present while the frame runs")
-    }
-}
-
-impl Host for FrameHost {
-    fn context(&self) -> &CallContext {
-        &self.ctx
-    }
-
-    fn storage_read(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
-        let address = self.ctx.address;
-        self.s().storage(&address, key)
-    }
-
-    fn storage_write(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<bool, HostError> {
-        let address = self.ctx.address;
-        // Overwriting an archived key is refused like reading it: the archived value
-        // must be restored (or stay archived), never silently lost.
-        let existed = self.s().storage(&address, key)?.is_some();
-        self.s().set_slot(address, key, value.map(|v| Slot::Value(Bytes::copy_from_slice(v))));
-        Ok(existed)
-    }
-
-    fn balance(&mut self, address: &Address) -> Result<U256, HostError> {
-        Ok(self.s().account(address)?.balance)
-    }
-
-    fn emit_log(&mut self, topics: Vec<B256>, data: Vec<u8>) -> Result<(), HostError> {
-        let log = Log::new_unchecked(self.ctx.address, topics, data.into());
-        self.s().top().logs.push(log);
-        Ok(())
-    }
-
-    fn call(&mut self, call: SubCall) -> Result<SubCallResult, HostError> {
-        let session = self.session.take().expect("session present while the frame runs");
-        let (session, result) = sub_call(session, self.ctx, call);
-        self.session = Some(session);
-        result
-    }
-
-    fn system(&mut self, op: SystemOp, input: &[u8]) -> Result<SystemReply, HostError> {
-        let ctx = self.ctx;
-        crate::system::op(self.s(), &ctx, op, input)
-    }
-
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
-    }
+/// A cold store with nothing in it, for reads outside block execution.
+pub(crate) fn no_cold() -> SharedKv {
+    strata_storage::MemKv::shared()
 }

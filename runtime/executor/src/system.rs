@@ -1,224 +1,28 @@
-//! The runtime side of the storage market: the privileged ops behind the archive
-//! contract, quota accounting after each transaction, the purge of expired cold
+//! The runtime side of the storage market, besides the archive contract's ops
+//! (`ops.rs`): quota accounting after each transaction, the purge of expired cold
 //! copies at the start of each block, and the installation of the system contracts
-//! at genesis.
-//!
-//! The archive contract (Wasm, `contracts/system/archive`) decides *who* may do
-//! what; the ops here do the data movement the contract cannot do itself: replace
-//! a value in another contract's storage by a tombstone, read the cold store, keep
-//! the quota records. Only the contract at [`ARCHIVE_CONTRACT`] may call them.
+//! (the fee contract at [`FEE_CONTRACT`], the archive contract at
+//! [`ARCHIVE_CONTRACT`]) at genesis.
 
 use std::sync::Arc;
 
-use alloy_sol_types::{SolError, SolValue};
+use alloy_sol_types::SolValue;
 use strata_primitives::{
-    Account, Address, B256, Bytes, MAX_STORAGE_KEY_LEN, MAX_STORAGE_VALUE_LEN, Slot, Tombstone, U256, hex, keccak256,
-    system::{
-        ARCHIVE_CONTRACT, FEE_CONTRACT, PURGE_PREFIX, QuotaRecord, STORAGE_REGISTRY, cold_key, is_system, parse_purge_key, purge_key,
-        quota_key,
-    },
+    Account, Address, Bytes, Slot, U256, hex,
+    system::{ARCHIVE_CONTRACT, FEE_CONTRACT, PURGE_PREFIX, QuotaRecord, STORAGE_REGISTRY, cold_key, is_system, parse_purge_key},
 };
 use strata_state::{StateChanges, StateReader};
-use strata_vm::{CallContext, Entry, HostError, MAX_SYSTEM_SCAN, Status, SystemOp, SystemReply, Vm};
+use strata_vm::{Entry, HostError, Status, Vm};
 
 use crate::{
     BlockEnv, Error, Result,
-    session::{Session, run_frame},
-};
-
-use strata_primitives::interfaces::ISystemOps::{
-    AlreadyArchived, BadSystemInput, ColdCopyPurged, HashMismatch, NotArchived, NotStored, QuotaBelowUsage,
+    frame::run_frame,
+    ops::{quota_record, set_quota_record},
+    session::{Session, no_cold},
 };
 
 /// Purge-queue entries handled per block at most (the rest wait for the next block).
 pub const MAX_PURGES_PER_BLOCK: usize = 1_000;
-
-fn node(e: impl std::fmt::Display) -> HostError {
-    HostError::Node(e.to_string())
-}
-
-/// The failure of a frame that touches an archived key: names the key and the way back.
-pub(crate) fn archived_error(address: &Address, key: &[u8], t: &Tombstone) -> HostError {
-    let key = hex::encode(key);
-    let how = if t.purged {
-        format!(
-            "its cold copy was purged at retention end {}: restore it with restoreWithData({address}, [0x{key}], [<the original bytes>])",
-            t.retention_end
-        )
-    } else {
-        format!("restore it with restore({address}, [0x{key}])")
-    };
-    HostError::Refused(format!(
-        "storage key 0x{key} of {address} is archived ({} bytes, value hash {}); {how} on the archive contract {ARCHIVE_CONTRACT}",
-        t.size, t.value_hash
-    ))
-}
-
-fn ok(output: Vec<u8>) -> Result<SystemReply, HostError> {
-    Ok(SystemReply { ok: true, output })
-}
-
-fn refuse(error: impl SolError) -> Result<SystemReply, HostError> {
-    Ok(SystemReply { ok: false, output: error.abi_encode() })
-}
-
-fn bad(op: u32, reason: impl Into<String>) -> Result<SystemReply, HostError> {
-    refuse(BadSystemInput { op, reason: reason.into() })
-}
-
-/// The quota record of `contract` as the session sees it (zero if none).
-pub(crate) fn quota_record(s: &Session, contract: &Address) -> Result<QuotaRecord, HostError> {
-    match s.slot(&STORAGE_REGISTRY, &quota_key(contract))? {
-        Some(Slot::Value(v)) => QuotaRecord::decode(&v).ok_or_else(|| node(format!("corrupt quota record of {contract}"))),
-        _ => Ok(QuotaRecord::default()),
-    }
-}
-
-fn set_quota_record(s: &mut Session, contract: &Address, record: &QuotaRecord) {
-    s.set_slot(STORAGE_REGISTRY, &quota_key(contract), Some(Slot::Value(record.encode().into())));
-}
-
-/// Runs system op `op` for the frame `ctx`.
-pub(crate) fn op(s: &mut Session, ctx: &CallContext, op: SystemOp, input: &[u8]) -> Result<SystemReply, HostError> {
-    let code = op.code();
-    if ctx.address != ARCHIVE_CONTRACT {
-        return Err(HostError::Refused(format!("system op {code} is reserved for the archive contract {ARCHIVE_CONTRACT}")));
-    }
-    let mutates = matches!(op, SystemOp::Archive | SystemOp::Restore | SystemOp::SetQuota);
-    if mutates && ctx.is_static {
-        return Err(HostError::Refused(format!("system op {code} changes state: not allowed in a static call")));
-    }
-    match op {
-        SystemOp::Archive => {
-            let Ok((target, key, end, payer)) = <(Address, Bytes, u64, Address)>::abi_decode_params(input) else {
-                return bad(code, "expected (address, bytes, uint64, address)");
-            };
-            if key.len() > MAX_STORAGE_KEY_LEN {
-                return bad(code, "key too long");
-            }
-            if end <= ctx.timestamp {
-                return bad(code, format!("retention must end after the current block time {}", ctx.timestamp));
-            }
-            if is_system(&target) {
-                return bad(code, "system contract data cannot be archived");
-            }
-            let value = match s.slot(&target, &key)? {
-                None => return refuse(NotStored { target, key }),
-                Some(Slot::Tombstone(_)) => return refuse(AlreadyArchived { target, key }),
-                Some(Slot::Value(v)) => v,
-            };
-            let value_hash = keccak256(&value);
-            let size = value.len() as u64;
-            let t = Tombstone { value_hash, size, retention_end: end, payer, purged: false };
-            s.set_slot(target, &key, Some(Slot::Tombstone(t)));
-            s.set_slot(STORAGE_REGISTRY, &purge_key(end, &target, &key), Some(Slot::Value(Bytes::copy_from_slice(value_hash.as_slice()))));
-            let seconds = end.saturating_sub(ctx.timestamp);
-            let top = s.top();
-            top.cold.insert(cold_key(&target, &key, &value_hash, end), Some(value));
-            top.cold_byte_seconds = top.cold_byte_seconds.saturating_add(size.saturating_mul(seconds));
-            ok((value_hash, size).abi_encode_params())
-        }
-        SystemOp::Restore => {
-            let Ok((target, key, supplied, bytes)) = <(Address, Bytes, bool, Bytes)>::abi_decode_params(input) else {
-                return bad(code, "expected (address, bytes, bool, bytes)");
-            };
-            let t = match s.slot(&target, &key)? {
-                Some(Slot::Tombstone(t)) => t,
-                _ => return refuse(NotArchived { target, key }),
-            };
-            let ck = cold_key(&target, &key, &t.value_hash, t.retention_end);
-            let value = if supplied {
-                let actual = keccak256(&bytes);
-                if actual != t.value_hash || bytes.len() > MAX_STORAGE_VALUE_LEN {
-                    return refuse(HashMismatch { target, key, expected: t.value_hash, actual });
-                }
-                bytes
-            } else {
-                if t.purged {
-                    return refuse(ColdCopyPurged { target, key, retentionEnd: t.retention_end });
-                }
-                match s.cold_value(&ck)? {
-                    Some(v) if keccak256(&v) == t.value_hash => v,
-                    Some(_) => return Err(node(format!("cold copy of {target} key 0x{} is corrupt", hex::encode(&key)))),
-                    None => {
-                        return Err(node(format!(
-                            "cold store lacks the copy of {target} key 0x{} that the state says it keeps",
-                            hex::encode(&key)
-                        )));
-                    }
-                }
-            };
-            s.set_slot(target, &key, Some(Slot::Value(value)));
-            if !t.purged {
-                // The entry is hot again: its cold copy is no longer needed.
-                s.top().cold.insert(ck, None);
-            }
-            ok((t.value_hash, t.size, !supplied).abi_encode_params())
-        }
-        SystemOp::Keys => {
-            let Ok((target, prefix, start_after, limit)) = <(Address, Bytes, Bytes, u32)>::abi_decode_params(input) else {
-                return bad(code, "expected (address, bytes, bytes, uint32)");
-            };
-            let limit = limit.min(MAX_SYSTEM_SCAN) as usize;
-            let mut keys: Vec<Bytes> = Vec::new();
-            let mut cursor = (!start_after.is_empty()).then(|| start_after.clone());
-            // Tombstones are skipped; a bounded number of pages keeps the op's work bounded.
-            for _ in 0..10 {
-                if keys.len() >= limit {
-                    break;
-                }
-                let page = s.storage_scan(&target, &prefix, cursor.as_ref().map(|c| &c[..]), limit)?;
-                let full = page.len() == limit;
-                for (k, slot) in page {
-                    cursor = Some(k.clone());
-                    if matches!(slot, Slot::Value(_)) && keys.len() < limit {
-                        keys.push(k);
-                    }
-                }
-                if !full {
-                    break;
-                }
-            }
-            ok((keys,).abi_encode_params())
-        }
-        SystemOp::Tombstone => {
-            let Ok((target, key)) = <(Address, Bytes)>::abi_decode_params(input) else {
-                return bad(code, "expected (address, bytes)");
-            };
-            let out = match s.slot(&target, &key)? {
-                Some(Slot::Tombstone(t)) => (true, t.value_hash, t.size, t.retention_end, t.payer, t.purged),
-                _ => (false, B256::ZERO, 0u64, 0u64, Address::ZERO, false),
-            };
-            ok(out.abi_encode_params())
-        }
-        SystemOp::Quota => {
-            let Ok((target,)) = <(Address,)>::abi_decode_params(input) else {
-                return bad(code, "expected (address)");
-            };
-            let r = quota_record(s, &target)?;
-            ok((r.owner, r.quota, r.used).abi_encode_params())
-        }
-        SystemOp::SetQuota => {
-            let Ok((target, quota)) = <(Address, u64)>::abi_decode_params(input) else {
-                return bad(code, "expected (address, uint64)");
-            };
-            if is_system(&target) || s.contract_at(&target)?.is_none() {
-                return bad(code, format!("{target} is not a user contract"));
-            }
-            let mut r = quota_record(s, &target)?;
-            if quota < r.used {
-                return refuse(QuotaBelowUsage { target, quota, used: r.used });
-            }
-            let previous = r.quota;
-            let bought = quota.saturating_sub(previous);
-            r.quota = quota;
-            set_quota_record(s, &target, &r);
-            let top = s.top();
-            top.storage_paid = top.storage_paid.saturating_add(bought);
-            ok((previous,).abi_encode_params())
-        }
-    }
-}
 
 /// Storage bytes a transaction added and removed, for its receipt.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -401,15 +205,8 @@ pub fn install(
     let mut changes = StateChanges::default();
     for (address, code, ctor) in [(FEE_CONTRACT, FEE_WASM, fee_ctor), (ARCHIVE_CONTRACT, ARCHIVE_WASM, Vec::new())] {
         let contract = vm.prepare_system(code).map_err(|e| Error::Host(format!("genesis: system contract {address}: {e}")))?;
-        let mut session = Session::new(
-            base.clone(),
-            vm.clone(),
-            env,
-            crate::fees::no_cold(),
-            std::mem::take(&mut changes),
-            Default::default(),
-            Address::ZERO,
-        );
+        let mut session =
+            Session::new(base.clone(), vm.clone(), env, no_cold(), std::mem::take(&mut changes), Default::default(), Address::ZERO);
         session.set_account(address, Account { nonce: 1, code_hash: contract.code_hash, ..Account::default() });
         session.top().changes.code.insert(contract.code_hash, Bytes::copy_from_slice(code));
         let ctx = session.context(address, Address::ZERO, U256::ZERO, false, 0);

@@ -14,9 +14,9 @@ use strata_primitives::{
 use wasmtime::{Caller, Linker, Memory, Trap};
 
 use crate::{
-    Ctx, Exit,
+    frame::{Ctx, Exit},
     gas::{self, FUEL_PER_GAS},
-    host::SubCall,
+    host::{HostError, SubCall},
 };
 
 pub use strata_primitives::abi::{
@@ -30,11 +30,11 @@ fn refused(msg: impl Into<String>) -> wasmtime::Error {
     wasmtime::Error::new(Exit::Refused(msg.into()))
 }
 
-fn host_err(e: crate::HostError) -> wasmtime::Error {
+fn host_err(e: HostError) -> wasmtime::Error {
     match e {
-        crate::HostError::Refused(m) => wasmtime::Error::new(Exit::Refused(m)),
-        crate::HostError::Node(m) => wasmtime::Error::new(Exit::Node(m)),
-        crate::HostError::Interrupted => wasmtime::Error::new(Exit::Interrupted),
+        HostError::Refused(m) => wasmtime::Error::new(Exit::Refused(m)),
+        HostError::Node(m) => wasmtime::Error::new(Exit::Node(m)),
+        HostError::Interrupted => wasmtime::Error::new(Exit::Interrupted),
     }
 }
 

@@ -4,7 +4,7 @@
 //! Ethereum clients see *gas*. One gas is [`FUEL_PER_GAS`] fuel. Host functions
 //! charge their gas (converted to fuel) before they do any work.
 
-use strata_primitives::abi::SystemOp;
+use strata_primitives::abi::{MAX_SYSTEM_SCAN, SystemOp};
 
 /// Fuel units per unit of gas.
 pub const FUEL_PER_GAS: u64 = 10;
@@ -75,7 +75,7 @@ pub const SYSTEM_SCAN_PER_KEY: u64 = 1_000;
 pub fn system(op: SystemOp, input_len: usize) -> u64 {
     let base = match op {
         SystemOp::Archive | SystemOp::Restore => SYSTEM_MOVE,
-        SystemOp::Keys => SYSTEM_RECORD.saturating_add(SYSTEM_SCAN_PER_KEY.saturating_mul(u64::from(crate::abi::MAX_SYSTEM_SCAN))),
+        SystemOp::Keys => SYSTEM_RECORD.saturating_add(SYSTEM_SCAN_PER_KEY.saturating_mul(u64::from(MAX_SYSTEM_SCAN))),
         SystemOp::Tombstone | SystemOp::Quota | SystemOp::SetQuota => SYSTEM_RECORD,
     };
     base.saturating_add(copy(input_len))

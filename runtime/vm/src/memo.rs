@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use strata_primitives::B256;
 
-use crate::Contract;
+use crate::frame::Contract;
 
 /// An LRU map from code hash to compiled contract.
 pub(crate) struct Lru {

@@ -26,7 +26,7 @@ use std::{
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::Limits;
+use crate::limits::Limits;
 
 /// Native stack reserved per frame for the host code between two Wasm frames (the
 /// nested-call host function, the executor's frame bookkeeping, wasmtime's entry

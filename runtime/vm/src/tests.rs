@@ -1,3 +1,15 @@
+//! The engine's tests: host functions and their gas, deploy checks, limits (memory,
+//! stack, recursion), caches, native stacks and deadlines, each run through [`Vm`]
+//! with the in-memory [`FakeHost`].
+
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
+
+use parking_lot::Mutex;
+use strata_primitives::B256;
+
 use super::*;
 use crate::host::testing::FakeHost;
 

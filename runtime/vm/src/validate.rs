@@ -1,8 +1,9 @@
 //! Deploy-time checks of a contract module, beyond Wasm validation.
 
+use strata_primitives::abi;
 use wasmparser::{ExternalKind, Parser, Payload, TypeRef};
 
-use crate::{DeployError, Limits, abi};
+use crate::{error::DeployError, limits::Limits};
 
 /// What a deploy learned about a module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
