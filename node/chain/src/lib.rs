@@ -8,18 +8,26 @@
 //! atomic, synced write, so a crash at any moment leaves the last complete block and
 //! nothing half-written. It also owns the threads contracts run on ([`ExecPools`]),
 //! one pool per kind of work, so that no kind can starve another.
+//!
+//! Layout: [`Chain`] itself (opening, head, state access) is in `service`, admission
+//! of transactions in `admission`, building, validating and committing blocks in
+//! `blocks`, the execution threads in `pools`, and the [`Mempool`], [`ChainSpec`]
+//! (genesis) and [`BlockStore`] in modules of their own.
 
+mod admission;
+mod blocks;
 mod mempool;
+mod pools;
 mod service;
 mod spec;
 mod store;
 
+pub use admission::{MAX_TX_SIZE, SubmitError, TxOrigin};
+pub use blocks::{MAX_BLOCK_TXS, MAX_FUTURE_SECS};
 pub use mempool::{Mempool, MempoolConfig, PoolError};
-pub use service::{
-    Chain, ChainConfig, ConsensusStatus, ExecPools, MAX_BLOCK_TXS, MAX_FUTURE_SECS, MAX_TX_SIZE, StateUnavailable, SubmitError, TxOrigin,
-    run_on,
-};
-pub use spec::{ChainSpec, DEV_CHAIN_ID, FeeSplit, StorageClass, FeeRecipient, dev_proposer, dev_validator_key};
+pub use pools::{ExecPools, run_on};
+pub use service::{Chain, ChainConfig, ConsensusStatus, StateUnavailable};
+pub use spec::{ChainSpec, DEV_CHAIN_ID, FeeRecipient, FeeSplit, StorageClass, dev_proposer, dev_validator_key};
 pub use store::{BlockStore, TxLocation};
 pub use strata_executor::rules::{BlockError, Check};
 

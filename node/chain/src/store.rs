@@ -1,4 +1,4 @@
-//! The block store: headers, bodies, receipts and indexes, over [`KvStore`].
+//! The block store: headers, bodies, receipts and indexes, over [`KvStore`](strata_storage::KvStore).
 
 use strata_primitives::{B256, Block, Header, SealedBlock, StoredReceipt, TransactionSigned, rlp_item::decode_exact};
 use strata_storage::{Column, SharedKv, WriteBatch};

@@ -1,6 +1,26 @@
-use std::time::Duration;
+//! Tests of the TCP transport over real sockets: authentication, reconnects, refused
+//! strangers and frames, and the byte budgets and handshake cap under floods.
 
-use super::*;
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use strata_primitives::{LocalSigner, keccak256};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+
+use crate::{
+    Inbound, Limits, MAX_FRAME, MESSAGE_OVERHEAD, Network, NetworkConfig, Peer, Transport,
+    frame::{read_frame, write_frame},
+    handshake::{Auth, Hello, VERSION, decode, handshake_digest, random_nonce},
+};
 
 fn key(i: u32) -> LocalSigner {
     LocalSigner::from_bytes(&keccak256(format!("strata/test/net/{i}"))).expect("valid key")
