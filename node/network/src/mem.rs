@@ -10,9 +10,6 @@ use tokio::sync::mpsc;
 
 use crate::{Delivery, Inbound, Transport};
 
-/// The receiving end of an endpoint: (sender index, payload). It stays open as long as
-/// the hub or one of its endpoints lives.
-pub type Inbox = Inbound;
 
 struct Inner {
     inboxes: Vec<mpsc::UnboundedSender<Delivery>>,
@@ -27,7 +24,7 @@ pub struct MemHub {
 
 impl MemHub {
     /// A hub of `n` endpoints; returns it and each endpoint's inbox.
-    pub fn new(n: u32) -> (Self, Vec<Inbox>) {
+    pub fn new(n: u32) -> (Self, Vec<Inbound>) {
         let (senders, receivers) = (0..n)
             .map(|_| {
                 let (tx, rx) = mpsc::unbounded_channel();

@@ -30,7 +30,7 @@ mod simulate;
 pub mod system;
 mod validate;
 
-use strata_primitives::{Address, B256, keccak256};
+use strata_primitives::Address;
 
 pub use admit::{admit, min_gas};
 pub use block::{Applied, BlockBuilder, ColdWrites, ExecutedBlock, Payees};
@@ -98,11 +98,6 @@ pub struct BlockEnv {
     /// Copies of each transaction the network carries: one per validator, and its
     /// network fee is per copy.
     pub replicas: u64,
-}
-
-/// Hash of code as stored (for callers that build deploys).
-pub fn code_hash(code: &[u8]) -> B256 {
-    keccak256(code)
 }
 
 #[cfg(test)]

@@ -34,7 +34,8 @@ pub struct Header {
     pub number: u64,
     /// Seconds since the Unix epoch, as proposed; never less than the parent's.
     pub timestamp: u64,
-    /// The validator that proposed the block; it receives the block's fees.
+    /// The validator that proposed the block (the one scheduled for its view; it gets the
+    /// rounding remainder of fee splits).
     pub proposer: Address,
     /// Root of the account trie after the block.
     pub state_root: B256,
@@ -50,8 +51,9 @@ pub struct Header {
     pub gas_used: u64,
     /// Base fee per gas of this block.
     pub base_fee_per_gas: u64,
-    /// Hash of the commit certificate of the parent block (zero where the chain runs
-    /// no consensus, e.g. `strata dev`, and at genesis).
+    /// Hash of the commit certificate of the parent block: required above height 1 on a
+    /// chain run by validators (`strata dev` included); zero for block 1 (genesis is not
+    /// certified) and on chains committed without consensus (tools, tests).
     pub parent_commit_hash: B256,
     /// Commitment to the validator liveness records carried by this block (zero when none).
     pub liveness_root: B256,
