@@ -20,6 +20,9 @@ pub enum Error {
     /// A sender index outside the validator set.
     #[error("validator {0} is not in the validator set")]
     UnknownValidator(u32),
+    /// A proof about a height whose validator set is not known (yet).
+    #[error("the validators of height {0} are not known")]
+    UnknownValidators(u64),
     /// A signature that does not recover to the claimed signer (or has a high `s`).
     #[error("bad signature by validator {0}")]
     BadSignature(u32),

@@ -2,11 +2,12 @@
 //!
 //! # Shape
 //!
-//! A chain is run by a fixed set of `n = 3f + 1` validators. [`Core`] is one
-//! validator's consensus: the node feeds it [`Input`]s (messages from peers, timer
-//! expiries, answers to its requests) and executes the [`Effect`]s it returns, in
-//! order (persist, send, arm the timer, build or re-execute a block, commit, catch
-//! up). Like malachite's core or raft-rs's `Ready`, the core does no I/O, reads no
+//! Each height is decided by a set of `n = 3f + 1` validators, which the driver gives
+//! per height ([`Config::validators`], a [`ValidatorSets`]; fixed at genesis today,
+//! [`FixedValidators`]). [`Core`] is one validator's consensus: the node feeds it
+//! [`Input`]s (messages from peers, timer expiries, answers to its requests) and
+//! executes the [`Effect`]s it returns, in order (persist, send, arm the timer, build or
+//! re-execute a block, commit, catch up). Like malachite's core or raft-rs's `Ready`, the core does no I/O, reads no
 //! clock, draws no random numbers and iterates only ordered maps: its output is a
 //! function of its inputs. That is why it can be tested as it is run — the node drives
 //! it over TCP and real time, the simulator in this crate's tests over a virtual
@@ -16,7 +17,8 @@
 //! # Protocol
 //!
 //! PBFT (Castro & Liskov) with one block per height, heights decided in order:
-//! - The primary of view `v` (validator `v % n`) asks the node for a block
+//! - The primary of view `v` at a height ([`select_proposer`] of that height's set, today
+//!   validator `v % n`) asks the node for a block
 //!   ([`Effect::Propose`]) and broadcasts a `PrePrepare` carrying it and the
 //!   certificate of the previous height.
 //! - A backup has the node re-execute the block ([`Effect::Validate`]) and, if valid,
@@ -54,7 +56,9 @@
 //!   it never signs two different things for one (view, height, kind).
 //!
 //! Safety needs at most `f` faulty validators; liveness also needs messages to arrive
-//! eventually and timers long enough for a view to complete.
+//! eventually and timers long enough for a view to complete. Which height's validators
+//! check which message, and how a view crosses a height where the set changes: see
+//! "Validator sets" in the docs of [`Core`]'s module (`src/core/mod.rs`).
 //!
 //! # Blocks
 //!
@@ -110,4 +114,4 @@ pub use crate::message::{
     new_view_digest, new_view_plan, pre_prepare_digest, prepare_digest, view_change_digest,
 };
 pub use crate::persist::Persisted;
-pub use strata_primitives::{CommitCertificate, ValidatorSet, commit_digest};
+pub use strata_primitives::{CommitCertificate, FixedValidators, ValidatorSet, ValidatorSets, commit_digest, select_proposer};

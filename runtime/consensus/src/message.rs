@@ -16,8 +16,11 @@
 use crate::crypto::SignerCache;
 use crate::{Error, Result};
 use alloy_rlp::{Decodable, Encodable, Header, RlpDecodable, RlpEncodable};
+use std::sync::Arc;
 use strata_primitives::consensus::check_signers;
-use strata_primitives::{B256, Bytes, CertSignature, CommitCertificate, LocalSigner, Signature, ValidatorSet, commit_digest, keccak256};
+use strata_primitives::{
+    B256, Bytes, CertSignature, CommitCertificate, LocalSigner, Signature, ValidatorSet, commit_digest, keccak256, select_proposer,
+};
 
 /// Domain tag of pre-prepare digests.
 pub const PRE_PREPARE_DOMAIN: &str = "strata/pre-prepare/v1";
@@ -213,6 +216,15 @@ pub struct NewView {
     pub pre_prepares: Vec<ReProposal>,
 }
 
+impl NewView {
+    /// The first height the new view decides: one above the highest floor of its view
+    /// changes (`None` past `u64::MAX`). The new view is judged against the validators of
+    /// this height (see the core's docs, "Validator sets").
+    pub fn first_height(&self) -> Option<u64> {
+        self.view_changes.iter().map(|c| c.change.floor()).max().unwrap_or(0).checked_add(1)
+    }
+}
+
 /// A consensus message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
@@ -338,8 +350,9 @@ impl SignedMessage {
         Ok(Self { from, message, signature })
     }
 
-    /// Checks the outer signature: it recovers to validator `from` of `set`. (The proofs
-    /// inside view changes and new views are checked by the core.)
+    /// Checks the outer signature: it recovers to validator `from` of `set` (for the core,
+    /// the validators of the height the message is about). (The proofs inside view changes
+    /// and new views are checked by the core.)
     pub fn verify(&self, set: &ValidatorSet, chain_id: u64) -> Result<()> {
         SignerCache::new().check(set, self.from, &self.message.digest(chain_id), &self.signature.as_bytes())
     }
@@ -399,7 +412,8 @@ pub(crate) fn verify_commit_certificate(cert: &CommitCertificate, set: &Validato
 }
 
 impl CheckpointProof {
-    /// Checks the proof: a quorum of distinct validators, in order, each signing the checkpoint.
+    /// Checks the proof against `set`, the validators of its height: a quorum of distinct
+    /// validators, in order, each signing the checkpoint.
     pub fn verify(&self, set: &ValidatorSet, chain_id: u64) -> Result<()> {
         self.verify_with(set, chain_id, &SignerCache::new())
     }
@@ -415,14 +429,15 @@ impl CheckpointProof {
 }
 
 impl PreparedCertificate {
-    /// Checks the certificate: the pre-prepare signed by the view's primary, and prepares by
+    /// Checks the certificate against `set`, the validators of its height: the pre-prepare
+    /// signed by the proposer of its (height, view) ([`select_proposer`]), and prepares by
     /// at least `quorum - 1` distinct other validators, in order, over the same block.
     pub fn verify(&self, set: &ValidatorSet, chain_id: u64) -> Result<()> {
         self.verify_with(set, chain_id, &SignerCache::new())
     }
 
     pub(crate) fn verify_with(&self, set: &ValidatorSet, chain_id: u64, cache: &SignerCache) -> Result<()> {
-        let primary = set.primary(self.view);
+        let primary = select_proposer(set, self.height, self.view);
         let mut previous: Option<u32> = None;
         for s in &self.prepares {
             if s.validator == primary {
@@ -449,10 +464,19 @@ impl PreparedCertificate {
 }
 
 impl SignedViewChange {
-    /// Checks the signature and every proof inside: the checkpoint, the commit certificate,
-    /// and the prepared certificates (each from an earlier view, above the floor, by
-    /// increasing height, at most `max_prepared` of them).
-    pub(crate) fn verify_with(&self, set: &ValidatorSet, chain_id: u64, max_prepared: u64, cache: &SignerCache) -> Result<()> {
+    /// Checks the signature, as validator `from` of `set`, and every proof inside, each
+    /// against the validators of its own height as `sets` gives them (an unknown set fails
+    /// the check): the checkpoint, the commit certificate, and the prepared certificates
+    /// (each from an earlier view, above the floor, by increasing height, at most
+    /// `max_prepared` of them).
+    pub(crate) fn verify_with(
+        &self,
+        set: &ValidatorSet,
+        sets: &dyn Fn(u64) -> Option<Arc<ValidatorSet>>,
+        chain_id: u64,
+        max_prepared: u64,
+        cache: &SignerCache,
+    ) -> Result<()> {
         let change = &self.change;
         if change.view == 0 {
             return Err(Error::Invalid("a view change to view 0"));
@@ -472,14 +496,15 @@ impl SignedViewChange {
             previous = Some(p.height);
         }
         cache.check(set, self.from, &view_change_digest(chain_id, change), &self.signature)?;
+        let set_at = |height: u64| sets(height).ok_or(Error::UnknownValidators(height));
         if let Some(c) = &change.checkpoint {
-            c.verify_with(set, chain_id, cache)?;
+            c.verify_with(&*set_at(c.height)?, chain_id, cache)?;
         }
         if let Some(c) = &change.committed {
-            verify_commit_certificate(c, set, chain_id, cache)?;
+            verify_commit_certificate(c, &*set_at(c.height)?, chain_id, cache)?;
         }
         for p in &change.prepared {
-            p.verify_with(set, chain_id, cache)?;
+            p.verify_with(&*set_at(p.height)?, chain_id, cache)?;
         }
         Ok(())
     }
@@ -490,6 +515,13 @@ impl SignedViewChange {
 /// the hash prepared in the highest view (ties broken by the smaller hash, which two
 /// honest quorums can never produce).
 pub fn new_view_plan(changes: &[SignedViewChange]) -> (u64, Vec<(u64, B256)>) {
+    let (base, plan) = plan_with_views(changes);
+    (base, plan.into_iter().map(|(height, hash, _)| (height, hash)).collect())
+}
+
+/// [`new_view_plan`] with, for each re-proposed height, the view of the prepared
+/// certificate its hash is taken from: `(height, hash, view)`.
+pub(crate) fn plan_with_views(changes: &[SignedViewChange]) -> (u64, Vec<(u64, B256, u64)>) {
     let base = changes.iter().map(|c| c.change.floor()).max().unwrap_or(0);
     let mut best: std::collections::BTreeMap<u64, (u64, B256)> = std::collections::BTreeMap::new();
     for p in changes.iter().flat_map(|c| &c.change.prepared).filter(|p| p.height > base) {
@@ -501,171 +533,12 @@ pub fn new_view_plan(changes: &[SignedViewChange]) -> (u64, Vec<(u64, B256)>) {
     let mut plan = Vec::new();
     let mut height = base;
     while let Some(next) = height.checked_add(1) {
-        let Some(&(_, hash)) = best.get(&next) else { break };
-        plan.push((next, hash));
+        let Some(&(view, hash)) = best.get(&next) else { break };
+        plan.push((next, hash, view));
         height = next;
     }
     (base, plan)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key(i: u8) -> LocalSigner {
-        LocalSigner::from_bytes(&B256::repeat_byte(i)).unwrap()
-    }
-
-    fn samples() -> Vec<Message> {
-        let cert = CommitCertificate {
-            height: 4,
-            view: 1,
-            block_hash: B256::repeat_byte(4),
-            signatures: vec![CertSignature { validator: 0, signature: [7; 65] }],
-        };
-        let prepared = PreparedCertificate {
-            view: 0,
-            height: 5,
-            hash: B256::repeat_byte(5),
-            pre_prepare: [1; 65],
-            prepares: vec![CertSignature { validator: 2, signature: [2; 65] }],
-        };
-        let change = ViewChange {
-            view: 3,
-            height: 5,
-            prepared: vec![prepared],
-            checkpoint: Some(CheckpointProof { height: 0, hash: B256::ZERO, signatures: vec![] }),
-            committed: Some(cert.clone()),
-        };
-        vec![
-            Message::PrePrepare(PrePrepare {
-                view: 1,
-                height: 5,
-                hash: B256::repeat_byte(9),
-                block: Bytes::from_static(b"block"),
-                parent: None,
-            }),
-            Message::PrePrepare(PrePrepare { view: 1, height: 5, hash: B256::repeat_byte(9), block: Bytes::new(), parent: Some(cert) }),
-            Message::Prepare(Vote { view: 2, height: 3, hash: B256::repeat_byte(1) }),
-            Message::Commit(Vote { view: 2, height: 3, hash: B256::repeat_byte(1) }),
-            Message::Checkpoint(Checkpoint { height: 16, hash: B256::repeat_byte(3) }),
-            Message::ViewChange(change.clone()),
-            Message::ViewChange(ViewChange { view: 1, height: 1, prepared: vec![], checkpoint: None, committed: None }),
-            Message::ViewChange(ViewChange { committed: None, ..change.clone() }),
-            Message::NewView(NewView {
-                view: 3,
-                view_changes: vec![SignedViewChange { from: 1, change, signature: [3; 65] }],
-                pre_prepares: vec![ReProposal {
-                    height: 5,
-                    hash: B256::repeat_byte(5),
-                    signature: [4; 65],
-                    block: Bytes::from_static(b"b"),
-                }],
-            }),
-        ]
-    }
-
-    #[test]
-    fn every_kind_round_trips_and_verifies() {
-        let k = key(1);
-        let set = ValidatorSet::new(vec![key(9).address(), k.address()]);
-        for message in samples() {
-            let signed = SignedMessage::sign(1, message, &k, 77).unwrap();
-            let bytes = signed.encode();
-            let back = SignedMessage::decode(&bytes).unwrap();
-            assert_eq!(back, signed);
-            assert_eq!(back.verify(&set, 77), Ok(()));
-            assert_eq!(back.verify(&set, 78), Err(Error::BadSignature(1)));
-            let mut wrong_sender = back.clone();
-            wrong_sender.from = 0;
-            assert_eq!(wrong_sender.verify(&set, 77), Err(Error::BadSignature(0)));
-            wrong_sender.from = 2;
-            assert_eq!(wrong_sender.verify(&set, 77), Err(Error::UnknownValidator(2)));
-        }
-    }
-
-    #[test]
-    fn digests_are_domain_separated() {
-        let v = Vote { view: 1, height: 2, hash: B256::repeat_byte(3) };
-        let digests = [
-            Message::Prepare(v).digest(1),
-            Message::Commit(v).digest(1),
-            Message::PrePrepare(PrePrepare { view: 1, height: 2, hash: v.hash, block: Bytes::new(), parent: None }).digest(1),
-            Message::Prepare(v).digest(2),
-        ];
-        for (i, a) in digests.iter().enumerate() {
-            for b in &digests[i + 1..] {
-                assert_ne!(a, b);
-            }
-        }
-        // The unsigned parts of a pre-prepare do not change its digest.
-        let with_block = PrePrepare { view: 1, height: 2, hash: v.hash, block: Bytes::from_static(b"x"), parent: None };
-        assert_eq!(Message::PrePrepare(with_block).digest(1), digests[2]);
-    }
-
-    #[test]
-    fn garbage_never_panics() {
-        let k = key(1);
-        let mut rng = strata_testdata::Rng::new(0xdead_beef);
-        let valid: Vec<Vec<u8>> = samples().into_iter().map(|m| SignedMessage::sign(1, m, &k, 1).unwrap().encode()).collect();
-        for round in 0..20_000u32 {
-            let mut bytes = valid[round as usize % valid.len()].clone();
-            match rng.next() % 4 {
-                0 => {
-                    let len = (rng.next() % 200) as usize;
-                    bytes = (0..len).map(|_| rng.next() as u8).collect();
-                }
-                1 => {
-                    let cut = (rng.next() as usize) % bytes.len().max(1);
-                    bytes.truncate(cut);
-                }
-                _ => {
-                    for _ in 0..1 + rng.next() % 4 {
-                        let i = (rng.next() as usize) % bytes.len();
-                        bytes[i] = rng.next() as u8;
-                    }
-                }
-            }
-            let _ = SignedMessage::decode(&bytes);
-        }
-        assert!(SignedMessage::decode(&[]).is_err());
-        let mut trailing = valid[0].clone();
-        trailing.push(0);
-        assert_eq!(SignedMessage::decode(&trailing), Err(Error::TrailingBytes(1)));
-        let mut bad_kind = valid[2].clone();
-        // [from, kind, ...]: `from` is the single byte 0x01, then the kind byte.
-        let kind_at = Header::decode(&mut &bad_kind[..]).map(|h| bad_kind.len() - h.payload_length).unwrap() + 1;
-        bad_kind[kind_at] = 0x09;
-        assert_eq!(SignedMessage::decode(&bad_kind), Err(Error::UnknownKind(9)));
-    }
-
-    #[test]
-    fn new_view_plan_takes_the_highest_view_above_the_highest_floor() {
-        let prepared = |view, height, byte| PreparedCertificate {
-            view,
-            height,
-            hash: B256::repeat_byte(byte),
-            pre_prepare: [0; 65],
-            prepares: vec![],
-        };
-        let change = |floor: u64, prepared: Vec<PreparedCertificate>| SignedViewChange {
-            from: 0,
-            change: ViewChange {
-                view: 9,
-                height: floor + 1,
-                prepared,
-                checkpoint: None,
-                committed: Some(CommitCertificate { height: floor, view: 0, block_hash: B256::ZERO, signatures: vec![] }),
-            },
-            signature: [0; 65],
-        };
-        let changes = [
-            change(3, vec![prepared(1, 4, 0xa), prepared(2, 5, 0xb)]),
-            change(4, vec![prepared(3, 5, 0xc)]),
-            change(2, vec![prepared(0, 3, 0xd), prepared(5, 4, 0xe), prepared(5, 7, 0xf)]),
-        ];
-        // Base 4 (the highest floor); height 5 from view 3; 6 has nothing, so 7 is not reached.
-        assert_eq!(new_view_plan(&changes), (4, vec![(5, B256::repeat_byte(0xc))]));
-        assert_eq!(new_view_plan(&[]), (0, vec![]));
-    }
-}
+mod tests;

@@ -37,18 +37,19 @@ impl Core {
             by_hash.entry(*hash).or_default().push(CertSignature { validator, signature: *sig });
         }
         let committed = self.height.saturating_sub(1);
+        let (f, quorum) = (self.f_at(height), self.quorum_at(height));
         for (hash, signatures) in by_hash {
             let ours = self.committed.get(&height).copied();
             if ours.is_some_and(|o| o != hash) {
                 continue;
             }
-            if signatures.len() > self.f() && height <= committed && !signed_by(&signatures, self.me) {
+            if signatures.len() > f && height <= committed && !signed_by(&signatures, self.me) && self.member_at(height) {
                 // f + 1 say so, hence a correct validator: we committed the same (we are past
                 // it), so we can say it too and help the checkpoint become stable.
                 self.send_checkpoint(height, hash);
                 return self.check_checkpoint(height);
             }
-            if signatures.len() >= self.quorum() {
+            if signatures.len() >= quorum {
                 let peer = signatures.iter().map(|s| s.validator).find(|&v| v != self.me).unwrap_or(self.me);
                 let proof = CheckpointProof { height, hash, signatures };
                 if height <= committed {

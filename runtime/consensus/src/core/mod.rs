@@ -12,20 +12,69 @@
 //! - `sync`: catching up ([`Effect::Behind`], [`Input::Synced`]), joining the view of
 //!   `f + 1` peers, and where peers are;
 //! - `blocks`: which block bytes are taken from the network and kept within
-//!   [`Config::max_early_block_bytes`].
+//!   [`Config::max_early_block_bytes`];
+//! - `sets`: the validators of each height, its proposers and quorums, and whether we are
+//!   one of them;
+//! - `durable`: the state handed out to be persisted, and how a restarted core takes it
+//!   back.
+//!
+//! # Validator sets
+//!
+//! The validators deciding each height come from the driver ([`Config::validators`]); the
+//! proposer (primary) of a view at a height is
+//! [`select_proposer`](strata_primitives::select_proposer) of that height's set.
+//! Which height's set checks what:
+//! - a message or proof about one height — a pre-prepare (whose sender must be the
+//!   proposer of its height and view), a prepare, a commit, a checkpoint, a commit
+//!   certificate, a stable checkpoint, a prepared certificate — is checked against the set
+//!   of that height, and the quorums and `f` at a height are that set's;
+//! - a view change is signed by a validator of the height its sender decides
+//!   ([`ViewChange::height`](crate::ViewChange::height)); each proof it carries is checked
+//!   against the set of its own height;
+//! - a new view is judged as a whole against the set of the first height it decides
+//!   ([`NewView::first_height`](crate::NewView::first_height), one above the highest floor
+//!   its view changes prove), so that every validator judges it alike whatever its own
+//!   height: its sender must be that height's proposer of the view, its view changes (a
+//!   quorum at least) must all be signed by validators of that set (the new primary
+//!   leaves out those that are not), and each re-proposal must be signed by the proposer
+//!   of its own height and the view;
+//! - what concerns our own progress — the quorum that escalates a view change, joining a
+//!   view `f + 1` peers are in, catching up from `f + 1` peers ahead — counts with the set
+//!   of our height.
+//!
+//! A message about a height whose set is `None` (not known yet) cannot be checked: it is
+//! dropped like a message beyond the window, before its signature is checked (so, unlike
+//! those, without learning that its sender is ahead: catching up to heights whose sets are
+//! known is the node's own sync). A proof about such a height fails its check.
+//!
+//! We sign only at heights whose set lists our key at our index ([`Config::me`]). At other
+//! heights (before we join, after we leave) we follow: we take certificates, commit, catch
+//! up and join the views peers are in, but we neither propose, vote, checkpoint nor sign
+//! view changes, and our timer starts no view change. Reaching a height where we join
+//! while changing views, we sign our view change then.
+//!
+//! A new view's quorum says what the validators of its first height prepared, nothing of
+//! what another set prepared. In a view entered through a new view we therefore propose and
+//! vote only at heights whose set is the one that new view was judged against; where the
+//! set changes, the view's timer runs out, and a later new view, whose first height is at
+//! or past the change, is judged against the new set. View 0 needs no new view: nothing
+//! was prepared before it.
 
 mod blocks;
 mod checkpoint;
+mod durable;
 mod normal;
+mod sets;
 mod sync;
 mod view_change;
 
 use self::blocks::len_u64;
 use crate::crypto::SignerCache;
-use crate::message::{CheckpointProof, Message, PreparedCertificate, SignedMessage, SignedViewChange, new_view_plan};
-use crate::persist::{InstalledView, KeptBlock, Persisted, Proposal, VoteKind, VoteRecord};
+use crate::message::{CheckpointProof, Message, PreparedCertificate, SignedMessage, SignedViewChange};
+use crate::persist::{InstalledView, Persisted, Proposal, VoteKind};
 use std::collections::{BTreeMap, BTreeSet};
-use strata_primitives::{B256, Bytes, CommitCertificate, LocalSigner, Signature, ValidatorSet};
+use std::sync::Arc;
+use strata_primitives::{Address, B256, Bytes, CommitCertificate, LocalSigner, Signature, ValidatorSet, ValidatorSets};
 
 /// The default of [`Config::max_early_block_bytes`]: 64 MiB, four blocks of 16 MiB.
 pub const DEFAULT_MAX_EARLY_BLOCK_BYTES: u64 = 64 << 20;
@@ -35,11 +84,14 @@ pub const DEFAULT_MAX_EARLY_BLOCK_BYTES: u64 = 64 << 20;
 pub struct Config {
     /// The chain id, part of every signed digest.
     pub chain_id: u64,
-    /// The validators, in index order.
-    pub validators: ValidatorSet,
-    /// Our index in `validators`.
+    /// The set deciding each height: the core asks it for the set of every height it
+    /// handles (messages, proofs, its own height; see "Validator sets" above). A height it
+    /// answers `None` for is treated like one beyond the window.
+    pub validators: Arc<dyn ValidatorSets>,
+    /// Our index, the same in every set we are a validator of.
     pub me: u32,
-    /// Our key: it signs our messages; its address must be `validators[me]`.
+    /// Our key: it signs our messages. At heights whose set does not have its address at
+    /// index `me` we sign nothing (we are not one of their validators).
     pub key: LocalSigner,
     /// Every height that is a multiple of this is checkpointed (signed `Checkpoint`s; a
     /// quorum of matching ones makes it stable). 0 is taken as 1.
@@ -153,8 +205,16 @@ pub enum Effect {
     Validate {
         /// The height (our next).
         height: u64,
-        /// The view it was proposed in.
+        /// The view it is to be decided in (of its pre-prepare, or of its certificate).
         view: u64,
+        /// The view whose proposer built the block, as far as the core knows: its
+        /// proposer should be `select_proposer(set, height, proposed_view)` of the height's
+        /// set. For a fresh pre-prepare, `view`; for a block a new view re-proposes, the
+        /// view of the prepared certificate its plan takes it from (if that one was a
+        /// re-proposal too, the block was built in an earlier view still, which the core
+        /// does not see); for a certified block the core got otherwise, the certificate's
+        /// view.
+        proposed_view: u64,
         /// The block bytes as received (they hash to `hash` by [`Config::block_hash`]).
         block: Bytes,
         /// The hash it must have.
@@ -176,7 +236,8 @@ pub enum Effect {
     ViewChanged {
         /// The view.
         view: u64,
-        /// Its primary.
+        /// Its primary: the sender of its new view, the view's proposer at the first height
+        /// the new view decides.
         primary: u32,
     },
     /// Verified evidence (a commit certificate, a stable checkpoint, or `f + 1` peers
@@ -229,6 +290,11 @@ struct Installed {
     base: u64,
     /// Re-proposed hashes by height.
     plan: BTreeMap<u64, B256>,
+    /// The view of the prepared certificate each re-proposal comes from, by height.
+    plan_views: BTreeMap<u64, u64>,
+    /// The set the new view was judged against (of its first height): we propose and vote
+    /// in this view only at heights with this set.
+    set: Arc<ValidatorSet>,
     /// The new view message, for late joiners.
     message: SignedMessage,
     /// Its durable form.
@@ -239,9 +305,12 @@ struct Installed {
 #[derive(Debug)]
 pub struct Core {
     chain_id: u64,
-    set: ValidatorSet,
+    sets: Arc<dyn ValidatorSets>,
+    /// The set of `height`, kept (`None`: not known yet, asked again on every input).
+    current: Option<Arc<ValidatorSet>>,
     me: u32,
     key: LocalSigner,
+    address: Address,
     interval: u64,
     window: u64,
     base_timeout_ms: u64,
@@ -313,11 +382,14 @@ impl Core {
     pub fn new(config: Config, persisted: Option<Persisted>, committed: (u64, B256)) -> Core {
         let interval = config.checkpoint_interval.max(1);
         let window = config.window.max(interval.saturating_mul(2));
+        let address = config.key.address();
         let mut core = Core {
             chain_id: config.chain_id,
-            set: config.validators,
+            sets: config.validators,
+            current: None,
             me: config.me,
             key: config.key,
+            address,
             interval,
             window,
             base_timeout_ms: config.base_timeout_ms.max(1),
@@ -352,50 +424,11 @@ impl Core {
             effects: Vec::new(),
             dirty: false,
         };
+        core.enter_height(committed.0.saturating_add(1));
         if let Some(p) = persisted {
             core.restore(p);
         }
         core
-    }
-
-    fn restore(&mut self, p: Persisted) {
-        let p = p.into_state();
-        self.view = p.view;
-        self.changing = p.changing;
-        self.votes = p.votes.iter().map(|v| ((v.height, v.kind), (v.view, v.hash))).collect();
-        self.prepared = p.prepared.into_iter().map(|c| (c.height, c)).collect();
-        self.stable = p.stable;
-        self.certificate = p.certificate;
-        self.proposal = p.proposal;
-        for b in p.blocks {
-            let log = self.log_at(b.height);
-            log.blocks.insert(b.hash, b.block.clone());
-            // We validated it before voting for it.
-            log.valid.insert(b.hash);
-            self.kept.insert((b.height, b.hash), b.block);
-        }
-        if self.changing {
-            self.my_view_change = p.view_change;
-            if let Some(vc) = &self.my_view_change {
-                self.view_changes.entry(vc.change.view).or_default().insert(self.me, vc.clone());
-            }
-        } else if let Some(installed) = p.installed.filter(|i| i.new_view.view == p.view) {
-            let (base, plan) = new_view_plan(&installed.new_view.view_changes);
-            let from = self.set.primary(installed.new_view.view);
-            let message = SignedMessage {
-                from,
-                message: Message::NewView(installed.new_view.clone()),
-                signature: Signature::from_raw_array(&installed.signature).unwrap_or_else(|_| Signature::test_signature()),
-            };
-            for r in &installed.new_view.pre_prepares {
-                self.log_at(r.height).pre_prepares.insert(installed.new_view.view, (r.hash, r.signature));
-            }
-            self.installed = Some(Installed { base, plan: plan.into_iter().collect(), message, persisted: installed });
-        } else if p.view > 0 {
-            // In a view without its new view we could not check pre-prepares against it:
-            // change to it again instead (`Start` signs the view change).
-            self.changing = true;
-        }
     }
 
     /// Shares a signer-recovery memo with other cores of this process (the simulator's).
@@ -411,11 +444,6 @@ impl Core {
     /// The next height to decide.
     pub fn height(&self) -> u64 {
         self.height
-    }
-
-    /// Whether we are the primary of [`Core::view`].
-    pub fn is_primary(&self) -> bool {
-        self.set.primary(self.view) == self.me
     }
 
     /// Whether we left our previous view and wait for the new view of [`Core::view`].
@@ -441,27 +469,11 @@ impl Core {
         self.early_blocks().fold(0, |sum, e| sum.saturating_add(e.len))
     }
 
-    /// The durable state now (what the next [`Effect::Persist`] would hold).
-    pub fn persisted(&self) -> Persisted {
-        let installed = if self.changing { None } else { self.installed.as_ref().map(|i| i.persisted.clone()) };
-        Persisted::new(crate::persist::State {
-            view: self.view,
-            changing: self.changing,
-            votes: self.votes.iter().map(|(&(height, kind), &(view, hash))| VoteRecord { height, kind, view, hash }).collect(),
-            prepared: self.prepared.values().cloned().collect(),
-            blocks: self.kept.iter().map(|(&(height, hash), block)| KeptBlock { height, hash, block: block.clone() }).collect(),
-            view_change: if self.changing { self.my_view_change.clone() } else { None },
-            installed,
-            stable: self.stable.clone(),
-            certificate: self.certificate.clone(),
-            proposal: self.proposal.clone(),
-        })
-    }
-
     /// Handles one input; returns the effects to execute in order.
     pub fn handle(&mut self, input: Input) -> Vec<Effect> {
         self.effects.clear();
         self.dirty = false;
+        self.refresh_set();
         match input {
             Input::Start => self.on_start(),
             Input::Message(m) => self.on_message(m),
@@ -519,12 +531,18 @@ impl Core {
 
     fn on_message(&mut self, m: SignedMessage) {
         let from = m.from;
-        if from == self.me || self.set.get(from).is_none() || !self.worth_checking(from, &m.message) {
+        if from == self.me {
+            return;
+        }
+        // Checked against the set of the height it is about; unknown: dropped, like a
+        // message beyond the window.
+        let Some(set) = sets::height_of(&m.message).and_then(|h| self.set_at(h)) else { return };
+        if set.get(from).is_none() || !self.worth_checking(&set, from, &m.message) {
             return;
         }
         let digest = m.message.digest(self.chain_id);
         let signature = m.signature.as_bytes();
-        if self.cache.check(&self.set, from, &digest, &signature).is_err() {
+        if self.cache.check(&set, from, &digest, &signature).is_err() {
             return;
         }
         self.observe(from, &m.message);
@@ -534,14 +552,15 @@ impl Core {
             Message::Commit(v) => self.on_commit(from, v, signature),
             Message::Checkpoint(c) => self.on_checkpoint(from, c, signature),
             Message::ViewChange(change) => self.on_view_change(SignedViewChange { from, change, signature }),
-            Message::NewView(n) => self.on_new_view(from, n, signature),
+            Message::NewView(n) => self.on_new_view(from, n, signature, &set),
         }
         self.check_join();
         self.check_behind(false);
     }
 
-    /// Cheap checks before any signature is recovered: is the message of any use?
-    fn worth_checking(&self, from: u32, message: &Message) -> bool {
+    /// Cheap checks before any signature is recovered: is the message of any use? `set`:
+    /// the validators of the height it is about.
+    fn worth_checking(&self, set: &ValidatorSet, from: u32, message: &Message) -> bool {
         let news = |this: &Self| {
             message.height().is_some_and(|h| this.peer_heights.get(&from).is_none_or(|&p| h > p))
                 || message.view().is_some_and(|v| this.peer_views.get(&from).is_none_or(|&p| v > p))
@@ -550,7 +569,8 @@ impl Core {
         let planned = |h: u64| !self.changing && self.installed.as_ref().is_some_and(|i| i.plan.contains_key(&h));
         match message {
             Message::PrePrepare(p) => {
-                (p.view >= self.view && p.view <= self.view.saturating_add(self.n()) && in_window(p.height))
+                let n = u64::try_from(set.len()).unwrap_or(u64::MAX);
+                (p.view >= self.view && p.view <= self.view.saturating_add(n) && in_window(p.height))
                     || p.parent.as_ref().is_some_and(|c| c.height >= self.height)
                     || news(self)
             }
@@ -567,28 +587,16 @@ impl Core {
 
     // ---- helpers -------------------------------------------------------------------
 
-    fn f(&self) -> usize {
-        self.set.f()
-    }
-
-    fn quorum(&self) -> usize {
-        self.set.quorum()
-    }
-
-    fn n(&self) -> u64 {
-        u64::try_from(self.set.len()).unwrap_or(u64::MAX)
-    }
-
-    fn primary(&self, view: u64) -> u32 {
-        self.set.primary(view)
-    }
-
     /// The log of `height`, started if there is none yet.
     fn log_at(&mut self, height: u64) -> &mut HeightLog {
         self.logs.entry(height).or_default()
     }
 
+    /// Signs `message`, unless we are not a validator of the height it is about.
     fn sign(&self, message: Message) -> Option<SignedMessage> {
+        if !sets::height_of(&message).is_some_and(|h| self.member_at(h)) {
+            return None;
+        }
         SignedMessage::sign(self.me, message, &self.key, self.chain_id).ok()
     }
 

@@ -12,7 +12,7 @@ const COMMIT_VIEWS_PER_SENDER: usize = 4;
 
 impl Core {
     pub(super) fn on_proposal(&mut self, height: u64, view: u64, block: Bytes, hash: B256) {
-        if view != self.view || self.changing || height != self.height || self.primary(view) != self.me {
+        if view != self.view || self.changing || height != self.height || !self.proposes(height, view) {
             return;
         }
         if let Some(i) = &self.installed
@@ -58,7 +58,7 @@ impl Core {
     }
 
     pub(super) fn on_pre_prepare(&mut self, from: u32, p: PrePrepare, signature: [u8; 65]) {
-        if from != self.primary(p.view) {
+        if self.proposer(p.height, p.view) != Some(from) {
             return;
         }
         if let Some(cert) = p.parent.clone().filter(|c| c.height >= self.height) {
@@ -69,7 +69,7 @@ impl Core {
         if p.height < self.height || p.height > self.high_watermark() {
             return;
         }
-        if p.view < self.view || p.view > self.view.saturating_add(self.n()) {
+        if p.view < self.view || p.view > self.view.saturating_add(self.n_at(p.height)) {
             return;
         }
         // The signature is the primary's, over the hash: the pre-prepare stands whatever
@@ -114,7 +114,7 @@ impl Core {
     }
 
     pub(super) fn on_prepare(&mut self, from: u32, v: Vote, signature: [u8; 65]) {
-        if v.view != self.view || from == self.primary(v.view) || !self.vote_height_ok(v.height) {
+        if v.view != self.view || self.proposer(v.height, v.view) == Some(from) || !self.vote_height_ok(v.height) {
             return;
         }
         self.log_at(v.height).prepares.entry(v.view).or_default().entry(from).or_insert((v.hash, signature));
@@ -144,7 +144,7 @@ impl Core {
 
     /// A quorum of matching commits is a certificate.
     fn collect_commits(&mut self, height: u64, view: u64, hash: B256) {
-        let quorum = self.quorum();
+        let quorum = self.quorum_at(height);
         let Some(log) = self.logs.get(&height) else { return };
         if log.certificate.is_some() {
             return;
@@ -178,8 +178,12 @@ impl Core {
             }
             return;
         }
-        if !verified && verify_commit_certificate(&cert, &self.set, self.chain_id, &self.cache).is_err() {
-            return;
+        if !verified {
+            // Against the set of its height (unknown: not checkable, dropped).
+            let Some(set) = self.set_at(cert.height) else { return };
+            if verify_commit_certificate(&cert, &set, self.chain_id, &self.cache).is_err() {
+                return;
+            }
         }
         if cert.height > self.height {
             let peer = match holder {
@@ -231,7 +235,8 @@ impl Core {
         } else if let Some(block) = log.blocks.get(&hash).cloned() {
             if !log.validating.contains(&hash) {
                 self.log_at(height).validating.insert(hash);
-                self.effects.push(Effect::Validate { height, view: cert.view, block, hash });
+                let proposed_view = self.proposed_view(height, cert.view, hash);
+                self.effects.push(Effect::Validate { height, view: cert.view, proposed_view, block, hash });
             }
         } else {
             let candidates: Vec<u32> = if log.holders.is_empty() { signers(&cert) } else { log.holders.iter().copied().collect() };
@@ -246,7 +251,7 @@ impl Core {
         let hash = cert.block_hash;
         self.effects.push(Effect::Commit { height, block, hash, certificate: cert.clone() });
         self.committed.insert(height, hash);
-        self.height = height.saturating_add(1);
+        self.enter_height(height.saturating_add(1));
         self.parent = hash;
         if self.certificate.as_ref().is_none_or(|c| c.height < height) {
             self.certificate = Some(cert);
@@ -289,19 +294,25 @@ impl Core {
         self.gc_prepared();
         if !self.changing {
             self.arm_timer();
+        } else if self.my_view_change.is_none() && self.member_at(self.height) {
+            // We joined the validators at this height while changing views: say so.
+            self.sign_view_change();
+            self.try_new_view();
         }
     }
 
     /// Normal-case progress at our height in our view.
     fn drive(&mut self, height: u64) {
         let view = self.view;
-        let primary = self.primary(view);
         if height > self.high_watermark() {
             return;
         }
         let (base, planned) = self.installed.as_ref().map_or((0, false), |i| (i.base, i.plan.contains_key(&height)));
         let has_pre_prepare = self.logs.get(&height).is_some_and(|s| s.pre_prepares.contains_key(&view));
-        if primary == self.me && !planned && height > base && !has_pre_prepare {
+        if self.proposer(height, view) == Some(self.me) && !planned && height > base && !has_pre_prepare {
+            if !self.acts_at(height) {
+                return;
+            }
             if !self.has_voted(height, VoteKind::PrePrepare, view) && self.asked != Some((view, height)) {
                 self.asked = Some((view, height));
                 self.effects.push(Effect::Propose { height, view, parent: self.parent });
@@ -316,17 +327,29 @@ impl Core {
                 && !log.validating.contains(&hash)
             {
                 self.log_at(height).validating.insert(hash);
-                self.effects.push(Effect::Validate { height, view, block, hash });
+                let proposed_view = self.proposed_view(height, view, hash);
+                self.effects.push(Effect::Validate { height, view, proposed_view, block, hash });
             }
             return;
         }
         self.vote(height, view, hash);
     }
 
+    /// The view whose proposer built the block `hash` decided at `height` in `view`, as
+    /// far as we know: for a block our new view re-proposes, the view of the prepared
+    /// certificate it comes from; otherwise `view`.
+    fn proposed_view(&self, height: u64, view: u64, hash: B256) -> u64 {
+        self.installed
+            .as_ref()
+            .filter(|i| i.persisted.new_view.view == view && i.plan.get(&height) == Some(&hash))
+            .and_then(|i| i.plan_views.get(&height).copied())
+            .unwrap_or(view)
+    }
+
     /// Prepare, then commit once prepared, for `hash` at (`view`, `height`), which we know
     /// to be valid (validated, proposed by us, or committed).
     fn vote(&mut self, height: u64, view: u64, hash: B256) {
-        let primary = self.primary(view);
+        let Some(primary) = self.proposer(height, view).filter(|_| self.acts_at(height)) else { return };
         if primary != self.me
             && !self.has_voted(height, VoteKind::Prepare, view)
             && self.may_vote(height, VoteKind::Prepare, view, hash)
@@ -356,7 +379,7 @@ impl Core {
                     .collect()
             })
             .unwrap_or_default();
-        if prepares.len() < self.quorum().saturating_sub(1) || !self.may_vote(height, VoteKind::Commit, view, hash) {
+        if prepares.len() < self.quorum_at(height).saturating_sub(1) || !self.may_vote(height, VoteKind::Commit, view, hash) {
             return;
         }
         let cert = PreparedCertificate { view, height, hash, pre_prepare: pp_sig, prepares };

@@ -11,7 +11,7 @@ impl Core {
             return;
         }
         self.committed.insert(height, hash);
-        self.height = height.saturating_add(1);
+        self.enter_height(height.saturating_add(1));
         self.parent = hash;
         self.after_commit(height, hash);
     }

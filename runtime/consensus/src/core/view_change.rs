@@ -1,13 +1,19 @@
 //! Timeouts and their escalation, view changes, and new views: building one as the new
 //! primary, checking and installing one, and relaying the blocks it re-proposes.
 
+use super::sets::same_set;
 use super::{Core, Effect, Installed};
 use crate::message::{
-    Message, NewView, PrePrepare, ReProposal, SignedMessage, SignedViewChange, ViewChange, new_view_digest, new_view_plan,
-    pre_prepare_digest,
+    Message, NewView, PrePrepare, ReProposal, SignedMessage, SignedViewChange, ViewChange, new_view_digest, plan_with_views,
+    pre_prepare_digest, view_change_digest,
 };
 use crate::persist::{InstalledView, VoteKind};
-use strata_primitives::{B256, Bytes, Signature};
+use std::sync::Arc;
+use strata_primitives::{B256, Bytes, Signature, ValidatorSet, select_proposer};
+
+/// Most rounds of choosing a new view's view changes for the set of its first height
+/// (which depends on the choice): the set changes at few heights.
+const CHOOSE_ROUNDS: usize = 3;
 
 impl Core {
     fn timeout_ms(&self) -> u64 {
@@ -24,8 +30,11 @@ impl Core {
         if view != self.view {
             return;
         }
-        // In a view, or changing views with a quorum along: on to the next view.
-        if !self.changing || self.support(self.view) >= self.quorum() {
+        if !self.member_at(self.height) {
+            // Not a validator of our height: we follow the views of those who are.
+            self.arm_timer();
+        } else if !self.changing || self.support(self.view) >= self.quorum() {
+            // In a view, or changing views with a quorum along: on to the next view.
             if let Some(next) = self.view.checked_add(1) {
                 self.start_view_change(next);
             }
@@ -61,19 +70,7 @@ impl Core {
         self.installed = None;
         self.asked = None;
         self.failed_views = self.failed_views.saturating_add(1);
-        let floor = self.floor();
-        let change = ViewChange {
-            view: target,
-            height: self.height,
-            prepared: self.prepared.range(floor.saturating_add(1)..).map(|(_, c)| c.clone()).collect(),
-            checkpoint: self.stable.clone(),
-            committed: self.certificate.clone(),
-        };
-        let Some(signed) = self.broadcast(Message::ViewChange(change.clone())) else { return };
-        let vc = SignedViewChange { from: self.me, change, signature: signed.signature.as_bytes() };
-        self.my_view_change = Some(vc.clone());
-        self.store_view_change(vc);
-        self.dirty = true;
+        self.sign_view_change();
         // Votes of older views are of no more use.
         for log in self.logs.values_mut() {
             log.prepares = log.prepares.split_off(&target);
@@ -83,6 +80,25 @@ impl Core {
             self.escalating = true;
         }
         self.try_new_view();
+    }
+
+    /// Signs and broadcasts our view change to our view, if we are a validator of our height
+    /// (else we change views without one).
+    pub(super) fn sign_view_change(&mut self) {
+        self.my_view_change = None;
+        self.dirty = true;
+        let floor = self.floor();
+        let change = ViewChange {
+            view: self.view,
+            height: self.height,
+            prepared: self.prepared.range(floor.saturating_add(1)..).map(|(_, c)| c.clone()).collect(),
+            checkpoint: self.stable.clone(),
+            committed: self.certificate.clone(),
+        };
+        let Some(signed) = self.broadcast(Message::ViewChange(change.clone())) else { return };
+        let vc = SignedViewChange { from: self.me, change, signature: signed.signature.as_bytes() };
+        self.my_view_change = Some(vc.clone());
+        self.store_view_change(vc);
     }
 
     fn store_view_change(&mut self, vc: SignedViewChange) {
@@ -100,8 +116,10 @@ impl Core {
     }
 
     pub(super) fn on_view_change(&mut self, vc: SignedViewChange) {
+        // Signed by a validator of the height it decides; its proofs, of theirs.
+        let Some(set) = self.set_at(vc.change.height) else { return };
         let max_prepared = self.window.saturating_add(1);
-        if vc.verify_with(&self.set, self.chain_id, max_prepared, &self.cache).is_err() {
+        if vc.verify_with(&set, &|h| self.set_at(h), self.chain_id, max_prepared, &self.cache).is_err() {
             return;
         }
         let from = vc.from;
@@ -114,9 +132,9 @@ impl Core {
         let view = vc.change.view;
         if view > self.view || (view == self.view && self.changing) {
             self.store_view_change(vc);
-        } else if view == self.view && self.primary(view) == self.me && self.relayed.insert(from) {
-            // A late joiner: it needs the new view it missed (once per timer period each,
-            // so replayed view changes cannot make us send it over and over).
+        } else if view == self.view && self.installed.as_ref().is_some_and(|i| i.message.from == self.me) && self.relayed.insert(from) {
+            // A late joiner: it needs the new view we started and it missed (once per timer
+            // period each, so replayed view changes cannot make us send it over and over).
             if let Some(message) = self.installed.as_ref().map(|i| self.with_held_blocks(&i.message)) {
                 self.effects.push(Effect::Send { to: from, message });
             }
@@ -131,21 +149,22 @@ impl Core {
 
     /// As the new primary, with a quorum of view changes: start the view.
     pub(super) fn try_new_view(&mut self) {
-        if !self.changing || self.primary(self.view) != self.me {
+        if !self.changing {
             return;
         }
         let view = self.view;
-        let Some(all) = self.view_changes.get(&view) else { return };
-        if all.len() < self.quorum() {
+        let Some((chosen, first, set)) = self.choose_view_changes() else { return };
+        if select_proposer(&set, first, view) != self.me || set.get(self.me) != Some(&self.address) {
             return;
         }
-        // Ours and the lowest other indices, a quorum exactly, by increasing sender.
-        let mut chosen: Vec<SignedViewChange> = all.get(&self.me).into_iter().cloned().collect();
-        chosen.extend(all.values().filter(|c| c.from != self.me).take(self.quorum().saturating_sub(chosen.len())).cloned());
-        chosen.sort_by_key(|c| c.from);
-        let (_, plan) = new_view_plan(&chosen);
+        let (_, plan) = plan_with_views(&chosen);
+        // Each re-proposal must be signed by the proposer of its height (with a set that
+        // does not change over the plan's heights, us).
+        if plan.iter().any(|&(height, _, _)| self.proposer(height, view) != Some(self.me)) {
+            return;
+        }
         let mut pre_prepares = Vec::with_capacity(plan.len());
-        for &(height, hash) in &plan {
+        for &(height, hash, _) in &plan {
             if !self.may_vote(height, VoteKind::PrePrepare, view, hash) {
                 return;
             }
@@ -156,28 +175,64 @@ impl Core {
         }
         let new_view = NewView { view, view_changes: chosen, pre_prepares };
         let Some(signed) = self.broadcast(Message::NewView(new_view.clone())) else { return };
-        self.install(new_view, signed.signature.as_bytes());
+        self.install(new_view, signed.signature.as_bytes(), self.me, set);
     }
 
-    pub(super) fn on_new_view(&mut self, from: u32, nv: NewView, signature: [u8; 65]) {
-        if from != self.primary(nv.view) || nv.view < self.view {
+    /// The view changes our new view would carry, with its first height and that height's
+    /// set: ours and the lowest other senders, a quorum exactly, by increasing sender, all
+    /// of them validators of that set (which depends on the choice: for another set, we
+    /// choose again).
+    fn choose_view_changes(&self) -> Option<(Vec<SignedViewChange>, u64, Arc<ValidatorSet>)> {
+        let all = self.view_changes.get(&self.view)?;
+        let mut set = self.set_at(self.height)?;
+        for _ in 0..CHOOSE_ROUNDS {
+            // Signed by validator `from` of `set` (checked already if it is the same set).
+            let valid = |c: &SignedViewChange| {
+                self.set_at(c.change.height).is_some_and(|s| same_set(&s, &set))
+                    || self.cache.check(&set, c.from, &view_change_digest(self.chain_id, &c.change), &c.signature).is_ok()
+            };
+            let quorum = set.quorum();
+            if all.len() < quorum {
+                return None;
+            }
+            let mut chosen: Vec<&SignedViewChange> = all.get(&self.me).filter(|c| valid(c)).into_iter().collect();
+            chosen.extend(all.values().filter(|c| c.from != self.me && valid(c)).take(quorum.saturating_sub(chosen.len())));
+            if chosen.len() < quorum {
+                return None;
+            }
+            chosen.sort_by_key(|c| c.from);
+            let first = chosen.iter().map(|c| c.change.floor()).max().unwrap_or(0).checked_add(1)?;
+            let first_set = self.set_at(first)?;
+            if same_set(&first_set, &set) {
+                return Some((chosen.into_iter().cloned().collect(), first, set));
+            }
+            set = first_set;
+        }
+        None
+    }
+
+    /// `set`: the validators of the new view's first height, its sender checked already.
+    pub(super) fn on_new_view(&mut self, from: u32, nv: NewView, signature: [u8; 65], set: &Arc<ValidatorSet>) {
+        let Some(first) = nv.first_height() else { return };
+        if from != select_proposer(set, first, nv.view) || nv.view < self.view {
             return;
         }
         if nv.view == self.view && !self.changing {
             self.take_re_proposed_blocks(&nv);
             return;
         }
-        if self.check_new_view(&nv).is_none() {
+        if self.check_new_view(&nv, set).is_none() {
             return;
         }
-        self.install(nv, signature);
+        self.install(nv, signature, from, set.clone());
     }
 
-    /// Checks a new view: a quorum of valid view changes for it from distinct validators,
-    /// and exactly the re-proposals they oblige, each signed by the primary.
-    fn check_new_view(&self, nv: &NewView) -> Option<()> {
-        let n = self.set.len();
-        if nv.view_changes.len() < self.quorum() || nv.view_changes.len() > n {
+    /// Checks a new view against `set`, the validators of its first height: a quorum of
+    /// valid view changes for it from distinct validators of that set, and exactly the
+    /// re-proposals they oblige, each signed by the proposer of its height and the view.
+    fn check_new_view(&self, nv: &NewView, set: &ValidatorSet) -> Option<()> {
+        let n = set.len();
+        if nv.view_changes.len() < set.quorum() || nv.view_changes.len() > n {
             return None;
         }
         let mut previous: Option<u32> = None;
@@ -189,25 +244,27 @@ impl Core {
         }
         let max_prepared = self.window.saturating_add(1);
         for c in &nv.view_changes {
-            c.verify_with(&self.set, self.chain_id, max_prepared, &self.cache).ok()?;
+            c.verify_with(set, &|h| self.set_at(h), self.chain_id, max_prepared, &self.cache).ok()?;
         }
-        let (_, plan) = new_view_plan(&nv.view_changes);
+        let (_, plan) = plan_with_views(&nv.view_changes);
         if plan.len() != nv.pre_prepares.len() {
             return None;
         }
-        let primary = self.primary(nv.view);
-        for (&(height, hash), r) in plan.iter().zip(&nv.pre_prepares) {
+        for (&(height, hash, _), r) in plan.iter().zip(&nv.pre_prepares) {
             if r.height != height || r.hash != hash {
                 return None;
             }
-            self.cache.check(&self.set, primary, &pre_prepare_digest(self.chain_id, nv.view, height, hash), &r.signature).ok()?;
+            let set = self.set_at(height)?;
+            let proposer = select_proposer(&set, height, nv.view);
+            self.cache.check(&set, proposer, &pre_prepare_digest(self.chain_id, nv.view, height, hash), &r.signature).ok()?;
         }
         Some(())
     }
 
-    fn install(&mut self, nv: NewView, signature: [u8; 65]) {
+    /// Enters the new view `nv`, sent by `from` and judged against `set`.
+    fn install(&mut self, nv: NewView, signature: [u8; 65], from: u32, set: Arc<ValidatorSet>) {
         let view = nv.view;
-        let (base, plan) = new_view_plan(&nv.view_changes);
+        let (base, plan) = plan_with_views(&nv.view_changes);
         self.view = view;
         self.changing = false;
         self.escalating = false;
@@ -256,12 +313,18 @@ impl Core {
             }
         }
         let message = SignedMessage {
-            from: self.primary(view),
+            from,
             message: Message::NewView(nv),
             signature: Signature::from_raw_array(&signature).unwrap_or_else(|_| Signature::test_signature()),
         };
-        self.installed =
-            Some(Installed { base, plan: plan.into_iter().collect(), message, persisted: InstalledView { new_view: stripped, signature } });
+        self.installed = Some(Installed {
+            base,
+            plan: plan.iter().map(|&(height, hash, _)| (height, hash)).collect(),
+            plan_views: plan.iter().map(|&(height, _, view)| (height, view)).collect(),
+            set,
+            message,
+            persisted: InstalledView { new_view: stripped, signature },
+        });
         self.dirty = true;
         // Pre-prepares of this view that arrived before the new view itself.
         let early: Vec<(u64, B256, [u8; 65])> = self
@@ -277,7 +340,7 @@ impl Core {
                 self.accept_pre_prepare(view, height, hash, sig);
             }
         }
-        self.effects.push(Effect::ViewChanged { view, primary: self.primary(view) });
+        self.effects.push(Effect::ViewChanged { view, primary: from });
         self.arm_timer();
         self.relay_missing_blocks();
     }

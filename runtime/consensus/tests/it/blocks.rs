@@ -36,7 +36,7 @@ fn feed(c: &mut Core, input: Input) -> Vec<Effect> {
     while let Some(input) = queue.pop_front() {
         let effects = c.handle(input);
         for e in &effects {
-            if let Effect::Validate { height, view, block, hash } = e {
+            if let Effect::Validate { height, view, block, hash, .. } = e {
                 queue.push_back(Input::Validated { height: *height, view: *view, hash: *hash, valid: keccak256(block) == *hash });
             }
         }
@@ -49,7 +49,7 @@ fn validated(effects: &[Effect]) -> Vec<(u64, u64, B256, Bytes)> {
     effects
         .iter()
         .filter_map(|e| match e {
-            Effect::Validate { height, view, block, hash } => Some((*height, *view, *hash, block.clone())),
+            Effect::Validate { height, view, block, hash, .. } => Some((*height, *view, *hash, block.clone())),
             _ => None,
         })
         .collect()

@@ -1,9 +1,11 @@
 //! Integration tests of strata-consensus (one binary for the crate): the seeded
-//! simulator's sweeps, scenarios run through it, and restarts of a single core.
+//! simulator's sweeps, scenarios run through it, and single cores driven by hand
+//! (restarts, blocks, view changes, validator sets per height).
 
 mod blocks;
 mod restart;
 mod scenarios;
+mod sets;
 mod sim;
 mod view_change;
 

@@ -47,7 +47,7 @@ fn prepared_backup(nonce: u64) -> (Core, Vec<Effect>, B256) {
     c.handle(Input::Start);
     let (pp, hash, block) = pre_prepare(0, 1, nonce);
     let effects = c.handle(signed(0, pp));
-    assert_eq!(effects, vec![Effect::Validate { height: 1, view: 0, block, hash }]);
+    assert_eq!(effects, vec![Effect::Validate { height: 1, view: 0, proposed_view: 0, block, hash }]);
     let effects = c.handle(Input::Validated { height: 1, view: 0, hash, valid: true });
     (c, effects, hash)
 }
@@ -181,7 +181,7 @@ fn a_certificate_for_a_height_we_lack_commits_or_reports_behind() {
         .collect();
     assert_eq!(committed.len(), 1, "{effects:?}");
     assert_eq!((committed[0].0, committed[0].1), (1, x));
-    let set = config(&Params::quiet(4), &keys(), 1).validators;
+    let set = config(&Params::quiet(4), &keys(), 1).validators.validators_at(1).unwrap();
     assert_eq!(committed[0].2.verify(&set, CHAIN), Ok(()));
     assert_eq!(c.height(), 2);
 

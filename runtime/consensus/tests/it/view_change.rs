@@ -127,3 +127,22 @@ fn a_view_change_needs_f_plus_one_to_be_joined_and_a_quorum_to_move_on() {
     c.handle(signed(0, Message::ViewChange(empty_change(7))));
     assert_eq!(c.view(), 7);
 }
+
+#[test]
+fn a_re_proposed_block_is_validated_as_proposed_in_the_view_it_was_prepared_in() {
+    let (_, ours, x) = backup_with_a_prepared_block();
+    let (block, _) = make_block(1, 0, 0, 1, genesis());
+    let changes = vec![view_change(0, empty_change(1)), ours, view_change(3, empty_change(1))];
+    let nv = NewView { view: 1, view_changes: changes, pre_prepares: vec![ReProposal { block, ..re_proposal(1, 1, x) }] };
+    // Validator 3 never saw the block in view 0: it validates the re-proposal in view 1,
+    // as built by the proposer of view 0 (where it was prepared).
+    let keys: Vec<LocalSigner> = (0..4).map(key).collect();
+    let mut c = Core::new(config(&Params::quiet(4), &keys, 3), None, (0, genesis()));
+    c.handle(Input::Start);
+    let effects = c.handle(signed(1, Message::NewView(nv)));
+    assert!(entered(&effects), "{effects:?}");
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Validate { height: 1, view: 1, proposed_view: 0, hash, .. } if *hash == x)),
+        "{effects:?}"
+    );
+}
