@@ -10,7 +10,6 @@ use tokio::sync::mpsc;
 
 use crate::{Delivery, Inbound, Transport};
 
-
 struct Inner {
     inboxes: Vec<mpsc::UnboundedSender<Delivery>>,
     cut: BTreeSet<u32>,

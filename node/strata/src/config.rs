@@ -10,7 +10,7 @@ use std::{
 };
 
 use serde::{Deserialize, Serialize};
-use strata_chain::{ChainSpec, FeeSplit, StorageClass, FeeRecipient};
+use strata_chain::{ChainSpec, FeeRecipient, FeeSplit, StorageClass};
 use strata_primitives::{Address, B256, LocalSigner, U256, hex, keys};
 
 use crate::{Error, Result};

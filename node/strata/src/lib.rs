@@ -14,7 +14,7 @@ pub use multi::{ChainRole, MultiNode};
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
-use strata_chain::{Chain, ChainConfig, ChainSpec, FeeSplit, FeeRecipient};
+use strata_chain::{Chain, ChainConfig, ChainSpec, FeeRecipient, FeeSplit};
 use strata_db::RocksKv;
 use strata_network::{Network, NetworkConfig, Peer, Transport};
 use strata_primitives::{

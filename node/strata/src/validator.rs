@@ -25,11 +25,7 @@ use strata_chain::{Chain, Check, MAX_TX_SIZE, TxOrigin, ValidateError, run_on};
 use strata_consensus::{Config as CoreConfig, Core, Effect, Input, Persisted, SignedMessage};
 use strata_network::Transport;
 use strata_primitives::{
-    B256, Block, Bytes, LocalSigner,
-    ValidatorSet, ValidatorSets,
-    consensus::CommitCertificate,
-    select_proposer,
-    rlp_item::decode_exact,
+    B256, Block, Bytes, LocalSigner, ValidatorSets, consensus::CommitCertificate, rlp_item::decode_exact, select_proposer,
 };
 use tokio::{
     sync::{mpsc, watch},
@@ -214,7 +210,7 @@ async fn drive(
     let (head_hash, head) = chain.head();
     let core_config = CoreConfig {
         chain_id,
-        validators: config.validator_sets.validators_at(head.number.saturating_add(1)).map(|s| (*s).clone()).unwrap_or(ValidatorSet::new(Vec::new())),
+        validators: config.validator_sets.clone(),
         me: config.me,
         key: config.key.clone(),
         checkpoint_interval: 16,
@@ -330,9 +326,13 @@ impl Driver {
                 self.propose = Some((height, view));
                 return self.try_propose(false).await;
             }
-            Effect::Validate { height, view, block, hash } => {
-                let retry = Effect::Validate { height, view, block: block.clone(), hash };
-                return match self.validate(&block, hash, view).await? {
+            Effect::Validate { height, view, proposed_view, block, hash } => {
+                let retry = Effect::Validate { height, view, proposed_view, block: block.clone(), hash };
+                // The scheduled proposer is known for a fresh proposal (built in the view it
+                // was proposed in); a re-proposal may have been built in a view the core no
+                // longer names.
+                let built_in = (proposed_view == view).then_some(view);
+                return match self.validate(&block, hash, built_in).await? {
                     Some(valid) => Ok(Some(Input::Validated { height, view, hash, valid })),
                     None => {
                         self.retry_later(retry);
@@ -376,8 +376,9 @@ impl Driver {
         self.config.validator_sets.validators_at(height).map_or(0, |set| select_proposer(&set, height, self.core.view()))
     }
 
-    /// Re-executes a block proposed in `view` on our head (see [`Check::Proposal`]).
-    async fn validate(&self, envelope: &[u8], hash: B256, view: u64) -> crate::Result<Option<bool>> {
+    /// Re-executes a proposed block, built in `view` if known, on our head (see
+    /// [`Check::Proposal`]).
+    async fn validate(&self, envelope: &[u8], hash: B256, view: Option<u64>) -> crate::Result<Option<bool>> {
         let Ok(env) = decode_exact::<Envelope>(envelope) else { return Ok(Some(false)) };
         if env.block.header.hash_slow() != hash {
             return Ok(Some(false));

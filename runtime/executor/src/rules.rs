@@ -35,14 +35,17 @@ pub struct ChainRules {
 /// What a block is being checked as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Check {
-    /// A proposal, before any vote: its proposer must be the one scheduled for `view`
-    /// (the view its pre-prepare was signed in) and its timestamp at most
-    /// [`MAX_FUTURE_SECS`] ahead of this node's clock `now`.
+    /// A proposal, before any vote: its timestamp at most [`MAX_FUTURE_SECS`] ahead of
+    /// this node's clock `now`, and its proposer the one scheduled for `view` — the view
+    /// it was built in — when that is known. A block a new view re-proposes was built in
+    /// an earlier view, which a twice re-proposed block no longer names; for it (`view`
+    /// `None`) the proposer need only be a validator of its height: a quorum already
+    /// prepared it.
     Proposal {
         /// This node's clock (seconds).
         now: u64,
-        /// The view the block was proposed in.
-        view: u64,
+        /// The view the block was built in, if known.
+        view: Option<u64>,
     },
     /// A block that already carries a valid certificate (commit, sync): no clock rule
     /// applies, and its proposer need only be one of its height's validators (it may have
@@ -230,7 +233,7 @@ pub fn validate_header_against_parent(
     if set.index_of(&header.proposer).is_none() {
         return Err(BlockError::UnknownProposer(header.proposer));
     }
-    if let Check::Proposal { view, .. } = check {
+    if let Check::Proposal { view: Some(view), .. } = check {
         let expected = set.get(select_proposer(&set, header.number, view)).copied().unwrap_or_default();
         if header.proposer != expected {
             return Err(BlockError::WrongProposer { proposer: header.proposer, view, expected });
@@ -373,12 +376,16 @@ mod tests {
         let parent = header(5, B256::repeat_byte(4), 100);
         let child = header(6, parent.hash_slow(), 100); // proposed by key(0)
         let r = rules(true);
-        let check = |view| validate_header_against_parent(&child, parent.hash_slow(), &parent, &r, Check::Proposal { now: 100, view });
+        let check =
+            |view| validate_header_against_parent(&child, parent.hash_slow(), &parent, &r, Check::Proposal { now: 100, view: Some(view) });
         assert_eq!(check(0), Ok(()));
         assert_eq!(check(4), Ok(()), "view 4 is validator 0's again (of 4)");
         assert_eq!(check(1), Err(BlockError::WrongProposer { proposer: key(0).address(), view: 1, expected: key(1).address() }));
-        // A certified block may have been re-proposed by a later view's primary.
+        // A certified block, or one re-proposed by a later view's primary, may come from
+        // any validator of its height.
         assert_eq!(validate_header_against_parent(&child, parent.hash_slow(), &parent, &r, Check::Certified), Ok(()));
+        let reproposed = Check::Proposal { now: 100, view: None };
+        assert_eq!(validate_header_against_parent(&child, parent.hash_slow(), &parent, &r, reproposed), Ok(()));
     }
 
     #[test]
@@ -387,7 +394,7 @@ mod tests {
         let child = header(6, parent.hash_slow(), 1_000);
         let r = rules(true);
         assert_eq!(
-            validate_header_against_parent(&child, parent.hash_slow(), &parent, &r, Check::Proposal { now: 500, view: 0 }),
+            validate_header_against_parent(&child, parent.hash_slow(), &parent, &r, Check::Proposal { now: 500, view: Some(0) }),
             Err(BlockError::TimestampInFuture { timestamp: 1_000, now: 500 })
         );
         assert_eq!(validate_header_against_parent(&child, parent.hash_slow(), &parent, &r, Check::Certified), Ok(()));

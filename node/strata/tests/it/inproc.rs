@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use strata_chain::{Chain, ChainConfig, ChainSpec, StorageClass, FeeRecipient};
+use strata_chain::{Chain, ChainConfig, ChainSpec, FeeRecipient, StorageClass};
 use strata_network::{Transport, mem::MemHub};
 use strata_node::validator::{self, DriverConfig, Wire};
 use strata_primitives::{FixedValidators, LocalSigner, ValidatorSet, keccak256};
@@ -50,6 +50,48 @@ impl Transport for Liar {
     }
 }
 
+/// A transport that loses and delays messages, deterministically for a seed: each
+/// message is dropped with probability `drop_per_mille`/1000, else delivered after
+/// 0..`max_delay_ms` (so messages overtake each other).
+struct Noisy {
+    inner: Arc<dyn Transport>,
+    rng: parking_lot::Mutex<strata_testdata::Rng>,
+    drop_per_mille: u64,
+    max_delay_ms: u64,
+}
+
+impl Noisy {
+    fn deliver(&self, to: Option<u32>, payload: Vec<u8>) {
+        let (drop, delay) = {
+            let mut rng = self.rng.lock();
+            (rng.next() % 1000 < self.drop_per_mille, rng.next() % self.max_delay_ms.max(1))
+        };
+        if drop {
+            return;
+        }
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            match to {
+                Some(to) => inner.send(to, payload),
+                None => inner.broadcast(payload),
+            }
+        });
+    }
+}
+
+impl Transport for Noisy {
+    fn send(&self, to: u32, payload: Vec<u8>) {
+        self.deliver(Some(to), payload);
+    }
+    fn broadcast(&self, payload: Vec<u8>) {
+        self.deliver(None, payload);
+    }
+    fn connected(&self) -> Vec<u32> {
+        self.inner.connected()
+    }
+}
+
 struct Net {
     hub: MemHub,
     chains: Vec<Arc<Chain>>,
@@ -74,6 +116,12 @@ impl Net {
 /// `n` validators; `liar` (if any) runs behind a [`Liar`] transport; validators in
 /// `late` start cut off from the network.
 fn start(n: u32, liar: Option<u32>, late: &[u32]) -> Net {
+    start_with(n, liar, late, None)
+}
+
+/// [`start`], every validator's transport made [`Noisy`] with `noise` = (seed,
+/// drop per mille, max delay ms) if given.
+fn start_with(n: u32, liar: Option<u32>, late: &[u32], noise: Option<(u64, u64, u64)>) -> Net {
     let (hub, inboxes) = MemHub::new(n);
     let (shutdown, rx) = watch::channel(false);
     let set = ValidatorSet::new((0..n).map(|i| key(i).address()).collect());
@@ -101,6 +149,15 @@ fn start(n: u32, liar: Option<u32>, late: &[u32]) -> Net {
         } else {
             endpoint
         };
+        let transport: Arc<dyn Transport> = match noise {
+            Some((seed, drop_per_mille, max_delay_ms)) => Arc::new(Noisy {
+                inner: transport,
+                rng: parking_lot::Mutex::new(strata_testdata::Rng::new(seed.wrapping_add(u64::from(i)))),
+                drop_per_mille,
+                max_delay_ms,
+            }),
+            None => transport,
+        };
         let config = DriverConfig {
             validator_sets: Arc::new(FixedValidators::new(set.clone())),
             peers: n as usize,
@@ -114,6 +171,22 @@ fn start(n: u32, liar: Option<u32>, late: &[u32]) -> Net {
         chains.push(chain);
     }
     Net { hub, chains, shutdown }
+}
+
+/// Four real drivers (chains, execution threads, consensus core) over an in-memory
+/// network that loses 5% of messages and reorders the rest by up to 30 ms, chosen by a
+/// seed (printed; replay with `STRATA_SEED`): they commit the same chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn n4_real_drivers_over_a_lossy_reordering_network_commit_the_same_chain() {
+    let _serial = crate::exclusive().await;
+    let (_, seed) = strata_testdata::Rng::from_env(0x5eed_0001);
+    let net = start_with(4, None, &[], Some((seed, 50, 30)));
+    net.wait(&format!("all four reach height 15 (seed {seed})"), Duration::from_secs(60), |n| (0..4).all(|i| n.height(i) >= 15)).await;
+    for h in 1..=15 {
+        let hashes: Vec<_> = net.chains.iter().map(|c| c.store().header(h).unwrap().map(|x| x.hash_slow())).collect();
+        assert!(hashes.windows(2).all(|w| w[0] == w[1]), "seed {seed}, height {h}: {hashes:?}");
+    }
+    let _ = net.shutdown.send(true);
 }
 
 /// A validator that was away catches up by sync although one peer announces

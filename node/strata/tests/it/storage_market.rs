@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use alloy_sol_types::{SolCall, SolError, SolEvent, sol};
 use serde_json::{Value, json};
-use strata_chain::{FeeSplit, StorageClass, FeeRecipient};
+use strata_chain::{FeeRecipient, FeeSplit, StorageClass};
 use strata_node::{DevConfig, Node, dev_accounts};
 use strata_primitives::{
     Address, B256, Bytes, LocalSigner, Slot, Tombstone, TxKind, U256, deploy, hex, keccak256, proof,
