@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod multi;
 pub mod sync;
 pub mod validator;
+pub mod wire;
 
 pub use multi::{ChainRole, MultiNode};
 

@@ -19,36 +19,25 @@ use std::{
     time::Duration,
 };
 
-use alloy_rlp::{RlpDecodable, RlpEncodable};
 use parking_lot::Mutex;
 use strata_chain::{Chain, Check, MAX_TX_SIZE, TxOrigin, ValidateError, run_on};
 use strata_consensus::{Config as CoreConfig, Core, Effect, Input, Persisted, SignedMessage};
 use strata_network::Transport;
-use strata_primitives::{
-    B256, Block, Bytes, LocalSigner, ValidatorSets, consensus::CommitCertificate, rlp_item::decode_exact, select_proposer,
-};
+use strata_primitives::{B256, Bytes, LocalSigner, ValidatorSets, consensus::CommitCertificate, rlp_item::decode_exact, select_proposer};
 use tokio::{
     sync::{mpsc, watch},
     time::Instant,
 };
 
-use crate::sync::SyncPlanner;
+use crate::{
+    sync::SyncPlanner,
+    wire::{CertifiedBlock, Envelope, SYNC_BATCH, SYNC_MAX_BYTES, SyncRequest, Wire, envelope_hash},
+};
 
 /// Meta key of the persisted consensus state.
 const CONSENSUS_KEY: &[u8] = b"consensus";
-/// Most blocks per sync response.
-pub const SYNC_BATCH: u64 = 32;
-/// Most bytes of blocks per sync response (one block alone may be larger, up to the
-/// block size limit): far below the transport's frame limit.
-pub const SYNC_MAX_BYTES: usize = 8 * 1024 * 1024;
 /// How long a node failure (storage, execution host) waits before the work is retried.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
-
-/// The hash of a block as the core carries it (an RLP [`Envelope`]): its header's hash.
-/// `None` for bytes that are not an envelope.
-pub fn envelope_hash(bytes: &[u8]) -> Option<B256> {
-    decode_exact::<Envelope>(bytes).ok().map(|e| e.block.header.hash_slow())
-}
 
 /// Driver settings.
 #[derive(Debug, Clone)]
@@ -67,88 +56,6 @@ pub struct DriverConfig {
     pub empty_block_after: Option<Duration>,
     /// View-change timeout of a view's first round (ms).
     pub view_timeout_ms: u64,
-}
-
-/// Node-to-node messages (a tag byte, then RLP).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Wire {
-    /// A signed consensus message.
-    Consensus(Bytes),
-    /// A transaction pooled by the sender (EIP-2718 bytes).
-    Tx(Bytes),
-    /// Asks for certified blocks from `from`, at most `limit`.
-    SyncRequest(SyncRequest),
-    /// Certified blocks, in order.
-    SyncResponse(Vec<CertifiedBlock>),
-    /// The sender's committed height (announced periodically).
-    Status(u64),
-}
-
-/// A block as proposed and synced: the block and the parent certificate its header
-/// names (`parentCommitHash`), so every validator can check it and store that one
-/// as the parent's canonical certificate.
-#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
-pub struct Envelope {
-    /// The block.
-    pub block: Block,
-    /// The certificate of its parent (empty above genesis).
-    pub parent_certificate: Bytes,
-}
-
-/// A sync request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, RlpEncodable, RlpDecodable)]
-pub struct SyncRequest {
-    /// First height wanted.
-    pub from: u64,
-    /// Most blocks wanted.
-    pub limit: u64,
-}
-
-/// A block with its commit certificate.
-#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
-pub struct CertifiedBlock {
-    /// The block's [`Envelope`] (RLP).
-    pub block: Bytes,
-    /// Its certificate (RLP).
-    pub certificate: Bytes,
-}
-
-impl Wire {
-    /// Tag byte ++ RLP.
-    /// The chain id (8 bytes, big-endian), a tag byte, then the RLP body: a message
-    /// names the chain it belongs to, so chains of one process never mix.
-    pub fn encode(&self, chain_id: u64) -> Vec<u8> {
-        let (tag, body) = match self {
-            Wire::Consensus(b) => (0u8, alloy_rlp::encode(b)),
-            Wire::Tx(b) => (1, alloy_rlp::encode(b)),
-            Wire::SyncRequest(r) => (2, alloy_rlp::encode(r)),
-            Wire::SyncResponse(v) => (3, alloy_rlp::encode(v)),
-            Wire::Status(h) => (4, alloy_rlp::encode(h)),
-        };
-        let mut out = Vec::with_capacity(body.len() + 9);
-        out.extend_from_slice(&chain_id.to_be_bytes());
-        out.push(tag);
-        out.extend(body);
-        out
-    }
-
-    /// Decodes a message of chain `chain_id`; `None` for anything malformed or of
-    /// another chain (the sender gets nothing back).
-    pub fn decode(bytes: &[u8], chain_id: u64) -> Option<Self> {
-        let (chain, rest) = bytes.split_first_chunk::<8>()?;
-        if u64::from_be_bytes(*chain) != chain_id {
-            return None;
-        }
-        let (tag, body) = rest.split_first()?;
-        Some(match tag {
-            0 => Wire::Consensus(decode_exact(body).ok()?),
-            1 => Wire::Tx(decode_exact(body).ok()?),
-            2 => Wire::SyncRequest(decode_exact(body).ok()?),
-            3 => Wire::SyncResponse(decode_exact(body).ok()?),
-            4 => Wire::Status(decode_exact(body).ok()?),
-            _ => return None,
-        })
-    }
 }
 
 /// What the loop waits for besides the network.
@@ -660,30 +567,4 @@ impl Driver {
 /// Wall-clock seconds: only the proposer's timestamp proposal.
 fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wire_messages_round_trip_and_garbage_is_refused() {
-        let msgs = [
-            Wire::Consensus(Bytes::from_static(b"c")),
-            Wire::Tx(Bytes::from_static(b"t")),
-            Wire::SyncRequest(SyncRequest { from: 5, limit: 32 }),
-            Wire::SyncResponse(vec![CertifiedBlock { block: Bytes::from_static(b"b"), certificate: Bytes::from_static(b"x") }]),
-            Wire::Status(42),
-        ];
-        for m in msgs {
-            assert_eq!(Wire::decode(&m.encode(7), 7), Some(m.clone()));
-            assert_eq!(Wire::decode(&m.encode(8), 7), None, "another chain's message");
-        }
-        for garbage in [&[][..], &[9, 1, 2], &[0], &[4, 0xff, 0xff]] {
-            assert_eq!(Wire::decode(garbage, 7), None);
-            let mut framed = 7u64.to_be_bytes().to_vec();
-            framed.extend_from_slice(garbage);
-            assert_eq!(Wire::decode(&framed, 7), None);
-        }
-    }
 }

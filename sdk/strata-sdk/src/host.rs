@@ -28,6 +28,7 @@ mod sys {
         pub fn return_data_size() -> i32;
         pub fn return_data_copy(ptr: *mut u8, offset: i32, len: i32);
         pub fn keccak256(ptr: *const u8, len: i32, out: *mut u8);
+        pub fn ecrecover(hash: *const u8, signature: *const u8, out: *mut u8) -> i32;
         pub fn gas_left() -> i64;
         /// Privileged: only the runtime's system contracts may import it (see `crate::system`).
         pub fn system(op: i32, input: *const u8, len: i32) -> i32;
@@ -103,6 +104,9 @@ mod sys {
         outside()
     }
     pub unsafe fn keccak256(_: *const u8, _: i32, _: *mut u8) {
+        outside()
+    }
+    pub unsafe fn ecrecover(_: *const u8, _: *const u8, _: *mut u8) -> i32 {
         outside()
     }
     pub unsafe fn gas_left() -> i64 {
@@ -283,6 +287,28 @@ pub fn keccak(data: &[u8]) -> B256 {
     // SAFETY: pointer and length describe `data`; 32 bytes written.
     unsafe { sys::keccak256(data.as_ptr(), len(data.len()), out.as_mut_ptr()) };
     B256::from(out)
+}
+
+/// The address whose key made `signature` (`r ‖ s ‖ v`) over `digest`, if it recovers
+/// (the host's `ecrecover`, 10,000 gas). It does not reject a high `s`: use
+/// [`HostRecover`] with `strata_protocol`'s checks for that.
+pub fn ecrecover(digest: &B256, signature: &[u8; 65]) -> Option<Address> {
+    let mut out = [0u8; 20];
+    // SAFETY: 32 and 65 readable bytes, 20 writable bytes.
+    let ok = unsafe { sys::ecrecover(digest.as_ptr(), signature.as_ptr(), out.as_mut_ptr()) };
+    (ok == 1).then(|| Address::from(out))
+}
+
+/// Signature recovery through the host, for the shared verification code of
+/// `strata_protocol` (commit certificates, receipt audits): a contract checks another
+/// chain's certificate with exactly the code the node runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostRecover;
+
+impl strata_protocol::Recover for HostRecover {
+    fn recover(&self, digest: &B256, signature: &[u8; 65]) -> Option<Address> {
+        ecrecover(digest, signature)
+    }
 }
 
 /// Gas left in this frame.

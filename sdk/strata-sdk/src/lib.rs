@@ -24,6 +24,9 @@ pub mod system;
 mod runtime;
 
 pub use alloy_primitives::{Address, B256, Bytes, I256, U256, address, keccak256};
+/// The protocol facts the node uses too (certificates, receipt audits, proofs, the header,
+/// system addresses and interfaces): verify with [`host::HostRecover`].
+pub use strata_protocol as protocol;
 pub use strata_sdk_macros::{contract, error, event};
 
 /// Something a contract function can fail with: it becomes the call's revert data.

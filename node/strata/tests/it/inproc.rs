@@ -9,7 +9,10 @@ use std::{
 
 use strata_chain::{Chain, ChainConfig, ChainSpec, FeeRecipient, StorageClass};
 use strata_network::{Transport, mem::MemHub};
-use strata_node::validator::{self, DriverConfig, Wire};
+use strata_node::{
+    validator::{self, DriverConfig},
+    wire::Wire,
+};
 use strata_primitives::{FixedValidators, LocalSigner, ValidatorSet, keccak256};
 use strata_storage::MemKv;
 use tokio::sync::watch;

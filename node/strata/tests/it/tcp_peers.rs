@@ -7,7 +7,7 @@ use strata_network::{Network, NetworkConfig, Peer};
 use strata_node::{
     Node,
     config::{Genesis, InitOptions, ValidatorConfig, init, read_key},
-    validator::{SyncRequest, Wire},
+    wire::{SyncRequest, Wire},
 };
 
 /// Three honest validators make blocks; the fourth key is held by a peer that asks
