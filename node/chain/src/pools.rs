@@ -1,7 +1,7 @@
 //! The threads contracts run on: [`ExecPools`], one pool per kind of work, and
 //! [`run_on`], which awaits a job on one of them from async code.
 
-use strata_vm::ExecPool;
+use strata_vm::{ExecPool, Priority};
 
 use crate::ChainConfig;
 
@@ -14,7 +14,8 @@ pub struct ExecPools {
     pub block: ExecPool,
     /// Admission of transactions from clients and peers (signature recovery, fee quote).
     pub admission: ExecPool,
-    /// RPC simulations.
+    /// RPC simulations, at [`Priority::Background`]: on a machine whose cores are all
+    /// busy, they get what block production leaves.
     pub simulation: ExecPool,
 }
 
@@ -23,7 +24,13 @@ impl ExecPools {
         Ok(Self {
             block: ExecPool::new("strata-block", 1, usize::MAX, stack)?,
             admission: ExecPool::new("strata-admit", 1, config.admission_queue, stack)?,
-            simulation: ExecPool::new("strata-sim", config.simulation_workers, config.simulation_queue, stack)?,
+            simulation: ExecPool::with_priority(
+                "strata-sim",
+                config.simulation_workers,
+                config.simulation_queue,
+                stack,
+                Priority::Background,
+            )?,
         })
     }
 }

@@ -47,7 +47,7 @@ pub use frame::{Contract, Entry, Outcome, Status};
 pub use host::testing;
 pub use host::{CallContext, Host, HostError, SubCall, SubCallResult, SystemReply};
 pub use limits::{CachePolicy, Limits, MAX_CODE_SIZE, VmConfig};
-pub use stack::{ExecPool, PoolError};
+pub use stack::{ExecPool, PoolError, Priority};
 pub use strata_primitives::abi::{CallStatus, SystemOp};
 pub use validate::ModuleInfo;
 

@@ -147,10 +147,45 @@ impl std::fmt::Debug for ExecPool {
     }
 }
 
+/// The scheduling priority of a pool's threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Priority {
+    /// The process's own priority: block production, validation, admission.
+    #[default]
+    Normal,
+    /// Lower than the rest of the node (nice +10 on Linux, about a tenth of a normal
+    /// thread's share of a busy core): work on behalf of clients (RPC simulations) that
+    /// must never take the CPU from block production, however many clients queue it.
+    Background,
+}
+
+/// Lowers the calling thread's priority (Linux: the nice value is per thread).
+#[cfg(target_os = "linux")]
+fn lower_this_threads_priority() {
+    // SAFETY: setpriority only reads its integer arguments; `who = 0` with
+    // PRIO_PROCESS is the calling thread on Linux.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, BACKGROUND_NICE) };
+    if rc != 0 {
+        tracing::warn!(error = %std::io::Error::last_os_error(), "could not lower an execution thread's priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_this_threads_priority() {}
+
+/// The nice value of [`Priority::Background`] threads.
+pub const BACKGROUND_NICE: i32 = 10;
+
 impl ExecPool {
     /// `workers` threads (at least one) named `name-N`, each with `stack` bytes of
     /// stack (see [`required_stack`]), taking at most `capacity` waiting jobs.
     pub fn new(name: &str, workers: usize, capacity: usize, stack: usize) -> std::io::Result<Self> {
+        Self::with_priority(name, workers, capacity, stack, Priority::Normal)
+    }
+
+    /// As [`ExecPool::new`], with the threads' scheduling priority.
+    pub fn with_priority(name: &str, workers: usize, capacity: usize, stack: usize, priority: Priority) -> std::io::Result<Self> {
         let workers = workers.max(1);
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue { jobs: Default::default(), closed: false }),
@@ -164,6 +199,9 @@ impl ExecPool {
         for i in 0..workers {
             let shared = shared.clone();
             let handle = std::thread::Builder::new().name(format!("{name}-{i}")).stack_size(stack).spawn(move || {
+                if priority == Priority::Background {
+                    lower_this_threads_priority();
+                }
                 enter(stack, || {
                     loop {
                         let job = {
@@ -280,6 +318,19 @@ mod tests {
         assert!(hopped > 3 << 20, "{hopped}");
         pool.shutdown();
         assert_eq!(pool.try_spawn(|| {}), Err(PoolError::Closed));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn background_pools_run_below_the_nodes_priority() {
+        #[allow(unsafe_code)]
+        let nice = || unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+        let base = nice();
+        let normal = ExecPool::new("n", 1, 1, 1 << 20).unwrap();
+        let background = ExecPool::with_priority("b", 1, 1, 1 << 20, Priority::Background).unwrap();
+        assert_eq!(normal.try_run(nice).unwrap(), base);
+        assert_eq!(background.try_run(nice).unwrap(), (base + BACKGROUND_NICE).min(19));
+        assert_eq!(nice(), base, "the caller's priority is untouched");
     }
 
     #[test]

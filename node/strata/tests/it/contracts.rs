@@ -47,6 +47,7 @@ fn address(receipt: &Value) -> Address {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploy_call_hostile_modules_and_estimates() {
+    let _machine = crate::share().await;
     let dir = tempfile::tempdir().unwrap();
     let config = crate::dev_config(dir.path());
     let node = Node::start(config).await.unwrap();
@@ -143,6 +144,7 @@ async fn deploy_call_hostile_modules_and_estimates() {
 /// no cache — gives the same header (state root, receipts root) and receipts.
 #[test]
 fn identical_blocks_on_independent_nodes_cold_and_warm_caches() {
+    let _machine = crate::share_blocking();
     let key = dev_accounts().unwrap()[0].signer.clone();
     let counter = wat("counter");
     let sign = |nonce: u64, to: TxKind, input: Vec<u8>| {

@@ -16,10 +16,28 @@ use strata_storage::KvStore;
 
 use crate::rpc::{Rpc, hex_u128};
 
+/// A node process, killed (SIGKILL) and reaped when dropped, so a failing test leaves
+/// no node behind.
+struct NodeProcess(Child);
+
+impl NodeProcess {
+    fn kill9(&mut self) {
+        self.0.kill().expect("kill -9"); // SIGKILL on unix
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `strata dev` on an OS-chosen port and returns the child and its RPC URL.
-fn spawn_node(dir: &std::path::Path) -> (Child, String) {
+fn spawn_node(dir: &std::path::Path) -> (NodeProcess, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
-        .args(["dev", "--rpc-addr", "127.0.0.1:0", "--block-time", "10ms", "--data-dir"])
+        .args(["dev", "--rpc-addr", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -36,7 +54,7 @@ fn spawn_node(dir: &std::path::Path) -> (Child, String) {
     };
     // Keep draining stdout so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (child, url)
+    (NodeProcess(child), url)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,8 +91,7 @@ async fn kill9_under_load_never_loses_or_half_writes_blocks() {
                 confirmed.push((h, r["blockHash"].clone()));
             }
         }
-        child.kill().expect("kill -9"); // SIGKILL on unix
-        child.wait().unwrap();
+        child.kill9();
     }
 
     let head = offline_check(dir.path(), seed);
@@ -86,8 +103,7 @@ async fn kill9_under_load_never_loses_or_half_writes_blocks() {
     assert_eq!(rpc.quantity("eth_blockNumber", vec![]).await, u128::from(head));
     let n = confirmed.len() as u128;
     assert!(hex_u128(&rpc.call("eth_getBalance", vec![json!(to), "latest".into()]).await) >= n);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill9();
 }
 
 /// Opens the database directly and checks it block by block: every block present

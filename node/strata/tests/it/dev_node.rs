@@ -58,6 +58,7 @@ async fn expect_rejected(rpc: &Rpc, raw: Value, needle: &str, sender: Address) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfers_fees_rejections_and_restart() {
+    let _machine = crate::share().await;
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(config(dir.path())).await.unwrap();
     let rpc = Rpc::new(&node.http_url());
@@ -194,6 +195,7 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_and_health_endpoints() {
+    let _machine = crate::share().await;
     let dir = tempfile::tempdir().unwrap();
     let config = DevConfig { metrics_addr: Some("127.0.0.1:0".parse().unwrap()), ..config(dir.path()) };
     let node = Node::start(config).await.unwrap();
@@ -229,6 +231,7 @@ async fn http_raw(addr: std::net::SocketAddr, request: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cors_for_browser_dapps_is_configurable() {
+    let _machine = crate::share().await;
     let dir = tempfile::tempdir().unwrap();
     let config = DevConfig { cors: Some(vec!["https://app.example".into()]), ..config(dir.path()) };
     let node = Node::start(config).await.unwrap();

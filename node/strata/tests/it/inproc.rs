@@ -221,6 +221,7 @@ async fn n4_f1_liar_spamming_status_cannot_keep_a_lagging_node_from_catching_up(
 /// transaction afterwards is pooled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn n2_gossiped_transactions_meet_the_size_limit_and_bounded_admission() {
+    let _machine = crate::share().await;
     let (hub, mut inboxes) = MemHub::new(2);
     let (shutdown, rx) = watch::channel(false);
     let chain = Chain::open(MemKv::shared(), MemKv::shared(), spec(2), key(0).address(), ChainConfig::default()).unwrap();

@@ -24,12 +24,11 @@ pub fn repo(rel: &str) -> std::path::PathBuf {
     dir.join("../..").join(rel)
 }
 
-/// A dev node on an OS-chosen port, storing in `dir`, making blocks every 10 ms.
+/// A dev node on an OS-chosen port, storing in `dir`, mining instantly (the default).
 pub fn dev_config(dir: &std::path::Path) -> strata_node::DevConfig {
     strata_node::DevConfig {
         data_dir: dir.to_path_buf(),
         rpc_addr: "127.0.0.1:0".parse().expect("socket address"),
-        block_time: std::time::Duration::from_millis(10),
         ..strata_node::DevConfig::default()
     }
 }
@@ -49,9 +48,31 @@ pub fn free_ports(n: u16) -> u16 {
     panic!("no free port range");
 }
 
-/// Held by the tests that load the machine (several processes, floods) or measure time
-/// under load, so that no two of them overlap: the test binary runs tests in parallel.
-pub async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
+/// The machine the tests share: every test holds it shared ([`share`]), except one
+/// that measures time, which holds it alone ([`alone`]) so that no contract build or
+/// node of another test runs beside it (the test binary runs tests in parallel). The
+/// lock is fair: a waiting [`alone`] holds new sharers back, so it is not starved.
+static MACHINE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// Held by every async test that does not measure time.
+pub async fn share() -> tokio::sync::RwLockReadGuard<'static, ()> {
+    MACHINE.read().await
+}
+
+/// [`share`] for a test that is not async.
+pub fn share_blocking() -> tokio::sync::RwLockReadGuard<'static, ()> {
+    MACHINE.blocking_read()
+}
+
+/// Held by a test that measures time: nothing else runs beside it.
+pub async fn alone() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    MACHINE.write().await
+}
+
+/// Held by the tests that load the machine (several processes, floods), so that no two
+/// of them overlap; the machine is held shared as well.
+pub async fn exclusive() -> (tokio::sync::RwLockReadGuard<'static, ()>, tokio::sync::MutexGuard<'static, ()>) {
     static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    LOCK.lock().await
+    let machine = share().await;
+    (machine, LOCK.lock().await)
 }

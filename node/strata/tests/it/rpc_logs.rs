@@ -27,6 +27,7 @@ async fn send(rpc: &Rpc, key: &LocalSigner, nonce: u64, to: TxKind, input: Vec<u
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_filters_subscriptions_and_lookups() {
+    let _machine = crate::share().await;
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(crate::dev_config(dir.path())).await.unwrap();
     let rpc = Rpc::new(&node.http_url());

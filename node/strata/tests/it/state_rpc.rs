@@ -65,6 +65,7 @@ fn receipt_encoding(r: &Value) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_pruning_proofs_and_block_roots() {
+    let _machine = crate::share().await;
     let dir = tempfile::tempdir().unwrap();
     let config = DevConfig { retain_blocks: 3, ..crate::dev_config(dir.path()) };
     let node = Node::start(config).await.unwrap();

@@ -189,6 +189,7 @@ async fn check_payouts(c: &Client) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn archive_restore_quota_and_fees_through_rpc_and_after_restart() {
+    let _machine = crate::share().await;
     let manifest = crate::repo("contracts/examples/kvstore");
     let wasm = tokio::task::spawn_blocking(move || strata_harness::build_contract(manifest.to_str().unwrap())).await.unwrap().unwrap();
     let (dir, cold) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
