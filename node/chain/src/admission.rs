@@ -127,6 +127,13 @@ impl Chain {
         self.inner.lock().mempool.get(hash).cloned()
     }
 
+    /// Whether pooled transaction `hash` can go into the next block: its sender's earlier
+    /// nonces are all included or pooled (no gap). `None`: it is not pooled.
+    pub fn includable_now(&self, hash: &B256) -> Result<Option<bool>> {
+        let Some(tx) = self.pooled(hash) else { return Ok(None) };
+        Ok(Some(tx.tx.nonce() < self.pending_nonce(&tx.sender)?))
+    }
+
     /// Number of pooled transactions.
     pub fn pool_len(&self) -> usize {
         self.inner.lock().mempool.len()

@@ -54,6 +54,11 @@ pub struct RpcConfig {
     /// Wall-clock time a simulation may take, from the request's arrival (queueing
     /// included): later it fails with "execution aborted (timeout = …)".
     pub simulation_timeout: Duration,
+    /// Instant-mining dev nodes: `eth_sendRawTransaction` answers once its transaction is
+    /// in a committed block, waiting at most this long, and only while the transaction can
+    /// be included now (a nonce gap or an eviction ends the wait). `None`: answer on
+    /// admission, as any node.
+    pub await_inclusion: Option<Duration>,
 }
 
 impl Default for RpcConfig {
@@ -68,6 +73,7 @@ impl Default for RpcConfig {
             max_subscriptions_per_connection: 64,
             gas_cap: None,
             simulation_timeout: Duration::from_secs(5),
+            await_inclusion: None,
         }
     }
 }

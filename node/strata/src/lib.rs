@@ -50,6 +50,31 @@ pub enum Error {
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// How the dev node makes blocks, as anvil does: clients see the same chain behaviour
+/// they see there (and on a real chain, which never stops making blocks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mining {
+    /// A block as soon as transactions are pending, never an empty one; and
+    /// `eth_sendRawTransaction` answers once its transaction is in a committed block
+    /// (if it can be included now: at most [`INSTANT_INCLUSION_WAIT`]), so a client's
+    /// first receipt query finds it.
+    Instant,
+    /// A block every interval, empty or not, so clients waiting for the next block get one.
+    Interval(Duration),
+}
+
+/// How long `eth_sendRawTransaction` waits for inclusion under [`Mining::Instant`].
+pub const INSTANT_INCLUSION_WAIT: Duration = Duration::from_secs(10);
+
+impl std::fmt::Display for Mining {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Instant => f.write_str("instant (a block per batch of pending transactions)"),
+            Self::Interval(d) => write!(f, "every {} ms, empty blocks included", d.as_millis()),
+        }
+    }
+}
+
 /// Configuration of `strata dev`.
 #[derive(Debug, Clone)]
 pub struct DevConfig {
@@ -59,8 +84,8 @@ pub struct DevConfig {
     pub rpc_addr: SocketAddr,
     /// Chain id.
     pub chain_id: u64,
-    /// Minimum time between blocks.
-    pub block_time: Duration,
+    /// How blocks are made: on demand (the default) or on an interval.
+    pub mining: Mining,
     /// How many recent blocks' state stays queryable.
     pub retain_blocks: u64,
     /// The cold store's directory (archived contract data; may be on a slower disk).
@@ -103,7 +128,7 @@ impl Default for DevConfig {
             data_dir: PathBuf::from(".strata/dev"),
             rpc_addr: SocketAddr::from(([127, 0, 0, 1], 8545)),
             chain_id: strata_chain::DEV_CHAIN_ID,
-            block_time: Duration::from_secs(1),
+            mining: Mining::Instant,
             retain_blocks: strata_state::DEFAULT_RETAIN,
             cold_dir: None,
             validators: Vec::new(),
@@ -167,14 +192,21 @@ struct Serve {
     cors: Option<Vec<String>>,
     gas_cap: Option<u64>,
     timeout: Duration,
+    await_inclusion: Option<Duration>,
 }
 
 /// Starts JSON-RPC on `rpc_addr` and, if asked, `/metrics` and `/health` on `metrics_addr`.
 async fn serve(chain: &Arc<Chain>, s: Serve) -> Result<Served> {
-    let Serve { rpc_addr, metrics_addr, cors, gas_cap, timeout } = s;
+    let Serve { rpc_addr, metrics_addr, cors, gas_cap, timeout, await_inclusion } = s;
     let rpc_metrics = Arc::new(strata_rpc::metrics::RpcMetrics::default());
-    let rpc_config =
-        strata_rpc::RpcConfig { metrics: Some(rpc_metrics.clone()), cors, gas_cap, simulation_timeout: timeout, ..Default::default() };
+    let rpc_config = strata_rpc::RpcConfig {
+        metrics: Some(rpc_metrics.clone()),
+        cors,
+        gas_cap,
+        simulation_timeout: timeout,
+        await_inclusion,
+        ..Default::default()
+    };
     let (addr, handle) = strata_rpc::start(chain.clone(), rpc_addr, rpc_config).await?;
     let metrics = match metrics_addr {
         Some(at) => Some(metrics::serve(at, chain.clone(), rpc_metrics).await.map_err(|e| Error::Config(format!("metrics on {at}: {e}")))?),
@@ -202,17 +234,22 @@ impl Node {
             cors: config.cors.clone(),
             gas_cap: config.rpc_gas_cap,
             timeout: config.rpc_timeout,
+            await_inclusion: (config.mining == Mining::Instant).then_some(INSTANT_INCLUSION_WAIT),
         };
         let (rpc_addr, rpc, metrics) = serve(&chain, served).await?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         // One validator signs; `--validator` entries only share the fees.
+        let (block_time, empty_block_after) = match config.mining {
+            Mining::Instant => (Duration::ZERO, None),
+            Mining::Interval(every) => (every, Some(every)),
+        };
         let driver_config = validator::DriverConfig {
             validator_sets: Arc::new(strata_primitives::FixedValidators::new(ValidatorSet::new(vec![key.address()]))),
             peers: 1,
             me: 0,
             key,
-            block_time: config.block_time,
-            empty_block_after: None,
+            block_time,
+            empty_block_after,
             view_timeout_ms: 30_000,
         };
         let (hub, mut inboxes) = strata_network::mem::MemHub::new(1);
@@ -267,6 +304,7 @@ impl Node {
             cors: config.cors.clone(),
             gas_cap: config.rpc_gas_cap,
             timeout: Duration::from_millis(config.rpc_timeout_ms),
+            await_inclusion: None,
         };
         let (rpc_addr, rpc, metrics) = serve(&chain, served).await?;
         let (shutdown, shutdown_rx) = watch::channel(false);

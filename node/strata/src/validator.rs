@@ -130,6 +130,8 @@ async fn drive(
     let core = Core::new(core_config, persisted, (head.number, head_hash));
     let (events, mut event_rx) = mpsc::unbounded_channel();
     let mut txs = chain.subscribe_local_txs();
+    // A pooled transaction may be proposed at once (when the block time allows).
+    let mut pooled = chain.subscribe_pooled();
     let sync = SyncPlanner::new(config.me, config.peers);
     let mut d = Driver {
         chain,
@@ -172,6 +174,7 @@ async fn drive(
                 d.net.broadcast(Wire::Status(d.chain.head().1.number).encode(d.chain_id));
                 d.sync_poll();
             }
+            Ok(_) = pooled.recv() => d.maybe_propose().await?,
             _ = poll.tick() => d.maybe_propose().await?,
             _ = shutdown.changed() => return Ok(()),
         }

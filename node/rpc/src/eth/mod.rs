@@ -38,6 +38,7 @@ pub struct EthRpc {
     pub(crate) filters: Arc<logs::Filters>,
     pub(crate) gas_cap: Option<u64>,
     pub(crate) simulation_timeout: Duration,
+    pub(crate) await_inclusion: Option<Duration>,
 }
 
 impl EthRpc {
@@ -46,7 +47,13 @@ impl EthRpc {
     pub fn new(chain: Arc<Chain>, config: &RpcConfig) -> Self {
         let filters = Arc::new(logs::Filters::default());
         crate::filter::feed_pending_filters(&chain, &filters);
-        Self { chain, filters, gas_cap: config.gas_cap, simulation_timeout: config.simulation_timeout }
+        Self {
+            chain,
+            filters,
+            gas_cap: config.gas_cap,
+            simulation_timeout: config.simulation_timeout,
+            await_inclusion: config.await_inclusion,
+        }
     }
 
     /// The height `id` names (`None`: latest), as [`BlockIdReader::block_number_for_id`];

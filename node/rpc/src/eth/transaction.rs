@@ -12,6 +12,10 @@ use crate::{
     types::{BlockId, BlockTag, RpcReceipt, RpcTransaction, TxContext},
 };
 
+/// How long an instant-mining `eth_sendRawTransaction` waits for a nonce gap before it
+/// answers a transaction queued behind it.
+const GAP_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Sending transactions and finding them again.
 #[rpc(server)]
 pub trait EthTransactionApi {
@@ -50,6 +54,38 @@ impl EthRpc {
         Ok(Some((block, index)))
     }
 
+    /// Waits until `hash` is in a committed block, at most `limit` (see
+    /// [`crate::RpcConfig::await_inclusion`]). A transaction behind a nonce gap waits
+    /// [`GAP_WAIT`] for the gap to fill (a burst's transactions may arrive out of
+    /// order), then is answered pooled; one that leaves the pool unincluded, at once.
+    async fn until_included(
+        &self,
+        hash: B256,
+        limit: std::time::Duration,
+        mut blocks: tokio::sync::broadcast::Receiver<std::sync::Arc<SealedBlock>>,
+    ) -> RpcResult<()> {
+        let start = tokio::time::Instant::now();
+        let deadline = start + limit;
+        loop {
+            if self.chain.store().tx_location(&hash).map_err(internal)?.is_some() {
+                return Ok(());
+            }
+            let wait_until = match self.chain.includable_now(&hash).map_err(internal)? {
+                Some(true) => deadline,
+                Some(false) if start.elapsed() < GAP_WAIT => deadline.min(start + GAP_WAIT),
+                // Not pooled any more (included meanwhile, replaced or evicted), or a gap
+                // that did not fill.
+                _ => return Ok(()),
+            };
+            match tokio::time::timeout_at(wait_until, blocks.recv()).await {
+                Err(_) if wait_until < deadline => {}
+                Err(_) | Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return Ok(()),
+                // A block, or blocks missed: look again.
+                Ok(_) => {}
+            }
+        }
+    }
+
     fn tx_at(&self, block: BlockId, index: U64) -> RpcResult<Option<RpcTransaction>> {
         let Some(block) = self.block_at(block)? else { return Ok(None) };
         let Ok(i) = usize::try_from(index.to::<u64>()) else { return Ok(None) };
@@ -62,12 +98,18 @@ impl EthRpc {
 #[jsonrpsee::core::async_trait]
 impl EthTransactionApiServer for EthRpc {
     async fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
+        // Subscribed before admission: the block including it cannot be missed.
+        let blocks = self.await_inclusion.map(|_| self.chain.subscribe_blocks());
         // Signature recovery and the fee quote run on the admission threads.
         let chain = self.chain.clone();
-        match strata_chain::run_on(&self.chain.pools().admission, move || chain.submit_raw(&raw, TxOrigin::Local)).await {
-            Ok(r) => r.map_err(rejected),
-            Err(e) => Err(busy(e, "transaction admission is busy")),
+        let hash = match strata_chain::run_on(&self.chain.pools().admission, move || chain.submit_raw(&raw, TxOrigin::Local)).await {
+            Ok(r) => r.map_err(rejected)?,
+            Err(e) => return Err(busy(e, "transaction admission is busy")),
+        };
+        if let (Some(limit), Some(blocks)) = (self.await_inclusion, blocks) {
+            self.until_included(hash, limit, blocks).await?;
         }
+        Ok(hash)
     }
 
     fn get_transaction_by_hash(&self, hash: B256) -> RpcResult<Option<RpcTransaction>> {
