@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the system contracts (contracts/system/{fee,archive}) and writes the Wasm the
-# genesis installs: contracts/system/artifacts/{fee,archive}.wasm, plus BUILD (the
+# genesis installs: runtime/executor/system-contracts/{fee,archive}.wasm, plus BUILD (the
 # rustc that built them and their sha256).
 #
 # Why committed artifacts: genesis code must not change when someone's toolchain or
@@ -37,7 +37,7 @@ root="$(cd "$(dirname "$0")/.." && pwd -P)"
 cd "$root"
 cargo_home="${CARGO_HOME:-$HOME/.cargo}"
 target_dir="${CARGO_TARGET_DIR:-target}/system-contracts"
-artifacts="$root/contracts/system/artifacts"
+artifacts="$root/runtime/executor/system-contracts"
 # crate (file stem in target/) -> artifact name
 crates=(strata_fee:fee strata_archive:archive)
 

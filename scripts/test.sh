@@ -13,6 +13,11 @@ cargo build --locked -p strata-protocol --target wasm32v1-none
 cargo build --locked -p strata-primitives --no-default-features --target wasm32v1-none
 stage "fmt and wasm32 builds passed"
 cargo clippy --locked --workspace --all-targets -- -D warnings
+# The SDK's crates (and the runtime crates its harness runs) are ready to publish:
+# metadata, versions on path dependencies, a README each, nothing outside the package.
+cargo package --locked --no-verify --allow-dirty --quiet \
+  -p strata-protocol -p strata-primitives -p strata-storage -p strata-trie -p strata-state \
+  -p strata-vm -p strata-executor -p strata-sdk-macros -p strata-sdk -p strata-harness
 cargo clippy --locked --manifest-path contracts/Cargo.toml --all-targets -- -D warnings
 stage "clippy passed"
 cargo test --locked --workspace --all-targets -- --skip sim_n4 --skip sim_n7
@@ -24,6 +29,8 @@ cargo test --locked -p strata-consensus --test it sim_n -- --show-output
 cargo test --locked --manifest-path contracts/Cargo.toml
 # The genesis system contracts are committed Wasm: they must be what their source builds to.
 bash scripts/build-system-contracts.sh --check
-# A real Ethereum client (web3.py, in a local virtual environment) against a dev node.
+# Real Ethereum clients against dev nodes: web3.py (in a local virtual environment),
+# then ethers v6 and viem (pinned npm packages), with instant and interval mining.
 bash scripts/python-test.sh
+bash scripts/js-test.sh
 echo "test.sh: all tests passed in $(( $(date +%s) - start ))s"

@@ -10,7 +10,7 @@ Against a running dev node started with three fee-sharing validators, e.g.
     python tests/python/storage_market.py http://127.0.0.1:8599 /tmp/kv
 
 it deploys the kvstore example from its ABI JSON and bytecode, archives and restores
-entries through the archive contract's ABI (contracts/system/artifacts), verifies each
+entries through the archive contract's ABI (runtime/executor/system-contracts), verifies each
 tombstone proof against the block's state root with py-trie (not Strata's code), reads
 fee breakdowns from quotes and receipts, and adds up the validators' payouts.
 """
@@ -59,7 +59,7 @@ def main(url, build_dir):
 
     abi = json.loads((Path(build_dir) / "kvstore.abi.json").read_text())
     bytecode = (Path(build_dir) / "kvstore.bin").read_text().strip()
-    archive_abi = json.loads((ROOT / "contracts/system/artifacts/archive.abi.json").read_text())
+    archive_abi = json.loads((ROOT / "runtime/executor/system-contracts/archive.abi.json").read_text())
     archive = w3.eth.contract(address=ARCHIVE, abi=archive_abi)
 
     factory = w3.eth.contract(abi=abi, bytecode=bytecode)

@@ -1,13 +1,19 @@
 //! `strata`: the Strata node binary.
 
+mod abi;
 mod audit;
+mod client;
+mod cmd_contract;
+mod cmd_tx;
 mod contract;
+mod keystore;
+mod scaffold;
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use strata_node::{DevConfig, Node, dev_accounts};
+use strata_node::{DevConfig, Mining, Node, dev_accounts};
 use strata_primitives::B256;
 
 #[derive(Parser)]
@@ -30,9 +36,11 @@ enum Command {
         /// Chain id.
         #[arg(long, default_value_t = strata_chain::DEV_CHAIN_ID)]
         chain_id: u64,
-        /// Minimum time between blocks (e.g. `1s`, `250ms`); blocks are made only when transactions are pending.
-        #[arg(long, default_value = "1s", value_parser = parse_duration)]
-        block_time: Duration,
+        /// Interval mining: a block every T (`2s`, `250ms`, `2` = seconds), empty or not. Without
+        /// it, instant mining: a block as soon as transactions are pending, and
+        /// eth_sendRawTransaction answers once its transaction is included (anvil's default).
+        #[arg(long, short = 'b', value_parser = parse_duration)]
+        block_time: Option<Duration>,
         /// How many recent blocks' state stays queryable (eth_getBalance, eth_getProof, … at a
         /// block number); older trie nodes are pruned.
         #[arg(long, default_value_t = strata_state::DEFAULT_RETAIN, value_parser = clap::value_parser!(u64).range(1..))]
@@ -88,9 +96,12 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
-    /// Build, deploy and call Wasm contracts.
+    /// Create, build, deploy and call Wasm contracts (typed by their ABI).
     #[command(subcommand)]
-    Contract(ContractCommand),
+    Contract(cmd_contract::ContractCommand),
+    /// Send ether and read transactions and accounts.
+    #[command(subcommand)]
+    Tx(cmd_tx::TxCommand),
     /// Verify, offline, that something is part of a finalized block.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -126,127 +137,10 @@ enum AuditCommand {
     },
 }
 
-#[derive(Subcommand)]
-enum ContractCommand {
-    /// Create a new contract crate (a counter with a harness test) in DIR.
-    New {
-        /// Directory to create; its name is the crate's.
-        dir: PathBuf,
-    },
-    /// Build a contract crate for wasm32v1-none (release profile), check its size, and write
-    /// `<name>.wasm`, its ABI `<name>.abi.json`, and `<name>.build.json` (toolchain, flags, code hash).
-    Build {
-        /// The contract crate's Cargo.toml.
-        #[arg(long, default_value = "Cargo.toml")]
-        manifest_path: PathBuf,
-        /// Output directory (default: `<crate>/target/strata`).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
-    /// Print the Solidity ABI JSON embedded in a compiled module (e.g. a system contract's
-    /// committed artifact, `contracts/system/artifacts/archive.wasm`).
-    Abi {
-        /// The `.wasm` module.
-        wasm: PathBuf,
-    },
-    /// Deploy a module and print the receipt.
-    Deploy {
-        /// The `.wasm` module.
-        wasm: PathBuf,
-        /// Constructor input, hex (e.g. ABI-encoded arguments).
-        #[arg(long, default_value = "0x")]
-        args: String,
-        #[command(flatten)]
-        tx: TxArgs,
-    },
-    /// Call a contract: a transaction (prints the receipt), or `--view` (eth_call, prints the output).
-    Call {
-        /// Contract address.
-        address: String,
-        /// Calldata, hex (Solidity ABI: selector ++ arguments).
-        #[arg(long, default_value = "0x")]
-        data: String,
-        /// Value to send, in wei.
-        #[arg(long, default_value_t = 0)]
-        value: u128,
-        /// Read-only call: no transaction.
-        #[arg(long)]
-        view: bool,
-        #[command(flatten)]
-        tx: TxArgs,
-    },
-}
-
-#[derive(clap::Args)]
-struct TxArgs {
-    /// Node JSON-RPC URL.
-    #[arg(long, default_value = "http://127.0.0.1:8545")]
-    rpc: String,
-    /// File holding the signing key (32-byte hex private key).
-    #[arg(long)]
-    key_file: Option<PathBuf>,
-    /// Sign with public dev key N (0-9) of `strata dev`. Never on a real network.
-    #[arg(long)]
-    dev_key: Option<usize>,
-    /// Gas limit (default: eth_estimateGas).
-    #[arg(long)]
-    gas: Option<u64>,
-}
-
 fn parse_validator(s: &str) -> Result<strata_chain::FeeRecipient, String> {
     let (address, class) = s.split_once(':').unwrap_or((s, "nvme"));
     let address = address.parse().map_err(|e| format!("bad validator address `{address}`: {e}"))?;
     Ok(strata_chain::FeeRecipient { address, storage_class: class.parse()? })
-}
-
-fn print_receipt(receipt: &serde_json::Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(receipt)?);
-    if receipt["status"] != "0x1" {
-        anyhow::bail!("transaction failed: {}", receipt["failureReason"].as_str().or(receipt["revertData"].as_str()).unwrap_or("reverted"));
-    }
-    Ok(())
-}
-
-async fn run_contract(command: ContractCommand) -> anyhow::Result<()> {
-    match command {
-        ContractCommand::New { dir } => contract::new_contract(&dir),
-        ContractCommand::Build { manifest_path, out } => {
-            let built = contract::build_contract(&manifest_path, out.as_deref(), strata_vm::Limits::default().max_code_size)?;
-            println!("{} ({} bytes, code hash {})", built.wasm.display(), built.size, built.code_hash);
-            println!("{} ({} entries)", built.abi.display(), built.abi_entries);
-            Ok(())
-        }
-        ContractCommand::Abi { wasm } => {
-            let module = std::fs::read(&wasm).with_context(|| format!("reading {}", wasm.display()))?;
-            println!("{}", serde_json::to_string_pretty(&contract::extract_abi(&module)?)?);
-            Ok(())
-        }
-        ContractCommand::Deploy { wasm, args, tx } => {
-            let key = contract::signer(tx.key_file.as_deref(), tx.dev_key)?;
-            let node = contract::Node::connect(&tx.rpc)?;
-            let data = contract::deploy_data(&wasm, &contract::hex_arg(&args)?)?;
-            let receipt = node.transact(&key, strata_primitives::TxKind::Create, strata_primitives::U256::ZERO, data, tx.gas).await?;
-            print_receipt(&receipt)
-        }
-        ContractCommand::Call { address, data, value, view, tx } => {
-            let to = contract::address_arg(&address)?;
-            let input = contract::hex_arg(&data)?;
-            let node = contract::Node::connect(&tx.rpc)?;
-            if view {
-                let mut req = serde_json::json!({"to": to, "data": data, "value": strata_primitives::U256::from(value)});
-                if let Ok(key) = contract::signer(tx.key_file.as_deref(), tx.dev_key) {
-                    req["from"] = serde_json::json!(key.address());
-                }
-                let out = node.request("eth_call", vec![req, "latest".into()]).await?;
-                println!("{}", out.as_str().unwrap_or_default());
-                return Ok(());
-            }
-            let key = contract::signer(tx.key_file.as_deref(), tx.dev_key)?;
-            let receipt =
-                node.transact(&key, strata_primitives::TxKind::Call(to), strata_primitives::U256::from(value), input, tx.gas).await?;
-            print_receipt(&receipt)
-        }
-    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -257,6 +151,33 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         "s" => Ok(Duration::from_secs(n)),
         _ => Err(format!("invalid duration unit in {s:?}: use ms or s")),
     }
+}
+
+/// Prints the fee contract's price table (what every transaction is charged by).
+async fn print_fee_settings(node: &strata_node::Node) {
+    use alloy_sol_types::SolCall;
+    use strata_primitives::interfaces::IFee;
+    let Ok(rpc) = client::Node::connect(&node.http_url()) else { return };
+    let req = serde_json::json!({"to": strata_primitives::system::FEE_CONTRACT, "data": format!("0x{}", strata_primitives::hex::encode(IFee::pricesCall {}.abi_encode()))});
+    let prices = match rpc.request("eth_call", vec![req, "latest".into()]).await {
+        Ok(out) => client::hex_arg(out.as_str().unwrap_or_default()).ok().and_then(|b| IFee::pricesCall::abi_decode_returns(&b).ok()),
+        Err(_) => None,
+    };
+    let Some(p) = prices else {
+        println!("Fees: could not read the fee contract's prices");
+        return;
+    };
+    println!(
+        "Fees (fee contract {}): gas {} wei, fuel {} wei, network byte {} wei (x validators), storage byte {} wei, cold byte-day {} wei; default retention {} s, default quota {} bytes",
+        strata_primitives::system::FEE_CONTRACT,
+        p.gasPrice,
+        p.fuelPrice,
+        p.networkBytePrice,
+        p.storageBytePrice,
+        p.coldByteDayPrice,
+        p.defaultRetentionSeconds,
+        p.defaultQuotaBytes
+    );
 }
 
 fn init_tracing() {
@@ -307,7 +228,8 @@ async fn main() -> anyhow::Result<()> {
     init_tracing();
     let cli = Cli::parse();
     match cli.command {
-        Command::Contract(command) => run_contract(command).await?,
+        Command::Contract(command) => cmd_contract::run(command).await?,
+        Command::Tx(command) => cmd_tx::run(command).await?,
         Command::Audit(AuditCommand::Receipt { tx, rpc, offline, save, genesis, validators, chain_id }) => {
             let root = audit::trust_root(genesis.as_deref(), validators.as_deref(), chain_id)?;
             let expected: Option<B256> =
@@ -318,7 +240,7 @@ async fn main() -> anyhow::Result<()> {
                     serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?
                 }
                 (None, Some(tx)) => {
-                    let node = contract::Node::connect(&rpc)?;
+                    let node = client::Node::connect(&rpc)?;
                     let answer = node.request("strata_getReceiptProof", vec![serde_json::json!(tx)]).await?;
                     anyhow::ensure!(!answer.is_null(), "the node knows no included transaction {tx}");
                     if let Some(path) = save {
@@ -370,7 +292,7 @@ async fn main() -> anyhow::Result<()> {
                 data_dir: data_dir.clone(),
                 rpc_addr,
                 chain_id,
-                block_time,
+                mining: block_time.map_or(Mining::Instant, Mining::Interval),
                 retain_blocks,
                 cold_dir,
                 validators,
@@ -380,9 +302,12 @@ async fn main() -> anyhow::Result<()> {
                 rpc_gas_cap,
                 rpc_timeout,
             };
+            let mining = config.mining;
             let node = Node::start(config).await.with_context(|| format!("starting the dev node in {}", data_dir.display()))?;
             print_dev_accounts()?;
             println!("Chain id {chain_id}, data in {}", data_dir.display());
+            println!("Mining: {mining}");
+            print_fee_settings(&node).await;
             serve_until_signal(node).await;
         }
     }

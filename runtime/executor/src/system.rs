@@ -139,12 +139,12 @@ pub(crate) fn purge_expired(
     Ok(purged)
 }
 
-/// The compiled fee contract installed at genesis (`contracts/system/artifacts`,
+/// The compiled fee contract installed at genesis (`runtime/executor/system-contracts`,
 /// rebuilt by `scripts/build-system-contracts.sh`). Committed bytes, so a new
 /// compiler cannot change a chain's genesis.
-pub const FEE_WASM: &[u8] = include_bytes!("../../../contracts/system/artifacts/fee.wasm");
+pub const FEE_WASM: &[u8] = include_bytes!("../system-contracts/fee.wasm");
 /// The compiled archive contract installed at genesis.
-pub const ARCHIVE_WASM: &[u8] = include_bytes!("../../../contracts/system/artifacts/archive.wasm");
+pub const ARCHIVE_WASM: &[u8] = include_bytes!("../system-contracts/archive.wasm");
 
 /// The fee contract's initial price table (its constructor arguments).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
