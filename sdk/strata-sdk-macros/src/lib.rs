@@ -72,6 +72,26 @@ fn sol_type(ty: &Type) -> syn::Result<String> {
     }
 }
 
+/// Whether `strata_sdk::abi` codes this Solidity type (scalars, `string`, `bytes`);
+/// the rest (arrays, tuples) goes through `alloy-sol-types`.
+fn is_simple(sol: &str) -> bool {
+    let digits = |rest: &str| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit());
+    matches!(sol, "address" | "bool" | "bytes32" | "string" | "bytes")
+        || sol.strip_prefix("uint").is_some_and(digits)
+        || sol.strip_prefix("int").is_some_and(digits)
+}
+
+/// Tokens that encode `values` (expressions of simple types) as a parameter sequence
+/// after `prefix`.
+fn simple_encode(prefix: Tokens, values: &[Tokens]) -> Tokens {
+    let n = values.len();
+    quote! {{
+        let mut __enc = ::strata_sdk::abi::Encoder::with_prefix(#prefix, #n);
+        #(__enc.push(#values);)*
+        __enc.finish()
+    }}
+}
+
 fn is_dynamic(sol: &str) -> bool {
     sol == "string" || sol == "bytes" || sol.ends_with("[]")
 }
@@ -98,10 +118,12 @@ fn json_params(params: &[(String, String, bool)], with_indexed: bool) -> String 
         .iter()
         .map(|(name, ty, indexed)| {
             let name = camel(name);
+            // No `internalType`: it is optional, only names user-defined types (which
+            // these parameters never are), and would cost every module a third more ABI.
             if with_indexed {
-                format!(r#"{{"name":"{name}","type":"{ty}","internalType":"{ty}","indexed":{indexed}}}"#)
+                format!(r#"{{"name":"{name}","type":"{ty}","indexed":{indexed}}}"#)
             } else {
-                format!(r#"{{"name":"{name}","type":"{ty}","internalType":"{ty}"}}"#)
+                format!(r#"{{"name":"{name}","type":"{ty}"}}"#)
             }
         })
         .collect();
@@ -113,14 +135,15 @@ fn abi_fragment(ident: &syn::Ident, json: &str) -> Tokens {
     let bytes = format!("{json}\n").into_bytes();
     let len = bytes.len();
     let name = format_ident!("__STRATA_ABI_{}", ident.to_string().to_uppercase());
-    let lit = proc_macro2::Literal::byte_string(&bytes);
+    // An array expression, not `*b"…"`: a byte-string literal would also be emitted
+    // into the module's data, doubling the ABI's cost.
     quote! {
         #[cfg(target_arch = "wasm32")]
         #[unsafe(link_section = "strata_abi")]
         #[used]
         #[doc(hidden)]
         #[allow(non_upper_case_globals)]
-        static #name: [u8; #len] = *#lit;
+        static #name: [u8; #len] = [#(#bytes),*];
     }
 }
 
@@ -172,6 +195,22 @@ fn expand_event(item: &mut ItemStruct) -> syn::Result<Tokens> {
             data_fields.push(name.clone());
         }
     }
+    let emit_body = if sols.iter().all(|s| is_simple(s)) {
+        let topics: Vec<Tokens> =
+            fields.iter().filter(|f| f.2).map(|(name, _, _)| quote! { ::strata_sdk::abi::AbiType::topic(&self.#name) }).collect();
+        let values: Vec<Tokens> = data_fields.iter().map(|name| quote! { &self.#name }).collect();
+        let data = simple_encode(quote! { &[] }, &values);
+        quote! {
+            let data = #data;
+            ::strata_sdk::__private::emit_topics([Self::TOPIC0 #(, #topics)*], &data);
+        }
+    } else {
+        quote! {
+            let topics: ::strata_sdk::__private::Vec<[u8; 32]> = ::strata_sdk::__private::vec![Self::TOPIC0 #(, #topics)*];
+            let data = ::strata_sdk::SolValue::abi_encode_params(&(#(self.#data_fields.clone(),)*));
+            ::strata_sdk::__private::emit_raw(&topics, &data);
+        }
+    };
     let params: Vec<(String, String, bool)> = fields.iter().zip(&sols).map(|((n, _, i), s)| (n.to_string(), s.clone(), *i)).collect();
     let json = format!(r#"{{"type":"event","name":"{ident}","inputs":{},"anonymous":false}}"#, json_params(&params, true));
     let fragment = abi_fragment(&ident, &json);
@@ -190,9 +229,7 @@ fn expand_event(item: &mut ItemStruct) -> syn::Result<Tokens> {
             pub const TOPIC0: [u8; 32] = [#(#topic0),*];
             /// Emits the event as a log of this contract.
             pub fn emit(&self) {
-                let topics: ::strata_sdk::__private::Vec<[u8; 32]> = ::strata_sdk::__private::vec![Self::TOPIC0 #(, #topics)*];
-                let data = ::strata_sdk::SolValue::abi_encode_params(&(#(self.#data_fields.clone(),)*));
-                ::strata_sdk::__private::emit_raw(&topics, &data);
+                #emit_body
             }
         }
         #fragment
@@ -220,6 +257,16 @@ fn expand_error(item: &ItemStruct) -> syn::Result<Tokens> {
     let names: Vec<&syn::Ident> = fields.iter().map(|f| &f.0).collect();
     let params: Vec<(String, String, bool)> = fields.iter().zip(&sols).map(|((n, _, _), s)| (n.to_string(), s.clone(), false)).collect();
     let json = format!(r#"{{"type":"error","name":"{ident}","inputs":{}}}"#, json_params(&params, false));
+    let revert_body = if sols.iter().all(|s| is_simple(s)) {
+        let values: Vec<Tokens> = names.iter().map(|name| quote! { &self.#name }).collect();
+        simple_encode(quote! { &Self::SELECTOR }, &values)
+    } else {
+        quote! {
+            let mut out = ::strata_sdk::__private::Vec::from(Self::SELECTOR);
+            out.extend(::strata_sdk::SolValue::abi_encode_params(&(#(self.#names.clone(),)*)));
+            out
+        }
+    };
     let fragment = abi_fragment(&ident, &json);
     Ok(quote! {
         #item
@@ -229,9 +276,7 @@ fn expand_error(item: &ItemStruct) -> syn::Result<Tokens> {
         }
         impl ::strata_sdk::ContractError for #ident {
             fn revert_data(&self) -> ::strata_sdk::__private::Vec<u8> {
-                let mut out = ::strata_sdk::__private::Vec::from(Self::SELECTOR);
-                out.extend(::strata_sdk::SolValue::abi_encode_params(&(#(self.#names.clone(),)*)));
-                out
+                #revert_body
             }
         }
         #fragment
@@ -386,6 +431,15 @@ fn expand_contract(item: &mut ItemImpl, reentrant: bool) -> syn::Result<Tokens> 
         let ident = &m.ident;
         let decode = if names.is_empty() {
             quote! {}
+        } else if m.args.iter().all(|a| is_simple(&a.2)) {
+            let tys: Vec<&Type> = m.args.iter().map(|a| &a.1).collect();
+            let idx: Vec<usize> = (0..m.args.len()).collect();
+            quote! {
+                let (#(#names,)*) = match (|| ::core::option::Option::Some((#(::strata_sdk::abi::arg::<#tys>(args, #idx)?,)*)))() {
+                    ::core::option::Option::Some(v) => v,
+                    ::core::option::Option::None => ::strata_sdk::__private::bad_arguments(#signature),
+                };
+            }
         } else {
             quote! {
                 let (#(#names,)*) = <(#(#types,)*) as ::strata_sdk::SolValue>::abi_decode_params(args)
@@ -413,20 +467,34 @@ fn expand_contract(item: &mut ItemImpl, reentrant: bool) -> syn::Result<Tokens> 
                 quote! { &(#v,) }
             }
         };
+        let encode_output = |ok: &Type, sols: &[String], v: Tokens| {
+            if !sols.iter().all(|s| is_simple(s)) {
+                let v = widen(ok, v);
+                return quote! { ::strata_sdk::SolValue::abi_encode_params(#v) };
+            }
+            if is_tuple(ok) {
+                let parts: Vec<syn::Ident> = (0..sols.len()).map(|i| format_ident!("__r{i}")).collect();
+                let values: Vec<Tokens> = parts.iter().map(|p| quote! { &#p }).collect();
+                let enc = simple_encode(quote! { &[] }, &values);
+                quote! { { let (#(#parts,)*) = #v; #enc } }
+            } else {
+                simple_encode(quote! { &[] }, &[quote! { &#v }])
+            }
+        };
         let encode = match &m.output {
             None => quote! { #invoke; ::strata_sdk::__private::Vec::new() },
             Some((_, None, true)) => quote! {
                 match #invoke { Ok(()) => ::strata_sdk::__private::Vec::new(), Err(e) => ::strata_sdk::__private::revert_with(&e) }
             },
-            Some((ok, Some(_), true)) => {
-                let v = widen(ok, quote! { v });
+            Some((ok, Some(sols), true)) => {
+                let enc = encode_output(ok, sols, quote! { v });
                 quote! {
-                    match #invoke { Ok(v) => ::strata_sdk::SolValue::abi_encode_params(#v), Err(e) => ::strata_sdk::__private::revert_with(&e) }
+                    match #invoke { Ok(v) => #enc, Err(e) => ::strata_sdk::__private::revert_with(&e) }
                 }
             }
-            Some((ok, _, false)) => {
-                let v = widen(ok, quote! { #invoke });
-                quote! { ::strata_sdk::SolValue::abi_encode_params(#v) }
+            Some((ok, sols, false)) => {
+                let enc = encode_output(ok, sols.as_deref().unwrap_or_default(), quote! { __out });
+                quote! { { let __out = #invoke; #enc } }
             }
         };
         let inputs: Vec<(String, String, bool)> = m.args.iter().map(|(n, _, s)| (n.to_string(), s.clone(), false)).collect();

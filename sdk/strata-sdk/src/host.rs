@@ -200,7 +200,7 @@ pub fn call_value() -> U256 {
     let mut out = [0u8; 32];
     // SAFETY: the host writes 32 bytes.
     unsafe { sys::call_value(out.as_mut_ptr()) };
-    U256::from_be_bytes(out)
+    crate::abi::word_to_u256(&out)
 }
 
 /// Balance of an account.
@@ -208,7 +208,7 @@ pub fn balance(of: Address) -> U256 {
     let mut out = [0u8; 32];
     // SAFETY: 20 bytes read, 32 written.
     unsafe { sys::balance(of.as_ptr(), out.as_mut_ptr()) };
-    U256::from_be_bytes(out)
+    crate::abi::word_to_u256(&out)
 }
 
 /// Current block number.
@@ -268,7 +268,7 @@ fn result(status: i32) -> CallResult {
 
 /// Calls another contract with `value` and `input`; `gas` 0 hands over all it may.
 pub fn call(to: Address, value: U256, input: &[u8], gas: u64) -> CallResult {
-    let v = value.to_be_bytes::<32>();
+    let v = crate::abi::u256_to_word(&value);
     // SAFETY: pointers and lengths describe the buffers.
     let status = unsafe { sys::call(to.as_ptr(), v.as_ptr(), input.as_ptr(), len(input.len()), gas as i64) };
     result(status)

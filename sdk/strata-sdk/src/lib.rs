@@ -15,6 +15,7 @@
 
 extern crate alloc;
 
+pub mod abi;
 pub mod env;
 pub mod host;
 pub mod storage;
@@ -37,13 +38,13 @@ pub trait ContractError {
 
 impl ContractError for String {
     fn revert_data(&self) -> Vec<u8> {
-        alloy_sol_types::Revert { reason: self.clone() }.abi_encode()
+        abi::error_string(self)
     }
 }
 
 impl ContractError for &str {
     fn revert_data(&self) -> Vec<u8> {
-        alloy_sol_types::Revert { reason: String::from(*self) }.abi_encode()
+        abi::error_string(self)
     }
 }
 
@@ -64,6 +65,18 @@ pub mod __private {
     pub fn emit_raw(topics: &[[u8; 32]], data: &[u8]) {
         let flat: Vec<u8> = topics.iter().flatten().copied().collect();
         crate::host::emit_log(&flat, topics.len(), data);
+    }
+
+    /// Emits a log with `N` topics and data.
+    pub fn emit_topics<const N: usize>(topics: [[u8; 32]; N], data: &[u8]) {
+        crate::host::emit_log(topics.as_flattened(), N, data);
+    }
+
+    /// Reverts for arguments that do not decode as the function's parameters.
+    pub fn bad_arguments(signature: &str) -> ! {
+        let mut msg = alloc::string::String::from("bad arguments for ");
+        msg.push_str(signature);
+        crate::revert_message(&msg)
     }
 
     /// Reverts with an error's data.
@@ -87,8 +100,7 @@ use alloc::{string::String, vec::Vec};
 
 /// The solidity `Error(string)` revert, as `revert("…")` produces.
 pub fn revert_message(message: &str) -> ! {
-    let err = alloy_sol_types::Revert { reason: String::from(message) };
-    host::revert(&err.abi_encode())
+    host::revert(&abi::error_string(message))
 }
 
 /// Reverts with a custom Solidity error.

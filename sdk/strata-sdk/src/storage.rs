@@ -23,10 +23,19 @@ pub trait Codec: Sized {
 
 impl Codec for U256 {
     fn encode(&self) -> Vec<u8> {
-        self.to_be_bytes_trimmed_vec()
+        let word = crate::abi::u256_to_word(self);
+        let first = word.iter().position(|b| *b != 0).unwrap_or(32);
+        word.get(first..).unwrap_or_default().to_vec()
     }
     fn decode(bytes: &[u8]) -> Option<Self> {
-        U256::try_from_be_slice(bytes)
+        if bytes.len() > 32 {
+            return None;
+        }
+        let mut word = [0u8; 32];
+        for (w, b) in word.iter_mut().skip(32 - bytes.len()).zip(bytes) {
+            *w = *b;
+        }
+        Some(crate::abi::word_to_u256(&word))
     }
 }
 
@@ -190,7 +199,7 @@ impl MapKey for B256 {
 
 impl MapKey for U256 {
     fn append_key(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.to_be_bytes::<32>())
+        out.extend_from_slice(&crate::abi::u256_to_word(self))
     }
 }
 
