@@ -37,6 +37,16 @@ pub enum ContractCommand {
         #[arg(long)]
         locked: bool,
     },
+    /// Empty the functions of a linked module that no call can reach (what `build` does
+    /// after linking: `core::fmt` code kept only by the function table), in place or
+    /// into OUT. For modules built by other pipelines, and the system contracts' script.
+    Shrink {
+        /// The linked `.wasm` module.
+        wasm: PathBuf,
+        /// Where to write the result (default: over WASM).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Print the Solidity ABI JSON embedded in a compiled module (e.g. a system contract's
     /// committed artifact, `runtime/executor/system-contracts/archive.wasm`).
     Abi {
@@ -104,6 +114,15 @@ pub async fn run(command: ContractCommand) -> anyhow::Result<()> {
             let built = contract::build_contract(&manifest_path, out.as_deref(), strata_vm::Limits::default().max_code_size, locked)?;
             println!("{} ({} bytes, code hash {})", built.wasm.display(), built.size, built.code_hash);
             println!("{} ({} entries)", built.abi.display(), built.abi_entries);
+            Ok(())
+        }
+        ContractCommand::Shrink { wasm, out } => {
+            let module = std::fs::read(&wasm).with_context(|| format!("reading {}", wasm.display()))?;
+            let shrunk =
+                strata_harness::shrink::empty_unreachable_functions(&module).with_context(|| format!("parsing {}", wasm.display()))?;
+            let dest = out.unwrap_or(wasm);
+            std::fs::write(&dest, &shrunk).with_context(|| format!("writing {}", dest.display()))?;
+            println!("{} ({} bytes, was {})", dest.display(), shrunk.len(), module.len());
             Ok(())
         }
         ContractCommand::Abi { wasm } => {

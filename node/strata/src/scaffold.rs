@@ -130,7 +130,7 @@ debug-assertions = false
 overflow-checks = false
 
 [profile.release]
-opt-level = "z"
+opt-level = "s"
 lto = true
 codegen-units = 1
 panic = "abort"

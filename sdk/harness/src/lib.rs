@@ -26,6 +26,8 @@ use strata_vm::{Vm, VmConfig};
 
 pub use strata_primitives::TxKind;
 
+pub mod shrink;
+
 /// Harness errors.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -336,7 +338,8 @@ pub fn build_contract(manifest_dir: &str) -> Result<Vec<u8>> {
         Err(_) => workspace_target(Path::new(manifest_dir)),
     };
     let wasm = target.join("wasm32v1-none/release").join(format!("{name}.wasm"));
-    std::fs::read(&wasm).map_err(|e| Error::Build(format!("{}: {e}", wasm.display())))
+    let module = std::fs::read(&wasm).map_err(|e| Error::Build(format!("{}: {e}", wasm.display())))?;
+    shrink::empty_unreachable_functions(&module).map_err(|e| Error::Build(format!("{}: {e}", wasm.display())))
 }
 
 /// `target/` of the workspace containing `dir` (the nearest ancestor with a `[workspace]`).
