@@ -8,6 +8,7 @@
 mod block_bound;
 mod fees;
 mod load;
+mod sizes;
 mod state;
 mod vm;
 
@@ -33,6 +34,8 @@ enum Bench {
     Fees(fees::Args),
     /// Consensus under load: committed tx/s and latency of strata dev and a 4-validator cluster.
     Load(load::Args),
+    /// Contract sizes (counter, ERC-20) beside the previous release's and the goals.
+    Sizes(sizes::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -46,7 +49,9 @@ fn main() -> anyhow::Result<()> {
         Some(Bench::Block(args)) => block_bound::run(&args),
         Some(Bench::Fees(args)) => fees::run(&args),
         Some(Bench::Load(args)) => load::run(&args),
+        Some(Bench::Sizes(args)) => sizes::run(&args),
         None => {
+            sizes::run(&sizes::Args::default())?;
             state::run(&state::Args::default())?;
             vm::run(&vm::Args::default())?;
             block_bound::run(&block_bound::Args::default())?;
