@@ -47,12 +47,8 @@ run_once() {
   rm -rf "$work/chain"
   "$bin" dev --data-dir "$work/chain" --rpc-addr 127.0.0.1:0 "$@" >"$work/node.out" 2>"$work/node.log" &
   node_pid=$!
-  local url=""
-  for _ in $(seq 1 300); do
-    url="$(grep -o 'JSON-RPC: http://[0-9.:]*' "$work/node.out" | head -1 | cut -d' ' -f2 || true)"
-    [ -n "$url" ] && break
-    sleep 0.1
-  done
+  local url
+  url="$(dev_node_url "$work/node.out")"
   if [ -z "$url" ]; then
     echo "js-test: the dev node did not start" >&2
     cat "$work/node.log" >&2

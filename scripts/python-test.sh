@@ -33,12 +33,7 @@ trap cleanup EXIT
 "$bin" contract build --manifest-path contracts/examples/erc20/Cargo.toml --out "$work/erc20" >/dev/null
 "$bin" dev --data-dir "$work/chain" --rpc-addr 127.0.0.1:0 --block-time 100ms >"$work/node.out" 2>"$work/node.log" &
 node_pid=$!
-url=""
-for _ in $(seq 1 300); do
-  url="$(grep -o 'JSON-RPC: http://[0-9.:]*' "$work/node.out" | head -1 | cut -d' ' -f2 || true)"
-  [ -n "$url" ] && break
-  sleep 0.1
-done
+url="$(dev_node_url "$work/node.out")"
 if [ -z "$url" ]; then
   echo "python-test: the dev node did not start" >&2
   cat "$work/node.log" >&2

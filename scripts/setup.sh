@@ -25,3 +25,15 @@ fi
 # Reuse builds across clones (CI runs in a fresh clone); not required, just faster.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strata-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+# For the client test scripts: the JSON-RPC URL a `strata dev` prints to OUT_FILE once it
+# listens (empty after 30 s).
+dev_node_url() {
+  local out_file="$1" url=""
+  for _ in $(seq 1 300); do
+    url="$(grep -o 'JSON-RPC: http://[0-9.:]*' "$out_file" | head -1 | cut -d' ' -f2 || true)"
+    [ -n "$url" ] && break
+    sleep 0.1
+  done
+  echo "$url"
+}
