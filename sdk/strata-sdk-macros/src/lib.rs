@@ -135,8 +135,10 @@ fn abi_fragment(ident: &syn::Ident, json: &str) -> Tokens {
     let bytes = format!("{json}\n").into_bytes();
     let len = bytes.len();
     let name = format_ident!("__STRATA_ABI_{}", ident.to_string().to_uppercase());
-    // An array expression, not `*b"…"`: a byte-string literal would also be emitted
-    // into the module's data, doubling the ABI's cost.
+    // Note: rustc up to 1.95 emits a `link_section` static on wasm both as the custom
+    // section and in the data segment, so the ABI costs its size twice in the module;
+    // rust-lang/rust#161862 (later releases) puts it only in the named section, which
+    // `strata contract build`'s extraction will then have to read from the data segment.
     quote! {
         #[cfg(target_arch = "wasm32")]
         #[unsafe(link_section = "strata_abi")]
