@@ -20,6 +20,11 @@ pub struct ExecPools {
 }
 
 impl ExecPools {
+    /// Nothing queued or running on any pool (a job finished has woken its waiter).
+    pub fn is_idle(&self) -> bool {
+        self.block.is_idle() && self.admission.is_idle() && self.simulation.is_idle()
+    }
+
     pub(crate) fn new(config: &ChainConfig, stack: usize) -> std::io::Result<Self> {
         Ok(Self {
             block: ExecPool::new("strata-block", 1, usize::MAX, stack)?,

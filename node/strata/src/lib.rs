@@ -251,6 +251,7 @@ impl Node {
             block_time,
             empty_block_after,
             view_timeout_ms: 30_000,
+            clock: Arc::new(validator::SystemClock),
         };
         let (hub, mut inboxes) = strata_network::mem::MemHub::new(1);
         let inbound = inboxes.remove(0);
@@ -316,6 +317,7 @@ impl Node {
             block_time: config.block_time(),
             empty_block_after: Some(Duration::from_millis(config.empty_block_ms)),
             view_timeout_ms: config.view_timeout_ms,
+            clock: Arc::new(validator::SystemClock),
         };
         let transport: Arc<dyn Transport> = Arc::new(network.clone());
         let driver = tokio::spawn(validator::run(chain.clone(), transport, inbound, driver_config, shutdown_rx));

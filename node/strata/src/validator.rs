@@ -56,6 +56,47 @@ pub struct DriverConfig {
     pub empty_block_after: Option<Duration>,
     /// View-change timeout of a view's first round (ms).
     pub view_timeout_ms: u64,
+    /// The date block timestamps come from.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The date the driver stamps blocks with. Its timers (block time, view changes, sync)
+/// run on tokio's clock, which a test pauses and moves on; a test gives the driver a
+/// [`RuntimeClock`] so that timestamps follow that clock too.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// Seconds since the Unix epoch.
+    fn unix_secs(&self) -> u64;
+}
+
+/// The machine's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn unix_secs(&self) -> u64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    }
+}
+
+/// Tokio's clock, counted from a given date: virtual, so deterministic, on a runtime
+/// whose time is paused.
+#[derive(Debug, Clone, Copy)]
+pub struct RuntimeClock {
+    start_unix: u64,
+    start: Instant,
+}
+
+impl RuntimeClock {
+    /// Reads `start_unix` now, and from here on as much later as tokio's clock says.
+    pub fn new(start_unix: u64) -> Self {
+        Self { start_unix, start: Instant::now() }
+    }
+}
+
+impl Clock for RuntimeClock {
+    fn unix_secs(&self) -> u64 {
+        self.start_unix.saturating_add(self.start.elapsed().as_secs())
+    }
 }
 
 /// What the loop waits for besides the network.
@@ -293,7 +334,7 @@ impl Driver {
         if env.block.header.hash_slow() != hash {
             return Ok(Some(false));
         }
-        let now = unix_now();
+        let now = self.config.clock.unix_secs();
         match self.blocking(move |c| c.validate(&env.block, &env.parent_certificate, Check::Proposal { now, view })).await? {
             Ok(_) => Ok(Some(true)),
             Err(ValidateError::Invalid(reason)) => {
@@ -371,7 +412,7 @@ impl Driver {
             return Ok(None);
         }
         let allow_empty = self.config.empty_block_after.is_some_and(|d| idle >= d);
-        let timestamp = unix_now();
+        let timestamp = self.config.clock.unix_secs();
         let built = self
             .blocking(move |c| -> strata_chain::Result<_> {
                 let Some(block) = c.propose(timestamp, allow_empty)? else { return Ok(None) };
@@ -403,7 +444,7 @@ impl Driver {
         if !eager && self.sync.target() <= head.saturating_add(1) {
             return;
         }
-        for r in self.sync.poll(head, std::time::Instant::now()) {
+        for r in self.sync.poll(head, Instant::now().into_std()) {
             tracing::info!(peer = r.peer, from = r.from, target = self.sync.target(), "behind: syncing certified blocks");
             self.net.send(r.peer, Wire::SyncRequest(SyncRequest { from: r.from, limit: SYNC_BATCH }).encode(self.chain_id));
         }
@@ -557,7 +598,7 @@ impl Driver {
             self.last_commit = Instant::now();
             self.step(Input::Synced { height: number, hash }).await?;
         }
-        let now = std::time::Instant::now();
+        let now = Instant::now().into_std();
         let caught_up = self.chain.head().1.number >= self.sync.target();
         // An empty answer while we still lack blocks, or a bad one, benches the peer.
         let served = if caught_up { imported.saturating_add(had).max(1) } else { imported.saturating_add(had) };
@@ -565,9 +606,4 @@ impl Driver {
         self.sync_poll();
         Ok(())
     }
-}
-
-/// Wall-clock seconds: only the proposer's timestamp proposal.
-fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }

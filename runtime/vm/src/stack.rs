@@ -131,6 +131,9 @@ struct Shared {
     workers: usize,
     done: std::sync::atomic::AtomicU64,
     refused: std::sync::atomic::AtomicU64,
+    /// Jobs taken from the queue and not finished (changed under the queue's lock when
+    /// a job is taken, so "queue empty and none running" is never seen mid-hand-over).
+    running: std::sync::atomic::AtomicUsize,
 }
 
 /// A fixed set of threads with a stack for the worst-case transaction, fed by a bounded
@@ -194,6 +197,7 @@ impl ExecPool {
             workers,
             done: Default::default(),
             refused: Default::default(),
+            running: Default::default(),
         });
         let mut threads = Vec::with_capacity(workers);
         for i in 0..workers {
@@ -208,6 +212,7 @@ impl ExecPool {
                             let mut q = shared.queue.lock();
                             loop {
                                 if let Some(job) = q.jobs.pop_front() {
+                                    shared.running.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                                     break job;
                                 }
                                 if q.closed {
@@ -221,6 +226,7 @@ impl ExecPool {
                             tracing::error!("a job on an execution thread panicked");
                         }
                         shared.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        shared.running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
                     }
                 })
             })?;
@@ -248,6 +254,13 @@ impl ExecPool {
     /// Jobs waiting for a worker.
     pub fn queued(&self) -> usize {
         self.shared.queue.lock().jobs.len()
+    }
+
+    /// No job waiting and none running: what a test driving a paused clock waits for
+    /// before it moves time on.
+    pub fn is_idle(&self) -> bool {
+        let q = self.shared.queue.lock();
+        q.jobs.is_empty() && self.shared.running.load(std::sync::atomic::Ordering::SeqCst) == 0
     }
 
     /// Queues `job`, or refuses it when the queue is full.

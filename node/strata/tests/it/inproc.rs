@@ -10,7 +10,7 @@ use std::{
 use strata_chain::{Chain, ChainConfig, ChainSpec, FeeRecipient, StorageClass};
 use strata_network::{Transport, mem::MemHub};
 use strata_node::{
-    validator::{self, DriverConfig},
+    validator::{self, Clock, DriverConfig, RuntimeClock, SystemClock},
     wire::Wire,
 };
 use strata_primitives::{FixedValidators, LocalSigner, ValidatorSet, keccak256};
@@ -119,12 +119,12 @@ impl Net {
 /// `n` validators; `liar` (if any) runs behind a [`Liar`] transport; validators in
 /// `late` start cut off from the network.
 fn start(n: u32, liar: Option<u32>, late: &[u32]) -> Net {
-    start_with(n, liar, late, None)
+    start_with(n, liar, late, None, Arc::new(SystemClock))
 }
 
 /// [`start`], every validator's transport made [`Noisy`] with `noise` = (seed,
-/// drop per mille, max delay ms) if given.
-fn start_with(n: u32, liar: Option<u32>, late: &[u32], noise: Option<(u64, u64, u64)>) -> Net {
+/// drop per mille, max delay ms) if given, blocks stamped by `clock`.
+fn start_with(n: u32, liar: Option<u32>, late: &[u32], noise: Option<(u64, u64, u64)>, clock: Arc<dyn Clock>) -> Net {
     let (hub, inboxes) = MemHub::new(n);
     let (shutdown, rx) = watch::channel(false);
     let set = ValidatorSet::new((0..n).map(|i| key(i).address()).collect());
@@ -169,6 +169,7 @@ fn start_with(n: u32, liar: Option<u32>, late: &[u32], noise: Option<(u64, u64, 
             block_time: Duration::from_millis(20),
             empty_block_after: Some(Duration::from_millis(40)),
             view_timeout_ms: 1_000,
+            clock: clock.clone(),
         };
         tokio::spawn(validator::run(chain.clone(), transport, inbox, config, rx.clone()));
         chains.push(chain);
@@ -176,20 +177,49 @@ fn start_with(n: u32, liar: Option<u32>, late: &[u32], noise: Option<(u64, u64, 
     Net { hub, chains, shutdown }
 }
 
+/// Moves a paused tokio clock on, 1 ms at a time, once every ready task has run and no
+/// chain has work queued or running on its execution threads: virtual time never passes
+/// while a block executes, so every timer (block time, view change, the network's
+/// delays) fires at the same virtual moment whatever the machine's speed.
+fn drive_the_clock(chains: Vec<Arc<Chain>>, stop: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        while !*stop.borrow() {
+            for _ in 0..16 {
+                tokio::task::yield_now().await;
+            }
+            if chains.iter().all(|c| c.pools().is_idle()) {
+                tokio::time::advance(Duration::from_millis(1)).await;
+            }
+        }
+    });
+}
+
 /// Four real drivers (chains, execution threads, consensus core) over an in-memory
 /// network that loses 5% of messages and reorders the rest by up to 30 ms, chosen by a
-/// seed (printed; replay with `STRATA_SEED`): they commit the same chain.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn n4_real_drivers_over_a_lossy_reordering_network_commit_the_same_chain() {
-    let _serial = crate::exclusive().await;
-    let (_, seed) = strata_testdata::Rng::from_env(0x5eed_0001);
-    let net = start_with(4, None, &[], Some((seed, 50, 30)));
-    net.wait(&format!("all four reach height 15 (seed {seed})"), Duration::from_secs(60), |n| (0..4).all(|i| n.height(i) >= 15)).await;
-    for h in 1..=15 {
-        let hashes: Vec<_> = net.chains.iter().map(|c| c.store().header(h).unwrap().map(|x| x.hash_slow())).collect();
-        assert!(hashes.windows(2).all(|w| w[0] == w[1]), "seed {seed}, height {h}: {hashes:?}");
-    }
-    let _ = net.shutdown.send(true);
+/// seed (printed; replay with `STRATA_SEED`), on a paused clock that moves only when
+/// all are idle (virtual time; blocks stamped from it): they commit the same chain.
+#[test]
+fn n4_real_drivers_over_a_lossy_reordering_network_commit_the_same_chain() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+    runtime.block_on(async {
+        let _serial = crate::exclusive().await;
+        let (_, seed) = strata_testdata::Rng::from_env(0x5eed_0001);
+        let clock = Arc::new(RuntimeClock::new(1_700_000_000));
+        let net = start_with(4, None, &[], Some((seed, 50, 30)), clock.clone());
+        drive_the_clock(net.chains.clone(), net.shutdown.subscribe());
+        let started = tokio::time::Instant::now();
+        net.wait(&format!("all four reach height 15 (seed {seed})"), Duration::from_secs(60), |n| (0..4).all(|i| n.height(i) >= 15)).await;
+        println!("seed {seed}: height 15 after {:?} of virtual time", started.elapsed());
+        for h in 1..=15 {
+            let headers: Vec<_> = net.chains.iter().map(|c| c.store().header(h).unwrap()).collect();
+            let hashes: Vec<_> = headers.iter().map(|x| x.as_ref().map(|x| x.hash_slow())).collect();
+            assert!(hashes.windows(2).all(|w| w[0] == w[1]), "seed {seed}, height {h}: {hashes:?}");
+            // Stamped from the virtual clock, not the machine's.
+            let stamp = headers[0].as_ref().unwrap().timestamp;
+            assert!((1_700_000_000..1_700_000_000 + 600).contains(&stamp), "seed {seed}, height {h}: timestamp {stamp}");
+        }
+        let _ = net.shutdown.send(true);
+    });
 }
 
 /// A validator that was away catches up by sync although one peer announces
@@ -233,6 +263,7 @@ async fn n2_gossiped_transactions_meet_the_size_limit_and_bounded_admission() {
         block_time: Duration::from_millis(20),
         empty_block_after: None,
         view_timeout_ms: 60_000,
+        clock: Arc::new(SystemClock),
     };
     let inbox = inboxes.remove(0);
     tokio::spawn(validator::run(chain.clone(), Arc::new(hub.endpoint(0)), inbox, config, rx));
