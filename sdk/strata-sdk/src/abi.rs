@@ -57,23 +57,21 @@ fn word_usize(w: &Word) -> Option<usize> {
     Some(u32::from_be_bytes([w[28], w[29], w[30], w[31]]) as usize)
 }
 
-/// A big-endian word as a `U256`.
+/// A big-endian word as a `U256` (a byte loop: a few dozen bytes of Wasm).
 pub fn word_to_u256(w: &Word) -> U256 {
-    let limb = |i: usize| {
-        let mut v = 0u64;
-        for b in &w[i * 8..i * 8 + 8] {
-            v = (v << 8) | u64::from(*b);
-        }
-        v
-    };
-    U256::from_limbs([limb(3), limb(2), limb(1), limb(0)])
+    let mut limbs = [0u64; 4];
+    for (i, b) in w.iter().enumerate() {
+        limbs[3 - i / 8] |= u64::from(*b) << (8 * (7 - i % 8));
+    }
+    U256::from_limbs(limbs)
 }
 
 /// A `U256` as a big-endian word.
 pub fn u256_to_word(v: &U256) -> Word {
+    let limbs = v.as_limbs();
     let mut w = [0u8; 32];
-    for (chunk, limb) in w.chunks_exact_mut(8).zip(v.as_limbs().iter().rev()) {
-        chunk.copy_from_slice(&limb.to_be_bytes());
+    for (i, b) in w.iter_mut().enumerate() {
+        *b = (limbs[3 - i / 8] >> (8 * (7 - i % 8))) as u8;
     }
     w
 }
@@ -263,10 +261,15 @@ pub fn arg<T: AbiType>(data: &[u8], index: usize) -> Option<T> {
 
 /// `Error(string)` revert data, as Solidity's `revert("…")` makes.
 pub fn error_string(message: &str) -> Vec<u8> {
+    error_bytes(message.as_bytes())
+}
+
+/// [`error_string`] of a message given as (UTF-8) bytes.
+pub fn error_bytes(message: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(4 + 64 + message.len() + 32);
     out.extend_from_slice(&[0x08, 0xc3, 0x79, 0xa0]);
     out.extend_from_slice(&usize_word(32));
-    encode_bytes(message.as_bytes(), &mut out);
+    encode_bytes(message, &mut out);
     out
 }
 

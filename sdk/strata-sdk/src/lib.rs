@@ -74,9 +74,10 @@ pub mod __private {
 
     /// Reverts for arguments that do not decode as the function's parameters.
     pub fn bad_arguments(signature: &str) -> ! {
-        let mut msg = alloc::string::String::from("bad arguments for ");
-        msg.push_str(signature);
-        crate::revert_message(&msg)
+        let mut msg = Vec::with_capacity(18 + signature.len());
+        msg.extend_from_slice(b"bad arguments for ");
+        msg.extend_from_slice(signature.as_bytes());
+        crate::host::revert(&crate::abi::error_bytes(&msg))
     }
 
     /// Reverts with an error's data.
@@ -86,12 +87,14 @@ pub mod __private {
 
     /// Reverts for a selector no function has.
     pub fn unknown_selector(selector: [u8; 4]) -> ! {
-        let mut msg = alloc::string::String::from("unknown selector or bad arguments: 0x");
-        for b in selector {
-            msg.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
-            msg.push(char::from_digit(u32::from(b & 0xf), 16).unwrap_or('0'));
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut msg = *b"unknown selector or bad arguments: 0x00000000";
+        let digits = msg.len() - 8;
+        for (i, b) in selector.iter().enumerate() {
+            msg[digits + 2 * i] = HEX[usize::from(b >> 4)];
+            msg[digits + 2 * i + 1] = HEX[usize::from(b & 15)];
         }
-        crate::revert_message(&msg)
+        crate::host::revert(&crate::abi::error_bytes(&msg))
     }
 }
 pub use alloy_sol_types::{self, SolCall, SolError, SolEvent, SolInterface, SolValue, sol};
