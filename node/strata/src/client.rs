@@ -216,6 +216,20 @@ impl Node {
         bail!("no receipt for {hash} after 60 s")
     }
 
+    /// Reports a sent transaction as `tx` asks: with `-q` only the receipt's `field`
+    /// (`transactionHash`, or `contractAddress` for a deploy), and the decoded receipt
+    /// too if it failed; otherwise the receipt (`--json`: raw).
+    pub async fn report(&mut self, receipt: &Value, abi: Option<&JsonAbi>, tx: &TxArgs, field: &str) -> anyhow::Result<()> {
+        if tx.quiet {
+            println!("{}", receipt[field].as_str().unwrap_or_default());
+            if receipt["status"] == "0x1" {
+                return Ok(());
+            }
+            return self.print_receipt(receipt, abi, false).await;
+        }
+        self.print_receipt(receipt, abi, tx.json).await
+    }
+
     /// Prints a receipt: raw JSON, or a summary with events and errors decoded by the
     /// ABIs of the emitting contracts (`abi` first for `to`'s). A failed transaction is
     /// an error, after printing.

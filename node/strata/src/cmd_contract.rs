@@ -159,11 +159,7 @@ async fn deploy(
     let key = tx.signer.signer(node.chain_id().await?)?;
     let data = strata_primitives::deploy::encode(&module, &ctor_input);
     let receipt = node.transact(&key, TxKind::Create, value, data, tx.gas, abi.as_ref()).await?;
-    if tx.quiet {
-        println!("{}", receipt["contractAddress"].as_str().unwrap_or_default());
-        return if receipt["status"] == "0x1" { Ok(()) } else { node.print_receipt(&receipt, abi.as_ref(), false).await };
-    }
-    node.print_receipt(&receipt, abi.as_ref(), tx.json).await
+    node.report(&receipt, abi.as_ref(), &tx, "contractAddress").await
 }
 
 struct Call {
@@ -220,11 +216,7 @@ async fn call(c: Call) -> anyhow::Result<()> {
     }
     let key = c.tx.signer.signer(node.chain_id().await?)?;
     let receipt = node.transact(&key, TxKind::Call(to), c.value, input, c.tx.gas, abi.as_ref()).await?;
-    if c.tx.quiet {
-        println!("{}", receipt["transactionHash"].as_str().unwrap_or_default());
-        return if receipt["status"] == "0x1" { Ok(()) } else { node.print_receipt(&receipt, abi.as_ref(), false).await };
-    }
-    node.print_receipt(&receipt, abi.as_ref(), c.tx.json).await
+    node.report(&receipt, abi.as_ref(), &c.tx, "transactionHash").await
 }
 
 /// A block parameter: a tag, or a decimal or hex number.

@@ -66,11 +66,7 @@ pub async fn run(command: TxCommand) -> anyhow::Result<()> {
             let abi = node.abi_at(to).await?;
             let key = tx.signer.signer(node.chain_id().await?)?;
             let receipt = node.transact(&key, TxKind::Call(to), value, client::hex_arg(&data)?, tx.gas, abi.as_ref()).await?;
-            if tx.quiet {
-                println!("{}", receipt["transactionHash"].as_str().unwrap_or_default());
-                return if receipt["status"] == "0x1" { Ok(()) } else { node.print_receipt(&receipt, abi.as_ref(), false).await };
-            }
-            node.print_receipt(&receipt, abi.as_ref(), tx.json).await
+            node.report(&receipt, abi.as_ref(), &tx, "transactionHash").await
         }
         TxCommand::Receipt { hash, rpc, json } => {
             let hash: B256 = hash.parse().map_err(|e| anyhow::anyhow!("{hash:?} is not a transaction hash: {e}"))?;

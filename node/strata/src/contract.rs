@@ -56,32 +56,6 @@ pub fn extract_abi(wasm: &[u8]) -> anyhow::Result<Vec<Value>> {
     Ok(entries)
 }
 
-fn package_name(manifest: &Path) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(manifest).with_context(|| format!("reading {}", manifest.display()))?;
-    let mut in_package = false;
-    for line in text.lines() {
-        let line = line.trim();
-        if line.starts_with('[') {
-            in_package = line == "[package]";
-        } else if in_package && let Some(name) = line.strip_prefix("name") {
-            return Ok(name.trim_start_matches([' ', '=']).trim().trim_matches('"').replace('-', "_"));
-        }
-    }
-    bail!("{} has no [package] name", manifest.display())
-}
-
-fn target_dir(manifest_dir: &Path) -> PathBuf {
-    if let Ok(dir) = std::env::var("CARGO_TARGET_DIR") {
-        return PathBuf::from(dir);
-    }
-    for a in manifest_dir.ancestors() {
-        if std::fs::read_to_string(a.join("Cargo.toml")).is_ok_and(|s| s.contains("[workspace]")) {
-            return a.join("target");
-        }
-    }
-    manifest_dir.join("target")
-}
-
 /// Builds a contract crate for [`TARGET`] with the release profile, checks its size and
 /// writes `<out>/<name>.wasm`, its Solidity ABI `<name>.abi.json` (from the module's
 /// `strata_abi` section), `<name>.bin` (the deploy bytecode Ethereum clients take: they
@@ -90,7 +64,6 @@ fn target_dir(manifest_dir: &Path) -> PathBuf {
 pub fn build_contract(manifest: &Path, out: Option<&Path>, max_size: usize, locked: bool) -> anyhow::Result<Built> {
     let manifest = manifest.canonicalize().with_context(|| format!("no contract manifest at {}", manifest.display()))?;
     let dir = manifest.parent().context("manifest has no directory")?.to_path_buf();
-    let name = package_name(&manifest)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     // Reproducible: the lock file pins every dependency (a new crate's comes with the SDK,
     // the versions this node was built and tested with), and no host-specific flags
@@ -104,7 +77,8 @@ pub fn build_contract(manifest: &Path, out: Option<&Path>, max_size: usize, lock
     if !status.success() {
         bail!("cargo build for {TARGET} failed");
     }
-    let built = target_dir(&dir).join(TARGET).join("release").join(format!("{name}.wasm"));
+    let built = strata_harness::module_path(&manifest)?;
+    let name = built.file_stem().and_then(|s| s.to_str()).context("module name")?.to_string();
     let linked = std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
     // What the tests run too (`strata_harness::build_contract`): code no call can reach emptied.
     let wasm = strata_harness::shrink::empty_unreachable_functions(&linked).with_context(|| format!("reading {}", built.display()))?;

@@ -319,11 +319,6 @@ impl Viewer<'_> {
 /// and returns the module bytes. Uses `$CARGO_TARGET_DIR` when set.
 pub fn build_contract(manifest_dir: &str) -> Result<Vec<u8>> {
     let manifest = Path::new(manifest_dir).join("Cargo.toml");
-    let name = std::fs::read_to_string(&manifest)
-        .map_err(|e| Error::Build(format!("{}: {e}", manifest.display())))?
-        .lines()
-        .find_map(|l| l.strip_prefix("name = ").map(|n| n.trim_matches('"').replace('-', "_")))
-        .ok_or_else(|| Error::Build("no package name in Cargo.toml".into()))?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
         .args(["build", "--release", "--target", "wasm32v1-none", "--manifest-path"])
@@ -333,21 +328,35 @@ pub fn build_contract(manifest_dir: &str) -> Result<Vec<u8>> {
     if !output.status.success() {
         return Err(Error::Build(String::from_utf8_lossy(&output.stderr).into_owned()));
     }
-    let target = match std::env::var("CARGO_TARGET_DIR") {
-        Ok(dir) => Path::new(&dir).to_path_buf(),
-        Err(_) => workspace_target(Path::new(manifest_dir)),
-    };
-    let wasm = target.join("wasm32v1-none/release").join(format!("{name}.wasm"));
+    let wasm = module_path(&manifest)?;
     let module = std::fs::read(&wasm).map_err(|e| Error::Build(format!("{}: {e}", wasm.display())))?;
     shrink::empty_unreachable_functions(&module).map_err(|e| Error::Build(format!("{}: {e}", wasm.display())))
 }
 
-/// `target/` of the workspace containing `dir` (the nearest ancestor with a `[workspace]`).
-fn workspace_target(dir: &Path) -> std::path::PathBuf {
-    for a in dir.ancestors() {
-        if std::fs::read_to_string(a.join("Cargo.toml")).is_ok_and(|s| s.contains("[workspace]")) {
-            return a.join("target");
+/// Where cargo puts the release module of the contract crate whose manifest is
+/// `manifest`: `$CARGO_TARGET_DIR` (or the `target/` of the nearest enclosing
+/// `[workspace]`), `wasm32v1-none/release/<package name>.wasm`.
+pub fn module_path(manifest: &Path) -> Result<std::path::PathBuf> {
+    let text = std::fs::read_to_string(manifest).map_err(|e| Error::Build(format!("{}: {e}", manifest.display())))?;
+    let mut in_package = false;
+    let mut name = None;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+        } else if in_package && let Some(rest) = line.strip_prefix("name") {
+            name = Some(rest.trim_start_matches([' ', '=']).trim().trim_matches('"').replace('-', "_"));
+            break;
         }
     }
-    dir.join("target")
+    let name = name.ok_or_else(|| Error::Build(format!("{} has no [package] name", manifest.display())))?;
+    let dir = manifest.parent().unwrap_or(Path::new("."));
+    let target = match std::env::var("CARGO_TARGET_DIR") {
+        Ok(target) => target.into(),
+        Err(_) => dir
+            .ancestors()
+            .find(|a| std::fs::read_to_string(a.join("Cargo.toml")).is_ok_and(|s| s.contains("[workspace]")))
+            .unwrap_or(dir)
+            .join("target"),
+    };
+    Ok(target.join("wasm32v1-none/release").join(format!("{name}.wasm")))
 }
