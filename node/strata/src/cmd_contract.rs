@@ -118,8 +118,7 @@ pub async fn run(command: ContractCommand) -> anyhow::Result<()> {
         }
         ContractCommand::Shrink { wasm, out } => {
             let module = std::fs::read(&wasm).with_context(|| format!("reading {}", wasm.display()))?;
-            let shrunk =
-                strata_harness::shrink::empty_unreachable_functions(&module).with_context(|| format!("parsing {}", wasm.display()))?;
+            let shrunk = strata_harness::shrink::shrink(&module).with_context(|| format!("parsing {}", wasm.display()))?;
             let dest = out.unwrap_or(wasm);
             std::fs::write(&dest, &shrunk).with_context(|| format!("writing {}", dest.display()))?;
             println!("{} ({} bytes, was {})", dest.display(), shrunk.len(), module.len());

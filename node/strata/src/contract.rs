@@ -40,8 +40,8 @@ pub fn extract_abi(wasm: &[u8]) -> anyhow::Result<Vec<Value>> {
             && section.name() == ABI_SECTION
         {
             let text = std::str::from_utf8(section.data()).context("ABI section is not UTF-8")?;
-            for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                entries.push(serde_json::from_str::<Value>(line).with_context(|| format!("bad ABI fragment {line:?}"))?);
+            for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                entries.push(abi_entry(line).with_context(|| format!("bad ABI fragment {line:?}"))?);
             }
         }
     }
@@ -54,6 +54,24 @@ pub fn extract_abi(wasm: &[u8]) -> anyhow::Result<Vec<Value>> {
     entries.sort_by(|a, b| (rank(a), a["name"].as_str()).cmp(&(rank(b), b["name"].as_str())));
     entries.dedup();
     Ok(entries)
+}
+
+/// One `strata_abi` line as a JSON ABI entry: human-readable
+/// (`function transfer(address to,uint256 amount) returns (bool)`, what the SDK writes)
+/// or a JSON object (what SDKs before 0.1 wrote).
+fn abi_entry(line: &str) -> anyhow::Result<Value> {
+    use alloy_json_abi::{Constructor, Error, Event, Function};
+    if line.starts_with('{') {
+        return Ok(serde_json::from_str(line)?);
+    }
+    let (kind, _) = line.split_once([' ', '(']).unwrap_or((line, ""));
+    Ok(match kind {
+        "function" => serde_json::to_value(Function::parse(line)?)?,
+        "constructor" => serde_json::to_value(Constructor::parse(line)?)?,
+        "event" => serde_json::to_value(Event::parse(line)?)?,
+        "error" => serde_json::to_value(Error::parse(line)?)?,
+        other => anyhow::bail!("unknown ABI entry kind {other:?}"),
+    })
 }
 
 /// Builds a contract crate for [`TARGET`] with the release profile, checks its size and
@@ -81,7 +99,7 @@ pub fn build_contract(manifest: &Path, out: Option<&Path>, max_size: usize, lock
     let name = built.file_stem().and_then(|s| s.to_str()).context("module name")?.to_string();
     let linked = std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
     // What the tests run too (`strata_harness::build_contract`): code no call can reach emptied.
-    let wasm = strata_harness::shrink::empty_unreachable_functions(&linked).with_context(|| format!("reading {}", built.display()))?;
+    let wasm = strata_harness::shrink::shrink(&linked).with_context(|| format!("reading {}", built.display()))?;
     if wasm.len() > max_size {
         bail!("{name}.wasm is {} bytes, over the chain's code-size limit of {max_size}", wasm.len());
     }
@@ -105,8 +123,45 @@ pub fn build_contract(manifest: &Path, out: Option<&Path>, max_size: usize, lock
         "target": TARGET,
         "profile": "release (opt-level s, lto, codegen-units 1, panic abort; see the workspace Cargo.toml)",
         "command": format!("cargo build --locked --release --target {TARGET} --manifest-path {}", manifest.display()),
-        "postLink": "strata_harness::shrink::empty_unreachable_functions",
+        "postLink": "strata_harness::shrink::shrink",
     });
     std::fs::write(out.join(format!("{name}.build.json")), serde_json::to_string_pretty(&record)?)?;
     Ok(Built { wasm: dest, size: wasm.len(), code_hash: keccak256(&wasm), abi, abi_entries: abi_entries.len() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_readable_abi_lines_become_the_json_entries_they_stand_for() {
+        let cases = [
+            (
+                "function transfer(address to,uint256 amount) returns (bool)",
+                r#"{"type":"function","name":"transfer","inputs":[{"name":"to","type":"address"},{"name":"amount","type":"uint256"}],"outputs":[{"name":"","type":"bool"}],"stateMutability":"nonpayable"}"#,
+            ),
+            (
+                "function count() view returns (uint256)",
+                r#"{"type":"function","name":"count","inputs":[],"outputs":[{"name":"","type":"uint256"}],"stateMutability":"view"}"#,
+            ),
+            ("function deposit() payable", r#"{"type":"function","name":"deposit","inputs":[],"outputs":[],"stateMutability":"payable"}"#),
+            (
+                "constructor(string name,uint256 supply)",
+                r#"{"type":"constructor","inputs":[{"name":"name","type":"string"},{"name":"supply","type":"uint256"}],"stateMutability":"nonpayable"}"#,
+            ),
+            (
+                "event Transfer(address indexed from,address indexed to,uint256 value)",
+                r#"{"type":"event","name":"Transfer","inputs":[{"name":"from","type":"address","indexed":true},{"name":"to","type":"address","indexed":true},{"name":"value","type":"uint256","indexed":false}],"anonymous":false}"#,
+            ),
+            ("error TooHigh(uint256 max)", r#"{"type":"error","name":"TooHigh","inputs":[{"name":"max","type":"uint256"}]}"#),
+        ];
+        for (line, json) in cases {
+            let want: Value = serde_json::from_str(json).unwrap();
+            assert_eq!(abi_entry(line).unwrap(), want, "{line}");
+            // JSON lines (older SDKs) pass through as they are.
+            assert_eq!(abi_entry(json).unwrap(), want);
+        }
+        assert!(abi_entry("fallback() external").is_err());
+        assert!(abi_entry("function (").is_err());
+    }
 }

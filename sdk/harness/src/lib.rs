@@ -330,7 +330,7 @@ pub fn build_contract(manifest_dir: &str) -> Result<Vec<u8>> {
     }
     let wasm = module_path(&manifest)?;
     let module = std::fs::read(&wasm).map_err(|e| Error::Build(format!("{}: {e}", wasm.display())))?;
-    shrink::empty_unreachable_functions(&module).map_err(|e| Error::Build(format!("{}: {e}", wasm.display())))
+    shrink::shrink(&module).map_err(|e| Error::Build(format!("{}: {e}", wasm.display())))
 }
 
 /// Where cargo puts the release module of the contract crate whose manifest is

@@ -1,18 +1,63 @@
-//! The last step of a contract build: functions the module can never call are emptied.
+//! The last step of a contract build: what the module can never use goes, behaviour kept.
 //!
-//! Why: a contract's panic handler ignores the panic message, but the code that would
-//! format it (`core::fmt`: integer and string padding, about 2 KiB) stays linked,
-//! because panic sites store pointers to it in the function table. A function reached
-//! only through the table runs only through a `call_indirect`; when no function that
-//! can run contains one, nothing in the table can ever run. This pass finds that case
-//! (and only that case) and replaces those bodies with `unreachable`, keeping every
-//! index, so the module's behaviour is unchanged: the same calls succeed, fail and
-//! cost the same. `strata contract build` and [`crate::build_contract`] both apply it,
-//! so tests run exactly the module that is deployed.
+//! Why: `rustc` + `wasm-ld` leave bytes in a contract that no call can ever reach, and
+//! deploys are paid per byte. Three passes, each keeping the module's behaviour (the
+//! same calls succeed, fail and cost the same), so tests run exactly what is deployed
+//! (`strata contract build` and [`crate::build_contract`] both apply [`shrink`]):
+//! 1. [`keep_entry_exports`]: exports the runtime never calls (the SDK's `memcpy` and
+//!    friends, `__heap_base`) are dropped, so they stop being roots.
+//! 2. [`empty_unreachable_functions`]: a contract's panic handler ignores the panic
+//!    message, but the code that would format it (`core::fmt`, about 2 KiB) stays
+//!    linked, because panic sites store pointers to it in the function table. A
+//!    function reached only through the table runs only through a `call_indirect`;
+//!    when no function that can run contains one, nothing in the table can ever run.
+//!    This pass finds that case (and only that case) and replaces those bodies with
+//!    `unreachable`, keeping every index.
+//! 3. [`data::trim`]: zero runs (memory starts zeroed) and the copy of the ABI that
+//!    `rustc` also places in linear memory are cut out of the data segments.
+
+mod data;
+
+pub use data::trim as trim_data;
 
 use std::collections::BTreeSet;
 
 use wasmparser::{ElementItems, ExternalKind, Operator, Parser, Payload, TypeRef};
+
+/// Every pass, in order: what `strata contract build` deploys.
+pub fn shrink(module: &[u8]) -> Result<Vec<u8>, wasmparser::BinaryReaderError> {
+    data::trim(&empty_unreachable_functions(&keep_entry_exports(module)?)?)
+}
+
+/// `module` exporting only what the runtime looks up (`call`, `deploy`, `memory`,
+/// `strata_reentrant`, see [`strata_protocol::abi`]); nothing else is ever called.
+pub fn keep_entry_exports(module: &[u8]) -> Result<Vec<u8>, wasmparser::BinaryReaderError> {
+    use strata_protocol::abi::{EXPORT_CALL, EXPORT_DEPLOY, EXPORT_MEMORY, EXPORT_REENTRANT};
+    for payload in Parser::new(0).parse_all(module) {
+        if let Payload::ExportSection(reader) = payload? {
+            let range = reader.range();
+            let mut kept = Vec::new();
+            let mut count = 0u32;
+            let mut entries = reader.into_iter_with_offsets().peekable();
+            while let Some(entry) = entries.next() {
+                let (start, export) = entry?;
+                let end = match entries.peek() {
+                    Some(Ok((next, _))) => *next,
+                    _ => range.end,
+                };
+                if [EXPORT_CALL, EXPORT_DEPLOY, EXPORT_MEMORY, EXPORT_REENTRANT].contains(&export.name) {
+                    kept.extend_from_slice(&module[start..end]);
+                    count += 1;
+                }
+            }
+            let mut section = Vec::new();
+            write_u32(&mut section, count);
+            section.extend_from_slice(&kept);
+            return Ok(replace_section(module, range, 7, &section));
+        }
+    }
+    Ok(module.to_vec())
+}
 
 /// `module` with every function that no export, start function or reachable
 /// `call_indirect` can reach emptied; `module` itself when there is none, or when the
@@ -118,15 +163,20 @@ pub fn empty_unreachable_functions(module: &[u8]) -> Result<Vec<u8>, wasmparser:
         write_u32(&mut section, body.len() as u32);
         section.extend_from_slice(body);
     }
-    // `code_section` is the section's contents; its id and size come just before.
-    let header_start = section_header_start(module, code_section.start);
+    Ok(replace_section(module, code_section, 10, &section))
+}
+
+/// `module` with the section whose contents are `contents` (id `id`) replaced by `section`.
+fn replace_section(module: &[u8], contents: std::ops::Range<usize>, id: u8, section: &[u8]) -> Vec<u8> {
+    // The id and the LEB128 size come just before the contents.
+    let header_start = section_header_start(module, contents.start);
     let mut out = Vec::with_capacity(module.len());
     out.extend_from_slice(&module[..header_start]);
-    out.push(10);
+    out.push(id);
     write_u32(&mut out, section.len() as u32);
-    out.extend_from_slice(&section);
-    out.extend_from_slice(&module[code_section.end..]);
-    Ok(out)
+    out.extend_from_slice(section);
+    out.extend_from_slice(&module[contents.end..]);
+    out
 }
 
 /// Where the header (id byte and LEB128 size) of the section whose contents start at
@@ -211,5 +261,24 @@ mod tests {
         assert_eq!(empty_unreachable_functions(&m).unwrap(), m);
         let exported_table = module(r#"(module (table (export "t") 1 funcref) (elem (i32.const 0) $f) (func $f) (func (export "call")))"#);
         assert_eq!(empty_unreachable_functions(&exported_table).unwrap(), exported_table);
+    }
+
+    #[test]
+    fn only_the_entry_points_stay_exported_and_what_only_exports_reached_goes() {
+        let m = module(
+            r#"(module (memory (export "memory") 1) (global (export "__heap_base") i32 (i32.const 0))
+                (func $memcpy (export "memcpy")) (func (export "call") call $used) (func $used)
+                (func (export "deploy")) (func (export "strata_reentrant")))"#,
+        );
+        let out = shrink(&m).unwrap();
+        wasmparser::Validator::new().validate_all(&out).unwrap();
+        let mut names = Vec::new();
+        for p in Parser::new(0).parse_all(&out) {
+            if let Payload::ExportSection(r) = p.unwrap() {
+                names.extend(r.into_iter().map(|e| e.unwrap().name.to_string()));
+            }
+        }
+        assert_eq!(names, ["memory", "call", "deploy", "strata_reentrant"]);
+        assert_eq!(emptied(&out), [true, false, false, false, false]);
     }
 }

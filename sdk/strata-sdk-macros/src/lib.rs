@@ -4,7 +4,7 @@
 //! turns an `impl` block into the Wasm entry points (dispatch by Solidity selector,
 //! ABI-decoded arguments, ABI-encoded returns, errors as revert data), and every
 //! item — functions, constructor, `#[event]`s, `#[error]`s — emits its Solidity-ABI
-//! JSON fragment into the module's `strata_abi` custom section, from which
+//! entry (human-readable form) into the module's `strata_abi` custom section, from which
 //! `strata contract build` writes the ABI JSON that web3.py, ethers and viem use.
 //! Rust types map to Solidity types by name (see [`sol_type`]); an unmapped type is a
 //! compile error that names it.
@@ -84,12 +84,9 @@ fn is_simple(sol: &str) -> bool {
 /// Tokens that encode `values` (expressions of simple types) as a parameter sequence
 /// after `prefix`.
 fn simple_encode(prefix: Tokens, values: &[Tokens]) -> Tokens {
-    let n = values.len();
-    quote! {{
-        let mut __enc = ::strata_sdk::abi::Encoder::with_prefix(#prefix, #n);
-        #(__enc.push(#values);)*
-        __enc.finish()
-    }}
+    quote! {
+        ::strata_sdk::abi::encode(#prefix, &[#(::strata_sdk::abi::AbiType::value(#values)),*])
+    }
 }
 
 fn is_dynamic(sol: &str) -> bool {
@@ -113,26 +110,26 @@ fn camel(name: &str) -> String {
     out
 }
 
-fn json_params(params: &[(String, String, bool)], with_indexed: bool) -> String {
+/// Parameters in human-readable ABI form: `uint256 amount,address indexed to`.
+fn human_params(params: &[(String, String, bool)]) -> String {
     let items: Vec<String> = params
         .iter()
         .map(|(name, ty, indexed)| {
             let name = camel(name);
-            // No `internalType`: it is optional, only names user-defined types (which
-            // these parameters never are), and would cost every module a third more ABI.
-            if with_indexed {
-                format!(r#"{{"name":"{name}","type":"{ty}","indexed":{indexed}}}"#)
-            } else {
-                format!(r#"{{"name":"{name}","type":"{ty}"}}"#)
-            }
+            let indexed = if *indexed { " indexed" } else { "" };
+            if name.is_empty() { format!("{ty}{indexed}") } else { format!("{ty}{indexed} {name}") }
         })
         .collect();
-    format!("[{}]", items.join(","))
+    items.join(",")
 }
 
-/// A static in the `strata_abi` custom section holding one JSON fragment (plus a newline).
-fn abi_fragment(ident: &syn::Ident, json: &str) -> Tokens {
-    let bytes = format!("{json}\n").into_bytes();
+/// A static in the `strata_abi` custom section holding one ABI entry in human-readable
+/// form (`function transfer(address to,uint256 amount) returns (bool)`, as ethers and
+/// alloy parse it) plus a newline: a third of the entry's JSON, and no type information
+/// lost (internal types are not recorded either way). `strata contract build` writes
+/// the JSON ABI from it.
+fn abi_fragment(ident: &syn::Ident, line: &str) -> Tokens {
+    let bytes = format!("{line}\n").into_bytes();
     let len = bytes.len();
     let name = format_ident!("__STRATA_ABI_{}", ident.to_string().to_uppercase());
     // Note: rustc up to 1.95 emits a `link_section` static on wasm both as the custom
@@ -214,8 +211,7 @@ fn expand_event(item: &mut ItemStruct) -> syn::Result<Tokens> {
         }
     };
     let params: Vec<(String, String, bool)> = fields.iter().zip(&sols).map(|((n, _, i), s)| (n.to_string(), s.clone(), *i)).collect();
-    let json = format!(r#"{{"type":"event","name":"{ident}","inputs":{},"anonymous":false}}"#, json_params(&params, true));
-    let fragment = abi_fragment(&ident, &json);
+    let fragment = abi_fragment(&ident, &format!("event {ident}({})", human_params(&params)));
     // `#[indexed]` is ours: remove it from the emitted struct.
     if let Fields::Named(named) = &mut item.fields {
         for f in named.named.iter_mut() {
@@ -258,7 +254,6 @@ fn expand_error(item: &ItemStruct) -> syn::Result<Tokens> {
     let selector: Vec<u8> = keccak(&signature)[..4].to_vec();
     let names: Vec<&syn::Ident> = fields.iter().map(|f| &f.0).collect();
     let params: Vec<(String, String, bool)> = fields.iter().zip(&sols).map(|((n, _, _), s)| (n.to_string(), s.clone(), false)).collect();
-    let json = format!(r#"{{"type":"error","name":"{ident}","inputs":{}}}"#, json_params(&params, false));
     let revert_body = if sols.iter().all(|s| is_simple(s)) {
         let values: Vec<Tokens> = names.iter().map(|name| quote! { &self.#name }).collect();
         simple_encode(quote! { &Self::SELECTOR }, &values)
@@ -269,7 +264,7 @@ fn expand_error(item: &ItemStruct) -> syn::Result<Tokens> {
             out
         }
     };
-    let fragment = abi_fragment(&ident, &json);
+    let fragment = abi_fragment(&ident, &format!("error {ident}({})", human_params(&params)));
     Ok(quote! {
         #item
         impl #ident {
@@ -452,11 +447,7 @@ fn expand_contract(item: &mut ItemImpl, reentrant: bool) -> syn::Result<Tokens> 
         let value_check = if m.mutability == "payable" {
             quote! {}
         } else {
-            quote! {
-                if !::strata_sdk::env::call_value().is_zero() {
-                    ::strata_sdk::revert_message(concat!(#signature, " is not payable"));
-                }
-            }
+            quote! { ::strata_sdk::__private::nonpayable(#signature); }
         };
         let invoke = quote! { <#self_ty>::#ident(#(#names),*) };
         // One value is encoded as a 1-tuple; a returned tuple already is the output list.
@@ -508,8 +499,9 @@ fn expand_contract(item: &mut ItemImpl, reentrant: bool) -> syn::Result<Tokens> 
                 #decode
                 let _: ::strata_sdk::__private::Vec<u8> = { #encode };
             };
-            let json = format!(r#"{{"type":"constructor","inputs":{},"stateMutability":"{}"}}"#, json_params(&inputs, false), m.mutability);
-            fragments.push(abi_fragment(&format_ident!("constructor"), &json));
+            let payable = if m.mutability == "payable" { " payable" } else { "" };
+            let line = format!("constructor({}){payable}", human_params(&inputs));
+            fragments.push(abi_fragment(&format_ident!("constructor"), &line));
             continue;
         }
         let selector: [u8; 4] = keccak(&signature)[..4].try_into().expect("4 bytes");
@@ -518,13 +510,10 @@ fn expand_contract(item: &mut ItemImpl, reentrant: bool) -> syn::Result<Tokens> 
         }
         let outputs: Vec<(String, String, bool)> =
             m.output.iter().filter_map(|o| o.1.clone()).flatten().map(|s| (String::new(), s, false)).collect();
-        let json = format!(
-            r#"{{"type":"function","name":"{sol_name}","inputs":{},"outputs":{},"stateMutability":"{}"}}"#,
-            json_params(&inputs, false),
-            json_params(&outputs, false),
-            m.mutability
-        );
-        fragments.push(abi_fragment(&format_ident!("fn_{}", m.ident), &json));
+        let mutability = if m.mutability == "nonpayable" { String::new() } else { format!(" {}", m.mutability) };
+        let returns = if outputs.is_empty() { String::new() } else { format!(" returns ({})", human_params(&outputs)) };
+        let line = format!("function {sol_name}({}){mutability}{returns}", human_params(&inputs));
+        fragments.push(abi_fragment(&format_ident!("fn_{}", m.ident), &line));
         let [a, b, c, d] = selector;
         arms.push(quote! {
             [#a, #b, #c, #d] => { #value_check #decode #encode }

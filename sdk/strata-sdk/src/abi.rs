@@ -24,15 +24,158 @@ pub type Word = [u8; 32];
 pub trait AbiType: Sized {
     /// Dynamic (`string`, `bytes`): an offset in the head, the body in the tail.
     const DYNAMIC: bool;
-    /// Appends the encoding: the head word of a static type, the body (length word and
-    /// padded bytes) of a dynamic one.
-    fn encode(&self, out: &mut Vec<u8>);
+    /// What [`encode`] takes: the word of a static value, the bytes of a dynamic one.
+    fn value(&self) -> Value<'_>;
     /// Decodes the value whose head word is at `head` in `data` (a whole parameter
     /// sequence: offsets are relative to its start).
     fn decode(data: &[u8], head: usize) -> Option<Self>;
     /// The event topic of an indexed field: the word of a static value, the keccak-256
     /// of a dynamic value's bytes.
-    fn topic(&self) -> Word;
+    fn topic(&self) -> Word {
+        match self.value() {
+            Value::Word(w) => w,
+            Value::Bytes(b) => keccak(b),
+        }
+    }
+}
+
+/// One value of a sequence to [`encode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value<'a> {
+    /// A static value's head word.
+    Word(Word),
+    /// A dynamic value's bytes (`string`, `bytes`): an offset in the head, then the
+    /// length and the zero-padded bytes in the tail.
+    Bytes(&'a [u8]),
+}
+
+/// `prefix` (a selector, or nothing) followed by the ABI encoding of the parameter
+/// sequence `values`, built in one allocation of the exact size (no growth code in
+/// the module: this is what every return value, event and error goes through).
+#[inline(never)]
+pub fn encode(prefix: &[u8], values: &[Value<'_>]) -> Vec<u8> {
+    // Saturating sizes: a sum that would wrap fails the allocation instead.
+    let head = values.len().saturating_mul(32);
+    let mut total = prefix.len().saturating_add(head);
+    for v in values {
+        if let Value::Bytes(b) = v {
+            total = total.saturating_add(padded(b.len()).saturating_add(32));
+        }
+    }
+    let mut out = buffer(total);
+    let base = out.as_mut_ptr();
+    // SAFETY: every write is inside the `total` bytes allocated: the prefix, one head
+    // word per value, and per dynamic value its length word and padded bytes, exactly as
+    // summed above (so no sum below wraps); the padding is zeroed, so all `total` bytes
+    // are initialised.
+    unsafe {
+        core::ptr::copy_nonoverlapping(prefix.as_ptr(), base, prefix.len());
+        let (mut at, mut tail) = (base.add(prefix.len()), base.add(prefix.len()).add(head));
+        for v in values {
+            match v {
+                Value::Word(w) => core::ptr::copy_nonoverlapping(w.as_ptr(), at, 32),
+                Value::Bytes(b) => {
+                    put_len(at, tail.offset_from(base.add(prefix.len())) as usize);
+                    put_len(tail, b.len());
+                    core::ptr::copy_nonoverlapping(b.as_ptr(), tail.add(32), b.len());
+                    let padding = padded(b.len()).wrapping_sub(b.len());
+                    core::ptr::write_bytes(tail.add(32).add(b.len()), 0, padding);
+                    tail = tail.add(32).add(b.len()).add(padding);
+                }
+            }
+            at = at.add(32);
+        }
+        out.set_len(total);
+    }
+    out
+}
+
+/// Writes the word of `n` (an offset or a length, below 2^32) at `dst`.
+///
+/// # Safety
+/// `dst` is valid for 32 bytes.
+#[inline(never)]
+unsafe fn put_len(dst: *mut u8, n: usize) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        core::ptr::write_bytes(dst, 0, 28);
+        core::ptr::copy_nonoverlapping((n as u32).to_be_bytes().as_ptr(), dst.add(28), 4);
+    }
+}
+
+/// Copies `src` into `dst` (as many bytes as the shorter has): `copy_from_slice` without
+/// its length-mismatch panic, whose location would cost every module a file path.
+pub fn fill(dst: &mut [u8], src: &[u8]) {
+    let n = dst.len().min(src.len());
+    // SAFETY: `n` bytes are valid in both; a `&mut` and a `&` never overlap.
+    unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr(), n) }
+}
+
+/// A copy of `bytes` (`to_vec`, through the SDK's one allocation site).
+pub fn copy(bytes: &[u8]) -> Vec<u8> {
+    concat(bytes, &[])
+}
+
+/// `a` followed by `b`, in one allocation.
+#[inline(never)]
+pub fn concat(a: &[u8], b: &[u8]) -> Vec<u8> {
+    let total = a.len().saturating_add(b.len());
+    let mut out = buffer(total);
+    // SAFETY: `total` bytes allocated, `a.len() + b.len()` written (no wrap: both are slices in memory).
+    unsafe {
+        core::ptr::copy_nonoverlapping(a.as_ptr(), out.as_mut_ptr(), a.len());
+        core::ptr::copy_nonoverlapping(b.as_ptr(), out.as_mut_ptr().add(a.len()), b.len());
+        out.set_len(total);
+    }
+    out
+}
+
+/// `bytes` as a `String` if they are valid UTF-8.
+pub fn utf8_string(bytes: &[u8]) -> Option<String> {
+    // SAFETY: checked to be UTF-8 just before.
+    is_utf8(bytes).then(|| unsafe { String::from_utf8_unchecked(copy(bytes)) })
+}
+
+/// Whether `b` is valid UTF-8, deciding exactly as `core::str::from_utf8` does (a test
+/// compares them) in a tenth of its code: its fast ASCII paths cost a contract 700 bytes.
+pub fn is_utf8(b: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&lead) = b.get(i) {
+        // Continuation bytes after the lead, and the smallest code point that needs them.
+        let (n, min) = match lead {
+            0x00..=0x7f => {
+                i += 1;
+                continue;
+            }
+            0xc2..=0xdf => (1, 0x80),
+            0xe0..=0xef => (2, 0x800),
+            0xf0..=0xf4 => (3, 0x1_0000),
+            _ => return false,
+        };
+        let mut cp = u32::from(lead & (0x3f >> n));
+        for k in 1..=n {
+            match b.get(i.wrapping_add(k)) {
+                Some(&c) if c & 0xc0 == 0x80 => cp = cp << 6 | u32::from(c & 0x3f),
+                _ => return false,
+            }
+        }
+        if cp < min || cp > 0x10_ffff || (0xd800..=0xdfff).contains(&cp) {
+            return false;
+        }
+        i = i.wrapping_add(n + 1);
+    }
+    true
+}
+
+/// An empty vector with room for exactly `n` bytes (not inlined: one allocation site).
+#[inline(never)]
+pub(crate) fn buffer(n: usize) -> Vec<u8> {
+    Vec::with_capacity(n)
+}
+
+/// `n` rounded up to whole words.
+fn padded(n: usize) -> usize {
+    n.div_ceil(32).saturating_mul(32)
 }
 
 /// The word at `at`, if `data` holds it.
@@ -41,10 +184,19 @@ pub fn word_at(data: &[u8], at: usize) -> Option<&Word> {
 }
 
 /// A `usize` as a word (offsets and lengths).
+#[inline(never)]
 pub fn usize_word(n: usize) -> Word {
+    uint_word(&(n as u64).to_be_bytes())
+}
+
+/// A big-endian unsigned integer of up to 32 bytes as a word.
+#[inline(never)]
+fn uint_word(be: &[u8]) -> Word {
     let mut w = [0u8; 32];
-    let b = (n as u64).to_be_bytes();
-    w[24..].copy_from_slice(&b);
+    let start = 32usize.saturating_sub(be.len());
+    for (d, b) in w.iter_mut().skip(start).zip(be) {
+        *d = *b;
+    }
     w
 }
 
@@ -59,6 +211,7 @@ fn word_usize(w: &Word) -> Option<usize> {
 
 /// A big-endian word as a `U256`, a limb (8 bytes) at a time: every transfer's fee
 /// passes through here, so this is written for speed before size.
+#[inline(never)]
 pub fn word_to_u256(w: &Word) -> U256 {
     let mut limbs = [0u64; 4];
     for (limb, chunk) in limbs.iter_mut().rev().zip(w.chunks_exact(8)) {
@@ -68,21 +221,13 @@ pub fn word_to_u256(w: &Word) -> U256 {
 }
 
 /// A `U256` as a big-endian word, a limb at a time.
+#[inline(never)]
 pub fn u256_to_word(v: &U256) -> Word {
     let mut w = [0u8; 32];
     for (chunk, limb) in w.chunks_exact_mut(8).zip(v.as_limbs().iter().rev()) {
-        chunk.copy_from_slice(&limb.to_be_bytes());
+        fill(chunk, &limb.to_be_bytes());
     }
     w
-}
-
-/// Appends `bytes` as a dynamic body: the length word, then the bytes zero-padded to a
-/// whole number of words.
-pub fn encode_bytes(bytes: &[u8], out: &mut Vec<u8>) {
-    out.extend_from_slice(&usize_word(bytes.len()));
-    out.extend_from_slice(bytes);
-    let pad = (32 - bytes.len() % 32) % 32;
-    out.resize(out.len() + pad, 0);
 }
 
 /// The bytes of the dynamic value whose head word (its offset) is at `head`.
@@ -101,17 +246,13 @@ macro_rules! static_type {
     ($t:ty, |$v:ident| $to:expr, |$w:ident| $from:expr) => {
         impl AbiType for $t {
             const DYNAMIC: bool = false;
-            fn encode(&self, out: &mut Vec<u8>) {
+            fn value(&self) -> Value<'_> {
                 let $v = self;
-                out.extend_from_slice(&$to);
+                Value::Word($to)
             }
             fn decode(data: &[u8], head: usize) -> Option<Self> {
                 let $w = word_at(data, head)?;
                 $from
-            }
-            fn topic(&self) -> Word {
-                let $v = self;
-                $to
             }
         }
     };
@@ -120,23 +261,15 @@ macro_rules! static_type {
 static_type!(U256, |v| u256_to_word(v), |w| Some(word_to_u256(w)));
 static_type!(I256, |v| u256_to_word(&v.into_raw()), |w| Some(I256::from_raw(word_to_u256(w))));
 static_type!(B256, |v| v.0, |w| Some(B256::from(*w)));
-static_type!(
-    Address,
-    |v| {
-        let mut w = [0u8; 32];
-        w[12..].copy_from_slice(v.as_slice());
-        w
-    },
-    |w| {
-        if w[..12].iter().any(|b| *b != 0) {
-            return None;
-        }
-        let mut a = [0u8; 20];
-        a.copy_from_slice(&w[12..]);
-        Some(Address::from(a))
+static_type!(Address, |v| uint_word(v.as_slice()), |w| {
+    if w[..12].iter().any(|b| *b != 0) {
+        return None;
     }
-);
-static_type!(bool, |v| usize_word(usize::from(*v)), |w| match word_usize(w)? {
+    let mut a = [0u8; 20];
+    fill(&mut a, &w[12..]);
+    Some(Address::from(a))
+});
+static_type!(bool, |v| uint_word(&[u8::from(*v)]), |w| match word_usize(w)? {
     0 => Some(false),
     1 => Some(true),
     _ => None,
@@ -144,12 +277,7 @@ static_type!(bool, |v| usize_word(usize::from(*v)), |w| match word_usize(w)? {
 
 macro_rules! unsigned {
     ($($t:ty),*) => {$(
-        static_type!($t, |v| {
-            let mut w = [0u8; 32];
-            let b = v.to_be_bytes();
-            w[32 - b.len()..].copy_from_slice(&b);
-            w
-        }, |w| {
+        static_type!($t, |v| uint_word(&v.to_be_bytes()), |w| {
             const N: usize = core::mem::size_of::<$t>();
             if w[..32 - N].iter().any(|b| *b != 0) {
                 return None;
@@ -187,70 +315,21 @@ signed!(i8, i16, i32, i64, i128);
 
 impl AbiType for String {
     const DYNAMIC: bool = true;
-    fn encode(&self, out: &mut Vec<u8>) {
-        encode_bytes(self.as_bytes(), out);
+    fn value(&self) -> Value<'_> {
+        Value::Bytes(self.as_bytes())
     }
     fn decode(data: &[u8], head: usize) -> Option<Self> {
-        core::str::from_utf8(decode_bytes(data, head)?).ok().map(String::from)
-    }
-    fn topic(&self) -> Word {
-        keccak(self.as_bytes())
+        utf8_string(decode_bytes(data, head)?)
     }
 }
 
 impl AbiType for Bytes {
     const DYNAMIC: bool = true;
-    fn encode(&self, out: &mut Vec<u8>) {
-        encode_bytes(self, out);
+    fn value(&self) -> Value<'_> {
+        Value::Bytes(self)
     }
     fn decode(data: &[u8], head: usize) -> Option<Self> {
         Some(Bytes::copy_from_slice(decode_bytes(data, head)?))
-    }
-    fn topic(&self) -> Word {
-        keccak(self)
-    }
-}
-
-/// Encodes a parameter sequence: `Encoder::new(n)`, then [`Encoder::push`] each of the
-/// `n` values in order, then [`Encoder::finish`].
-pub struct Encoder {
-    head: Vec<u8>,
-    tail: Vec<u8>,
-    /// Where the sequence starts in `head` (after a selector, say).
-    base: usize,
-    /// Size of the sequence's head (offsets of dynamic values count from its start).
-    head_size: usize,
-}
-
-impl Encoder {
-    /// A sequence of `n` values.
-    pub fn new(n: usize) -> Self {
-        Self::with_prefix(&[], n)
-    }
-
-    /// A sequence of `n` values after `prefix` (an error's selector).
-    pub fn with_prefix(prefix: &[u8], n: usize) -> Self {
-        let head_size = n.saturating_mul(32);
-        let mut head = Vec::with_capacity(prefix.len().saturating_add(head_size));
-        head.extend_from_slice(prefix);
-        Self { head, tail: Vec::new(), base: prefix.len(), head_size }
-    }
-
-    /// The next value.
-    pub fn push<T: AbiType>(&mut self, value: &T) {
-        if T::DYNAMIC {
-            self.head.extend_from_slice(&usize_word(self.head_size + self.tail.len()));
-            value.encode(&mut self.tail);
-        } else {
-            value.encode(&mut self.head);
-        }
-    }
-
-    /// The encoding.
-    pub fn finish(mut self) -> Vec<u8> {
-        debug_assert_eq!(self.head.len() - self.base, self.head_size, "as many values pushed as declared");
-        self.head.extend_from_slice(&self.tail);
-        self.head
     }
 }
 
@@ -266,11 +345,7 @@ pub fn error_string(message: &str) -> Vec<u8> {
 
 /// [`error_string`] of a message given as (UTF-8) bytes.
 pub fn error_bytes(message: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(4 + 64 + message.len() + 32);
-    out.extend_from_slice(&[0x08, 0xc3, 0x79, 0xa0]);
-    out.extend_from_slice(&usize_word(32));
-    encode_bytes(message, &mut out);
-    out
+    encode(&[0x08, 0xc3, 0x79, 0xa0], &[Value::Bytes(message)])
 }
 
 #[cfg(test)]
@@ -317,18 +392,9 @@ mod tests {
             let h = B256::from(rng.word());
             let wide = (u128::from(rng.next()) << 64) | u128::from(rng.next());
 
-            let mut e = Encoder::new(10);
-            e.push(&a);
-            e.push(&s);
-            e.push(&u);
-            e.push(&flag);
-            e.push(&b);
-            e.push(&small);
-            e.push(&neg);
-            e.push(&i);
-            e.push(&h);
-            e.push(&wide);
-            let ours = e.finish();
+            let values =
+                [a.value(), s.value(), u.value(), flag.value(), b.value(), small.value(), neg.value(), i.value(), h.value(), wide.value()];
+            let ours = encode(&[], &values);
             type Seq = (
                 sol_data::Address,
                 sol_data::String,
@@ -382,5 +448,42 @@ mod tests {
         // Too short for the head.
         assert_eq!(arg::<U256>(&[0u8; 31], 0), None);
         assert_eq!(arg::<U256>(&[0u8; 64], usize::MAX), None);
+    }
+
+    #[test]
+    fn utf8_validation_decides_as_core_does() {
+        let agree = |b: &[u8]| assert_eq!(is_utf8(b), core::str::from_utf8(b).is_ok(), "{b:02x?}");
+        // Every sequence of one and two bytes, every three-byte one with a lead above 0x7f.
+        for a in 0..=255u8 {
+            agree(&[a]);
+            for b in 0..=255u8 {
+                agree(&[a, b]);
+                if a >= 0xc0 {
+                    for c in 0..=255u8 {
+                        agree(&[a, b, c]);
+                    }
+                }
+            }
+        }
+        // Four-byte sequences around every boundary, and random mixes (seeded).
+        for lead in 0xf0..=0xf5u8 {
+            for b in 0x80..=0xc0u8 {
+                for c in [0x7f, 0x80, 0xbf, 0xc0] {
+                    for d in [0x7f, 0x80, 0xbf, 0xc0] {
+                        agree(&[lead, b, c, d]);
+                    }
+                }
+            }
+        }
+        let mut rng = Rng(0x0075_7466);
+        for _ in 0..20_000 {
+            let mut v = rng.bytes(12);
+            if rng.next().is_multiple_of(2) {
+                v.extend_from_slice("é€😀a".as_bytes());
+                let by = rng.next() as usize % v.len();
+                v.rotate_left(by);
+            }
+            agree(&v);
+        }
     }
 }

@@ -124,14 +124,22 @@ fn len(n: usize) -> i32 {
 
 /// The call's input.
 pub fn input() -> Vec<u8> {
-    // SAFETY: the host writes exactly `input_size()` bytes at the pointer, which has that capacity.
-    unsafe {
-        let n = usize::try_from(sys::input_size()).unwrap_or(0);
-        let mut buf = Vec::with_capacity(n);
-        sys::input_read(buf.as_mut_ptr());
-        buf.set_len(n);
-        buf
-    }
+    let n = usize::try_from(unsafe { sys::input_size() }).unwrap_or(0);
+    // SAFETY: the host writes exactly `input_size()` bytes at the pointer.
+    unsafe { filled(n, |ptr| sys::input_read(ptr)) }
+}
+
+/// A vector of exactly `n` bytes written by `fill` (which must write all `n`). One
+/// non-generic allocation site for the whole SDK keeps contracts small.
+///
+/// # Safety
+/// `fill` initialises the `n` bytes at the pointer it is given.
+unsafe fn filled(n: usize, fill: impl FnOnce(*mut u8)) -> Vec<u8> {
+    let mut buf = crate::abi::buffer(n);
+    fill(buf.as_mut_ptr());
+    // SAFETY: the caller's contract: `n` bytes initialised, capacity `n`.
+    unsafe { buf.set_len(n) };
+    buf
 }
 
 /// Sets the call's return data (the contract then returns normally).
@@ -148,18 +156,21 @@ pub fn revert(data: &[u8]) -> ! {
 
 /// Reads a storage key of this contract.
 pub fn storage_read(key: &[u8]) -> Option<Vec<u8>> {
-    let mut buf: Vec<u8> = Vec::with_capacity(64);
-    // SAFETY: the host writes at most `cap` bytes into `buf`'s spare capacity.
-    unsafe {
-        let n = sys::storage_read(key.as_ptr(), len(key.len()), buf.as_mut_ptr(), len(buf.capacity()));
-        let n = usize::try_from(n).ok()?;
-        if n > buf.capacity() {
-            buf.reserve_exact(n);
-            sys::storage_read(key.as_ptr(), len(key.len()), buf.as_mut_ptr(), len(n));
-        }
-        buf.set_len(n);
-    }
-    Some(buf)
+    // Most values fit in two words: one host call into a stack buffer; a larger value
+    // is read again into a buffer of its size.
+    let mut small = [0u8; 64];
+    // SAFETY: the host writes at most `cap` bytes at the pointer.
+    let n = unsafe { sys::storage_read(key.as_ptr(), len(key.len()), small.as_mut_ptr(), len(small.len())) };
+    let n = usize::try_from(n).ok()?;
+    Some(match small.get(..n) {
+        Some(value) => crate::abi::copy(value),
+        // SAFETY: the value is `n` bytes: the host writes all of them.
+        None => unsafe {
+            filled(n, |ptr| {
+                sys::storage_read(key.as_ptr(), len(key.len()), ptr, len(n));
+            })
+        },
+    })
 }
 
 /// Writes a storage key of this contract (an empty value removes the key).
@@ -197,10 +208,15 @@ address_getter!(
 
 /// Value sent with the call.
 pub fn call_value() -> U256 {
+    crate::abi::word_to_u256(&call_value_word())
+}
+
+/// Value sent with the call, as the host gives it: a big-endian word.
+pub fn call_value_word() -> [u8; 32] {
     let mut out = [0u8; 32];
     // SAFETY: the host writes 32 bytes.
     unsafe { sys::call_value(out.as_mut_ptr()) };
-    crate::abi::word_to_u256(&out)
+    out
 }
 
 /// Balance of an account.

@@ -74,10 +74,21 @@ pub mod __private {
 
     /// Reverts for arguments that do not decode as the function's parameters.
     pub fn bad_arguments(signature: &str) -> ! {
-        let mut msg = Vec::with_capacity(18 + signature.len());
-        msg.extend_from_slice(b"bad arguments for ");
-        msg.extend_from_slice(signature.as_bytes());
-        crate::host::revert(&crate::abi::error_bytes(&msg))
+        revert_joined(b"bad arguments for ", signature.as_bytes())
+    }
+
+    /// Reverts when the call carries value: the function is not payable.
+    #[inline(never)]
+    pub fn nonpayable(signature: &str) {
+        if crate::host::call_value_word() != [0u8; 32] {
+            revert_joined(signature.as_bytes(), b" is not payable")
+        }
+    }
+
+    /// Reverts with `Error(a ++ b)`.
+    #[inline(never)]
+    fn revert_joined(a: &[u8], b: &[u8]) -> ! {
+        crate::host::revert(&crate::abi::error_bytes(&crate::abi::concat(a, b)))
     }
 
     /// Reverts with an error's data.

@@ -25,7 +25,7 @@ impl Codec for U256 {
     fn encode(&self) -> Vec<u8> {
         let word = crate::abi::u256_to_word(self);
         let first = word.iter().position(|b| *b != 0).unwrap_or(32);
-        word.get(first..).unwrap_or_default().to_vec()
+        crate::abi::copy(word.get(first..).unwrap_or_default())
     }
     fn decode(bytes: &[u8]) -> Option<Self> {
         if bytes.len() > 32 {
@@ -43,7 +43,7 @@ impl Codec for u64 {
     fn encode(&self) -> Vec<u8> {
         let b = self.to_be_bytes();
         let first = b.iter().position(|x| *x != 0).unwrap_or(8);
-        b[first..].to_vec()
+        crate::abi::copy(&b[first..])
     }
     fn decode(bytes: &[u8]) -> Option<Self> {
         if bytes.len() > 8 {
@@ -70,7 +70,7 @@ impl Codec for bool {
 
 impl Codec for Address {
     fn encode(&self) -> Vec<u8> {
-        if self.is_zero() { Vec::new() } else { self.to_vec() }
+        if self.is_zero() { Vec::new() } else { crate::abi::copy(self.as_slice()) }
     }
     fn decode(bytes: &[u8]) -> Option<Self> {
         match bytes.len() {
@@ -83,7 +83,7 @@ impl Codec for Address {
 
 impl Codec for B256 {
     fn encode(&self) -> Vec<u8> {
-        if self.is_zero() { Vec::new() } else { self.to_vec() }
+        if self.is_zero() { Vec::new() } else { crate::abi::copy(self.as_slice()) }
     }
     fn decode(bytes: &[u8]) -> Option<Self> {
         match bytes.len() {
@@ -99,16 +99,16 @@ impl Codec for Vec<u8> {
         self.clone()
     }
     fn decode(bytes: &[u8]) -> Option<Self> {
-        Some(bytes.to_vec())
+        Some(crate::abi::copy(bytes))
     }
 }
 
 impl Codec for String {
     fn encode(&self) -> Vec<u8> {
-        self.as_bytes().to_vec()
+        crate::abi::copy(self.as_bytes())
     }
     fn decode(bytes: &[u8]) -> Option<Self> {
-        String::from_utf8(bytes.to_vec()).ok()
+        crate::abi::utf8_string(bytes)
     }
 }
 
@@ -156,8 +156,11 @@ impl<K: MapKey, V: Codec + Default> StorageMap<K, V> {
         Self { prefix, _kv: PhantomData }
     }
     fn key(&self, k: &K) -> Vec<u8> {
-        let mut key = self.prefix.to_vec();
-        k.append_key(&mut key);
+        // One allocation of the exact size: growing a vector would link ~1 KiB of
+        // growth code into every contract with a map.
+        let mut key = alloc::vec![0u8; self.prefix.len().saturating_add(k.key_len())];
+        crate::abi::fill(&mut key, self.prefix);
+        k.write_key(key.get_mut(self.prefix.len()..).unwrap_or_default());
         key
     }
     /// Reads `k`.
@@ -181,38 +184,39 @@ impl<K: MapKey, V: Codec + Default> StorageMap<K, V> {
 
 /// Keys of maps: a fixed-width or self-delimiting encoding, so distinct keys never collide.
 pub trait MapKey {
-    /// Appends the key's bytes.
-    fn append_key(&self, out: &mut Vec<u8>);
+    /// The key's length in bytes.
+    fn key_len(&self) -> usize;
+    /// Writes the key's bytes into `out`, which is [`MapKey::key_len`] bytes long.
+    fn write_key(&self, out: &mut [u8]);
 }
 
-impl MapKey for Address {
-    fn append_key(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(self.as_slice())
-    }
+macro_rules! fixed_key {
+    ($t:ty, $len:expr, |$v:ident| $bytes:expr) => {
+        impl MapKey for $t {
+            fn key_len(&self) -> usize {
+                $len
+            }
+            fn write_key(&self, out: &mut [u8]) {
+                let $v = self;
+                crate::abi::fill(out, &$bytes)
+            }
+        }
+    };
 }
 
-impl MapKey for B256 {
-    fn append_key(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(self.as_slice())
-    }
-}
-
-impl MapKey for U256 {
-    fn append_key(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&crate::abi::u256_to_word(self))
-    }
-}
-
-impl MapKey for u64 {
-    fn append_key(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.to_be_bytes())
-    }
-}
+fixed_key!(Address, 20, |k| k.0.0);
+fixed_key!(B256, 32, |k| k.0);
+fixed_key!(U256, 32, |k| crate::abi::u256_to_word(k));
+fixed_key!(u64, 8, |k| k.to_be_bytes());
 
 impl<A: MapKey, B: MapKey> MapKey for (A, B) {
-    fn append_key(&self, out: &mut Vec<u8>) {
-        self.0.append_key(out);
-        self.1.append_key(out);
+    fn key_len(&self) -> usize {
+        self.0.key_len() + self.1.key_len()
+    }
+    fn write_key(&self, out: &mut [u8]) {
+        let (a, b) = out.split_at_mut(self.0.key_len().min(out.len()));
+        self.0.write_key(a);
+        self.1.write_key(b);
     }
 }
 

@@ -83,8 +83,11 @@ impl ContractError for StoreError {
 struct Key(Bytes);
 
 impl MapKey for Key {
-    fn append_key(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.0)
+    fn key_len(&self) -> usize {
+        self.0.len()
+    }
+    fn write_key(&self, out: &mut [u8]) {
+        out.copy_from_slice(&self.0)
     }
 }
 
