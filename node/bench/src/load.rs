@@ -1,6 +1,7 @@
 //! Load benchmark: signed transfers sent through JSON-RPC to a local 4-validator
 //! cluster and to `strata dev` (real `strata` processes, release build): committed
-//! transactions per second and commit latency p50/p99. Beside them, measured in the
+//! transactions per second and commit latency p50/p99, the cluster once with the
+//! proposer rotating by height (the default) and once with a stable primary. Beside them, measured in the
 //! same run, how many secp256k1 signature recoveries per second this machine does —
 //! the bound on one machine that hosts four validators, each of which checks every
 //! transaction's and every vote's signature.
@@ -173,6 +174,51 @@ fn spawn(bin: &Path, args: &[&str], log: &Path) -> anyhow::Result<Child> {
     Ok(Command::new(bin).args(args).env("RUST_LOG", "warn").stdout(Stdio::null()).stderr(log).spawn()?)
 }
 
+/// Starts a 4-validator cluster (`strata init` + `strata run` processes) whose genesis
+/// rotates the proposer as `rotation` says, drives `txs` transfers through it, stops it.
+fn cluster_run(bin: &Path, dir: &Path, rt: &tokio::runtime::Runtime, rotation: &str, txs: usize) -> anyhow::Result<Figures> {
+    let out = dir.join(format!("net-{rotation}"));
+    let (p2p, rpc) = (free_port_base(4).to_string(), free_port_base(4).to_string());
+    let status = Command::new(bin)
+        .args([
+            "init",
+            "--out",
+            out.to_str().unwrap_or("net"),
+            "--validators",
+            "4",
+            "--chain-id",
+            "4242",
+            "--p2p-port",
+            &p2p,
+            "--rpc-port",
+            &rpc,
+        ])
+        .stdout(Stdio::null())
+        .status()?;
+    anyhow::ensure!(status.success(), "strata init failed");
+    let genesis_path = out.join("genesis.json");
+    let mut genesis: Value = serde_json::from_str(&std::fs::read_to_string(&genesis_path)?)?;
+    genesis["proposer_rotation"] = rotation.into();
+    std::fs::write(&genesis_path, serde_json::to_string_pretty(&genesis)?)?;
+    let mut procs = Procs(Vec::new());
+    let mut urls = Vec::new();
+    for i in 0..4 {
+        let config = out.join(format!("validator-{i}/config.toml"));
+        let text = std::fs::read_to_string(&config)?.replace("block_time_ms = 500", "block_time_ms = 200");
+        std::fs::write(&config, text)?;
+        procs.0.push(spawn(bin, &["run", "--config", config.to_str().unwrap_or("")], &dir.join(format!("{rotation}-v{i}.log")))?);
+        urls.push(format!("http://127.0.0.1:{}", rpc.parse::<u16>()? + i));
+    }
+    let figures = rt.block_on(async {
+        for u in &urls {
+            wait_ready(&HttpClientBuilder::default().build(u)?, 1).await?;
+        }
+        drive(&urls, 4242, txs).await
+    })?;
+    drop(procs);
+    Ok(figures)
+}
+
 /// Signature recoveries per second on one core (median of 5 rounds).
 fn recoveries_per_second() -> anyhow::Result<f64> {
     let key = LocalSigner::from_bytes(&keccak256(b"strata/bench/ecrecover"))?;
@@ -227,47 +273,27 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         dev_figures.p99.as_secs_f64() * 1e3
     );
 
-    // A 4-validator cluster.
-    let out = dir.path().join("net");
-    let (p2p, rpc) = (free_port_base(4).to_string(), free_port_base(4).to_string());
-    let status = Command::new(&bin)
-        .args([
-            "init",
-            "--out",
-            out.to_str().unwrap_or("net"),
-            "--validators",
-            "4",
-            "--chain-id",
-            "4242",
-            "--p2p-port",
-            &p2p,
-            "--rpc-port",
-            &rpc,
-        ])
-        .stdout(Stdio::null())
-        .status()?;
-    anyhow::ensure!(status.success(), "strata init failed");
-    let mut procs = Procs(Vec::new());
-    let mut urls = Vec::new();
-    for i in 0..4 {
-        let config = out.join(format!("validator-{i}/config.toml"));
-        let text = std::fs::read_to_string(&config)?.replace("block_time_ms = 500", "block_time_ms = 200");
-        std::fs::write(&config, text)?;
-        procs.0.push(spawn(&bin, &["run", "--config", config.to_str().unwrap_or("")], &dir.path().join(format!("v{i}.log")))?);
-        urls.push(format!("http://127.0.0.1:{}", rpc.parse::<u16>()? + i));
-    }
-    let cluster = rt.block_on(async {
-        for u in &urls {
-            wait_ready(&HttpClientBuilder::default().build(u)?, 1).await?;
-        }
-        drive(&urls, 4242, args.txs).await
-    })?;
-    drop(procs);
+    // A 4-validator cluster, the proposer rotating by height (the default), and the same
+    // cluster with a stable PBFT primary: what rotation costs.
+    let cluster = cluster_run(&bin, dir.path(), &rt, "by-height", args.txs)?;
     println!(
         "4-validator cluster on this machine: {:.0} committed tx/s, commit latency p50 {:.0} ms, p99 {:.0} ms",
         cluster.tps,
         cluster.p50.as_secs_f64() * 1e3,
         cluster.p99.as_secs_f64() * 1e3
+    );
+    let stable = cluster_run(&bin, dir.path(), &rt, "stable", args.txs)?;
+    println!(
+        "  baseline, the same cluster with a stable primary: {:.0} committed tx/s, commit latency p50 {:.0} ms, p99 {:.0} ms",
+        stable.tps,
+        stable.p50.as_secs_f64() * 1e3,
+        stable.p99.as_secs_f64() * 1e3
+    );
+    println!(
+        "  ratio rotation by height / stable primary: throughput {:.2}, latency p50 {:.2}, p99 {:.2}",
+        cluster.tps / stable.tps,
+        cluster.p50.as_secs_f64() / stable.p50.as_secs_f64(),
+        cluster.p99.as_secs_f64() / stable.p99.as_secs_f64()
     );
     println!("  ratio cluster / dev throughput: {:.2}", cluster.tps / dev_figures.tps);
     println!(

@@ -30,7 +30,7 @@ pub fn trust_root(genesis: Option<&Path>, validators: Option<&str>, chain_id: Op
     if let Some(path) = genesis {
         let g = strata_node::config::Genesis::load(path)?;
         return Ok(TrustRoot {
-            validators: ValidatorSet { validators: g.validators.iter().map(|v| v.address).collect() },
+            validators: ValidatorSet::new(g.validators.iter().map(|v| v.address).collect()),
             chain_id: g.chain_id,
             source: format!("the {} validators of {}", g.validators.len(), path.display()),
         });
@@ -43,12 +43,12 @@ pub fn trust_root(genesis: Option<&Path>, validators: Option<&str>, chain_id: Op
         let chain_id = chain_id.context("--validators needs --chain-id: the chain id is part of what is trusted")?;
         return Ok(TrustRoot {
             source: format!("{} validators given on the command line", validators.len()),
-            validators: ValidatorSet { validators },
+            validators: ValidatorSet::new(validators),
             chain_id,
         });
     }
     Ok(TrustRoot {
-        validators: ValidatorSet { validators: vec![strata_chain::dev_proposer()] },
+        validators: ValidatorSet::new(vec![strata_chain::dev_proposer()]),
         chain_id: chain_id.unwrap_or(strata_chain::DEV_CHAIN_ID),
         source: "the strata dev validator (pass --genesis or --validators for a network)".into(),
     })

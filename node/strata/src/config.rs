@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use strata_chain::{ChainSpec, FeeRecipient, FeeSplit, StorageClass};
 use strata_primitives::{Address, B256, LocalSigner, U256, hex, keys};
 
+use strata_primitives::ProposerRotation;
+
 use crate::{Error, Result};
 
 /// A validator in the genesis file.
@@ -42,6 +44,10 @@ pub struct Genesis {
     /// Split fees by storage class (NVMe 3 : SSD 2 : HDD 1) rather than equally.
     #[serde(default)]
     pub split_by_storage_class: bool,
+    /// How the proposer moves: `by-height` (round-robin by height, the default) or
+    /// `stable` (a PBFT primary that stays until a view change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposer_rotation: Option<String>,
 }
 
 impl Genesis {
@@ -80,7 +86,13 @@ impl Genesis {
                 return Err(Error::Config(format!("the genesis names validator {} more than once", v.address)));
             }
         }
-        spec.validators = strata_primitives::ValidatorSet::new(spec.fee_recipients.iter().map(|v| v.address).collect());
+        let rotation = match self.proposer_rotation.as_deref() {
+            None | Some("by-height") => ProposerRotation::ByHeight,
+            Some("stable") => ProposerRotation::Stable,
+            Some(other) => return Err(Error::Config(format!("unknown proposer rotation `{other}` (by-height or stable)"))),
+        };
+        spec.validators =
+            strata_primitives::ValidatorSet::new(spec.fee_recipients.iter().map(|v| v.address).collect()).with_rotation(rotation);
         spec.requires_certificates = true;
         spec.fee_split = if self.split_by_storage_class { FeeSplit::BY_STORAGE_CLASS } else { FeeSplit::Equal };
         Ok(spec)
@@ -232,6 +244,7 @@ pub fn init(opts: &InitOptions) -> Result<Vec<PathBuf>> {
             .map(|(i, (_, k))| GenesisValidator { address: k.address(), storage_class: classes[i % classes.len()].to_string() })
             .collect(),
         split_by_storage_class: false,
+        proposer_rotation: None,
     };
     let write = |p: PathBuf, text: String| std::fs::write(&p, text).map_err(|e| Error::Config(format!("{}: {e}", p.display())));
     write(opts.out.join("genesis.json"), serde_json::to_string_pretty(&genesis).map_err(|e| Error::Config(e.to_string()))?)?;

@@ -114,4 +114,6 @@ pub use crate::message::{
     new_view_digest, new_view_plan, pre_prepare_digest, prepare_digest, view_change_digest,
 };
 pub use crate::persist::Persisted;
-pub use strata_primitives::{CommitCertificate, FixedValidators, ValidatorSet, ValidatorSets, commit_digest, select_proposer};
+pub use strata_primitives::{
+    CommitCertificate, FixedValidators, ProposerRotation, ValidatorSet, ValidatorSets, commit_digest, select_proposer,
+};

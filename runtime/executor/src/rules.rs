@@ -378,9 +378,11 @@ mod tests {
         let r = rules(true);
         let check =
             |view| validate_header_against_parent(&child, parent.hash_slow(), &parent, &r, Check::Proposal { now: 100, view: Some(view) });
-        assert_eq!(check(0), Ok(()));
-        assert_eq!(check(4), Ok(()), "view 4 is validator 0's again (of 4)");
-        assert_eq!(check(1), Err(BlockError::WrongProposer { proposer: key(0).address(), view: 1, expected: key(1).address() }));
+        // The proposer rotates by height: validator (6 + view) mod 4.
+        assert_eq!(check(2), Ok(()));
+        assert_eq!(check(6), Ok(()), "view 6 is validator 0's again at height 6 (of 4)");
+        assert_eq!(check(3), Err(BlockError::WrongProposer { proposer: key(0).address(), view: 3, expected: key(1).address() }));
+        assert_eq!(check(0), Err(BlockError::WrongProposer { proposer: key(0).address(), view: 0, expected: key(2).address() }));
         // A certified block, or one re-proposed by a later view's primary, may come from
         // any validator of its height.
         assert_eq!(validate_header_against_parent(&child, parent.hash_slow(), &parent, &r, Check::Certified), Ok(()));

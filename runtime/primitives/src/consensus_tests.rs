@@ -37,6 +37,46 @@ mod tests {
     }
 
     #[test]
+    fn the_proposer_rotates_by_height_or_stays_with_the_view() {
+        let set = ValidatorSet::new(vec![Address::ZERO; 4]);
+        assert_eq!(set.rotation, ProposerRotation::ByHeight);
+        // By height: consecutive heights of one view have different proposers, and a view
+        // change at a height moves to the next one.
+        let by_height: Vec<u32> = (1..=5).map(|h| select_proposer(&set, h, 0)).collect();
+        assert_eq!(by_height, [1, 2, 3, 0, 1]);
+        assert_eq!(select_proposer(&set, 6, 1), 3);
+        assert_eq!(select_proposer(&set, u64::MAX, 1), 0);
+        // Stable: the view's primary at every height.
+        let stable = set.clone().with_rotation(ProposerRotation::Stable);
+        assert!((1..=5).all(|h| select_proposer(&stable, h, 2) == 2));
+        // The rotation is a chain parameter, not part of the set's encoding.
+        assert_eq!(alloy_rlp::encode(&set), alloy_rlp::encode(&stable));
+    }
+
+    #[test]
+    fn heartbeats_verify_only_for_their_key_chain_height_and_block() {
+        use crate::slots::{Heartbeat, LivenessRecord, heartbeat_digest};
+        let keys = signers(2);
+        let (chain_id, slot, height, block_hash) = (9, 3, 41, B256::repeat_byte(7));
+        let digest = heartbeat_digest(chain_id, slot, keys[0].address(), height, block_hash);
+        let signature = keys[0].sign_hash(&digest).unwrap().as_bytes();
+        let beat = Heartbeat { slot, key: keys[0].address(), height, block_hash, signature };
+        assert!(beat.verify_with(chain_id, &K256));
+        // Another chain, height, block, slot or claimed key: refused.
+        assert!(!beat.verify_with(chain_id + 1, &K256));
+        assert!(!Heartbeat { height: height + 1, ..beat }.verify_with(chain_id, &K256));
+        assert!(!Heartbeat { block_hash: B256::ZERO, ..beat }.verify_with(chain_id, &K256));
+        assert!(!Heartbeat { slot: 2, ..beat }.verify_with(chain_id, &K256));
+        assert!(!Heartbeat { key: keys[1].address(), ..beat }.verify_with(chain_id, &K256));
+        // A heartbeat is never a commit vote and vice versa (domain tags).
+        assert_ne!(digest, commit_digest(chain_id, height, 0, block_hash));
+        // The record's root commits to its heartbeats; an empty record is the zero root.
+        assert_eq!(LivenessRecord::default().root(), B256::ZERO);
+        let record = LivenessRecord { heartbeats: vec![beat] };
+        assert_eq!(record.root(), keccak256(alloy_rlp::encode(&record)));
+    }
+
+    #[test]
     fn index_of_and_get() {
         let keys = signers(4);
         let set = set_of(&keys);

@@ -23,13 +23,14 @@ pub mod transaction;
 #[cfg(test)]
 mod consensus_tests;
 
-pub use strata_protocol::{abi, account, audit, consensus, deploy, interfaces, nibbles, proof, rlp_item, system};
+pub use strata_protocol::{abi, account, audit, consensus, deploy, interfaces, nibbles, proof, rlp_item, slots, system};
 
 pub use account::{Account, EMPTY_ROOT_HASH, KECCAK_EMPTY};
 pub use alloy_primitives::{Address, B256, Bloom, Bytes, Log, LogData, Signature, U256, address, b256, hex, keccak256};
 pub use block::{Block, Header, HeaderExtension, SealedBlock};
 pub use consensus::{
-    CertSignature, CertificateError, CommitCertificate, FixedValidators, ValidatorSet, ValidatorSets, commit_digest, select_proposer,
+    CertSignature, CertificateError, CommitCertificate, FixedValidators, ProposerRotation, ValidatorSet, ValidatorSets, commit_digest,
+    select_proposer,
 };
 pub use error::{Error, Result};
 pub use keys::{DevKey, LocalSigner};

@@ -59,16 +59,43 @@ pub const COMMIT_DOMAIN: &str = "strata/commit/v1";
 
 /// The validators of a chain, in index order: a validator is named by its index
 /// (`u32`) in consensus messages and certificates.
+///
+/// Its RLP encoding is the address list only: the proposer rotation is a chain
+/// parameter, not part of what certificates and audits name.
 #[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct ValidatorSet {
     /// The validators' addresses; index `i` is validator `i`.
     pub validators: Vec<Address>,
+    /// How the proposer moves from height to height (see [`select_proposer`]).
+    #[rlp(skip)]
+    #[rlp(default)]
+    pub rotation: ProposerRotation,
+}
+
+/// How the proposer of a height is chosen among a [`ValidatorSet`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProposerRotation {
+    /// Round-robin by height, as CometBFT does: the proposer of `(height, view)` is
+    /// validator `(height + view) mod n`. Consecutive blocks come from different
+    /// proposers, so no one proposer decides for long which transactions and which
+    /// liveness evidence the chain records (the validator-slot switch rule counts on it).
+    #[default]
+    ByHeight,
+    /// The classic PBFT primary: validator `view mod n`, the same for every height until
+    /// a view change replaces it (kept as the baseline rotation is measured against).
+    Stable,
 }
 
 impl ValidatorSet {
-    /// A set of these validators, in this order.
+    /// A set of these validators, in this order, with the default rotation.
     pub fn new(validators: Vec<Address>) -> Self {
-        Self { validators }
+        Self { validators, rotation: ProposerRotation::default() }
+    }
+
+    /// This set with the proposer rotation `rotation`.
+    pub fn with_rotation(mut self, rotation: ProposerRotation) -> Self {
+        self.rotation = rotation;
+        self
     }
 
     /// Number of validators `n`.
@@ -111,11 +138,14 @@ impl ValidatorSet {
 
 /// The proposer (PBFT primary) of `view` at `height` among `set`: the one
 /// proposer-selection rule, used by the consensus core, the driver and block validation.
-/// Today validator `view % n` (the height does not rotate it); a validator set that
-/// changes by height changes who that is.
+/// By [`ValidatorSet::rotation`]: validator `(height + view) mod n` (round-robin by
+/// height), or `view mod n` (a stable primary). A validator set that changes by height
+/// changes who that is.
 pub fn select_proposer(set: &ValidatorSet, height: u64, view: u64) -> u32 {
-    let _ = height;
-    set.primary(view)
+    match set.rotation {
+        ProposerRotation::ByHeight => set.primary(height.wrapping_add(view)),
+        ProposerRotation::Stable => set.primary(view),
+    }
 }
 
 /// Where the validators of each height come from: the node implements it (today a

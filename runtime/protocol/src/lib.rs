@@ -25,12 +25,13 @@ pub mod interfaces;
 pub mod nibbles;
 pub mod proof;
 pub mod rlp_item;
+pub mod slots;
 pub mod system;
 
 pub use account::{Account, EMPTY_ROOT_HASH, KECCAK_EMPTY};
 pub use consensus::{
-    CertSignature, CertificateError, CommitCertificate, FixedValidators, Recover, ValidatorSet, ValidatorSets, commit_digest,
-    select_proposer,
+    CertSignature, CertificateError, CommitCertificate, FixedValidators, ProposerRotation, Recover, ValidatorSet, ValidatorSets,
+    commit_digest, select_proposer,
 };
 pub use error::{Error, Result};
 pub use header::{Header, HeaderExtension};

@@ -32,7 +32,7 @@ pub const RESOURCE_LOG_TOPIC: B256 = b256!("4fc35b47f53deeede1e8a6a7c1f5e73e53d1
 
 /// True for the accounts the runtime manages (exempt from quotas).
 pub fn is_system(address: &Address) -> bool {
-    *address == FEE_CONTRACT || *address == ARCHIVE_CONTRACT || *address == STORAGE_REGISTRY
+    *address == FEE_CONTRACT || *address == ARCHIVE_CONTRACT || *address == STORAGE_REGISTRY || *address == crate::slots::VALIDATOR_SLOTS
 }
 
 /// What remains in the hot state of an archived entry.

@@ -72,7 +72,7 @@ impl Cluster {
             configs.push(path);
         }
         let genesis = strata_node::config::Genesis::load(&out.join("genesis.json")).unwrap();
-        let validators = ValidatorSet { validators: genesis.validators.iter().map(|v| v.address).collect() };
+        let validators = ValidatorSet::new(genesis.validators.iter().map(|v| v.address).collect());
         let mut c = Self { _dir: dir, configs, procs: (0..n).map(|_| None).collect(), urls, validators };
         for i in 0..n as usize {
             c.start(i);

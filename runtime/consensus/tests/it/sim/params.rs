@@ -1,7 +1,7 @@
 //! What a simulation runs with ([`Params`]) and what it reports ([`Outcome`]).
 
 use std::sync::Arc;
-use strata_consensus::{DEFAULT_MAX_EARLY_BLOCK_BYTES, ValidatorSet, ValidatorSets};
+use strata_consensus::{DEFAULT_MAX_EARLY_BLOCK_BYTES, ProposerRotation, ValidatorSet, ValidatorSets};
 use strata_testdata::Rng;
 
 /// How a faulty validator misbehaves.
@@ -111,6 +111,9 @@ pub struct Params {
     pub max_early_block_bytes: u64,
     /// A validator replaced at a height (its new key's node runs as one more node).
     pub replace: Option<Replace>,
+    /// How the proposer moves between heights. Hand-written scenarios assume a stable
+    /// primary; the sweeps draw either.
+    pub rotation: ProposerRotation,
 }
 
 impl Params {
@@ -137,6 +140,7 @@ impl Params {
             build_ms: (1, 20),
             max_early_block_bytes: DEFAULT_MAX_EARLY_BLOCK_BYTES,
             replace: None,
+            rotation: ProposerRotation::Stable,
         }
     }
 
@@ -178,6 +182,7 @@ impl Params {
             p.byzantine.push((v, behaviours[(rng.next() % behaviours.len() as u64) as usize]));
         }
         p.byzantine.sort();
+        p.rotation = if rng.next().is_multiple_of(2) { ProposerRotation::ByHeight } else { ProposerRotation::Stable };
         p
     }
 }
