@@ -109,7 +109,17 @@ impl Chain {
             self.remove_from_pool(&dropped);
             return Ok(None);
         }
-        let pending = self.seal(builder.finish(), dropped, self.head_certificate()?)?;
+        let parent_certificate = self.head_certificate()?;
+        // With validator slots: the heartbeats this node holds for the head, and the switch
+        // rule on what the block observes.
+        let record = if self.spec.slots.is_some() { self.heartbeats_for(self.head().0) } else { Default::default() };
+        let seen = match self.observe(Err((env.number, env.proposer)), &parent_certificate, &record) {
+            Ok(seen) => seen,
+            Err(ValidateError::Node(e)) => return Err(e),
+            Err(ValidateError::Invalid(e)) => return Err(Error::Corrupt(format!("own liveness evidence refused: {e}"))),
+        };
+        builder.end_block(record, seen.as_ref())?;
+        let pending = self.seal(builder.finish(), dropped, parent_certificate)?;
         let block = pending.block.clone();
         self.inner.lock().pending.insert(block.hash, pending);
         Ok(Some(block))
@@ -154,7 +164,7 @@ impl Chain {
         let _guard = self.produce.lock();
         let (head_hash, head) = self.head();
         let h = &block.header;
-        let rules = self.spec.rules();
+        let rules = self.rules();
         rules::validate_header_against_parent(h, head_hash, &head, &rules, check)?;
         rules::validate_parent_certificate(h, head_hash, &head, parent_certificate, &rules)?;
         let mut env = self.next_env(h.timestamp)?;
@@ -163,6 +173,7 @@ impl Chain {
         if h.base_fee_per_gas != env.base_fee {
             return Err(BlockError::BaseFee { got: h.base_fee_per_gas, expected: env.base_fee }.into());
         }
+        let seen = self.observe(Ok(h), parent_certificate, &block.liveness)?;
         let senders = recover_senders(&block.transactions)?;
         let mut builder = BlockBuilder::new(env, self.latest_state(), self.vm.clone(), self.cold.clone(), self.payees.clone())?;
         for (index, (tx, sender)) in block.transactions.iter().zip(senders).enumerate() {
@@ -170,6 +181,7 @@ impl Chain {
                 return Err(BlockError::Transaction { index, hash: tx.hash(), reason: Box::new(reason) }.into());
             }
         }
+        builder.end_block(block.liveness.clone(), seen.as_ref())?;
         let pending = self.seal(builder.finish(), Vec::new(), parent_certificate.to_vec())?;
         let hash = pending.block.hash;
         if hash != block.header.hash_slow() {
@@ -214,8 +226,10 @@ impl Chain {
         {
             let mut inner = self.inner.lock();
             inner.head = (block.hash, block.header().clone());
-            // Other candidates for this height can never commit now.
+            // Other candidates for this height can never commit now, and heartbeats were
+            // for the old head.
             inner.pending.clear();
+            inner.heartbeats.clear();
             for h in &pending.dropped {
                 inner.mempool.remove(h);
             }

@@ -19,6 +19,7 @@ mod blocks;
 mod mempool;
 mod pools;
 mod service;
+mod slots;
 mod spec;
 mod store;
 
@@ -27,9 +28,10 @@ pub use blocks::{MAX_BLOCK_TXS, MAX_FUTURE_SECS};
 pub use mempool::{Mempool, MempoolConfig, PoolError};
 pub use pools::{ExecPools, run_on};
 pub use service::{Chain, ChainConfig, ConsensusStatus, StateUnavailable};
-pub use spec::{ChainSpec, DEV_CHAIN_ID, FeeRecipient, FeeSplit, StorageClass, dev_proposer, dev_validator_key};
+pub use slots::SlotSets;
+pub use spec::{ChainSpec, DEV_CHAIN_ID, FeeRecipient, FeeSplit, SlotGenesis, StorageClass, dev_proposer, dev_validator_key};
 pub use store::{BlockStore, TxLocation};
-pub use strata_executor::rules::{BlockError, Check};
+pub use strata_executor::rules::{BlockError, Check, HeartbeatError};
 
 /// Node-side failures (storage, corruption, misconfiguration). Invalid user input
 /// is never one of these: it is a [`SubmitError`] returned to the caller.

@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use parking_lot::Mutex;
 use strata_executor::Payees;
-use strata_primitives::{Account, Address, B256, EMPTY_ROOT_HASH, Header, SealedBlock};
+use strata_primitives::{Account, Address, B256, EMPTY_ROOT_HASH, Header, SealedBlock, ValidatorSets};
 use strata_state::{HistoricalState, StateDb, StateReader};
 use strata_storage::{SharedKv, WriteBatch};
 use strata_vm::{Vm, VmConfig};
@@ -78,6 +78,8 @@ pub(crate) struct Inner {
     pub(crate) head: (B256, Header),
     /// Executed blocks for the next height, by hash, waiting for their commit.
     pub(crate) pending: BTreeMap<B256, Pending>,
+    /// Sync nodes' heartbeats for the head, by slot (for the next block proposed here).
+    pub(crate) heartbeats: BTreeMap<u32, strata_primitives::slots::Heartbeat>,
 }
 
 /// A running chain: store, state, mempool and head. (Its fields are visible to the
@@ -107,6 +109,8 @@ pub struct Chain {
     pools: ExecPools,
     /// The fee contract's quotes on the head, for admission.
     pub(crate) quotes: QuoteMemo,
+    /// With validator slots: the sets of each height, from state.
+    pub(crate) sets: Option<Arc<dyn ValidatorSets>>,
 }
 
 /// The consensus view of this node, as its driver reports it.
@@ -166,7 +170,10 @@ impl Chain {
         let (blocks, _) = broadcast::channel(256);
         let (local_txs, _) = broadcast::channel(4096);
         let pools = ExecPools::new(&config, vm.stack_size()).map_err(|e| Error::Corrupt(format!("cannot start execution threads: {e}")))?;
-        Ok(Arc::new(Self {
+        let with_slots = spec.slots.is_some();
+        let rotation = spec.validators.rotation;
+        Ok(Arc::new_cyclic(|chain| Self {
+            sets: with_slots.then(|| Arc::new(crate::slots::SlotSets::new(chain.clone(), rotation)) as Arc<dyn ValidatorSets>),
             payees: spec.payees(),
             spec,
             proposer,
@@ -175,7 +182,7 @@ impl Chain {
             store,
             state,
             vm,
-            inner: Mutex::new(Inner { mempool: Mempool::new(config.pool), head, pending: BTreeMap::new() }),
+            inner: Mutex::new(Inner { mempool: Mempool::new(config.pool), head, pending: BTreeMap::new(), heartbeats: BTreeMap::new() }),
             produce: Mutex::new(()),
             blocks,
             local_txs,

@@ -5,6 +5,7 @@ use std::{collections::BTreeMap, sync::Arc};
 use strata_executor::{BlockEnv, Payees, rules::ChainRules, system::Prices};
 use strata_primitives::{
     Account, Address, B256, Block, EMPTY_ROOT_HASH, FixedValidators, Header, U256, ValidatorSet, ValidatorSets, keccak256, keys, roots,
+    slots::{SlotParams, SlotRecord},
 };
 use strata_state::{StateChanges, StateDb};
 use strata_storage::{MemKv, WriteBatch};
@@ -94,6 +95,20 @@ pub struct ChainSpec {
     /// true for every chain run by validators (dev included), so that a node syncing
     /// later can check each block. See [`ChainRules::requires_certificates`].
     pub requires_certificates: bool,
+    /// Validator slots with primary and backup machines (`None`: one machine per seat,
+    /// the genesis set at every height). Slot `i`'s primary is validator `i` of
+    /// [`ChainSpec::validators`]; the active keys then come from state
+    /// (see [`strata_primitives::slots`]).
+    pub slots: Option<SlotGenesis>,
+}
+
+/// The validator slots a genesis declares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotGenesis {
+    /// Window, cooldown, number of slots.
+    pub params: SlotParams,
+    /// The slots, primaries active.
+    pub slots: Vec<SlotRecord>,
 }
 
 impl ChainSpec {
@@ -118,6 +133,7 @@ impl ChainSpec {
             fee_split: FeeSplit::Equal,
             validators: ValidatorSet::new(vec![dev_proposer()]),
             requires_certificates: true,
+            slots: None,
         }
     }
 
@@ -180,6 +196,9 @@ impl ChainSpec {
             replicas: self.replicas(),
         };
         changes.extend(strata_executor::system::install(vm, Arc::new(scratch), env, self.admin, &self.prices)?);
+        if let Some(slots) = &self.slots {
+            changes.extend(strata_executor::slots::genesis(slots.params, slots.slots.clone()));
+        }
         Ok(changes)
     }
 
@@ -204,7 +223,7 @@ impl ChainSpec {
             liveness_root: B256::ZERO,
             extensions: Vec::new(),
         };
-        Ok(Block { header, transactions: Vec::new() })
+        Ok(Block { header, transactions: Vec::new(), liveness: Default::default() })
     }
 }
 

@@ -1,6 +1,8 @@
 //! The block store: headers, bodies, receipts and indexes, over [`KvStore`](strata_storage::KvStore).
 
-use strata_primitives::{B256, Block, Header, SealedBlock, StoredReceipt, TransactionSigned, rlp_item::decode_exact};
+use strata_primitives::{
+    B256, Block, Header, SealedBlock, StoredReceipt, TransactionSigned, rlp_item::decode_exact, slots::LivenessRecord,
+};
 use strata_storage::{Column, SharedKv, WriteBatch};
 
 use crate::{Error, Result};
@@ -25,6 +27,14 @@ pub struct BlockStore {
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Corrupt(format!("{what}: {e}"))
+}
+
+/// Key of block `number`'s liveness record in the bodies column: the number, then `L`
+/// (nine bytes: never a body's key).
+fn liveness_key(number: u64) -> [u8; 9] {
+    let mut key = [b'L'; 9];
+    key[..8].copy_from_slice(&number.to_be_bytes());
+    key
 }
 
 impl BlockStore {
@@ -67,12 +77,23 @@ impl BlockStore {
             .transpose()
     }
 
+    /// The liveness record block `number` carries (empty if none).
+    pub fn liveness(&self, number: u64) -> Result<LivenessRecord> {
+        Ok(self
+            .kv
+            .get(Column::Bodies, &liveness_key(number))?
+            .map(|v| decode_exact::<LivenessRecord>(&v).map_err(|e| corrupt("liveness record", e)))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
     /// The whole block at `number`, sealed.
     pub fn block(&self, number: u64) -> Result<Option<SealedBlock>> {
         let (Some(header), Some(transactions)) = (self.header(number)?, self.body(number)?) else {
             return Ok(None);
         };
-        Ok(Some(Block { header, transactions }.seal()))
+        let liveness = if header.liveness_root == B256::ZERO { LivenessRecord::default() } else { self.liveness(number)? };
+        Ok(Some(Block { header, transactions, liveness }.seal()))
     }
 
     /// Receipts of block `number`.
@@ -119,6 +140,9 @@ impl BlockStore {
         let number = block.number().to_be_bytes();
         batch.put(Column::Headers, number, block.header().encoded());
         batch.put(Column::Bodies, number, alloy_rlp::encode(&block.block.transactions));
+        if !block.block.liveness.heartbeats.is_empty() {
+            batch.put(Column::Bodies, liveness_key(block.number()), alloy_rlp::encode(&block.block.liveness));
+        }
         let mut encoded_receipts = Vec::new();
         alloy_rlp::encode_list::<_, StoredReceipt>(receipts, &mut encoded_receipts);
         batch.put(Column::Receipts, number, encoded_receipts);

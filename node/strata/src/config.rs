@@ -10,10 +10,13 @@ use std::{
 };
 
 use serde::{Deserialize, Serialize};
-use strata_chain::{ChainSpec, FeeRecipient, FeeSplit, StorageClass};
+use strata_chain::{ChainSpec, FeeRecipient, FeeSplit, SlotGenesis, StorageClass};
 use strata_primitives::{Address, B256, LocalSigner, U256, hex, keys};
 
-use strata_primitives::ProposerRotation;
+use strata_primitives::{
+    ProposerRotation,
+    slots::{SlotParams, SlotRecord},
+};
 
 use crate::{Error, Result};
 
@@ -24,6 +27,14 @@ pub struct GenesisValidator {
     pub address: Address,
     /// Declared storage: `nvme`, `ssd` or `hdd`.
     pub storage_class: String,
+    /// The seat's backup machine's key (its own key: the two machines never share one).
+    /// Any validator with a backup makes the chain's validator set a list of slots whose
+    /// active keys switch by the chain's rule (see `strata_primitives::slots`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<Address>,
+    /// Who may schedule planned switches of the slot (default: the primary's key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<Address>,
 }
 
 /// The genesis of a chain, as shared between validators.
@@ -48,6 +59,10 @@ pub struct Genesis {
     /// `stable` (a PBFT primary that stays until a view change).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proposer_rotation: Option<String>,
+    /// With validator slots: `N`, the blocks of evidence a switch needs (default: 20,
+    /// about 10 s of 500 ms blocks); the cooldown is `2N`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot_window: Option<u64>,
 }
 
 impl Genesis {
@@ -95,6 +110,31 @@ impl Genesis {
             strata_primitives::ValidatorSet::new(spec.fee_recipients.iter().map(|v| v.address).collect()).with_rotation(rotation);
         spec.requires_certificates = true;
         spec.fee_split = if self.split_by_storage_class { FeeSplit::BY_STORAGE_CLASS } else { FeeSplit::Equal };
+        if self.validators.iter().any(|v| v.backup.is_some()) {
+            for v in &self.validators {
+                if let Some(b) = v.backup
+                    && (!seen.insert(b) || b == Address::ZERO)
+                {
+                    return Err(Error::Config(format!("backup key {b} is another machine's key (each machine has its own)")));
+                }
+            }
+            let window = self.slot_window.unwrap_or_else(|| SlotParams::window_for_block_time(500));
+            let slots = self
+                .validators
+                .iter()
+                .zip(&spec.fee_recipients)
+                .map(|(v, r)| {
+                    let class = match r.storage_class {
+                        StorageClass::Nvme => 0,
+                        StorageClass::Ssd => 1,
+                        StorageClass::Hdd => 2,
+                    };
+                    SlotRecord::new(v.address, v.backup, v.address, class, v.operator.unwrap_or(v.address))
+                })
+                .collect::<Vec<_>>();
+            let params = SlotParams::new(slots.len() as u32, window);
+            spec.slots = Some(SlotGenesis { params, slots });
+        }
         Ok(spec)
     }
 }
@@ -241,10 +281,16 @@ pub fn init(opts: &InitOptions) -> Result<Vec<PathBuf>> {
         validators: keys_out
             .iter()
             .enumerate()
-            .map(|(i, (_, k))| GenesisValidator { address: k.address(), storage_class: classes[i % classes.len()].to_string() })
+            .map(|(i, (_, k))| GenesisValidator {
+                address: k.address(),
+                storage_class: classes[i % classes.len()].to_string(),
+                backup: None,
+                operator: None,
+            })
             .collect(),
         split_by_storage_class: false,
         proposer_rotation: None,
+        slot_window: None,
     };
     let write = |p: PathBuf, text: String| std::fs::write(&p, text).map_err(|e| Error::Config(format!("{}: {e}", p.display())));
     write(opts.out.join("genesis.json"), serde_json::to_string_pretty(&genesis).map_err(|e| Error::Config(e.to_string()))?)?;

@@ -310,7 +310,7 @@ impl Node {
         let (rpc_addr, rpc, metrics) = serve(&chain, served).await?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let driver_config = validator::DriverConfig {
-            validator_sets: spec.validator_sets(),
+            validator_sets: chain.validator_sets(),
             peers: spec.validators.len(),
             me,
             key,

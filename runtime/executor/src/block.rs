@@ -6,7 +6,9 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use strata_primitives::{
-    Account, Address, B256, Block, Bloom, Bytes, Header, RecoveredTx, StoredReceipt, TransactionSigned, U256, roots, system::payout_log,
+    Account, Address, B256, Block, Bloom, Bytes, Header, RecoveredTx, StoredReceipt, TransactionSigned, U256, roots,
+    slots::{LivenessRecord, Observation, Switch, end_of_block},
+    system::payout_log,
 };
 use strata_state::{StateChanges, StateReader};
 use strata_storage::{Column, SharedKv, WriteBatch};
@@ -18,7 +20,7 @@ use crate::{
     fees::{self, Schedule},
     message::{TxSpec, run_tx},
     session::Session,
-    system,
+    slots, system,
     validate::{InvalidTx, MAX_BLOCK_BYTES, validate_stateful, validate_stateless},
 };
 
@@ -60,6 +62,8 @@ pub struct BlockBuilder {
     gas_used: u64,
     /// Bytes of the transactions included so far.
     bytes: usize,
+    /// The heartbeats the block carries (see [`BlockBuilder::end_block`]).
+    liveness: LivenessRecord,
 }
 
 impl BlockBuilder {
@@ -91,6 +95,7 @@ impl BlockBuilder {
             receipts: Vec::new(),
             gas_used: 0,
             bytes: 0,
+            liveness: LivenessRecord::default(),
         })
     }
 
@@ -209,6 +214,35 @@ impl BlockBuilder {
         self.transactions.is_empty()
     }
 
+    /// The end of a block on a chain with validator slots, after its transactions: keeps
+    /// the liveness record the block carries and runs the switch rule
+    /// ([`strata_primitives::slots::end_of_block`]) on the slot state with what the block
+    /// observed (`seen`, from [`crate::rules::validate_liveness`]), writing the result.
+    /// Returns the switches decided (each in effect two blocks later). Without slots
+    /// (`seen` `None`) it only keeps the record, which must then be empty.
+    pub fn end_block(&mut self, record: LivenessRecord, seen: Option<&Observation>) -> Result<Vec<Switch>> {
+        self.liveness = record;
+        let Some(seen) = seen else { return Ok(Vec::new()) };
+        let Some(before) = slots::read(&*self.base)? else {
+            return Err(Error::Host("a liveness observation on a chain without validator slots".into()));
+        };
+        let mut after = before.clone();
+        let switches = end_of_block(&after.params, &mut after.slots, &mut after.window, seen);
+        slots::write(&after, Some(&before), &mut self.block);
+        for s in &switches {
+            tracing::info!(
+                slot = s.slot,
+                decided = s.decided,
+                effective = s.effective,
+                active = %s.active,
+                demoted = %s.demoted,
+                planned = s.planned,
+                "validator slot switch"
+            );
+        }
+        Ok(switches)
+    }
+
     /// Finishes the block. `state_root` is computed by the caller from the
     /// returned changes (it owns the state store).
     pub fn finish(self) -> ExecutedBlock {
@@ -233,6 +267,7 @@ impl BlockBuilder {
             receipts: self.receipts,
             changes: self.block,
             cold,
+            liveness: self.liveness,
         }
     }
 }
@@ -258,6 +293,8 @@ pub struct ExecutedBlock {
     pub gas_used: u64,
     /// Cold-store writes.
     pub cold: ColdWrites,
+    /// The heartbeats the block carries.
+    pub liveness: LivenessRecord,
 }
 
 impl ExecutedBlock {
@@ -277,9 +314,9 @@ impl ExecutedBlock {
             gas_used: self.gas_used,
             base_fee_per_gas: self.env.base_fee,
             parent_commit_hash: B256::ZERO,
-            liveness_root: B256::ZERO,
+            liveness_root: self.liveness.root(),
             extensions: Vec::new(),
         };
-        (Block { header, transactions: self.transactions }, self.receipts, self.changes, self.cold)
+        (Block { header, transactions: self.transactions, liveness: self.liveness }, self.receipts, self.changes, self.cold)
     }
 }

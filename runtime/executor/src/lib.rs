@@ -27,6 +27,7 @@ mod ops;
 pub mod rules;
 mod session;
 mod simulate;
+pub mod slots;
 pub mod system;
 mod validate;
 

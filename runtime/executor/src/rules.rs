@@ -7,10 +7,13 @@
 use std::sync::Arc;
 
 use strata_primitives::{
-    Address, B256, CertificateError, CommitCertificate, Header, ValidatorSet, ValidatorSets, keccak256, rlp_item, select_proposer,
+    Address, B256, CertificateError, CommitCertificate, Header, ValidatorSet, ValidatorSets,
+    consensus::K256,
+    keccak256, rlp_item, select_proposer,
+    slots::{Heartbeat, LivenessRecord, Observation, SlotRecord, SlotSeen, validator_set_at},
 };
 
-use crate::validate::InvalidTx;
+use crate::{slots::SlotState, validate::InvalidTx};
 
 /// How far ahead of a validator's clock a *proposal*'s timestamp may be (seconds).
 /// Blocks that already carry a valid certificate are not held to it: a validator whose
@@ -193,6 +196,147 @@ pub enum BlockError {
     /// Re-executing the block gives other header fields.
     #[error("re-execution disagrees with the proposal: {}", .0.join(", "))]
     ExecutionMismatch(Vec<&'static str>),
+    /// `livenessRoot` is not the root of the liveness record the block comes with.
+    #[error("livenessRoot {got} is not the root {expected} of the block's liveness record")]
+    LivenessRoot {
+        /// In the header.
+        got: B256,
+        /// Of the record.
+        expected: B256,
+    },
+    /// A heartbeat in the block's liveness record is not valid evidence.
+    #[error("heartbeat of slot {slot}: {reason}")]
+    Heartbeat {
+        /// The slot it names.
+        slot: u32,
+        /// Why it is refused.
+        reason: HeartbeatError,
+    },
+    /// A chain without validator slots has no liveness records.
+    #[error("this chain has no validator slots, but the block carries heartbeats")]
+    UnexpectedLiveness,
+}
+
+/// Why a heartbeat is refused (in a block, or when a sync node sends it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeartbeatError {
+    /// Not in strictly increasing slot order (a second heartbeat of one slot included).
+    #[error("heartbeats are not in strictly increasing slot order")]
+    Unordered,
+    /// No such slot.
+    #[error("no such slot")]
+    UnknownSlot,
+    /// The slot has no backup: nobody sends its heartbeats.
+    #[error("the slot has no backup machine")]
+    NoBackup,
+    /// Signed by another key than the slot's alternate (sync node) at that height.
+    #[error("key {got} is not the slot's sync node at this height ({expected})")]
+    WrongKey {
+        /// In the heartbeat.
+        got: Address,
+        /// The slot's alternate.
+        expected: Address,
+    },
+    /// For another height or block than the parent.
+    #[error("for block {height} {hash}, not the parent {parent_height} {parent_hash}")]
+    WrongBlock {
+        /// In the heartbeat.
+        height: u64,
+        /// In the heartbeat.
+        hash: B256,
+        /// The parent's height.
+        parent_height: u64,
+        /// The parent's hash.
+        parent_hash: B256,
+    },
+    /// The signature is not the key's over this heartbeat on this chain (forged, or for
+    /// another chain).
+    #[error("the signature does not verify")]
+    BadSignature,
+}
+
+/// Checks `beat` as evidence that slot `beat.slot`'s sync node followed block `height`
+/// (`hash`) on chain `chain_id`, with `slots` read from the state after a block within
+/// two heights of it (see [`strata_primitives::slots`]).
+pub fn validate_heartbeat(beat: &Heartbeat, slots: &[SlotRecord], chain_id: u64, height: u64, hash: B256) -> Result<(), HeartbeatError> {
+    let record = slots.get(usize::try_from(beat.slot).unwrap_or(usize::MAX)).ok_or(HeartbeatError::UnknownSlot)?;
+    let expected = record.alternate_at(height).ok_or(HeartbeatError::NoBackup)?;
+    if beat.key != expected {
+        return Err(HeartbeatError::WrongKey { got: beat.key, expected });
+    }
+    if beat.height != height || beat.block_hash != hash {
+        return Err(HeartbeatError::WrongBlock { height: beat.height, hash: beat.block_hash, parent_height: height, parent_hash: hash });
+    }
+    if !beat.verify_with(chain_id, &K256) {
+        return Err(HeartbeatError::BadSignature);
+    }
+    Ok(())
+}
+
+/// Checks the liveness record block `header` comes with, against its parent
+/// (`parent_hash`, `parent`), the parent certificate it carries (already checked by
+/// [`validate_parent_certificate`]) and the slot state after the parent (`slots`;
+/// `None` for a chain without slots), and returns what the block observed: the input
+/// of the switch rule. Evidence can be omitted by a proposer, never forged: every
+/// heartbeat must verify, and the active keys' liveness is read from the certificate.
+pub fn validate_liveness(
+    header: &Header,
+    parent_hash: B256,
+    parent: &Header,
+    parent_certificate: Option<&CommitCertificate>,
+    record: &LivenessRecord,
+    slots: Option<&SlotState>,
+    chain_id: u64,
+) -> Result<Option<Observation>, BlockError> {
+    let expected = record.root();
+    if header.liveness_root != expected {
+        return Err(BlockError::LivenessRoot { got: header.liveness_root, expected });
+    }
+    observe_liveness(header.number, header.proposer, parent_hash, parent, parent_certificate, record, slots, chain_id)
+}
+
+/// [`validate_liveness`] without the header (a proposer building block `number`): checks
+/// the heartbeats and returns the observation.
+#[allow(clippy::too_many_arguments)]
+pub fn observe_liveness(
+    number: u64,
+    proposer: Address,
+    parent_hash: B256,
+    parent: &Header,
+    parent_certificate: Option<&CommitCertificate>,
+    record: &LivenessRecord,
+    slots: Option<&SlotState>,
+    chain_id: u64,
+) -> Result<Option<Observation>, BlockError> {
+    let Some(state) = slots else {
+        return if record.heartbeats.is_empty() { Ok(None) } else { Err(BlockError::UnexpectedLiveness) };
+    };
+    let mut previous: Option<u32> = None;
+    for beat in &record.heartbeats {
+        if previous.is_some_and(|p| p >= beat.slot) {
+            return Err(BlockError::Heartbeat { slot: beat.slot, reason: HeartbeatError::Unordered });
+        }
+        previous = Some(beat.slot);
+        validate_heartbeat(beat, &state.slots, chain_id, parent.number, parent_hash)
+            .map_err(|reason| BlockError::Heartbeat { slot: beat.slot, reason })?;
+    }
+    let set = validator_set_at(&state.slots, number);
+    let proposer_slot = set.index_of(&proposer).ok_or(BlockError::UnknownProposer(proposer))?;
+    let seen = state
+        .slots
+        .iter()
+        .enumerate()
+        .map(|(i, slot)| {
+            let index = u32::try_from(i).unwrap_or(u32::MAX);
+            SlotSeen {
+                active: slot.active_at(parent.number),
+                // Genesis is not certified: nothing is known of block 0's signers.
+                active_alive: parent_certificate.is_none_or(|c| c.signatures.iter().any(|s| s.validator == index)),
+                alternate_alive: record.heartbeats.iter().any(|b| b.slot == index),
+            }
+        })
+        .collect();
+    Ok(Some(Observation { height: number, proposer: proposer_slot, slots: seen }))
 }
 
 /// Checks `header` against its parent (`parent_hash`, `parent`): lineage, chain id,

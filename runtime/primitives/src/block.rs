@@ -5,14 +5,18 @@ use alloc::vec::Vec;
 use alloy_primitives::B256;
 use alloy_rlp::{RlpDecodable, RlpEncodable};
 pub use strata_protocol::header::{Header, HeaderExtension};
+use strata_protocol::slots::LivenessRecord;
 
-/// A block: its header and its transactions.
+/// A block: its header, its transactions and its liveness record.
 #[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct Block {
     /// The header.
     pub header: Header,
     /// Transactions, in execution order.
     pub transactions: Vec<TransactionSigned>,
+    /// The sync nodes' heartbeats for the parent block (chains with validator slots;
+    /// empty otherwise), committed to by the header's `liveness_root`.
+    pub liveness: LivenessRecord,
 }
 
 impl Block {
