@@ -83,13 +83,14 @@ impl EthRpc {
     /// `into_rpc` gives only its namespace).
     pub fn into_rpc(self) -> RpcModule<EthRpc> {
         let mut module = EthApiServer::into_rpc(self.clone());
-        let namespaces: [jsonrpsee::Methods; 7] = [
+        let namespaces: [jsonrpsee::Methods; 8] = [
             EthStateApiServer::into_rpc(self.clone()).into(),
             EthCallApiServer::into_rpc(self.clone()).into(),
             EthBlockApiServer::into_rpc(self.clone()).into(),
             EthTransactionApiServer::into_rpc(self.clone()).into(),
             EthFilterApiServer::into_rpc(self.clone()).into(),
             EthPubSubApiServer::into_rpc(self.clone()).into(),
+            crate::slots::SlotsApiServer::into_rpc(self.clone()).into(),
             StrataApiServer::into_rpc(self).into(),
         ];
         for methods in namespaces {

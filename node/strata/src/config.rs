@@ -249,6 +249,10 @@ pub struct InitOptions {
     pub p2p_port: u16,
     /// First RPC port (validator i uses `rpc_port + i`).
     pub rpc_port: u16,
+    /// Give every seat a backup machine with its own key (validator slots): slot `i`'s
+    /// backup is machine `validators + i` (its ports follow the primaries') in
+    /// `validator-<i>-backup/`.
+    pub backups: bool,
 }
 
 /// Writes a testnet: `genesis.json` and, per validator, `validator-<i>/{config.toml,validator.key}`.
@@ -262,8 +266,9 @@ pub fn init(opts: &InitOptions) -> Result<Vec<PathBuf>> {
         return Err(Error::Config(format!("{} already holds a genesis; choose another --out", opts.out.display())));
     }
     std::fs::create_dir_all(&opts.out).map_err(|e| Error::Config(format!("{}: {e}", opts.out.display())))?;
+    let machines = if opts.backups { opts.validators.saturating_mul(2) } else { opts.validators };
     let mut keys_out = Vec::new();
-    for _ in 0..opts.validators {
+    for _ in 0..machines {
         let mut secret = [0u8; 32];
         getrandom::fill(&mut secret).map_err(|e| Error::Config(format!("no OS randomness: {e}")))?;
         let key = LocalSigner::from_bytes(&B256::from(secret)).map_err(|e| Error::Config(e.to_string()))?;
@@ -278,13 +283,13 @@ pub fn init(opts: &InitOptions) -> Result<Vec<PathBuf>> {
         timestamp: 0,
         admin: dev[0].signer.address(),
         alloc: dev.iter().map(|k| (k.signer.address(), (ether * U256::from(10_000u64)).to_string())).collect(),
-        validators: keys_out
+        validators: keys_out[..opts.validators as usize]
             .iter()
             .enumerate()
             .map(|(i, (_, k))| GenesisValidator {
                 address: k.address(),
                 storage_class: classes[i % classes.len()].to_string(),
-                backup: None,
+                backup: opts.backups.then(|| keys_out[opts.validators as usize + i].1.address()),
                 operator: None,
             })
             .collect(),
@@ -295,10 +300,13 @@ pub fn init(opts: &InitOptions) -> Result<Vec<PathBuf>> {
     let write = |p: PathBuf, text: String| std::fs::write(&p, text).map_err(|e| Error::Config(format!("{}: {e}", p.display())));
     write(opts.out.join("genesis.json"), serde_json::to_string_pretty(&genesis).map_err(|e| Error::Config(e.to_string()))?)?;
     let port = |base: u16, i: u32| base.checked_add(i as u16).ok_or_else(|| Error::Config("port out of range".into()));
-    let peers = (0..opts.validators).map(|i| Ok(SocketAddr::new(opts.host, port(opts.p2p_port, i)?))).collect::<Result<Vec<_>>>()?;
+    let peers = (0..machines).map(|i| Ok(SocketAddr::new(opts.host, port(opts.p2p_port, i)?))).collect::<Result<Vec<_>>>()?;
     let mut configs = Vec::new();
     for (i, (secret, _)) in keys_out.iter().enumerate() {
-        let dir = opts.out.join(format!("validator-{i}"));
+        let dir = match i.checked_sub(opts.validators as usize) {
+            Some(slot) => opts.out.join(format!("validator-{slot}-backup")),
+            None => opts.out.join(format!("validator-{i}")),
+        };
         std::fs::create_dir_all(&dir).map_err(|e| Error::Config(format!("{}: {e}", dir.display())))?;
         write(dir.join("validator.key"), hex::encode(secret))?;
         #[cfg(unix)]
@@ -345,6 +353,7 @@ mod tests {
             host: "127.0.0.1".parse().unwrap(),
             p2p_port: 31000,
             rpc_port: 9000,
+            backups: false,
         };
         let configs = init(&opts).unwrap();
         assert_eq!(configs.len(), 4);
@@ -369,6 +378,7 @@ mod tests {
             host: "127.0.0.1".parse().unwrap(),
             p2p_port: 31100,
             rpc_port: 9100,
+            backups: false,
         };
         let configs = init(&opts).unwrap();
         let c = ValidatorConfig::load(&configs[0]).unwrap();
@@ -376,5 +386,36 @@ mod tests {
         genesis.validators[3].address = genesis.validators[1].address;
         let e = genesis.spec().unwrap_err();
         assert!(e.to_string().contains("more than once"), "{e}");
+    }
+
+    #[test]
+    fn init_with_backups_writes_two_machines_per_slot_each_with_its_own_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = InitOptions {
+            out: dir.path().join("net"),
+            validators: 4,
+            chain_id: 4243,
+            host: "127.0.0.1".parse().unwrap(),
+            p2p_port: 31200,
+            rpc_port: 9200,
+            backups: true,
+        };
+        let configs = init(&opts).unwrap();
+        assert_eq!(configs.len(), 8);
+        assert!(configs[5].parent().unwrap().ends_with("validator-1-backup"));
+        let backup = ValidatorConfig::load(&configs[5]).unwrap();
+        assert_eq!((backup.rpc_addr.port(), backup.p2p_addr.port(), backup.peers.len()), (9205, 31205, 8));
+        let mut genesis = Genesis::load(&backup.genesis).unwrap();
+        let spec = genesis.spec().unwrap();
+        let slots = spec.slots.as_ref().expect("validator slots");
+        assert_eq!(slots.slots.len(), 4);
+        assert_eq!(slots.slots[1].backup, read_key(&backup.key_file).unwrap().address());
+        assert_eq!(slots.slots[1].primary, read_key(&ValidatorConfig::load(&configs[1]).unwrap().key_file).unwrap().address());
+        assert_eq!((slots.params.window, slots.params.cooldown), (20, 40));
+        // The set of every height names the primaries at genesis.
+        assert_eq!(spec.validators.validators, slots.slots.iter().map(|s| s.primary).collect::<Vec<_>>());
+        // One machine, one key: a backup reusing another machine's key is refused.
+        genesis.validators[2].backup = Some(genesis.validators[0].address);
+        assert!(genesis.spec().unwrap_err().to_string().contains("another machine's key"));
     }
 }

@@ -7,6 +7,7 @@
 pub mod config;
 pub mod metrics;
 pub mod multi;
+pub mod slot_roles;
 pub mod sync;
 pub mod validator;
 pub mod wire;
@@ -252,6 +253,7 @@ impl Node {
             empty_block_after,
             view_timeout_ms: 30_000,
             clock: Arc::new(validator::SystemClock),
+            slots: None,
         };
         let (hub, mut inboxes) = strata_network::mem::MemHub::new(1);
         let inbound = inboxes.remove(0);
@@ -273,23 +275,32 @@ impl Node {
         let genesis = config::Genesis::load(&config.genesis)?;
         let spec = genesis.spec()?;
         let key = config::read_key(&config.key_file)?;
-        let me = spec.validators.index_of(&key.address());
-        let me = me.ok_or_else(|| Error::Config(format!("{} is not a validator of this genesis", key.address())))?;
-        if config.peers.len() != spec.validators.len() {
-            return Err(Error::Config(format!("{} peer addresses for {} validators", config.peers.len(), spec.validators.len())));
+        // The machines the transport connects: validator (slot) `i`'s primary is peer `i`;
+        // with validator slots, slot `i`'s backup is peer `n + i`. `config.peers` lists
+        // their addresses in that order (backups of the slots that have one).
+        let n = spec.validators.len() as u32;
+        let mut machines: Vec<(u32, strata_primitives::Address)> =
+            spec.fee_recipients.iter().enumerate().map(|(i, v)| (i as u32, v.address)).collect();
+        if spec.slots.is_some() {
+            machines.extend(genesis.validators.iter().enumerate().filter_map(|(i, v)| v.backup.map(|b| (n + i as u32, b))));
         }
-        let peers: Vec<Peer> = spec
-            .fee_recipients
+        let machine = machines.iter().find(|(_, a)| *a == key.address()).map(|(i, _)| *i);
+        let machine = machine.ok_or_else(|| Error::Config(format!("{} is not a validator (or backup) of this genesis", key.address())))?;
+        let me = machine % n.max(1);
+        if config.peers.len() != machines.len() {
+            return Err(Error::Config(format!("{} peer addresses for {} machines", config.peers.len(), machines.len())));
+        }
+        let peers: Vec<Peer> = machines
             .iter()
             .zip(&config.peers)
-            .enumerate()
-            .map(|(i, (v, addr))| Peer { index: i as u32, address: v.address, addr: *addr })
+            .map(|((index, address), addr)| Peer { index: *index, address: *address, addr: *addr })
             .collect();
+        let backups: Option<Vec<bool>> = spec.slots.as_ref().map(|_| genesis.validators.iter().map(|v| v.backup.is_some()).collect());
         let cold_dir = config.cold_dir.clone().unwrap_or_else(|| config.data_dir.join("cold"));
         let chain = open_chain(&config.data_dir, cold_dir, spec.clone(), key.address(), config.retain_blocks, engine)?;
         let (network, inbound) = Network::start(NetworkConfig {
             chain_id: spec.chain_id,
-            me,
+            me: machine,
             key: key.clone(),
             listen: config.p2p_addr,
             validators: peers,
@@ -318,8 +329,12 @@ impl Node {
             empty_block_after: Some(Duration::from_millis(config.empty_block_ms)),
             view_timeout_ms: config.view_timeout_ms,
             clock: Arc::new(validator::SystemClock),
+            slots: backups.as_ref().map(|b| b.len() as u32),
         };
-        let transport: Arc<dyn Transport> = Arc::new(network.clone());
+        let transport: Arc<dyn Transport> = match backups {
+            Some(backups) => Arc::new(slot_roles::SlotTransport::new(Arc::new(network.clone()), backups)),
+            None => Arc::new(network.clone()),
+        };
         let driver = tokio::spawn(validator::run(chain.clone(), transport, inbound, driver_config, shutdown_rx));
         tracing::info!(me, rpc = %rpc_addr, p2p = %config.p2p_addr, "validator started");
         Ok(Self { chain, rpc_addr, rpc, driver, shutdown, network: Some(network), metrics })

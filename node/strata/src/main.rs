@@ -89,6 +89,11 @@ enum Command {
         /// First JSON-RPC port (validator i serves on this + i).
         #[arg(long, default_value_t = 8545)]
         rpc_port: u16,
+        /// Run every seat as a validator slot of two machines, each with its own key: a
+        /// primary and a backup (in validator-<i>-backup/, ports after the primaries'),
+        /// whose roles the chain switches when the active one stops signing.
+        #[arg(long)]
+        backups: bool,
     },
     /// Run one validator of a network from its config.toml (see `strata init`).
     Run {
@@ -254,8 +259,8 @@ async fn main() -> anyhow::Result<()> {
             };
             audit::verify_and_print(&answer, &root, expected)?;
         }
-        Command::Init { out, validators, chain_id, host, p2p_port, rpc_port } => {
-            let opts = strata_node::config::InitOptions { out: out.clone(), validators, chain_id, host, p2p_port, rpc_port };
+        Command::Init { out, validators, chain_id, host, p2p_port, rpc_port, backups } => {
+            let opts = strata_node::config::InitOptions { out: out.clone(), validators, chain_id, host, p2p_port, rpc_port, backups };
             let configs = strata_node::config::init(&opts)?;
             println!("Wrote {} (chain id {chain_id}) and {} validators:", out.join("genesis.json").display(), configs.len());
             for c in &configs {

@@ -58,6 +58,10 @@ pub struct DriverConfig {
     pub view_timeout_ms: u64,
     /// The date block timestamps come from.
     pub clock: Arc<dyn Clock>,
+    /// With validator slots whose machines the transport numbers apart (slot `i`'s
+    /// backup is peer `slots + i`, see [`crate::slot_roles`]): the number of slots, so
+    /// senders map back to slots. `None`: peers are validators.
+    pub slots: Option<u32>,
 }
 
 /// The date the driver stamps blocks with. Its timers (block time, view changes, sync)
@@ -124,6 +128,8 @@ struct Driver {
     sync: SyncPlanner,
     /// Peers whose sync request is being served (one at a time per peer).
     serving: Arc<Mutex<BTreeSet<u32>>>,
+    /// The head height this node last sent a heartbeat for (validator slots).
+    last_heartbeat: u64,
 }
 
 /// Runs a validator until `shutdown` turns true. `inbound`: messages from peers.
@@ -186,6 +192,7 @@ async fn drive(
         last_commit: Instant::now(),
         sync,
         serving: Arc::new(Mutex::new(BTreeSet::new())),
+        last_heartbeat: 0,
     };
     d.report_status();
     d.step(Input::Start).await?;
@@ -194,7 +201,10 @@ async fn drive(
     loop {
         tokio::select! {
             msg = inbound.recv() => match msg {
-                Some((from, bytes)) => d.on_wire(from, &bytes).await?,
+                Some((from, bytes)) => {
+                    let from = d.config.slots.and_then(|n| from.checked_rem(n)).unwrap_or(from);
+                    d.on_wire(from, &bytes).await?
+                }
                 None => return Ok(()),
             },
             Some(event) = event_rx.recv() => match event {
@@ -216,7 +226,10 @@ async fn drive(
                 d.sync_poll();
             }
             Ok(_) = pooled.recv() => d.maybe_propose().await?,
-            _ = poll.tick() => d.maybe_propose().await?,
+            _ = poll.tick() => {
+                d.maybe_heartbeat();
+                d.maybe_propose().await?
+            }
             _ = shutdown.changed() => return Ok(()),
         }
     }
@@ -502,8 +515,27 @@ impl Driver {
                 self.sync.claim(from, height);
                 self.sync_poll();
             }
+            Wire::Heartbeat(beat) => match self.chain.add_heartbeat(beat) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!(from, slot = beat.slot, height = beat.height, error = %e, "heartbeat refused"),
+                Err(e) => tracing::warn!(error = %e, "heartbeat not checked: node failure"),
+            },
         }
         Ok(())
+    }
+
+    /// As a slot's sync node (not active at the head's height), sends a heartbeat for
+    /// each new head to the other machines (the next proposer includes it).
+    fn maybe_heartbeat(&mut self) {
+        let head = self.chain.head().1.number;
+        if self.config.slots.is_none() || head <= self.last_heartbeat {
+            return;
+        }
+        self.last_heartbeat = head;
+        if let Some(beat) = crate::slot_roles::heartbeat_for(&self.chain, &self.config.key, self.config.me) {
+            tracing::debug!(slot = beat.slot, height = beat.height, "heartbeat sent");
+            self.net.broadcast(Wire::Heartbeat(beat).encode(self.chain_id));
+        }
     }
 
     /// A transaction a peer gossiped: the same size limit and admission as a client's,

@@ -3,7 +3,7 @@
 //! naming the chain it belongs to, and the block envelope the consensus core carries.
 
 use alloy_rlp::{RlpDecodable, RlpEncodable};
-use strata_primitives::{B256, Block, Bytes, rlp_item::decode_exact};
+use strata_primitives::{B256, Block, Bytes, rlp_item::decode_exact, slots::Heartbeat};
 
 /// Most blocks per sync response.
 pub const SYNC_BATCH: u64 = 32;
@@ -30,6 +30,8 @@ pub enum Wire {
     SyncResponse(Vec<CertifiedBlock>),
     /// The sender's committed height (announced periodically).
     Status(u64),
+    /// A sync node's heartbeat for its head (validator slots).
+    Heartbeat(Heartbeat),
 }
 
 /// A block as proposed and synced: the block and the parent certificate its header
@@ -72,6 +74,7 @@ impl Wire {
             Wire::SyncRequest(r) => (2, alloy_rlp::encode(r)),
             Wire::SyncResponse(v) => (3, alloy_rlp::encode(v)),
             Wire::Status(h) => (4, alloy_rlp::encode(h)),
+            Wire::Heartbeat(b) => (5, alloy_rlp::encode(b)),
         };
         let mut out = Vec::with_capacity(body.len() + 9);
         out.extend_from_slice(&chain_id.to_be_bytes());
@@ -94,6 +97,7 @@ impl Wire {
             2 => Wire::SyncRequest(decode_exact(body).ok()?),
             3 => Wire::SyncResponse(decode_exact(body).ok()?),
             4 => Wire::Status(decode_exact(body).ok()?),
+            5 => Wire::Heartbeat(decode_exact(body).ok()?),
             _ => return None,
         })
     }
@@ -111,6 +115,13 @@ mod tests {
             Wire::SyncRequest(SyncRequest { from: 5, limit: 32 }),
             Wire::SyncResponse(vec![CertifiedBlock { block: Bytes::from_static(b"b"), certificate: Bytes::from_static(b"x") }]),
             Wire::Status(42),
+            Wire::Heartbeat(Heartbeat {
+                slot: 1,
+                key: Default::default(),
+                height: 9,
+                block_hash: B256::repeat_byte(3),
+                signature: [7; 65],
+            }),
         ];
         for m in msgs {
             assert_eq!(Wire::decode(&m.encode(7), 7), Some(m.clone()));

@@ -170,6 +170,7 @@ fn start_with(n: u32, liar: Option<u32>, late: &[u32], noise: Option<(u64, u64, 
             empty_block_after: Some(Duration::from_millis(40)),
             view_timeout_ms: 1_000,
             clock: clock.clone(),
+            slots: None,
         };
         tokio::spawn(validator::run(chain.clone(), transport, inbox, config, rx.clone()));
         chains.push(chain);
@@ -264,6 +265,7 @@ async fn n2_gossiped_transactions_meet_the_size_limit_and_bounded_admission() {
         empty_block_after: None,
         view_timeout_ms: 60_000,
         clock: Arc::new(SystemClock),
+        slots: None,
     };
     let inbox = inboxes.remove(0);
     tokio::spawn(validator::run(chain.clone(), Arc::new(hub.endpoint(0)), inbox, config, rx));

@@ -10,6 +10,7 @@ mod hardening;
 mod inproc;
 mod rpc;
 mod rpc_logs;
+mod slots;
 mod state_rpc;
 mod storage_market;
 mod tcp_peers;

@@ -25,6 +25,7 @@ async fn n4_f1_a_peer_flooding_sync_requests_without_reading_stays_within_its_me
         host: "127.0.0.1".parse().unwrap(),
         p2p_port: crate::free_ports(4),
         rpc_port: 0,
+        backups: false,
     };
     let paths = init(&opts).unwrap();
     let mut nodes = Vec::new();

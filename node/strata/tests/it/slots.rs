@@ -1,0 +1,224 @@
+//! Validator slots with real processes: 4 slots × 2 machines (`strata init --backups`,
+//! eight `strata run`), each machine with its own key and RocksDB, TCP on 127.0.0.1.
+//! The active machine of a slot is killed with SIGKILL: its backup takes over after the
+//! chain's window of evidence and the chain keeps committing; then a second slot's
+//! active machine dies (the chain would halt without the first switch); the first
+//! primary comes back and follows as a sync node. Every certificate is checked against
+//! the keys active at its height, as the chain's state names them.
+
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+use strata_primitives::{Address, Bytes, CommitCertificate, ValidatorSet, rlp_item::decode_exact};
+
+use crate::{Rpc, rpc::hex_u128};
+
+const CHAIN_ID: u64 = 4343;
+/// Blocks of evidence a switch needs (the test chain's `slot_window`).
+const WINDOW: u64 = 4;
+
+struct Machines {
+    _dir: tempfile::TempDir,
+    configs: Vec<PathBuf>,
+    procs: Vec<Option<Child>>,
+    urls: Vec<String>,
+}
+
+impl Machines {
+    fn new(slots: u32) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("net");
+        let machines = slots * 2;
+        let p2p = crate::free_ports(machines as u16).to_string();
+        let rpc = crate::free_ports(machines as u16).to_string();
+        let status = Command::new(env!("CARGO_BIN_EXE_strata"))
+            .args(["init", "--out", out.to_str().unwrap(), "--validators", &slots.to_string(), "--backups"])
+            .args(["--chain-id", &CHAIN_ID.to_string(), "--p2p-port", &p2p, "--rpc-port", &rpc])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let genesis_path = out.join("genesis.json");
+        let mut genesis: Value = serde_json::from_str(&std::fs::read_to_string(&genesis_path).unwrap()).unwrap();
+        genesis["slot_window"] = WINDOW.into();
+        std::fs::write(&genesis_path, serde_json::to_string_pretty(&genesis).unwrap()).unwrap();
+        let mut configs = Vec::new();
+        let mut urls = Vec::new();
+        for m in 0..machines {
+            let name = if m < slots { format!("validator-{m}") } else { format!("validator-{}-backup", m - slots) };
+            let path = out.join(name).join("config.toml");
+            let text: String = std::fs::read_to_string(&path)
+                .unwrap()
+                .lines()
+                .map(|l| match l.split(" = ").next() {
+                    Some("block_time_ms") => "block_time_ms = 150".to_string(),
+                    Some("empty_block_ms") => "empty_block_ms = 150".to_string(),
+                    Some("view_timeout_ms") => "view_timeout_ms = 1000".to_string(),
+                    _ => l.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            std::fs::write(&path, text).unwrap();
+            urls.push(format!("http://{}", strata_node::config::ValidatorConfig::load(&path).unwrap().rpc_addr));
+            configs.push(path);
+        }
+        let mut m = Self { _dir: dir, configs, procs: (0..machines).map(|_| None).collect(), urls };
+        for i in 0..machines as usize {
+            m.start(i);
+        }
+        m
+    }
+
+    fn log(&self, i: usize) -> PathBuf {
+        self.configs[i].parent().unwrap().join("log")
+    }
+
+    fn start(&mut self, i: usize) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log(i)).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_strata"))
+            .args(["run", "--config", self.configs[i].to_str().unwrap()])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.procs[i] = Some(child);
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.procs[i].take() {
+            c.kill().unwrap(); // SIGKILL
+            c.wait().unwrap();
+        }
+    }
+
+    fn rpc(&self, i: usize) -> Rpc {
+        Rpc::new(&self.urls[i])
+    }
+
+    fn tail(&self, i: usize) -> String {
+        let text = std::fs::read_to_string(self.log(i)).unwrap_or_default();
+        // The last lines, without backtrace frames (a panic's message stays in view).
+        let frame = |l: &&str| {
+            let t = l.trim_start();
+            t.starts_with("at ") || t.split_once(": ").is_some_and(|(n, _)| n.parse::<u32>().is_ok())
+        };
+        let lines: Vec<&str> = text.lines().filter(|l| !frame(l)).collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    async fn height(&self, i: usize) -> u64 {
+        self.rpc(i).maybe("eth_blockNumber", vec![]).await.map_or(0, |v| hex_u128(&v) as u64)
+    }
+
+    async fn wait_height(&self, i: usize, height: u64, within: Duration) {
+        let deadline = Instant::now() + within;
+        while self.height(i).await < height {
+            assert!(Instant::now() < deadline, "machine {i} did not reach height {height} within {within:?}; log:\n{}", self.tail(i));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// `strata_validatorSlots` at `block` on machine `i`.
+    async fn slots(&self, i: usize, block: u64) -> Value {
+        self.rpc(i).call("strata_validatorSlots", vec![json!(format!("{block:#x}"))]).await
+    }
+
+    /// Waits until slot `slot`'s backup is active on machine `i`; returns the height of
+    /// the block whose end decided it.
+    async fn wait_switch(&self, i: usize, slot: usize, within: Duration) -> u64 {
+        let deadline = Instant::now() + within;
+        loop {
+            let head = self.height(i).await;
+            let s = self.slots(i, head).await;
+            if s["slots"][slot]["backupActive"] == json!(true) {
+                return hex_u128(&s["slots"][slot]["lastSwitch"]) as u64;
+            }
+            assert!(Instant::now() < deadline, "slot {slot} did not switch within {within:?}: {s}\nlog:\n{}", self.tail(i));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Every certificate of blocks `1..=height` on machine `i` verified against the keys
+    /// active at its height (from the state two blocks before), and those keys one per
+    /// slot; returns the signers' keys per height.
+    async fn verify_certificates(&self, i: usize, height: u64) -> Vec<Vec<Address>> {
+        let rpc = self.rpc(i);
+        let mut signers = Vec::new();
+        for h in 1..=height {
+            let slots = self.slots(i, h - 1).await;
+            let active: Vec<Address> =
+                slots["slots"].as_array().unwrap().iter().map(|s| s["active"].as_str().unwrap().parse().unwrap()).collect();
+            let cert = rpc.call("strata_getCommitCertificate", vec![json!(format!("{h:#x}"))]).await;
+            let raw: Bytes = cert["raw"].as_str().unwrap().parse().unwrap();
+            let cert = decode_exact::<CommitCertificate>(&raw).unwrap();
+            let set = ValidatorSet::new(active.clone());
+            cert.verify(&set, CHAIN_ID).unwrap_or_else(|e| panic!("certificate of block {h} against {active:?}: {e}"));
+            signers.push(cert.signatures.iter().map(|s| active[s.validator as usize]).collect());
+        }
+        signers
+    }
+}
+
+impl Drop for Machines {
+    fn drop(&mut self) {
+        for i in 0..self.procs.len() {
+            self.kill(i);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn n4x2_active_crash_backup_takes_over_and_the_chain_outlives_a_second_crash() {
+    let _serial = crate::exclusive().await;
+    let mut m = Machines::new(4);
+    let started = Instant::now();
+    m.wait_height(4, 6, Duration::from_secs(60)).await;
+    let genesis = m.slots(4, 0).await;
+    let primary2: Address = genesis["slots"][2]["primary"].as_str().unwrap().parse().unwrap();
+    let backup2: Address = genesis["slots"][2]["backup"].as_str().unwrap().parse().unwrap();
+
+    // The active machine of slot 2 dies.
+    let killed_at = m.height(0).await;
+    let killed = Instant::now();
+    m.kill(2);
+    let decided = m.wait_switch(0, 2, Duration::from_secs(90)).await;
+    m.wait_height(0, decided + 3, Duration::from_secs(60)).await;
+    let first_signed = {
+        let signers = m.verify_certificates(0, decided + 3).await;
+        (decided + 2..=decided + 3).find(|h| signers[*h as usize - 1].contains(&backup2)).expect("the backup signs once active")
+    };
+    println!(
+        "slot 2: primary killed at height {killed_at}, switch decided at {decided} (window {WINDOW}), backup signs from {first_signed}: \
+         {} blocks, {:.1} s after the kill",
+        first_signed - killed_at,
+        killed.elapsed().as_secs_f64()
+    );
+    assert!(decided <= killed_at + WINDOW + 6, "the switch came {} blocks after the kill", decided - killed_at);
+
+    // Slot 0's active machine dies too: 3 of 4 slots remain active, a quorum, only
+    // because slot 2 switched.
+    let before = m.height(1).await;
+    m.kill(0);
+    m.wait_height(1, before + 5, Duration::from_secs(90)).await;
+
+    // The first primary comes back: it follows as slot 2's sync node.
+    m.start(2);
+    let head = m.height(1).await;
+    m.wait_height(2, head, Duration::from_secs(60)).await;
+    let now = m.slots(1, m.height(1).await).await;
+    assert_eq!(now["slots"][2]["active"].as_str().unwrap().parse::<Address>().unwrap(), backup2, "the revived primary stays the alternate");
+
+    // No key of a slot ever signed at a height where it was not the slot's active key,
+    // and the two keys of slot 2 never both signed one height.
+    let end = m.height(1).await;
+    let signers = m.verify_certificates(1, end).await;
+    for (h, keys) in signers.iter().enumerate() {
+        assert!(!(keys.contains(&primary2) && keys.contains(&backup2)), "both keys of slot 2 at height {}", h + 1);
+    }
+    println!("8 machines, {end} blocks in {:.1} s, every certificate checked against its height's keys", started.elapsed().as_secs_f64());
+}
