@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
 # Starts a local validator cluster on 127.0.0.1 with one command:
-#   ./scripts/cluster.sh            # 4 validators (f = 1)
-#   ./scripts/cluster.sh 7          # 7 validators (f = 2)
-# Each validator has its own RocksDB under $STRATA_CLUSTER_DIR (default .strata/cluster)
-# and logs to validator-<i>/log there. The chain resumes if the directory exists;
-# delete it for a fresh genesis. Ctrl-C stops them all.
+#   ./scripts/cluster.sh              # 4 validators (f = 1)
+#   ./scripts/cluster.sh 7            # 7 validators (f = 2)
+#   ./scripts/cluster.sh 4 --backups  # 4 validator slots, each a primary and a backup
+#                                     # machine with its own key: 8 processes
+# Each machine has its own RocksDB under $STRATA_CLUSTER_DIR (default .strata/cluster)
+# and logs to validator-<i>[-backup]/log there. The chain resumes if the directory
+# exists; delete it for a fresh genesis. Ctrl-C stops them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 n="${1:-4}"
+backups=""
+if [ "${2:-}" = "--backups" ]; then backups="--backups"; fi
 dir="${STRATA_CLUSTER_DIR:-.strata/cluster}"
 cargo build --locked -p strata-node --bin strata
 bin="$CARGO_TARGET_DIR/debug/strata"
 if [ ! -f "$dir/genesis.json" ]; then
-  "$bin" init --out "$dir" --validators "$n" >/dev/null
+  "$bin" init --out "$dir" --validators "$n" $backups >/dev/null
 fi
-n="$(ls -d "$dir"/validator-* | wc -l)"
+machines=()
+for d in "$dir"/validator-*; do machines+=("$d"); done
 pids=()
 stop() {
   trap - EXIT INT TERM
@@ -23,14 +28,15 @@ stop() {
   wait 2>/dev/null || true
 }
 trap stop EXIT INT TERM
-for i in $(seq 0 $((n - 1))); do
-  "$bin" run --config "$dir/validator-$i/config.toml" >"$dir/validator-$i/log" 2>&1 &
+for d in "${machines[@]}"; do
+  "$bin" run --config "$d/config.toml" >"$d/log" 2>&1 &
   pids+=($!)
 done
-echo "cluster: $n validators, data in $dir (logs: $dir/validator-<i>/log)"
-for i in $(seq 0 $((n - 1))); do
-  rpc="$(grep '^rpc_addr' "$dir/validator-$i/config.toml" | cut -d'"' -f2)"
-  echo "  validator $i  JSON-RPC http://$rpc  (WebSocket ws://$rpc)  pid ${pids[$i]}"
+echo "cluster: ${#machines[@]} machines, data in $dir (logs: $dir/validator-<i>[-backup]/log)"
+for k in "${!machines[@]}"; do
+  d="${machines[$k]}"
+  rpc="$(grep '^rpc_addr' "$d/config.toml" | cut -d'"' -f2)"
+  echo "  $(basename "$d")  JSON-RPC http://$rpc  (WebSocket ws://$rpc)  pid ${pids[$k]}"
 done
 echo "chain id $(grep -o '"chain_id": [0-9]*' "$dir/genesis.json" | grep -o '[0-9]*$'); funded accounts: the strata dev test accounts"
 wait

@@ -247,6 +247,21 @@ impl Chain {
         Ok(block)
     }
 
+    /// Replaces the head's stored certificate by `certificate` (its RLP), one with more
+    /// signatures (late commit votes) for the same block: the next block this node
+    /// proposes names it. Ignored unless the head is block `height` with hash `hash`.
+    pub fn extend_head_certificate(&self, height: u64, hash: B256, certificate: &[u8]) -> Result<bool> {
+        let _guard = self.produce.lock();
+        let (head_hash, head) = self.head();
+        if head.number != height || head_hash != hash {
+            return Ok(false);
+        }
+        let mut batch = WriteBatch::new();
+        self.store.put_certificate(height, certificate, &mut batch);
+        self.kv.write(batch)?;
+        Ok(true)
+    }
+
     /// The certificate block `number` commits to (its parent's, as named in its header).
     pub fn parent_certificate_of(&self, number: u64) -> Result<Vec<u8>> {
         Ok(match number.checked_sub(1) {

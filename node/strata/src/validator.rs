@@ -309,6 +309,12 @@ impl Driver {
                     self.retry_later(Effect::Commit { height, block, hash, certificate });
                 }
             }
+            Effect::CertificateExtended { certificate } => {
+                let raw = alloy_rlp::encode(&certificate);
+                if let Err(e) = self.chain.extend_head_certificate(certificate.height, certificate.block_hash, &raw) {
+                    tracing::warn!(error = %e, height = certificate.height, "could not store the extended certificate");
+                }
+            }
             Effect::ViewChanged { view, primary } => {
                 tracing::info!(view, primary, me = self.config.me, "view changed");
                 self.report_status();

@@ -232,6 +232,13 @@ pub enum Effect {
         /// A quorum of commit signatures for it.
         certificate: CommitCertificate,
     },
+    /// A commit vote for the height just committed came after its certificate was
+    /// formed: here is the certificate with it (the next block names it, so the chain
+    /// records every key that voted in time — the liveness evidence of validator slots).
+    CertificateExtended {
+        /// The certificate, one signature more.
+        certificate: CommitCertificate,
+    },
     /// We entered a new view (information).
     ViewChanged {
         /// The view.
@@ -575,7 +582,11 @@ impl Core {
                     || news(self)
             }
             Message::Prepare(v) => (v.view == self.view && (in_window(v.height) || planned(v.height))) || news(self),
-            Message::Commit(v) => (v.view <= self.view.saturating_add(1) && (in_window(v.height) || planned(v.height))) || news(self),
+            Message::Commit(v) => {
+                (v.view <= self.view.saturating_add(1) && (in_window(v.height) || planned(v.height)))
+                    || self.extends_certificate(from, v)
+                    || news(self)
+            }
             Message::Checkpoint(c) => {
                 (c.height.is_multiple_of(self.interval) && c.height > self.stable_height() && c.height <= self.high_watermark())
                     || news(self)

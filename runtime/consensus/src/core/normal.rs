@@ -120,7 +120,29 @@ impl Core {
         self.log_at(v.height).prepares.entry(v.view).or_default().entry(from).or_insert((v.hash, signature));
     }
 
+    /// Whether `v` (by `from`) is a commit vote for the certificate of the height just
+    /// committed that it lacks.
+    pub(super) fn extends_certificate(&self, from: u32, v: &Vote) -> bool {
+        self.certificate.as_ref().is_some_and(|c| {
+            c.height.checked_add(1) == Some(self.height)
+                && (c.height, c.view, c.block_hash) == (v.height, v.view, v.hash)
+                && c.signatures.binary_search_by_key(&from, |s| s.validator).is_err()
+        })
+    }
+
     pub(super) fn on_commit(&mut self, from: u32, v: Vote, signature: [u8; 65]) {
+        if self.extends_certificate(from, &v) {
+            // A late vote (its signature checked against its height's set): the certificate
+            // the next block names gains it.
+            if let Some(cert) = self.certificate.as_mut()
+                && let Err(at) = cert.signatures.binary_search_by_key(&from, |s| s.validator)
+            {
+                cert.signatures.insert(at, CertSignature { validator: from, signature });
+                self.dirty = true;
+                self.effects.push(Effect::CertificateExtended { certificate: cert.clone() });
+            }
+            return;
+        }
         if v.view > self.view.saturating_add(1) || !self.vote_height_ok(v.height) {
             return;
         }

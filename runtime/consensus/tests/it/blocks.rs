@@ -232,3 +232,35 @@ fn the_block_to_decide_now_is_taken_over_the_budget() {
     assert_eq!(votes(&effects, false), vec![Vote { view: 0, height: 1, hash: now.1 }]);
     assert_eq!((c.held_block_bytes(), c.early_block_bytes()), (1000, 0));
 }
+
+#[test]
+fn a_late_commit_vote_extends_the_certificate_of_the_height_just_committed() {
+    // Validator 1 commits X at height 1 with the commits of 0, 1 (its own) and 2; then 3's
+    // commit arrives: the certificate the next block will name gains it, once.
+    let mut c = core_with(&Params::quiet(4), 1);
+    let (block, x) = make_block(1, 0, 0, 1, genesis());
+    feed(&mut c, signed(0, Message::PrePrepare(PrePrepare { view: 0, height: 1, hash: x, block: block.clone(), parent: None })));
+    let vote = Vote { view: 0, height: 1, hash: x };
+    feed(&mut c, signed(2, Message::Prepare(vote)));
+    feed(&mut c, signed(0, Message::Commit(vote)));
+    let effects = feed(&mut c, signed(2, Message::Commit(vote)));
+    assert_eq!(committed(&effects).len(), 1);
+    let extended = |effects: &[Effect]| -> Vec<Vec<u32>> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::CertificateExtended { certificate } => Some(certificate.signatures.iter().map(|s| s.validator).collect()),
+                _ => None,
+            })
+            .collect()
+    };
+    // A vote for another block, or from a validator already in it: nothing.
+    let (_, y) = make_block(1, 0, 0, 2, genesis());
+    assert!(extended(&feed(&mut c, signed(3, Message::Commit(Vote { hash: y, ..vote })))).is_empty());
+    assert!(extended(&feed(&mut c, signed(2, Message::Commit(vote)))).is_empty());
+    // The late vote: in, in validator order, and checked (a forged one is ignored).
+    let forged = SignedMessage { signature: sign(2, Message::Commit(vote)).signature, ..sign(3, Message::Commit(vote)) };
+    assert!(extended(&feed(&mut c, Input::Message(forged))).is_empty());
+    assert_eq!(extended(&feed(&mut c, signed(3, Message::Commit(vote)))), vec![vec![0, 1, 2, 3]]);
+    assert!(extended(&feed(&mut c, signed(3, Message::Commit(vote)))).is_empty(), "once");
+}

@@ -59,6 +59,15 @@ impl World {
                         self.failure.get_or_insert(e);
                     }
                 }
+                Effect::CertificateExtended { certificate } => {
+                    // Only ever for a block this node committed, and still a valid certificate.
+                    let committed = self.nodes[i].chain.get(certificate.height as usize).map(|c| c.hash);
+                    let set = self.sets.validators_at(certificate.height);
+                    let valid = set.is_some_and(|s| certificate.verify(&s, crate::sim::CHAIN_ID).is_ok());
+                    if committed != Some(certificate.block_hash) || !valid {
+                        self.failure.get_or_insert(format!("node {i}: bad extended certificate {certificate:?}"));
+                    }
+                }
                 Effect::ViewChanged { .. } => self.out.view_changes += 1,
                 Effect::Behind { height: _, peer } => {
                     let incarnation = self.nodes[i].incarnation;
