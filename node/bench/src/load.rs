@@ -39,7 +39,8 @@ impl Default for Args {
     }
 }
 
-struct Procs(Vec<Child>);
+/// Child processes, killed when dropped.
+pub struct Procs(pub Vec<Child>);
 
 impl Drop for Procs {
     fn drop(&mut self) {
@@ -64,7 +65,7 @@ fn free_port_base(n: u16) -> u16 {
     30_500
 }
 
-async fn call(client: &HttpClient, method: &str, params: Vec<Value>) -> anyhow::Result<Value> {
+pub(crate) async fn call(client: &HttpClient, method: &str, params: Vec<Value>) -> anyhow::Result<Value> {
     let mut p = ArrayParams::new();
     for v in params {
         p.insert(v)?;
@@ -72,11 +73,11 @@ async fn call(client: &HttpClient, method: &str, params: Vec<Value>) -> anyhow::
     Ok(client.request::<Value, _>(method, p).await?)
 }
 
-fn quantity(v: &Value) -> u64 {
+pub(crate) fn quantity(v: &Value) -> u64 {
     v.as_str().and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok()).unwrap_or(0)
 }
 
-async fn wait_ready(client: &HttpClient, min_height: u64) -> anyhow::Result<()> {
+pub(crate) async fn wait_ready(client: &HttpClient, min_height: u64) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         if let Ok(h) = call(client, "eth_blockNumber", vec![]).await
@@ -163,7 +164,7 @@ async fn drive(urls: &[String], chain_id: u64, n: usize) -> anyhow::Result<Figur
     Ok(Figures { tps: n as f64 / last_commit.duration_since(start).as_secs_f64(), p50: pct(50), p99: pct(99) })
 }
 
-fn strata_bin(args: &Args) -> PathBuf {
+pub(crate) fn strata_bin(args: &Args) -> PathBuf {
     args.strata.clone().unwrap_or_else(|| {
         std::env::current_exe().ok().and_then(|p| p.parent().map(|d| d.join("strata"))).unwrap_or_else(|| PathBuf::from("strata"))
     })
@@ -175,48 +176,78 @@ fn spawn(bin: &Path, args: &[&str], log: &Path) -> anyhow::Result<Child> {
 }
 
 /// Starts a 4-validator cluster (`strata init` + `strata run` processes) whose genesis
-/// rotates the proposer as `rotation` says, drives `txs` transfers through it, stops it.
-fn cluster_run(bin: &Path, dir: &Path, rt: &tokio::runtime::Runtime, rotation: &str, txs: usize) -> anyhow::Result<Figures> {
-    let out = dir.join(format!("net-{rotation}"));
-    let (p2p, rpc) = (free_port_base(4).to_string(), free_port_base(4).to_string());
-    let status = Command::new(bin)
-        .args([
-            "init",
-            "--out",
-            out.to_str().unwrap_or("net"),
-            "--validators",
-            "4",
-            "--chain-id",
-            "4242",
-            "--p2p-port",
-            &p2p,
-            "--rpc-port",
-            &rpc,
-        ])
-        .stdout(Stdio::null())
-        .status()?;
-    anyhow::ensure!(status.success(), "strata init failed");
+/// rotates the proposer as `rotation` says — each seat a slot of two machines with
+/// `backups` — drives `txs` transfers through it (the active machines), stops it.
+fn cluster_run(bin: &Path, dir: &Path, rt: &tokio::runtime::Runtime, rotation: &str, backups: bool, txs: usize) -> anyhow::Result<Figures> {
+    let name = format!("{rotation}{}", if backups { "-backups" } else { "" });
+    let (machines, _) =
+        start_cluster(bin, dir, &name, 4, backups, &[("block_time_ms", 200)], |genesis| genesis["proposer_rotation"] = rotation.into())?;
+    let figures = rt.block_on(async {
+        for u in &machines.urls {
+            wait_ready(&HttpClientBuilder::default().build(u)?, 1).await?;
+        }
+        drive(&machines.urls[..4], 4242, txs).await
+    })?;
+    drop(machines);
+    Ok(figures)
+}
+
+/// Running machines of a local cluster (killed when dropped).
+pub struct Cluster {
+    /// The processes, by machine index (slot `i`'s backup is `slots + i`).
+    pub procs: Procs,
+    /// Their JSON-RPC URLs.
+    pub urls: Vec<String>,
+}
+
+/// `strata init` (`--backups` if asked) of `slots` seats in `dir/name`, `edit` applied to
+/// the genesis, `settings` (`key = value` lines) replacing those of every machine's
+/// config, every machine started. Returns the cluster and the output directory.
+pub fn start_cluster(
+    bin: &Path,
+    dir: &Path,
+    name: &str,
+    slots: u16,
+    backups: bool,
+    settings: &[(&str, u64)],
+    edit: impl FnOnce(&mut Value),
+) -> anyhow::Result<(Cluster, PathBuf)> {
+    let out = dir.join(format!("net-{name}"));
+    let machines = if backups { slots * 2 } else { slots };
+    let (p2p, rpc) = (free_port_base(machines), free_port_base(machines));
+    let mut init = Command::new(bin);
+    init.args(["init", "--out", out.to_str().unwrap_or("net"), "--validators", &slots.to_string(), "--chain-id", "4242"]).args([
+        "--p2p-port",
+        &p2p.to_string(),
+        "--rpc-port",
+        &rpc.to_string(),
+    ]);
+    if backups {
+        init.arg("--backups");
+    }
+    anyhow::ensure!(init.stdout(Stdio::null()).status()?.success(), "strata init failed");
     let genesis_path = out.join("genesis.json");
     let mut genesis: Value = serde_json::from_str(&std::fs::read_to_string(&genesis_path)?)?;
-    genesis["proposer_rotation"] = rotation.into();
+    edit(&mut genesis);
     std::fs::write(&genesis_path, serde_json::to_string_pretty(&genesis)?)?;
     let mut procs = Procs(Vec::new());
     let mut urls = Vec::new();
-    for i in 0..4 {
-        let config = out.join(format!("validator-{i}/config.toml"));
-        let text = std::fs::read_to_string(&config)?.replace("block_time_ms = 500", "block_time_ms = 200");
+    for m in 0..machines {
+        let sub = if m < slots { format!("validator-{m}") } else { format!("validator-{}-backup", m - slots) };
+        let config = out.join(&sub).join("config.toml");
+        let text: String = std::fs::read_to_string(&config)?
+            .lines()
+            .map(|l| match settings.iter().find(|(k, _)| l.split(" = ").next() == Some(*k)) {
+                Some((k, v)) => format!("{k} = {v}"),
+                None => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
         std::fs::write(&config, text)?;
-        procs.0.push(spawn(bin, &["run", "--config", config.to_str().unwrap_or("")], &dir.join(format!("{rotation}-v{i}.log")))?);
-        urls.push(format!("http://127.0.0.1:{}", rpc.parse::<u16>()? + i));
+        procs.0.push(spawn(bin, &["run", "--config", config.to_str().unwrap_or("")], &dir.join(format!("{name}-{sub}.log")))?);
+        urls.push(format!("http://127.0.0.1:{}", rpc + m));
     }
-    let figures = rt.block_on(async {
-        for u in &urls {
-            wait_ready(&HttpClientBuilder::default().build(u)?, 1).await?;
-        }
-        drive(&urls, 4242, txs).await
-    })?;
-    drop(procs);
-    Ok(figures)
+    Ok((Cluster { procs, urls }, out))
 }
 
 /// Signature recoveries per second on one core (median of 5 rounds).
@@ -275,14 +306,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 
     // A 4-validator cluster, the proposer rotating by height (the default), and the same
     // cluster with a stable PBFT primary: what rotation costs.
-    let cluster = cluster_run(&bin, dir.path(), &rt, "by-height", args.txs)?;
+    let cluster = cluster_run(&bin, dir.path(), &rt, "by-height", false, args.txs)?;
     println!(
         "4-validator cluster on this machine: {:.0} committed tx/s, commit latency p50 {:.0} ms, p99 {:.0} ms",
         cluster.tps,
         cluster.p50.as_secs_f64() * 1e3,
         cluster.p99.as_secs_f64() * 1e3
     );
-    let stable = cluster_run(&bin, dir.path(), &rt, "stable", args.txs)?;
+    let stable = cluster_run(&bin, dir.path(), &rt, "stable", false, args.txs)?;
     println!(
         "  baseline, the same cluster with a stable primary: {:.0} committed tx/s, commit latency p50 {:.0} ms, p99 {:.0} ms",
         stable.tps,
@@ -294,6 +325,19 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         cluster.tps / stable.tps,
         cluster.p50.as_secs_f64() / stable.p50.as_secs_f64(),
         cluster.p99.as_secs_f64() / stable.p99.as_secs_f64()
+    );
+    let backups = cluster_run(&bin, dir.path(), &rt, "by-height", true, args.txs)?;
+    println!(
+        "4 validator slots with backups (8 machines): {:.0} committed tx/s, commit latency p50 {:.0} ms, p99 {:.0} ms",
+        backups.tps,
+        backups.p50.as_secs_f64() * 1e3,
+        backups.p99.as_secs_f64() * 1e3
+    );
+    println!(
+        "  ratio with backups / without: throughput {:.2} (goal >= 0.9), latency p50 {:.2}, p99 {:.2}",
+        backups.tps / cluster.tps,
+        backups.p50.as_secs_f64() / cluster.p50.as_secs_f64(),
+        backups.p99.as_secs_f64() / cluster.p99.as_secs_f64()
     );
     println!("  ratio cluster / dev throughput: {:.2}", cluster.tps / dev_figures.tps);
     println!(

@@ -6,6 +6,7 @@
 //! as a ratio, so a change of machine changes both sides.
 
 mod block_bound;
+mod failover;
 mod fees;
 mod load;
 mod sizes;
@@ -36,6 +37,9 @@ enum Bench {
     Load(load::Args),
     /// Contract sizes (counter, ERC-20) beside the previous release's and the goals.
     Sizes(sizes::Args),
+    /// Validator-slot failover: blocks and seconds from killing an active machine to its
+    /// backup's first signature, beside the switch rule's window.
+    Failover(failover::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -50,13 +54,15 @@ fn main() -> anyhow::Result<()> {
         Some(Bench::Fees(args)) => fees::run(&args),
         Some(Bench::Load(args)) => load::run(&args),
         Some(Bench::Sizes(args)) => sizes::run(&args),
+        Some(Bench::Failover(args)) => failover::run(&args),
         None => {
             sizes::run(&sizes::Args::default())?;
             state::run(&state::Args::default())?;
             vm::run(&vm::Args::default())?;
             block_bound::run(&block_bound::Args::default())?;
             fees::run(&fees::Args::default())?;
-            load::run(&load::Args::default())
+            load::run(&load::Args::default())?;
+            failover::run(&failover::Args::default())
         }
     }
 }

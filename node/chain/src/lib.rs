@@ -32,6 +32,8 @@ pub use slots::SlotSets;
 pub use spec::{ChainSpec, DEV_CHAIN_ID, FeeRecipient, FeeSplit, SlotGenesis, StorageClass, dev_proposer, dev_validator_key};
 pub use store::{BlockStore, TxLocation};
 pub use strata_executor::rules::{BlockError, Check, HeartbeatError};
+/// The slot state a chain keeps (see [`Chain::slot_state`]).
+pub use strata_executor::slots::SlotState as SlotStateView;
 
 /// Node-side failures (storage, corruption, misconfiguration). Invalid user input
 /// is never one of these: it is a [`SubmitError`] returned to the caller.

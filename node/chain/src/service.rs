@@ -199,6 +199,11 @@ impl Chain {
         &self.pools
     }
 
+    /// The address this node proposes (and, as a validator, signs) with.
+    pub fn local_address(&self) -> Address {
+        self.proposer
+    }
+
     /// The chain's configuration.
     pub fn spec(&self) -> &ChainSpec {
         &self.spec

@@ -189,6 +189,10 @@ mod tests {
                 .map(|(p, b)| SlotRecord::new(p.address(), Some(b.address()), p.address(), 0, p.address()))
                 .collect();
             spec.slots = Some(SlotGenesis { params: SlotParams::new(4, window), slots: records });
+            // The primaries operate their slots: funded, to send planned switches.
+            for p in &primaries {
+                spec.alloc.insert(p.address(), strata_primitives::U256::from(10u64).pow(strata_primitives::U256::from(21u64)));
+            }
             let chains = primaries
                 .iter()
                 .chain(&backups)
@@ -357,5 +361,70 @@ mod tests {
             Err(ValidateError::Invalid(BlockError::Heartbeat { reason: HeartbeatError::Unordered, .. }))
         ));
         assert_eq!(validator.validate(&block.block, &cert, Check::Certified).unwrap(), block.hash);
+    }
+
+    /// A transaction to the validator-slots account from `key` (submitted to every
+    /// machine's pool: whoever proposes includes it).
+    fn schedule_tx(net: &Net, key: &LocalSigner, nonce: u64, slot: u32, at: u64) -> B256 {
+        use alloy_sol_types::SolCall;
+        use strata_primitives::{TxKind, U256, interfaces::IValidatorSlots, slots::VALIDATOR_SLOTS, transaction::build};
+        let data = IValidatorSlots::scheduleSwitchCall { slot, atHeight: at }.abi_encode();
+        let tx = build::eip1559(CHAIN, nonce, TxKind::Call(VALIDATOR_SLOTS), U256::ZERO, data.into(), 100_000, 1_000_000_000_000, 0);
+        let raw = key.sign_transaction(tx).unwrap().encoded();
+        let mut hash = B256::ZERO;
+        for c in &net.chains {
+            hash = c.submit_raw(&raw, crate::TxOrigin::Local).unwrap();
+        }
+        hash
+    }
+
+    fn receipt_of(net: &Net, hash: B256) -> strata_primitives::StoredReceipt {
+        let c = &net.chains[0];
+        let at = c.store().tx_location(&hash).unwrap().expect("included");
+        c.store().receipts(at.block_number).unwrap().unwrap()[at.index as usize].clone()
+    }
+
+    #[test]
+    fn a_planned_switch_by_the_operator_happens_at_its_height_and_a_strangers_is_refused() {
+        let net = Net::new(3);
+        net.step(&[], &[0, 1, 2, 3]);
+        // A stranger (slot 1's backup key) and slot 0's operator asking for slot 1: refused
+        // on chain (reverted receipts), nothing planned.
+        let (funded, stranger) = (&net.primaries[0], &net.backups[1]);
+        let refused = schedule_tx(&net, funded, 0, 1, 10);
+        net.step(&[], &[0, 1, 2, 3]);
+        assert!(!receipt_of(&net, refused).success);
+        assert_eq!(net.chains[0].slot_state().unwrap().unwrap().slots[1].planned, 0);
+        let err = net.chains[0].submit_raw(
+            &stranger
+                .sign_transaction(strata_primitives::transaction::build::eip1559(
+                    CHAIN,
+                    0,
+                    strata_primitives::TxKind::Call(strata_primitives::slots::VALIDATOR_SLOTS),
+                    strata_primitives::U256::ZERO,
+                    Default::default(),
+                    100_000,
+                    1_000_000_000_000,
+                    0,
+                ))
+                .unwrap()
+                .encoded(),
+            crate::TxOrigin::Local,
+        );
+        assert!(err.is_err(), "an unfunded stranger cannot even pay for the request");
+
+        // Slot 1's operator plans a swap at height 8.
+        let head = net.chains[0].head().1.number;
+        let planned = schedule_tx(&net, &net.primaries[1], 0, 1, head + 5);
+        net.step(&[], &[0, 1, 2, 3]);
+        assert!(receipt_of(&net, planned).success);
+        assert_eq!(net.chains[0].slot_state().unwrap().unwrap().slots[1].planned, head + 5);
+        while net.chains[0].head().1.number < head + 6 {
+            net.step(&[], &[0, 1, 2, 3]);
+        }
+        assert_eq!(net.set_at(head + 4).validators[1], net.primaries[1].address());
+        assert_eq!(net.set_at(head + 5).validators[1], net.backups[1].address(), "in effect at the planned height");
+        let s = net.chains[0].slot_state().unwrap().unwrap();
+        assert_eq!((s.slots[1].planned, s.slots[1].last_switch), (0, head + 3));
     }
 }

@@ -30,8 +30,40 @@ pub fn render(chain: &Chain, rpc: &RpcMetrics) -> String {
     ] {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
     }
+    if let Ok(Some(slots)) = chain.slot_state() {
+        render_slots(&mut out, chain, &slots, head.number);
+    }
     rpc.render(&mut out);
     out
+}
+
+/// Validator-slot gauges: this machine's role, and per slot which key is active and
+/// when it last switched.
+fn render_slots(out: &mut String, chain: &Chain, slots: &strata_chain::SlotStateView, head: u64) {
+    let me = chain.local_address();
+    let next = head.saturating_add(1);
+    let role = slots.slots.iter().find(|s| s.holds(&me)).map(|s| u64::from(s.active_at(next) == me));
+    if let Some(role) = role {
+        let _ = writeln!(
+            out,
+            "# HELP strata_slot_role 1 if this machine's key is its slot's active key at the next height, 0 if it runs as the sync node.\n\
+             # TYPE strata_slot_role gauge\nstrata_slot_role {role}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP strata_slot_backup_active 1 if the slot's backup machine is the active one.\n# TYPE strata_slot_backup_active gauge"
+    );
+    for (i, s) in slots.slots.iter().enumerate() {
+        let _ = writeln!(out, "strata_slot_backup_active{{slot=\"{i}\"}} {}", u64::from(s.active_at(next) == s.backup && s.has_backup()));
+    }
+    let _ = writeln!(
+        out,
+        "# HELP strata_slot_last_switch Height of the block that decided the slot's last switch (0: never).\n# TYPE strata_slot_last_switch gauge"
+    );
+    for (i, s) in slots.slots.iter().enumerate() {
+        let _ = writeln!(out, "strata_slot_last_switch{{slot=\"{i}\"}} {}", s.last_switch);
+    }
 }
 
 /// Health: `200` with the head and peers when the node can make progress (a lone

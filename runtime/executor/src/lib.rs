@@ -27,6 +27,7 @@ mod ops;
 pub mod rules;
 mod session;
 mod simulate;
+mod slot_ops;
 pub mod slots;
 pub mod system;
 mod validate;

@@ -104,6 +104,14 @@ fn execute_message(
             let ctx = session.context(address, sender, value, false, 0);
             (contract, ctx, Entry::Deploy, ctor.to_vec(), gas.saturating_sub(deploy_gas), Some(address))
         }
+        TxKind::Call(to) if to == strata_primitives::slots::VALIDATOR_SLOTS => {
+            let result = crate::slot_ops::call(&mut session, sender, value, input, gas);
+            match &result {
+                Ok(r) if r.success => session.commit_top(),
+                _ => session.revert_top(),
+            }
+            return (session, result);
+        }
         TxKind::Call(to) => {
             let contract = match session.contract_at(&to) {
                 Ok(c) => c,

@@ -84,6 +84,19 @@ sol! {
 }
 
 sol! {
+    /// What a transaction to the validator-slots account ([`crate::slots::VALIDATOR_SLOTS`])
+    /// may ask: the runtime answers it natively (the account has no code).
+    #[derive(Debug, PartialEq, Eq)]
+    interface IValidatorSlots {
+        /// Schedules slot `slot`'s roles to swap from height `atHeight` (at least three
+        /// blocks after the transaction's): only the slot's operator may.
+        function scheduleSwitch(uint32 slot, uint64 atHeight) external;
+        /// Refused: the reason says why (not the operator, no backup, too soon, no slot).
+        error SwitchRefused(uint32 slot, string reason);
+    }
+}
+
+sol! {
     /// Refusals of the runtime's system ops (the archive contract passes them on).
     #[derive(Debug, PartialEq, Eq)]
     interface ISystemOps {

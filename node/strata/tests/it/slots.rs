@@ -26,6 +26,8 @@ struct Machines {
     configs: Vec<PathBuf>,
     procs: Vec<Option<Child>>,
     urls: Vec<String>,
+    /// Prometheus endpoints, by machine.
+    metrics: Vec<std::net::SocketAddr>,
 }
 
 impl Machines {
@@ -35,6 +37,7 @@ impl Machines {
         let machines = slots * 2;
         let p2p = crate::free_ports(machines as u16).to_string();
         let rpc = crate::free_ports(machines as u16).to_string();
+        let metrics = crate::free_ports(machines as u16);
         let status = Command::new(env!("CARGO_BIN_EXE_strata"))
             .args(["init", "--out", out.to_str().unwrap(), "--validators", &slots.to_string(), "--backups"])
             .args(["--chain-id", &CHAIN_ID.to_string(), "--p2p-port", &p2p, "--rpc-port", &rpc])
@@ -48,6 +51,7 @@ impl Machines {
         std::fs::write(&genesis_path, serde_json::to_string_pretty(&genesis).unwrap()).unwrap();
         let mut configs = Vec::new();
         let mut urls = Vec::new();
+        let mut metrics_urls = Vec::new();
         for m in 0..machines {
             let name = if m < slots { format!("validator-{m}") } else { format!("validator-{}-backup", m - slots) };
             let path = out.join(name).join("config.toml");
@@ -62,11 +66,13 @@ impl Machines {
                 })
                 .collect::<Vec<_>>()
                 .join("\n");
+            let text = format!("{text}\nmetrics_addr = \"127.0.0.1:{}\"\n", metrics + m as u16);
             std::fs::write(&path, text).unwrap();
+            metrics_urls.push(std::net::SocketAddr::from(([127, 0, 0, 1], metrics + m as u16)));
             urls.push(format!("http://{}", strata_node::config::ValidatorConfig::load(&path).unwrap().rpc_addr));
             configs.push(path);
         }
-        let mut m = Self { _dir: dir, configs, procs: (0..machines).map(|_| None).collect(), urls };
+        let mut m = Self { _dir: dir, configs, procs: (0..machines).map(|_| None).collect(), urls, metrics: metrics_urls };
         for i in 0..machines as usize {
             m.start(i);
         }
@@ -98,6 +104,12 @@ impl Machines {
 
     fn rpc(&self, i: usize) -> Rpc {
         Rpc::new(&self.urls[i])
+    }
+
+    /// The value of gauge `line` (name and labels) on machine `i`'s `/metrics`.
+    async fn gauge(&self, i: usize, line: &str) -> Option<u64> {
+        let (_, text) = crate::dev_node::http_get(self.metrics[i], "/metrics").await;
+        text.lines().find_map(|l| l.strip_prefix(line)?.strip_prefix(' ')?.parse().ok())
     }
 
     fn tail(&self, i: usize) -> String {
@@ -212,6 +224,11 @@ async fn n4x2_active_crash_backup_takes_over_and_the_chain_outlives_a_second_cra
     m.wait_height(2, head, Duration::from_secs(60)).await;
     let now = m.slots(1, m.height(1).await).await;
     assert_eq!(now["slots"][2]["active"].as_str().unwrap().parse::<Address>().unwrap(), backup2, "the revived primary stays the alternate");
+    // Operators see it: the roles and the switch on every machine's /metrics.
+    assert_eq!(m.gauge(6, "strata_slot_role").await, Some(1), "slot 2's backup is active");
+    assert_eq!(m.gauge(2, "strata_slot_role").await, Some(0), "slot 2's primary is the sync node");
+    assert_eq!(m.gauge(1, "strata_slot_backup_active{slot=\"2\"}").await, Some(1));
+    assert_eq!(m.gauge(1, "strata_slot_last_switch{slot=\"2\"}").await, Some(decided));
 
     // No key of a slot ever signed at a height where it was not the slot's active key,
     // and the two keys of slot 2 never both signed one height.
