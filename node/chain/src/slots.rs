@@ -104,8 +104,21 @@ impl Chain {
     /// the head's height, the head's hash, a valid signature), then kept for the next
     /// block this node proposes. A later heartbeat of the same slot replaces it.
     pub fn add_heartbeat(&self, beat: Heartbeat) -> Result<Result<(), HeartbeatError>> {
-        let Some(state) = self.slot_state()? else { return Ok(Err(HeartbeatError::UnknownSlot)) };
         let (hash, head) = self.head();
+        // Cheap refusals first: only the head's heartbeats are of use, and one per slot
+        // (a repeat of the one kept costs no signature recovery).
+        if beat.height != head.number || beat.block_hash != hash {
+            return Ok(Err(HeartbeatError::WrongBlock {
+                height: beat.height,
+                hash: beat.block_hash,
+                parent_height: head.number,
+                parent_hash: hash,
+            }));
+        }
+        if self.inner.lock().heartbeats.get(&beat.slot) == Some(&beat) {
+            return Ok(Ok(()));
+        }
+        let Some(state) = self.slot_state()? else { return Ok(Err(HeartbeatError::UnknownSlot)) };
         if let Err(e) = validate_heartbeat(&beat, &state.slots, self.spec.chain_id, head.number, hash) {
             return Ok(Err(e));
         }

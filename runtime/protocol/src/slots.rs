@@ -318,32 +318,22 @@ pub fn end_of_block(params: &SlotParams, slots: &mut [SlotRecord], window: &mut 
             _ => slot.streak = 0,
         }
         let spaced = |slot: &SlotRecord, gap: u64| slot.last_switch == 0 || h.saturating_sub(slot.last_switch) >= gap;
-        let index = u32::try_from(i).unwrap_or(u32::MAX);
         let planned_due = slot.planned != 0 && slot.planned <= h.saturating_add(2);
-        if planned_due && spaced(slot, MIN_SWITCH_SPACING) {
-            let demoted = slot.active();
-            slot.swap(h);
-            slot.planned = 0;
-            switches.push(Switch {
-                slot: index,
-                decided: h,
-                effective: h.saturating_add(2),
-                active: slot.active(),
-                demoted,
-                planned: true,
-            });
+        // A due plan first (it waits out only the minimal spacing), else the liveness rule.
+        let planned = if planned_due && spaced(slot, MIN_SWITCH_SPACING) {
+            true
         } else if slot.streak >= params.window && enough_proposers && spaced(slot, params.cooldown.max(MIN_SWITCH_SPACING)) {
-            let demoted = slot.active();
-            slot.swap(h);
-            switches.push(Switch {
-                slot: index,
-                decided: h,
-                effective: h.saturating_add(2),
-                active: slot.active(),
-                demoted,
-                planned: false,
-            });
+            false
+        } else {
+            continue;
+        };
+        let demoted = slot.active();
+        slot.swap(h);
+        if planned {
+            slot.planned = 0;
         }
+        let index = u32::try_from(i).unwrap_or(u32::MAX);
+        switches.push(Switch { slot: index, decided: h, effective: h.saturating_add(2), active: slot.active(), demoted, planned });
     }
     switches
 }

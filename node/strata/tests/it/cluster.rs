@@ -6,13 +6,12 @@
 
 use std::{
     collections::BTreeMap,
-    path::PathBuf,
-    process::{Child, Command, Stdio},
+    process::Command,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use parking_lot::Mutex;
@@ -22,17 +21,32 @@ use strata_primitives::{
     Address, B256, Bytes, CommitCertificate, TxKind, U256, ValidatorSet, hex, rlp_item::decode_exact, transaction::build,
 };
 
-use crate::{Rpc, rpc::hex_u128};
+use crate::{
+    Rpc,
+    procs::{Procs, set_config},
+    rpc::hex_u128,
+};
 
 const CHAIN_ID: u64 = 4242;
 
 /// A local cluster of validator processes.
 struct Cluster {
-    _dir: tempfile::TempDir,
-    configs: Vec<PathBuf>,
-    procs: Vec<Option<Child>>,
-    urls: Vec<String>,
+    procs: Procs,
     validators: ValidatorSet,
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Cluster {
+    type Target = Procs;
+    fn deref(&self) -> &Procs {
+        &self.procs
+    }
+}
+
+impl std::ops::DerefMut for Cluster {
+    fn deref_mut(&mut self) -> &mut Procs {
+        &mut self.procs
+    }
 }
 
 fn strata(args: &[&str]) -> String {
@@ -55,88 +69,18 @@ impl Cluster {
         for i in 0..n {
             let path = out.join(format!("validator-{i}/config.toml"));
             // Fast blocks and short timeouts, so faults resolve within the test's bounds.
-            let text = std::fs::read_to_string(&path).unwrap();
-            let text: String = text
-                .lines()
-                .map(|l| match l.split(" = ").next() {
-                    Some("block_time_ms") => "block_time_ms = 200".to_string(),
-                    Some("empty_block_ms") => "empty_block_ms = 700".to_string(),
-                    Some("view_timeout_ms") => "view_timeout_ms = 2500".to_string(),
-                    _ => l.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join("\n");
-            std::fs::write(&path, text).unwrap();
+            set_config(&path, &[("block_time_ms", "200"), ("empty_block_ms", "700"), ("view_timeout_ms", "2500")]);
             let config = strata_node::config::ValidatorConfig::load(&path).unwrap();
             urls.push(format!("http://{}", config.rpc_addr));
             configs.push(path);
         }
         let genesis = strata_node::config::Genesis::load(&out.join("genesis.json")).unwrap();
         let validators = ValidatorSet::new(genesis.validators.iter().map(|v| v.address).collect());
-        let mut c = Self { _dir: dir, configs, procs: (0..n).map(|_| None).collect(), urls, validators };
+        let mut c = Self { procs: Procs::new(configs, urls), validators, _dir: dir };
         for i in 0..n as usize {
             c.start(i);
         }
         c
-    }
-
-    fn log(&self, i: usize) -> PathBuf {
-        self.configs[i].parent().unwrap().join("log")
-    }
-
-    fn start(&mut self, i: usize) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log(i)).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_strata"))
-            .args(["run", "--config", self.configs[i].to_str().unwrap()])
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn a validator");
-        self.procs[i] = Some(child);
-    }
-
-    fn kill(&mut self, i: usize) {
-        if let Some(mut c) = self.procs[i].take() {
-            c.kill().unwrap(); // SIGKILL: no shutdown path runs
-            c.wait().unwrap();
-        }
-    }
-
-    fn signal(&self, i: usize, sig: &str) {
-        let pid = self.procs[i].as_ref().expect("running").id().to_string();
-        assert!(Command::new("kill").args([sig, &pid]).status().unwrap().success());
-    }
-
-    fn rpc(&self, i: usize) -> Rpc {
-        Rpc::new(&self.urls[i])
-    }
-
-    async fn try_height(&self, i: usize) -> Option<u64> {
-        self.rpc(i).maybe("eth_blockNumber", vec![]).await.map(|v| hex_u128(&v) as u64)
-    }
-
-    /// Waits until validator `i` has committed `height`.
-    async fn wait_height(&self, i: usize, height: u64, within: Duration) {
-        let deadline = Instant::now() + within;
-        loop {
-            if self.try_height(i).await.is_some_and(|h| h >= height) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "validator {i} did not reach height {height} within {within:?}; log:\n{}", self.tail(i));
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn tail(&self, i: usize) -> String {
-        let text = std::fs::read_to_string(self.log(i)).unwrap_or_default();
-        // The last lines, without backtrace frames (a panic's message stays in view).
-        let frame = |l: &&str| {
-            let t = l.trim_start();
-            t.starts_with("at ") || t.split_once(": ").is_some_and(|(n, _)| n.parse::<u32>().is_ok())
-        };
-        let lines: Vec<&str> = text.lines().filter(|l| !frame(l)).collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
     async fn primary(&self, i: usize) -> usize {
@@ -172,17 +116,6 @@ impl Cluster {
             hashes.push(hash);
         }
         hashes
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for i in 0..self.procs.len() {
-            if let Some(c) = self.procs[i].as_ref() {
-                let _ = Command::new("kill").args(["-CONT", &c.id().to_string()]).status();
-            }
-            self.kill(i);
-        }
     }
 }
 

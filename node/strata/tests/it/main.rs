@@ -8,6 +8,7 @@ mod crash;
 mod dev_node;
 mod hardening;
 mod inproc;
+mod procs;
 mod rpc;
 mod rpc_logs;
 mod slots;

@@ -7,27 +7,40 @@
 //! the keys active at its height, as the chain's state names them.
 
 use std::{
-    path::PathBuf,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
 use serde_json::{Value, json};
 use strata_primitives::{Address, Bytes, CommitCertificate, ValidatorSet, rlp_item::decode_exact};
 
-use crate::{Rpc, rpc::hex_u128};
+use crate::{
+    procs::{Procs, set_config},
+    rpc::hex_u128,
+};
 
 const CHAIN_ID: u64 = 4343;
 /// Blocks of evidence a switch needs (the test chain's `slot_window`).
 const WINDOW: u64 = 4;
 
 struct Machines {
-    _dir: tempfile::TempDir,
-    configs: Vec<PathBuf>,
-    procs: Vec<Option<Child>>,
-    urls: Vec<String>,
+    procs: Procs,
     /// Prometheus endpoints, by machine.
     metrics: Vec<std::net::SocketAddr>,
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Machines {
+    type Target = Procs;
+    fn deref(&self) -> &Procs {
+        &self.procs
+    }
+}
+
+impl std::ops::DerefMut for Machines {
+    fn deref_mut(&mut self) -> &mut Procs {
+        &mut self.procs
+    }
 }
 
 impl Machines {
@@ -55,55 +68,19 @@ impl Machines {
         for m in 0..machines {
             let name = if m < slots { format!("validator-{m}") } else { format!("validator-{}-backup", m - slots) };
             let path = out.join(name).join("config.toml");
-            let text: String = std::fs::read_to_string(&path)
-                .unwrap()
-                .lines()
-                .map(|l| match l.split(" = ").next() {
-                    Some("block_time_ms") => "block_time_ms = 150".to_string(),
-                    Some("empty_block_ms") => "empty_block_ms = 150".to_string(),
-                    Some("view_timeout_ms") => "view_timeout_ms = 1000".to_string(),
-                    _ => l.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join("\n");
+            set_config(&path, &[("block_time_ms", "150"), ("empty_block_ms", "150"), ("view_timeout_ms", "1000")]);
+            let text = std::fs::read_to_string(&path).unwrap();
             let text = format!("{text}\nmetrics_addr = \"127.0.0.1:{}\"\n", metrics + m as u16);
             std::fs::write(&path, text).unwrap();
             metrics_urls.push(std::net::SocketAddr::from(([127, 0, 0, 1], metrics + m as u16)));
             urls.push(format!("http://{}", strata_node::config::ValidatorConfig::load(&path).unwrap().rpc_addr));
             configs.push(path);
         }
-        let mut m = Self { _dir: dir, configs, procs: (0..machines).map(|_| None).collect(), urls, metrics: metrics_urls };
+        let mut m = Self { procs: Procs::new(configs, urls), metrics: metrics_urls, _dir: dir };
         for i in 0..machines as usize {
             m.start(i);
         }
         m
-    }
-
-    fn log(&self, i: usize) -> PathBuf {
-        self.configs[i].parent().unwrap().join("log")
-    }
-
-    fn start(&mut self, i: usize) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log(i)).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_strata"))
-            .args(["run", "--config", self.configs[i].to_str().unwrap()])
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.procs[i] = Some(child);
-    }
-
-    fn kill(&mut self, i: usize) {
-        if let Some(mut c) = self.procs[i].take() {
-            c.kill().unwrap(); // SIGKILL
-            c.wait().unwrap();
-        }
-    }
-
-    fn rpc(&self, i: usize) -> Rpc {
-        Rpc::new(&self.urls[i])
     }
 
     /// The value of gauge `line` (name and labels) on machine `i`'s `/metrics`.
@@ -112,27 +89,8 @@ impl Machines {
         text.lines().find_map(|l| l.strip_prefix(line)?.strip_prefix(' ')?.parse().ok())
     }
 
-    fn tail(&self, i: usize) -> String {
-        let text = std::fs::read_to_string(self.log(i)).unwrap_or_default();
-        // The last lines, without backtrace frames (a panic's message stays in view).
-        let frame = |l: &&str| {
-            let t = l.trim_start();
-            t.starts_with("at ") || t.split_once(": ").is_some_and(|(n, _)| n.parse::<u32>().is_ok())
-        };
-        let lines: Vec<&str> = text.lines().filter(|l| !frame(l)).collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
-
     async fn height(&self, i: usize) -> u64 {
         self.rpc(i).maybe("eth_blockNumber", vec![]).await.map_or(0, |v| hex_u128(&v) as u64)
-    }
-
-    async fn wait_height(&self, i: usize, height: u64, within: Duration) {
-        let deadline = Instant::now() + within;
-        while self.height(i).await < height {
-            assert!(Instant::now() < deadline, "machine {i} did not reach height {height} within {within:?}; log:\n{}", self.tail(i));
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
     }
 
     /// `strata_validatorSlots` at `block` on machine `i`.
@@ -173,14 +131,6 @@ impl Machines {
             signers.push(cert.signatures.iter().map(|s| active[s.validator as usize]).collect());
         }
         signers
-    }
-}
-
-impl Drop for Machines {
-    fn drop(&mut self) {
-        for i in 0..self.procs.len() {
-            self.kill(i);
-        }
     }
 }
 
