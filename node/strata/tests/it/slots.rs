@@ -3,8 +3,10 @@
 //! The active machine of a slot is killed with SIGKILL: its backup takes over after the
 //! chain's window of evidence and the chain keeps committing; then a second slot's
 //! active machine dies (the chain would halt without the first switch); the first
-//! primary comes back and follows as a sync node. Every certificate is checked against
-//! the keys active at its height, as the chain's state names them.
+//! primary comes back and follows as a sync node; a third slot's sync node is cut off
+//! when its active machine dies, and is not promoted until it is heard from again.
+//! Every certificate is checked against the keys active at its height, as the chain's
+//! state names them.
 
 use std::{
     process::{Command, Stdio},
@@ -180,10 +182,24 @@ async fn n4x2_active_crash_backup_takes_over_and_the_chain_outlives_a_second_cra
     assert_eq!(m.gauge(1, "strata_slot_backup_active{slot=\"2\"}").await, Some(1));
     assert_eq!(m.gauge(1, "strata_slot_last_switch{slot=\"2\"}").await, Some(decided));
 
+    // Slot 1's sync node is cut off (frozen), then its active machine dies: the chain
+    // does not promote a machine it has not heard from (slot 0's backup has taken over,
+    // so three slots still sign). Reconnected, the same rule promotes it.
+    m.wait_switch(3, 0, Duration::from_secs(90)).await;
+    m.signal(5, "-STOP");
+    m.kill(1);
+    let from = m.height(3).await;
+    m.wait_height(3, from + 3 * WINDOW, Duration::from_secs(90)).await;
+    let head = m.height(3).await;
+    assert_eq!(m.slots(3, head).await["slots"][1]["backupActive"], json!(false), "a silent sync node is not promoted");
+    m.signal(5, "-CONT");
+    let promoted = m.wait_switch(3, 1, Duration::from_secs(90)).await;
+    assert!(promoted > head, "promoted only once heard from again");
+
     // No key of a slot ever signed at a height where it was not the slot's active key,
     // and the two keys of slot 2 never both signed one height.
-    let end = m.height(1).await;
-    let signers = m.verify_certificates(1, end).await;
+    let end = m.height(3).await;
+    let signers = m.verify_certificates(3, end).await;
     for (h, keys) in signers.iter().enumerate() {
         assert!(!(keys.contains(&primary2) && keys.contains(&backup2)), "both keys of slot 2 at height {}", h + 1);
     }
