@@ -426,10 +426,14 @@ mod tests {
         );
         assert!(err.is_err(), "an unfunded stranger cannot even pay for the request");
 
-        // Slot 1's operator plans a swap at height 8.
+        // Slot 1's operator plans a swap, in a block whose end also counts evidence against
+        // slot 1's active key (absent from the previous certificate): its record changes
+        // twice in one block, and both changes stay.
+        net.step(&[1], &[0, 1, 2, 3]);
         let head = net.chains[0].head().1.number;
         let planned = schedule_tx(&net, &net.primaries[1], 0, 1, head + 5);
         net.step(&[], &[0, 1, 2, 3]);
+        assert_eq!(net.chains[0].slot_state().unwrap().unwrap().slots[1].streak, 1, "evidence counted in the plan's block");
         assert!(receipt_of(&net, planned).success);
         assert_eq!(net.chains[0].slot_state().unwrap().unwrap().slots[1].planned, head + 5);
         while net.chains[0].head().1.number < head + 6 {

@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use strata_primitives::{
     Account, Address, B256, Block, Bloom, Bytes, Header, RecoveredTx, StoredReceipt, TransactionSigned, U256, roots,
-    slots::{LivenessRecord, Observation, Switch, end_of_block},
+    slots::{LivenessRecord, Observation, Switch, VALIDATOR_SLOTS, end_of_block},
     system::payout_log,
 };
 use strata_state::{StateChanges, StateReader};
@@ -223,7 +223,13 @@ impl BlockBuilder {
     pub fn end_block(&mut self, record: LivenessRecord, seen: Option<&Observation>) -> Result<Vec<Switch>> {
         self.liveness = record;
         let Some(seen) = seen else { return Ok(Vec::new()) };
-        let Some(before) = slots::read(&*self.base)? else {
+        // The slot state as the block's transactions left it (a planned switch may have
+        // been scheduled in this very block).
+        let mut view = strata_state::Overlay::new(&*self.base);
+        if let Some(written) = self.block.storage.get(&VALIDATOR_SLOTS) {
+            view.changes.storage.insert(VALIDATOR_SLOTS, written.clone());
+        }
+        let Some(before) = slots::read(&view)? else {
             return Err(Error::Host("a liveness observation on a chain without validator slots".into()));
         };
         let mut after = before.clone();
