@@ -97,6 +97,19 @@ struct Figures {
     p99: Duration,
 }
 
+impl Figures {
+    fn show(&self) -> String {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        format!("{:.0} committed tx/s, commit latency p50 {:.0} ms, p99 {:.0} ms", self.tps, ms(self.p50), ms(self.p99))
+    }
+
+    /// This run against `base`: throughput and latency ratios.
+    fn ratio(&self, base: &Figures) -> String {
+        let r = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+        format!("throughput {:.2}, latency p50 {:.2}, p99 {:.2}", self.tps / base.tps, r(self.p50, base.p50), r(self.p99, base.p99))
+    }
+}
+
 /// Sends `n` transfers from the ten dev accounts round-robin over `urls`, then
 /// follows the blocks of `urls[0]` until all are committed.
 async fn drive(urls: &[String], chain_id: u64, n: usize) -> anyhow::Result<Figures> {
@@ -297,48 +310,18 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         drive(std::slice::from_ref(&url), 1337, args.txs).await
     })?;
     drop(dev);
-    println!(
-        "strata dev (1 validator): {:.0} committed tx/s, commit latency p50 {:.0} ms, p99 {:.0} ms",
-        dev_figures.tps,
-        dev_figures.p50.as_secs_f64() * 1e3,
-        dev_figures.p99.as_secs_f64() * 1e3
-    );
+    println!("strata dev (1 validator): {}", dev_figures.show());
 
     // A 4-validator cluster, the proposer rotating by height (the default), and the same
     // cluster with a stable PBFT primary: what rotation costs.
     let cluster = cluster_run(&bin, dir.path(), &rt, "by-height", false, args.txs)?;
-    println!(
-        "4-validator cluster on this machine: {:.0} committed tx/s, commit latency p50 {:.0} ms, p99 {:.0} ms",
-        cluster.tps,
-        cluster.p50.as_secs_f64() * 1e3,
-        cluster.p99.as_secs_f64() * 1e3
-    );
+    println!("4-validator cluster on this machine: {}", cluster.show());
     let stable = cluster_run(&bin, dir.path(), &rt, "stable", false, args.txs)?;
-    println!(
-        "  baseline, the same cluster with a stable primary: {:.0} committed tx/s, commit latency p50 {:.0} ms, p99 {:.0} ms",
-        stable.tps,
-        stable.p50.as_secs_f64() * 1e3,
-        stable.p99.as_secs_f64() * 1e3
-    );
-    println!(
-        "  ratio rotation by height / stable primary: throughput {:.2}, latency p50 {:.2}, p99 {:.2}",
-        cluster.tps / stable.tps,
-        cluster.p50.as_secs_f64() / stable.p50.as_secs_f64(),
-        cluster.p99.as_secs_f64() / stable.p99.as_secs_f64()
-    );
+    println!("  baseline, the same cluster with a stable primary: {}", stable.show());
+    println!("  ratio rotation by height / stable primary: {}", cluster.ratio(&stable));
     let backups = cluster_run(&bin, dir.path(), &rt, "by-height", true, args.txs)?;
-    println!(
-        "4 validator slots with backups (8 machines): {:.0} committed tx/s, commit latency p50 {:.0} ms, p99 {:.0} ms",
-        backups.tps,
-        backups.p50.as_secs_f64() * 1e3,
-        backups.p99.as_secs_f64() * 1e3
-    );
-    println!(
-        "  ratio with backups / without: throughput {:.2} (goal >= 0.9), latency p50 {:.2}, p99 {:.2}",
-        backups.tps / cluster.tps,
-        backups.p50.as_secs_f64() / cluster.p50.as_secs_f64(),
-        backups.p99.as_secs_f64() / cluster.p99.as_secs_f64()
-    );
+    println!("4 validator slots with backups (8 machines): {}", backups.show());
+    println!("  ratio with backups / without (goal: throughput >= 0.9): {}", backups.ratio(&cluster));
     println!("  ratio cluster / dev throughput: {:.2}", cluster.tps / dev_figures.tps);
     println!(
         "  ratio cluster throughput / signature recoveries per core: {:.4} (each transaction is recovered by 4 validators at admission and execution)",
