@@ -111,6 +111,11 @@ impl Genesis {
         spec.requires_certificates = true;
         spec.fee_split = if self.split_by_storage_class { FeeSplit::BY_STORAGE_CLASS } else { FeeSplit::Equal };
         if self.validators.iter().any(|v| v.backup.is_some()) {
+            // The switch rule needs its evidence from f + 1 distinct proposers: a stable
+            // primary would never give it.
+            if rotation == ProposerRotation::Stable && spec.validators.len() > 1 {
+                return Err(Error::Config("validator slots with backups need the proposer to rotate by height (proposer_rotation)".into()));
+            }
             for v in &self.validators {
                 if let Some(b) = v.backup
                     && (!seen.insert(b) || b == Address::ZERO)
@@ -414,6 +419,10 @@ mod tests {
         assert_eq!((slots.params.window, slots.params.cooldown), (20, 40));
         // The set of every height names the primaries at genesis.
         assert_eq!(spec.validators.validators, slots.slots.iter().map(|s| s.primary).collect::<Vec<_>>());
+        // The switch rule needs rotating proposers: a stable primary is refused with slots.
+        genesis.proposer_rotation = Some("stable".into());
+        assert!(genesis.spec().unwrap_err().to_string().contains("rotate by height"));
+        genesis.proposer_rotation = None;
         // One machine, one key: a backup reusing another machine's key is refused.
         genesis.validators[2].backup = Some(genesis.validators[0].address);
         assert!(genesis.spec().unwrap_err().to_string().contains("another machine's key"));

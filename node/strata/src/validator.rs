@@ -39,6 +39,8 @@ const CONSENSUS_KEY: &[u8] = b"consensus";
 /// How long a node failure (storage, execution host) waits before the work is retried.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
+/// How often a sync node repeats its heartbeat for an unchanged head.
+const HEARTBEAT_RESEND: Duration = Duration::from_millis(150);
 /// Driver settings.
 #[derive(Debug, Clone)]
 pub struct DriverConfig {
@@ -128,8 +130,8 @@ struct Driver {
     sync: SyncPlanner,
     /// Peers whose sync request is being served (one at a time per peer).
     serving: Arc<Mutex<BTreeSet<u32>>>,
-    /// The head height this node last sent a heartbeat for (validator slots).
-    last_heartbeat: u64,
+    /// The head height this node last sent a heartbeat for, and when (validator slots).
+    last_heartbeat: (u64, Instant),
 }
 
 /// Runs a validator until `shutdown` turns true. `inbound`: messages from peers.
@@ -192,7 +194,7 @@ async fn drive(
         last_commit: Instant::now(),
         sync,
         serving: Arc::new(Mutex::new(BTreeSet::new())),
-        last_heartbeat: 0,
+        last_heartbeat: (0, Instant::now()),
     };
     d.report_status();
     d.step(Input::Start).await?;
@@ -531,13 +533,16 @@ impl Driver {
     }
 
     /// As a slot's sync node (not active at the head's height), sends a heartbeat for
-    /// each new head to the other machines (the next proposer includes it).
+    /// its head to the other machines (the next proposer includes it), again every
+    /// [`HEARTBEAT_RESEND`] while the head stays: a validator still on the previous block
+    /// refuses it, and one missing heartbeat resets the slot's evidence.
     fn maybe_heartbeat(&mut self) {
         let head = self.chain.head().1.number;
-        if self.config.slots.is_none() || head <= self.last_heartbeat {
+        let now = Instant::now();
+        if self.config.slots.is_none() || (head == self.last_heartbeat.0 && now < self.last_heartbeat.1 + HEARTBEAT_RESEND) {
             return;
         }
-        self.last_heartbeat = head;
+        self.last_heartbeat = (head, now);
         if let Some(beat) = crate::slot_roles::heartbeat_for(&self.chain, &self.config.key, self.config.me) {
             tracing::debug!(slot = beat.slot, height = beat.height, "heartbeat sent");
             self.net.broadcast(Wire::Heartbeat(beat).encode(self.chain_id));

@@ -173,10 +173,14 @@ impl SlotRecord {
         *key != Address::ZERO && (self.primary == *key || self.backup == *key)
     }
 
+    /// Swaps the roles, decided at the end of block `at`. A pending plan goes too: it
+    /// asked to swap the roles as they were, which this switch has done (carrying it out
+    /// later would hand the seat back to the machine just replaced).
     fn swap(&mut self, at: u64) {
         self.backup_active = !self.backup_active;
         self.last_switch = at;
         self.streak = 0;
+        self.planned = 0;
     }
 }
 
@@ -329,9 +333,6 @@ pub fn end_of_block(params: &SlotParams, slots: &mut [SlotRecord], window: &mut 
         };
         let demoted = slot.active();
         slot.swap(h);
-        if planned {
-            slot.planned = 0;
-        }
         let index = u32::try_from(i).unwrap_or(u32::MAX);
         switches.push(Switch { slot: index, decided: h, effective: h.saturating_add(2), active: slot.active(), demoted, planned });
     }

@@ -538,12 +538,15 @@ impl Core {
 
     fn on_message(&mut self, m: SignedMessage) {
         let from = m.from;
-        if from == self.me {
-            return;
-        }
         // Checked against the set of the height it is about; unknown: dropped, like a
         // message beyond the window.
         let Some(set) = sets::height_of(&m.message).and_then(|h| self.set_at(h)) else { return };
+        // Our own messages come back to nobody; but validator `me` may be another machine
+        // of our slot (validator slots: the other key of the seat, active where we are
+        // not), whose messages a following machine needs.
+        if from == self.me && set.get(from) == Some(&self.address) {
+            return;
+        }
         if set.get(from).is_none() || !self.worth_checking(&set, from, &m.message) {
             return;
         }

@@ -176,6 +176,25 @@ fn planned_switches_happen_at_their_height_and_only_by_the_operator() {
     assert_eq!(slots[1].planned, 0);
 }
 
+#[test]
+fn an_automatic_switch_cancels_a_pending_plan() {
+    // The operator plans the swap to the backup at 30; the primary dies first and the
+    // rule promotes the backup at 5: the plan must not hand the seat back at 28.
+    let (params, mut slots) = four();
+    schedule(&mut slots, 0, key(40), 30, 1).unwrap();
+    let mut window = Vec::new();
+    let mut decided = Vec::new();
+    for h in 1..=40u64 {
+        // Dead until the switch takes effect; the new active lives.
+        let dead: &[usize] = if slots[0].active_at(h - 1) == key(10) { &[0] } else { &[] };
+        for s in step(&params, &mut slots, &mut window, h, dead) {
+            decided.push((s.decided, s.planned));
+        }
+    }
+    assert_eq!(decided, [(5, false)]);
+    assert_eq!((slots[0].active(), slots[0].planned), (key(20), 0));
+}
+
 /// A tiny deterministic generator for the random runs.
 struct Rng(u64);
 impl Rng {
