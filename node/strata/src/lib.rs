@@ -329,7 +329,11 @@ impl Node {
             empty_block_after: Some(Duration::from_millis(config.empty_block_ms)),
             view_timeout_ms: config.view_timeout_ms,
             clock: Arc::new(validator::SystemClock),
-            slots: backups.as_ref().map(|b| b.len() as u32),
+            slots: backups.as_ref().map(|_| validator::SlotMachines {
+                me: machine,
+                count: machines.len(),
+                transport: Arc::new(network.clone()),
+            }),
         };
         let transport: Arc<dyn Transport> = match backups {
             Some(backups) => Arc::new(slot_roles::SlotTransport::new(Arc::new(network.clone()), backups)),

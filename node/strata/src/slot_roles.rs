@@ -7,7 +7,8 @@
 //! machine stops voting at once and a promoted one starts at its activation height. The
 //! transport knows every machine: slot `i`'s primary is peer `i`, its backup peer
 //! `n + i`; [`SlotTransport`] lets the core speak to slots (a message for slot `i` goes to
-//! both its machines) and maps senders back to slots. While a machine is not active it
+//! both its machines), while catching up speaks to machines (the driver's
+//! `SlotMachines`), so each request is answered once. While a machine is not active it
 //! sends a [`Heartbeat`] for every new head to the others ([`heartbeat_for`]).
 
 use std::sync::Arc;

@@ -60,10 +60,29 @@ pub struct DriverConfig {
     pub view_timeout_ms: u64,
     /// The date block timestamps come from.
     pub clock: Arc<dyn Clock>,
-    /// With validator slots whose machines the transport numbers apart (slot `i`'s
-    /// backup is peer `slots + i`, see [`crate::slot_roles`]): the number of slots, so
-    /// senders map back to slots. `None`: peers are validators.
-    pub slots: Option<u32>,
+    /// With validator slots (see [`crate::slot_roles`]): the machines behind the slots.
+    /// `None`: peers are validators.
+    pub slots: Option<SlotMachines>,
+}
+
+/// The machines of a chain with validator slots, as the transport numbers them (slot
+/// `i`'s primary is machine `i`, its backup `slots + i`). Consensus speaks to slots
+/// (the transport the driver is given maps them); catching up speaks to machines, so
+/// that a request is answered once, by the machine asked.
+#[derive(Clone)]
+pub struct SlotMachines {
+    /// This machine's index.
+    pub me: u32,
+    /// How many machines the transport connects.
+    pub count: usize,
+    /// The transport addressing machines.
+    pub transport: Arc<dyn Transport>,
+}
+
+impl std::fmt::Debug for SlotMachines {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlotMachines").field("me", &self.me).field("count", &self.count).finish()
+    }
 }
 
 /// The date the driver stamps blocks with. Its timers (block time, view changes, sync)
@@ -130,6 +149,8 @@ struct Driver {
     sync: SyncPlanner,
     /// Peers whose sync request is being served (one at a time per peer).
     serving: Arc<Mutex<BTreeSet<u32>>>,
+    /// The transport addressing machines (catching up); `net` itself without slots.
+    machines: Arc<dyn Transport>,
     /// The head height this node last sent a heartbeat for, and when (validator slots).
     last_heartbeat: (u64, Instant),
 }
@@ -181,7 +202,11 @@ async fn drive(
     let mut txs = chain.subscribe_local_txs();
     // A pooled transaction may be proposed at once (when the block time allows).
     let mut pooled = chain.subscribe_pooled();
-    let sync = SyncPlanner::new(config.me, config.peers);
+    let sync = match &config.slots {
+        Some(m) => SyncPlanner::new(m.me, m.count),
+        None => SyncPlanner::new(config.me, config.peers),
+    };
+    let machines = config.slots.as_ref().map_or_else(|| net.clone(), |m| m.transport.clone());
     let mut d = Driver {
         chain,
         net,
@@ -194,6 +219,7 @@ async fn drive(
         last_commit: Instant::now(),
         sync,
         serving: Arc::new(Mutex::new(BTreeSet::new())),
+        machines,
         last_heartbeat: (0, Instant::now()),
     };
     d.report_status();
@@ -203,10 +229,9 @@ async fn drive(
     loop {
         tokio::select! {
             msg = inbound.recv() => match msg {
-                Some((from, bytes)) => {
-                    let from = d.config.slots.and_then(|n| from.checked_rem(n)).unwrap_or(from);
-                    d.on_wire(from, &bytes).await?
-                }
+                // `from` is the sending machine (a validator, or with slots one of a slot's
+                // two machines); consensus messages name their signer themselves.
+                Some((from, bytes)) => d.on_wire(from, &bytes).await?,
                 None => return Ok(()),
             },
             Some(event) = event_rx.recv() => match event {
@@ -467,7 +492,7 @@ impl Driver {
         }
         for r in self.sync.poll(head, Instant::now().into_std()) {
             tracing::info!(peer = r.peer, from = r.from, target = self.sync.target(), "behind: syncing certified blocks");
-            self.net.send(r.peer, Wire::SyncRequest(SyncRequest { from: r.from, limit: SYNC_BATCH }).encode(self.chain_id));
+            self.machines.send(r.peer, Wire::SyncRequest(SyncRequest { from: r.from, limit: SYNC_BATCH }).encode(self.chain_id));
         }
     }
 
@@ -478,7 +503,7 @@ impl Driver {
             tracing::debug!(from, "sync request while one is served: dropped");
             return;
         }
-        let (chain, net, serving, chain_id) = (self.chain.clone(), self.net.clone(), self.serving.clone(), self.chain_id);
+        let (chain, net, serving, chain_id) = (self.chain.clone(), self.machines.clone(), self.serving.clone(), self.chain_id);
         tokio::task::spawn_blocking(move || {
             let limit = r.limit.min(SYNC_BATCH);
             let mut out = Vec::new();
