@@ -53,6 +53,9 @@ pub struct BlockBuilder {
     vm: Arc<Vm>,
     cold_store: SharedKv,
     payees: Payees,
+    /// Who gets the rounding remainder of fee splits: the proposer, or with validator
+    /// slots its slot's payee (a backup's key is not a payee).
+    fee_proposer: Address,
     schedule: Schedule,
     quotes: fees::Quotes,
     block: StateChanges,
@@ -75,6 +78,7 @@ impl BlockBuilder {
         if env.base_fee != schedule.gas_price {
             return Err(Error::BaseFee { got: env.base_fee, expected: schedule.gas_price });
         }
+        let fee_proposer = slots::payee_of(slots::read(&*base)?.as_ref(), env.proposer);
         let mut block = StateChanges::default();
         let mut cold = BTreeMap::new();
         let purged = system::purge_expired(&*base, env.timestamp, &mut block, &mut cold)?;
@@ -87,6 +91,7 @@ impl BlockBuilder {
             vm,
             cold_store,
             payees,
+            fee_proposer,
             schedule,
             quotes: fees::Quotes::default(),
             block,
@@ -180,7 +185,7 @@ impl BlockBuilder {
         let charged = run.usage.fee.charged;
         self.credit(tx.sender, reserve.saturating_sub(charged))?;
         logs.push(run.usage.log());
-        for (validator, amount) in fees::split(charged, &self.payees, self.env.proposer) {
+        for (validator, amount) in fees::split(charged, &self.payees, self.fee_proposer) {
             self.credit(validator, amount)?;
             logs.push(payout_log(&validator, amount));
         }

@@ -53,6 +53,12 @@ pub fn read(state: &(dyn StateReader + Send + Sync)) -> Result<Option<SlotState>
     Ok(Some(SlotState { params, slots, window }))
 }
 
+/// Where the block of `proposer` pays its fee share's rounding remainder: its slot's
+/// payee (whichever of the slot's keys proposed), or the proposer itself without slots.
+pub fn payee_of(state: Option<&SlotState>, proposer: strata_primitives::Address) -> strata_primitives::Address {
+    state.and_then(|s| s.slots.iter().find(|r| r.holds(&proposer))).map_or(proposer, |r| r.payee)
+}
+
 /// Adds the writes that store `state` (only what differs from `before`, if given).
 pub fn write(state: &SlotState, before: Option<&SlotState>, changes: &mut StateChanges) {
     let storage = changes.storage.entry(VALIDATOR_SLOTS).or_default();
@@ -130,5 +136,20 @@ mod tests {
 
         // A chain without slots reads none.
         assert_eq!(read(&over_empty(StateChanges::default())).unwrap(), None);
+    }
+
+    #[test]
+    fn a_backup_proposing_pays_its_slots_payee() {
+        let (primary, backup, payee) = (Address::repeat_byte(1), Address::repeat_byte(2), Address::repeat_byte(3));
+        let state = SlotState {
+            params: SlotParams::new(1, 4),
+            slots: vec![SlotRecord::new(primary, Some(backup), payee, 0, primary)],
+            window: Vec::new(),
+        };
+        assert_eq!(payee_of(Some(&state), backup), payee);
+        assert_eq!(payee_of(Some(&state), primary), payee);
+        let stranger = Address::repeat_byte(9);
+        assert_eq!(payee_of(Some(&state), stranger), stranger);
+        assert_eq!(payee_of(None, backup), backup);
     }
 }
