@@ -28,6 +28,7 @@ fn sweep(test: &str, n: usize, default_count: u64, default_base: u64) {
     let (mut heights, mut views, mut syncs, mut crashes, mut messages, mut max_heal) = (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
     let mut slowest = base;
     let mut byzantine = 0u64;
+    let mut switched = 0u64;
     for i in 0..count {
         let seed = base.wrapping_add(i);
         let mut rng = Rng::new(mix(seed ^ n as u64));
@@ -48,6 +49,7 @@ fn sweep(test: &str, n: usize, default_count: u64, default_base: u64) {
                     slowest = seed;
                 }
                 byzantine += params.byzantine.len() as u64;
+                switched += u64::from(params.replace.is_some());
             }
             Ok(Err(e)) => panic!("seed {seed} failed (n = {n}): {e}\nparams: {params:?}\n{replay}"),
             Err(panic) => {
@@ -58,7 +60,8 @@ fn sweep(test: &str, n: usize, default_count: u64, default_base: u64) {
     }
     println!(
         "{test}: {count} seeds (n = {n}, seeds {base}..{}) passed in {:.1?}: {heights} heights committed, {views} new views, \
-         {syncs} catch-ups, {crashes} crashes, {byzantine} faulty validators, {messages} messages; slowest recovery after healing {max_heal} ms (seed {slowest})",
+         {syncs} catch-ups, {crashes} crashes, {byzantine} faulty validators, {switched} runs switching a validator's key, {messages} messages; \
+         slowest recovery after healing {max_heal} ms (seed {slowest})",
         base.wrapping_add(count),
         started.elapsed()
     );

@@ -183,6 +183,13 @@ impl Params {
         }
         p.byzantine.sort();
         p.rotation = if rng.next().is_multiple_of(2) { ProposerRotation::ByHeight } else { ProposerRotation::Stable };
+        // A third of the runs switch one correct validator's key at a random height, as a
+        // validator slot does: its other machine follows from the start and signs from then.
+        if rng.next().is_multiple_of(3) {
+            let correct: Vec<u32> = (0..n as u32).filter(|v| !p.byzantine.iter().any(|(b, _)| b == v)).collect();
+            let validator = correct[(rng.next() % correct.len() as u64) as usize];
+            p.replace = Some(Replace { height: 2 + rng.next() % 8, validator });
+        }
         p
     }
 }
