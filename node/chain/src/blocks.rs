@@ -9,7 +9,7 @@ use strata_executor::{
     Applied, BlockBuilder, BlockEnv, ColdWrites, ExecutedBlock, InvalidTx,
     rules::{self, BlockError, Check},
 };
-use strata_primitives::{Address, B256, Block, RecoveredTx, SealedBlock, TransactionSigned};
+use strata_primitives::{Address, B256, Block, CommitCertificate, RecoveredTx, SealedBlock, TransactionSigned, rlp_item::decode_exact};
 use strata_storage::WriteBatch;
 
 use crate::{Chain, Error, Result, ValidateError};
@@ -113,7 +113,12 @@ impl Chain {
         // With validator slots: the heartbeats this node holds for the head, and the switch
         // rule on what the block observes.
         let record = if self.spec.slots.is_some() { self.heartbeats_for(self.head().0) } else { Default::default() };
-        let seen = match self.observe(Err((env.number, env.proposer)), &parent_certificate, &record) {
+        let head_cert = if parent_certificate.is_empty() {
+            None
+        } else {
+            Some(decode_exact::<CommitCertificate>(&parent_certificate).map_err(|e| Error::Corrupt(format!("head certificate: {e}")))?)
+        };
+        let seen = match self.observe(env.number, env.proposer, head_cert.as_ref(), &record) {
             Ok(seen) => seen,
             Err(ValidateError::Node(e)) => return Err(e),
             Err(ValidateError::Invalid(e)) => return Err(Error::Corrupt(format!("own liveness evidence refused: {e}"))),
@@ -166,14 +171,15 @@ impl Chain {
         let h = &block.header;
         let rules = self.rules();
         rules::validate_header_against_parent(h, head_hash, &head, &rules, check)?;
-        rules::validate_parent_certificate(h, head_hash, &head, parent_certificate, &rules)?;
+        let cert = rules::validate_parent_certificate(h, head_hash, &head, parent_certificate, &rules)?;
+        rules::validate_liveness_root(h, &block.liveness)?;
         let mut env = self.next_env(h.timestamp)?;
         env.timestamp = h.timestamp;
         env.proposer = h.proposer;
         if h.base_fee_per_gas != env.base_fee {
             return Err(BlockError::BaseFee { got: h.base_fee_per_gas, expected: env.base_fee }.into());
         }
-        let seen = self.observe(Ok(h), parent_certificate, &block.liveness)?;
+        let seen = self.observe(h.number, h.proposer, cert.as_ref(), &block.liveness)?;
         let senders = recover_senders(&block.transactions)?;
         let mut builder = BlockBuilder::new(env, self.latest_state(), self.vm.clone(), self.cold.clone(), self.payees.clone())?;
         for (index, (tx, sender)) in block.transactions.iter().zip(senders).enumerate() {

@@ -3,7 +3,7 @@
 //! block this node proposes), and what a block observed of its parent.
 //!
 //! The rules themselves are the runtime's: [`strata_primitives::slots`] (the switch
-//! rule, keys per height) and [`strata_executor::rules::validate_liveness`] (evidence).
+//! rule, keys per height) and [`strata_executor::rules::observe_liveness`] (evidence).
 
 use std::{
     collections::BTreeMap,
@@ -12,12 +12,11 @@ use std::{
 
 use parking_lot::Mutex;
 use strata_executor::{
-    rules::{BlockError, ChainRules, HeartbeatError, observe_liveness, validate_heartbeat, validate_liveness},
+    rules::{ChainRules, HeartbeatError, observe_liveness, validate_heartbeat},
     slots::{self, SlotState},
 };
 use strata_primitives::{
-    Address, B256, CommitCertificate, Header, ProposerRotation, ValidatorSet, ValidatorSets,
-    rlp_item::decode_exact,
+    Address, B256, CommitCertificate, ProposerRotation, ValidatorSet, ValidatorSets,
     slots::{Heartbeat, LivenessRecord, Observation, validator_set_at},
 };
 
@@ -136,29 +135,19 @@ impl Chain {
         LivenessRecord { heartbeats: inner.heartbeats.values().filter(|b| b.block_hash == head_hash).copied().collect() }
     }
 
-    /// What block `header` (on the head) carrying `record` observes of the head: checked
-    /// evidence for the switch rule (`None` on a chain without slots). With `header`
-    /// `None`, for the block this node proposes (number and proposer given instead).
+    /// What block `number` by `proposer` (on the head), carrying `record` and naming the
+    /// head's certificate `parent_certificate`, observes of the head: checked evidence for
+    /// the switch rule (`None` on a chain without slots).
     pub(crate) fn observe(
         &self,
-        header: Result<&Header, (u64, Address)>,
-        parent_certificate: &[u8],
+        number: u64,
+        proposer: Address,
+        parent_certificate: Option<&CommitCertificate>,
         record: &LivenessRecord,
     ) -> Result<Option<Observation>, crate::ValidateError> {
         let (head_hash, head) = self.head();
         let state = self.slot_state()?;
-        let cert = if parent_certificate.is_empty() {
-            None
-        } else {
-            Some(decode_exact::<CommitCertificate>(parent_certificate).map_err(|e| BlockError::CertificateUndecodable(e.to_string()))?)
-        };
-        let chain_id = self.spec.chain_id;
-        Ok(match header {
-            Ok(h) => validate_liveness(h, head_hash, &head, cert.as_ref(), record, state.as_ref(), chain_id)?,
-            Err((number, proposer)) => {
-                observe_liveness(number, proposer, head_hash, &head, cert.as_ref(), record, state.as_ref(), chain_id)?
-            }
-        })
+        Ok(observe_liveness(number, proposer, head_hash, &head, parent_certificate, record, state.as_ref(), self.spec.chain_id)?)
     }
 }
 
@@ -168,7 +157,7 @@ mod tests {
     //! proposed by the scheduled active key, validated and committed by all, certificates
     //! signed by the live active keys, heartbeats sent by the sync nodes.
     use super::*;
-    use crate::{ChainConfig, ChainSpec, Check, FeeRecipient, SlotGenesis, StorageClass, ValidateError};
+    use crate::{BlockError, ChainConfig, ChainSpec, Check, FeeRecipient, SlotGenesis, StorageClass, ValidateError};
     use strata_primitives::{
         CertSignature, LocalSigner, SealedBlock, commit_digest, keccak256, rlp,
         slots::{SlotParams, SlotRecord, heartbeat_digest},

@@ -222,7 +222,7 @@ impl BlockBuilder {
     /// The end of a block on a chain with validator slots, after its transactions: keeps
     /// the liveness record the block carries and runs the switch rule
     /// ([`strata_primitives::slots::end_of_block`]) on the slot state with what the block
-    /// observed (`seen`, from [`crate::rules::validate_liveness`]), writing the result.
+    /// observed (`seen`, from [`crate::rules::observe_liveness`]), writing the result.
     /// Returns the switches decided (each in effect two blocks later). Without slots
     /// (`seen` `None`) it only keeps the record, which must then be empty.
     pub fn end_block(&mut self, record: LivenessRecord, seen: Option<&Observation>) -> Result<Vec<Switch>> {

@@ -273,30 +273,22 @@ pub fn validate_heartbeat(beat: &Heartbeat, slots: &[SlotRecord], chain_id: u64,
     Ok(())
 }
 
-/// Checks the liveness record block `header` comes with, against its parent
-/// (`parent_hash`, `parent`), the parent certificate it carries (already checked by
-/// [`validate_parent_certificate`]) and the slot state after the parent (`slots`;
-/// `None` for a chain without slots), and returns what the block observed: the input
-/// of the switch rule. Evidence can be omitted by a proposer, never forged: every
-/// heartbeat must verify, and the active keys' liveness is read from the certificate.
-pub fn validate_liveness(
-    header: &Header,
-    parent_hash: B256,
-    parent: &Header,
-    parent_certificate: Option<&CommitCertificate>,
-    record: &LivenessRecord,
-    slots: Option<&SlotState>,
-    chain_id: u64,
-) -> Result<Option<Observation>, BlockError> {
+/// Checks that `header`'s `livenessRoot` commits to the liveness record the block comes
+/// with (what that record proves is [`observe_liveness`]'s part).
+pub fn validate_liveness_root(header: &Header, record: &LivenessRecord) -> Result<(), BlockError> {
     let expected = record.root();
     if header.liveness_root != expected {
         return Err(BlockError::LivenessRoot { got: header.liveness_root, expected });
     }
-    observe_liveness(header.number, header.proposer, parent_hash, parent, parent_certificate, record, slots, chain_id)
+    Ok(())
 }
 
-/// [`validate_liveness`] without the header (a proposer building block `number`): checks
-/// the heartbeats and returns the observation.
+/// What block `number` by `proposer`, carrying `record`, observes of its parent
+/// (`parent_hash`, `parent`): checked against the parent certificate it carries (already
+/// checked by [`validate_parent_certificate`]) and the slot state after the parent
+/// (`slots`; `None` for a chain without slots). The input of the switch rule. Evidence can
+/// be omitted by a proposer, never forged: every heartbeat must verify, and the active
+/// keys' liveness is read from the certificate.
 #[allow(clippy::too_many_arguments)]
 pub fn observe_liveness(
     number: u64,

@@ -2,7 +2,7 @@
 //! genesis, read for every block, and updated at the end of every block by the switch
 //! rule ([`strata_primitives::slots::end_of_block`]) — the runtime's part of primary/backup
 //! slots. What a block observed (its parent certificate, its heartbeats) is checked by
-//! [`crate::rules::validate_liveness`] first.
+//! [`crate::rules::observe_liveness`] first.
 
 use strata_primitives::{
     Account, Bytes, Slot,
