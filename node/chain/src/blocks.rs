@@ -28,6 +28,8 @@ pub(crate) struct Pending {
     batch: WriteBatch,
     /// Pooled transactions found invalid while building it.
     dropped: Vec<B256>,
+    /// Whether its end decided a slot switch (its slot records are then proven and kept).
+    switched: bool,
 }
 
 impl Chain {
@@ -123,8 +125,8 @@ impl Chain {
             Err(ValidateError::Node(e)) => return Err(e),
             Err(ValidateError::Invalid(e)) => return Err(Error::Corrupt(format!("own liveness evidence refused: {e}"))),
         };
-        builder.end_block(record, seen.as_ref())?;
-        let pending = self.seal(builder.finish(), dropped, parent_certificate)?;
+        let switched = !builder.end_block(record, seen.as_ref())?.is_empty();
+        let pending = self.seal(builder.finish(), dropped, parent_certificate, switched)?;
         let block = pending.block.clone();
         self.inner.lock().pending.insert(block.hash, pending);
         Ok(Some(block))
@@ -132,7 +134,7 @@ impl Chain {
 
     /// Computes the block an execution result makes on the head: header with state
     /// root and the parent's certificate hash, and the batch that would commit it.
-    fn seal(&self, executed: ExecutedBlock, dropped: Vec<B256>, parent_certificate: Vec<u8>) -> Result<Pending> {
+    fn seal(&self, executed: ExecutedBlock, dropped: Vec<B256>, parent_certificate: Vec<u8>, switched: bool) -> Result<Pending> {
         let (parent_hash, parent) = self.head();
         let number = executed.env.number;
         let touched = executed.changes.accounts.keys().copied().collect();
@@ -143,12 +145,15 @@ impl Chain {
         block.header.parent_commit_hash = parent_commit_hash;
         let block = Arc::new(block.seal());
         self.store.put_block(&block, &receipts, &mut batch);
+        if switched {
+            self.store.mark_switch(number, &mut batch);
+        }
         // Validators may hold different quorums for the parent; the one this block names
         // becomes the parent's canonical certificate everywhere.
         if !parent_certificate.is_empty() {
             self.store.put_certificate(parent.number, &parent_certificate, &mut batch);
         }
-        Ok(Pending { block, touched, cold, batch, dropped })
+        Ok(Pending { block, touched, cold, batch, dropped, switched })
     }
 
     /// The head's certificate as this node holds it (empty for genesis or a block
@@ -187,8 +192,8 @@ impl Chain {
                 return Err(BlockError::Transaction { index, hash: tx.hash(), reason: Box::new(reason) }.into());
             }
         }
-        builder.end_block(block.liveness.clone(), seen.as_ref())?;
-        let pending = self.seal(builder.finish(), Vec::new(), parent_certificate.to_vec())?;
+        let switched = !builder.end_block(block.liveness.clone(), seen.as_ref())?.is_empty();
+        let pending = self.seal(builder.finish(), Vec::new(), parent_certificate.to_vec(), switched)?;
         let hash = pending.block.hash;
         if hash != block.header.hash_slow() {
             return Err(BlockError::ExecutionMismatch(rules::header_mismatch(pending.block.header(), h)).into());
@@ -244,6 +249,13 @@ impl Chain {
             for (sender, account) in accounts {
                 evicted = evicted.saturating_add(inner.mempool.revalidate(&sender, account.nonce, account.balance).len());
             }
+        }
+        // A switch: prove the new slot records now, while the block's state is at hand (a
+        // crash in between leaves the mark, and the proof is made on demand).
+        if pending.switched
+            && let Err(e) = self.prove_switch(block.number())
+        {
+            tracing::warn!(number = block.number(), error = %e, "switch block committed, its slot records not yet proven");
         }
         if evicted > 0 {
             tracing::debug!(number = block.number(), evicted, "pooled transactions no longer affordable: evicted");

@@ -19,6 +19,7 @@ mod blocks;
 mod mempool;
 mod pools;
 mod service;
+mod set_proof;
 mod slots;
 mod spec;
 mod store;
@@ -64,6 +65,15 @@ pub enum Error {
     /// A stored block does not decode or does not link to its parent.
     #[error("corrupt chain data: {0}")]
     Corrupt(String),
+    /// A switch of the validator set cannot be proven: its block's state was pruned
+    /// before its slot records were proven, or its certificate is missing.
+    #[error("the validator-set switch at block {number} cannot be proven: {reason}")]
+    SwitchUnproven {
+        /// The block whose end decided the switch.
+        number: u64,
+        /// Why.
+        reason: String,
+    },
     /// Asked to commit a block that was not executed on the current head.
     #[error("block {0} is not an executed candidate for the next height")]
     NotPending(strata_primitives::B256),

@@ -259,6 +259,57 @@ mod tests {
     }
 
     #[test]
+    fn n4_the_set_of_every_height_is_proven_from_genesis_across_two_switches() {
+        use strata_primitives::set_proof::{SetProofError, verify_set};
+        let net = Net::new(3);
+        let genesis = ValidatorSet::new(net.primaries.iter().map(LocalSigner::address).collect());
+        net.step(&[], &[0, 1, 2, 3]);
+        net.step(&[], &[0, 1, 2, 3]);
+        // Slot 2 switches (decided at 6), then slot 1 (while slot 2's backup signs).
+        for _ in 0..6 {
+            net.step(&[2], &[0, 1, 2, 3]);
+        }
+        for _ in 0..7 {
+            net.step(&[1], &[0, 1, 2, 3]);
+        }
+        // Slot 1's backup signs from then on.
+        net.step(&[], &[0, 1, 2, 3]);
+        net.step(&[], &[0, 1, 2, 3]);
+        let head = net.chains[0].head().1.number;
+        assert_eq!(net.set_at(head).validators[1], net.backups[1].address());
+        assert_eq!(net.set_at(head).validators[2], net.backups[2].address());
+        // Every machine proved the switches at commit.
+        let marks = net.chains[5].store().switches_below(u64::MAX).unwrap();
+        assert_eq!(marks.iter().map(|(n, p)| (*n, p.is_some())).collect::<Vec<_>>(), vec![(6, true), (12, true)]);
+        for h in 1..=head {
+            let proof = net.chains[5].set_proof(h).unwrap();
+            assert_eq!(proof.links.len(), usize::from(h > 6) + usize::from(h > 12), "height {h}");
+            let set = verify_set(&genesis, CHAIN, &proof, h).unwrap_or_else(|e| panic!("height {h}: {e}"));
+            assert_eq!(set.validators, net.set_at(h).validators, "height {h}");
+            // The certificate of every height verifies against the proven set.
+            let cert = net.chains[5].store().certificate(h).unwrap().unwrap();
+            strata_primitives::rlp_item::decode_exact::<CommitCertificate>(&cert).unwrap().verify(&set, CHAIN).unwrap();
+        }
+        // Leaving the last switch out gives the set before it, which a later certificate
+        // signed by the new key does not verify against.
+        let mut short = net.chains[5].set_proof(head).unwrap();
+        short.links.pop();
+        let stale = verify_set(&genesis, CHAIN, &short, head).unwrap();
+        let cert = net.chains[5].store().certificate(head).unwrap().unwrap();
+        assert!(strata_primitives::rlp_item::decode_exact::<CommitCertificate>(&cert).unwrap().verify(&stale, CHAIN).is_err());
+        // Records that are not the certified state's.
+        let mut forged = net.chains[5].set_proof(head).unwrap();
+        forged.links[1].slots = forged.links[0].slots.clone();
+        assert!(matches!(verify_set(&genesis, CHAIN, &forged, head), Err(SetProofError::Records { link: 1, number: 12, .. })));
+        // The first link's certificate is the old set's: against another trust root it fails.
+        let other = ValidatorSet::new(net.backups.iter().map(LocalSigner::address).collect());
+        assert!(matches!(
+            verify_set(&other, CHAIN, &net.chains[5].set_proof(head).unwrap(), head),
+            Err(SetProofError::Certificate { link: 0, .. })
+        ));
+    }
+
+    #[test]
     fn n4_backup_takes_over_a_dead_active_key_two_blocks_after_the_rule_decides() {
         let net = Net::new(3);
         let (p2, b2) = (net.primaries[2].address(), net.backups[2].address());

@@ -1,7 +1,8 @@
 //! The block store: headers, bodies, receipts and indexes, over [`KvStore`](strata_storage::KvStore).
 
 use strata_primitives::{
-    B256, Block, Header, SealedBlock, StoredReceipt, TransactionSigned, rlp_item::decode_exact, slots::LivenessRecord,
+    B256, Block, Header, SealedBlock, StoredReceipt, TransactionSigned, rlp_item::decode_exact, set_proof::SlotsProof,
+    slots::LivenessRecord,
 };
 use strata_storage::{Column, SharedKv, WriteBatch};
 
@@ -9,6 +10,12 @@ use crate::{Error, Result};
 
 const HEAD_KEY: &[u8] = b"head";
 const GENESIS_KEY: &[u8] = b"genesis";
+/// Prefix of the meta keys of blocks whose end decided a slot switch (`switch ‖ number`).
+const SWITCH_PREFIX: &[u8] = b"switch";
+
+fn switch_key(number: u64) -> Vec<u8> {
+    [SWITCH_PREFIX, &number.to_be_bytes()].concat()
+}
 
 /// Where a transaction was included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, alloy_rlp::RlpEncodable, alloy_rlp::RlpDecodable)]
@@ -133,6 +140,50 @@ impl BlockStore {
         let mut batch = WriteBatch::new();
         batch.put(Column::Meta, key.to_vec(), value);
         Ok(self.kv.write(batch)?)
+    }
+
+    /// Marks block `number` as one whose end decided a slot switch (its [`SlotsProof`]
+    /// follows once the block is on disk: [`BlockStore::put_switch_proof`]).
+    pub fn mark_switch(&self, number: u64, batch: &mut WriteBatch) {
+        batch.put(Column::Meta, switch_key(number), Vec::new());
+    }
+
+    /// Stores the slot records after switch block `number`, with their proofs.
+    pub fn put_switch_proof(&self, number: u64, proof: &SlotsProof) -> Result<()> {
+        self.put_meta(&switch_key(number), alloy_rlp::encode(proof))
+    }
+
+    /// The blocks below `below` whose end decided a switch, in height order, each with
+    /// its stored proof (`None`: marked, proof not written yet).
+    pub fn switches_below(&self, below: u64) -> Result<Vec<(u64, Option<SlotsProof>)>> {
+        let mut found = Vec::new();
+        let mut bad = None;
+        self.kv.for_each_prefix(Column::Meta, SWITCH_PREFIX, &mut |k, v| {
+            let Some(number) = k.get(SWITCH_PREFIX.len()..).and_then(|n| <[u8; 8]>::try_from(n).ok()).map(u64::from_be_bytes) else {
+                bad = Some(format!("switch key {k:02x?}"));
+                return false;
+            };
+            if number >= below {
+                return false;
+            }
+            let proof = if v.is_empty() {
+                None
+            } else {
+                match decode_exact::<SlotsProof>(v) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        bad = Some(format!("switch proof {number}: {e}"));
+                        return false;
+                    }
+                }
+            };
+            found.push((number, proof));
+            true
+        })?;
+        match bad {
+            Some(reason) => Err(corrupt("meta", reason)),
+            None => Ok(found),
+        }
     }
 
     /// Adds the writes that store `block` as the new head to `batch`.

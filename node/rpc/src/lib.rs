@@ -43,7 +43,7 @@ pub use eth::{
 pub use filter::EthFilterApiServer;
 pub use pubsub::EthPubSubApiServer;
 pub use server::{Error, Result, RpcConfig, start};
-pub use slots::{RpcLiveness, RpcSlot, RpcSlots, SlotsApiServer};
+pub use slots::{RpcLiveness, RpcSetProof, RpcSlot, RpcSlots, RpcSwitch, SlotsApiServer};
 pub use strata::StrataApiServer;
 pub use types::{
     BlockId, BlockTag, Eip1186Proof, Eip1186StorageProof, RpcBlock, RpcFeeQuote, RpcReceipt, RpcStorageQuota, RpcTransaction, StorageKey,

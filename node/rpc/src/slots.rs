@@ -7,7 +7,7 @@
 use alloy_primitives::U64;
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
 use serde::Serialize;
-use strata_primitives::{Address, Bytes, CommitCertificate, rlp_item, slots::Heartbeat};
+use strata_primitives::{Address, B256, Bytes, CommitCertificate, rlp_item, slots::Heartbeat};
 
 use crate::{
     EthRpc,
@@ -82,6 +82,35 @@ pub trait SlotsApi {
     /// block this validator proposes. Refused with the reason if it is not valid evidence.
     #[method(name = "strata_sendHeartbeat")]
     fn send_heartbeat(&self, heartbeat: Bytes) -> RpcResult<bool>;
+    /// Strata: the proof of the validator set of a height — every switch before it, with
+    /// its block's header, certificate and proven slot records — checkable from the
+    /// genesis set alone (`strata audit`, `set_proof::verify_set_with`).
+    #[method(name = "strata_getValidatorSetProof", blocking)]
+    fn validator_set_proof(&self, block: Option<BlockId>) -> RpcResult<RpcSetProof>;
+}
+
+/// `strata_getValidatorSetProof`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RpcSetProof {
+    /// The height whose set is proven.
+    pub height: U64,
+    /// The set of that height, as this node knows it (what the proof must give).
+    pub validators: Vec<Address>,
+    /// The blocks whose end decided a switch before it, in order.
+    pub switches: Vec<RpcSwitch>,
+    /// The proof: an RLP `SetProof`.
+    pub proof: Bytes,
+}
+
+/// One switch of a [`RpcSetProof`].
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RpcSwitch {
+    /// The block whose end decided it (the new keys are active two blocks later).
+    pub number: U64,
+    /// Its hash.
+    pub hash: B256,
 }
 
 impl SlotsApiServer for EthRpc {
@@ -142,5 +171,17 @@ impl SlotsApiServer for EthRpc {
             Ok(()) => Ok(true),
             Err(e) => Err(exec_error(format!("heartbeat refused: {e}"))),
         }
+    }
+
+    fn validator_set_proof(&self, block: Option<BlockId>) -> RpcResult<RpcSetProof> {
+        let height = self.required_number_for_id(block)?;
+        let proof = self.chain.set_proof(height).map_err(|e| exec_error(e.to_string()))?;
+        let validators = self.chain.validator_sets().validators_at(height).map(|s| s.validators.clone()).unwrap_or_default();
+        Ok(RpcSetProof {
+            height: U64::from(height),
+            validators,
+            switches: proof.links.iter().map(|l| RpcSwitch { number: U64::from(l.header.number), hash: l.header.hash_slow() }).collect(),
+            proof: strata_primitives::rlp::encode(&proof).into(),
+        })
     }
 }

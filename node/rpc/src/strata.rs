@@ -147,7 +147,8 @@ impl StrataApiServer for EthRpc {
             header: block.header().clone(),
             certificate: certificate.into(),
         };
-        Ok(Some(RpcReceiptProof::new(hash, block.hash, self.chain.spec().chain_id, &bundle)))
+        let set_proof = self.chain.set_proof(number).map_err(|e| exec_error(e.to_string()))?;
+        Ok(Some(RpcReceiptProof::new(hash, block.hash, self.chain.spec().chain_id, &bundle, &set_proof)))
     }
 
     fn consensus_status(&self) -> RpcResult<RpcConsensusStatus> {

@@ -12,6 +12,7 @@ use strata_primitives::{
     audit::{ReceiptBundle, verify_receipt},
     hex,
     rlp_item::decode_exact,
+    set_proof::{SetProof, verify_set},
 };
 
 /// Where the validator set comes from.
@@ -61,13 +62,43 @@ pub fn bundle_of(answer: &Value) -> anyhow::Result<ReceiptBundle> {
     decode_exact::<ReceiptBundle>(&bytes).map_err(|e| anyhow::anyhow!("bundle does not decode: {e}"))
 }
 
+/// The validator set of block `number`: the trust root's, carried across the switches
+/// the answer's `validatorSetProof` proves (none on a chain without validator slots).
+fn set_of_block(answer: &Value, root: &TrustRoot, number: u64) -> anyhow::Result<ValidatorSet> {
+    let Some(hex_blob) = answer.get("validatorSetProof").and_then(Value::as_str) else {
+        return Ok(root.validators.clone());
+    };
+    let bytes = hex::decode(hex_blob).context("validatorSetProof is not hex")?;
+    let proof = decode_exact::<SetProof>(&bytes).map_err(|e| anyhow::anyhow!("validatorSetProof does not decode: {e}"))?;
+    if proof.links.is_empty() {
+        return Ok(root.validators.clone());
+    }
+    let set = verify_set(&root.validators, root.chain_id, &proof, number)
+        .map_err(|e| anyhow::anyhow!("the validator set of block {number} is not proven: {e}"))?;
+    let at: Vec<String> = proof.links.iter().map(|l| l.header.number.to_string()).collect();
+    println!(
+        "validator set of block {number} proven from the trust root across {} switch(es), decided at block(s) {}: {:?}",
+        proof.links.len(),
+        at.join(", "),
+        set.validators
+    );
+    Ok(set)
+}
+
 /// Verifies and prints the verdict; an error if the bundle proves nothing. With `tx`,
 /// the receipt must be that transaction's (the bundle's own JSON fields are not trusted).
 pub fn verify_and_print(answer: &Value, root: &TrustRoot, tx: Option<B256>) -> anyhow::Result<()> {
     let bundle = bundle_of(answer)?;
     let chain_id = root.chain_id;
     println!("trusting {} (chain {chain_id})", root.source);
-    match verify_receipt(&bundle, &root.validators, chain_id, tx) {
+    let validators = match set_of_block(answer, root, bundle.header.number) {
+        Ok(set) => set,
+        Err(e) => {
+            println!("NOT VERIFIED: {e}");
+            bail!("the receipt is not proven: {e}")
+        }
+    };
+    match verify_receipt(&bundle, &validators, chain_id, tx) {
         Ok(v) => {
             println!(
                 "VERIFIED: transaction {} is in block {} ({}) at index {}: status {}, {} logs, cumulative gas {}",
@@ -89,8 +120,8 @@ pub fn verify_and_print(answer: &Value, root: &TrustRoot, tx: Option<B256>) -> a
             println!(
                 "  finalized by {} of {} validators (quorum {}): {:?}",
                 v.signers.len(),
-                root.validators.len(),
-                root.validators.quorum(),
+                validators.len(),
+                validators.quorum(),
                 v.signers
             );
             Ok(())

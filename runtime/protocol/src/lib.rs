@@ -25,6 +25,7 @@ pub mod interfaces;
 pub mod nibbles;
 pub mod proof;
 pub mod rlp_item;
+pub mod set_proof;
 pub mod slots;
 pub mod system;
 

@@ -125,11 +125,20 @@ pub struct RpcReceiptProof {
     pub certificate: Bytes,
     /// All of the above as one RLP `ReceiptBundle` (`strata audit receipt --offline`).
     pub bundle: Bytes,
+    /// The switches of the validator set before the block (RLP `SetProof`, no links on a
+    /// chain without slots): with it, the genesis set proves the set that certified it.
+    pub validator_set_proof: Bytes,
 }
 
 impl RpcReceiptProof {
     /// The JSON shape of a bundle.
-    pub fn new(transaction_hash: B256, block_hash: B256, chain_id: u64, b: &strata_primitives::audit::ReceiptBundle) -> Self {
+    pub fn new(
+        transaction_hash: B256,
+        block_hash: B256,
+        chain_id: u64,
+        b: &strata_primitives::audit::ReceiptBundle,
+        set_proof: &strata_primitives::set_proof::SetProof,
+    ) -> Self {
         Self {
             transaction_hash,
             block_hash,
@@ -141,6 +150,7 @@ impl RpcReceiptProof {
             header: b.header.encoded().into(),
             certificate: b.certificate.clone(),
             bundle: strata_primitives::rlp::encode(b).into(),
+            validator_set_proof: strata_primitives::rlp::encode(set_proof).into(),
         }
     }
 }

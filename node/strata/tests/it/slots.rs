@@ -14,7 +14,12 @@ use std::{
 };
 
 use serde_json::{Value, json};
-use strata_primitives::{Address, Bytes, CommitCertificate, ValidatorSet, rlp_item::decode_exact};
+use strata_primitives::{
+    Address, Bytes, CommitCertificate, TxKind, U256, ValidatorSet, hex,
+    rlp_item::decode_exact,
+    set_proof::{SetProof, verify_set},
+    transaction::build,
+};
 
 use crate::{
     procs::{Procs, set_config},
@@ -29,6 +34,7 @@ struct Machines {
     procs: Procs,
     /// Prometheus endpoints, by machine.
     metrics: Vec<std::net::SocketAddr>,
+    genesis: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -78,7 +84,7 @@ impl Machines {
             urls.push(format!("http://{}", strata_node::config::ValidatorConfig::load(&path).unwrap().rpc_addr));
             configs.push(path);
         }
-        let mut m = Self { procs: Procs::new(configs, urls), metrics: metrics_urls, _dir: dir };
+        let mut m = Self { procs: Procs::new(configs, urls), metrics: metrics_urls, genesis: genesis_path, _dir: dir };
         for i in 0..machines as usize {
             m.start(i);
         }
@@ -195,6 +201,7 @@ async fn n4x2_active_crash_backup_takes_over_and_the_chain_outlives_a_second_cra
     m.signal(5, "-CONT");
     let promoted = m.wait_switch(3, 1, Duration::from_secs(90)).await;
     assert!(promoted > head, "promoted only once heard from again");
+    m.wait_height(3, promoted + 2, Duration::from_secs(60)).await;
 
     // No key of a slot ever signed at a height where it was not the slot's active key,
     // and the two keys of slot 2 never both signed one height.
@@ -204,4 +211,43 @@ async fn n4x2_active_crash_backup_takes_over_and_the_chain_outlives_a_second_cra
         assert!(!(keys.contains(&primary2) && keys.contains(&backup2)), "both keys of slot 2 at height {}", h + 1);
     }
     println!("8 machines, {end} blocks in {:.1} s, every certificate checked against its height's keys", started.elapsed().as_secs_f64());
+
+    // Auditors holding only genesis.json: the set of the head is proven across the three
+    // switches, and a receipt of a block after them verifies with `strata audit`.
+    let proof = m.rpc(3).call("strata_getValidatorSetProof", vec![json!(format!("{end:#x}"))]).await;
+    let raw: Bytes = proof["proof"].as_str().unwrap().parse().unwrap();
+    let proof = decode_exact::<SetProof>(&raw).unwrap();
+    let switches: Vec<u64> = proof.links.iter().map(|l| l.header.number).collect();
+    assert!(switches.len() >= 3 && switches.contains(&decided) && switches.contains(&promoted), "slots 2, 0 and 1 switched: {switches:?}");
+    let genesis_set =
+        ValidatorSet::new(genesis["slots"].as_array().unwrap().iter().map(|s| s["primary"].as_str().unwrap().parse().unwrap()).collect());
+    let proven = verify_set(&genesis_set, CHAIN_ID, &proof, end).unwrap();
+    let head_slots = m.slots(3, end - 1).await;
+    let active: Vec<Address> =
+        head_slots["slots"].as_array().unwrap().iter().map(|s| s["active"].as_str().unwrap().parse().unwrap()).collect();
+    assert_eq!(proven.validators, active);
+    let key = &strata_node::dev_accounts().unwrap()[0].signer;
+    let tx =
+        build::eip1559(CHAIN_ID, 0, TxKind::Call(Address::repeat_byte(0x42)), U256::from(1u64), Bytes::new(), 30_000, 2_000_000_000, 0);
+    let raw = key.sign_transaction(tx).unwrap().encoded();
+    let hash = m.rpc(3).call("eth_sendRawTransaction", vec![json!(format!("0x{}", hex::encode(&raw)))]).await;
+    let hash = hash.as_str().unwrap().to_string();
+    m.rpc(3).wait_receipt(&hash).await;
+    let save = m.genesis.with_file_name("receipt.json");
+    let audit = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_strata")).arg("audit").arg("receipt").args(args).output().unwrap();
+    let (genesis_arg, save_arg) = (m.genesis.to_str().unwrap(), save.to_str().unwrap());
+    let out = audit(&[&hash, "--rpc", &m.urls[3], "--genesis", genesis_arg, "--save", save_arg]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("VERIFIED:") && text.contains("switch(es)"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The same bundle with the switches left out: the certificate's signers are not the
+    // genesis keys, so it proves nothing.
+    let mut bundle: Value = serde_json::from_str(&std::fs::read_to_string(&save).unwrap()).unwrap();
+    bundle["validatorSetProof"] = json!(format!("0x{}", hex::encode(strata_primitives::rlp::encode(SetProof::default()))));
+    std::fs::write(&save, bundle.to_string()).unwrap();
+    let out = audit(&["--offline", save_arg, "--genesis", genesis_arg]);
+    assert!(!out.status.success(), "without its switches the receipt must not verify: {}", String::from_utf8_lossy(&out.stdout));
 }
