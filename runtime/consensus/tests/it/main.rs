@@ -29,6 +29,7 @@ fn sweep(test: &str, n: usize, default_count: u64, default_base: u64) {
     let mut slowest = base;
     let mut byzantine = 0u64;
     let mut switched = 0u64;
+    let (mut slot_runs, mut slot_switches) = (0u64, 0u64);
     for i in 0..count {
         let seed = base.wrapping_add(i);
         let mut rng = Rng::new(mix(seed ^ n as u64));
@@ -50,6 +51,8 @@ fn sweep(test: &str, n: usize, default_count: u64, default_base: u64) {
                 }
                 byzantine += params.byzantine.len() as u64;
                 switched += u64::from(params.replace.is_some());
+                slot_runs += u64::from(params.slots.is_some());
+                slot_switches += o.switches;
             }
             Ok(Err(e)) => panic!("seed {seed} failed (n = {n}): {e}\nparams: {params:?}\n{replay}"),
             Err(panic) => {
@@ -60,7 +63,8 @@ fn sweep(test: &str, n: usize, default_count: u64, default_base: u64) {
     }
     println!(
         "{test}: {count} seeds (n = {n}, seeds {base}..{}) passed in {:.1?}: {heights} heights committed, {views} new views, \
-         {syncs} catch-ups, {crashes} crashes, {byzantine} faulty validators, {switched} runs switching a validator's key, {messages} messages; \
+         {syncs} catch-ups, {crashes} crashes, {byzantine} faulty validators, {switched} runs switching a validator's key, \
+         {slot_runs} runs with slots and backups ({slot_switches} role switches by the rule), {messages} messages; \
          slowest recovery after healing {max_heal} ms (seed {slowest})",
         base.wrapping_add(count),
         started.elapsed()

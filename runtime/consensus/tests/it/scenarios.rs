@@ -2,6 +2,7 @@
 //! checks every run makes (safety, validity, certificates, liveness after healing).
 
 use crate::sim::{Byzantine, Outcome, Params, Replace, Scripted, mix, run};
+use strata_consensus::ProposerRotation;
 use strata_testdata::Rng;
 
 fn run_ok(p: &Params, seed: u64) -> Outcome {
@@ -221,4 +222,44 @@ fn n4_validator_replaced_under_random_faults() {
         p.heal_heights = 4;
         run_ok(&p, 700 + seed);
     }
+}
+
+#[test]
+fn n4x2_dead_primaries_are_replaced_by_their_backups_and_the_chain_outlives_two_crashes() {
+    // Validator slots with a window of 3 blocks, round-robin proposers. Slot 1's primary
+    // dies; its backup takes over by the rule. Then slot 2's primary dies: with slot 1
+    // switched, three slots still sign, so the chain goes on and slot 2 switches too (it
+    // would halt at two dead slots without the first switch).
+    let mut p = Params::quiet(4);
+    p.rotation = ProposerRotation::ByHeight;
+    p.slots = Some(3);
+    p.build_ms = (10, 30);
+    p.chaos_ms = 6_000;
+    p.script = vec![(200, Scripted::Crash(1)), (2_000, Scripted::Crash(2))];
+    p.heal_heights = 6;
+    let o = run_ok(&p, 11);
+    let slots: Vec<u32> = o.switch_log.iter().map(|(slot, _)| *slot).collect();
+    assert!(slots.starts_with(&[1, 2]), "slot 1 then slot 2 switch: {o:?}");
+    assert!(o.height_at_heal > o.switch_log[1].1 + 2, "the chain commits with slot 2's backup: {o:?}");
+}
+
+#[test]
+fn n4x2_f1_a_proposer_omitting_evidence_cannot_force_a_switch() {
+    // The stable primary (validator 0) is faulty: every block it builds leaves slot 3's
+    // signature out of the parent certificate and carries slot 3's backup's heartbeat —
+    // evidence that slot 3's active key is dead, block after block. One proposer is not
+    // f + 1 distinct proposers: slot 3 never switches.
+    let mut p = Params::quiet(4);
+    p.slots = Some(2);
+    p.build_ms = (10, 30);
+    p.byzantine = vec![(0, Byzantine::OmitEvidence)];
+    p.heal_heights = 30;
+    let o = run_ok(&p, 12);
+    assert!(o.min_height >= 30 && o.max_view == 0, "validator 0 proposed every block: {o:?}");
+    assert_eq!(o.switches, 0, "{o:?}");
+    // With proposers rotating by height the same evidence comes from one block in four;
+    // honest proposers include slot 3's signature, and the streak never builds.
+    p.rotation = ProposerRotation::ByHeight;
+    let o = run_ok(&p, 13);
+    assert!(o.min_height >= 30 && !o.switch_log.iter().any(|(slot, _)| *slot == 3), "{o:?}");
 }

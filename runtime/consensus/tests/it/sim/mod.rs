@@ -9,7 +9,10 @@
 //! simulated node plays the node's part: it builds blocks when asked, re-executes them
 //! (valid unless malformed or not on its chain), commits, and catches up from a peer when
 //! told it is behind. The validators may change at a height ([`Params::replace`]): one is
-//! replaced by a new key, whose node follows the chain from the start and joins there.
+//! replaced by a new key, whose node follows the chain from the start and joins there. Or
+//! every validator is a slot with a backup node, and the runtime's switch rule decides
+//! from the evidence in blocks which one is active at each height ([`Params::slots`],
+//! [`slots`]).
 //!
 //! Everything is drawn from one seeded generator and all maps are ordered, so a seed
 //! replays exactly. Every run checks:
@@ -18,16 +21,20 @@
 //!   parent, and comes with a certificate that passes `CommitCertificate::verify` against
 //!   the validators of its height;
 //! - memory: no core holds more bytes of early blocks than its budget;
+//! - with slots: every correct node computes the same slot records after every height,
+//!   and every switch had evidence from a correct proposer;
 //! - liveness: once the network heals and crashed nodes restart, every correct
 //!   validator commits `heal_heights` more heights within `liveness_ms` of virtual time.
 
 mod network;
 mod node;
 mod params;
+mod slots;
 
 pub use params::{Byzantine, Outcome, Params, Replace, Scripted, SwitchAt};
+pub use slots::{Book, BookSets};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use strata_consensus::{Config, Core, FixedValidators, Input, Persisted, SignedMessage, SignerCache, ValidatorSets};
 use strata_primitives::rlp::{Decodable, Encodable, Header};
 use strata_primitives::{B256, Bytes, CommitCertificate, LocalSigner, ValidatorSet, keccak256};
@@ -53,20 +60,59 @@ struct Node {
     persisted: Option<Persisted>,
     timer: u64,
     group: u64,
+    /// With slots: the slot state this node computes from its chain.
+    book: Option<Arc<Mutex<Book>>>,
 }
 
 enum Event {
-    Deliver { to: usize, bytes: Vec<u8> },
-    Timer { node: usize, generation: u64, view: u64 },
-    Answer { node: usize, incarnation: u64, input: Input },
-    Validate { node: usize, incarnation: u64, height: u64, view: u64, block: Bytes, hash: B256 },
-    Sync { node: usize, incarnation: u64, peer: u32 },
-    Crash { node: usize, restart_after: Option<u64> },
-    Restart { node: usize },
-    Partition { mask: u64 },
+    Deliver {
+        to: usize,
+        bytes: Vec<u8>,
+    },
+    Timer {
+        node: usize,
+        generation: u64,
+        view: u64,
+    },
+    Build {
+        node: usize,
+        incarnation: u64,
+        height: u64,
+        view: u64,
+        parent: B256,
+    },
+    Validate {
+        node: usize,
+        incarnation: u64,
+        height: u64,
+        view: u64,
+        block: Bytes,
+        hash: B256,
+    },
+    Sync {
+        node: usize,
+        incarnation: u64,
+        peer: u32,
+    },
+    Crash {
+        node: usize,
+        restart_after: Option<u64>,
+    },
+    Restart {
+        node: usize,
+    },
+    Partition {
+        mask: u64,
+    },
     HealPartition,
     Heal,
-    Noise { node: usize },
+    Noise {
+        node: usize,
+    },
+    /// With slots: the node compares its height with what its peers announce.
+    Status {
+        node: usize,
+    },
 }
 
 struct World {
@@ -77,6 +123,8 @@ struct World {
     queue: BTreeMap<(u64, u64), Event>,
     nodes: Vec<Node>,
     sets: Arc<dyn ValidatorSets>,
+    /// With slots: the slot state of the decided chain.
+    reference: Option<Book>,
     cache: SignerCache,
     decided: BTreeMap<u64, B256>,
     proposed: BTreeSet<B256>,
@@ -126,6 +174,46 @@ pub fn make_block(height: u64, view: u64, proposer: u32, nonce: u64, parent: B25
     (out.into(), hash)
 }
 
+/// Liveness evidence a block carries on a chain with slots: the parent's certificate
+/// (none for block 1) and a bit per slot whose sync node's heartbeat is included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evidence {
+    /// The parent's commit certificate.
+    pub certificate: Option<CommitCertificate>,
+    /// Heartbeats, a bit per slot.
+    pub beats: u64,
+}
+
+/// A simulated block with evidence: `rlp([height, view, proposer, nonce, parent,
+/// rlp(certificate) or empty, beats])`.
+pub fn make_block_with(height: u64, view: u64, proposer: u32, nonce: u64, parent: B256, evidence: &Evidence) -> (Bytes, B256) {
+    let cert: Bytes = evidence.certificate.as_ref().map(|c| strata_primitives::rlp::encode(c).into()).unwrap_or_default();
+    let fields: [&dyn Encodable; 7] = [&height, &view, &proposer, &nonce, &parent, &cert, &evidence.beats];
+    let mut out = Vec::new();
+    strata_primitives::rlp::encode_list::<_, dyn Encodable>(&fields, &mut out);
+    let hash = keccak256(&out);
+    (out.into(), hash)
+}
+
+/// The evidence of a block made by [`make_block_with`] (`None`: none, or malformed).
+pub fn decode_evidence(bytes: &[u8]) -> Option<Evidence> {
+    let mut buf = bytes;
+    let header = Header::decode(&mut buf).ok()?;
+    if !header.list || header.payload_length != buf.len() {
+        return None;
+    }
+    let _ = (u64::decode(&mut buf).ok()?, u64::decode(&mut buf).ok()?, u32::decode(&mut buf).ok()?, u64::decode(&mut buf).ok()?);
+    let _parent = B256::decode(&mut buf).ok()?;
+    let cert = Bytes::decode(&mut buf).ok()?;
+    let beats = u64::decode(&mut buf).ok()?;
+    if !buf.is_empty() {
+        return None;
+    }
+    let certificate =
+        if cert.is_empty() { None } else { Some(strata_primitives::rlp_item::decode_exact::<CommitCertificate>(&cert).ok()?) };
+    Some(Evidence { certificate, beats })
+}
+
 /// Decodes a simulated block's height and parent.
 pub fn read_block(bytes: &[u8]) -> Option<(u64, B256)> {
     decode_block(bytes).map(|(height, _, _, parent)| (height, parent))
@@ -144,6 +232,11 @@ pub fn decode_block(bytes: &[u8]) -> Option<(u64, u64, u32, B256)> {
     let proposer = u32::decode(&mut buf).ok()?;
     let _nonce = u64::decode(&mut buf).ok()?;
     let parent = B256::decode(&mut buf).ok()?;
+    if !buf.is_empty() {
+        // Evidence (a chain with slots).
+        Bytes::decode(&mut buf).ok()?;
+        u64::decode(&mut buf).ok()?;
+    }
     buf.is_empty().then_some((height, view, proposer, parent))
 }
 
@@ -207,6 +300,7 @@ impl World {
                     persisted: None,
                     timer: 0,
                     group: 0,
+                    book: None,
                 });
             }
         }
@@ -227,10 +321,32 @@ impl World {
                     persisted: None,
                     timer: 0,
                     group: 0,
+                    book: None,
                 });
                 Arc::new(SwitchAt { before: Arc::new(set), after: Arc::new(set_of(&after).with_rotation(p.rotation)), at: height })
             }
         };
+        // Validator slots: a backup node per validator, and a slot book per node.
+        let reference = p.slots.map(|window| Book::new(p.n, window, p.rotation));
+        if let Some(book) = &reference {
+            for v in 0..p.n as u32 {
+                nodes.push(Node {
+                    validator: v,
+                    key: joiner_key(v),
+                    byzantine: None,
+                    core: None,
+                    incarnation: 0,
+                    chain: vec![Committed { hash: genesis(), block: Bytes::new(), certificate: None }],
+                    persisted: None,
+                    timer: 0,
+                    group: 0,
+                    book: None,
+                });
+            }
+            for node in &mut nodes {
+                node.book = Some(Arc::new(Mutex::new(book.clone())));
+            }
+        }
         let trace = std::env::var_os("STRATA_SIM_TRACE").is_some();
         World {
             p,
@@ -240,6 +356,7 @@ impl World {
             queue: BTreeMap::new(),
             nodes,
             sets,
+            reference,
             cache: SignerCache::new(),
             decided: BTreeMap::new(),
             proposed: BTreeSet::new(),
@@ -297,6 +414,15 @@ impl World {
         for i in 0..self.nodes.len() {
             if self.nodes[i].byzantine != Some(Byzantine::Crashed) {
                 self.start(i);
+            }
+        }
+        // With slots, nodes announce their heights, as the node's sync does: a machine far
+        // behind (it misses messages about heights whose validators it cannot know yet)
+        // catches up from peers.
+        if self.p.slots.is_some() {
+            for i in 0..self.nodes.len() {
+                let t = self.rand(100);
+                self.at(t, Event::Status { node: i });
             }
         }
         // The fault phase.
@@ -391,7 +517,11 @@ impl World {
         let node = &mut self.nodes[i];
         let tip = node.chain.len() as u64 - 1;
         let committed = (tip, node.chain.last().expect("genesis").hash);
-        let config = config_with(&self.p, self.sets.clone(), node.key.clone(), node.validator);
+        let sets: Arc<dyn ValidatorSets> = match &node.book {
+            Some(book) => Arc::new(BookSets(book.clone())),
+            None => self.sets.clone(),
+        };
+        let config = config_with(&self.p, sets, node.key.clone(), node.validator);
         let mut core = Core::new(config, node.persisted.clone(), committed);
         core.set_signer_cache(self.cache.clone());
         node.core = Some(core);
@@ -442,18 +572,22 @@ impl World {
                     self.input(node, Input::Timeout { view });
                 }
             }
-            Event::Answer { node, incarnation, input } => {
+            Event::Build { node, incarnation, height, view, parent } => {
                 if self.alive(node) && self.nodes[node].incarnation == incarnation {
-                    self.input(node, input);
+                    let nonce = self.rng.next();
+                    let (block, hash) = self.build_block(node, height, view, nonce, parent);
+                    self.proposed.insert(hash);
+                    self.input(node, Input::Proposal { height, view, block, hash });
                 }
             }
             Event::Validate { node, incarnation, height, view, block, hash } => {
                 if self.alive(node) && self.nodes[node].incarnation == incarnation {
                     let chain = &self.nodes[node].chain;
                     let tip = chain.len() as u64 - 1;
+                    let parent = chain[tip as usize].hash;
                     let valid = keccak256(&block) == hash
-                        && read_block(&block)
-                            .is_some_and(|(h, parent)| h == height && tip + 1 == height && parent == chain[tip as usize].hash);
+                        && read_block(&block).is_some_and(|(h, p)| h == height && tip + 1 == height && p == parent)
+                        && self.evidence_valid(node, height, parent, &block);
                     self.input(node, Input::Validated { height, view, hash, valid });
                 }
             }
@@ -490,6 +624,13 @@ impl World {
                 }
             }
             Event::HealPartition => self.partitioned = false,
+            Event::Status { node } => {
+                if self.alive(node) {
+                    self.catch_up(node)?;
+                }
+                let d = 100 + self.rand(100);
+                self.after(d, Event::Status { node });
+            }
             Event::Heal => self.heal(),
             Event::Noise { node } => {
                 self.noise(node);

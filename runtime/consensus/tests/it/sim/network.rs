@@ -49,7 +49,7 @@ impl World {
                 for r in dropped {
                     let parent = self.nodes[from].chain.get(r.height as usize - 1).map_or(B256::ZERO, |c| c.hash);
                     let nonce = self.rng.next();
-                    let (block, hash) = make_block(r.height, nv.view, me, nonce, parent);
+                    let (block, hash) = self.build_block(from, r.height, nv.view, nonce, parent);
                     self.proposed.insert(hash);
                     let fresh = PrePrepare { view: nv.view, height: r.height, hash, block, parent: None };
                     self.transmit(from, j, SignedMessage::sign(me, Message::PrePrepare(fresh), &key, CHAIN_ID).expect("sign").encode(), 1);
@@ -88,7 +88,7 @@ impl World {
         } else {
             let nonce = self.rng.next();
             let parent = read_block(&p.block).map_or(B256::ZERO, |(_, parent)| parent);
-            let (block, hash) = make_block(p.height, p.view, me, nonce, parent);
+            let (block, hash) = self.build_block(from, p.height, p.view, nonce, parent);
             self.proposed.insert(hash);
             (block, hash)
         };

@@ -1,7 +1,7 @@
 //! Playing the node's part for a core: executing its effects (building and re-executing
 //! blocks, committing with the checks every run makes, catching up from a peer).
 
-use super::{CHAIN_ID, Committed, Event, World, decode_block, make_block, read_block};
+use super::{CHAIN_ID, Committed, Event, World, decode_block, read_block};
 use strata_consensus::{CommitCertificate, Effect, Input, Persisted, select_proposer};
 use strata_primitives::{B256, Bytes, keccak256};
 
@@ -34,17 +34,16 @@ impl World {
                     self.after(after_ms, Event::Timer { node: i, generation, view });
                 }
                 Effect::Propose { height, view, parent } => {
-                    let nonce = self.rng.next();
-                    let (block, hash) = make_block(height, view, self.nodes[i].validator, nonce, parent);
-                    self.proposed.insert(hash);
+                    // Built when the building time is over (with what the node holds then:
+                    // a certificate grown by late commits, heartbeats).
                     let incarnation = self.nodes[i].incarnation;
                     let d = self.between(self.p.build_ms);
-                    self.after(d, Event::Answer { node: i, incarnation, input: Input::Proposal { height, view, block, hash } });
+                    self.after(d, Event::Build { node: i, incarnation, height, view, parent });
                 }
                 Effect::Validate { height, view, proposed_view, block, hash } => {
                     // What the node checks of a proposal: built by the proposer of the view
                     // the core says it was proposed in (counted, not enforced).
-                    if let (Some((h, _, proposer, _)), Some(set)) = (decode_block(&block), self.sets.validators_at(height))
+                    if let (Some((h, _, proposer, _)), Some(set)) = (decode_block(&block), self.sets_of(i).validators_at(height))
                         && h == height
                         && proposer != select_proposer(&set, height, proposed_view)
                     {
@@ -62,10 +61,15 @@ impl World {
                 Effect::CertificateExtended { certificate } => {
                     // Only ever for a block this node committed, and still a valid certificate.
                     let committed = self.nodes[i].chain.get(certificate.height as usize).map(|c| c.hash);
-                    let set = self.sets.validators_at(certificate.height);
+                    let set = self.sets_of(i).validators_at(certificate.height);
                     let valid = set.is_some_and(|s| certificate.verify(&s, crate::sim::CHAIN_ID).is_ok());
                     if committed != Some(certificate.block_hash) || !valid {
                         self.failure.get_or_insert(format!("node {i}: bad extended certificate {certificate:?}"));
+                    } else if certificate.height as usize + 1 == self.nodes[i].chain.len() {
+                        // As the node does: the head's certificate grows, and the next block
+                        // it builds carries the larger one.
+                        let h = certificate.height as usize;
+                        self.nodes[i].chain[h].certificate = Some(certificate);
                     }
                 }
                 Effect::ViewChanged { .. } => self.out.view_changes += 1,
@@ -94,7 +98,7 @@ impl World {
         }
         // Each distinct certificate is checked once (many nodes hold the same one).
         if self.verified.insert(certificate.hash()) {
-            let set = self.sets.validators_at(height).ok_or_else(|| format!("no validators at {height}"))?;
+            let set = self.sets_of(i).validators_at(height).ok_or_else(|| format!("node {i} knows no validators at {height}"))?;
             certificate.verify(&set, CHAIN_ID).map_err(|e| format!("node {i}: certificate at {height} does not verify: {e}"))?;
         }
         let parent = node.chain.last().expect("genesis").hash;
@@ -113,6 +117,7 @@ impl World {
                 Some(_) => {}
                 None => {
                     self.decided.insert(height, hash);
+                    self.decide_slots(height, block)?;
                 }
             }
         }
@@ -121,8 +126,8 @@ impl World {
 
     fn commit(&mut self, i: usize, height: u64, block: Bytes, hash: B256, certificate: CommitCertificate) -> Result<(), String> {
         self.check_block(i, height, &block, hash, &certificate)?;
-        self.nodes[i].chain.push(Committed { hash, block, certificate: Some(certificate) });
-        Ok(())
+        self.nodes[i].chain.push(Committed { hash, block: block.clone(), certificate: Some(certificate) });
+        self.apply_slots(i, height, &block)
     }
 
     pub(super) fn sync(&mut self, i: usize, peer: u32) -> Result<(), String> {
@@ -142,7 +147,9 @@ impl World {
             let Some(cert) = entry.certificate.clone() else { return Ok(()) };
             // The node checks what it fetches like any commit.
             self.check_block(i, h as u64, &entry.block, entry.hash, &cert)?;
+            let block = entry.block.clone();
             self.nodes[i].chain.push(entry);
+            self.apply_slots(i, h as u64, &block)?;
         }
         self.out.syncs += 1;
         let tip = self.nodes[i].chain.len() as u64 - 1;

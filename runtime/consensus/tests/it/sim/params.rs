@@ -25,6 +25,10 @@ pub enum Byzantine {
     /// the primary's signature intact, with other bytes: another well-formed block, a
     /// flipped bit, a cut.
     TamperRelay,
+    /// Correct, except as a proposer on a chain with slots: every block it builds leaves
+    /// the highest other slot's signature out of the parent certificate and carries every
+    /// heartbeat it hears — all a proposer can do to force that slot to switch.
+    OmitEvidence,
 }
 
 /// Events the scenario script can place at fixed times.
@@ -114,6 +118,10 @@ pub struct Params {
     /// How the proposer moves between heights. Hand-written scenarios assume a stable
     /// primary; the sweeps draw either.
     pub rotation: ProposerRotation,
+    /// Validator slots: every validator also has a backup node, and the switch rule, with
+    /// this window `N`, decides from the evidence in blocks which one is active
+    /// ([`super::slots`]).
+    pub slots: Option<u64>,
 }
 
 impl Params {
@@ -141,6 +149,7 @@ impl Params {
             max_early_block_bytes: DEFAULT_MAX_EARLY_BLOCK_BYTES,
             replace: None,
             rotation: ProposerRotation::Stable,
+            slots: None,
         }
     }
 
@@ -174,6 +183,7 @@ impl Params {
             Byzantine::Garbage,
             Byzantine::Twins,
             Byzantine::TamperRelay,
+            Byzantine::OmitEvidence,
         ];
         let mut who: Vec<u32> = (0..n as u32).collect();
         for _ in 0..faulty {
@@ -189,6 +199,25 @@ impl Params {
             let correct: Vec<u32> = (0..n as u32).filter(|v| !p.byzantine.iter().any(|(b, _)| b == v)).collect();
             let validator = correct[(rng.next() % correct.len() as u64) as usize];
             p.replace = Some(Replace { height: 2 + rng.next() % 8, validator });
+        } else if rng.next().is_multiple_of(2) {
+            // Another third run every validator as a slot with a backup, roles decided by
+            // the switch rule with a short window (so crashes and partitions switch them).
+            p.slots = Some(2 + rng.next() % 3);
+            // Blocks carry a certificate: room for a few.
+            p.max_early_block_bytes = p.max_early_block_bytes.max(2_000);
+            // Blocks are paced, as the node paces them: late commits reach the next proposer.
+            p.build_ms = (10, 30);
+            // A longer fault phase: enough heights for windows of evidence to fill.
+            p.chaos_ms *= 3;
+            // Half of them lose a correct primary for the rest of the fault phase: its
+            // backup should take over.
+            if rng.next().is_multiple_of(2) {
+                let correct: Vec<u32> = (0..n as u32).filter(|v| !p.byzantine.iter().any(|(b, _)| b == v)).collect();
+                let v = correct[(rng.next() % correct.len() as u64) as usize];
+                // Node index: twins run two nodes each, before it in the list.
+                let node = v as usize + p.byzantine.iter().filter(|(b, k)| *b < v && *k == Byzantine::Twins).count();
+                p.script.push((rng.next() % (p.chaos_ms / 2), Scripted::Crash(node)));
+            }
         }
         p
     }
@@ -219,6 +248,10 @@ pub struct Outcome {
     pub stable: Vec<u64>,
     /// Final view per node slot.
     pub views: Vec<u64>,
+    /// Role switches decided on the chain (runs with slots).
+    pub switches: u64,
+    /// Each switch's slot and the height whose end decided it.
+    pub switch_log: Vec<(u32, u64)>,
     /// Blocks the cores asked to validate whose builder is not the proposer of the
     /// `proposed_view` they came with (a block re-proposed twice: see `Effect::Validate`).
     pub wrong_proposer: u64,
