@@ -95,6 +95,25 @@ struct Figures {
     tps: f64,
     p50: Duration,
     p99: Duration,
+    /// CPU time the active machines spent per committed transaction (all four together).
+    active_cpu_per_tx: Option<Duration>,
+}
+
+/// CPU time (user + system) process `pid` has used so far, from `/proc/<pid>/stat`
+/// (clock ticks of `USER_HZ` = 100 per second).
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// Total CPU time of processes `pids`.
+fn cpu_of(pids: &[u32]) -> Option<Duration> {
+    pids.iter().map(|p| cpu_time(*p)).sum()
 }
 
 impl Figures {
@@ -174,7 +193,7 @@ async fn drive(urls: &[String], chain_id: u64, n: usize) -> anyhow::Result<Figur
     }
     latencies.sort();
     let pct = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
-    Ok(Figures { tps: n as f64 / last_commit.duration_since(start).as_secs_f64(), p50: pct(50), p99: pct(99) })
+    Ok(Figures { tps: n as f64 / last_commit.duration_since(start).as_secs_f64(), p50: pct(50), p99: pct(99), active_cpu_per_tx: None })
 }
 
 pub(crate) fn strata_bin(args: &Args) -> PathBuf {
@@ -195,11 +214,15 @@ fn cluster_run(bin: &Path, dir: &Path, rt: &tokio::runtime::Runtime, rotation: &
     let name = format!("{rotation}{}", if backups { "-backups" } else { "" });
     let (machines, _) =
         start_cluster(bin, dir, &name, 4, backups, &[("block_time_ms", 200)], |genesis| genesis["proposer_rotation"] = rotation.into())?;
+    let active: Vec<u32> = machines.procs.0[..4].iter().map(Child::id).collect();
     let figures = rt.block_on(async {
         for u in &machines.urls {
             wait_ready(&HttpClientBuilder::default().build(u)?, 1).await?;
         }
-        drive(&machines.urls[..4], 4242, txs).await
+        let before = cpu_of(&active);
+        let mut figures = drive(&machines.urls[..4], 4242, txs).await?;
+        figures.active_cpu_per_tx = before.zip(cpu_of(&active)).map(|(b, a)| a.saturating_sub(b) / txs.max(1) as u32);
+        Ok::<_, anyhow::Error>(figures)
     })?;
     drop(machines);
     Ok(figures)
@@ -322,6 +345,21 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let backups = cluster_run(&bin, dir.path(), &rt, "by-height", true, args.txs)?;
     println!("4 validator slots with backups (8 machines): {}", backups.show());
     println!("  ratio with backups / without (goal: throughput >= 0.9): {}", backups.ratio(&cluster));
+    // Eight processes share this machine's cores, so the throughput above mostly measures
+    // the doubled total work. What the backups cost the active machines themselves —
+    // what limits throughput when each machine has its own cores — is their CPU per
+    // committed transaction.
+    if let (Some(with), Some(without)) = (backups.active_cpu_per_tx, cluster.active_cpu_per_tx) {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        println!(
+            "  CPU of the 4 active machines per committed tx: with backups {:.2} ms, without {:.2} ms; ratio {:.2} \
+             (throughput on machines of their own would be about 1/ratio = {:.2} of without)",
+            ms(with),
+            ms(without),
+            with.as_secs_f64() / without.as_secs_f64(),
+            without.as_secs_f64() / with.as_secs_f64()
+        );
+    }
     println!("  ratio cluster / dev throughput: {:.2}", cluster.tps / dev_figures.tps);
     println!(
         "  ratio cluster throughput / signature recoveries per core: {:.4} (each transaction is recovered by 4 validators at admission and execution)",
