@@ -40,6 +40,16 @@ pub enum SubmitError {
     /// The pool refused it.
     #[error("{0}")]
     Pool(#[from] PoolError),
+    /// Its sender and nonce belong to another transaction this node certified as stored.
+    #[error("nonce {nonce} of {sender} is certified for another transaction ({certified}): it cannot be replaced")]
+    Certified {
+        /// Sender.
+        sender: Address,
+        /// Nonce.
+        nonce: u64,
+        /// The certified transaction.
+        certified: B256,
+    },
     /// The node failed (not the transaction's fault).
     #[error("internal error: {0}")]
     Node(#[from] Error),
@@ -107,6 +117,11 @@ impl Chain {
             return Err(InvalidTx::InsufficientFunds { have: account.balance, want }.into());
         }
         let hash = tx.hash();
+        if let Some(certified) = self.certified_for(&tx.sender, tx.tx.nonce())
+            && certified != hash
+        {
+            return Err(SubmitError::Certified { sender: tx.sender, nonce: tx.tx.nonce(), certified });
+        }
         let evicted = self.inner.lock().mempool.add(tx, account.nonce, account.balance)?;
         if !evicted.is_empty() {
             tracing::debug!(%hash, evicted = evicted.len(), "replacement left later transactions of its sender unaffordable: evicted");

@@ -260,6 +260,9 @@ impl Chain {
         if evicted > 0 {
             tracing::debug!(number = block.number(), evicted, "pooled transactions no longer affordable: evicted");
         }
+        if let Err(e) = self.prune_journal(&block) {
+            tracing::warn!(number = block.number(), error = %e, "pool journal not pruned (retried at the next block)");
+        }
         tracing::info!(number = block.number(), hash = %block.hash, txs = block.block.transactions.len(), gas_used = block.header().gas_used, "block committed");
         let _ = self.blocks.send(block.clone());
         Ok(block)

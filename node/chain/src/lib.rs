@@ -16,6 +16,7 @@
 
 mod admission;
 mod blocks;
+mod certified;
 mod mempool;
 mod pools;
 mod service;
@@ -26,11 +27,14 @@ mod store;
 
 pub use admission::{MAX_TX_SIZE, SubmitError, TxOrigin};
 pub use blocks::{MAX_BLOCK_TXS, MAX_FUTURE_SECS};
+pub use certified::{Certified, CertifyRefusal};
 pub use mempool::{Mempool, MempoolConfig, PoolError};
 pub use pools::{ExecPools, run_on};
 pub use service::{Chain, ChainConfig, ConsensusStatus, StateUnavailable};
 pub use slots::SlotSets;
-pub use spec::{ChainSpec, DEV_CHAIN_ID, FeeRecipient, FeeSplit, SlotGenesis, StorageClass, dev_proposer, dev_validator_key};
+pub use spec::{
+    ChainSpec, DEFAULT_CERTIFIED_EXPIRY, DEV_CHAIN_ID, FeeRecipient, FeeSplit, SlotGenesis, StorageClass, dev_proposer, dev_validator_key,
+};
 pub use store::{BlockStore, TxLocation};
 pub use strata_executor::rules::{BlockError, Check, HeartbeatError};
 /// The slot state a chain keeps (see [`Chain::slot_state`]).

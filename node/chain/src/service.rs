@@ -80,6 +80,9 @@ pub(crate) struct Inner {
     pub(crate) pending: BTreeMap<B256, Pending>,
     /// Sync nodes' heartbeats for the head, by slot (for the next block proposed here).
     pub(crate) heartbeats: BTreeMap<u32, strata_primitives::slots::Heartbeat>,
+    /// Transactions this node certified as stored, by (sender, nonce): the journal's
+    /// index (see `certified`).
+    pub(crate) certified: BTreeMap<(Address, u64), crate::certified::Certified>,
 }
 
 /// A running chain: store, state, mempool and head. (Its fields are visible to the
@@ -111,6 +114,8 @@ pub struct Chain {
     pub(crate) quotes: QuoteMemo,
     /// With validator slots: the sets of each height, from state.
     pub(crate) sets: Option<Arc<dyn ValidatorSets>>,
+    /// Serialises certifications: the check of a (sender, nonce) and the journal write.
+    pub(crate) certify: Mutex<()>,
 }
 
 /// The consensus view of this node, as its driver reports it.
@@ -182,7 +187,13 @@ impl Chain {
             store,
             state,
             vm,
-            inner: Mutex::new(Inner { mempool: Mempool::new(config.pool), head, pending: BTreeMap::new(), heartbeats: BTreeMap::new() }),
+            inner: Mutex::new(Inner {
+                mempool: Mempool::new(config.pool),
+                head,
+                pending: BTreeMap::new(),
+                heartbeats: BTreeMap::new(),
+                certified: BTreeMap::new(),
+            }),
             produce: Mutex::new(()),
             blocks,
             local_txs,
@@ -191,6 +202,7 @@ impl Chain {
             pooled_txs: broadcast::channel(4096).0,
             pools,
             quotes: QuoteMemo::default(),
+            certify: Mutex::new(()),
         }))
     }
 

@@ -100,7 +100,13 @@ pub struct ChainSpec {
     /// [`ChainSpec::validators`]; the active keys then come from state
     /// (see [`strata_primitives::slots`]).
     pub slots: Option<SlotGenesis>,
+    /// Blocks a certified transaction has to be included: a storage certificate signed
+    /// as of height `h` promises inclusion by `h + certified_expiry`.
+    pub certified_expiry: u64,
 }
+
+/// The default of [`ChainSpec::certified_expiry`].
+pub const DEFAULT_CERTIFIED_EXPIRY: u64 = 8;
 
 /// The validator slots a genesis declares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +140,7 @@ impl ChainSpec {
             validators: ValidatorSet::new(vec![dev_proposer()]),
             requires_certificates: true,
             slots: None,
+            certified_expiry: DEFAULT_CERTIFIED_EXPIRY,
         }
     }
 

@@ -23,7 +23,9 @@ pub mod transaction;
 #[cfg(test)]
 mod consensus_tests;
 
-pub use strata_protocol::{abi, account, audit, consensus, deploy, interfaces, nibbles, proof, rlp_item, set_proof, slots, system};
+pub use strata_protocol::{
+    abi, account, audit, consensus, deploy, interfaces, nibbles, proof, rlp_item, set_proof, slots, storage_cert, system,
+};
 
 pub use account::{Account, EMPTY_ROOT_HASH, KECCAK_EMPTY};
 pub use alloy_primitives::{Address, B256, Bloom, Bytes, Log, LogData, Signature, U256, address, b256, hex, keccak256};

@@ -28,6 +28,7 @@ pub mod proof;
 pub mod rlp_item;
 pub mod set_proof;
 pub mod slots;
+pub mod storage_cert;
 pub mod system;
 
 pub use account::{Account, EMPTY_ROOT_HASH, KECCAK_EMPTY};

@@ -60,11 +60,15 @@ pub enum Column {
     /// Cold backup of archived contract data (used in the cold-store database, not the
     /// chain database): `address ++ keccak(key) ++ value hash ++ retention end (8 BE) -> value`.
     Cold,
+    /// The pool journal: transactions this validator certified as stored (a storage
+    /// certificate signature), `tx hash -> RLP(raw transaction, claim)`, until included
+    /// or expired.
+    Journal,
 }
 
 impl Column {
     /// Every column, in a fixed order.
-    pub const ALL: [Column; 13] = [
+    pub const ALL: [Column; 14] = [
         Column::Meta,
         Column::Headers,
         Column::Bodies,
@@ -78,6 +82,7 @@ impl Column {
         Column::TrieJournal,
         Column::Certificates,
         Column::Cold,
+        Column::Journal,
     ];
 
     /// Stable name (the RocksDB column family name).
@@ -96,6 +101,7 @@ impl Column {
             Column::TrieJournal => "trie_journal",
             Column::Certificates => "certificates",
             Column::Cold => "cold",
+            Column::Journal => "journal",
         }
     }
 }

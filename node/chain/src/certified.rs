@@ -1,0 +1,252 @@
+//! Certified transactions on the chain service's side: what a validator checks before it
+//! signs a storage claim ([`Chain::certify`]), the durable pool journal it writes first
+//! (`Column::Journal`, a synced write: the signature is given only once the transaction
+//! survives kill -9), the rule of one certified transaction per `(sender, nonce)`, the
+//! reload of the journal into the pool at start ([`Chain::reload_journal`]) and its
+//! pruning as transactions are included or expire.
+//!
+//! The signature itself is the node's (it holds the key); the claim format and its
+//! verification are [`strata_primitives::storage_cert`].
+
+use std::collections::BTreeSet;
+
+use alloy_rlp::{RlpDecodable, RlpEncodable};
+use strata_primitives::{Address, B256, Bytes, SealedBlock, TransactionSigned, rlp_item::decode_exact, storage_cert::StoredClaim};
+use strata_storage::{Column, WriteBatch};
+
+use crate::{Chain, Error, Result, SubmitError, admission::MAX_TX_SIZE};
+
+/// Heights a claim may lie from this node's head (validators' heads differ by a block
+/// or two while a block commits).
+pub const CLAIM_HEIGHT_SLACK: u64 = 3;
+
+/// One journal entry: the transaction as submitted and the claim this node signed for it.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct Certified {
+    /// The EIP-2718 bytes.
+    pub raw: Bytes,
+    /// What this node signed.
+    pub claim: StoredClaim,
+}
+
+/// Why this validator does not sign a claim. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum CertifyRefusal {
+    /// The transaction fails admission (signature, chain id, nonce, balance, fee, pool).
+    #[error(transparent)]
+    Admission(SubmitError),
+    /// This node already certified another transaction with the same sender and nonce.
+    #[error("nonce {nonce} of {sender} is already certified for transaction {certified}")]
+    NonceCertified {
+        /// Sender.
+        sender: Address,
+        /// Nonce.
+        nonce: u64,
+        /// The transaction certified for it.
+        certified: B256,
+    },
+    /// The claim does not describe this transaction, or not as this chain would.
+    #[error("claim mismatch: {0}")]
+    Claim(String),
+}
+
+impl Chain {
+    /// The claim a validator signs for `raw` as of `height` (a head near this node's),
+    /// once the transaction is admitted to the pool and written to the journal with a
+    /// synced write. Refused if the transaction fails admission, if this node certified
+    /// another transaction with its sender and nonce, or if `height`/`expiry` are not
+    /// what this chain says. A transaction certified before gets its stored claim back
+    /// (the claim is signed once per transaction, whatever `height` now says).
+    /// Runs contracts (admission): call it on an admission thread.
+    pub fn certify(&self, raw: &[u8], height: u64, expiry: Option<u64>) -> Result<Result<StoredClaim, CertifyRefusal>> {
+        if raw.len() > MAX_TX_SIZE {
+            return Ok(Err(CertifyRefusal::Admission(SubmitError::Oversized { size: raw.len(), max: MAX_TX_SIZE })));
+        }
+        let tx = match TransactionSigned::decode_recovered(raw) {
+            Ok(tx) => tx,
+            Err(e) => return Ok(Err(CertifyRefusal::Admission(e.into()))),
+        };
+        let (hash, sender, nonce) = (tx.hash(), tx.sender, tx.tx.nonce());
+        let _guard = self.certify.lock();
+        if let Some(held) = self.inner.lock().certified.get(&(sender, nonce)) {
+            return Ok(if held.claim.tx_hash == hash {
+                Ok(held.claim)
+            } else {
+                Err(CertifyRefusal::NonceCertified { sender, nonce, certified: held.claim.tx_hash })
+            });
+        }
+        let head = self.head().1.number;
+        if height.abs_diff(head) > CLAIM_HEIGHT_SLACK {
+            return Ok(Err(CertifyRefusal::Claim(format!("height {height} is too far from this node's head {head}"))));
+        }
+        let due = height.saturating_add(self.spec.certified_expiry);
+        if expiry.is_some_and(|e| e != due) {
+            return Ok(Err(CertifyRefusal::Claim(format!("expiry {expiry:?} is not height + {}", self.spec.certified_expiry))));
+        }
+        if self.pooled(&hash).is_none() {
+            match self.submit(tx) {
+                Ok(_) => {}
+                Err(SubmitError::Node(e)) => return Err(e),
+                Err(e) => return Ok(Err(CertifyRefusal::Admission(e))),
+            }
+        }
+        let claim = StoredClaim { chain_id: self.spec.chain_id, tx_hash: hash, sender, nonce, height, expiry: due };
+        let entry = Certified { raw: Bytes::copy_from_slice(raw), claim };
+        let mut batch = WriteBatch::new();
+        batch.put(Column::Journal, hash.to_vec(), alloy_rlp::encode(&entry));
+        // Synced (every batch is): durable before the caller signs.
+        self.kv.write(batch)?;
+        self.inner.lock().certified.insert((sender, nonce), entry);
+        tracing::info!(%hash, %sender, nonce, expiry = due, "transaction certified as stored");
+        Ok(Ok(claim))
+    }
+
+    /// The transaction certified here for `(sender, nonce)`, if any.
+    pub fn certified_for(&self, sender: &Address, nonce: u64) -> Option<B256> {
+        self.inner.lock().certified.get(&(*sender, nonce)).map(|c| c.claim.tx_hash)
+    }
+
+    /// Every transaction this node certified and still holds (not yet included, not
+    /// expired), by sender and nonce.
+    pub fn certified(&self) -> Vec<Certified> {
+        self.inner.lock().certified.values().cloned().collect()
+    }
+
+    /// Reads the journal after a start: entries whose transaction is included, or whose
+    /// expiry has passed, are dropped; the others go back into the pool (admitted again:
+    /// one the chain has made invalid stays journaled, uncertifiable twice, until its
+    /// expiry). Returns how many are held. Runs contracts: call it on an admission thread.
+    pub fn reload_journal(&self) -> Result<usize> {
+        let mut entries = Vec::new();
+        let mut bad = None;
+        self.kv.for_each_prefix(Column::Journal, &[], &mut |k, v| {
+            match decode_exact::<Certified>(v) {
+                Ok(entry) if entry.claim.tx_hash.as_slice() == k => entries.push(entry),
+                _ => bad = Some(format!("journal entry {k:02x?}")),
+            }
+            bad.is_none()
+        })?;
+        if let Some(reason) = bad {
+            return Err(Error::Corrupt(reason));
+        }
+        let head = self.head().1.number;
+        let mut stale = WriteBatch::new();
+        let mut held = 0usize;
+        for entry in entries {
+            let hash = entry.claim.tx_hash;
+            if entry.claim.expiry < head || self.store.tx_location(&hash)?.is_some() {
+                stale.delete(Column::Journal, hash.to_vec());
+                continue;
+            }
+            if let Ok(tx) = TransactionSigned::decode_recovered(&entry.raw)
+                && self.pooled(&hash).is_none()
+                && let Err(e) = self.submit(tx)
+            {
+                tracing::warn!(%hash, error = %e, "certified transaction not admitted again after restart");
+            }
+            self.inner.lock().certified.insert((entry.claim.sender, entry.claim.nonce), entry);
+            held = held.saturating_add(1);
+        }
+        self.kv.write(stale)?;
+        if held > 0 {
+            tracing::info!(held, "certified transactions reloaded from the journal");
+        }
+        Ok(held)
+    }
+
+    /// After `block` is committed: journal entries whose transaction it includes, or
+    /// whose expiry it reaches, are done.
+    pub(crate) fn prune_journal(&self, block: &SealedBlock) -> Result<()> {
+        let number = block.number();
+        let included: BTreeSet<B256> = block.block.transactions.iter().map(|t| t.hash()).collect();
+        let mut inner = self.inner.lock();
+        let done: Vec<(Address, u64)> = inner
+            .certified
+            .iter()
+            .filter(|(_, c)| c.claim.expiry <= number || included.contains(&c.claim.tx_hash))
+            .map(|(k, _)| *k)
+            .collect();
+        if done.is_empty() {
+            return Ok(());
+        }
+        let mut batch = WriteBatch::new();
+        for key in done {
+            if let Some(c) = inner.certified.remove(&key) {
+                batch.delete(Column::Journal, c.claim.tx_hash.to_vec());
+            }
+        }
+        drop(inner);
+        self.kv.write(batch)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ChainConfig, ChainSpec, TxOrigin};
+    use std::sync::Arc;
+    use strata_primitives::{LocalSigner, TxKind, U256, keys, transaction::build};
+    use strata_storage::{MemKv, SharedKv};
+
+    fn chain(kv: SharedKv) -> Arc<Chain> {
+        Chain::open(kv, MemKv::shared(), ChainSpec::dev(1337), crate::spec::dev_proposer(), ChainConfig::default()).unwrap()
+    }
+
+    fn key() -> LocalSigner {
+        keys::derive_accounts(keys::DEV_MNEMONIC, 1).unwrap().remove(0).signer
+    }
+
+    fn transfer(nonce: u64, value: u64) -> Vec<u8> {
+        let tx =
+            build::eip1559(1337, nonce, TxKind::Call(Address::repeat_byte(9)), U256::from(value), Bytes::new(), 21_000, 2_000_000_000, 0);
+        key().sign_transaction(tx).unwrap().encoded().to_vec()
+    }
+
+    #[test]
+    fn one_transaction_per_sender_and_nonce_is_certified_journaled_and_reloaded() {
+        let kv = MemKv::shared();
+        let c = chain(kv.clone());
+        let claim = c.certify(&transfer(0, 5), 0, Some(8)).unwrap().unwrap();
+        assert_eq!((claim.sender, claim.nonce, claim.height, claim.expiry, claim.chain_id), (key().address(), 0, 0, 8, 1337));
+        assert!(c.pooled(&claim.tx_hash).is_some(), "certified transactions are pooled");
+        // Asked again (another validator's request, a retry): the same claim.
+        assert_eq!(c.certify(&transfer(0, 5), 1, None).unwrap().unwrap(), claim);
+        // Another payload for the nonce: never certified, nor let into the pool.
+        assert!(matches!(c.certify(&transfer(0, 6), 0, Some(8)).unwrap(), Err(CertifyRefusal::NonceCertified { nonce: 0, .. })));
+        let other = transfer(0, 6);
+        assert!(matches!(c.submit_raw(&other, TxOrigin::Local), Err(SubmitError::Certified { nonce: 0, .. })));
+        // Refusals: a wrong expiry, a height far from the head, an invalid transaction.
+        assert!(matches!(c.certify(&transfer(1, 5), 0, Some(9)).unwrap(), Err(CertifyRefusal::Claim(_))));
+        assert!(matches!(c.certify(&transfer(1, 5), 50, None).unwrap(), Err(CertifyRefusal::Claim(_))));
+        assert!(matches!(c.certify(&[0x02, 0x01], 0, None).unwrap(), Err(CertifyRefusal::Admission(_))));
+        let stale = c.certify(&transfer(1, 5), 0, None).unwrap().unwrap();
+        // Restart (kill -9 is the same: the journal write was synced): both come back,
+        // pooled and still refusing a second payload.
+        drop(c);
+        let c = chain(kv.clone());
+        assert!(c.pooled(&claim.tx_hash).is_none());
+        assert_eq!(c.reload_journal().unwrap(), 2);
+        assert!(c.pooled(&claim.tx_hash).is_some() && c.pooled(&stale.tx_hash).is_some());
+        assert!(matches!(c.certify(&transfer(0, 6), 0, None).unwrap(), Err(CertifyRefusal::NonceCertified { .. })));
+        // Included: the journal lets them go.
+        let block = c.produce_block(100).unwrap().unwrap();
+        assert_eq!(block.block.transactions.len(), 2);
+        assert!(c.certified().is_empty());
+        drop(c);
+        let c = chain(kv);
+        assert_eq!(c.reload_journal().unwrap(), 0);
+    }
+
+    #[test]
+    fn an_entry_that_reaches_its_expiry_unincluded_is_dropped() {
+        let c = chain(MemKv::shared());
+        // Nonce 1 with nonce 0 never sent: never includable.
+        let claim = c.certify(&transfer(1, 5), 0, None).unwrap().unwrap();
+        for t in 0..claim.expiry {
+            let block = c.propose(100 + t, true).unwrap().unwrap();
+            c.commit(&block.hash, None).unwrap();
+        }
+        assert!(c.certified().is_empty(), "dropped at its expiry");
+    }
+}
