@@ -18,7 +18,8 @@
 //!   receipts, counts, fee history), `eth::transaction` (send, lookups, receipts);
 //! - `filter` (polling filters, `eth_getLogs`) over [`logs`], `pubsub` (`eth_subscribe`);
 //! - `strata` (`strata_*`: proofs, quotas, fee quotes, certificates, receipt proofs,
-//!   consensus status);
+//!   consensus status); `slots` (validator slots, set proofs); `certified`
+//!   (`strata_sendRawTransactionCertified`, over the node's [`CertifyService`]);
 //! - `server` ([`start`], [`RpcConfig`], limits, CORS and metrics middleware);
 //! - `block_id`: the one resolver from a block tag, number or hash to a height;
 //!   `error`: the JSON-RPC error of each kind of failure; `types`: the JSON shapes.
@@ -28,6 +29,7 @@ pub mod logs;
 pub mod metrics;
 
 mod block_id;
+mod certified;
 mod error;
 mod eth;
 mod filter;
@@ -37,6 +39,7 @@ mod slots;
 mod strata;
 mod types;
 
+pub use certified::{CertifiedApiServer, CertifyFailure, CertifyService, RpcStorageCertificate};
 pub use eth::{
     CallRequest, EthApiServer, EthBlockApiServer, EthCallApiServer, EthRpc, EthStateApiServer, EthTransactionApiServer, QuoteRequest,
 };

@@ -59,6 +59,9 @@ pub struct RpcConfig {
     /// be included now (a nonce gap or an eviction ends the wait). `None`: answer on
     /// admission, as any node.
     pub await_inclusion: Option<Duration>,
+    /// A validator's certified submissions (`strata_sendRawTransactionCertified`);
+    /// `None`: refused.
+    pub certifier: Option<Arc<dyn crate::CertifyService>>,
 }
 
 impl Default for RpcConfig {
@@ -74,6 +77,7 @@ impl Default for RpcConfig {
             gas_cap: None,
             simulation_timeout: Duration::from_secs(5),
             await_inclusion: None,
+            certifier: None,
         }
     }
 }
@@ -83,7 +87,7 @@ impl EthRpc {
     /// `into_rpc` gives only its namespace).
     pub fn into_rpc(self) -> RpcModule<EthRpc> {
         let mut module = EthApiServer::into_rpc(self.clone());
-        let namespaces: [jsonrpsee::Methods; 8] = [
+        let namespaces: [jsonrpsee::Methods; 9] = [
             EthStateApiServer::into_rpc(self.clone()).into(),
             EthCallApiServer::into_rpc(self.clone()).into(),
             EthBlockApiServer::into_rpc(self.clone()).into(),
@@ -91,6 +95,7 @@ impl EthRpc {
             EthFilterApiServer::into_rpc(self.clone()).into(),
             EthPubSubApiServer::into_rpc(self.clone()).into(),
             crate::slots::SlotsApiServer::into_rpc(self.clone()).into(),
+            crate::certified::CertifiedApiServer::into_rpc(self.clone()).into(),
             StrataApiServer::into_rpc(self).into(),
         ];
         for methods in namespaces {

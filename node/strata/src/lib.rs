@@ -4,6 +4,7 @@
 //! in-process (RocksDB on disk, RPC on a real socket) through the same
 //! [`Node::start`] the binary calls, so what is tested is what ships.
 
+pub mod certify;
 pub mod config;
 pub mod metrics;
 pub mod multi;
@@ -183,11 +184,22 @@ pub fn shared_engine(cache_dir: PathBuf) -> Result<Arc<strata_vm::Vm>> {
     Ok(Arc::new(strata_vm::Vm::new(config).map_err(strata_chain::Error::from)?))
 }
 
+/// Puts the transactions this validator certified, and has not seen included, back
+/// into its pool (see [`strata_chain::Chain::reload_journal`]).
+async fn reload_journal(chain: &Arc<Chain>) -> Result<()> {
+    let c = chain.clone();
+    strata_chain::run_on(&chain.pools().admission, move || c.reload_journal())
+        .await
+        .map_err(|e| Error::Config(format!("admission threads: {e}")))??;
+    Ok(())
+}
+
 /// What [`serve`] starts: the RPC address and server, and the metrics server if any.
 type Served = (SocketAddr, jsonrpsee::server::ServerHandle, Option<(SocketAddr, JoinHandle<()>)>);
 
 /// What a node's RPC server is told: where, CORS, simulation limits, metrics.
 struct Serve {
+    certifier: Option<Arc<certify::Certifier>>,
     rpc_addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
     cors: Option<Vec<String>>,
@@ -198,7 +210,7 @@ struct Serve {
 
 /// Starts JSON-RPC on `rpc_addr` and, if asked, `/metrics` and `/health` on `metrics_addr`.
 async fn serve(chain: &Arc<Chain>, s: Serve) -> Result<Served> {
-    let Serve { rpc_addr, metrics_addr, cors, gas_cap, timeout, await_inclusion } = s;
+    let Serve { certifier, rpc_addr, metrics_addr, cors, gas_cap, timeout, await_inclusion } = s;
     let rpc_metrics = Arc::new(strata_rpc::metrics::RpcMetrics::default());
     let rpc_config = strata_rpc::RpcConfig {
         metrics: Some(rpc_metrics.clone()),
@@ -206,6 +218,7 @@ async fn serve(chain: &Arc<Chain>, s: Serve) -> Result<Served> {
         gas_cap,
         simulation_timeout: timeout,
         await_inclusion,
+        certifier: certifier.map(|c| c as Arc<dyn strata_rpc::CertifyService>),
         ..Default::default()
     };
     let (addr, handle) = strata_rpc::start(chain.clone(), rpc_addr, rpc_config).await?;
@@ -229,7 +242,13 @@ impl Node {
     pub async fn start_on(config: DevConfig, engine: Option<Arc<strata_vm::Vm>>) -> Result<Self> {
         let key = strata_chain::dev_validator_key();
         let chain = open_chain(&config.data_dir, config.cold_dir(), config.spec(), key.address(), config.retain_blocks, engine)?;
+        reload_journal(&chain).await?;
+        let (hub, mut inboxes) = strata_network::mem::MemHub::new(1);
+        let inbound = inboxes.remove(0);
+        let transport: Arc<dyn Transport> = Arc::new(hub.endpoint(0));
+        let certifier = certify::Certifier::new(chain.clone(), key.clone(), 0, transport.clone(), transport.clone());
         let served = Serve {
+            certifier: Some(certifier.clone()),
             rpc_addr: config.rpc_addr,
             metrics_addr: config.metrics_addr,
             cors: config.cors.clone(),
@@ -254,10 +273,8 @@ impl Node {
             view_timeout_ms: 30_000,
             clock: Arc::new(validator::SystemClock),
             slots: None,
+            certifier: Some(certifier),
         };
-        let (hub, mut inboxes) = strata_network::mem::MemHub::new(1);
-        let inbound = inboxes.remove(0);
-        let transport: Arc<dyn Transport> = Arc::new(hub.endpoint(0));
         let driver = tokio::spawn(validator::run(chain.clone(), transport, inbound, driver_config, shutdown_rx));
         Ok(Self { chain, rpc_addr, rpc, driver, shutdown, network: None, metrics })
     }
@@ -298,6 +315,7 @@ impl Node {
         let backups: Option<Vec<bool>> = spec.slots.as_ref().map(|_| genesis.validators.iter().map(|v| v.backup.is_some()).collect());
         let cold_dir = config.cold_dir.clone().unwrap_or_else(|| config.data_dir.join("cold"));
         let chain = open_chain(&config.data_dir, cold_dir, spec.clone(), key.address(), config.retain_blocks, engine)?;
+        reload_journal(&chain).await?;
         let (network, inbound) = Network::start(NetworkConfig {
             chain_id: spec.chain_id,
             me: machine,
@@ -310,7 +328,13 @@ impl Node {
             limits: strata_network::Limits::default(),
         })
         .await?;
+        let transport: Arc<dyn Transport> = match &backups {
+            Some(backups) => Arc::new(slot_roles::SlotTransport::new(Arc::new(network.clone()), backups.clone())),
+            None => Arc::new(network.clone()),
+        };
+        let certifier = certify::Certifier::new(chain.clone(), key.clone(), me, transport.clone(), Arc::new(network.clone()));
         let served = Serve {
+            certifier: Some(certifier.clone()),
             rpc_addr: config.rpc_addr,
             metrics_addr: config.metrics_addr,
             cors: config.cors.clone(),
@@ -334,10 +358,7 @@ impl Node {
                 count: machines.len(),
                 transport: Arc::new(network.clone()),
             }),
-        };
-        let transport: Arc<dyn Transport> = match backups {
-            Some(backups) => Arc::new(slot_roles::SlotTransport::new(Arc::new(network.clone()), backups)),
-            None => Arc::new(network.clone()),
+            certifier: Some(certifier),
         };
         let driver = tokio::spawn(validator::run(chain.clone(), transport, inbound, driver_config, shutdown_rx));
         tracing::info!(me, rpc = %rpc_addr, p2p = %config.p2p_addr, "validator started");

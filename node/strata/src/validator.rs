@@ -63,6 +63,8 @@ pub struct DriverConfig {
     /// With validator slots (see [`crate::slot_roles`]): the machines behind the slots.
     /// `None`: peers are validators.
     pub slots: Option<SlotMachines>,
+    /// Storage certificates: answers peers' requests and takes their signatures.
+    pub certifier: Option<Arc<crate::certify::Certifier>>,
 }
 
 /// The machines of a chain with validator slots, as the transport numbers them (slot
@@ -553,6 +555,21 @@ impl Driver {
                 Ok(Err(e)) => tracing::debug!(from, slot = beat.slot, height = beat.height, error = %e, "heartbeat refused"),
                 Err(e) => tracing::warn!(error = %e, "heartbeat not checked: node failure"),
             },
+            Wire::Certify(request) => {
+                if let Some(c) = &self.config.certifier {
+                    c.on_request(from, request);
+                }
+            }
+            Wire::Stored(vote) => {
+                if let Some(c) = &self.config.certifier {
+                    c.on_vote(vote);
+                }
+            }
+            Wire::StoredRefused(refusal) => {
+                if let Some(c) = &self.config.certifier {
+                    c.on_refusal(refusal);
+                }
+            }
         }
         Ok(())
     }

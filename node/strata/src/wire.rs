@@ -1,9 +1,10 @@
 //! What validators say to each other: the messages of the driver (consensus messages,
-//! gossiped transactions, sync requests and answers, height announcements), each
+//! gossiped transactions, sync requests and answers, height announcements, heartbeats,
+//! storage-certificate requests and signatures), each
 //! naming the chain it belongs to, and the block envelope the consensus core carries.
 
 use alloy_rlp::{RlpDecodable, RlpEncodable};
-use strata_primitives::{B256, Block, Bytes, rlp_item::decode_exact, slots::Heartbeat};
+use strata_primitives::{B256, Block, Bytes, rlp_item::decode_exact, slots::Heartbeat, storage_cert::StoredClaim};
 
 /// Most blocks per sync response.
 pub const SYNC_BATCH: u64 = 32;
@@ -32,7 +33,47 @@ pub enum Wire {
     Status(u64),
     /// A sync node's heartbeat for its head (validator slots).
     Heartbeat(Heartbeat),
+    /// Asks a validator to store a transaction and sign the claim (storage certificates).
+    Certify(CertifyRequest),
+    /// A validator's signature of a claim: the transaction is in its journal.
+    Stored(StoredVote),
+    /// A validator's refusal to sign a claim, with the reason.
+    StoredRefused(StoredRefusal),
 }
+
+/// A request to certify a transaction as stored.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct CertifyRequest {
+    /// The transaction (EIP-2718).
+    pub raw: Bytes,
+    /// The claim to sign.
+    pub claim: StoredClaim,
+}
+
+/// A signature of a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct StoredVote {
+    /// The transaction.
+    pub tx_hash: B256,
+    /// The signer's validator index.
+    pub validator: u32,
+    /// Its signature over the claim's digest.
+    pub signature: [u8; 65],
+}
+
+/// A refusal to sign a claim.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct StoredRefusal {
+    /// The transaction.
+    pub tx_hash: B256,
+    /// The refusing validator's index.
+    pub validator: u32,
+    /// Why (at most [`MAX_REASON`] bytes).
+    pub reason: String,
+}
+
+/// Longest refusal reason carried.
+pub const MAX_REASON: usize = 256;
 
 /// A block as proposed and synced: the block and the parent certificate its header
 /// names (`parentCommitHash`), so every validator can check it and store that one
@@ -75,6 +116,9 @@ impl Wire {
             Wire::SyncResponse(v) => (3, alloy_rlp::encode(v)),
             Wire::Status(h) => (4, alloy_rlp::encode(h)),
             Wire::Heartbeat(b) => (5, alloy_rlp::encode(b)),
+            Wire::Certify(r) => (6, alloy_rlp::encode(r)),
+            Wire::Stored(v) => (7, alloy_rlp::encode(v)),
+            Wire::StoredRefused(r) => (8, alloy_rlp::encode(r)),
         };
         let mut out = Vec::with_capacity(body.len() + 9);
         out.extend_from_slice(&chain_id.to_be_bytes());
@@ -98,6 +142,9 @@ impl Wire {
             3 => Wire::SyncResponse(decode_exact(body).ok()?),
             4 => Wire::Status(decode_exact(body).ok()?),
             5 => Wire::Heartbeat(decode_exact(body).ok()?),
+            6 => Wire::Certify(decode_exact(body).ok()?),
+            7 => Wire::Stored(decode_exact(body).ok()?),
+            8 => Wire::StoredRefused(decode_exact(body).ok()?),
             _ => return None,
         })
     }
@@ -122,6 +169,19 @@ mod tests {
                 block_hash: B256::repeat_byte(3),
                 signature: [7; 65],
             }),
+            Wire::Certify(CertifyRequest {
+                raw: Bytes::from_static(b"tx"),
+                claim: StoredClaim {
+                    chain_id: 7,
+                    tx_hash: B256::repeat_byte(1),
+                    sender: Default::default(),
+                    nonce: 2,
+                    height: 3,
+                    expiry: 11,
+                },
+            }),
+            Wire::Stored(StoredVote { tx_hash: B256::repeat_byte(1), validator: 2, signature: [5; 65] }),
+            Wire::StoredRefused(StoredRefusal { tx_hash: B256::repeat_byte(1), validator: 1, reason: "nonce too low".into() }),
         ];
         for m in msgs {
             assert_eq!(Wire::decode(&m.encode(7), 7), Some(m.clone()));

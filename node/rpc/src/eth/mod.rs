@@ -39,6 +39,7 @@ pub struct EthRpc {
     pub(crate) gas_cap: Option<u64>,
     pub(crate) simulation_timeout: Duration,
     pub(crate) await_inclusion: Option<Duration>,
+    pub(crate) certifier: Option<Arc<dyn crate::CertifyService>>,
 }
 
 impl EthRpc {
@@ -53,6 +54,7 @@ impl EthRpc {
             gas_cap: config.gas_cap,
             simulation_timeout: config.simulation_timeout,
             await_inclusion: config.await_inclusion,
+            certifier: config.certifier.clone(),
         }
     }
 

@@ -10,6 +10,7 @@ use std::{
 use strata_chain::{Chain, ChainConfig, ChainSpec, FeeRecipient, StorageClass};
 use strata_network::{Transport, mem::MemHub};
 use strata_node::{
+    certify::Certifier,
     validator::{self, Clock, DriverConfig, RuntimeClock, SystemClock},
     wire::Wire,
 };
@@ -98,6 +99,7 @@ impl Transport for Noisy {
 struct Net {
     hub: MemHub,
     chains: Vec<Arc<Chain>>,
+    certifiers: Vec<Arc<Certifier>>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -129,6 +131,7 @@ fn start_with(n: u32, liar: Option<u32>, late: &[u32], noise: Option<(u64, u64, 
     let (shutdown, rx) = watch::channel(false);
     let set = ValidatorSet::new((0..n).map(|i| key(i).address()).collect());
     let mut chains = Vec::new();
+    let mut certifiers = Vec::new();
     for (i, inbox) in inboxes.into_iter().enumerate() {
         let i = i as u32;
         if late.contains(&i) {
@@ -161,6 +164,7 @@ fn start_with(n: u32, liar: Option<u32>, late: &[u32], noise: Option<(u64, u64, 
             }),
             None => transport,
         };
+        let certifier = Certifier::new(chain.clone(), key(i), i, transport.clone(), transport.clone());
         let config = DriverConfig {
             validator_sets: Arc::new(FixedValidators::new(set.clone())),
             peers: n as usize,
@@ -171,11 +175,13 @@ fn start_with(n: u32, liar: Option<u32>, late: &[u32], noise: Option<(u64, u64, 
             view_timeout_ms: 1_000,
             clock: clock.clone(),
             slots: None,
+            certifier: Some(certifier.clone()),
         };
         tokio::spawn(validator::run(chain.clone(), transport, inbox, config, rx.clone()));
         chains.push(chain);
+        certifiers.push(certifier);
     }
-    Net { hub, chains, shutdown }
+    Net { hub, chains, certifiers, shutdown }
 }
 
 /// Moves a paused tokio clock on, 1 ms at a time, once every ready task has run and no
@@ -266,6 +272,7 @@ async fn n2_gossiped_transactions_meet_the_size_limit_and_bounded_admission() {
         view_timeout_ms: 60_000,
         clock: Arc::new(SystemClock),
         slots: None,
+        certifier: None,
     };
     let inbox = inboxes.remove(0);
     tokio::spawn(validator::run(chain.clone(), Arc::new(hub.endpoint(0)), inbox, config, rx));
@@ -310,4 +317,71 @@ async fn n2_gossiped_transactions_meet_the_size_limit_and_bounded_admission() {
     assert!(peak <= admission.capacity() / 2, "peak {peak}");
     assert_eq!(chain.pool_len(), 1, "only the valid transaction is pooled");
     let _ = shutdown.send(true);
+}
+
+/// A transfer of `value` wei from dev account `account` with `nonce`, signed for the test chain.
+fn transfer(account: usize, nonce: u64, value: u64) -> strata_primitives::Bytes {
+    use strata_primitives::{Address, Bytes, TxKind, U256, transaction::build};
+    let key = &strata_node::dev_accounts().unwrap()[account].signer;
+    let tx = build::eip1559(
+        CHAIN_ID,
+        nonce,
+        TxKind::Call(Address::repeat_byte(0x42)),
+        U256::from(value),
+        Bytes::new(),
+        30_000,
+        2_000_000_000,
+        0,
+    );
+    key.sign_transaction(tx).unwrap().encoded()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn n4_storage_certificate_from_any_validator_then_inclusion_and_one_per_nonce() {
+    use strata_rpc::{CertifyFailure, CertifyService};
+    let _machine = crate::share().await;
+    let net = start(4, None, &[]);
+    net.wait("first blocks", Duration::from_secs(30), |n| (0..4).all(|i| n.height(i) >= 2)).await;
+    let set = ValidatorSet::new((0..4).map(|i| key(i).address()).collect());
+
+    // Certified through validator 2: a quorum of signatures over the claim, each
+    // validator having journaled it; then the chain includes it.
+    let cert = net.certifiers[2].certify(transfer(0, 0, 7)).await.unwrap();
+    cert.verify(&set, CHAIN_ID).unwrap();
+    assert!(cert.signatures.len() >= 3 && cert.signatures.iter().any(|s| s.validator == 2));
+    assert_eq!(cert.claim.expiry, cert.claim.height + strata_chain::DEFAULT_CERTIFIED_EXPIRY);
+    let hash = cert.claim.tx_hash;
+    net.wait("inclusion everywhere", Duration::from_secs(30), |n| n.chains.iter().all(|c| c.store().tx_location(&hash).unwrap().is_some()))
+        .await;
+    let included = net.chains[0].store().tx_location(&hash).unwrap().unwrap();
+    assert!(included.block_number <= cert.claim.expiry, "included by its expiry");
+    net.wait("journals pruned", Duration::from_secs(10), |n| n.chains.iter().all(|c| c.certified().is_empty())).await;
+
+    // Two payloads for one nonce, sent to two validators at once: at most one certified.
+    let (a, b) = tokio::join!(net.certifiers[0].certify(transfer(1, 0, 1)), net.certifiers[3].certify(transfer(1, 0, 2)));
+    assert!(!(a.is_ok() && b.is_ok()), "both payloads of one nonce were certified");
+    for r in [&a, &b] {
+        if let Err(e) = r {
+            assert!(matches!(e, CertifyFailure::NoQuorum(_) | CertifyFailure::Refused(_)), "{e}");
+        }
+    }
+
+    // An invalid transaction: refused with the reason, nothing journaled.
+    let broke = {
+        use strata_primitives::{Address, Bytes, TxKind, U256, transaction::build};
+        let tx =
+            build::eip1559(CHAIN_ID, 0, TxKind::Call(Address::repeat_byte(1)), U256::from(1u64), Bytes::new(), 30_000, 2_000_000_000, 0);
+        key(99).sign_transaction(tx).unwrap().encoded() // an account with nothing
+    };
+    let e = net.certifiers[1].certify(broke).await.unwrap_err();
+    assert!(matches!(&e, CertifyFailure::Refused(m) if m.contains("insufficient")), "{e}");
+
+    // Two validators cut off: no quorum, and the answer comes within the time allowed.
+    net.hub.set_cut(2, true);
+    net.hub.set_cut(3, true);
+    let asked = Instant::now();
+    let e = net.certifiers[0].certify(transfer(2, 0, 1)).await.unwrap_err();
+    assert!(matches!(&e, CertifyFailure::NoQuorum(m) if m.contains("2 of 4 validators signed")), "{e}");
+    assert!(asked.elapsed() < strata_node::certify::CERTIFY_TIMEOUT + Duration::from_secs(2));
+    let _ = net.shutdown.send(true);
 }

@@ -1,0 +1,230 @@
+//! Storage certificates on the validator's side: the receiving validator admits and
+//! journals a client's transaction ([`Chain::certify`]), signs the claim, asks every
+//! other validator to do the same (`Wire::Certify`), and gathers their signatures
+//! (`Wire::Stored`) until a quorum of the claim height's set has signed — or answers
+//! with an error once a quorum cannot come (too many refusals) or the time allowed has
+//! passed. A validator asked by a peer runs the same checks and journal write before it
+//! signs, on the admission threads; a sync node of a validator slot does not answer.
+//!
+//! A signature is given only after the synced journal write, and at most once per
+//! `(sender, nonce)` ([`Chain::certify`] enforces it): no two certificates for one nonce
+//! without `f + 1` validators signing twice.
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use parking_lot::Mutex;
+use strata_chain::{CertifyRefusal, Chain, run_on};
+use strata_network::Transport;
+use strata_primitives::{
+    Address, B256, Bytes, CertSignature, LocalSigner, ValidatorSet,
+    consensus::{K256, recovers_to},
+    storage_cert::{StorageCertificate, StoredClaim, stored_digest},
+};
+use strata_rpc::{CertifyFailure, CertifyService};
+use tokio::sync::Notify;
+
+use crate::wire::{CertifyRequest, MAX_REASON, StoredRefusal, StoredVote, Wire};
+
+/// How long a client waits for a quorum by default.
+pub const CERTIFY_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Signatures being gathered for one transaction.
+struct Gathering {
+    claim: StoredClaim,
+    set: Arc<ValidatorSet>,
+    signatures: BTreeMap<u32, [u8; 65]>,
+    refusals: BTreeMap<u32, String>,
+    done: Arc<Notify>,
+}
+
+impl Gathering {
+    /// Whether no quorum can come any more: more validators refused than the set can spare.
+    fn hopeless(&self) -> bool {
+        let refused = self.refusals.keys().filter(|v| !self.signatures.contains_key(v)).count();
+        refused > self.set.len().saturating_sub(self.set.quorum())
+    }
+}
+
+/// A validator's certifier: shared by its RPC server (clients) and its driver (peers).
+pub struct Certifier {
+    chain: Arc<Chain>,
+    key: LocalSigner,
+    /// Our validator (slot) index.
+    me: u32,
+    /// Reaches every other validator (both machines of a slot).
+    net: Arc<dyn Transport>,
+    /// Reaches one machine (answers go back to the asking machine).
+    machines: Arc<dyn Transport>,
+    timeout: Duration,
+    gathering: Mutex<BTreeMap<B256, Gathering>>,
+}
+
+impl std::fmt::Debug for Certifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Certifier").field("me", &self.me).field("gathering", &self.gathering.lock().len()).finish()
+    }
+}
+
+impl Certifier {
+    /// The certifier of validator `me` with `key`.
+    pub fn new(chain: Arc<Chain>, key: LocalSigner, me: u32, net: Arc<dyn Transport>, machines: Arc<dyn Transport>) -> Arc<Self> {
+        Arc::new(Self { chain, key, me, net, machines, timeout: CERTIFY_TIMEOUT, gathering: Mutex::new(BTreeMap::new()) })
+    }
+
+    fn chain_id(&self) -> u64 {
+        self.chain.spec().chain_id
+    }
+
+    /// Our signature of `claim`, if our key is validator `me` of its height's set.
+    fn sign(&self, claim: &StoredClaim, set: &ValidatorSet) -> Option<[u8; 65]> {
+        if set.get(self.me) != Some(&self.key.address()) {
+            return None;
+        }
+        self.key.sign_hash(&stored_digest(claim)).ok().map(|s| s.as_bytes())
+    }
+
+    /// The checks and the journal write, on an admission thread.
+    async fn store(&self, raw: Bytes, height: u64, expiry: Option<u64>) -> Result<Result<StoredClaim, CertifyRefusal>, CertifyFailure> {
+        let chain = self.chain.clone();
+        run_on(&self.chain.pools().admission, move || chain.certify(&raw, height, expiry))
+            .await
+            .map_err(|e| CertifyFailure::Node(format!("admission threads: {e}")))?
+            .map_err(|e| CertifyFailure::Node(e.to_string()))
+    }
+
+    /// A peer asks us to store and sign (`from`: the asking machine).
+    pub fn on_request(self: &Arc<Self>, from: u32, request: CertifyRequest) {
+        let claim = request.claim;
+        if claim.chain_id != self.chain_id() {
+            return;
+        }
+        // Only an active validator of the claim's height signs; a sync node stays silent
+        // (its slot's active machine answers).
+        let Some(set) = self.chain.validator_sets().validators_at(claim.height) else { return };
+        if set.get(self.me) != Some(&self.key.address()) {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let answer = match this.store(request.raw, claim.height, Some(claim.expiry)).await {
+                Ok(Ok(ours)) if ours == claim => match this.sign(&claim, &set) {
+                    Some(signature) => Wire::Stored(StoredVote { tx_hash: claim.tx_hash, validator: this.me, signature }),
+                    None => return,
+                },
+                Ok(Ok(ours)) => refusal(claim.tx_hash, this.me, format!("this validator certified the transaction as {ours:?}")),
+                Ok(Err(e)) => refusal(claim.tx_hash, this.me, e.to_string()),
+                Err(e) => {
+                    tracing::warn!(tx = %claim.tx_hash, error = %e, "certification request not served: node failure");
+                    return;
+                }
+            };
+            this.machines.send(from, answer.encode(this.chain_id()));
+        });
+    }
+
+    /// A peer's signature: kept if it is the signature of the validator it names.
+    pub fn on_vote(&self, vote: StoredVote) {
+        let mut gathering = self.gathering.lock();
+        let Some(g) = gathering.get_mut(&vote.tx_hash) else { return };
+        let Some(expected) = g.set.get(vote.validator).copied() else { return };
+        if g.signatures.contains_key(&vote.validator) || !valid(&vote.signature, &g.claim, &expected) {
+            return;
+        }
+        g.signatures.insert(vote.validator, vote.signature);
+        if g.signatures.len() >= g.set.quorum() {
+            g.done.notify_one();
+        }
+    }
+
+    /// A peer's refusal: noted (with enough of them, no quorum can come).
+    pub fn on_refusal(&self, refusal: StoredRefusal) {
+        let mut gathering = self.gathering.lock();
+        let Some(g) = gathering.get_mut(&refusal.tx_hash) else { return };
+        if g.set.get(refusal.validator).is_none() {
+            return;
+        }
+        g.refusals.insert(refusal.validator, refusal.reason);
+        if g.hopeless() {
+            g.done.notify_one();
+        }
+    }
+
+    async fn gather(&self, raw: Bytes) -> Result<StorageCertificate, CertifyFailure> {
+        let head = self.chain.head().1.number;
+        let claim = match self.store(raw.clone(), head, None).await? {
+            Ok(claim) => claim,
+            Err(e) => return Err(CertifyFailure::Refused(e.to_string())),
+        };
+        let set = self
+            .chain
+            .validator_sets()
+            .validators_at(claim.height)
+            .ok_or_else(|| CertifyFailure::Node(format!("no validator set known for height {}", claim.height)))?;
+        let done = Arc::new(Notify::new());
+        {
+            let mut gathering = self.gathering.lock();
+            if gathering.contains_key(&claim.tx_hash) {
+                return Err(CertifyFailure::Refused(format!("transaction {} is being certified already", claim.tx_hash)));
+            }
+            let mut signatures = BTreeMap::new();
+            if let Some(own) = self.sign(&claim, &set) {
+                signatures.insert(self.me, own);
+            }
+            gathering
+                .insert(claim.tx_hash, Gathering { claim, set: set.clone(), signatures, refusals: BTreeMap::new(), done: done.clone() });
+        }
+        self.net.broadcast(Wire::Certify(CertifyRequest { raw, claim }).encode(self.chain_id()));
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            {
+                let gathering = self.gathering.lock();
+                let g = gathering.get(&claim.tx_hash).expect("gathering is ours until we remove it");
+                if g.signatures.len() >= set.quorum() || g.hopeless() {
+                    break;
+                }
+            }
+            if tokio::time::timeout_at(deadline, done.notified()).await.is_err() {
+                break;
+            }
+        }
+        let g = self.gathering.lock().remove(&claim.tx_hash).expect("gathering is ours until we remove it");
+        if g.signatures.len() >= set.quorum() {
+            let signatures = g.signatures.iter().map(|(v, s)| CertSignature { validator: *v, signature: *s }).collect();
+            tracing::info!(tx = %claim.tx_hash, signers = g.signatures.len(), "storage certificate");
+            return Ok(StorageCertificate { claim, signatures });
+        }
+        let reasons: Vec<String> = g.refusals.iter().map(|(v, r)| format!("validator {v}: {r}")).collect();
+        Err(CertifyFailure::NoQuorum(format!(
+            "{} of {} validators signed within {:?}, {} needed{}{}",
+            g.signatures.len(),
+            set.len(),
+            self.timeout,
+            set.quorum(),
+            if reasons.is_empty() { "" } else { "; refused by " },
+            reasons.join("; ")
+        )))
+    }
+}
+
+fn refusal(tx_hash: B256, validator: u32, mut reason: String) -> Wire {
+    if reason.len() > MAX_REASON {
+        let mut end = MAX_REASON;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+    }
+    Wire::StoredRefused(StoredRefusal { tx_hash, validator, reason })
+}
+
+/// Whether `signature` is `expected`'s over `claim`.
+fn valid(signature: &[u8; 65], claim: &StoredClaim, expected: &Address) -> bool {
+    recovers_to(&K256, signature, &stored_digest(claim), expected)
+}
+
+#[jsonrpsee::core::async_trait]
+impl CertifyService for Certifier {
+    async fn certify(&self, raw: Bytes) -> Result<StorageCertificate, CertifyFailure> {
+        self.gather(raw).await
+    }
+}
