@@ -13,6 +13,7 @@ use strata_primitives::{
     hex,
     rlp_item::decode_exact,
     set_proof::{SetProof, verify_set},
+    storage_cert::StorageCertificate,
 };
 
 /// Where the validator set comes from.
@@ -131,6 +132,66 @@ pub fn verify_and_print(answer: &Value, root: &TrustRoot, tx: Option<B256>) -> a
             bail!("the receipt is not proven: {e}")
         }
     }
+}
+
+/// Reads a `strata_sendRawTransactionCertified` answer and verifies its certificate
+/// against the validator set of its height (the trust root's, carried across the
+/// answer's `validatorSetProof`). Prints the verdict; an error if it proves nothing.
+pub fn verify_certificate(answer: &Value, root: &TrustRoot) -> anyhow::Result<StorageCertificate> {
+    println!("trusting {} (chain {})", root.source, root.chain_id);
+    let result = (|| {
+        let hex_blob = answer["certificate"].as_str().context("no `certificate` field: not a strata_sendRawTransactionCertified answer")?;
+        let bytes = hex::decode(hex_blob).context("certificate is not hex")?;
+        let cert = decode_exact::<StorageCertificate>(&bytes).map_err(|e| anyhow::anyhow!("certificate does not decode: {e}"))?;
+        let set = set_of_block(answer, root, cert.claim.height)?;
+        cert.verify(&set, root.chain_id).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok::<_, anyhow::Error>((cert, set))
+    })();
+    match result {
+        Ok((cert, set)) => {
+            let c = &cert.claim;
+            println!(
+                "VERIFIED: transaction {} (sender {}, nonce {}) is stored by {} of {} validators of height {} (quorum {}): {:?}",
+                c.tx_hash,
+                c.sender,
+                c.nonce,
+                cert.signatures.len(),
+                set.len(),
+                c.height,
+                set.quorum(),
+                cert.signatures.iter().map(|s| s.validator).collect::<Vec<_>>()
+            );
+            println!("  the chain includes it in a block no higher than {}", c.expiry);
+            Ok(cert)
+        }
+        Err(e) => {
+            println!("NOT VERIFIED: {e}");
+            bail!("the certificate is not proven: {e}")
+        }
+    }
+}
+
+/// After [`verify_certificate`]: whether the chain kept the promise — the transaction's
+/// receipt proven in a finalized block no higher than the expiry (`receipt`: a
+/// `strata_getReceiptProof` answer, `head`: the node's height).
+pub fn verify_inclusion(cert: &StorageCertificate, receipt: &Value, head: u64, root: &TrustRoot) -> anyhow::Result<()> {
+    let c = &cert.claim;
+    if receipt.is_null() {
+        if head > c.expiry {
+            println!("NOT INCLUDED: the chain is at block {head}, past the expiry {}, without transaction {}", c.expiry, c.tx_hash);
+            bail!("the certified transaction was not included by its expiry");
+        }
+        println!("PENDING: not yet in a block (chain at {head}, expiry {}); ask again later", c.expiry);
+        return Ok(());
+    }
+    verify_and_print(receipt, root, Some(c.tx_hash))?;
+    let block = bundle_of(receipt)?.header.number;
+    if block > c.expiry {
+        println!("LATE: included in block {block}, after the expiry {}", c.expiry);
+        bail!("the certified transaction was included after its expiry");
+    }
+    println!("INCLUDED in block {block}, by the expiry {}", c.expiry);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -177,6 +177,22 @@ impl Node {
         gas: Option<u64>,
         abi: Option<&JsonAbi>,
     ) -> anyhow::Result<Value> {
+        let raw = self.sign(key, to, value, input, gas, abi).await?;
+        let hash = self.request("eth_sendRawTransaction", vec![json!(format!("0x{}", hex::encode(&raw)))]).await?;
+        self.wait_for_receipt(&hash).await
+    }
+
+    /// The transaction [`Node::transact`] would send, signed (EIP-2718 bytes): the
+    /// account's pending nonce, the gas estimated unless given, twice the base fee.
+    pub async fn sign(
+        &self,
+        key: &LocalSigner,
+        to: TxKind,
+        value: U256,
+        input: Vec<u8>,
+        gas: Option<u64>,
+        abi: Option<&JsonAbi>,
+    ) -> anyhow::Result<Bytes> {
         let chain_id = self.chain_id().await?;
         let nonce = quantity(&self.request("eth_getTransactionCount", vec![json!(key.address()), "pending".into()]).await?)?;
         let gas = match gas {
@@ -199,9 +215,7 @@ impl Node {
         let head = self.request("eth_getBlockByNumber", vec!["latest".into(), false.into()]).await?;
         let base = u128::from(quantity(&head["baseFeePerGas"])?);
         let tx = build::eip1559(chain_id, nonce, to, value, Bytes::from(input), gas, base * 2 + tip, tip);
-        let raw = key.sign_transaction(tx)?.encoded();
-        let hash = self.request("eth_sendRawTransaction", vec![json!(format!("0x{}", hex::encode(&raw)))]).await?;
-        self.wait_for_receipt(&hash).await
+        Ok(key.sign_transaction(tx)?.encoded())
     }
 
     /// Polls for the receipt of `hash` (60 s at most).

@@ -22,6 +22,13 @@ pub enum TxCommand {
         /// Calldata, hex.
         #[arg(long, default_value = "0x")]
         data: String,
+        /// Ask for a storage certificate (strata_sendRawTransactionCertified): printed as
+        /// soon as a quorum of validators has stored the transaction, before the receipt.
+        #[arg(long)]
+        certified: bool,
+        /// With --certified: save the certificate (for `strata audit certificate`).
+        #[arg(long, requires = "certified")]
+        save: Option<std::path::PathBuf>,
         #[command(flatten)]
         tx: TxArgs,
     },
@@ -60,12 +67,40 @@ pub enum TxCommand {
 /// Runs one `strata tx` command.
 pub async fn run(command: TxCommand) -> anyhow::Result<()> {
     match command {
-        TxCommand::Send { to, value, data, tx } => {
+        TxCommand::Send { to, value, data, certified, save, tx } => {
             let to = client::address_arg(&to)?;
             let mut node = Node::connect(&tx.rpc.rpc)?;
             let abi = node.abi_at(to).await?;
             let key = tx.signer.signer(node.chain_id().await?)?;
-            let receipt = node.transact(&key, TxKind::Call(to), value, client::hex_arg(&data)?, tx.gas, abi.as_ref()).await?;
+            let receipt = if certified {
+                let raw = node.sign(&key, TxKind::Call(to), value, client::hex_arg(&data)?, tx.gas, abi.as_ref()).await?;
+                let asked = std::time::Instant::now();
+                let cert = node.request("strata_sendRawTransactionCertified", vec![json!(raw)]).await?;
+                let field = |k: &str| cert[k].as_str().unwrap_or_default().to_string();
+                if !tx.quiet {
+                    println!(
+                        "stored: transaction {} certified by validators {} of height {} in {} ms; included by block {}",
+                        field("transactionHash"),
+                        cert["signers"],
+                        u64::from_str_radix(field("height").trim_start_matches("0x"), 16).unwrap_or(0),
+                        asked.elapsed().as_millis(),
+                        u64::from_str_radix(field("expiry").trim_start_matches("0x"), 16).unwrap_or(0),
+                    );
+                }
+                if let Some(path) = save {
+                    std::fs::write(&path, serde_json::to_string_pretty(&cert)?)?;
+                    if !tx.quiet {
+                        println!(
+                            "certificate saved to {} (check it: strata audit certificate {} --rpc URL --genesis genesis.json)",
+                            path.display(),
+                            path.display()
+                        );
+                    }
+                }
+                node.wait_for_receipt(&cert["transactionHash"]).await?
+            } else {
+                node.transact(&key, TxKind::Call(to), value, client::hex_arg(&data)?, tx.gas, abi.as_ref()).await?
+            };
             node.report(&receipt, abi.as_ref(), &tx, "transactionHash").await
         }
         TxCommand::Receipt { hash, rpc, json } => {

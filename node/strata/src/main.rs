@@ -140,6 +140,25 @@ enum AuditCommand {
         #[arg(long)]
         chain_id: Option<u64>,
     },
+    /// Verify a saved storage certificate (a strata_sendRawTransactionCertified answer)
+    /// offline: its signers against the validator set of its height; with --rpc, then its
+    /// inclusion (receipt proof and commit certificate) by the expiry.
+    Certificate {
+        /// The saved answer (JSON).
+        file: PathBuf,
+        /// Node JSON-RPC URL: also check that the transaction is in a finalized block by its expiry.
+        #[arg(long)]
+        rpc: Option<String>,
+        /// The chain's genesis.json: its validators are the trust root.
+        #[arg(long)]
+        genesis: Option<PathBuf>,
+        /// Or the validator addresses, comma-separated, in index order.
+        #[arg(long)]
+        validators: Option<String>,
+        /// The chain id (required with --validators; the dev chain's by default).
+        #[arg(long)]
+        chain_id: Option<u64>,
+    },
 }
 
 fn parse_validator(s: &str) -> Result<strata_chain::FeeRecipient, String> {
@@ -258,6 +277,19 @@ async fn main() -> anyhow::Result<()> {
                 (None, None) => anyhow::bail!("give a transaction hash, or --offline FILE"),
             };
             audit::verify_and_print(&answer, &root, expected)?;
+        }
+        Command::Audit(AuditCommand::Certificate { file, rpc, genesis, validators, chain_id }) => {
+            let root = audit::trust_root(genesis.as_deref(), validators.as_deref(), chain_id)?;
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let answer: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+            let cert = audit::verify_certificate(&answer, &root)?;
+            if let Some(url) = rpc {
+                let node = client::Node::connect(&url)?;
+                let receipt = node.request("strata_getReceiptProof", vec![serde_json::json!(cert.claim.tx_hash)]).await?;
+                let head = node.request("eth_blockNumber", vec![]).await?;
+                let head = u64::from_str_radix(head.as_str().unwrap_or("0x0").trim_start_matches("0x"), 16).unwrap_or(0);
+                audit::verify_inclusion(&cert, &receipt, head, &root)?;
+            }
         }
         Command::Init { out, validators, chain_id, host, p2p_port, rpc_port, backups } => {
             let opts = strata_node::config::InitOptions { out: out.clone(), validators, chain_id, host, p2p_port, rpc_port, backups };
