@@ -3,7 +3,10 @@
 //! ([`Chain::validate`]), and committing either ([`Chain::commit`]); the executed blocks
 //! waiting for their commit, and parallel sender recovery.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
 
 use strata_executor::{
     Applied, BlockBuilder, BlockEnv, ColdWrites, ExecutedBlock, InvalidTx,
@@ -21,7 +24,7 @@ pub use strata_executor::rules::MAX_FUTURE_SECS;
 
 /// A block executed on the head: everything its commit writes.
 pub(crate) struct Pending {
-    block: Arc<SealedBlock>,
+    pub(crate) block: Arc<SealedBlock>,
     /// Accounts it changes: their pooled transactions are re-checked on commit.
     touched: Vec<Address>,
     cold: ColdWrites,
@@ -30,6 +33,9 @@ pub(crate) struct Pending {
     dropped: Vec<B256>,
     /// Whether its end decided a slot switch (its slot records are then proven and kept).
     switched: bool,
+    /// After it, the accounts of the senders of certified transactions due by its height
+    /// (what tells an omission from a transaction the chain made invalid).
+    pub(crate) due_accounts: BTreeMap<Address, strata_primitives::Account>,
 }
 
 impl Chain {
@@ -62,7 +68,16 @@ impl Chain {
         let senders = self.inner.lock().mempool.senders();
         let nonces: BTreeMap<Address, u64> = self.accounts(senders)?.into_iter().map(|(a, acc)| (a, acc.nonce)).collect();
         let inner = self.inner.lock();
-        Ok(inner.mempool.ready(MAX_BLOCK_TXS, &mut |a| nonces.get(a).copied().unwrap_or(u64::MAX)))
+        let mut ready = inner.mempool.ready(MAX_BLOCK_TXS, &mut |a| nonces.get(a).copied().unwrap_or(u64::MAX));
+        // Senders of certified transactions first (their order kept): the chain owes
+        // those an inclusion by their expiry.
+        let certified: BTreeSet<Address> = inner.certified.keys().map(|(sender, _)| *sender).collect();
+        if self.faults.drop_certified {
+            let held: BTreeSet<B256> = inner.certified.values().map(|c| c.claim.tx_hash).collect();
+            ready.retain(|tx| !held.contains(&tx.hash()));
+        }
+        ready.sort_by_key(|tx| !certified.contains(&tx.sender));
+        Ok(ready)
     }
 
     /// Builds a block from the pool's ready transactions and commits it without
@@ -138,6 +153,16 @@ impl Chain {
         let (parent_hash, parent) = self.head();
         let number = executed.env.number;
         let touched = executed.changes.accounts.keys().copied().collect();
+        let due: BTreeSet<Address> =
+            self.inner.lock().certified.values().filter(|c| c.claim.expiry <= number).map(|c| c.claim.sender).collect();
+        let mut due_accounts = BTreeMap::new();
+        for sender in due {
+            let account = match executed.changes.accounts.get(&sender) {
+                Some(after) => after.unwrap_or_default(),
+                None => self.account(&sender)?,
+            };
+            due_accounts.insert(sender, account);
+        }
         let mut batch = WriteBatch::new();
         let state_root = self.state.commit(number, parent.state_root, &executed.changes, &mut batch)?;
         let parent_commit_hash = if parent_certificate.is_empty() { B256::ZERO } else { strata_primitives::keccak256(&parent_certificate) };
@@ -153,7 +178,7 @@ impl Chain {
         if !parent_certificate.is_empty() {
             self.store.put_certificate(parent.number, &parent_certificate, &mut batch);
         }
-        Ok(Pending { block, touched, cold, batch, dropped, switched })
+        Ok(Pending { block, touched, cold, batch, dropped, switched, due_accounts })
     }
 
     /// The head's certificate as this node holds it (empty for genesis or a block

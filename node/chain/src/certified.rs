@@ -112,6 +112,24 @@ impl Chain {
         self.inner.lock().certified.values().cloned().collect()
     }
 
+    /// A certified transaction this node holds that the executed block `hash` (a
+    /// proposal for the next height) should have included and did not: due by the block's
+    /// height, and still valid after it (its nonce is the sender's next and the balance
+    /// covers it). A transaction the chain made invalid — its nonce taken by another, a
+    /// gap, the balance spent — is not owed. `None` also for a block not executed here.
+    pub fn omitted_certified(&self, hash: &B256) -> Option<B256> {
+        let inner = self.inner.lock();
+        let pending = inner.pending.get(hash)?;
+        let number = pending.block.number();
+        let included: BTreeSet<B256> = pending.block.block.transactions.iter().map(|t| t.hash()).collect();
+        inner.certified.values().filter(|c| c.claim.expiry <= number && !included.contains(&c.claim.tx_hash)).find_map(|c| {
+            let account = pending.due_accounts.get(&c.claim.sender)?;
+            let tx = TransactionSigned::decode_recovered(&c.raw).ok()?;
+            let affordable = tx.tx.max_cost().is_some_and(|cost| account.balance >= cost);
+            (account.nonce == c.claim.nonce && affordable).then_some(c.claim.tx_hash)
+        })
+    }
+
     /// Reads the journal after a start: entries whose transaction is included, or whose
     /// expiry has passed, are dropped; the others go back into the pool (admitted again:
     /// one the chain has made invalid stays journaled, uncertifiable twice, until its
@@ -236,6 +254,26 @@ mod tests {
         drop(c);
         let c = chain(kv);
         assert_eq!(c.reload_journal().unwrap(), 0);
+    }
+
+    #[test]
+    fn a_proposal_that_omits_a_certified_transaction_due_at_its_height_is_named() {
+        let config = ChainConfig { faults: crate::Faults { drop_certified: true }, ..ChainConfig::default() };
+        let c = Chain::open(MemKv::shared(), MemKv::shared(), ChainSpec::dev(1337), crate::spec::dev_proposer(), config).unwrap();
+        let owed = c.certify(&transfer(0, 5), 0, None).unwrap().unwrap();
+        // Nonce 5 of another account, whose nonces 0-4 never come: not includable, not owed.
+        let other = keys::derive_accounts(keys::DEV_MNEMONIC, 2).unwrap().remove(1).signer;
+        let gap = build::eip1559(1337, 5, TxKind::Call(Address::repeat_byte(9)), U256::from(1u64), Bytes::new(), 21_000, 2_000_000_000, 0);
+        c.certify(&other.sign_transaction(gap).unwrap().encoded(), 0, None).unwrap().unwrap();
+        for t in 1..owed.expiry {
+            let block = c.propose(100 + t, true).unwrap().unwrap();
+            assert!(block.block.transactions.is_empty(), "the faulty proposer leaves it out");
+            assert_eq!(c.omitted_certified(&block.hash), None, "not due before its expiry (block {t})");
+            c.commit(&block.hash, None).unwrap();
+        }
+        let due = c.propose(200, true).unwrap().unwrap();
+        assert_eq!(due.number(), owed.expiry);
+        assert_eq!(c.omitted_certified(&due.hash), Some(owed.tx_hash), "owed, valid, left out");
     }
 
     #[test]

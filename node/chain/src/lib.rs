@@ -30,7 +30,7 @@ pub use blocks::{MAX_BLOCK_TXS, MAX_FUTURE_SECS};
 pub use certified::{Certified, CertifyRefusal};
 pub use mempool::{Mempool, MempoolConfig, PoolError};
 pub use pools::{ExecPools, run_on};
-pub use service::{Chain, ChainConfig, ConsensusStatus, StateUnavailable};
+pub use service::{Chain, ChainConfig, ConsensusStatus, Faults, StateUnavailable};
 pub use slots::SlotSets;
 pub use spec::{
     ChainSpec, DEFAULT_CERTIFIED_EXPIRY, DEV_CHAIN_ID, FeeRecipient, FeeSplit, SlotGenesis, StorageClass, dev_proposer, dev_validator_key,

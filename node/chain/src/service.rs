@@ -55,6 +55,16 @@ pub struct ChainConfig {
     /// Transactions (from clients and peers) that may wait for admission; more are
     /// refused (clients) or dropped (gossip, which may use only half of it).
     pub admission_queue: usize,
+    /// Misbehaviour for fault tests (never set in production).
+    pub faults: Faults,
+}
+
+/// Faults a test may switch on in a node, to check that the others notice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// As proposer, leave certified transactions out of blocks (the other validators
+    /// must refuse such a block once one is due, and the view change).
+    pub drop_certified: bool,
 }
 
 impl Default for ChainConfig {
@@ -68,6 +78,7 @@ impl Default for ChainConfig {
             simulation_workers: (cores / 2).max(1),
             simulation_queue: (cores / 2).max(1) * 4,
             admission_queue: 1024,
+            faults: Faults::default(),
         }
     }
 }
@@ -116,6 +127,8 @@ pub struct Chain {
     pub(crate) sets: Option<Arc<dyn ValidatorSets>>,
     /// Serialises certifications: the check of a (sender, nonce) and the journal write.
     pub(crate) certify: Mutex<()>,
+    /// Test-only misbehaviour.
+    pub(crate) faults: Faults,
 }
 
 /// The consensus view of this node, as its driver reports it.
@@ -203,6 +216,7 @@ impl Chain {
             pools,
             quotes: QuoteMemo::default(),
             certify: Mutex::new(()),
+            faults: config.faults,
         }))
     }
 

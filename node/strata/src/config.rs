@@ -63,6 +63,11 @@ pub struct Genesis {
     /// about 10 s of 500 ms blocks); the cooldown is `2N`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slot_window: Option<u64>,
+    /// Blocks within which a certified transaction must be included (a storage
+    /// certificate signed as of height `h` promises inclusion by `h + certified_expiry`;
+    /// default 8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certified_expiry: Option<u64>,
 }
 
 impl Genesis {
@@ -109,6 +114,11 @@ impl Genesis {
         spec.validators =
             strata_primitives::ValidatorSet::new(spec.fee_recipients.iter().map(|v| v.address).collect()).with_rotation(rotation);
         spec.requires_certificates = true;
+        spec.certified_expiry = match self.certified_expiry {
+            Some(0) => return Err(Error::Config("certified_expiry must be at least 1 block".into())),
+            Some(blocks) => blocks,
+            None => strata_chain::DEFAULT_CERTIFIED_EXPIRY,
+        };
         spec.fee_split = if self.split_by_storage_class { FeeSplit::BY_STORAGE_CLASS } else { FeeSplit::Equal };
         if self.validators.iter().any(|v| v.backup.is_some()) {
             // The switch rule needs its evidence from f + 1 distinct proposers: a stable
@@ -188,6 +198,10 @@ pub struct ValidatorConfig {
     /// Wall-clock time an RPC simulation may take (milliseconds).
     #[serde(default = "default_rpc_timeout")]
     pub rpc_timeout_ms: u64,
+    /// TEST ONLY: as proposer, leave certified transactions out of blocks (the fault
+    /// tests check that the other validators refuse such blocks and change the view).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub test_drop_certified: bool,
 }
 
 /// Default of [`ValidatorConfig::rpc_timeout_ms`].
@@ -301,6 +315,7 @@ pub fn init(opts: &InitOptions) -> Result<Vec<PathBuf>> {
         split_by_storage_class: false,
         proposer_rotation: None,
         slot_window: None,
+        certified_expiry: None,
     };
     let write = |p: PathBuf, text: String| std::fs::write(&p, text).map_err(|e| Error::Config(format!("{}: {e}", p.display())));
     write(opts.out.join("genesis.json"), serde_json::to_string_pretty(&genesis).map_err(|e| Error::Config(e.to_string()))?)?;
@@ -335,6 +350,7 @@ pub fn init(opts: &InitOptions) -> Result<Vec<PathBuf>> {
             cors: None,
             rpc_gas_cap: None,
             rpc_timeout_ms: default_rpc_timeout(),
+            test_drop_certified: false,
         };
         let path = dir.join("config.toml");
         write(path.clone(), toml::to_string_pretty(&config).map_err(|e| Error::Config(e.to_string()))?)?;

@@ -170,11 +170,12 @@ fn open_chain(
     me: strata_primitives::Address,
     retain: u64,
     engine: Option<Arc<strata_vm::Vm>>,
+    faults: strata_chain::Faults,
 ) -> Result<Arc<Chain>> {
     let kv = Arc::new(RocksKv::open(data_dir.join("chain"))?);
     let cold = Arc::new(RocksKv::open(cold_dir)?);
     let vm = strata_vm::VmConfig { cache_dir: Some(data_dir.join("wasm-cache")), ..Default::default() };
-    Ok(Chain::open(kv, cold, spec, me, ChainConfig { retain, vm, engine, ..ChainConfig::default() })?)
+    Ok(Chain::open(kv, cold, spec, me, ChainConfig { retain, vm, engine, faults, ..ChainConfig::default() })?)
 }
 
 /// One Wasm engine for several chains of a process: one compiled-module cache (in
@@ -241,7 +242,15 @@ impl Node {
     /// [`shared_engine`]); `None`: an engine of its own.
     pub async fn start_on(config: DevConfig, engine: Option<Arc<strata_vm::Vm>>) -> Result<Self> {
         let key = strata_chain::dev_validator_key();
-        let chain = open_chain(&config.data_dir, config.cold_dir(), config.spec(), key.address(), config.retain_blocks, engine)?;
+        let chain = open_chain(
+            &config.data_dir,
+            config.cold_dir(),
+            config.spec(),
+            key.address(),
+            config.retain_blocks,
+            engine,
+            Default::default(),
+        )?;
         reload_journal(&chain).await?;
         let (hub, mut inboxes) = strata_network::mem::MemHub::new(1);
         let inbound = inboxes.remove(0);
@@ -314,7 +323,11 @@ impl Node {
             .collect();
         let backups: Option<Vec<bool>> = spec.slots.as_ref().map(|_| genesis.validators.iter().map(|v| v.backup.is_some()).collect());
         let cold_dir = config.cold_dir.clone().unwrap_or_else(|| config.data_dir.join("cold"));
-        let chain = open_chain(&config.data_dir, cold_dir, spec.clone(), key.address(), config.retain_blocks, engine)?;
+        let faults = strata_chain::Faults { drop_certified: config.test_drop_certified };
+        if faults.drop_certified {
+            tracing::warn!("test fault on: this validator leaves certified transactions out of its blocks");
+        }
+        let chain = open_chain(&config.data_dir, cold_dir, spec.clone(), key.address(), config.retain_blocks, engine, faults)?;
         reload_journal(&chain).await?;
         let (network, inbound) = Network::start(NetworkConfig {
             chain_id: spec.chain_id,

@@ -383,8 +383,20 @@ impl Driver {
             return Ok(Some(false));
         }
         let now = self.config.clock.unix_secs();
-        match self.blocking(move |c| c.validate(&env.block, &env.parent_certificate, Check::Proposal { now, view })).await? {
-            Ok(_) => Ok(Some(true)),
+        let checked = self
+            .blocking(move |c| {
+                c.validate(&env.block, &env.parent_certificate, Check::Proposal { now, view }).map(|h| c.omitted_certified(&h))
+            })
+            .await?;
+        match checked {
+            Ok(None) => Ok(Some(true)),
+            Ok(Some(omitted)) => {
+                // The chain owes a certified transaction inclusion by its expiry: a
+                // proposal that leaves out one due now (and still valid) is refused, so
+                // its proposer loses the view.
+                tracing::warn!(%hash, %omitted, "refusing a proposal that omits a certified transaction due at its height");
+                Ok(Some(false))
+            }
             Err(ValidateError::Invalid(reason)) => {
                 tracing::warn!(%hash, %reason, "refusing a proposal");
                 Ok(Some(false))
