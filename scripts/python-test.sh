@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Real-client test: web3.py, installed into a local virtual environment, against a
-# fresh `strata dev` node (tests/python/test_web3.py). Called by scripts/test.sh after
+# fresh `strata dev` node (tests/python/test_web3.py, then tests/python/health_record.py). Called by scripts/test.sh after
 # the Rust tests (which build the `strata` binary); runnable on its own too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,3 +40,5 @@ if [ -z "$url" ]; then
   exit 1
 fi
 "$venv/bin/python" tests/python/test_web3.py "$url" "${url/http:/ws:}" "$work/erc20"
+# Storage certificates from a client's side: a health record stored with a certificate.
+"$venv/bin/python" tests/python/health_record.py "$url" "$bin"
