@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Real-client test: web3.py, installed into a local virtual environment, against a
-# fresh `strata dev` node (tests/python/test_web3.py, then tests/python/health_record.py). Called by scripts/test.sh after
-# the Rust tests (which build the `strata` binary); runnable on its own too.
+# fresh `strata dev` node (tests/python/test_web3.py, then tests/python/health_record.py).
+# Called by scripts/test.sh after the Rust tests (which build the `strata` binary);
+# runnable on its own too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh

@@ -6,6 +6,7 @@
 //! as a ratio, so a change of machine changes both sides.
 
 mod block_bound;
+mod certified;
 mod failover;
 mod fees;
 mod load;
@@ -40,6 +41,9 @@ enum Bench {
     /// Validator-slot failover: blocks and seconds from killing an active machine to its
     /// backup's first signature, beside the switch rule's window.
     Failover(failover::Args),
+    /// Storage certificates: certificate latency beside finality, certified throughput
+    /// beside plain, inclusion by the expiry.
+    Certified(certified::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -55,6 +59,7 @@ fn main() -> anyhow::Result<()> {
         Some(Bench::Load(args)) => load::run(&args),
         Some(Bench::Sizes(args)) => sizes::run(&args),
         Some(Bench::Failover(args)) => failover::run(&args),
+        Some(Bench::Certified(args)) => certified::run(&args),
         None => {
             sizes::run(&sizes::Args::default())?;
             state::run(&state::Args::default())?;
@@ -62,6 +67,7 @@ fn main() -> anyhow::Result<()> {
             block_bound::run(&block_bound::Args::default())?;
             fees::run(&fees::Args::default())?;
             load::run(&load::Args::default())?;
+            certified::run(&certified::Args::default())?;
             failover::run(&failover::Args::default())
         }
     }

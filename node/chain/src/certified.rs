@@ -53,12 +53,25 @@ pub enum CertifyRefusal {
 impl Chain {
     /// The claim a validator signs for `raw` as of `height` (a head near this node's),
     /// once the transaction is admitted to the pool and written to the journal with a
-    /// synced write. Refused if the transaction fails admission, if this node certified
-    /// another transaction with its sender and nonce, or if `height`/`expiry` are not
-    /// what this chain says. A transaction certified before gets its stored claim back
-    /// (the claim is signed once per transaction, whatever `height` now says).
-    /// Runs contracts (admission): call it on an admission thread.
+    /// synced write: [`Chain::admit_certified`] then [`Chain::journal`]. Runs contracts
+    /// (admission): call it on an admission thread.
     pub fn certify(&self, raw: &[u8], height: u64, expiry: Option<u64>) -> Result<Result<StoredClaim, CertifyRefusal>> {
+        let entry = match self.admit_certified(raw, height, expiry)? {
+            Ok(entry) => entry,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        self.journal(std::slice::from_ref(&entry))?;
+        Ok(Ok(entry.claim))
+    }
+
+    /// The checks before a validator signs for `raw` as of `height`: admission to the
+    /// pool, no other transaction of its sender and nonce certified here, `height` near
+    /// this node's head and `expiry` (if given) what this chain says. The transaction is
+    /// then held for its `(sender, nonce)`; the caller writes the returned entry with
+    /// [`Chain::journal`] before it signs. A transaction held before gets its entry back
+    /// (one claim per transaction, whatever `height` now says). Runs contracts
+    /// (admission): call it on an admission thread.
+    pub fn admit_certified(&self, raw: &[u8], height: u64, expiry: Option<u64>) -> Result<Result<Certified, CertifyRefusal>> {
         if raw.len() > MAX_TX_SIZE {
             return Ok(Err(CertifyRefusal::Admission(SubmitError::Oversized { size: raw.len(), max: MAX_TX_SIZE })));
         }
@@ -70,7 +83,7 @@ impl Chain {
         let _guard = self.certify.lock();
         if let Some(held) = self.inner.lock().certified.get(&(sender, nonce)) {
             return Ok(if held.claim.tx_hash == hash {
-                Ok(held.claim)
+                Ok(held.clone())
             } else {
                 Err(CertifyRefusal::NonceCertified { sender, nonce, certified: held.claim.tx_hash })
             });
@@ -92,13 +105,24 @@ impl Chain {
         }
         let claim = StoredClaim { chain_id: self.spec.chain_id, tx_hash: hash, sender, nonce, height, expiry: due };
         let entry = Certified { raw: Bytes::copy_from_slice(raw), claim };
+        self.inner.lock().certified.insert((sender, nonce), entry.clone());
+        Ok(Ok(entry))
+    }
+
+    /// Writes admitted entries to the journal in one synced write (a group commit: many
+    /// certifications, one fsync). Only then may their claims be signed.
+    pub fn journal(&self, entries: &[Certified]) -> Result<()> {
         let mut batch = WriteBatch::new();
-        batch.put(Column::Journal, hash.to_vec(), alloy_rlp::encode(&entry));
+        for entry in entries {
+            batch.put(Column::Journal, entry.claim.tx_hash.to_vec(), alloy_rlp::encode(entry));
+        }
         // Synced (every batch is): durable before the caller signs.
         self.kv.write(batch)?;
-        self.inner.lock().certified.insert((sender, nonce), entry);
-        tracing::info!(%hash, %sender, nonce, expiry = due, "transaction certified as stored");
-        Ok(Ok(claim))
+        for entry in entries {
+            let c = &entry.claim;
+            tracing::debug!(hash = %c.tx_hash, sender = %c.sender, nonce = c.nonce, expiry = c.expiry, "transaction certified as stored");
+        }
+        Ok(())
     }
 
     /// The transaction certified here for `(sender, nonce)`, if any.

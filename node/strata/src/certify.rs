@@ -13,7 +13,7 @@
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use parking_lot::Mutex;
-use strata_chain::{CertifyRefusal, Chain, run_on};
+use strata_chain::{Certified, CertifyRefusal, Chain, run_on};
 use strata_network::Transport;
 use strata_primitives::{
     Address, B256, Bytes, CertSignature, LocalSigner, ValidatorSet,
@@ -21,7 +21,7 @@ use strata_primitives::{
     storage_cert::{StorageCertificate, StoredClaim, stored_digest},
 };
 use strata_rpc::{CertifyFailure, CertifyService};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::wire::{CertifyRequest, MAX_REASON, StoredRefusal, StoredVote, Wire};
 
@@ -57,6 +57,8 @@ pub struct Certifier {
     machines: Arc<dyn Transport>,
     timeout: Duration,
     gathering: Mutex<BTreeMap<B256, Gathering>>,
+    /// Entries to write to the journal, each with whom to tell when it is durable.
+    journal: mpsc::UnboundedSender<(Certified, oneshot::Sender<Result<(), String>>)>,
 }
 
 impl std::fmt::Debug for Certifier {
@@ -67,8 +69,11 @@ impl std::fmt::Debug for Certifier {
 
 impl Certifier {
     /// The certifier of validator `me` with `key`.
+    /// Must be called inside a tokio runtime (it starts the journal writer).
     pub fn new(chain: Arc<Chain>, key: LocalSigner, me: u32, net: Arc<dyn Transport>, machines: Arc<dyn Transport>) -> Arc<Self> {
-        Arc::new(Self { chain, key, me, net, machines, timeout: CERTIFY_TIMEOUT, gathering: Mutex::new(BTreeMap::new()) })
+        let (journal, queue) = mpsc::unbounded_channel();
+        tokio::spawn(journal_writer(chain.clone(), queue));
+        Arc::new(Self { chain, key, me, net, machines, timeout: CERTIFY_TIMEOUT, gathering: Mutex::new(BTreeMap::new()), journal })
     }
 
     fn chain_id(&self) -> u64 {
@@ -83,13 +88,26 @@ impl Certifier {
         self.key.sign_hash(&stored_digest(claim)).ok().map(|s| s.as_bytes())
     }
 
-    /// The checks and the journal write, on an admission thread.
+    /// The checks (on an admission thread), then the journal write (grouped with the
+    /// other certifications of the moment into one synced write).
     async fn store(&self, raw: Bytes, height: u64, expiry: Option<u64>) -> Result<Result<StoredClaim, CertifyRefusal>, CertifyFailure> {
         let chain = self.chain.clone();
-        run_on(&self.chain.pools().admission, move || chain.certify(&raw, height, expiry))
+        let admitted = run_on(&self.chain.pools().admission, move || chain.admit_certified(&raw, height, expiry))
             .await
             .map_err(|e| CertifyFailure::Node(format!("admission threads: {e}")))?
-            .map_err(|e| CertifyFailure::Node(e.to_string()))
+            .map_err(|e| CertifyFailure::Node(e.to_string()))?;
+        let entry = match admitted {
+            Ok(entry) => entry,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let (durable, written) = oneshot::channel();
+        let claim = entry.claim;
+        self.journal.send((entry, durable)).map_err(|_| CertifyFailure::Node("the journal writer stopped".into()))?;
+        written
+            .await
+            .map_err(|_| CertifyFailure::Node("the journal writer stopped".into()))?
+            .map_err(|e| CertifyFailure::Node(format!("journal write: {e}")))?;
+        Ok(Ok(claim))
     }
 
     /// A peer asks us to store and sign (`from`: the asking machine).
@@ -203,6 +221,33 @@ impl Certifier {
             if reasons.is_empty() { "" } else { "; refused by " },
             reasons.join("; ")
         )))
+    }
+}
+
+/// Writes queued journal entries: whatever has queued while the previous write ran goes
+/// into the next one (one fsync for many certifications), then each waiter is told.
+async fn journal_writer(chain: Arc<Chain>, mut queue: mpsc::UnboundedReceiver<(Certified, oneshot::Sender<Result<(), String>>)>) {
+    while let Some(first) = queue.recv().await {
+        let mut group = vec![first];
+        while group.len() < 4096 {
+            match queue.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        let entries: Vec<Certified> = group.iter().map(|(e, _)| e.clone()).collect();
+        let c = chain.clone();
+        let outcome = match tokio::task::spawn_blocking(move || c.journal(&entries)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = &outcome {
+            tracing::error!(error = %e, entries = group.len(), "pool journal write failed: nothing signed");
+        }
+        for (_, waiter) in group {
+            let _ = waiter.send(outcome.clone());
+        }
     }
 }
 

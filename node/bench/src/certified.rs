@@ -1,0 +1,200 @@
+//! Storage-certificate benchmark: a 4-validator cluster (release `strata` processes)
+//! takes the same load of signed transfers twice, once through `eth_sendRawTransaction`
+//! and once through `strata_sendRawTransactionCertified`, from the same number of
+//! concurrent clients. Figures: certificate latency (send → certificate) beside finality
+//! latency (send → the block seen committed) of the same run, p50 and p99; committed
+//! throughput certified against plain; and how many certified transactions were
+//! included by their expiry height.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use serde_json::{Value, json};
+use strata_primitives::{Address, B256, Bytes, LocalSigner, TxKind, U256, hex, keccak256, keys, transaction::build};
+use tokio::sync::Semaphore;
+
+use crate::load::{call, quantity, start_cluster, strata_bin, wait_ready};
+
+/// Settings of the certificate benchmark.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Transfers per run.
+    #[arg(long, default_value_t = 1_000)]
+    pub txs: usize,
+    /// Requests in flight at once (both runs).
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// The `strata` binary (default: beside this one).
+    #[arg(long)]
+    pub strata: Option<std::path::PathBuf>,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Self { txs: 1_000, concurrency: 32, strata: None }
+    }
+}
+
+/// What one run measured.
+struct Run {
+    /// Committed transactions per second (first send to last commit seen).
+    tps: f64,
+    /// Send → committed block seen, sorted.
+    finality: Vec<Duration>,
+    /// Send → certificate, sorted (certified runs).
+    certificate: Vec<Duration>,
+    /// Certified transactions included by their expiry / certified.
+    by_expiry: (usize, usize),
+}
+
+fn pct(v: &[Duration], p: usize) -> Duration {
+    v.get((v.len() * p / 100).min(v.len().saturating_sub(1))).copied().unwrap_or_default()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Sends `n` transfers from the ten dev accounts over `urls` (each account's in nonce
+/// order, `concurrency` requests in flight), certified or not, while following the
+/// blocks of `urls[0]`.
+async fn drive(urls: &[String], chain_id: u64, n: usize, concurrency: usize, certified: bool) -> anyhow::Result<Run> {
+    let clients: Vec<HttpClient> =
+        urls.iter().map(|u| HttpClientBuilder::default().request_timeout(Duration::from_secs(30)).build(u)).collect::<Result<_, _>>()?;
+    let keys: Vec<LocalSigner> = keys::derive_accounts(keys::DEV_MNEMONIC, 10)?.into_iter().map(|k| k.signer).collect();
+    let mut nonces = Vec::new();
+    for k in &keys {
+        nonces.push(quantity(&call(&clients[0], "eth_getTransactionCount", vec![json!(k.address()), "pending".into()]).await?));
+    }
+    let mut raws = Vec::with_capacity(n);
+    for i in 0..n {
+        let k = i % keys.len();
+        let to = Address::from_slice(&keccak256((i as u64 + 1_000_000).to_be_bytes())[12..]);
+        let tx = build::eip1559(chain_id, nonces[k], TxKind::Call(to), U256::from(1u64), Bytes::new(), 30_000, 3_000_000_000, 0);
+        nonces[k] += 1;
+        let signed = keys[k].sign_transaction(tx)?;
+        raws.push((signed.hash(), format!("0x{}", hex::encode(signed.encoded()))));
+    }
+    // Follow the blocks from before the first send.
+    let start_height = quantity(&call(&clients[0], "eth_blockNumber", vec![]).await?);
+    let committed: Arc<Mutex<BTreeMap<B256, (Instant, u64)>>> = Arc::new(Mutex::new(BTreeMap::new()));
+    let watcher = {
+        let (client, committed) = (clients[0].clone(), committed.clone());
+        tokio::spawn(async move {
+            let mut next = start_height + 1;
+            let deadline = Instant::now() + Duration::from_secs(300);
+            while committed.lock().expect("watcher").len() < n && Instant::now() < deadline {
+                let Ok(block) = call(&client, "eth_getBlockByNumber", vec![json!(format!("{next:#x}")), false.into()]).await else {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                };
+                if block.is_null() {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                }
+                let seen = Instant::now();
+                let mut c = committed.lock().expect("watcher");
+                for h in block["transactions"].as_array().map(Vec::as_slice).unwrap_or_default() {
+                    if let Some(h) = h.as_str().and_then(|s| s.parse::<B256>().ok()) {
+                        c.insert(h, (seen, next));
+                    }
+                }
+                next += 1;
+            }
+        })
+    };
+    let start = Instant::now();
+    let gate = Arc::new(Semaphore::new(concurrency.max(1)));
+    let method = if certified { "strata_sendRawTransactionCertified" } else { "eth_sendRawTransaction" };
+    let mut tasks = Vec::with_capacity(n);
+    for (i, (hash, raw)) in raws.into_iter().enumerate() {
+        // Each account's transactions leave in nonce order (a permit per send, taken in order).
+        let permit = gate.clone().acquire_owned().await?;
+        let client = clients[i % clients.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            let sent = Instant::now();
+            let answer: anyhow::Result<Value> = call(&client, method, vec![raw.into()]).await;
+            drop(permit);
+            (hash, sent, Instant::now(), answer)
+        }));
+    }
+    let mut sent_at = BTreeMap::new();
+    let mut certificate = Vec::new();
+    let mut expiries = BTreeMap::new();
+    let mut refused = 0usize;
+    for t in tasks {
+        let (hash, sent, answered, answer) = t.await?;
+        sent_at.insert(hash, sent);
+        match answer {
+            Ok(v) if certified => {
+                certificate.push(answered.duration_since(sent));
+                expiries
+                    .insert(hash, v["expiry"].as_str().and_then(|e| u64::from_str_radix(e.trim_start_matches("0x"), 16).ok()).unwrap_or(0));
+            }
+            Ok(_) => {}
+            Err(_) => refused += 1,
+        }
+    }
+    anyhow::ensure!(refused == 0, "{refused} of {n} submissions refused");
+    watcher.await?;
+    let committed = committed.lock().expect("watcher").clone();
+    let mut finality: Vec<Duration> =
+        sent_at.iter().filter_map(|(h, t)| committed.get(h).map(|(seen, _)| seen.duration_since(*t))).collect();
+    anyhow::ensure!(finality.len() == n, "only {} of {n} transactions committed within 5 minutes", finality.len());
+    let last = committed.values().map(|(seen, _)| *seen).max().unwrap_or(start);
+    finality.sort();
+    certificate.sort();
+    let met = expiries.iter().filter(|(h, e)| committed.get(*h).is_some_and(|(_, block)| block <= *e)).count();
+    Ok(Run { tps: n as f64 / last.duration_since(start).as_secs_f64(), finality, certificate, by_expiry: (met, expiries.len()) })
+}
+
+/// Runs the benchmark and prints its figures.
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    println!("== certified: {} transfers per run, {} in flight, 4-validator cluster (release processes)", args.txs, args.concurrency);
+    let bin = strata_bin(&crate::load::Args { strata: args.strata.clone(), ..Default::default() });
+    anyhow::ensure!(bin.exists(), "no strata binary at {} (build it with cargo build --release -p strata-node)", bin.display());
+    let rt = tokio::runtime::Runtime::new()?;
+    let dir = tempfile::tempdir()?;
+    let (cluster, _) = start_cluster(&bin, dir.path(), "certified", 4, false, &[("block_time_ms", 200)], |_| {})?;
+    let (plain, certified) = rt.block_on(async {
+        for u in &cluster.urls {
+            wait_ready(&HttpClientBuilder::default().build(u)?, 1).await?;
+        }
+        let plain = drive(&cluster.urls, 4242, args.txs, args.concurrency, false).await?;
+        let certified = drive(&cluster.urls, 4242, args.txs, args.concurrency, true).await?;
+        Ok::<_, anyhow::Error>((plain, certified))
+    })?;
+    drop(cluster);
+    let (c50, c99) = (pct(&certified.certificate, 50), pct(&certified.certificate, 99));
+    let (f50, f99) = (pct(&certified.finality, 50), pct(&certified.finality, 99));
+    println!(
+        "certificate latency: p50 {:.0} ms, p99 {:.0} ms; finality of the same transactions: p50 {:.0} ms, p99 {:.0} ms",
+        ms(c50),
+        ms(c99),
+        ms(f50),
+        ms(f99)
+    );
+    println!(
+        "  ratio certificate / finality: p50 {:.2} (goal <= 0.25), p99 {:.2} (goal <= 0.5)",
+        c50.as_secs_f64() / f50.as_secs_f64(),
+        c99.as_secs_f64() / f99.as_secs_f64()
+    );
+    println!(
+        "  baseline, plain submissions: {:.0} tx/s, finality p50 {:.0} ms, p99 {:.0} ms",
+        plain.tps,
+        ms(pct(&plain.finality, 50)),
+        ms(pct(&plain.finality, 99))
+    );
+    println!("  certified throughput {:.0} tx/s: ratio certified / plain {:.2} (goal >= 0.8)", certified.tps, certified.tps / plain.tps);
+    println!(
+        "  certified transactions included by their expiry: {} of {} ({:.1}%)",
+        certified.by_expiry.0,
+        certified.by_expiry.1,
+        100.0 * certified.by_expiry.0 as f64 / certified.by_expiry.1.max(1) as f64
+    );
+    Ok(())
+}
