@@ -38,13 +38,32 @@ pub fn dev_config(dir: &std::path::Path) -> strata_node::DevConfig {
 
 /// `n` consecutive free ports on 127.0.0.1, starting at a probed base.
 pub fn free_ports(n: u16) -> u16 {
-    for _ in 0..100 {
-        let base = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        if base > 60_000 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // Below the kernel's ephemeral range: client sockets (and their TIME_WAIT, of which
+    // the tests' many short RPC connections leave thousands) never take these ports, so
+    // a range found free stays free for the validators about to bind it.
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let (low, high) = (10_000u16, ephemeral.saturating_sub(n).max(10_001));
+    static DRAWS: AtomicU64 = AtomicU64::new(0);
+    static GIVEN: std::sync::Mutex<Vec<(u16, u16)>> = std::sync::Mutex::new(Vec::new());
+    let seed = u64::from(std::process::id())
+        ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    for _ in 0..500 {
+        let mut z = seed.wrapping_add(DRAWS.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        z = (z ^ (z >> 31)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        let base = low + (z % u64::from(high - low)) as u16;
+        // Never the same ports twice in this process (a test asks for several ranges
+        // before its processes bind them).
+        let mut given = GIVEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if given.iter().any(|&(b, m)| base < b + m && b < base + n) {
             continue;
         }
         let all: Vec<_> = (0..n).map(|i| std::net::TcpListener::bind(("127.0.0.1", base + i))).collect();
         if all.iter().all(Result::is_ok) {
+            given.push((base, n));
             return base;
         }
     }
