@@ -117,12 +117,17 @@ impl Chain {
             return Err(InvalidTx::InsufficientFunds { have: account.balance, want }.into());
         }
         let hash = tx.hash();
-        if let Some(certified) = self.certified_for(&tx.sender, tx.tx.nonce())
-            && certified != hash
-        {
-            return Err(SubmitError::Certified { sender: tx.sender, nonce: tx.tx.nonce(), certified });
-        }
-        let evicted = self.inner.lock().mempool.add(tx, account.nonce, account.balance)?;
+        let evicted = {
+            // Under the pool's lock: a certification holding this nonce (taken under the
+            // same lock) and this insertion cannot interleave.
+            let mut inner = self.inner.lock();
+            if let Some(c) = inner.certified.get(&(tx.sender, tx.tx.nonce()))
+                && c.claim.tx_hash != hash
+            {
+                return Err(SubmitError::Certified { sender: tx.sender, nonce: tx.tx.nonce(), certified: c.claim.tx_hash });
+            }
+            inner.mempool.add(tx, account.nonce, account.balance)?
+        };
         if !evicted.is_empty() {
             tracing::debug!(%hash, evicted = evicted.len(), "replacement left later transactions of its sender unaffordable: evicted");
         }

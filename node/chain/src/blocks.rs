@@ -36,6 +36,8 @@ pub(crate) struct Pending {
     /// After it, the accounts of the senders of certified transactions due by its height
     /// (what tells an omission from a transaction the chain made invalid).
     pub(crate) due_accounts: BTreeMap<Address, strata_primitives::Account>,
+    /// Sender, nonce and hash of each of its transactions.
+    pub(crate) keys: Vec<(Address, u64, B256)>,
 }
 
 impl Chain {
@@ -103,12 +105,13 @@ impl Chain {
         // A sender whose transaction could not go in is skipped for the rest of the
         // block: its later nonces cannot execute before that one.
         let mut skipped = std::collections::BTreeSet::new();
+        let mut keys = Vec::new();
         for tx in &ready {
             if skipped.contains(&tx.sender) {
                 continue;
             }
             match builder.apply(tx)? {
-                Applied::Included(_) => {}
+                Applied::Included(_) => keys.push((tx.sender, tx.tx.nonce(), tx.hash())),
                 Applied::Rejected(e) => {
                     skipped.insert(tx.sender);
                     if matches!(e, InvalidTx::BlockGasExhausted { .. } | InvalidTx::BlockFull { .. } | InvalidTx::NonceTooHigh { .. }) {
@@ -141,7 +144,7 @@ impl Chain {
             Err(ValidateError::Invalid(e)) => return Err(Error::Corrupt(format!("own liveness evidence refused: {e}"))),
         };
         let switched = !builder.end_block(record, seen.as_ref())?.is_empty();
-        let pending = self.seal(builder.finish(), dropped, parent_certificate, switched)?;
+        let pending = self.seal(builder.finish(), dropped, parent_certificate, switched, keys)?;
         let block = pending.block.clone();
         self.inner.lock().pending.insert(block.hash, pending);
         Ok(Some(block))
@@ -149,7 +152,14 @@ impl Chain {
 
     /// Computes the block an execution result makes on the head: header with state
     /// root and the parent's certificate hash, and the batch that would commit it.
-    fn seal(&self, executed: ExecutedBlock, dropped: Vec<B256>, parent_certificate: Vec<u8>, switched: bool) -> Result<Pending> {
+    fn seal(
+        &self,
+        executed: ExecutedBlock,
+        dropped: Vec<B256>,
+        parent_certificate: Vec<u8>,
+        switched: bool,
+        keys: Vec<(Address, u64, B256)>,
+    ) -> Result<Pending> {
         let (parent_hash, parent) = self.head();
         let number = executed.env.number;
         let touched = executed.changes.accounts.keys().copied().collect();
@@ -178,7 +188,7 @@ impl Chain {
         if !parent_certificate.is_empty() {
             self.store.put_certificate(parent.number, &parent_certificate, &mut batch);
         }
-        Ok(Pending { block, touched, cold, batch, dropped, switched, due_accounts })
+        Ok(Pending { block, touched, cold, batch, dropped, switched, due_accounts, keys })
     }
 
     /// The head's certificate as this node holds it (empty for genesis or a block
@@ -211,6 +221,7 @@ impl Chain {
         }
         let seen = self.observe(h.number, h.proposer, cert.as_ref(), &block.liveness)?;
         let senders = recover_senders(&block.transactions)?;
+        let keys = block.transactions.iter().zip(&senders).map(|(tx, s)| (*s, tx.nonce(), tx.hash())).collect();
         let mut builder = BlockBuilder::new(env, self.latest_state(), self.vm.clone(), self.cold.clone(), self.payees.clone())?;
         for (index, (tx, sender)) in block.transactions.iter().zip(senders).enumerate() {
             if let Applied::Rejected(reason) = builder.apply(&RecoveredTx { sender, tx: tx.clone() })? {
@@ -218,7 +229,7 @@ impl Chain {
             }
         }
         let switched = !builder.end_block(block.liveness.clone(), seen.as_ref())?.is_empty();
-        let pending = self.seal(builder.finish(), Vec::new(), parent_certificate.to_vec(), switched)?;
+        let pending = self.seal(builder.finish(), Vec::new(), parent_certificate.to_vec(), switched, keys)?;
         let hash = pending.block.hash;
         if hash != block.header.hash_slow() {
             return Err(BlockError::ExecutionMismatch(rules::header_mismatch(pending.block.header(), h)).into());

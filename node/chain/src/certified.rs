@@ -11,7 +11,11 @@
 use std::collections::BTreeSet;
 
 use alloy_rlp::{RlpDecodable, RlpEncodable};
-use strata_primitives::{Address, B256, Bytes, SealedBlock, TransactionSigned, rlp_item::decode_exact, storage_cert::StoredClaim};
+use strata_primitives::{
+    Address, B256, Bytes, SealedBlock, TransactionSigned,
+    rlp_item::decode_exact,
+    storage_cert::{StorageCertificate, StoredClaim},
+};
 use strata_storage::{Column, WriteBatch};
 
 use crate::{Chain, Error, Result, SubmitError, admission::MAX_TX_SIZE};
@@ -25,8 +29,18 @@ pub const CLAIM_HEIGHT_SLACK: u64 = 3;
 pub struct Certified {
     /// The EIP-2718 bytes.
     pub raw: Bytes,
-    /// What this node signed.
+    /// What this node signed (or, confirmed from a peer, what the quorum signed).
     pub claim: StoredClaim,
+    /// The storage certificate (RLP), once seen: only then is the chain bound to the
+    /// promise (empty: this node signed, but no quorum is known to have).
+    pub certificate: Bytes,
+}
+
+impl Certified {
+    /// Whether a quorum is known to have signed it (the promise binds the chain).
+    pub fn confirmed(&self) -> bool {
+        !self.certificate.is_empty()
+    }
 }
 
 /// Why this validator does not sign a claim. Nothing was written.
@@ -53,10 +67,11 @@ pub enum CertifyRefusal {
 impl Chain {
     /// The claim a validator signs for `raw` as of `height` (a head near this node's),
     /// once the transaction is admitted to the pool and written to the journal with a
-    /// synced write: [`Chain::admit_certified`] then [`Chain::journal`]. Runs contracts
-    /// (admission): call it on an admission thread.
+    /// synced write: [`Chain::admit_certified`] then [`Chain::journal`]. `expiry`, if
+    /// given, must be what this chain says. Runs contracts (admission): call it on an
+    /// admission thread.
     pub fn certify(&self, raw: &[u8], height: u64, expiry: Option<u64>) -> Result<Result<StoredClaim, CertifyRefusal>> {
-        let entry = match self.admit_certified(raw, height, expiry)? {
+        let entry = match self.admit(raw, height, expiry, None)? {
             Ok(entry) => entry,
             Err(refusal) => return Ok(Err(refusal)),
         };
@@ -64,14 +79,26 @@ impl Chain {
         Ok(Ok(entry.claim))
     }
 
-    /// The checks before a validator signs for `raw` as of `height`: admission to the
-    /// pool, no other transaction of its sender and nonce certified here, `height` near
-    /// this node's head and `expiry` (if given) what this chain says. The transaction is
-    /// then held for its `(sender, nonce)`; the caller writes the returned entry with
+    /// The checks before a validator signs for `raw` as of `height`: `expected` (a
+    /// peer's claim, if any) describes this transaction, `height` is near this node's
+    /// head and the expiry is what this chain says, no other transaction of its sender
+    /// and nonce is certified here, and it passes admission to the pool. The transaction
+    /// is then held for its `(sender, nonce)` — no other payload for the nonce enters
+    /// the pool from then on — and the caller writes the returned entry with
     /// [`Chain::journal`] before it signs. A transaction held before gets its entry back
     /// (one claim per transaction, whatever `height` now says). Runs contracts
     /// (admission): call it on an admission thread.
-    pub fn admit_certified(&self, raw: &[u8], height: u64, expiry: Option<u64>) -> Result<Result<Certified, CertifyRefusal>> {
+    pub fn admit_certified(&self, raw: &[u8], height: u64, expected: Option<&StoredClaim>) -> Result<Result<Certified, CertifyRefusal>> {
+        self.admit(raw, height, expected.map(|c| c.expiry), expected)
+    }
+
+    fn admit(
+        &self,
+        raw: &[u8],
+        height: u64,
+        expiry: Option<u64>,
+        expected: Option<&StoredClaim>,
+    ) -> Result<Result<Certified, CertifyRefusal>> {
         if raw.len() > MAX_TX_SIZE {
             return Ok(Err(CertifyRefusal::Admission(SubmitError::Oversized { size: raw.len(), max: MAX_TX_SIZE })));
         }
@@ -80,6 +107,11 @@ impl Chain {
             Err(e) => return Ok(Err(CertifyRefusal::Admission(e.into()))),
         };
         let (hash, sender, nonce) = (tx.hash(), tx.sender, tx.tx.nonce());
+        if let Some(c) = expected
+            && (c.tx_hash, c.sender, c.nonce, c.chain_id) != (hash, sender, nonce, self.spec.chain_id)
+        {
+            return Ok(Err(CertifyRefusal::Claim("the claim does not describe this transaction".into())));
+        }
         let _guard = self.certify.lock();
         if let Some(held) = self.inner.lock().certified.get(&(sender, nonce)) {
             return Ok(if held.claim.tx_hash == hash {
@@ -96,17 +128,71 @@ impl Chain {
         if expiry.is_some_and(|e| e != due) {
             return Ok(Err(CertifyRefusal::Claim(format!("expiry {expiry:?} is not height + {}", self.spec.certified_expiry))));
         }
-        if self.pooled(&hash).is_none() {
-            match self.submit(tx) {
-                Ok(_) => {}
-                Err(SubmitError::Node(e)) => return Err(e),
-                Err(e) => return Ok(Err(CertifyRefusal::Admission(e))),
-            }
-        }
         let claim = StoredClaim { chain_id: self.spec.chain_id, tx_hash: hash, sender, nonce, height, expiry: due };
-        let entry = Certified { raw: Bytes::copy_from_slice(raw), claim };
+        let entry = Certified { raw: Bytes::copy_from_slice(raw), claim, certificate: Bytes::new() };
+        // Held first: a plain submission of another payload for the nonce, racing this
+        // one, is refused from here on (the pool checks under the same lock).
         self.inner.lock().certified.insert((sender, nonce), entry.clone());
+        if self.pooled(&hash).is_none()
+            && let Err(e) = self.submit(tx)
+        {
+            self.inner.lock().certified.remove(&(sender, nonce));
+            return match e {
+                SubmitError::Node(e) => Err(e),
+                e => Ok(Err(CertifyRefusal::Admission(e))),
+            };
+        }
         Ok(Ok(entry))
+    }
+
+    /// A storage certificate for `raw` (from the validator that gathered it, or this
+    /// node): checked against the validators of its height, then held as confirmed —
+    /// from now on this node refuses blocks that break its promise. A payload this node
+    /// held for the same nonce without a certificate gives way (a quorum signed this
+    /// one, so none can sign that one). Runs contracts (admission of a transaction this
+    /// node did not hold): call it on an admission thread.
+    pub fn confirm(&self, raw: &[u8], certificate: &StorageCertificate) -> Result<Result<(), String>> {
+        let claim = certificate.claim;
+        let Some(set) = self.validator_sets().validators_at(claim.height) else {
+            return Ok(Err(format!("no validator set known for height {}", claim.height)));
+        };
+        if let Err(e) = certificate.verify(&set, self.spec.chain_id) {
+            return Ok(Err(format!("certificate does not verify: {e}")));
+        }
+        let tx = match TransactionSigned::decode_recovered(raw) {
+            Ok(tx) if tx.hash() == claim.tx_hash && tx.sender == claim.sender && tx.tx.nonce() == claim.nonce => tx,
+            _ => return Ok(Err("the transaction is not the certificate's".into())),
+        };
+        let _guard = self.certify.lock();
+        let key = (claim.sender, claim.nonce);
+        let entry = Certified { raw: Bytes::copy_from_slice(raw), claim, certificate: alloy_rlp::encode(certificate).into() };
+        let mut batch = WriteBatch::new();
+        let displaced = {
+            let mut inner = self.inner.lock();
+            match inner.certified.get(&key) {
+                Some(held) if held.confirmed() => return Ok(Ok(())),
+                Some(held) if held.claim.tx_hash != claim.tx_hash => {
+                    let other = held.claim.tx_hash;
+                    inner.mempool.remove(&other);
+                    batch.delete(Column::Journal, other.to_vec());
+                    Some(other)
+                }
+                _ => None,
+            }
+        };
+        if let Some(other) = displaced {
+            tracing::info!(%other, certified = %claim.tx_hash, "an uncertified payload gives way to the certified one for its nonce");
+        }
+        // Held (confirmed) before it is pooled, as in admission.
+        self.inner.lock().certified.insert(key, entry.clone());
+        if self.pooled(&claim.tx_hash).is_none()
+            && let Err(e) = self.submit(tx)
+        {
+            tracing::debug!(hash = %claim.tx_hash, error = %e, "a confirmed certified transaction is not admitted here");
+        }
+        batch.put(Column::Journal, claim.tx_hash.to_vec(), alloy_rlp::encode(&entry));
+        self.kv.write(batch)?;
+        Ok(Ok(()))
     }
 
     /// Writes admitted entries to the journal in one synced write (a group commit: many
@@ -136,21 +222,38 @@ impl Chain {
         self.inner.lock().certified.values().cloned().collect()
     }
 
-    /// A certified transaction this node holds that the executed block `hash` (a
-    /// proposal for the next height) should have included and did not: due by the block's
-    /// height, and still valid after it (its nonce is the sender's next and the balance
-    /// covers it). A transaction the chain made invalid — its nonce taken by another, a
-    /// gap, the balance spent — is not owed. `None` also for a block not executed here.
-    pub fn omitted_certified(&self, hash: &B256) -> Option<B256> {
+    /// Why the executed block `hash` (a proposal for the next height) breaks a promise of
+    /// a certified transaction this node holds with its certificate (a signature of its
+    /// own binds nothing: without a quorum, two validators may hold two payloads of one
+    /// nonce, and enforcing both would split them), if it does: it carries another payload
+    /// for a certified nonce, or it leaves out a certified transaction due by its height
+    /// that it could have carried — valid after the block (its nonce the sender's next,
+    /// the balance enough, the fee cap at least the base fee) and with room left (gas and
+    /// transactions). A transaction the chain made invalid, or a full block, owes nothing.
+    /// `None` also for a block not executed here.
+    pub fn omitted_certified(&self, hash: &B256) -> Option<String> {
         let inner = self.inner.lock();
         let pending = inner.pending.get(hash)?;
-        let number = pending.block.number();
-        let included: BTreeSet<B256> = pending.block.block.transactions.iter().map(|t| t.hash()).collect();
-        inner.certified.values().filter(|c| c.claim.expiry <= number && !included.contains(&c.claim.tx_hash)).find_map(|c| {
+        let header = pending.block.header();
+        for (sender, nonce, tx) in &pending.keys {
+            if let Some(c) = inner.certified.get(&(*sender, *nonce))
+                && c.confirmed()
+                && c.claim.tx_hash != *tx
+            {
+                return Some(format!("it carries {tx}, another payload for nonce {nonce} of {sender}, certified as {}", c.claim.tx_hash));
+            }
+        }
+        let included: BTreeSet<B256> = pending.keys.iter().map(|(_, _, h)| *h).collect();
+        let room_for =
+            |gas: u64| header.gas_used.saturating_add(gas) <= header.gas_limit && pending.keys.len() < crate::blocks::MAX_BLOCK_TXS;
+        let due = |c: &&Certified| c.confirmed() && c.claim.expiry <= header.number && !included.contains(&c.claim.tx_hash);
+        inner.certified.values().filter(due).find_map(|c| {
             let account = pending.due_accounts.get(&c.claim.sender)?;
             let tx = TransactionSigned::decode_recovered(&c.raw).ok()?;
             let affordable = tx.tx.max_cost().is_some_and(|cost| account.balance >= cost);
-            (account.nonce == c.claim.nonce && affordable).then_some(c.claim.tx_hash)
+            let priced = tx.tx.max_fee_per_gas() >= u128::from(header.base_fee_per_gas);
+            (account.nonce == c.claim.nonce && affordable && priced && room_for(tx.tx.gas_limit()))
+                .then(|| format!("it leaves out certified transaction {}, due by block {}", c.claim.tx_hash, c.claim.expiry))
         })
     }
 
@@ -176,7 +279,7 @@ impl Chain {
         let mut held = 0usize;
         for entry in entries {
             let hash = entry.claim.tx_hash;
-            if entry.claim.expiry < head || self.store.tx_location(&hash)?.is_some() {
+            if entry.claim.expiry <= head || self.store.tx_location(&hash)?.is_some() {
                 stale.delete(Column::Journal, hash.to_vec());
                 continue;
             }
@@ -228,7 +331,7 @@ mod tests {
     use super::*;
     use crate::{ChainConfig, ChainSpec, TxOrigin};
     use std::sync::Arc;
-    use strata_primitives::{LocalSigner, TxKind, U256, keys, transaction::build};
+    use strata_primitives::{LocalSigner, TxKind, U256, keccak256, keys, transaction::build};
     use strata_storage::{MemKv, SharedKv};
 
     fn chain(kv: SharedKv) -> Arc<Chain> {
@@ -237,6 +340,13 @@ mod tests {
 
     fn key() -> LocalSigner {
         keys::derive_accounts(keys::DEV_MNEMONIC, 1).unwrap().remove(0).signer
+    }
+
+    /// The dev validator's certificate of `claim` (the dev chain's one-validator set).
+    fn certificate(claim: StoredClaim) -> StorageCertificate {
+        let digest = strata_primitives::storage_cert::stored_digest(&claim);
+        let signature = crate::dev_validator_key().sign_hash(&digest).unwrap();
+        StorageCertificate { claim, signatures: vec![strata_primitives::CertSignature::new(0, &signature)] }
     }
 
     fn transfer(nonce: u64, value: u64) -> Vec<u8> {
@@ -285,6 +395,13 @@ mod tests {
         let config = ChainConfig { faults: crate::Faults { drop_certified: true }, ..ChainConfig::default() };
         let c = Chain::open(MemKv::shared(), MemKv::shared(), ChainSpec::dev(1337), crate::spec::dev_proposer(), config).unwrap();
         let owed = c.certify(&transfer(0, 5), 0, None).unwrap().unwrap();
+        // Signed here, but no quorum known: nothing binds the chain yet.
+        assert!(!c.certified()[0].confirmed());
+        let mut forged = certificate(owed);
+        forged.claim.expiry += 1;
+        assert!(c.confirm(&transfer(0, 5), &forged).unwrap().is_err(), "a certificate that does not verify");
+        assert!(c.confirm(&transfer(0, 6), &certificate(owed)).unwrap().is_err(), "another transaction");
+        c.confirm(&transfer(0, 5), &certificate(owed)).unwrap().unwrap();
         // Nonce 5 of another account, whose nonces 0-4 never come: not includable, not owed.
         let other = keys::derive_accounts(keys::DEV_MNEMONIC, 2).unwrap().remove(1).signer;
         let gap = build::eip1559(1337, 5, TxKind::Call(Address::repeat_byte(9)), U256::from(1u64), Bytes::new(), 21_000, 2_000_000_000, 0);
@@ -297,7 +414,43 @@ mod tests {
         }
         let due = c.propose(200, true).unwrap().unwrap();
         assert_eq!(due.number(), owed.expiry);
-        assert_eq!(c.omitted_certified(&due.hash), Some(owed.tx_hash), "owed, valid, left out");
+        let reason = c.omitted_certified(&due.hash).expect("owed, valid, left out");
+        assert!(reason.contains(&owed.tx_hash.to_string()), "{reason}");
+    }
+
+    #[test]
+    fn a_block_with_another_payload_for_a_certified_nonce_is_named() {
+        let holder = chain(MemKv::shared());
+        let certified = holder.certify(&transfer(0, 5), 0, None).unwrap().unwrap();
+        // A validator that did not certify it pools and proposes another payload.
+        let other = chain(MemKv::shared());
+        other.submit_raw(&transfer(0, 6), TxOrigin::Local).unwrap();
+        let block = other.propose(100, false).unwrap().unwrap();
+        let hash = holder.validate(&block.block, &[], crate::Check::Certified).unwrap();
+        // Only a signature of its own: the holder does not bind the chain to it (two
+        // validators may hold two payloads of one nonce when no quorum formed).
+        assert_eq!(holder.omitted_certified(&hash), None);
+        holder.confirm(&transfer(0, 5), &certificate(certified)).unwrap().unwrap();
+        let reason = holder.omitted_certified(&hash).expect("another payload for the nonce");
+        assert!(reason.contains("another payload") && reason.contains(&certified.tx_hash.to_string()), "{reason}");
+        // The certified one itself is fine.
+        let own = holder.propose(100, false).unwrap().unwrap();
+        assert_eq!(holder.omitted_certified(&own.hash), None);
+    }
+
+    #[test]
+    fn a_certificate_makes_an_uncertified_payload_of_its_nonce_give_way() {
+        let c = chain(MemKv::shared());
+        // This node signed payload 6 (no quorum formed); the quorum signed payload 5.
+        c.certify(&transfer(0, 6), 0, None).unwrap().unwrap();
+        let five =
+            StoredClaim { chain_id: 1337, tx_hash: keccak256(transfer(0, 5)), sender: key().address(), nonce: 0, height: 0, expiry: 8 };
+        c.confirm(&transfer(0, 5), &certificate(five)).unwrap().unwrap();
+        let held = c.certified();
+        assert_eq!((held.len(), held[0].claim.tx_hash, held[0].confirmed()), (1, five.tx_hash, true));
+        assert!(c.pooled(&five.tx_hash).is_some() && c.pooled(&keccak256(transfer(0, 6))).is_none());
+        let block = c.produce_block(100).unwrap().unwrap();
+        assert_eq!(block.block.transactions[0].hash(), five.tx_hash);
     }
 
     #[test]

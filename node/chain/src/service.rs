@@ -190,7 +190,7 @@ impl Chain {
         let pools = ExecPools::new(&config, vm.stack_size()).map_err(|e| Error::Corrupt(format!("cannot start execution threads: {e}")))?;
         let with_slots = spec.slots.is_some();
         let rotation = spec.validators.rotation;
-        Ok(Arc::new_cyclic(|chain| Self {
+        let chain = Arc::new_cyclic(|chain| Self {
             sets: with_slots.then(|| Arc::new(crate::slots::SlotSets::new(chain.clone(), rotation)) as Arc<dyn ValidatorSets>),
             payees: spec.payees(),
             spec,
@@ -217,7 +217,11 @@ impl Chain {
             quotes: QuoteMemo::default(),
             certify: Mutex::new(()),
             faults: config.faults,
-        }))
+        });
+        if with_slots {
+            chain.prove_marked_switches();
+        }
+        Ok(chain)
     }
 
     /// The threads contracts run on (see [`ExecPools`]).

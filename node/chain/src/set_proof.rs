@@ -31,6 +31,25 @@ impl Chain {
         Ok(proof)
     }
 
+    /// Proves the switches marked but not proven (a crash between a switch block's write
+    /// and its proof), while their state is retained; at start.
+    pub(crate) fn prove_marked_switches(&self) {
+        let marked = match self.store.switches_below(u64::MAX) {
+            Ok(marked) => marked,
+            Err(e) => {
+                tracing::warn!(error = %e, "switch marks unreadable");
+                return;
+            }
+        };
+        for (number, proof) in marked {
+            if proof.is_none()
+                && let Err(e) = self.prove_switch(number)
+            {
+                tracing::warn!(number, error = %e, "a validator-set switch cannot be proven");
+            }
+        }
+    }
+
     /// The switches of the validator set before `height`, each with its block's header,
     /// certificate and proven slot records: what an auditor holding the genesis set needs
     /// to know the set of `height`. Empty on a chain without slots or switches.

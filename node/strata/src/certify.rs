@@ -23,7 +23,7 @@ use strata_primitives::{
 use strata_rpc::{CertifyFailure, CertifyService};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::wire::{CertifyRequest, MAX_REASON, StoredRefusal, StoredVote, Wire};
+use crate::wire::{CertifyRequest, Confirmed, MAX_REASON, StoredRefusal, StoredVote, Wire};
 
 /// How long a client waits for a quorum by default.
 pub const CERTIFY_TIMEOUT: Duration = Duration::from_secs(3);
@@ -90,9 +90,14 @@ impl Certifier {
 
     /// The checks (on an admission thread), then the journal write (grouped with the
     /// other certifications of the moment into one synced write).
-    async fn store(&self, raw: Bytes, height: u64, expiry: Option<u64>) -> Result<Result<StoredClaim, CertifyRefusal>, CertifyFailure> {
+    async fn store(
+        &self,
+        raw: Bytes,
+        height: u64,
+        expected: Option<StoredClaim>,
+    ) -> Result<Result<StoredClaim, CertifyRefusal>, CertifyFailure> {
         let chain = self.chain.clone();
-        let admitted = run_on(&self.chain.pools().admission, move || chain.admit_certified(&raw, height, expiry))
+        let admitted = run_on(&self.chain.pools().admission, move || chain.admit_certified(&raw, height, expected.as_ref()))
             .await
             .map_err(|e| CertifyFailure::Node(format!("admission threads: {e}")))?
             .map_err(|e| CertifyFailure::Node(e.to_string()))?;
@@ -124,7 +129,7 @@ impl Certifier {
         }
         let this = self.clone();
         tokio::spawn(async move {
-            let answer = match this.store(request.raw, claim.height, Some(claim.expiry)).await {
+            let answer = match this.store(request.raw, claim.height, Some(claim)).await {
                 Ok(Ok(ours)) if ours == claim => match this.sign(&claim, &set) {
                     Some(signature) => Wire::Stored(StoredVote { tx_hash: claim.tx_hash, validator: this.me, signature }),
                     None => return,
@@ -137,6 +142,31 @@ impl Certifier {
                 }
             };
             this.machines.send(from, answer.encode(this.chain_id()));
+        });
+    }
+
+    /// A certificate another validator gathered: checked and held as confirmed (the
+    /// chain is bound to it from then on), on the admission threads.
+    pub fn on_confirmed(&self, from: u32, confirmed: Confirmed) {
+        let Ok(certificate) = strata_primitives::rlp_item::decode_exact::<StorageCertificate>(&confirmed.certificate) else {
+            tracing::debug!(from, "undecodable storage certificate dropped");
+            return;
+        };
+        self.confirm(confirmed.raw, certificate, from);
+    }
+
+    /// Holds `certificate` as confirmed in the chain (on an admission thread).
+    fn confirm(&self, raw: Bytes, certificate: StorageCertificate, from: u32) {
+        let chain = self.chain.clone();
+        let pool = &self.chain.pools().admission;
+        if pool.queued() >= pool.capacity() {
+            tracing::warn!(from, tx = %certificate.claim.tx_hash, "admission busy: storage certificate not held");
+            return;
+        }
+        let _ = pool.try_spawn(move || match chain.confirm(&raw, &certificate) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!(from, tx = %certificate.claim.tx_hash, error = %e, "storage certificate refused"),
+            Err(e) => tracing::warn!(tx = %certificate.claim.tx_hash, error = %e, "storage certificate not held: node failure"),
         });
     }
 
@@ -154,11 +184,14 @@ impl Certifier {
         }
     }
 
-    /// A peer's refusal: noted (with enough of them, no quorum can come).
-    pub fn on_refusal(&self, refusal: StoredRefusal) {
+    /// A refusal from machine `from`: noted if `from` is a machine of the validator it
+    /// names (refusals are not signed: no peer may refuse in another's name); with
+    /// enough of them, no quorum can come.
+    pub fn on_refusal(&self, from: u32, refusal: StoredRefusal) {
         let mut gathering = self.gathering.lock();
         let Some(g) = gathering.get_mut(&refusal.tx_hash) else { return };
-        if g.set.get(refusal.validator).is_none() {
+        let slots = u32::try_from(g.set.len()).unwrap_or(u32::MAX).max(1);
+        if g.set.get(refusal.validator).is_none() || from % slots != refusal.validator {
             return;
         }
         g.refusals.insert(refusal.validator, refusal.reason);
@@ -191,25 +224,34 @@ impl Certifier {
             gathering
                 .insert(claim.tx_hash, Gathering { claim, set: set.clone(), signatures, refusals: BTreeMap::new(), done: done.clone() });
         }
-        self.net.broadcast(Wire::Certify(CertifyRequest { raw, claim }).encode(self.chain_id()));
+        // Whatever ends this future (an answer, or the client going away), the entry goes.
+        let _forget = Forget { gathering: &self.gathering, tx: claim.tx_hash };
+        self.net.broadcast(Wire::Certify(CertifyRequest { raw: raw.clone(), claim }).encode(self.chain_id()));
         let deadline = tokio::time::Instant::now() + self.timeout;
         loop {
             {
                 let gathering = self.gathering.lock();
-                let g = gathering.get(&claim.tx_hash).expect("gathering is ours until we remove it");
-                if g.signatures.len() >= set.quorum() || g.hopeless() {
-                    break;
+                match gathering.get(&claim.tx_hash) {
+                    Some(g) if g.signatures.len() < set.quorum() && !g.hopeless() => {}
+                    _ => break,
                 }
             }
             if tokio::time::timeout_at(deadline, done.notified()).await.is_err() {
                 break;
             }
         }
-        let g = self.gathering.lock().remove(&claim.tx_hash).expect("gathering is ours until we remove it");
+        let Some(g) = self.gathering.lock().remove(&claim.tx_hash) else {
+            return Err(CertifyFailure::Node("certification state lost".into()));
+        };
         if g.signatures.len() >= set.quorum() {
             let signatures = g.signatures.iter().map(|(v, s)| CertSignature { validator: *v, signature: *s }).collect();
             tracing::info!(tx = %claim.tx_hash, signers = g.signatures.len(), "storage certificate");
-            return Ok(StorageCertificate { claim, signatures });
+            let certificate = StorageCertificate { claim, signatures };
+            // Every validator holds it as binding, this one too, before the client has it.
+            let encoded: Bytes = strata_primitives::rlp::encode(&certificate).into();
+            self.net.broadcast(Wire::Confirmed(Confirmed { raw: raw.clone(), certificate: encoded }).encode(self.chain_id()));
+            self.confirm(raw, certificate.clone(), self.me);
+            return Ok(certificate);
         }
         let reasons: Vec<String> = g.refusals.iter().map(|(v, r)| format!("validator {v}: {r}")).collect();
         Err(CertifyFailure::NoQuorum(format!(
@@ -221,6 +263,18 @@ impl Certifier {
             if reasons.is_empty() { "" } else { "; refused by " },
             reasons.join("; ")
         )))
+    }
+}
+
+/// Removes a gathering when dropped.
+struct Forget<'a> {
+    gathering: &'a Mutex<BTreeMap<B256, Gathering>>,
+    tx: B256,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.gathering.lock().remove(&self.tx);
     }
 }
 

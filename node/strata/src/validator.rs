@@ -390,11 +390,12 @@ impl Driver {
             .await?;
         match checked {
             Ok(None) => Ok(Some(true)),
-            Ok(Some(omitted)) => {
+            Ok(Some(broken)) => {
                 // The chain owes a certified transaction inclusion by its expiry: a
-                // proposal that leaves out one due now (and still valid) is refused, so
-                // its proposer loses the view.
-                tracing::warn!(%hash, %omitted, "refusing a proposal that omits a certified transaction due at its height");
+                // proposal that leaves out one due now (still valid, with room for it),
+                // or carries another payload for its nonce, is refused, so its proposer
+                // loses the view.
+                tracing::warn!(%hash, reason = %broken, "refusing a proposal that breaks a certified transaction's promise");
                 Ok(Some(false))
             }
             Err(ValidateError::Invalid(reason)) => {
@@ -579,7 +580,12 @@ impl Driver {
             }
             Wire::StoredRefused(refusal) => {
                 if let Some(c) = &self.config.certifier {
-                    c.on_refusal(refusal);
+                    c.on_refusal(from, refusal);
+                }
+            }
+            Wire::Confirmed(confirmed) => {
+                if let Some(c) = &self.config.certifier {
+                    c.on_confirmed(from, confirmed);
                 }
             }
         }

@@ -39,6 +39,17 @@ pub enum Wire {
     Stored(StoredVote),
     /// A validator's refusal to sign a claim, with the reason.
     StoredRefused(StoredRefusal),
+    /// A storage certificate, with its transaction: the chain is bound to it.
+    Confirmed(Confirmed),
+}
+
+/// A storage certificate as the gathering validator tells the others.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct Confirmed {
+    /// The transaction (EIP-2718).
+    pub raw: Bytes,
+    /// The certificate (RLP `StorageCertificate`).
+    pub certificate: Bytes,
 }
 
 /// A request to certify a transaction as stored.
@@ -119,6 +130,7 @@ impl Wire {
             Wire::Certify(r) => (6, alloy_rlp::encode(r)),
             Wire::Stored(v) => (7, alloy_rlp::encode(v)),
             Wire::StoredRefused(r) => (8, alloy_rlp::encode(r)),
+            Wire::Confirmed(c) => (9, alloy_rlp::encode(c)),
         };
         let mut out = Vec::with_capacity(body.len() + 9);
         out.extend_from_slice(&chain_id.to_be_bytes());
@@ -145,6 +157,7 @@ impl Wire {
             6 => Wire::Certify(decode_exact(body).ok()?),
             7 => Wire::Stored(decode_exact(body).ok()?),
             8 => Wire::StoredRefused(decode_exact(body).ok()?),
+            9 => Wire::Confirmed(decode_exact(body).ok()?),
             _ => return None,
         })
     }
@@ -182,6 +195,7 @@ mod tests {
             }),
             Wire::Stored(StoredVote { tx_hash: B256::repeat_byte(1), validator: 2, signature: [5; 65] }),
             Wire::StoredRefused(StoredRefusal { tx_hash: B256::repeat_byte(1), validator: 1, reason: "nonce too low".into() }),
+            Wire::Confirmed(Confirmed { raw: Bytes::from_static(b"tx"), certificate: Bytes::from_static(b"cert") }),
         ];
         for m in msgs {
             assert_eq!(Wire::decode(&m.encode(7), 7), Some(m.clone()));

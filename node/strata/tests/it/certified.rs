@@ -85,7 +85,10 @@ impl Net {
             {
                 return hex_u128(&r["blockNumber"]) as u64;
             }
-            assert!(Instant::now() < deadline, "{hash} not included within {within:?}\nlog:\n{}", self.procs.tail(i));
+            if Instant::now() >= deadline {
+                let logs: Vec<String> = (0..4).map(|j| format!("--- validator {j}:\n{}", self.procs.tail(j))).collect();
+                panic!("{hash} not included on validator {i} within {within:?}\n{}", logs.join("\n"));
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

@@ -4,7 +4,7 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Child, Command},
     time::{Duration, Instant},
 };
 
@@ -35,7 +35,7 @@ impl Procs {
         let child = Command::new(env!("CARGO_BIN_EXE_strata"))
             .args(["run", "--config", self.configs[i].to_str().unwrap()])
             .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
+            .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .expect("spawn a validator");
