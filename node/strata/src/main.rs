@@ -129,16 +129,8 @@ enum AuditCommand {
         /// Save the fetched bundle to this file.
         #[arg(long)]
         save: Option<PathBuf>,
-        /// The chain's genesis.json: its validators are the trust root.
-        #[arg(long)]
-        genesis: Option<PathBuf>,
-        /// Or the validator addresses, comma-separated, in index order.
-        #[arg(long)]
-        validators: Option<String>,
-        /// The chain id (required with --validators; the dev chain's by default). Never
-        /// taken from the bundle.
-        #[arg(long)]
-        chain_id: Option<u64>,
+        #[command(flatten)]
+        trust: TrustArgs,
     },
     /// Verify a saved storage certificate (a strata_sendRawTransactionCertified answer)
     /// offline: its signers against the validator set of its height; with --rpc, then its
@@ -149,16 +141,31 @@ enum AuditCommand {
         /// Node JSON-RPC URL: also check that the transaction is in a finalized block by its expiry.
         #[arg(long)]
         rpc: Option<String>,
-        /// The chain's genesis.json: its validators are the trust root.
-        #[arg(long)]
-        genesis: Option<PathBuf>,
-        /// Or the validator addresses, comma-separated, in index order.
-        #[arg(long)]
-        validators: Option<String>,
-        /// The chain id (required with --validators; the dev chain's by default).
-        #[arg(long)]
-        chain_id: Option<u64>,
+        #[command(flatten)]
+        trust: TrustArgs,
     },
+}
+
+/// What an audit trusts: the validators of genesis and the chain id — never what the
+/// checked file or node says.
+#[derive(clap::Args)]
+struct TrustArgs {
+    /// The chain's genesis.json: its validators are the trust root.
+    #[arg(long)]
+    genesis: Option<PathBuf>,
+    /// Or the validator addresses, comma-separated, in index order.
+    #[arg(long)]
+    validators: Option<String>,
+    /// The chain id (required with --validators; the dev chain's by default). Never
+    /// taken from what is checked.
+    #[arg(long)]
+    chain_id: Option<u64>,
+}
+
+impl TrustArgs {
+    fn root(&self) -> anyhow::Result<audit::TrustRoot> {
+        audit::trust_root(self.genesis.as_deref(), self.validators.as_deref(), self.chain_id)
+    }
 }
 
 fn parse_validator(s: &str) -> Result<strata_chain::FeeRecipient, String> {
@@ -254,8 +261,8 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Contract(command) => cmd_contract::run(command).await?,
         Command::Tx(command) => cmd_tx::run(command).await?,
-        Command::Audit(AuditCommand::Receipt { tx, rpc, offline, save, genesis, validators, chain_id }) => {
-            let root = audit::trust_root(genesis.as_deref(), validators.as_deref(), chain_id)?;
+        Command::Audit(AuditCommand::Receipt { tx, rpc, offline, save, trust }) => {
+            let root = trust.root()?;
             let expected: Option<B256> =
                 tx.as_deref().map(|t| t.parse().with_context(|| format!("{t} is not a transaction hash"))).transpose()?;
             let answer = match (offline, tx) {
@@ -278,8 +285,8 @@ async fn main() -> anyhow::Result<()> {
             };
             audit::verify_and_print(&answer, &root, expected)?;
         }
-        Command::Audit(AuditCommand::Certificate { file, rpc, genesis, validators, chain_id }) => {
-            let root = audit::trust_root(genesis.as_deref(), validators.as_deref(), chain_id)?;
+        Command::Audit(AuditCommand::Certificate { file, rpc, trust }) => {
+            let root = trust.root()?;
             let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
             let answer: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
             let cert = audit::verify_certificate(&answer, &root)?;

@@ -30,6 +30,8 @@ pub mod set_proof;
 pub mod slots;
 pub mod storage_cert;
 pub mod system;
+#[cfg(test)]
+mod test_recover;
 
 pub use account::{Account, EMPTY_ROOT_HASH, KECCAK_EMPTY};
 pub use consensus::{

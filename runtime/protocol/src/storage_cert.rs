@@ -106,23 +106,7 @@ mod tests {
     use super::*;
     use alloc::vec;
 
-    /// A stand-in recovery: a "signature" names its signer in `r` and binds the digest in `s`.
-    struct Fake;
-    fn sign(who: Address, digest: &B256) -> [u8; 65] {
-        let mut sig = [0u8; 65];
-        sig[12..32].copy_from_slice(who.as_slice());
-        let mut tag = keccak256([digest.as_slice(), who.as_slice()].concat());
-        tag[0] = 0;
-        sig[32..64].copy_from_slice(tag.as_slice());
-        sig[64] = 27;
-        sig
-    }
-    impl Recover for Fake {
-        fn recover(&self, digest: &B256, signature: &[u8; 65]) -> Option<Address> {
-            let who = Address::from_slice(&signature[12..32]);
-            (sign(who, digest) == *signature).then_some(who)
-        }
-    }
+    use crate::test_recover::{Fake, sign};
 
     fn keys() -> Vec<Address> {
         (1..=4u8).map(Address::repeat_byte).collect()

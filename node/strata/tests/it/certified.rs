@@ -106,18 +106,7 @@ impl Net {
 
 /// A transfer from dev account `account`, signed for the test chain.
 fn transfer(account: usize, nonce: u64, value: u64) -> Bytes {
-    let key = &strata_node::dev_accounts().unwrap()[account].signer;
-    let tx = build::eip1559(
-        CHAIN_ID,
-        nonce,
-        TxKind::Call(Address::repeat_byte(0x42)),
-        U256::from(value),
-        Bytes::new(),
-        30_000,
-        2_000_000_000,
-        0,
-    );
-    key.sign_transaction(tx).unwrap().encoded()
+    crate::dev_transfer(CHAIN_ID, account, nonce, value)
 }
 
 fn certificate_of(answer: &Value) -> StorageCertificate {

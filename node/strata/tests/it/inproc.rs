@@ -319,21 +319,9 @@ async fn n2_gossiped_transactions_meet_the_size_limit_and_bounded_admission() {
     let _ = shutdown.send(true);
 }
 
-/// A transfer of `value` wei from dev account `account` with `nonce`, signed for the test chain.
+/// A transfer from dev account `account`, signed for the test chain.
 fn transfer(account: usize, nonce: u64, value: u64) -> strata_primitives::Bytes {
-    use strata_primitives::{Address, Bytes, TxKind, U256, transaction::build};
-    let key = &strata_node::dev_accounts().unwrap()[account].signer;
-    let tx = build::eip1559(
-        CHAIN_ID,
-        nonce,
-        TxKind::Call(Address::repeat_byte(0x42)),
-        U256::from(value),
-        Bytes::new(),
-        30_000,
-        2_000_000_000,
-        0,
-    );
-    key.sign_transaction(tx).unwrap().encoded()
+    crate::dev_transfer(CHAIN_ID, account, nonce, value)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

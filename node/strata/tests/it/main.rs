@@ -98,3 +98,21 @@ pub async fn exclusive() -> (tokio::sync::RwLockReadGuard<'static, ()>, tokio::s
     let machine = share().await;
     (machine, LOCK.lock().await)
 }
+
+/// A transfer of `value` wei to `0x4242…` from dev account `account` with `nonce`,
+/// signed for chain `chain_id` (EIP-2718 bytes).
+pub fn dev_transfer(chain_id: u64, account: usize, nonce: u64, value: u64) -> strata_primitives::Bytes {
+    use strata_primitives::{Address, Bytes, TxKind, U256, transaction::build};
+    let key = &strata_node::dev_accounts().unwrap()[account].signer;
+    let tx = build::eip1559(
+        chain_id,
+        nonce,
+        TxKind::Call(Address::repeat_byte(0x42)),
+        U256::from(value),
+        Bytes::new(),
+        30_000,
+        2_000_000_000,
+        0,
+    );
+    key.sign_transaction(tx).unwrap().encoded()
+}

@@ -7,25 +7,7 @@ use alloc::vec;
 use alloy_primitives::{Address, Bloom, U256};
 use alloy_rlp::Encodable;
 
-/// A "signature" by `who` over `digest`: `r` holds the address, `s` a digest-bound tag
-/// (top byte zero, so it is low-`s`).
-fn sign(who: Address, digest: &B256) -> [u8; 65] {
-    let mut sig = [0u8; 65];
-    sig[12..32].copy_from_slice(who.as_slice());
-    let mut tag = keccak256([digest.as_slice(), who.as_slice()].concat());
-    tag[0] = 0;
-    sig[32..64].copy_from_slice(tag.as_slice());
-    sig[64] = 27;
-    sig
-}
-
-struct Fake;
-impl Recover for Fake {
-    fn recover(&self, digest: &B256, signature: &[u8; 65]) -> Option<Address> {
-        let who = Address::from_slice(&signature[12..32]);
-        (sign(who, digest) == *signature).then_some(who)
-    }
-}
+use crate::test_recover::{Fake, sign};
 
 /// A one-leaf trie holding `value` at `path`: its root and the proof (the leaf node).
 fn one_leaf(path: B256, value: &[u8]) -> (B256, Vec<Bytes>) {
