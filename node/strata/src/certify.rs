@@ -23,7 +23,7 @@ use strata_primitives::{
 use strata_rpc::{CertifyFailure, CertifyService};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::wire::{CertifyRequest, Confirmed, MAX_REASON, StoredRefusal, StoredVote, Wire};
+use crate::wire::{CertifyRequest, Confirmed, Held, MAX_REASON, StoredRefusal, StoredVote, Wire};
 
 /// How long a client waits for a quorum by default.
 pub const CERTIFY_TIMEOUT: Duration = Duration::from_secs(3);
@@ -45,6 +45,15 @@ impl Gathering {
     }
 }
 
+/// A certificate this node gathered, waiting for validators to hold it as binding.
+struct Binding {
+    /// The size of the claim height's set.
+    slots: usize,
+    /// The validators that said they hold it.
+    holders: std::collections::BTreeSet<u32>,
+    done: Arc<Notify>,
+}
+
 /// A validator's certifier: shared by its RPC server (clients) and its driver (peers).
 pub struct Certifier {
     chain: Arc<Chain>,
@@ -57,6 +66,9 @@ pub struct Certifier {
     machines: Arc<dyn Transport>,
     timeout: Duration,
     gathering: Mutex<BTreeMap<B256, Gathering>>,
+    /// Certificates this node gathered, waiting for a quorum to hold them as binding:
+    /// the validators that said so, and whom to wake.
+    held: Mutex<BTreeMap<B256, Binding>>,
     /// Entries to write to the journal, each with whom to tell when it is durable.
     journal: mpsc::UnboundedSender<(Certified, oneshot::Sender<Result<(), String>>)>,
 }
@@ -73,7 +85,17 @@ impl Certifier {
     pub fn new(chain: Arc<Chain>, key: LocalSigner, me: u32, net: Arc<dyn Transport>, machines: Arc<dyn Transport>) -> Arc<Self> {
         let (journal, queue) = mpsc::unbounded_channel();
         tokio::spawn(journal_writer(chain.clone(), queue));
-        Arc::new(Self { chain, key, me, net, machines, timeout: CERTIFY_TIMEOUT, gathering: Mutex::new(BTreeMap::new()), journal })
+        Arc::new(Self {
+            chain,
+            key,
+            me,
+            net,
+            machines,
+            timeout: CERTIFY_TIMEOUT,
+            gathering: Mutex::new(BTreeMap::new()),
+            held: Mutex::new(BTreeMap::new()),
+            journal,
+        })
     }
 
     fn chain_id(&self) -> u64 {
@@ -147,27 +169,56 @@ impl Certifier {
 
     /// A certificate another validator gathered: checked and held as confirmed (the
     /// chain is bound to it from then on), on the admission threads.
-    pub fn on_confirmed(&self, from: u32, confirmed: Confirmed) {
+    /// Answered with `Wire::Held` once held, if this node is an active validator of the
+    /// certificate's height.
+    pub fn on_confirmed(self: &Arc<Self>, from: u32, confirmed: Confirmed) {
         let Ok(certificate) = strata_primitives::rlp_item::decode_exact::<StorageCertificate>(&confirmed.certificate) else {
             tracing::debug!(from, "undecodable storage certificate dropped");
             return;
         };
-        self.confirm(confirmed.raw, certificate, from);
+        let this = self.clone();
+        tokio::spawn(async move {
+            let tx_hash = certificate.claim.tx_hash;
+            let height = certificate.claim.height;
+            if this.confirm(confirmed.raw, certificate).await
+                && this.chain.validator_sets().validators_at(height).is_some_and(|set| set.get(this.me) == Some(&this.key.address()))
+            {
+                this.machines.send(from, Wire::Held(Held { tx_hash, validator: this.me }).encode(this.chain_id()));
+            }
+        });
     }
 
-    /// Holds `certificate` as confirmed in the chain (on an admission thread).
-    fn confirm(&self, raw: Bytes, certificate: StorageCertificate, from: u32) {
-        let chain = self.chain.clone();
-        let pool = &self.chain.pools().admission;
-        if pool.queued() >= pool.capacity() {
-            tracing::warn!(from, tx = %certificate.claim.tx_hash, "admission busy: storage certificate not held");
-            return;
+    /// A validator holds a certificate this node gathered (counted if `from` is a
+    /// machine of the validator it names).
+    pub fn on_held(&self, from: u32, held: Held) {
+        let mut waiting = self.held.lock();
+        let Some(b) = waiting.get_mut(&held.tx_hash) else { return };
+        let slots = u32::try_from(b.slots).unwrap_or(u32::MAX).max(1);
+        if held.validator < slots && from % slots == held.validator {
+            b.holders.insert(held.validator);
+            b.done.notify_one();
         }
-        let _ = pool.try_spawn(move || match chain.confirm(&raw, &certificate) {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::debug!(from, tx = %certificate.claim.tx_hash, error = %e, "storage certificate refused"),
-            Err(e) => tracing::warn!(tx = %certificate.claim.tx_hash, error = %e, "storage certificate not held: node failure"),
-        });
+    }
+
+    /// Holds `certificate` as confirmed in the chain (on an admission thread); whether it is.
+    async fn confirm(&self, raw: Bytes, certificate: StorageCertificate) -> bool {
+        let chain = self.chain.clone();
+        let tx = certificate.claim.tx_hash;
+        match run_on(&self.chain.pools().admission, move || chain.confirm(&raw, &certificate)).await {
+            Ok(Ok(Ok(()))) => true,
+            Ok(Ok(Err(e))) => {
+                tracing::debug!(%tx, error = %e, "storage certificate refused");
+                false
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(%tx, error = %e, "storage certificate not held: node failure");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(%tx, error = %e, "storage certificate not held: admission busy");
+                false
+            }
+        }
     }
 
     /// A peer's signature: kept if it is the signature of the validator it names.
@@ -247,10 +298,7 @@ impl Certifier {
             let signatures = g.signatures.iter().map(|(v, s)| CertSignature { validator: *v, signature: *s }).collect();
             tracing::info!(tx = %claim.tx_hash, signers = g.signatures.len(), "storage certificate");
             let certificate = StorageCertificate { claim, signatures };
-            // Every validator holds it as binding, this one too, before the client has it.
-            let encoded: Bytes = strata_primitives::rlp::encode(&certificate).into();
-            self.net.broadcast(Wire::Confirmed(Confirmed { raw: raw.clone(), certificate: encoded }).encode(self.chain_id()));
-            self.confirm(raw, certificate.clone(), self.me);
+            self.bind(raw, &certificate, &set, deadline).await;
             return Ok(certificate);
         }
         let reasons: Vec<String> = g.refusals.iter().map(|(v, r)| format!("validator {v}: {r}")).collect();
@@ -263,6 +311,34 @@ impl Certifier {
             if reasons.is_empty() { "" } else { "; refused by " },
             reasons.join("; ")
         )))
+    }
+}
+
+impl Certifier {
+    /// Before the client gets the certificate, a quorum of validators hold it as binding
+    /// (so at least `f + 1` correct ones refuse a block that breaks its promise, and
+    /// none that does can commit — also if this node dies the moment it answers): the
+    /// certificate goes to every validator (`Wire::Confirmed`), and their `Wire::Held`
+    /// are counted until a quorum, or until `deadline` (at least a second from now).
+    async fn bind(&self, raw: Bytes, certificate: &StorageCertificate, set: &ValidatorSet, deadline: tokio::time::Instant) {
+        let tx = certificate.claim.tx_hash;
+        let done = Arc::new(Notify::new());
+        self.held.lock().insert(tx, Binding { slots: set.len(), holders: std::collections::BTreeSet::new(), done: done.clone() });
+        let encoded: Bytes = strata_primitives::rlp::encode(certificate).into();
+        self.net.broadcast(Wire::Confirmed(Confirmed { raw: raw.clone(), certificate: encoded }).encode(self.chain_id()));
+        let own = self.confirm(raw, certificate.clone()).await && set.get(self.me) == Some(&self.key.address());
+        let deadline = deadline.max(tokio::time::Instant::now() + Duration::from_secs(1));
+        loop {
+            let holders = self.held.lock().get(&tx).map_or(0, |b| b.holders.len()) + usize::from(own);
+            if holders >= set.quorum() {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, done.notified()).await.is_err() {
+                tracing::warn!(%tx, holders, quorum = set.quorum(), "storage certificate answered before a quorum held it");
+                break;
+            }
+        }
+        self.held.lock().remove(&tx);
     }
 }
 

@@ -588,6 +588,11 @@ impl Driver {
                     c.on_confirmed(from, confirmed);
                 }
             }
+            Wire::Held(held) => {
+                if let Some(c) = &self.config.certifier {
+                    c.on_held(from, held);
+                }
+            }
         }
         Ok(())
     }

@@ -41,6 +41,17 @@ pub enum Wire {
     StoredRefused(StoredRefusal),
     /// A storage certificate, with its transaction: the chain is bound to it.
     Confirmed(Confirmed),
+    /// A validator holds a certificate as binding (the answer to `Confirmed`).
+    Held(Held),
+}
+
+/// A validator's acknowledgement that it holds a storage certificate as binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct Held {
+    /// The transaction.
+    pub tx_hash: B256,
+    /// The acknowledging validator's index.
+    pub validator: u32,
 }
 
 /// A storage certificate as the gathering validator tells the others.
@@ -131,6 +142,7 @@ impl Wire {
             Wire::Stored(v) => (7, alloy_rlp::encode(v)),
             Wire::StoredRefused(r) => (8, alloy_rlp::encode(r)),
             Wire::Confirmed(c) => (9, alloy_rlp::encode(c)),
+            Wire::Held(h) => (10, alloy_rlp::encode(h)),
         };
         let mut out = Vec::with_capacity(body.len() + 9);
         out.extend_from_slice(&chain_id.to_be_bytes());
@@ -158,6 +170,7 @@ impl Wire {
             7 => Wire::Stored(decode_exact(body).ok()?),
             8 => Wire::StoredRefused(decode_exact(body).ok()?),
             9 => Wire::Confirmed(decode_exact(body).ok()?),
+            10 => Wire::Held(decode_exact(body).ok()?),
             _ => return None,
         })
     }
@@ -196,6 +209,7 @@ mod tests {
             Wire::Stored(StoredVote { tx_hash: B256::repeat_byte(1), validator: 2, signature: [5; 65] }),
             Wire::StoredRefused(StoredRefusal { tx_hash: B256::repeat_byte(1), validator: 1, reason: "nonce too low".into() }),
             Wire::Confirmed(Confirmed { raw: Bytes::from_static(b"tx"), certificate: Bytes::from_static(b"cert") }),
+            Wire::Held(Held { tx_hash: B256::repeat_byte(2), validator: 3 }),
         ];
         for m in msgs {
             assert_eq!(Wire::decode(&m.encode(7), 7), Some(m.clone()));

@@ -69,6 +69,9 @@ impl Machines {
         let genesis_path = out.join("genesis.json");
         let mut genesis: Value = serde_json::from_str(&std::fs::read_to_string(&genesis_path).unwrap()).unwrap();
         genesis["slot_window"] = WINDOW.into();
+        // Slot 3's operator is a funded account (dev account 1), to plan a switch by
+        // transaction.
+        genesis["validators"][3]["operator"] = json!(strata_node::dev_accounts().unwrap()[1].signer.address());
         std::fs::write(&genesis_path, serde_json::to_string_pretty(&genesis).unwrap()).unwrap();
         let mut configs = Vec::new();
         let mut urls = Vec::new();
@@ -250,4 +253,34 @@ async fn n4x2_active_crash_backup_takes_over_and_the_chain_outlives_a_second_cra
     std::fs::write(&save, bundle.to_string()).unwrap();
     let out = audit(&["--offline", save_arg, "--genesis", genesis_arg]);
     assert!(!out.status.success(), "without its switches the receipt must not verify: {}", String::from_utf8_lossy(&out.stdout));
+
+    // A planned switch by transaction: slot 3's operator asks its roles to swap a few
+    // blocks ahead (maintenance); from that height slot 3's backup signs for it.
+    use alloy_sol_types::SolCall;
+    let backup3: Address = genesis["slots"][3]["backup"].as_str().unwrap().parse().unwrap();
+    let at = m.height(3).await + 8;
+    let call = strata_primitives::interfaces::IValidatorSlots::scheduleSwitchCall { slot: 3, atHeight: at }.abi_encode();
+    let operator = &strata_node::dev_accounts().unwrap()[1].signer;
+    let tx = build::eip1559(
+        CHAIN_ID,
+        0,
+        TxKind::Call(strata_primitives::slots::VALIDATOR_SLOTS),
+        U256::ZERO,
+        call.into(),
+        200_000,
+        2_000_000_000,
+        0,
+    );
+    let raw = operator.sign_transaction(tx).unwrap().encoded();
+    let hash = m.rpc(3).call("eth_sendRawTransaction", vec![json!(format!("0x{}", hex::encode(&raw)))]).await;
+    let receipt = m.rpc(3).wait_receipt(hash.as_str().unwrap()).await;
+    assert_eq!(receipt["status"], json!("0x1"), "the operator's scheduleSwitch: {receipt}");
+    m.wait_height(3, at + 2, Duration::from_secs(60)).await;
+    let signers = m.verify_certificates(3, at + 2).await;
+    assert!(
+        signers[at as usize + 1].contains(&backup3),
+        "slot 3's backup signs from the planned height: {:?}",
+        &signers[at as usize - 2..]
+    );
+    assert!(signers[at as usize - 2..at as usize - 1].iter().all(|s| !s.contains(&backup3)), "not before it");
 }
