@@ -130,6 +130,11 @@ impl Chain {
         }
         let claim = StoredClaim { chain_id: self.spec.chain_id, tx_hash: hash, sender, nonce, height, expiry: due };
         let entry = Certified { raw: Bytes::copy_from_slice(raw), claim, certificate: Bytes::new() };
+        // Already in a committed block (the receiving validator's pool was quicker than
+        // this request): stored for good; nothing to hold.
+        if self.store.tx_location(&hash)?.is_some() {
+            return Ok(Ok(entry));
+        }
         // Held first: a plain submission of another payload for the nonce, racing this
         // one, is refused from here on (the pool checks under the same lock).
         self.inner.lock().certified.insert((sender, nonce), entry.clone());

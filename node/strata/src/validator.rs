@@ -155,7 +155,16 @@ struct Driver {
     machines: Arc<dyn Transport>,
     /// The head height this node last sent a heartbeat for, and when (validator slots).
     last_heartbeat: (u64, Instant),
+    /// Proposals refused at a height for a certified transaction's promise: (height,
+    /// count). Bounded ([`MAX_DUTY_REFUSALS`]) so the duty can never stop the chain.
+    duty_refusals: (u64, u32),
 }
+
+/// Proposals a validator refuses per height for breaking a certified transaction's
+/// promise: the proposer that suppresses one loses its view, and if the next ones cannot
+/// include it either (it is not in their pools), the chain goes on — logged as a broken
+/// promise — rather than stop.
+const MAX_DUTY_REFUSALS: u32 = 2;
 
 /// Runs a validator until `shutdown` turns true. `inbound`: messages from peers.
 /// A failure (the node's: storage, a certified block that does not re-execute) is
@@ -223,6 +232,7 @@ async fn drive(
         serving: Arc::new(Mutex::new(BTreeSet::new())),
         machines,
         last_heartbeat: (0, Instant::now()),
+        duty_refusals: (0, 0),
     };
     d.report_status();
     d.step(Input::Start).await?;
@@ -377,7 +387,7 @@ impl Driver {
 
     /// Re-executes a proposed block, built in `view` if known, on our head (see
     /// [`Check::Proposal`]).
-    async fn validate(&self, envelope: &[u8], hash: B256, view: Option<u64>) -> crate::Result<Option<bool>> {
+    async fn validate(&mut self, envelope: &[u8], hash: B256, view: Option<u64>) -> crate::Result<Option<bool>> {
         let Ok(env) = decode_exact::<Envelope>(envelope) else { return Ok(Some(false)) };
         if env.block.header.hash_slow() != hash {
             return Ok(Some(false));
@@ -394,9 +404,19 @@ impl Driver {
                 // The chain owes a certified transaction inclusion by its expiry: a
                 // proposal that leaves out one due now (still valid, with room for it),
                 // or carries another payload for its nonce, is refused, so its proposer
-                // loses the view.
-                tracing::warn!(%hash, reason = %broken, "refusing a proposal that breaks a certified transaction's promise");
-                Ok(Some(false))
+                // loses the view — a bounded number of times per height.
+                let height = self.chain.head().1.number.saturating_add(1);
+                if self.duty_refusals.0 != height {
+                    self.duty_refusals = (height, 0);
+                }
+                if self.duty_refusals.1 < MAX_DUTY_REFUSALS {
+                    self.duty_refusals.1 += 1;
+                    tracing::warn!(%hash, reason = %broken, "refusing a proposal that breaks a certified transaction's promise");
+                    Ok(Some(false))
+                } else {
+                    tracing::error!(%hash, reason = %broken, height, "certified transaction's promise broken: accepted after {MAX_DUTY_REFUSALS} refusals at this height");
+                    Ok(Some(true))
+                }
             }
             Err(ValidateError::Invalid(reason)) => {
                 tracing::warn!(%hash, %reason, "refusing a proposal");
