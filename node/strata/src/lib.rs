@@ -5,6 +5,7 @@
 //! [`Node::start`] the binary calls, so what is tested is what ships.
 
 pub mod certify;
+pub mod clock;
 pub mod config;
 pub mod metrics;
 pub mod multi;

@@ -29,6 +29,7 @@ use tokio::{
     time::Instant,
 };
 
+pub use crate::clock::{Clock, RuntimeClock, SystemClock};
 use crate::{
     sync::SyncPlanner,
     wire::{CertifiedBlock, Envelope, SYNC_BATCH, SYNC_MAX_BYTES, SyncRequest, Wire, envelope_hash},
@@ -84,45 +85,6 @@ pub struct SlotMachines {
 impl std::fmt::Debug for SlotMachines {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SlotMachines").field("me", &self.me).field("count", &self.count).finish()
-    }
-}
-
-/// The date the driver stamps blocks with. Its timers (block time, view changes, sync)
-/// run on tokio's clock, which a test pauses and moves on; a test gives the driver a
-/// [`RuntimeClock`] so that timestamps follow that clock too.
-pub trait Clock: Send + Sync + std::fmt::Debug {
-    /// Seconds since the Unix epoch.
-    fn unix_secs(&self) -> u64;
-}
-
-/// The machine's clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn unix_secs(&self) -> u64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-    }
-}
-
-/// Tokio's clock, counted from a given date: virtual, so deterministic, on a runtime
-/// whose time is paused.
-#[derive(Debug, Clone, Copy)]
-pub struct RuntimeClock {
-    start_unix: u64,
-    start: Instant,
-}
-
-impl RuntimeClock {
-    /// Reads `start_unix` now, and from here on as much later as tokio's clock says.
-    pub fn new(start_unix: u64) -> Self {
-        Self { start_unix, start: Instant::now() }
-    }
-}
-
-impl Clock for RuntimeClock {
-    fn unix_secs(&self) -> u64 {
-        self.start_unix.saturating_add(self.start.elapsed().as_secs())
     }
 }
 
