@@ -14,10 +14,10 @@ use std::{
 
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use serde_json::{Value, json};
-use strata_primitives::{Address, B256, Bytes, LocalSigner, TxKind, U256, hex, keccak256, keys, transaction::build};
+use strata_primitives::B256;
 use tokio::sync::Semaphore;
 
-use crate::load::{call, quantity, start_cluster, strata_bin, wait_ready};
+use crate::load::{call, quantity, sign_transfers, start_cluster, strata_bin, wait_ready};
 
 /// Settings of the certificate benchmark.
 #[derive(Debug, Clone, clap::Args)]
@@ -65,24 +65,11 @@ fn ms(d: Duration) -> f64 {
 async fn drive(urls: &[String], chain_id: u64, n: usize, concurrency: usize, certified: bool) -> anyhow::Result<Run> {
     let clients: Vec<HttpClient> =
         urls.iter().map(|u| HttpClientBuilder::default().request_timeout(Duration::from_secs(30)).build(u)).collect::<Result<_, _>>()?;
-    let keys: Vec<LocalSigner> = keys::derive_accounts(keys::DEV_MNEMONIC, 10)?.into_iter().map(|k| k.signer).collect();
-    let mut nonces = Vec::new();
-    for k in &keys {
-        nonces.push(quantity(&call(&clients[0], "eth_getTransactionCount", vec![json!(k.address()), "pending".into()]).await?));
-    }
-    let mut raws = Vec::with_capacity(n);
+    let transfers = sign_transfers(&clients[0], chain_id, n, 1_000_000).await?;
     // Each transaction's account and nonce: a refused one leaves its account's later
     // nonces waiting for ever (this client does not resend), so they are not waited for.
-    let mut order: BTreeMap<B256, (usize, u64)> = BTreeMap::new();
-    for i in 0..n {
-        let k = i % keys.len();
-        let to = Address::from_slice(&keccak256((i as u64 + 1_000_000).to_be_bytes())[12..]);
-        let tx = build::eip1559(chain_id, nonces[k], TxKind::Call(to), U256::from(1u64), Bytes::new(), 30_000, 3_000_000_000, 0);
-        nonces[k] += 1;
-        let signed = keys[k].sign_transaction(tx)?;
-        order.insert(signed.hash(), (k, nonces[k] - 1));
-        raws.push((signed.hash(), format!("0x{}", hex::encode(signed.encoded()))));
-    }
+    let order: BTreeMap<B256, (usize, u64)> = transfers.iter().map(|t| (t.hash, (t.account, t.nonce))).collect();
+    let raws: Vec<(B256, String)> = transfers.into_iter().map(|t| (t.hash, t.raw)).collect();
     // Follow the blocks from before the first send.
     let start_height = quantity(&call(&clients[0], "eth_blockNumber", vec![]).await?);
     let committed: Arc<Mutex<BTreeMap<B256, (Instant, u64)>>> = Arc::new(Mutex::new(BTreeMap::new()));

@@ -129,34 +129,56 @@ impl Figures {
     }
 }
 
+/// Accounts the load comes from (the dev mnemonic's first ones, funded at genesis).
+pub(crate) const DEV_ACCOUNTS: usize = 10;
+
+/// One signed transfer of a load.
+pub(crate) struct Transfer {
+    pub hash: B256,
+    /// EIP-2718 bytes, hex.
+    pub raw: String,
+    /// Index of the dev account that signed it.
+    pub account: usize,
+    pub nonce: u64,
+}
+
+/// `n` transfers of 1 wei from the dev accounts round-robin, from their pending nonces
+/// on, to addresses drawn from `salt`: signed before anything is sent (the figure is the
+/// chain's, not the signer's).
+pub(crate) async fn sign_transfers(client: &HttpClient, chain_id: u64, n: usize, salt: u64) -> anyhow::Result<Vec<Transfer>> {
+    let keys: Vec<LocalSigner> = keys::derive_accounts(keys::DEV_MNEMONIC, DEV_ACCOUNTS as u32)?.into_iter().map(|k| k.signer).collect();
+    let mut nonces = Vec::new();
+    for k in &keys {
+        nonces.push(quantity(&call(client, "eth_getTransactionCount", vec![json!(k.address()), "pending".into()]).await?));
+    }
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let account = i % keys.len();
+        let to = Address::from_slice(&keccak256((i as u64).wrapping_add(salt).to_be_bytes())[12..]);
+        let nonce = nonces[account];
+        let tx = build::eip1559(chain_id, nonce, TxKind::Call(to), U256::from(1u64), Bytes::new(), 30_000, 3_000_000_000, 0);
+        nonces[account] += 1;
+        let signed = keys[account].sign_transaction(tx)?;
+        out.push(Transfer { hash: signed.hash(), raw: format!("0x{}", hex::encode(signed.encoded())), account, nonce });
+    }
+    Ok(out)
+}
+
 /// Sends `n` transfers from the ten dev accounts round-robin over `urls`, then
 /// follows the blocks of `urls[0]` until all are committed.
 async fn drive(urls: &[String], chain_id: u64, n: usize) -> anyhow::Result<Figures> {
     let clients: Vec<HttpClient> =
         urls.iter().map(|u| HttpClientBuilder::default().request_timeout(Duration::from_secs(30)).build(u)).collect::<Result<_, _>>()?;
-    let keys: Vec<LocalSigner> = keys::derive_accounts(keys::DEV_MNEMONIC, 10)?.into_iter().map(|k| k.signer).collect();
-    let mut nonces = Vec::new();
-    for k in &keys {
-        nonces.push(quantity(&call(&clients[0], "eth_getTransactionCount", vec![json!(k.address()), "pending".into()]).await?));
-    }
-    // Sign everything first: the figure is the chain's, not the signer's.
-    let mut raws = Vec::with_capacity(n);
-    for i in 0..n {
-        let k = i % keys.len();
-        let to = Address::from_slice(&keccak256((i as u64).to_be_bytes())[12..]);
-        let tx = build::eip1559(chain_id, nonces[k], TxKind::Call(to), U256::from(1u64), Bytes::new(), 30_000, 3_000_000_000, 0);
-        nonces[k] += 1;
-        let signed = keys[k].sign_transaction(tx)?;
-        raws.push((signed.hash(), format!("0x{}", hex::encode(signed.encoded()))));
-    }
+    let raws: Vec<(B256, String)> = sign_transfers(&clients[0], chain_id, n, 0).await?.into_iter().map(|t| (t.hash, t.raw)).collect();
+    let accounts = DEV_ACCOUNTS;
     let start_height = quantity(&call(&clients[0], "eth_blockNumber", vec![]).await?);
     let start = Instant::now();
     let mut sent_at: BTreeMap<B256, Instant> = BTreeMap::new();
     // Eight concurrent senders, each on its own slice (per-sender nonce order kept by
     // sending each account's transactions from one task in order).
     let mut tasks = Vec::new();
-    for lane in 0..keys.len() {
-        let lane_txs: Vec<(B256, String)> = raws.iter().skip(lane).step_by(keys.len()).cloned().collect();
+    for lane in 0..accounts {
+        let lane_txs: Vec<(B256, String)> = raws.iter().skip(lane).step_by(accounts).cloned().collect();
         let client = clients[lane % clients.len()].clone();
         tasks.push(tokio::spawn(async move {
             let mut times = Vec::with_capacity(lane_txs.len());
