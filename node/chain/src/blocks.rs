@@ -12,7 +12,10 @@ use strata_executor::{
     Applied, BlockBuilder, BlockEnv, ColdWrites, ExecutedBlock, InvalidTx,
     rules::{self, BlockError, Check},
 };
-use strata_primitives::{Address, B256, Block, CommitCertificate, RecoveredTx, SealedBlock, TransactionSigned, rlp_item::decode_exact};
+use strata_primitives::{
+    Address, B256, Block, CommitCertificate, HeaderExtension, RecoveredTx, SealedBlock, TransactionSigned, rlp_item::decode_exact,
+    storage_cert::resolutions,
+};
 use strata_storage::WriteBatch;
 
 use crate::{Chain, Error, Result, ValidateError};
@@ -144,7 +147,10 @@ impl Chain {
             Err(ValidateError::Invalid(e)) => return Err(Error::Corrupt(format!("own liveness evidence refused: {e}"))),
         };
         let switched = !builder.end_block(record, seen.as_ref())?.is_empty();
-        let pending = self.seal(builder.finish(), dropped, parent_certificate, switched, keys)?;
+        let executed = builder.finish();
+        // What it owes and cannot carry, it says (the header's certified resolutions).
+        let extensions = self.resolve_due(&executed, &keys)?.into_iter().collect();
+        let pending = self.seal(executed, dropped, parent_certificate, switched, keys, extensions)?;
         let block = pending.block.clone();
         self.inner.lock().pending.insert(block.hash, pending);
         Ok(Some(block))
@@ -159,6 +165,7 @@ impl Chain {
         parent_certificate: Vec<u8>,
         switched: bool,
         keys: Vec<(Address, u64, B256)>,
+        extensions: Vec<HeaderExtension>,
     ) -> Result<Pending> {
         let (parent_hash, parent) = self.head();
         let number = executed.env.number;
@@ -167,17 +174,14 @@ impl Chain {
             self.inner.lock().certified.values().filter(|c| c.claim.expiry <= number).map(|c| c.claim.sender).collect();
         let mut due_accounts = BTreeMap::new();
         for sender in due {
-            let account = match executed.changes.accounts.get(&sender) {
-                Some(after) => after.unwrap_or_default(),
-                None => self.account(&sender)?,
-            };
-            due_accounts.insert(sender, account);
+            due_accounts.insert(sender, self.account_after(&executed, &sender)?);
         }
         let mut batch = WriteBatch::new();
         let state_root = self.state.commit(number, parent.state_root, &executed.changes, &mut batch)?;
         let parent_commit_hash = if parent_certificate.is_empty() { B256::ZERO } else { strata_primitives::keccak256(&parent_certificate) };
         let (mut block, receipts, _, cold) = executed.into_block(parent_hash, state_root);
         block.header.parent_commit_hash = parent_commit_hash;
+        block.header.extensions = extensions;
         let block = Arc::new(block.seal());
         self.store.put_block(&block, &receipts, &mut batch);
         if switched {
@@ -189,6 +193,14 @@ impl Chain {
             self.store.put_certificate(parent.number, &parent_certificate, &mut batch);
         }
         Ok(Pending { block, touched, cold, batch, dropped, switched, due_accounts, keys })
+    }
+
+    /// `address`'s account after `executed` (a block on the head).
+    pub(crate) fn account_after(&self, executed: &ExecutedBlock, address: &Address) -> Result<strata_primitives::Account> {
+        match executed.changes.accounts.get(address) {
+            Some(after) => Ok(after.unwrap_or_default()),
+            None => self.account(address),
+        }
     }
 
     /// The head's certificate as this node holds it (empty for genesis or a block
@@ -221,7 +233,7 @@ impl Chain {
         }
         let seen = self.observe(h.number, h.proposer, cert.as_ref(), &block.liveness)?;
         let senders = recover_senders(&block.transactions)?;
-        let keys = block.transactions.iter().zip(&senders).map(|(tx, s)| (*s, tx.nonce(), tx.hash())).collect();
+        let keys: Vec<(Address, u64, B256)> = block.transactions.iter().zip(&senders).map(|(tx, s)| (*s, tx.nonce(), tx.hash())).collect();
         let mut builder = BlockBuilder::new(env, self.latest_state(), self.vm.clone(), self.cold.clone(), self.payees.clone())?;
         for (index, (tx, sender)) in block.transactions.iter().zip(senders).enumerate() {
             if let Applied::Rejected(reason) = builder.apply(&RecoveredTx { sender, tx: tx.clone() })? {
@@ -229,7 +241,15 @@ impl Chain {
             }
         }
         let switched = !builder.end_block(block.liveness.clone(), seen.as_ref())?.is_empty();
-        let pending = self.seal(builder.finish(), Vec::new(), parent_certificate.to_vec(), switched, keys)?;
+        let executed = builder.finish();
+        // Its certified resolutions must hold in the state it leaves.
+        let included: BTreeSet<B256> = keys.iter().map(|(_, _, hash)| *hash).collect();
+        let mut accounts = BTreeMap::new();
+        for sender in resolutions(h).unwrap_or_default().iter().map(|r| r.sender) {
+            accounts.insert(sender, self.account_after(&executed, &sender)?);
+        }
+        rules::validate_resolutions(h, &included, &accounts)?;
+        let pending = self.seal(executed, Vec::new(), parent_certificate.to_vec(), switched, keys, h.extensions.clone())?;
         let hash = pending.block.hash;
         if hash != block.header.hash_slow() {
             return Err(BlockError::ExecutionMismatch(rules::header_mismatch(pending.block.header(), h)).into());
@@ -368,7 +388,7 @@ fn recover_senders(transactions: &[TransactionSigned]) -> Result<Vec<Address>, B
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::{ChainConfig, ChainSpec, StateUnavailable, TxOrigin};
     use strata_primitives::{Bytes, TxKind, U256, keys, transaction::build};

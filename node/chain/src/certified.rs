@@ -62,6 +62,25 @@ pub enum CertifyRefusal {
     /// The claim does not describe this transaction, or not as this chain would.
     #[error("claim mismatch: {0}")]
     Claim(String),
+    /// What this node holds certified already fills the share of the blocks before the
+    /// expiry that certification may reserve (half their gas and transactions; at most
+    /// a block's gas per sender, and what one block can resolve per expiry): a promise
+    /// the chain could not keep is not made.
+    #[error(
+        "certification capacity reached: {held} transactions holding {gas} gas are due within {blocks} blocks (at most {max_gas} gas, {max_txs} transactions, a block's gas per sender); retry in a block or submit it uncertified"
+    )]
+    Capacity {
+        /// Transactions held.
+        held: usize,
+        /// Their gas.
+        gas: u64,
+        /// Blocks until the expiry.
+        blocks: u64,
+        /// The gas certification may reserve.
+        max_gas: u64,
+        /// The transactions certification may reserve.
+        max_txs: u64,
+    },
 }
 
 impl Chain {
@@ -137,7 +156,15 @@ impl Chain {
         }
         // Held first: a plain submission of another payload for the nonce, racing this
         // one, is refused from here on (the pool checks under the same lock).
-        self.inner.lock().certified.insert((sender, nonce), entry.clone());
+        {
+            let mut inner = self.inner.lock();
+            if let Some(full) =
+                inner.certified.over_capacity(&sender, tx.tx.gas_limit(), due, self.spec.certified_expiry, self.spec.gas_limit)
+            {
+                return Ok(Err(full));
+            }
+            inner.certified.insert((sender, nonce), entry.clone());
+        }
         if self.pooled(&hash).is_none()
             && let Err(e) = self.submit(tx)
         {
@@ -150,12 +177,9 @@ impl Chain {
         Ok(Ok(entry))
     }
 
-    /// A storage certificate for `raw` (from the validator that gathered it, or this
-    /// node): checked against the validators of its height, then held as confirmed —
-    /// from now on this node refuses blocks that break its promise. A payload this node
-    /// held for the same nonce without a certificate gives way (a quorum signed this
-    /// one, so none can sign that one). Runs contracts (admission of a transaction this
-    /// node did not hold): call it on an admission thread.
+    /// A storage certificate for `raw` (from a client or a peer): checked against the
+    /// validators of its height, then held as confirmed ([`Chain::hold_certificate`])
+    /// and written to the journal.
     pub fn confirm(&self, raw: &[u8], certificate: &StorageCertificate) -> Result<Result<(), String>> {
         let claim = certificate.claim;
         let Some(set) = self.validator_sets().validators_at(claim.height) else {
@@ -164,22 +188,57 @@ impl Chain {
         if let Err(e) = certificate.verify(&set, self.spec.chain_id) {
             return Ok(Err(format!("certificate does not verify: {e}")));
         }
+        match self.hold_certificate(raw, certificate)? {
+            Ok(Some(entry)) => self.journal(std::slice::from_ref(&entry)).map(Ok),
+            Ok(None) => Ok(Ok(())),
+            Err(e) => Ok(Err(e)),
+        }
+    }
+
+    /// Holds transaction `raw` as certified by `certificate` — from now on this node
+    /// refuses blocks that break its promise — without checking the signatures: the
+    /// caller knows a quorum signed (it checked them, or it counted the signers' own
+    /// messages on links authenticated by their keys). A payload this node held for
+    /// the same nonce without a certificate gives way (a quorum signed this one, so
+    /// none can sign that one). Returns the journal entry to write ([`Chain::journal`];
+    /// `None`: held as confirmed already). Runs contracts when the transaction was not
+    /// pooled here (its admission): call it on an admission thread.
+    pub fn hold_certificate(&self, raw: &[u8], certificate: &StorageCertificate) -> Result<Result<Option<Certified>, String>> {
+        let claim = certificate.claim;
+        let key = (claim.sender, claim.nonce);
+        let bound = |held: &Certified| Certified { raw: held.raw.clone(), claim, certificate: alloy_rlp::encode(certificate).into() };
+        let _guard = self.certify.lock();
+        // Kept already (in a block), or past its expiry: nothing left to hold.
+        if claim.expiry <= self.head().1.number || self.store.tx_location(&claim.tx_hash)?.is_some() {
+            return Ok(Ok(None));
+        }
+        {
+            // The common case: this node signed it too.
+            let mut inner = self.inner.lock();
+            match inner.certified.get(&key) {
+                Some(held) if held.claim.tx_hash == claim.tx_hash && held.confirmed() => return Ok(Ok(None)),
+                Some(held) if held.claim.tx_hash == claim.tx_hash && held.raw.as_ref() == raw => {
+                    let entry = bound(held);
+                    inner.certified.insert(key, entry.clone());
+                    return Ok(Ok(Some(entry)));
+                }
+                _ => {}
+            }
+        }
         let tx = match TransactionSigned::decode_recovered(raw) {
             Ok(tx) if tx.hash() == claim.tx_hash && tx.sender == claim.sender && tx.tx.nonce() == claim.nonce => tx,
             _ => return Ok(Err("the transaction is not the certificate's".into())),
         };
-        let _guard = self.certify.lock();
-        let key = (claim.sender, claim.nonce);
         let entry = Certified { raw: Bytes::copy_from_slice(raw), claim, certificate: alloy_rlp::encode(certificate).into() };
-        let mut batch = WriteBatch::new();
         let displaced = {
             let mut inner = self.inner.lock();
             match inner.certified.get(&key) {
-                Some(held) if held.confirmed() => return Ok(Ok(())),
+                Some(held) if held.claim.tx_hash != claim.tx_hash && held.confirmed() => {
+                    return Ok(Err(format!("nonce {} of {} is certified for {} already", claim.nonce, claim.sender, held.claim.tx_hash)));
+                }
                 Some(held) if held.claim.tx_hash != claim.tx_hash => {
                     let other = held.claim.tx_hash;
                     inner.mempool.remove(&other);
-                    batch.delete(Column::Journal, other.to_vec());
                     Some(other)
                 }
                 _ => None,
@@ -187,6 +246,9 @@ impl Chain {
         };
         if let Some(other) = displaced {
             tracing::info!(%other, certified = %claim.tx_hash, "an uncertified payload gives way to the certified one for its nonce");
+            let mut batch = WriteBatch::new();
+            batch.delete(Column::Journal, other.to_vec());
+            self.kv.write(batch)?;
         }
         // Held (confirmed) before it is pooled, as in admission.
         self.inner.lock().certified.insert(key, entry.clone());
@@ -195,9 +257,7 @@ impl Chain {
         {
             tracing::debug!(hash = %claim.tx_hash, error = %e, "a confirmed certified transaction is not admitted here");
         }
-        batch.put(Column::Journal, claim.tx_hash.to_vec(), alloy_rlp::encode(&entry));
-        self.kv.write(batch)?;
-        Ok(Ok(()))
+        Ok(Ok(Some(entry)))
     }
 
     /// Writes admitted entries to the journal in one synced write (a group commit: many
@@ -225,41 +285,6 @@ impl Chain {
     /// expired), by sender and nonce.
     pub fn certified(&self) -> Vec<Certified> {
         self.inner.lock().certified.values().cloned().collect()
-    }
-
-    /// Why the executed block `hash` (a proposal for the next height) breaks a promise of
-    /// a certified transaction this node holds with its certificate (a signature of its
-    /// own binds nothing: without a quorum, two validators may hold two payloads of one
-    /// nonce, and enforcing both would split them), if it does: it carries another payload
-    /// for a certified nonce, or it leaves out a certified transaction due by its height
-    /// that it could have carried — valid after the block (its nonce the sender's next,
-    /// the balance enough, the fee cap at least the base fee) and with room left (gas and
-    /// transactions). A transaction the chain made invalid, or a full block, owes nothing.
-    /// `None` also for a block not executed here.
-    pub fn omitted_certified(&self, hash: &B256) -> Option<String> {
-        let inner = self.inner.lock();
-        let pending = inner.pending.get(hash)?;
-        let header = pending.block.header();
-        for (sender, nonce, tx) in &pending.keys {
-            if let Some(c) = inner.certified.get(&(*sender, *nonce))
-                && c.confirmed()
-                && c.claim.tx_hash != *tx
-            {
-                return Some(format!("it carries {tx}, another payload for nonce {nonce} of {sender}, certified as {}", c.claim.tx_hash));
-            }
-        }
-        let included: BTreeSet<B256> = pending.keys.iter().map(|(_, _, h)| *h).collect();
-        let room_for =
-            |gas: u64| header.gas_used.saturating_add(gas) <= header.gas_limit && pending.keys.len() < crate::blocks::MAX_BLOCK_TXS;
-        let due = |c: &&Certified| c.confirmed() && c.claim.expiry <= header.number && !included.contains(&c.claim.tx_hash);
-        inner.certified.values().filter(due).find_map(|c| {
-            let account = pending.due_accounts.get(&c.claim.sender)?;
-            let tx = TransactionSigned::decode_recovered(&c.raw).ok()?;
-            let affordable = tx.tx.max_cost().is_some_and(|cost| account.balance >= cost);
-            let priced = tx.tx.max_fee_per_gas() >= u128::from(header.base_fee_per_gas);
-            (account.nonce == c.claim.nonce && affordable && priced && room_for(tx.tx.gas_limit()))
-                .then(|| format!("it leaves out certified transaction {}, due by block {}", c.claim.tx_hash, c.claim.expiry))
-        })
     }
 
     /// Reads the journal after a start: entries whose transaction is included, or whose
@@ -336,7 +361,11 @@ mod tests {
     use super::*;
     use crate::{ChainConfig, ChainSpec, TxOrigin};
     use std::sync::Arc;
-    use strata_primitives::{LocalSigner, TxKind, U256, keccak256, keys, transaction::build};
+    use strata_primitives::{
+        LocalSigner, TxKind, U256, keccak256, keys,
+        storage_cert::{Unincludable, resolutions, resolutions_extension},
+        transaction::build,
+    };
     use strata_storage::{MemKv, SharedKv};
 
     fn chain(kv: SharedKv) -> Arc<Chain> {
@@ -420,7 +449,61 @@ mod tests {
         let due = c.propose(200, true).unwrap().unwrap();
         assert_eq!(due.number(), owed.expiry);
         let reason = c.omitted_certified(&due.hash).expect("owed, valid, left out");
-        assert!(reason.contains(&owed.tx_hash.to_string()), "{reason}");
+        assert!(reason.contains(&owed.tx_hash.to_string()) && reason.contains("could carry"), "{reason}");
+        // The one behind a gap is resolved in the header (signed here, never includable).
+        let record = resolutions(due.header()).unwrap();
+        assert_eq!(record.len(), 1);
+        assert_eq!((record[0].sender, record[0].nonce, record[0].reason()), (other.address(), 5, Some(Unincludable::NonceGap)));
+    }
+
+    #[test]
+    fn a_certified_transaction_the_chain_made_invalid_is_resolved_in_the_header_of_its_expiry_block() {
+        use crate::blocks::tests::certificate as commit_cert;
+        let holder = chain(MemKv::shared());
+        let other = chain(MemKv::shared());
+        let x = holder.certify(&transfer(0, 5), 0, None).unwrap().unwrap();
+        // A validator that never saw it puts another payload for its nonce in block 1.
+        other.submit_raw(&transfer(0, 6), TxOrigin::Local).unwrap();
+        // `other` proposes and commits; the holder validates and commits the same block.
+        let step = |timestamp: u64| {
+            let parent = other.head_certificate().unwrap();
+            let block = other.propose(timestamp, true).unwrap().unwrap();
+            other.commit(&block.hash, Some(&commit_cert(block.number(), block.hash))).unwrap();
+            let hash = holder.validate(&block.block, &parent, crate::Check::Certified).unwrap();
+            let broken = holder.omitted_certified(&hash);
+            holder.commit(&hash, Some(&commit_cert(block.number(), hash))).unwrap();
+            broken
+        };
+        assert_eq!(step(101), None, "only signed here when block 1 came");
+        // Then the certificate: the chain is bound, but the nonce is gone.
+        holder.confirm(&transfer(0, 5), &certificate(x)).unwrap().unwrap();
+        for t in 2..x.expiry {
+            assert_eq!(step(100 + t), None, "not due before block {}", x.expiry);
+        }
+        // The expiry block from a proposer that does not hold it says nothing: only a
+        // holder can state its figures, so it is logged, not refused.
+        let parent = other.head_certificate().unwrap();
+        let silent = other.propose(200, true).unwrap().unwrap();
+        assert!(resolutions(silent.header()).unwrap().is_empty());
+        let hash = holder.validate(&silent.block, &parent, crate::Check::Certified).unwrap();
+        assert_eq!(holder.omitted_certified(&hash), None);
+        // The holder's own block resolves it; a validator without it checks the reason
+        // against its own state and accepts it.
+        let own = holder.propose(200, true).unwrap().unwrap();
+        assert_eq!(holder.omitted_certified(&own.hash), None);
+        let record = resolutions(own.header()).unwrap();
+        assert_eq!(
+            (record.len(), record[0].tx_hash, record[0].nonce, record[0].reason()),
+            (1, x.tx_hash, 0, Some(Unincludable::NonceUsed))
+        );
+        assert_eq!(other.validate(&own.block, &parent, crate::Check::Certified).unwrap(), own.hash);
+        // A resolution that does not hold (the reason changed) is refused by everyone.
+        let mut forged = own.block.clone();
+        let mut lie = record[0];
+        lie.reason = Unincludable::NonceGap as u8;
+        forged.header.extensions = vec![resolutions_extension(vec![lie]).unwrap()];
+        let refused = other.validate(&forged, &parent, crate::Check::Certified).unwrap_err().to_string();
+        assert!(refused.contains("does not hold"), "{refused}");
     }
 
     #[test]
@@ -459,6 +542,20 @@ mod tests {
     }
 
     #[test]
+    fn certification_reserves_at_most_half_the_blocks_before_the_expiry() {
+        let mut spec = ChainSpec::dev(1337);
+        (spec.certified_expiry, spec.gas_limit) = (2, 50_000);
+        let c = Chain::open(MemKv::shared(), MemKv::shared(), spec, crate::spec::dev_proposer(), ChainConfig::default()).unwrap();
+        c.certify(&transfer(0, 5), 0, None).unwrap().unwrap();
+        c.certify(&transfer(1, 5), 0, None).unwrap().unwrap();
+        let refused = c.certify(&transfer(2, 5), 0, None).unwrap().unwrap_err();
+        assert!(matches!(refused, CertifyRefusal::Capacity { held: 2, gas: 42_000, max_gas: 50_000, .. }), "{refused}");
+        // Included: the reservation is freed.
+        c.produce_block(100).unwrap().unwrap();
+        c.certify(&transfer(2, 5), 1, None).unwrap().unwrap();
+    }
+
+    #[test]
     fn an_entry_that_reaches_its_expiry_unincluded_is_dropped() {
         let c = chain(MemKv::shared());
         // Nonce 1 with nonce 0 never sent: never includable.
@@ -468,5 +565,8 @@ mod tests {
             c.commit(&block.hash, None).unwrap();
         }
         assert!(c.certified().is_empty(), "dropped at its expiry");
+        let expiry = c.store().block(claim.expiry).unwrap().unwrap();
+        let record = resolutions(expiry.header()).unwrap();
+        assert_eq!((record.len(), record[0].tx_hash, record[0].reason()), (1, claim.tx_hash, Some(Unincludable::NonceGap)));
     }
 }

@@ -17,6 +17,7 @@
 mod admission;
 mod blocks;
 mod certified;
+mod duty;
 mod mempool;
 mod pools;
 mod service;
@@ -27,7 +28,7 @@ mod store;
 
 pub use admission::{MAX_TX_SIZE, SubmitError, TxOrigin};
 pub use blocks::{MAX_BLOCK_TXS, MAX_FUTURE_SECS};
-pub use certified::{Certified, CertifyRefusal};
+pub use certified::{CLAIM_HEIGHT_SLACK, Certified, CertifyRefusal};
 pub use mempool::{Mempool, MempoolConfig, PoolError};
 pub use pools::{ExecPools, run_on};
 pub use service::{Chain, ChainConfig, ConsensusStatus, Faults, StateUnavailable};

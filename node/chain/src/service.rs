@@ -93,7 +93,7 @@ pub(crate) struct Inner {
     pub(crate) heartbeats: BTreeMap<u32, strata_primitives::slots::Heartbeat>,
     /// Transactions this node certified as stored, by (sender, nonce): the journal's
     /// index (see `certified`).
-    pub(crate) certified: BTreeMap<(Address, u64), crate::certified::Certified>,
+    pub(crate) certified: crate::duty::Holds,
 }
 
 /// A running chain: store, state, mempool and head. (Its fields are visible to the
@@ -205,7 +205,7 @@ impl Chain {
                 head,
                 pending: BTreeMap::new(),
                 heartbeats: BTreeMap::new(),
-                certified: BTreeMap::new(),
+                certified: Default::default(),
             }),
             produce: Mutex::new(()),
             blocks,

@@ -7,7 +7,7 @@
 use alloy_primitives::U64;
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
 use serde::Serialize;
-use strata_primitives::{Address, B256, Bytes, storage_cert::StorageCertificate};
+use strata_primitives::{Address, B256, Bytes, U256, storage_cert::StorageCertificate};
 
 use crate::{
     EthRpc,
@@ -58,6 +58,46 @@ pub struct RpcStorageCertificate {
     /// The validator-set switches before `height` (RLP `SetProof`; no links without
     /// validator slots): with it, the genesis set proves the signers' keys.
     pub validator_set_proof: Bytes,
+    /// The transaction as submitted (EIP-2718): what an audit of a resolution checks
+    /// the block's figures against.
+    pub transaction: Bytes,
+}
+
+/// One resolution of a certified transaction a block did not include.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RpcResolution {
+    /// The certified transaction.
+    pub transaction_hash: B256,
+    /// Its sender.
+    pub sender: Address,
+    /// Its nonce.
+    pub nonce: U64,
+    /// The reason's code (`docs/header-extensions.md`).
+    pub reason: U64,
+    /// The reason in words.
+    pub reason_text: String,
+    /// The transaction's figure the reason compares (cost, fee cap or gas limit).
+    pub amount: U256,
+}
+
+/// `strata_getCertifiedResolutions`: a block's resolutions with what proves them — the
+/// header that carries them and its commit certificate.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RpcResolutions {
+    /// The block's height.
+    pub number: U64,
+    /// Its hash.
+    pub block_hash: B256,
+    /// The certified transactions it did not include, and why.
+    pub resolutions: Vec<RpcResolution>,
+    /// The header (RLP): the resolutions are its extension of kind 1.
+    pub header: Bytes,
+    /// The block's commit certificate (RLP; empty if none is kept yet).
+    pub certificate: Bytes,
+    /// The validator-set switches before the block (RLP `SetProof`).
+    pub validator_set_proof: Bytes,
 }
 
 /// Certified submissions.
@@ -68,15 +108,49 @@ pub trait CertifiedApi {
     /// reason when this node refuses it or no quorum signs in time.
     #[method(name = "strata_sendRawTransactionCertified")]
     async fn send_raw_transaction_certified(&self, raw: Bytes) -> RpcResult<RpcStorageCertificate>;
+
+    /// Strata: the certified transactions block `number` resolved without including
+    /// them (the block at a certificate's expiry says so when it cannot carry one), with
+    /// the header and commit certificate that prove it; `null` for a block not yet
+    /// committed.
+    #[method(name = "strata_getCertifiedResolutions", blocking)]
+    fn certified_resolutions(&self, number: U64) -> RpcResult<Option<RpcResolutions>>;
 }
 
 #[jsonrpsee::core::async_trait]
 impl CertifiedApiServer for EthRpc {
+    fn certified_resolutions(&self, number: U64) -> RpcResult<Option<RpcResolutions>> {
+        let number = number.to::<u64>();
+        let Some(block) = self.chain.store().block(number).map_err(internal)? else { return Ok(None) };
+        let header = block.header();
+        let resolutions = strata_primitives::storage_cert::resolutions(header).map_err(internal)?;
+        let certificate = self.chain.store().certificate(number).map_err(internal)?.unwrap_or_default();
+        let set_proof = self.chain.set_proof(number).map_err(|e| exec_error(e.to_string()))?;
+        Ok(Some(RpcResolutions {
+            number: U64::from(number),
+            block_hash: block.hash,
+            resolutions: resolutions
+                .iter()
+                .map(|r| RpcResolution {
+                    transaction_hash: r.tx_hash,
+                    sender: r.sender,
+                    nonce: U64::from(r.nonce),
+                    reason: U64::from(r.reason),
+                    reason_text: r.reason().map_or("unknown", |u| u.describe()).to_string(),
+                    amount: r.amount,
+                })
+                .collect(),
+            header: header.encoded().into(),
+            certificate: certificate.into(),
+            validator_set_proof: strata_primitives::rlp::encode(&set_proof).into(),
+        }))
+    }
+
     async fn send_raw_transaction_certified(&self, raw: Bytes) -> RpcResult<RpcStorageCertificate> {
         let Some(service) = self.certifier.clone() else {
             return Err(exec_error("this node does not certify transactions (not a validator)"));
         };
-        let cert = service.certify(raw).await.map_err(|e| match e {
+        let cert = service.certify(raw.clone()).await.map_err(|e| match e {
             CertifyFailure::Node(m) => internal(m),
             other => exec_error(other.to_string()),
         })?;
@@ -103,6 +177,7 @@ impl CertifiedApiServer for EthRpc {
             signers: cert.signatures.iter().map(|s| U64::from(s.validator)).collect(),
             certificate: strata_primitives::rlp::encode(&cert).into(),
             validator_set_proof: strata_primitives::rlp::encode(&set_proof).into(),
+            transaction: raw,
         })
     }
 }

@@ -1,19 +1,21 @@
 //! `strata audit receipt`: fetch a receipt's audit bundle from a node (or read a
 //! saved one) and verify it offline — the Merkle proof against the header's
 //! `receiptsRoot`, the header against the commit certificate, the certificate against
-//! the validator set — then print a verdict.
+//! the validator set — then print a verdict. `strata audit certificate`: a storage
+//! certificate against the set of its height, then its outcome — the receipt by the
+//! expiry, or the expiry block's resolution of it.
 
 use std::path::Path;
 
 use anyhow::{Context, bail};
 use serde_json::Value;
 use strata_primitives::{
-    Address, B256, ValidatorSet,
+    Address, B256, CommitCertificate, Header, TransactionSigned, ValidatorSet,
     audit::{ReceiptBundle, verify_receipt},
     hex,
     rlp_item::decode_exact,
     set_proof::{SetProof, verify_set},
-    storage_cert::StorageCertificate,
+    storage_cert::{StorageCertificate, resolutions},
 };
 
 /// Where the validator set comes from.
@@ -174,9 +176,22 @@ pub fn verify_certificate(answer: &Value, root: &TrustRoot) -> anyhow::Result<St
 /// After [`verify_certificate`]: whether the chain kept the promise — the transaction's
 /// receipt proven in a finalized block no higher than the expiry (`receipt`: a
 /// `strata_getReceiptProof` answer, `head`: the node's height).
-pub fn verify_inclusion(cert: &StorageCertificate, receipt: &Value, head: u64, root: &TrustRoot) -> anyhow::Result<()> {
+/// `file`: the saved `strata_sendRawTransactionCertified` answer; `resolutions`: the
+/// `strata_getCertifiedResolutions` answer for the expiry block, asked when the
+/// transaction is in no block and the chain has reached its expiry.
+pub fn verify_inclusion(
+    cert: &StorageCertificate,
+    file: &Value,
+    receipt: &Value,
+    resolutions: Option<&Value>,
+    head: u64,
+    root: &TrustRoot,
+) -> anyhow::Result<()> {
     let c = &cert.claim;
     if receipt.is_null() {
+        if let Some(answer) = resolutions.filter(|a| !a.is_null()) {
+            return verify_resolution(cert, file, answer, root);
+        }
         if head > c.expiry {
             println!("NOT INCLUDED: the chain is at block {head}, past the expiry {}, without transaction {}", c.expiry, c.tx_hash);
             bail!("the certified transaction was not included by its expiry");
@@ -192,6 +207,62 @@ pub fn verify_inclusion(cert: &StorageCertificate, receipt: &Value, head: u64, r
     }
     println!("INCLUDED in block {block}, by the expiry {}", c.expiry);
     Ok(())
+}
+
+/// A certified transaction the chain did not include: its resolution in the header of
+/// its expiry block (`answer`: `strata_getCertifiedResolutions`), the header checked
+/// against its commit certificate and the certificate against the set of its height,
+/// the resolution's figure against the transaction the certificate file carries
+/// (`file`). Prints the verdict; an error unless the resolution is proven.
+pub fn verify_resolution(cert: &StorageCertificate, file: &Value, answer: &Value, root: &TrustRoot) -> anyhow::Result<()> {
+    let c = &cert.claim;
+    let blob = |field: &str| -> anyhow::Result<Vec<u8>> {
+        let source = if field == "transaction" { file } else { answer };
+        hex::decode(source[field].as_str().with_context(|| format!("no `{field}` field"))?).with_context(|| format!("`{field}` is not hex"))
+    };
+    let result = (|| {
+        let header = decode_exact::<Header>(&blob("header")?).map_err(|e| anyhow::anyhow!("header does not decode: {e}"))?;
+        let commit = blob("certificate")?;
+        anyhow::ensure!(!commit.is_empty(), "block {} has no commit certificate yet", header.number);
+        let commit = decode_exact::<CommitCertificate>(&commit).map_err(|e| anyhow::anyhow!("commit certificate does not decode: {e}"))?;
+        anyhow::ensure!(header.number == c.expiry, "the header is block {}, not the expiry block {}", header.number, c.expiry);
+        anyhow::ensure!(header.chain_id == root.chain_id, "the header is of chain {}", header.chain_id);
+        anyhow::ensure!(
+            commit.block_hash == header.hash_slow() && commit.height == header.number,
+            "the commit certificate is for block {} {}, not this header",
+            commit.height,
+            commit.block_hash
+        );
+        let set = set_of_block(answer, root, header.number)?;
+        commit.verify(&set, root.chain_id).map_err(|e| anyhow::anyhow!("commit certificate: {e}"))?;
+        let found = resolutions(&header)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .into_iter()
+            .find(|r| r.tx_hash == c.tx_hash)
+            .context("the expiry block's header resolves no such transaction")?;
+        anyhow::ensure!(found.sender == c.sender && found.nonce == c.nonce, "the resolution names another sender or nonce");
+        // The figure the reason compares is the transaction's own: only its bytes tell.
+        let raw = blob("transaction").context("the certificate file does not carry the transaction: its figures cannot be checked")?;
+        anyhow::ensure!(strata_primitives::keccak256(&raw) == c.tx_hash, "the file's transaction is not the certificate's");
+        let facts =
+            TransactionSigned::decode(&raw).ok().and_then(|tx| tx.resolution_facts()).context("the file's transaction does not decode")?;
+        anyhow::ensure!(found.matches(&c.sender, &facts), "the resolution's figure ({}) is not the transaction's", found.amount);
+        Ok::<_, anyhow::Error>((header.number, found))
+    })();
+    match result {
+        Ok((number, r)) => {
+            let why = r.reason().map_or("an unknown reason", |u| u.describe());
+            println!(
+                "RESOLVED in block {number} (header and commit certificate verified): not included because {why} (figure {})",
+                r.amount
+            );
+            Ok(())
+        }
+        Err(e) => {
+            println!("NOT VERIFIED: {e}");
+            bail!("the certified transaction's resolution is not proven: {e}")
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,34 +1,62 @@
-//! Storage certificates on the validator's side: the receiving validator admits and
-//! journals a client's transaction ([`Chain::certify`]), signs the claim, asks every
-//! other validator to do the same (`Wire::Certify`), and gathers their signatures
-//! (`Wire::Stored`) until a quorum of the claim height's set has signed — or answers
-//! with an error once a quorum cannot come (too many refusals) or the time allowed has
-//! passed. A validator asked by a peer runs the same checks and journal write before it
-//! signs, on the admission threads; a sync node of a validator slot does not answer.
+//! Storage certificates on the validator's side.
 //!
-//! A signature is given only after the synced journal write, and at most once per
-//! `(sender, nonce)` ([`Chain::certify`] enforces it): no two certificates for one nonce
-//! without `f + 1` validators signing twice.
+//! The receiving validator admits and journals a client's transaction
+//! ([`Chain::admit_certified`], then one synced journal write for every certification
+//! of the moment), signs the claim, and sends every validator the request
+//! (`Wire::Certify`) and its signature (`Wire::Stored`). Each validator that admits and
+//! journals the transaction too signs and sends its signature to **every** validator,
+//! not only to the receiving one — so every validator counts the signers of a claim
+//! itself, in one round:
+//! - the receiving validator checks the signatures it puts in the client's
+//!   certificate and answers once a quorum of the claim height's set has signed — or
+//!   with an error once a quorum cannot come (too many refusals) or the time allowed
+//!   has passed;
+//! - every validator, once a quorum of validators have told it they signed, holds the
+//!   transaction as certified ([`Chain::hold_certificate`]: from then on it refuses
+//!   blocks that break the promise). Counting needs no signature recovery: each
+//!   signature arrives from its signer over a link authenticated by that validator's
+//!   key, and a validator that lies about its own signature could as well have signed.
+//!
+//! So if the receiving validator dies the moment it answers, the others still hold the
+//! promise from each other's signatures. And since a faulty signer may send its vote to
+//! the receiving validator alone, that one also sends the finished certificate to every
+//! validator (`Wire::Confirmed`) before it answers: a validator that has not counted a
+//! quorum itself checks the signatures it did not receive from their signers, and holds
+//! it. A signature is given only after the synced
+//! journal write, and at most once per `(sender, nonce)` ([`Chain::admit_certified`]
+//! enforces it): no two certificates for one nonce without `f + 1` validators signing
+//! twice. A sync node of a validator slot signs nothing (its slot's active machine does).
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{
+    collections::{BTreeMap, VecDeque},
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use parking_lot::Mutex;
 use strata_chain::{Certified, CertifyRefusal, Chain, run_on};
 use strata_network::Transport;
 use strata_primitives::{
     Address, B256, Bytes, CertSignature, LocalSigner, ValidatorSet,
-    consensus::{K256, recovers_to},
+    consensus::{K256, check_signers, recovers_to},
+    keccak256,
     storage_cert::{StorageCertificate, StoredClaim, stored_digest},
 };
 use strata_rpc::{CertifyFailure, CertifyService};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::wire::{CertifyRequest, Confirmed, Held, MAX_REASON, StoredRefusal, StoredVote, Wire};
+use crate::wire::{CertifyRequest, Confirmed, MAX_REASON, StoredRefusal, StoredVote, Wire};
 
 /// How long a client waits for a quorum by default.
 pub const CERTIFY_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Signatures being gathered for one transaction.
+/// How long a claim's signers are counted after its first message.
+const TALLY_TTL: Duration = Duration::from_secs(30);
+
+/// Most claims counted at once (beyond, the oldest are forgotten).
+const MAX_TALLIES: usize = 65_536;
+
+/// Signatures being gathered for one client's transaction (on its receiving validator).
 struct Gathering {
     claim: StoredClaim,
     set: Arc<ValidatorSet>,
@@ -45,14 +73,79 @@ impl Gathering {
     }
 }
 
-/// A certificate this node gathered, waiting for validators to hold it as binding.
-struct Binding {
-    /// The size of the claim height's set.
-    slots: usize,
-    /// The validators that said they hold it.
-    holders: std::collections::BTreeSet<u32>,
-    done: Arc<Notify>,
+/// The signers of one claim as this validator has heard them (every validator keeps
+/// one per claim it is told about).
+struct Tally {
+    /// The transaction, once a request brought it (checked against the claim's hash).
+    raw: Option<Bytes>,
+    quorum: usize,
+    /// Signatures by validator, as their signers sent them (not checked).
+    votes: BTreeMap<u32, [u8; 65]>,
+    /// Whether the transaction was handed to the chain to hold.
+    held: bool,
+    /// The machine whose message opened it (quota).
+    origin: u32,
 }
+
+/// Every claim being counted, keyed by its digest (so a false claim about a
+/// transaction cannot shut out the true one), oldest first for expiry. Bounded: claims
+/// live [`TALLY_TTL`], at most [`MAX_TALLIES`] of them, [`MAX_TALLY_BYTES`] of
+/// transactions, and [`MAX_TALLIES_PER_ORIGIN`] opened by any one machine.
+#[derive(Default)]
+struct Tallies {
+    by_claim: BTreeMap<B256, Tally>,
+    order: VecDeque<(Instant, B256)>,
+    bytes: usize,
+    opened: BTreeMap<u32, usize>,
+}
+
+/// Transaction bytes kept in tallies at most.
+const MAX_TALLY_BYTES: usize = 64 << 20;
+
+/// Tallies one machine may have open.
+const MAX_TALLIES_PER_ORIGIN: usize = MAX_TALLIES / 8;
+
+/// The machine index standing for this node in [`Tally::origin`].
+const OWN: u32 = u32::MAX;
+
+impl Tallies {
+    fn forget(&mut self, digest: &B256) {
+        if let Some(t) = self.by_claim.remove(digest) {
+            self.bytes = self.bytes.saturating_sub(t.raw.map_or(0, |r| r.len()));
+            if let Some(n) = self.opened.get_mut(&t.origin) {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
+
+    /// The tally of the claim whose [`stored_digest`] is `digest`; a new one, opened by
+    /// machine `origin`, if there is none and the bounds allow it.
+    fn of(&mut self, digest: B256, set: &ValidatorSet, origin: u32) -> Option<&mut Tally> {
+        let now = Instant::now();
+        while let Some((since, oldest)) = self.order.front().copied() {
+            if now.duration_since(since) < TALLY_TTL && self.order.len() < MAX_TALLIES && self.bytes <= MAX_TALLY_BYTES {
+                break;
+            }
+            self.order.pop_front();
+            self.forget(&oldest);
+        }
+        if !self.by_claim.contains_key(&digest) {
+            let opened = self.opened.entry(origin).or_default();
+            if origin != OWN && *opened >= MAX_TALLIES_PER_ORIGIN {
+                return None;
+            }
+            *opened += 1;
+            self.order.push_back((now, digest));
+            let tally = Tally { raw: None, quorum: set.quorum(), votes: BTreeMap::new(), held: false, origin };
+            self.by_claim.insert(digest, tally);
+        }
+        self.by_claim.get_mut(&digest)
+    }
+}
+
+/// Writes to the pool journal: a signed entry (synced before the signature is given:
+/// the waiter is told), or a transaction now held as certified.
+type JournalJob = (Certified, Option<oneshot::Sender<Result<(), String>>>);
 
 /// A validator's certifier: shared by its RPC server (clients) and its driver (peers).
 pub struct Certifier {
@@ -66,11 +159,8 @@ pub struct Certifier {
     machines: Arc<dyn Transport>,
     timeout: Duration,
     gathering: Mutex<BTreeMap<B256, Gathering>>,
-    /// Certificates this node gathered, waiting for a quorum to hold them as binding:
-    /// the validators that said so, and whom to wake.
-    held: Mutex<BTreeMap<B256, Binding>>,
-    /// Entries to write to the journal, each with whom to tell when it is durable.
-    journal: mpsc::UnboundedSender<(Certified, oneshot::Sender<Result<(), String>>)>,
+    tallies: Mutex<Tallies>,
+    journal: mpsc::UnboundedSender<JournalJob>,
 }
 
 impl std::fmt::Debug for Certifier {
@@ -93,7 +183,7 @@ impl Certifier {
             machines,
             timeout: CERTIFY_TIMEOUT,
             gathering: Mutex::new(BTreeMap::new()),
-            held: Mutex::new(BTreeMap::new()),
+            tallies: Mutex::new(Tallies::default()),
             journal,
         })
     }
@@ -129,7 +219,7 @@ impl Certifier {
         };
         let (durable, written) = oneshot::channel();
         let claim = entry.claim;
-        self.journal.send((entry, durable)).map_err(|_| CertifyFailure::Node("the journal writer stopped".into()))?;
+        self.journal.send((entry, Some(durable))).map_err(|_| CertifyFailure::Node("the journal writer stopped".into()))?;
         written
             .await
             .map_err(|_| CertifyFailure::Node("the journal writer stopped".into()))?
@@ -143,96 +233,197 @@ impl Certifier {
         if claim.chain_id != self.chain_id() {
             return;
         }
-        // Only an active validator of the claim's height signs; a sync node stays silent
-        // (its slot's active machine answers).
         let Some(set) = self.chain.validator_sets().validators_at(claim.height) else { return };
+        // Every machine counts the claim's signers (a sync node too: it may be active
+        // before the transaction is due).
+        self.count(&claim, &set, from, None, Some(&request.raw));
+        // Only an active validator of the claim's height signs.
         if set.get(self.me) != Some(&self.key.address()) {
             return;
         }
         let this = self.clone();
         tokio::spawn(async move {
-            let answer = match this.store(request.raw, claim.height, Some(claim)).await {
-                Ok(Ok(ours)) if ours == claim => match this.sign(&claim, &set) {
-                    Some(signature) => Wire::Stored(StoredVote { tx_hash: claim.tx_hash, validator: this.me, signature }),
-                    None => return,
-                },
-                Ok(Ok(ours)) => refusal(claim.tx_hash, this.me, format!("this validator certified the transaction as {ours:?}")),
-                Ok(Err(e)) => refusal(claim.tx_hash, this.me, e.to_string()),
-                Err(e) => {
-                    tracing::warn!(tx = %claim.tx_hash, error = %e, "certification request not served: node failure");
-                    return;
+            match this.store(request.raw, claim.height, Some(claim)).await {
+                Ok(Ok(ours)) if ours == claim => {
+                    if let Some(signature) = this.sign(&claim, &set) {
+                        this.count(&claim, &set, OWN, Some((this.me, signature)), None);
+                        this.net.broadcast(Wire::Stored(StoredVote { claim, validator: this.me, signature }).encode(this.chain_id()));
+                    }
                 }
-            };
-            this.machines.send(from, answer.encode(this.chain_id()));
+                Ok(Ok(ours)) => {
+                    let reason = format!("this validator certified the transaction as {ours:?}");
+                    this.machines.send(from, refusal(claim.tx_hash, this.me, reason).encode(this.chain_id()));
+                }
+                Ok(Err(e)) => this.machines.send(from, refusal(claim.tx_hash, this.me, e.to_string()).encode(this.chain_id())),
+                Err(e) => tracing::warn!(tx = %claim.tx_hash, error = %e, "certification request not served: node failure"),
+            }
         });
     }
 
-    /// A certificate another validator gathered: checked and held as confirmed (the
-    /// chain is bound to it from then on), on the admission threads.
-    /// Answered with `Wire::Held` once held, if this node is an active validator of the
-    /// certificate's height.
-    pub fn on_confirmed(self: &Arc<Self>, from: u32, confirmed: Confirmed) {
-        let Ok(certificate) = strata_primitives::rlp_item::decode_exact::<StorageCertificate>(&confirmed.certificate) else {
-            tracing::debug!(from, "undecodable storage certificate dropped");
+    /// A validator's signature of a claim, from machine `from`: counted towards the
+    /// claim's quorum if `from` is a machine of the validator it names, and kept for a
+    /// client's certificate (this node gathering it) if it verifies.
+    pub fn on_vote(self: &Arc<Self>, from: u32, vote: StoredVote) {
+        let claim = vote.claim;
+        if claim.chain_id != self.chain_id() {
             return;
-        };
-        let this = self.clone();
-        tokio::spawn(async move {
-            let tx_hash = certificate.claim.tx_hash;
-            let height = certificate.claim.height;
-            if this.confirm(confirmed.raw, certificate).await
-                && this.chain.validator_sets().validators_at(height).is_some_and(|set| set.get(this.me) == Some(&this.key.address()))
-            {
-                this.machines.send(from, Wire::Held(Held { tx_hash, validator: this.me }).encode(this.chain_id()));
-            }
-        });
-    }
-
-    /// A validator holds a certificate this node gathered (counted if `from` is a
-    /// machine of the validator it names).
-    pub fn on_held(&self, from: u32, held: Held) {
-        let mut waiting = self.held.lock();
-        let Some(b) = waiting.get_mut(&held.tx_hash) else { return };
-        let slots = u32::try_from(b.slots).unwrap_or(u32::MAX).max(1);
-        if held.validator < slots && from % slots == held.validator {
-            b.holders.insert(held.validator);
-            b.done.notify_one();
         }
-    }
-
-    /// Holds `certificate` as confirmed in the chain (on an admission thread); whether it is.
-    async fn confirm(&self, raw: Bytes, certificate: StorageCertificate) -> bool {
-        let chain = self.chain.clone();
-        let tx = certificate.claim.tx_hash;
-        match run_on(&self.chain.pools().admission, move || chain.confirm(&raw, &certificate)).await {
-            Ok(Ok(Ok(()))) => true,
-            Ok(Ok(Err(e))) => {
-                tracing::debug!(%tx, error = %e, "storage certificate refused");
-                false
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(%tx, error = %e, "storage certificate not held: node failure");
-                false
-            }
-            Err(e) => {
-                tracing::warn!(%tx, error = %e, "storage certificate not held: admission busy");
-                false
-            }
+        let Some(set) = self.chain.validator_sets().validators_at(claim.height) else { return };
+        let slots = u32::try_from(set.len()).unwrap_or(u32::MAX).max(1);
+        if set.get(vote.validator).is_some() && from % slots == vote.validator {
+            self.count(&claim, &set, from, Some((vote.validator, vote.signature)), None);
         }
-    }
-
-    /// A peer's signature: kept if it is the signature of the validator it names.
-    pub fn on_vote(&self, vote: StoredVote) {
         let mut gathering = self.gathering.lock();
-        let Some(g) = gathering.get_mut(&vote.tx_hash) else { return };
+        let Some(g) = gathering.get_mut(&claim.tx_hash) else { return };
         let Some(expected) = g.set.get(vote.validator).copied() else { return };
-        if g.signatures.contains_key(&vote.validator) || !valid(&vote.signature, &g.claim, &expected) {
+        // Checked only while the certificate still needs it (a quorum is enough).
+        let needed = g.signatures.len() < g.set.quorum();
+        if !needed || g.claim != claim || g.signatures.contains_key(&vote.validator) || !valid(&vote.signature, &g.claim, &expected) {
             return;
         }
         g.signatures.insert(vote.validator, vote.signature);
         if g.signatures.len() >= g.set.quorum() {
             g.done.notify_one();
         }
+    }
+
+    /// Whether `claim` is one this chain would make now: its height near our head and
+    /// its expiry the chain's (anything else is not counted).
+    fn plausible(&self, claim: &StoredClaim) -> bool {
+        let head = self.chain.head().1.number;
+        claim.chain_id == self.chain_id()
+            && claim.height.abs_diff(head) <= strata_chain::CLAIM_HEIGHT_SLACK
+            && claim.expiry == claim.height.saturating_add(self.chain.spec().certified_expiry)
+    }
+
+    /// Counts a signer (`vote`) and/or the request's transaction (`raw`, if its hash is
+    /// the claim's) in the tally of `claim` (`from`: the machine that told us); at a
+    /// quorum with the transaction known, hands it to the chain to hold as certified.
+    fn count(
+        self: &Arc<Self>,
+        claim: &StoredClaim,
+        set: &Arc<ValidatorSet>,
+        from: u32,
+        vote: Option<(u32, [u8; 65])>,
+        raw: Option<&Bytes>,
+    ) {
+        if !self.plausible(claim) {
+            return;
+        }
+        let raw = raw.filter(|r| r.len() <= strata_chain::MAX_TX_SIZE && keccak256(r) == claim.tx_hash);
+        let digest = stored_digest(claim);
+        let ready = {
+            let mut tallies = self.tallies.lock();
+            let mut added = 0;
+            let Some(tally) = tallies.of(digest, set, from) else { return };
+            if let Some((validator, signature)) = vote {
+                tally.votes.entry(validator).or_insert(signature);
+            }
+            if let Some(raw) = raw
+                && tally.raw.is_none()
+            {
+                added = raw.len();
+                tally.raw = Some(raw.clone());
+            }
+            let ready = if tally.held || tally.votes.len() < tally.quorum {
+                None
+            } else {
+                tally.raw.clone().map(|raw| {
+                    tally.held = true;
+                    let signatures = tally.votes.iter().map(|(v, s)| CertSignature { validator: *v, signature: *s }).collect();
+                    (raw, StorageCertificate { claim: *claim, signatures })
+                })
+            };
+            tallies.bytes = tallies.bytes.saturating_add(added);
+            ready
+        };
+        if let Some((raw, certificate)) = ready {
+            self.hold(raw, certificate, Vec::new(), set.clone());
+        }
+    }
+
+    /// Hands a certified transaction to the chain to hold (on an admission thread),
+    /// after checking the signatures in `unvouched` (those not received from their
+    /// signers) against `set`, and queues the journal entry. If it could not be held
+    /// (admission busy, a node failure), its tally may try again.
+    fn hold(self: &Arc<Self>, raw: Bytes, certificate: StorageCertificate, unvouched: Vec<CertSignature>, set: Arc<ValidatorSet>) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let claim = certificate.claim;
+            let chain = this.chain.clone();
+            let held = run_on(&this.chain.pools().admission, move || {
+                let forged = unvouched.iter().find(|s| !set.get(s.validator).is_some_and(|key| valid(&s.signature, &claim, key)));
+                match forged {
+                    Some(s) => Ok(Err(format!("validator {}'s signature does not verify", s.validator))),
+                    None => chain.hold_certificate(&raw, &certificate),
+                }
+            })
+            .await;
+            let tx = claim.tx_hash;
+            let retry = match held {
+                Ok(Ok(Ok(Some(entry)))) => {
+                    let _ = this.journal.send((entry, None));
+                    false
+                }
+                Ok(Ok(Ok(None))) => false,
+                Ok(Ok(Err(e))) => {
+                    tracing::debug!(%tx, error = %e, "certified transaction not held");
+                    false
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(%tx, error = %e, "certified transaction not held: node failure");
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(%tx, error = %e, "certified transaction not held: admission busy");
+                    true
+                }
+            };
+            if retry && let Some(t) = this.tallies.lock().by_claim.get_mut(&stored_digest(&claim)) {
+                t.held = false;
+            }
+        });
+    }
+
+    /// The certificate the receiving validator gathered: held, if this node has not
+    /// counted a quorum itself, once the signatures it did not receive from their
+    /// signers verify.
+    pub fn on_confirmed(self: &Arc<Self>, from: u32, confirmed: Confirmed) {
+        let Ok(certificate) = strata_primitives::rlp_item::decode_exact::<StorageCertificate>(&confirmed.certificate) else {
+            tracing::debug!(from, "undecodable storage certificate dropped");
+            return;
+        };
+        let claim = certificate.claim;
+        if !self.plausible(&claim) || keccak256(&confirmed.raw) != claim.tx_hash {
+            return;
+        }
+        let Some(set) = self.chain.validator_sets().validators_at(claim.height) else { return };
+        if check_signers(certificate.signatures.iter().map(|s| s.validator), &set).is_err() {
+            tracing::debug!(from, tx = %claim.tx_hash, "storage certificate without a quorum of distinct signers dropped");
+            return;
+        }
+        let unvouched = {
+            let mut tallies = self.tallies.lock();
+            let tally = tallies.by_claim.get_mut(&stored_digest(&claim));
+            if tally.as_ref().is_some_and(|t| t.held) {
+                return;
+            }
+            let unvouched: Vec<CertSignature> = certificate
+                .signatures
+                .iter()
+                .filter(|s| tally.as_ref().is_none_or(|t| t.votes.get(&s.validator) != Some(&s.signature)))
+                .copied()
+                .collect();
+            // A certificate that fails its checks must not stop the tally from holding
+            // on its own count: only one vouched for entirely marks it.
+            if let Some(t) = tally
+                && unvouched.is_empty()
+            {
+                t.held = true;
+            }
+            unvouched
+        };
+        self.hold(confirmed.raw, certificate, unvouched, set);
     }
 
     /// A refusal from machine `from`: noted if `from` is a machine of the validator it
@@ -251,7 +442,13 @@ impl Certifier {
         }
     }
 
-    async fn gather(&self, raw: Bytes) -> Result<StorageCertificate, CertifyFailure> {
+    /// A client's transaction, certified through this validator: its storage
+    /// certificate, or why none could be made.
+    pub async fn certify(self: &Arc<Self>, raw: Bytes) -> Result<StorageCertificate, CertifyFailure> {
+        self.gather(raw).await
+    }
+
+    async fn gather(self: &Arc<Self>, raw: Bytes) -> Result<StorageCertificate, CertifyFailure> {
         let head = self.chain.head().1.number;
         let claim = match self.store(raw.clone(), head, None).await? {
             Ok(claim) => claim,
@@ -263,21 +460,23 @@ impl Certifier {
             .validators_at(claim.height)
             .ok_or_else(|| CertifyFailure::Node(format!("no validator set known for height {}", claim.height)))?;
         let done = Arc::new(Notify::new());
+        let own = self.sign(&claim, &set);
         {
             let mut gathering = self.gathering.lock();
             if gathering.contains_key(&claim.tx_hash) {
                 return Err(CertifyFailure::Refused(format!("transaction {} is being certified already", claim.tx_hash)));
             }
-            let mut signatures = BTreeMap::new();
-            if let Some(own) = self.sign(&claim, &set) {
-                signatures.insert(self.me, own);
-            }
+            let signatures = own.map(|s| BTreeMap::from([(self.me, s)])).unwrap_or_default();
             gathering
                 .insert(claim.tx_hash, Gathering { claim, set: set.clone(), signatures, refusals: BTreeMap::new(), done: done.clone() });
         }
         // Whatever ends this future (an answer, or the client going away), the entry goes.
         let _forget = Forget { gathering: &self.gathering, tx: claim.tx_hash };
+        self.count(&claim, &set, OWN, own.map(|s| (self.me, s)), Some(&raw));
         self.net.broadcast(Wire::Certify(CertifyRequest { raw: raw.clone(), claim }).encode(self.chain_id()));
+        if let Some(signature) = own {
+            self.net.broadcast(Wire::Stored(StoredVote { claim, validator: self.me, signature }).encode(self.chain_id()));
+        }
         let deadline = tokio::time::Instant::now() + self.timeout;
         loop {
             {
@@ -298,7 +497,8 @@ impl Certifier {
             let signatures = g.signatures.iter().map(|(v, s)| CertSignature { validator: *v, signature: *s }).collect();
             tracing::info!(tx = %claim.tx_hash, signers = g.signatures.len(), "storage certificate");
             let certificate = StorageCertificate { claim, signatures };
-            self.bind(raw, &certificate, &set, deadline).await;
+            let encoded = strata_primitives::rlp::encode(&certificate).into();
+            self.net.broadcast(Wire::Confirmed(Confirmed { raw, certificate: encoded }).encode(self.chain_id()));
             return Ok(certificate);
         }
         let reasons: Vec<String> = g.refusals.iter().map(|(v, r)| format!("validator {v}: {r}")).collect();
@@ -311,34 +511,6 @@ impl Certifier {
             if reasons.is_empty() { "" } else { "; refused by " },
             reasons.join("; ")
         )))
-    }
-}
-
-impl Certifier {
-    /// Before the client gets the certificate, a quorum of validators hold it as binding
-    /// (so at least `f + 1` correct ones refuse a block that breaks its promise, and
-    /// none that does can commit — also if this node dies the moment it answers): the
-    /// certificate goes to every validator (`Wire::Confirmed`), and their `Wire::Held`
-    /// are counted until a quorum, or until `deadline` (at least a second from now).
-    async fn bind(&self, raw: Bytes, certificate: &StorageCertificate, set: &ValidatorSet, deadline: tokio::time::Instant) {
-        let tx = certificate.claim.tx_hash;
-        let done = Arc::new(Notify::new());
-        self.held.lock().insert(tx, Binding { slots: set.len(), holders: std::collections::BTreeSet::new(), done: done.clone() });
-        let encoded: Bytes = strata_primitives::rlp::encode(certificate).into();
-        self.net.broadcast(Wire::Confirmed(Confirmed { raw: raw.clone(), certificate: encoded }).encode(self.chain_id()));
-        let own = self.confirm(raw, certificate.clone()).await && set.get(self.me) == Some(&self.key.address());
-        let deadline = deadline.max(tokio::time::Instant::now() + Duration::from_secs(1));
-        loop {
-            let holders = self.held.lock().get(&tx).map_or(0, |b| b.holders.len()) + usize::from(own);
-            if holders >= set.quorum() {
-                break;
-            }
-            if tokio::time::timeout_at(deadline, done.notified()).await.is_err() {
-                tracing::warn!(%tx, holders, quorum = set.quorum(), "storage certificate answered before a quorum held it");
-                break;
-            }
-        }
-        self.held.lock().remove(&tx);
     }
 }
 
@@ -356,7 +528,7 @@ impl Drop for Forget<'_> {
 
 /// Writes queued journal entries: whatever has queued while the previous write ran goes
 /// into the next one (one fsync for many certifications), then each waiter is told.
-async fn journal_writer(chain: Arc<Chain>, mut queue: mpsc::UnboundedReceiver<(Certified, oneshot::Sender<Result<(), String>>)>) {
+async fn journal_writer(chain: Arc<Chain>, mut queue: mpsc::UnboundedReceiver<JournalJob>) {
     while let Some(first) = queue.recv().await {
         let mut group = vec![first];
         while group.len() < 4096 {
@@ -376,7 +548,9 @@ async fn journal_writer(chain: Arc<Chain>, mut queue: mpsc::UnboundedReceiver<(C
             tracing::error!(error = %e, entries = group.len(), "pool journal write failed: nothing signed");
         }
         for (_, waiter) in group {
-            let _ = waiter.send(outcome.clone());
+            if let Some(waiter) = waiter {
+                let _ = waiter.send(outcome.clone());
+            }
         }
     }
 }
@@ -397,9 +571,55 @@ fn valid(signature: &[u8; 65], claim: &StoredClaim, expected: &Address) -> bool 
     recovers_to(&K256, signature, &stored_digest(claim), expected)
 }
 
+/// The RPC's side: a client's transaction, certified through this validator.
+#[derive(Debug, Clone)]
+pub struct CertifyHandle(pub Arc<Certifier>);
+
 #[jsonrpsee::core::async_trait]
-impl CertifyService for Certifier {
+impl CertifyService for CertifyHandle {
     async fn certify(&self, raw: Bytes) -> Result<StorageCertificate, CertifyFailure> {
-        self.gather(raw).await
+        self.0.gather(raw).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claim(height: u64) -> StoredClaim {
+        StoredClaim { chain_id: 1, tx_hash: B256::repeat_byte(1), sender: Address::ZERO, nonce: 0, height, expiry: height + 8 }
+    }
+
+    #[test]
+    fn tallies_are_per_claim_bounded_per_origin_and_forgotten_once_old() {
+        let set = ValidatorSet::new((1..=4u8).map(Address::repeat_byte).collect());
+        let mut tallies = Tallies::default();
+        let (five, six) = (claim(5), claim(6));
+        let t = tallies.of(stored_digest(&five), &set, 1).unwrap();
+        assert_eq!(t.quorum, 3);
+        t.votes.entry(0).or_insert([1; 65]);
+        // A false claim about the same transaction (another height) has a tally of its
+        // own: it cannot shut the true one out.
+        tallies.of(stored_digest(&six), &set, 2).unwrap().votes.entry(0).or_insert([2; 65]);
+        assert_eq!(tallies.of(stored_digest(&five), &set, 1).unwrap().votes[&0], [1; 65]);
+        assert_eq!(tallies.by_claim.len(), 2);
+        // One machine cannot open more than its share.
+        for i in 0..MAX_TALLIES_PER_ORIGIN as u64 {
+            let mut c = claim(5);
+            c.nonce = i + 1;
+            let _ = tallies.of(stored_digest(&c), &set, 3);
+        }
+        assert_eq!(tallies.opened[&3], MAX_TALLIES_PER_ORIGIN);
+        let mut more = claim(5);
+        more.nonce = u64::MAX;
+        assert!(tallies.of(stored_digest(&more), &set, 3).is_none());
+        assert!(tallies.of(stored_digest(&more), &set, OWN).is_some(), "this node's own claims are not held back");
+        // Forgotten once old (the first two, then everything opened before now).
+        for entry in tallies.order.iter_mut() {
+            entry.0 = entry.0.checked_sub(TALLY_TTL).unwrap();
+        }
+        let fresh = claim(7);
+        tallies.of(stored_digest(&fresh), &set, 3).unwrap();
+        assert_eq!((tallies.by_claim.len(), tallies.order.len(), tallies.opened[&3]), (1, 1, 1));
     }
 }

@@ -220,7 +220,7 @@ async fn serve(chain: &Arc<Chain>, s: Serve) -> Result<Served> {
         gas_cap,
         simulation_timeout: timeout,
         await_inclusion,
-        certifier: certifier.map(|c| c as Arc<dyn strata_rpc::CertifyService>),
+        certifier: certifier.map(|c| Arc::new(certify::CertifyHandle(c)) as Arc<dyn strata_rpc::CertifyService>),
         ..Default::default()
     };
     let (addr, handle) = strata_rpc::start(chain.clone(), rpc_addr, rpc_config).await?;

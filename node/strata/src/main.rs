@@ -295,7 +295,15 @@ async fn main() -> anyhow::Result<()> {
                 let receipt = node.request("strata_getReceiptProof", vec![serde_json::json!(cert.claim.tx_hash)]).await?;
                 let head = node.request("eth_blockNumber", vec![]).await?;
                 let head = u64::from_str_radix(head.as_str().unwrap_or("0x0").trim_start_matches("0x"), 16).unwrap_or(0);
-                audit::verify_inclusion(&cert, &receipt, head, &root)?;
+                let resolutions = if receipt.is_null() && head >= cert.claim.expiry {
+                    Some(
+                        node.request("strata_getCertifiedResolutions", vec![serde_json::json!(format!("{:#x}", cert.claim.expiry))])
+                            .await?,
+                    )
+                } else {
+                    None
+                };
+                audit::verify_inclusion(&cert, &answer, &receipt, resolutions.as_ref(), head, &root)?;
             }
         }
         Command::Init { out, validators, chain_id, host, p2p_port, rpc_port, backups } => {

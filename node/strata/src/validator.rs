@@ -557,7 +557,7 @@ impl Driver {
             }
             Wire::Stored(vote) => {
                 if let Some(c) = &self.config.certifier {
-                    c.on_vote(vote);
+                    c.on_vote(from, vote);
                 }
             }
             Wire::StoredRefused(refusal) => {
@@ -568,11 +568,6 @@ impl Driver {
             Wire::Confirmed(confirmed) => {
                 if let Some(c) = &self.config.certifier {
                     c.on_confirmed(from, confirmed);
-                }
-            }
-            Wire::Held(held) => {
-                if let Some(c) = &self.config.certifier {
-                    c.on_held(from, held);
                 }
             }
         }

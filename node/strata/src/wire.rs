@@ -39,19 +39,8 @@ pub enum Wire {
     Stored(StoredVote),
     /// A validator's refusal to sign a claim, with the reason.
     StoredRefused(StoredRefusal),
-    /// A storage certificate, with its transaction: the chain is bound to it.
+    /// A storage certificate, with its transaction (from the validator that gathered it).
     Confirmed(Confirmed),
-    /// A validator holds a certificate as binding (the answer to `Confirmed`).
-    Held(Held),
-}
-
-/// A validator's acknowledgement that it holds a storage certificate as binding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, RlpEncodable, RlpDecodable)]
-pub struct Held {
-    /// The transaction.
-    pub tx_hash: B256,
-    /// The acknowledging validator's index.
-    pub validator: u32,
 }
 
 /// A storage certificate as the gathering validator tells the others.
@@ -72,11 +61,11 @@ pub struct CertifyRequest {
     pub claim: StoredClaim,
 }
 
-/// A signature of a claim.
+/// A signature of a claim (sent by its signer to every validator).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct StoredVote {
-    /// The transaction.
-    pub tx_hash: B256,
+    /// What was signed.
+    pub claim: StoredClaim,
     /// The signer's validator index.
     pub validator: u32,
     /// Its signature over the claim's digest.
@@ -142,7 +131,6 @@ impl Wire {
             Wire::Stored(v) => (7, alloy_rlp::encode(v)),
             Wire::StoredRefused(r) => (8, alloy_rlp::encode(r)),
             Wire::Confirmed(c) => (9, alloy_rlp::encode(c)),
-            Wire::Held(h) => (10, alloy_rlp::encode(h)),
         };
         let mut out = Vec::with_capacity(body.len() + 9);
         out.extend_from_slice(&chain_id.to_be_bytes());
@@ -170,7 +158,6 @@ impl Wire {
             7 => Wire::Stored(decode_exact(body).ok()?),
             8 => Wire::StoredRefused(decode_exact(body).ok()?),
             9 => Wire::Confirmed(decode_exact(body).ok()?),
-            10 => Wire::Held(decode_exact(body).ok()?),
             _ => return None,
         })
     }
@@ -206,10 +193,20 @@ mod tests {
                     expiry: 11,
                 },
             }),
-            Wire::Stored(StoredVote { tx_hash: B256::repeat_byte(1), validator: 2, signature: [5; 65] }),
+            Wire::Stored(StoredVote {
+                claim: StoredClaim {
+                    chain_id: 7,
+                    tx_hash: B256::repeat_byte(1),
+                    sender: Default::default(),
+                    nonce: 2,
+                    height: 3,
+                    expiry: 11,
+                },
+                validator: 2,
+                signature: [5; 65],
+            }),
             Wire::StoredRefused(StoredRefusal { tx_hash: B256::repeat_byte(1), validator: 1, reason: "nonce too low".into() }),
             Wire::Confirmed(Confirmed { raw: Bytes::from_static(b"tx"), certificate: Bytes::from_static(b"cert") }),
-            Wire::Held(Held { tx_hash: B256::repeat_byte(2), validator: 3 }),
         ];
         for m in msgs {
             assert_eq!(Wire::decode(&m.encode(7), 7), Some(m.clone()));

@@ -6,11 +6,14 @@
 
 use std::sync::Arc;
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use strata_primitives::{
-    Address, B256, CertificateError, CommitCertificate, Header, ValidatorSet, ValidatorSets,
+    Account, Address, B256, CertificateError, CommitCertificate, Header, ValidatorSet, ValidatorSets,
     consensus::K256,
     keccak256, rlp_item, select_proposer,
     slots::{Heartbeat, LivenessRecord, Observation, SlotRecord, SlotSeen, validator_set_at},
+    storage_cert::{AfterBlock, RESOLUTIONS_KIND, Resolution, ResolutionsError, resolutions},
 };
 
 use crate::{slots::SlotState, validate::InvalidTx};
@@ -215,6 +218,20 @@ pub enum BlockError {
     /// A chain without validator slots has no liveness records.
     #[error("this chain has no validator slots, but the block carries heartbeats")]
     UnexpectedLiveness,
+    /// A header extension of a kind this chain does not know, or out of order.
+    #[error("header extensions: {0}")]
+    Extensions(String),
+    /// The certified-resolution record is malformed.
+    #[error(transparent)]
+    Resolutions(#[from] ResolutionsError),
+    /// A resolution that does not hold in the state after the block.
+    #[error("resolution of certified transaction {tx}: {reason}")]
+    Resolution {
+        /// The transaction it names.
+        tx: B256,
+        /// Why it is refused.
+        reason: String,
+    },
 }
 
 /// Why a heartbeat is refused (in a block, or when a sync node sends it).
@@ -413,6 +430,44 @@ pub fn validate_parent_certificate(
     Ok(Some(cert))
 }
 
+/// Checks `header`'s extensions — only kinds this chain knows (see
+/// `docs/header-extensions.md`), each once — and its certified resolutions against the
+/// state after the block: no resolved transaction is among the block's (`included`),
+/// and each stated reason holds for its sender's account after the block (`accounts`;
+/// a sender missing there has an empty account). Returns the resolutions.
+pub fn validate_resolutions(
+    header: &Header,
+    included: &BTreeSet<B256>,
+    accounts: &BTreeMap<Address, Account>,
+) -> Result<Vec<Resolution>, BlockError> {
+    if let Some(e) = header.extensions.iter().find(|e| e.kind != RESOLUTIONS_KIND) {
+        return Err(BlockError::Extensions(format!("unknown kind {}", e.kind)));
+    }
+    if header.extensions.len() > 1 {
+        return Err(BlockError::Extensions("a kind more than once".into()));
+    }
+    let list = resolutions(header)?;
+    let gas_left = header.gas_limit.saturating_sub(header.gas_used);
+    for r in &list {
+        if included.contains(&r.tx_hash) {
+            return Err(BlockError::Resolution { tx: r.tx_hash, reason: "the block includes it".into() });
+        }
+        let account = accounts.get(&r.sender).copied().unwrap_or_default();
+        let after = AfterBlock { nonce: account.nonce, balance: account.balance, base_fee: header.base_fee_per_gas, gas_left };
+        if !r.holds(&after) {
+            let stated = r.reason().map_or("no such reason", |u| u.describe());
+            return Err(BlockError::Resolution {
+                tx: r.tx_hash,
+                reason: format!(
+                    "\"{stated}\" (amount {}) does not hold after the block (sender nonce {}, balance {})",
+                    r.amount, account.nonce, account.balance
+                ),
+            });
+        }
+    }
+    Ok(list)
+}
+
 /// Names the header fields in which `ours` (re-executed) and `theirs` (proposed) differ.
 pub fn header_mismatch(ours: &Header, theirs: &Header) -> Vec<&'static str> {
     let mut diff = Vec::new();
@@ -541,5 +596,29 @@ mod tests {
             validate_header_against_parent(&early, parent.hash_slow(), &parent, &r, Check::Certified),
             Err(BlockError::TimestampBeforeParent { .. })
         ));
+    }
+
+    #[test]
+    fn resolutions_must_hold_after_the_block_and_only_known_extensions_are_accepted() {
+        use strata_primitives::{HeaderExtension, U256, storage_cert::resolutions_extension};
+        let sender = Address::repeat_byte(0x51);
+        let gap = Resolution { tx_hash: B256::repeat_byte(1), sender, nonce: 5, reason: 2, amount: U256::ZERO };
+        let poor = Resolution { tx_hash: B256::repeat_byte(2), sender, nonce: 3, reason: 3, amount: U256::from(900u64) };
+        let mut h = header(6, B256::ZERO, 100);
+        let accounts = BTreeMap::from([(sender, Account { nonce: 3, balance: U256::from(800u64), ..Default::default() })]);
+        let none = BTreeSet::new();
+        assert_eq!(validate_resolutions(&h, &none, &accounts), Ok(Vec::new()));
+        h.extensions = vec![resolutions_extension(vec![poor, gap]).unwrap()];
+        assert_eq!(validate_resolutions(&h, &none, &accounts), Ok(vec![gap, poor]));
+        // Included after all, or a reason the state does not bear out.
+        assert!(matches!(validate_resolutions(&h, &BTreeSet::from([poor.tx_hash]), &accounts), Err(BlockError::Resolution { .. })));
+        let rich = BTreeMap::from([(sender, Account { nonce: 3, balance: U256::from(900u64), ..Default::default() })]);
+        assert!(matches!(validate_resolutions(&h, &none, &rich), Err(BlockError::Resolution { tx, .. }) if tx == poor.tx_hash));
+        assert!(matches!(validate_resolutions(&h, &none, &BTreeMap::new()), Err(BlockError::Resolution { .. })), "an empty account");
+        // Malformed records and unknown kinds.
+        h.extensions = vec![HeaderExtension { kind: RESOLUTIONS_KIND, data: strata_primitives::rlp::encode(vec![poor, gap]).into() }];
+        assert_eq!(validate_resolutions(&h, &none, &accounts), Err(BlockError::Resolutions(ResolutionsError::Unordered)));
+        h.extensions = vec![HeaderExtension { kind: 2, data: Default::default() }];
+        assert!(matches!(validate_resolutions(&h, &none, &accounts), Err(BlockError::Extensions(_))));
     }
 }

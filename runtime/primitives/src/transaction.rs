@@ -173,6 +173,17 @@ impl TransactionSigned {
     pub fn max_cost(&self) -> Option<U256> {
         U256::from(self.gas_limit()).checked_mul(U256::from(self.max_fee_per_gas()))?.checked_add(self.value())
     }
+
+    /// What a certified transaction's resolution depends on
+    /// ([`strata_protocol::storage_cert::Resolution`]); `None` if its cost overflows.
+    pub fn resolution_facts(&self) -> Option<strata_protocol::storage_cert::TxFacts> {
+        Some(strata_protocol::storage_cert::TxFacts {
+            nonce: self.nonce(),
+            cost: self.max_cost()?,
+            max_fee: self.max_fee_per_gas(),
+            gas: self.gas_limit(),
+        })
+    }
 }
 
 /// Ethereum's intrinsic gas of a transaction's calldata (no access lists: Strata does not accept them).

@@ -17,14 +17,15 @@ use alloy_rlp::{RlpDecodable, RlpEncodable};
 /// Extensions are kept sorted by `kind`, each kind at most once.
 #[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct HeaderExtension {
-    /// What the data means; numbers are assigned in `docs/` as features add them.
+    /// What the data means; numbers are assigned in `docs/header-extensions.md`
+    /// as features add them.
     pub kind: u64,
     /// The field's value.
     pub data: Bytes,
 }
 
 /// A block header. Its hash is `keccak256(rlp(header))`.
-#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct Header {
     /// The chain this block belongs to (Strata runs several chains with distinct ids).
     pub chain_id: u64,

@@ -13,7 +13,7 @@
 
 use alloc::vec::Vec;
 
-use alloy_primitives::{Address, B256, keccak256};
+use alloy_primitives::{Address, B256, U256, keccak256};
 use alloy_rlp::{Encodable, RlpDecodable, RlpEncodable};
 
 use crate::consensus::{CertSignature, CertificateError, Recover, ValidatorSet, check_signers, recovers_to};
@@ -101,6 +101,202 @@ impl StorageCertificate {
     }
 }
 
+/// The header extension kind ([`crate::header::HeaderExtension`]) of a block's
+/// [`Resolution`]s.
+pub const RESOLUTIONS_KIND: u64 = 1;
+
+/// Most [`Resolution`]s one block carries.
+pub const MAX_RESOLUTIONS: usize = 1024;
+
+/// Why a certified transaction due by a block cannot go in it — a fact of the state
+/// after the block that every validator checks, never the proposer's choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Unincludable {
+    /// The sender's nonce is past the transaction's: another transaction took it.
+    NonceUsed = 1,
+    /// The sender's nonce is below the transaction's: an earlier nonce never came.
+    NonceGap = 2,
+    /// The sender's balance is below the transaction's cost (`amount`:
+    /// `value + gasLimit × maxFeePerGas`).
+    Unaffordable = 3,
+    /// The block's base fee is above the transaction's fee cap (`amount`:
+    /// `maxFeePerGas`).
+    Underpriced = 4,
+    /// The block has no gas left for it (`amount`: its gas limit) — only after every
+    /// certified transaction that fits, which proposers put first.
+    NoRoom = 5,
+}
+
+impl Unincludable {
+    /// The reason of a record's byte.
+    pub fn from_u8(byte: u8) -> Option<Self> {
+        Some(match byte {
+            1 => Self::NonceUsed,
+            2 => Self::NonceGap,
+            3 => Self::Unaffordable,
+            4 => Self::Underpriced,
+            5 => Self::NoRoom,
+            _ => return None,
+        })
+    }
+
+    /// Words for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::NonceUsed => "another transaction of the sender took its nonce",
+            Self::NonceGap => "an earlier nonce of the sender never came",
+            Self::Unaffordable => "the sender's balance no longer covers it",
+            Self::Underpriced => "the base fee rose above its fee cap",
+            Self::NoRoom => "the block had no gas left for it",
+        }
+    }
+}
+
+/// What a transaction's resolution depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxFacts {
+    /// Its nonce.
+    pub nonce: u64,
+    /// `value + gasLimit × maxFeePerGas`.
+    pub cost: U256,
+    /// `maxFeePerGas`.
+    pub max_fee: u128,
+    /// Its gas limit.
+    pub gas: u64,
+}
+
+/// What a block's end says about its sender (the state after the block) and itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AfterBlock {
+    /// The sender's nonce.
+    pub nonce: u64,
+    /// The sender's balance.
+    pub balance: U256,
+    /// The block's base fee.
+    pub base_fee: u64,
+    /// Gas the block leaves unused.
+    pub gas_left: u64,
+}
+
+/// A block's statement that a certified transaction due by it is not in it, and why:
+/// kept in the header ([`RESOLUTIONS_KIND`]), so a certificate's holder proves the
+/// outcome with the header and its commit certificate as an included transaction's
+/// holder does with a receipt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct Resolution {
+    /// The certified transaction.
+    pub tx_hash: B256,
+    /// Its sender.
+    pub sender: Address,
+    /// Its nonce.
+    pub nonce: u64,
+    /// An [`Unincludable`] reason.
+    pub reason: u8,
+    /// The transaction's figure the reason compares (see [`Unincludable`]; zero for the
+    /// nonce reasons).
+    pub amount: U256,
+}
+
+impl Resolution {
+    /// The resolution of transaction `tx_hash` of `sender` (`facts`) at the end of a
+    /// block (`after`), if it cannot go in: the first reason that holds, in the order
+    /// of [`Unincludable`]'s variants.
+    pub fn decide(tx_hash: B256, sender: Address, facts: &TxFacts, after: &AfterBlock) -> Option<Self> {
+        let (reason, amount) = if after.nonce > facts.nonce {
+            (Unincludable::NonceUsed, U256::ZERO)
+        } else if after.nonce < facts.nonce {
+            (Unincludable::NonceGap, U256::ZERO)
+        } else if after.balance < facts.cost {
+            (Unincludable::Unaffordable, facts.cost)
+        } else if facts.max_fee < u128::from(after.base_fee) {
+            (Unincludable::Underpriced, U256::from(facts.max_fee))
+        } else if facts.gas > after.gas_left {
+            (Unincludable::NoRoom, U256::from(facts.gas))
+        } else {
+            return None;
+        };
+        Some(Self { tx_hash, sender, nonce: facts.nonce, reason: reason as u8, amount })
+    }
+
+    /// Whether the stated reason holds at the end of the block (`after`): what every
+    /// validator checks. (That `amount` is the transaction's own figure only a holder
+    /// of the transaction can check: [`Resolution::matches`].)
+    pub fn holds(&self, after: &AfterBlock) -> bool {
+        match Unincludable::from_u8(self.reason) {
+            Some(Unincludable::NonceUsed) => after.nonce > self.nonce && self.amount.is_zero(),
+            Some(Unincludable::NonceGap) => after.nonce < self.nonce && self.amount.is_zero(),
+            Some(Unincludable::Unaffordable) => after.nonce == self.nonce && after.balance < self.amount,
+            Some(Unincludable::Underpriced) => after.nonce == self.nonce && self.amount < U256::from(after.base_fee),
+            Some(Unincludable::NoRoom) => after.nonce == self.nonce && self.amount > U256::from(after.gas_left),
+            None => false,
+        }
+    }
+
+    /// Whether the entry describes the transaction `facts` of `sender` (its nonce, and
+    /// the figure its reason compares).
+    pub fn matches(&self, sender: &Address, facts: &TxFacts) -> bool {
+        let amount = match Unincludable::from_u8(self.reason) {
+            Some(Unincludable::NonceUsed | Unincludable::NonceGap) => U256::ZERO,
+            Some(Unincludable::Unaffordable) => facts.cost,
+            Some(Unincludable::Underpriced) => U256::from(facts.max_fee),
+            Some(Unincludable::NoRoom) => U256::from(facts.gas),
+            None => return false,
+        };
+        self.sender == *sender && self.nonce == facts.nonce && self.amount == amount
+    }
+
+    /// The reason, if the byte names one.
+    pub fn reason(&self) -> Option<Unincludable> {
+        Unincludable::from_u8(self.reason)
+    }
+}
+
+/// Why a header's resolution record is malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolutionsError {
+    /// The extension does not decode as a list of resolutions.
+    #[error("the resolutions do not decode: {0}")]
+    Decode(alloc::string::String),
+    /// More entries than [`MAX_RESOLUTIONS`].
+    #[error("{0} resolutions, more than {MAX_RESOLUTIONS}")]
+    TooMany(usize),
+    /// Not in strictly increasing transaction-hash order (or a transaction twice).
+    #[error("the resolutions are not in strictly increasing transaction order")]
+    Unordered,
+    /// An empty list (a block without resolutions carries no extension).
+    #[error("an empty resolution record")]
+    Empty,
+}
+
+/// The resolutions `header` carries (none without the extension), checked for shape:
+/// a non-empty list within [`MAX_RESOLUTIONS`], strictly increasing by transaction.
+pub fn resolutions(header: &crate::header::Header) -> Result<Vec<Resolution>, ResolutionsError> {
+    let Some(ext) = header.extensions.iter().find(|e| e.kind == RESOLUTIONS_KIND) else { return Ok(Vec::new()) };
+    let list = crate::rlp_item::decode_exact::<Vec<Resolution>>(&ext.data).map_err(|e| ResolutionsError::Decode(alloc::format!("{e}")))?;
+    if list.is_empty() {
+        return Err(ResolutionsError::Empty);
+    }
+    if list.len() > MAX_RESOLUTIONS {
+        return Err(ResolutionsError::TooMany(list.len()));
+    }
+    if list.windows(2).any(|w| w[0].tx_hash >= w[1].tx_hash) {
+        return Err(ResolutionsError::Unordered);
+    }
+    Ok(list)
+}
+
+/// The header extension carrying `list` (sorted here), `None` when it is empty.
+pub fn resolutions_extension(mut list: Vec<Resolution>) -> Option<crate::header::HeaderExtension> {
+    if list.is_empty() {
+        return None;
+    }
+    list.sort_by_key(|r| r.tx_hash);
+    list.dedup_by_key(|r| r.tx_hash);
+    list.truncate(MAX_RESOLUTIONS);
+    Some(crate::header::HeaderExtension { kind: RESOLUTIONS_KIND, data: alloy_rlp::encode(&list).into() })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +347,54 @@ mod tests {
         let other = ValidatorSet::new(vec![keys()[0], keys()[1], Address::repeat_byte(0x77), keys()[3]]);
         certificate(&[0, 1, 3]).verify_with(&other, 7, &Fake).unwrap();
         assert!(certificate(&[0, 2, 3]).verify_with(&other, 7, &Fake).is_err());
+    }
+
+    fn after(nonce: u64, balance: u64) -> AfterBlock {
+        AfterBlock { nonce, balance: U256::from(balance), base_fee: 7, gas_left: 30_000 }
+    }
+
+    #[test]
+    fn a_resolution_is_decided_from_the_state_after_the_block_and_checked_against_it() {
+        let facts = TxFacts { nonce: 3, cost: U256::from(1_000u64), max_fee: 10, gas: 21_000 };
+        let (hash, sender) = (B256::repeat_byte(1), Address::repeat_byte(2));
+        let decide = |a: &AfterBlock| Resolution::decide(hash, sender, &facts, a).map(|r| (r.reason(), r.amount));
+        assert_eq!(decide(&after(3, 1_000)), None, "includable: no resolution");
+        assert_eq!(decide(&after(4, 1_000)), Some((Some(Unincludable::NonceUsed), U256::ZERO)));
+        assert_eq!(decide(&after(2, 1_000)), Some((Some(Unincludable::NonceGap), U256::ZERO)));
+        assert_eq!(decide(&after(3, 999)), Some((Some(Unincludable::Unaffordable), U256::from(1_000u64))));
+        let pricey = AfterBlock { base_fee: 11, ..after(3, 1_000) };
+        assert_eq!(decide(&pricey), Some((Some(Unincludable::Underpriced), U256::from(10u64))));
+        let full = AfterBlock { gas_left: 20_999, ..after(3, 1_000) };
+        assert_eq!(decide(&full), Some((Some(Unincludable::NoRoom), U256::from(21_000u64))));
+        // Every decided resolution holds where it was decided, describes the transaction,
+        // and fails where its reason does not hold.
+        for a in [after(4, 1_000), after(2, 1_000), after(3, 999), pricey, full] {
+            let r = Resolution::decide(hash, sender, &facts, &a).unwrap();
+            assert!(r.holds(&a) && r.matches(&sender, &facts));
+            assert!(!r.holds(&after(3, 1_000)), "{r:?} does not hold for an includable transaction");
+            assert!(!r.matches(&Address::ZERO, &facts));
+        }
+        // A proposer's made-up figure: holds against the state, but is not the transaction's.
+        let inflated = Resolution { amount: U256::from(5_000u64), ..Resolution::decide(hash, sender, &facts, &after(3, 999)).unwrap() };
+        assert!(inflated.holds(&after(3, 4_000)) && !inflated.matches(&sender, &facts));
+        assert!(!Resolution { reason: 9, ..inflated }.holds(&after(3, 0)));
+    }
+
+    #[test]
+    fn a_header_carries_resolutions_sorted_in_its_extension() {
+        use crate::header::{Header, HeaderExtension};
+        let entry = |b: u8| Resolution { tx_hash: B256::repeat_byte(b), sender: Address::ZERO, nonce: 0, reason: 2, amount: U256::ZERO };
+        let mut header = Header::default();
+        assert_eq!(resolutions(&header), Ok(Vec::new()));
+        assert!(resolutions_extension(Vec::new()).is_none());
+        header.extensions.push(resolutions_extension(vec![entry(3), entry(1), entry(3)]).unwrap());
+        assert_eq!(resolutions(&header), Ok(vec![entry(1), entry(3)]));
+        header.extensions[0] = HeaderExtension { kind: RESOLUTIONS_KIND, data: alloy_rlp::encode(vec![entry(3), entry(1)]).into() };
+        assert_eq!(resolutions(&header), Err(ResolutionsError::Unordered));
+        header.extensions[0].data = alloy_rlp::encode(Vec::<Resolution>::new()).into();
+        assert_eq!(resolutions(&header), Err(ResolutionsError::Empty));
+        header.extensions[0].data = alloc::vec![0xff].into();
+        assert!(matches!(resolutions(&header), Err(ResolutionsError::Decode(_))));
     }
 
     #[test]

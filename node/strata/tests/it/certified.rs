@@ -7,7 +7,9 @@
 //! restarted: a transaction certified just before is reloaded from the journals and
 //! included. Two payloads for one nonce sent to two validators at once: at most one is
 //! certified. `strata audit certificate` verifies a saved certificate and its inclusion,
-//! and refuses one with a duplicated signature.
+//! and refuses one with a duplicated signature. A certified transaction that can never
+//! go in (a nonce gap) is resolved in the header of its expiry block, which the audit
+//! proves.
 
 use std::{
     process::{Command, Stdio},
@@ -196,4 +198,18 @@ async fn n4_f1_certificates_outlive_kill9_and_a_primary_that_drops_them() {
     let block = net.included(1, &hash, Duration::from_secs(60)).await;
     println!("after kill -9 of all four: included at {block} (expiry {})", cert.claim.expiry);
     assert!(block <= cert.claim.expiry, "included at {block}, expiry {}", cert.claim.expiry);
+
+    // Certified behind a gap that never fills (nonce 1 of account 3, whose nonce 0 is
+    // never sent): the block at its expiry says why it does not carry it, and the audit
+    // proves that from the header and its commit certificate.
+    let answer = net.certify(1, &transfer(3, 1, 5)).await.unwrap();
+    let cert = certificate_of(&answer);
+    std::fs::write(&saved, serde_json::to_string_pretty(&answer).unwrap()).unwrap();
+    net.procs.wait_height(1, cert.claim.expiry + 1, Duration::from_secs(60)).await;
+    let expiry = json!(format!("{:#x}", cert.claim.expiry));
+    let record = net.procs.rpc(1).call("strata_getCertifiedResolutions", vec![expiry]).await;
+    assert_eq!(record["resolutions"][0]["transactionHash"], answer["transactionHash"], "{record}");
+    assert_eq!(record["resolutions"][0]["reason"], "0x2", "a nonce gap: {record}");
+    let (ok, text) = net.audit(&saved, Some(&net.procs.urls[1]));
+    assert!(ok && text.contains("RESOLVED in block"), "{text}");
 }

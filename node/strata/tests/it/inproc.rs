@@ -326,7 +326,7 @@ fn transfer(account: usize, nonce: u64, value: u64) -> strata_primitives::Bytes 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn n4_storage_certificate_from_any_validator_then_inclusion_and_one_per_nonce() {
-    use strata_rpc::{CertifyFailure, CertifyService};
+    use strata_rpc::CertifyFailure;
     let _machine = crate::share().await;
     let net = start(4, None, &[]);
     net.wait("first blocks", Duration::from_secs(30), |n| (0..4).all(|i| n.height(i) >= 2)).await;
