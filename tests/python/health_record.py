@@ -5,7 +5,8 @@
 With web3.py and a raw request: the record (JSON, in the transaction's data, sent to
 the clinic's records address) goes to `strata_sendRawTransactionCertified`, which
 answers once a quorum of validators has written it to disk — before any block. The
-script checks the certificate itself (the digest recomputed here with `rlp`, each
+script checks the certificate itself (the digest recomputed here with `rlp` and climbed
+to the root of the batch each validator signed, each
 signature recovered with eth-account, the signers a quorum of the validators named by
 the blocks), then waits for the block and proves the receipt with py-trie against the
 header's receiptsRoot (not Strata's code), by the certificate's expiry height. Given the
@@ -29,6 +30,7 @@ from web3 import Web3
 MNEMONIC = "test test test test test test test test test test test junk"
 RECORDS = to_checksum_address("0x000000000000000000000000000000000000c11c")
 DOMAIN = b"strata/stored/v1"
+NODE_DOMAIN = b"strata/stored-node/v1"
 
 Account.enable_unaudited_hdwallet_features()
 
@@ -41,15 +43,20 @@ def check(cond, what):
 
 def verify_certificate(answer, validators):
     """Recomputes the claim's digest and recovers every signature; returns the signers."""
-    claim, signatures = rlp.decode(bytes.fromhex(answer["certificate"][2:]))
+    claim, signatures, paths = rlp.decode(bytes.fromhex(answer["certificate"][2:]))
     chain_id, tx_hash, sender, nonce, height, expiry = claim
     check(tx_hash.hex() == answer["transactionHash"][2:], "the certificate names the transaction")
+    check(not paths or len(paths) == len(signatures), "one batch path per signature")
     digest = keccak(DOMAIN + rlp.encode(claim))
     signers = []
-    for index, sig in signatures:
+    for i, (index, sig) in enumerate(signatures):
         index = int.from_bytes(index, "big")
+        # Each validator signed the root of the batch of claims it stored: climb to it.
+        root = digest
+        for left, sibling in (paths[i] if paths else []):
+            root = keccak(NODE_DOMAIN + sibling + root) if int.from_bytes(left, "big") else keccak(NODE_DOMAIN + root + sibling)
         v = sig[64] if sig[64] >= 27 else sig[64] + 27
-        who = Account._recover_hash(digest, vrs=(v, int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:64], "big")))
+        who = Account._recover_hash(root, vrs=(v, int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:64], "big")))
         check(index < len(validators) and who == validators[index], f"signature {index} recovers to validator {index}")
         signers.append(index)
     check(len(set(signers)) == len(signers), "no validator signs twice")

@@ -380,7 +380,7 @@ mod tests {
     fn certificate(claim: StoredClaim) -> StorageCertificate {
         let digest = strata_primitives::storage_cert::stored_digest(&claim);
         let signature = crate::dev_validator_key().sign_hash(&digest).unwrap();
-        StorageCertificate { claim, signatures: vec![strata_primitives::CertSignature::new(0, &signature)] }
+        StorageCertificate { claim, signatures: vec![strata_primitives::CertSignature::new(0, &signature)], paths: Vec::new() }
     }
 
     fn transfer(nonce: u64, value: u64) -> Vec<u8> {

@@ -33,9 +33,11 @@ pub enum Wire {
     Status(u64),
     /// A sync node's heartbeat for its head (validator slots).
     Heartbeat(Heartbeat),
-    /// Asks a validator to store a transaction and sign the claim (storage certificates).
-    Certify(CertifyRequest),
-    /// A validator's signature of a claim: the transaction is in its journal.
+    /// Asks a validator to store a batch of transactions and sign their claims
+    /// (storage certificates).
+    Certify(CertifyBatch),
+    /// A validator's signature of the claims of a batch it stored: those transactions
+    /// are in its journal.
     Stored(StoredVote),
     /// A validator's refusal to sign a claim, with the reason.
     StoredRefused(StoredRefusal),
@@ -61,14 +63,26 @@ pub struct CertifyRequest {
     pub claim: StoredClaim,
 }
 
-/// A signature of a claim (sent by its signer to every validator).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+/// Claims to sign, all of one height (whose validators sign), in the batch's order.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct CertifyBatch {
+    /// The height of every claim.
+    pub height: u64,
+    /// The transactions and their claims.
+    pub items: Vec<CertifyRequest>,
+}
+
+/// One signature over the claims a validator stored from a batch (sent by its signer to
+/// every validator): over the `BatchTree` root of their digests.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct StoredVote {
-    /// What was signed.
-    pub claim: StoredClaim,
+    /// The height of the claims (whose set the signer belongs to).
+    pub height: u64,
     /// The signer's validator index.
     pub validator: u32,
-    /// Its signature over the claim's digest.
+    /// The digests of the claims it signs, in the batch's order.
+    pub leaves: Vec<B256>,
+    /// Its signature over their root.
     pub signature: [u8; 65],
 }
 
@@ -182,27 +196,24 @@ mod tests {
                 block_hash: B256::repeat_byte(3),
                 signature: [7; 65],
             }),
-            Wire::Certify(CertifyRequest {
-                raw: Bytes::from_static(b"tx"),
-                claim: StoredClaim {
-                    chain_id: 7,
-                    tx_hash: B256::repeat_byte(1),
-                    sender: Default::default(),
-                    nonce: 2,
-                    height: 3,
-                    expiry: 11,
-                },
+            Wire::Certify(CertifyBatch {
+                height: 3,
+                items: vec![CertifyRequest {
+                    raw: Bytes::from_static(b"tx"),
+                    claim: StoredClaim {
+                        chain_id: 7,
+                        tx_hash: B256::repeat_byte(1),
+                        sender: Default::default(),
+                        nonce: 2,
+                        height: 3,
+                        expiry: 11,
+                    },
+                }],
             }),
             Wire::Stored(StoredVote {
-                claim: StoredClaim {
-                    chain_id: 7,
-                    tx_hash: B256::repeat_byte(1),
-                    sender: Default::default(),
-                    nonce: 2,
-                    height: 3,
-                    expiry: 11,
-                },
+                height: 3,
                 validator: 2,
+                leaves: vec![B256::repeat_byte(4), B256::repeat_byte(5)],
                 signature: [5; 65],
             }),
             Wire::StoredRefused(StoredRefusal { tx_hash: B256::repeat_byte(1), validator: 1, reason: "nonce too low".into() }),

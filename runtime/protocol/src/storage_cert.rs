@@ -46,6 +46,93 @@ pub fn stored_digest(claim: &StoredClaim) -> B256 {
     keccak256(buf)
 }
 
+/// Domain tag of the inner nodes of a batch tree ([`batch_root`]).
+pub const STORED_NODE_DOMAIN: &str = "strata/stored-node/v1";
+
+/// Most claims one signature covers.
+pub const MAX_BATCH: usize = 256;
+
+/// One step from a claim's digest up to the root a validator signed: the sibling, and
+/// whether it is the left one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct PathStep {
+    /// Whether the sibling is on the left.
+    pub left: bool,
+    /// The sibling's hash.
+    pub sibling: B256,
+}
+
+/// An inner node of a batch tree: `keccak256(node domain ‖ left ‖ right)` (its own
+/// domain: never a claim's digest, a vote or a transaction).
+pub fn node_hash(left: &B256, right: &B256) -> B256 {
+    let mut buf = Vec::with_capacity(STORED_NODE_DOMAIN.len() + 64);
+    buf.extend_from_slice(STORED_NODE_DOMAIN.as_bytes());
+    buf.extend_from_slice(left.as_slice());
+    buf.extend_from_slice(right.as_slice());
+    keccak256(buf)
+}
+
+/// A batch tree: the levels from the claims' digests (leaves, in the batch's order) up
+/// to the root a validator signs. Pairs are hashed level by level ([`node_hash`]), an
+/// odd last node is carried up unchanged; one claim's root is its digest (a batch of
+/// one is signed exactly as a lone claim).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchTree {
+    levels: Vec<Vec<B256>>,
+}
+
+impl BatchTree {
+    /// The tree over `leaves`.
+    pub fn new(leaves: &[B256]) -> Self {
+        let mut levels = alloc::vec![leaves.to_vec()];
+        while let Some(level) = levels.last().filter(|l| l.len() > 1) {
+            let up = level
+                .chunks(2)
+                .map(|pair| if let [l, r] = pair { node_hash(l, r) } else { pair.first().copied().unwrap_or_default() })
+                .collect();
+            levels.push(up);
+        }
+        Self { levels }
+    }
+
+    /// The root (zero for no leaves).
+    pub fn root(&self) -> B256 {
+        self.levels.last().and_then(|l| l.first()).copied().unwrap_or(B256::ZERO)
+    }
+
+    /// The path from leaf `index` to the root (empty for a batch of one, or an index
+    /// out of range).
+    pub fn path(&self, mut index: usize) -> Vec<PathStep> {
+        let mut path = Vec::new();
+        if self.levels.first().is_none_or(|leaves| index >= leaves.len()) {
+            return path;
+        }
+        for level in self.levels.iter().take(self.levels.len().saturating_sub(1)) {
+            let sibling = index ^ 1;
+            if let Some(s) = level.get(sibling) {
+                path.push(PathStep { left: sibling < index, sibling: *s });
+            }
+            index /= 2;
+        }
+        path
+    }
+}
+
+/// The root of the batch `leaves` ([`BatchTree::root`]).
+pub fn batch_root(leaves: &[B256]) -> B256 {
+    BatchTree::new(leaves).root()
+}
+
+/// The path of leaf `index` of `leaves` ([`BatchTree::path`]).
+pub fn batch_path(leaves: &[B256], index: usize) -> Vec<PathStep> {
+    BatchTree::new(leaves).path(index)
+}
+
+/// The root `path` leads to from `leaf`.
+pub fn fold_path(leaf: B256, path: &[PathStep]) -> B256 {
+    path.iter().fold(leaf, |node, step| if step.left { node_hash(&step.sibling, &node) } else { node_hash(&node, &step.sibling) })
+}
+
 /// Why a [`StorageCertificate`] does not verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoredError {
@@ -60,16 +147,28 @@ pub enum StoredError {
     /// The signatures are not a quorum of the set's.
     #[error(transparent)]
     Signatures(#[from] CertificateError),
+    /// Paths given, but not one per signature.
+    #[error("{paths} batch paths for {signatures} signatures")]
+    Paths {
+        /// Paths.
+        paths: usize,
+        /// Signatures.
+        signatures: usize,
+    },
 }
 
 /// A claim with the signatures of a quorum of the validators of its height, in strictly
-/// increasing validator order.
+/// increasing validator order. A validator signs the [`batch_root`] of the claims it
+/// stored together; `paths[i]` leads from this claim's digest to the root signer `i`
+/// signed (no paths at all: every signer signed the claim's digest itself).
 #[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct StorageCertificate {
     /// What the signers state.
     pub claim: StoredClaim,
-    /// Their signatures over [`stored_digest`]`(claim)`.
+    /// Their signatures over the roots of their batches.
     pub signatures: Vec<CertSignature>,
+    /// Per signature, the path from [`stored_digest`]`(claim)` to the root it signed.
+    pub paths: Vec<Vec<PathStep>>,
 }
 
 impl StorageCertificate {
@@ -84,10 +183,14 @@ impl StorageCertificate {
             return Err(CertificateError::EmptyValidatorSet.into());
         }
         check_signers(self.signatures.iter().map(|s| s.validator), set)?;
+        if !self.paths.is_empty() && self.paths.len() != self.signatures.len() {
+            return Err(StoredError::Paths { paths: self.paths.len(), signatures: self.signatures.len() });
+        }
         let digest = stored_digest(&self.claim);
-        for s in &self.signatures {
+        for (i, s) in self.signatures.iter().enumerate() {
             let expected = set.get(s.validator).ok_or(CertificateError::UnknownValidator { validator: s.validator, len: set.len() })?;
-            if !recovers_to(recover, &s.signature, &digest, expected) {
+            let root = self.paths.get(i).map_or(digest, |path| fold_path(digest, path));
+            if !recovers_to(recover, &s.signature, &root, expected) {
                 return Err(CertificateError::BadSignature { validator: s.validator }.into());
             }
         }
@@ -315,7 +418,7 @@ mod tests {
     fn certificate(signers: &[u32]) -> StorageCertificate {
         let digest = stored_digest(&claim());
         let signatures = signers.iter().map(|&i| CertSignature { validator: i, signature: sign(keys()[i as usize], &digest) }).collect();
-        StorageCertificate { claim: claim(), signatures }
+        StorageCertificate { claim: claim(), signatures, paths: Vec::new() }
     }
 
     #[test]
@@ -347,6 +450,45 @@ mod tests {
         let other = ValidatorSet::new(vec![keys()[0], keys()[1], Address::repeat_byte(0x77), keys()[3]]);
         certificate(&[0, 1, 3]).verify_with(&other, 7, &Fake).unwrap();
         assert!(certificate(&[0, 2, 3]).verify_with(&other, 7, &Fake).is_err());
+    }
+
+    #[test]
+    fn a_claim_signed_in_a_batch_verifies_through_its_path_and_nowhere_else() {
+        let set = ValidatorSet::new(keys());
+        let mut claims: Vec<StoredClaim> = (0..5u64).map(|n| StoredClaim { nonce: n, ..claim() }).collect();
+        claims[3] = claim();
+        let leaves: Vec<B256> = claims.iter().map(stored_digest).collect();
+        let root = batch_root(&leaves);
+        for (i, leaf) in leaves.iter().enumerate() {
+            assert_eq!(fold_path(*leaf, &batch_path(&leaves, i)), root, "leaf {i}");
+        }
+        assert_eq!(batch_root(&leaves[..1]), leaves[0], "a batch of one is its claim");
+        assert!(batch_path(&leaves[..1], 0).is_empty() && batch_path(&leaves, 9).is_empty());
+        // Validators 0 and 3 signed the whole batch, validator 1 only a part with it.
+        let part = [leaves[3], leaves[4]];
+        let roots = [root, batch_root(&part), B256::ZERO, root];
+        let paths = [batch_path(&leaves, 3), batch_path(&part, 0), Vec::new(), batch_path(&leaves, 3)];
+        let cert = |signers: &[u32]| StorageCertificate {
+            claim: claim(),
+            signatures: signers
+                .iter()
+                .map(|&i| CertSignature { validator: i, signature: sign(keys()[i as usize], &roots[i as usize]) })
+                .collect(),
+            paths: signers.iter().map(|&i| paths[i as usize].clone()).collect(),
+        };
+        cert(&[0, 1, 3]).verify_with(&set, 7, &Fake).unwrap();
+        // Another claim of the batch cannot borrow the signatures, nor a path another's.
+        let mut other = cert(&[0, 1, 3]);
+        other.claim = claims[0];
+        assert!(other.verify_with(&set, 7, &Fake).is_err());
+        let mut swapped = cert(&[0, 1, 3]);
+        swapped.paths.swap(0, 1);
+        assert!(swapped.verify_with(&set, 7, &Fake).is_err());
+        let mut short = cert(&[0, 1, 3]);
+        short.paths.pop();
+        assert!(matches!(short.verify_with(&set, 7, &Fake), Err(StoredError::Paths { paths: 2, signatures: 3 })));
+        // An inner node is never a claim's digest: the domains differ.
+        assert_ne!(node_hash(&leaves[0], &leaves[1]), keccak256([leaves[0].as_slice(), leaves[1].as_slice()].concat()));
     }
 
     fn after(nonce: u64, balance: u64) -> AfterBlock {

@@ -1,0 +1,627 @@
+//! Storage certificates on the validator's side.
+//!
+//! The receiving validator admits and journals a client's transaction
+//! ([`Chain::admit_certified`], then one synced journal write for every certification
+//! of the moment) and queues it for the next **batch**: whatever clients' transactions
+//! are waiting when the previous batch left go together (at most
+//! [`storage_cert::MAX_BATCH`](strata_primitives::storage_cert::MAX_BATCH), one height),
+//! so one signature, one request and one vote per validator serve many transactions
+//! (Aptos' proof-of-store signs batches the same way). The receiving validator signs
+//! the batch's root ([`BatchTree`]) and sends every validator the request
+//! (`Wire::Certify`) and its vote (`Wire::Stored`). Each validator admits and journals
+//! the batch's transactions too, signs the root of those it stored, and sends that vote
+//! to **every** validator — so every validator counts the signers of each claim itself,
+//! in one round:
+//! - the receiving validator checks each vote once (one recovery per batch) and answers
+//!   each client once a quorum of the claim height's set has signed its claim (the
+//!   certificate carries, per signer, the path from the claim to the root it signed) —
+//!   or with an error once a quorum cannot come (too many refusals) or the time allowed
+//!   has passed;
+//! - every validator, once a quorum of validators have told it they signed a claim,
+//!   holds the transaction as certified ([`Chain::hold_certificate`]: from then on it
+//!   refuses blocks that break the promise). Counting needs no signature recovery: each
+//!   vote arrives from its signer over a link authenticated by that validator's key, and
+//!   a validator that lies about its own signature could as well have signed.
+//!
+//! So if the receiving validator dies the moment it answers, the others still hold the
+//! promise from each other's votes. And since a faulty signer may send its vote to the
+//! receiving validator alone, that one also sends each finished certificate to every
+//! validator (`Wire::Confirmed`) before it answers: a validator that has not counted a
+//! quorum itself checks the signatures it did not receive from their signers, and holds
+//! it. A signature is given only after the synced journal write, and at most once per
+//! `(sender, nonce)` ([`Chain::admit_certified`] enforces it): no two certificates for
+//! one nonce without `f + 1` validators signing twice. A sync node of a validator slot
+//! signs nothing (its slot's active machine does).
+
+mod journal;
+mod tally;
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use parking_lot::Mutex;
+use strata_chain::{CertifyRefusal, Chain, run_on};
+use strata_network::Transport;
+use strata_primitives::{
+    Address, B256, Bytes, CertSignature, LocalSigner, ValidatorSet,
+    consensus::{K256, check_signers, recovers_to},
+    keccak256,
+    storage_cert::{BatchTree, MAX_BATCH, StorageCertificate, StoredClaim, stored_digest},
+};
+use strata_rpc::{CertifyFailure, CertifyService};
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use self::{
+    journal::{JournalJob, journal_writer},
+    tally::{OWN, Tallies, Vote},
+};
+use crate::wire::{CertifyBatch, CertifyRequest, Confirmed, MAX_REASON, StoredRefusal, StoredVote, Wire};
+
+/// How long a client waits for a quorum by default.
+pub const CERTIFY_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Signatures being gathered for one client's transaction (on its receiving validator).
+struct Gathering {
+    claim: StoredClaim,
+    set: Arc<ValidatorSet>,
+    signatures: BTreeMap<u32, Vote>,
+    refusals: BTreeMap<u32, String>,
+    done: Arc<Notify>,
+}
+
+impl Gathering {
+    /// Whether no quorum can come any more: more validators refused than the set can spare.
+    fn hopeless(&self) -> bool {
+        let refused = self.refusals.keys().filter(|v| !self.signatures.contains_key(v)).count();
+        refused > self.set.len().saturating_sub(self.set.quorum())
+    }
+
+    fn complete(&self) -> bool {
+        self.signatures.len() >= self.set.quorum()
+    }
+}
+
+/// The clients' transactions being gathered, by hash and by claim digest.
+#[derive(Default)]
+struct Gatherings {
+    by_tx: BTreeMap<B256, Gathering>,
+    by_digest: BTreeMap<B256, B256>,
+}
+
+impl Gatherings {
+    fn remove(&mut self, tx: &B256) -> Option<Gathering> {
+        let g = self.by_tx.remove(tx)?;
+        self.by_digest.remove(&stored_digest(&g.claim));
+        Some(g)
+    }
+}
+
+/// A validator's certifier: shared by its RPC server (clients) and its driver (peers).
+pub struct Certifier {
+    chain: Arc<Chain>,
+    key: LocalSigner,
+    /// Our validator (slot) index.
+    me: u32,
+    /// Reaches every other validator (both machines of a slot).
+    net: Arc<dyn Transport>,
+    /// Reaches one machine (answers go back to the asking machine).
+    machines: Arc<dyn Transport>,
+    timeout: Duration,
+    gathering: Mutex<Gatherings>,
+    tallies: Mutex<Tallies>,
+    journal: mpsc::UnboundedSender<JournalJob>,
+    /// Clients' transactions (journaled here) waiting for the next batch.
+    outbox: mpsc::UnboundedSender<CertifyRequest>,
+}
+
+impl std::fmt::Debug for Certifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Certifier").field("me", &self.me).field("gathering", &self.gathering.lock().by_tx.len()).finish()
+    }
+}
+
+impl Certifier {
+    /// The certifier of validator `me` with `key`.
+    /// Must be called inside a tokio runtime (it starts the journal writer and the batcher).
+    pub fn new(chain: Arc<Chain>, key: LocalSigner, me: u32, net: Arc<dyn Transport>, machines: Arc<dyn Transport>) -> Arc<Self> {
+        let (journal, queue) = mpsc::unbounded_channel();
+        tokio::spawn(journal_writer(chain.clone(), queue));
+        let (outbox, waiting) = mpsc::unbounded_channel();
+        let this = Arc::new(Self {
+            chain,
+            key,
+            me,
+            net,
+            machines,
+            timeout: CERTIFY_TIMEOUT,
+            gathering: Mutex::new(Gatherings::default()),
+            tallies: Mutex::new(Tallies::default()),
+            journal,
+            outbox,
+        });
+        tokio::spawn(batcher(Arc::downgrade(&this), waiting));
+        this
+    }
+
+    fn chain_id(&self) -> u64 {
+        self.chain.spec().chain_id
+    }
+
+    /// Our signature over a batch `root`, if our key is validator `me` of `set`.
+    fn sign(&self, root: &B256, set: &ValidatorSet) -> Option<[u8; 65]> {
+        if set.get(self.me) != Some(&self.key.address()) {
+            return None;
+        }
+        self.key.sign_hash(root).ok().map(|s| s.as_bytes())
+    }
+
+    /// Admission checks (on an admission thread), then the journal write (grouped with
+    /// the other certifications of the moment into one synced write).
+    async fn store(
+        &self,
+        raw: Bytes,
+        height: u64,
+        expected: Option<StoredClaim>,
+    ) -> Result<Result<StoredClaim, CertifyRefusal>, CertifyFailure> {
+        let chain = self.chain.clone();
+        let admitted = run_on(&self.chain.pools().admission, move || chain.admit_certified(&raw, height, expected.as_ref()))
+            .await
+            .map_err(|e| CertifyFailure::Node(format!("admission threads: {e}")))?
+            .map_err(|e| CertifyFailure::Node(e.to_string()))?;
+        let entry = match admitted {
+            Ok(entry) => entry,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let claim = entry.claim;
+        self.journaled(entry).await?;
+        Ok(Ok(claim))
+    }
+
+    /// Queues `entry` for the journal writer and waits until it is durable.
+    async fn journaled(&self, entry: strata_chain::Certified) -> Result<(), CertifyFailure> {
+        self.journal_queue(entry).await
+    }
+
+    /// Queues `entry` for the journal writer at once; the returned future tells when it
+    /// is durable (so many entries can be queued for one write before any is awaited).
+    fn journal_queue(&self, entry: strata_chain::Certified) -> impl Future<Output = Result<(), CertifyFailure>> + use<> {
+        let (durable, written) = oneshot::channel();
+        let sent = self.journal.send((entry, Some(durable))).is_ok();
+        async move {
+            if !sent {
+                return Err(CertifyFailure::Node("the journal writer stopped".into()));
+            }
+            written
+                .await
+                .map_err(|_| CertifyFailure::Node("the journal writer stopped".into()))?
+                .map_err(|e| CertifyFailure::Node(format!("journal write: {e}")))
+        }
+    }
+
+    /// Sends a batch of clients' transactions (journaled here, all of one height):
+    /// our vote counted for each, then the request and the vote to every validator.
+    fn send_batch(self: &Arc<Self>, height: u64, items: Vec<CertifyRequest>) {
+        let Some(set) = self.chain.validator_sets().validators_at(height) else {
+            tracing::warn!(height, "no validator set for a batch's height: its transactions time out");
+            return;
+        };
+        let leaves: Vec<B256> = items.iter().map(|i| stored_digest(&i.claim)).collect();
+        let tree = BatchTree::new(&leaves);
+        for item in &items {
+            self.count_request(&item.claim, &set, OWN, &item.raw);
+        }
+        let own = self.sign(&tree.root(), &set);
+        if let Some(signature) = own {
+            self.add_vote(&set, OWN, self.me, signature, &leaves, &tree, false);
+        }
+        self.net.broadcast(Wire::Certify(CertifyBatch { height, items }).encode(self.chain_id()));
+        if let Some(signature) = own {
+            self.net.broadcast(Wire::Stored(StoredVote { height, validator: self.me, leaves, signature }).encode(self.chain_id()));
+        }
+    }
+
+    /// A peer asks us to store and sign a batch (`from`: the asking machine).
+    pub fn on_request(self: &Arc<Self>, from: u32, batch: CertifyBatch) {
+        let height = batch.height;
+        let chain_id = self.chain_id();
+        if batch.items.is_empty()
+            || batch.items.len() > MAX_BATCH
+            || batch.items.iter().any(|i| i.claim.height != height || i.claim.chain_id != chain_id)
+        {
+            tracing::debug!(from, items = batch.items.len(), "malformed certification batch dropped");
+            return;
+        }
+        let Some(set) = self.chain.validator_sets().validators_at(height) else { return };
+        // Every machine counts the claims' signers (a sync node too: it may be active
+        // before the transactions are due).
+        for item in &batch.items {
+            self.count_request(&item.claim, &set, from, &item.raw);
+        }
+        // Only an active validator of the claims' height signs.
+        if set.get(self.me) != Some(&self.key.address()) {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut stored = Vec::with_capacity(batch.items.len());
+            let mut writes = Vec::new();
+            let chain = this.chain.clone();
+            let items = batch.items.clone();
+            let admitted = run_on(&this.chain.pools().admission, move || {
+                items.iter().map(|i| chain.admit_certified(&i.raw, height, Some(&i.claim))).collect::<Vec<_>>()
+            })
+            .await;
+            let Ok(admitted) = admitted else {
+                tracing::warn!(from, "certification batch not served: admission busy");
+                return;
+            };
+            for (item, outcome) in batch.items.iter().zip(admitted) {
+                let claim = item.claim;
+                match outcome {
+                    Ok(Ok(entry)) if entry.claim == claim => {
+                        stored.push(stored_digest(&claim));
+                        writes.push(this.journal_queue(entry));
+                    }
+                    Ok(Ok(entry)) => {
+                        let reason = format!("this validator certified the transaction as {:?}", entry.claim);
+                        this.machines.send(from, refusal(claim.tx_hash, this.me, reason).encode(this.chain_id()));
+                    }
+                    Ok(Err(e)) => this.machines.send(from, refusal(claim.tx_hash, this.me, e.to_string()).encode(this.chain_id())),
+                    Err(e) => tracing::warn!(tx = %claim.tx_hash, error = %e, "certification request not served: node failure"),
+                }
+            }
+            // Signed only once every entry is durable.
+            for write in writes {
+                if let Err(e) = write.await {
+                    tracing::warn!(error = %e, "certification batch not signed: journal write failed");
+                    return;
+                }
+            }
+            if stored.is_empty() {
+                return;
+            }
+            let tree = BatchTree::new(&stored);
+            if let Some(signature) = this.sign(&tree.root(), &set) {
+                this.add_vote(&set, OWN, this.me, signature, &stored, &tree, false);
+                this.net
+                    .broadcast(Wire::Stored(StoredVote { height, validator: this.me, leaves: stored, signature }).encode(this.chain_id()));
+            }
+        });
+    }
+
+    /// A validator's vote over claims of a batch, from machine `from`: counted towards
+    /// each claim's quorum if `from` is a machine of the validator it names, and kept
+    /// for the clients' certificates this node gathers if its signature verifies (one
+    /// recovery for the whole batch).
+    pub fn on_vote(self: &Arc<Self>, from: u32, vote: StoredVote) {
+        if vote.leaves.is_empty() || vote.leaves.len() > MAX_BATCH {
+            return;
+        }
+        let Some(set) = self.chain.validator_sets().validators_at(vote.height) else { return };
+        let slots = u32::try_from(set.len()).unwrap_or(u32::MAX).max(1);
+        if set.get(vote.validator).is_none() || from % slots != vote.validator {
+            return;
+        }
+        let tree = BatchTree::new(&vote.leaves);
+        self.add_vote(&set, from, vote.validator, vote.signature, &vote.leaves, &tree, true);
+    }
+
+    /// Adds validator `validator`'s signature over `tree` (the batch `leaves`) to each
+    /// claim's tally, and to the certificates being gathered here — checking it first
+    /// if `check` (a peer's).
+    #[allow(clippy::too_many_arguments)]
+    fn add_vote(
+        self: &Arc<Self>,
+        set: &Arc<ValidatorSet>,
+        from: u32,
+        validator: u32,
+        signature: [u8; 65],
+        leaves: &[B256],
+        tree: &BatchTree,
+        check: bool,
+    ) {
+        let mut ready = Vec::new();
+        {
+            let mut tallies = self.tallies.lock();
+            for (j, leaf) in leaves.iter().enumerate() {
+                if let Some(t) = tallies.of(*leaf, set, from) {
+                    t.votes.entry(validator).or_insert_with(|| (signature, tree.path(j)));
+                    ready.extend(t.ready());
+                }
+            }
+        }
+        for (raw, certificate) in ready {
+            self.hold(raw, certificate, Vec::new(), set.clone());
+        }
+        let mut gathering = self.gathering.lock();
+        let wanted: Vec<(usize, B256)> = leaves
+            .iter()
+            .enumerate()
+            .filter_map(|(j, leaf)| {
+                let tx = *gathering.by_digest.get(leaf)?;
+                let g = gathering.by_tx.get(&tx)?;
+                (!g.complete() && !g.signatures.contains_key(&validator)).then_some((j, tx))
+            })
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        if check && !set.get(validator).is_some_and(|key| valid(&signature, &tree.root(), key)) {
+            tracing::debug!(validator, "a certification vote whose signature does not verify dropped");
+            return;
+        }
+        for (j, tx) in wanted {
+            if let Some(g) = gathering.by_tx.get_mut(&tx) {
+                g.signatures.insert(validator, (signature, tree.path(j)));
+                if g.complete() {
+                    g.done.notify_one();
+                }
+            }
+        }
+    }
+
+    /// Whether `claim` is one this chain would make now: its height near our head and
+    /// its expiry the chain's (anything else is not counted).
+    fn plausible(&self, claim: &StoredClaim) -> bool {
+        let head = self.chain.head().1.number;
+        claim.chain_id == self.chain_id()
+            && claim.height.abs_diff(head) <= strata_chain::CLAIM_HEIGHT_SLACK
+            && claim.expiry == claim.height.saturating_add(self.chain.spec().certified_expiry)
+    }
+
+    /// Counts a request's claim and transaction (if its hash is the claim's) in the
+    /// claim's tally (`from`: the machine that sent it); holds it if a quorum of votes
+    /// came first.
+    fn count_request(self: &Arc<Self>, claim: &StoredClaim, set: &Arc<ValidatorSet>, from: u32, raw: &Bytes) {
+        if !self.plausible(claim) || raw.len() > strata_chain::MAX_TX_SIZE || keccak256(raw) != claim.tx_hash {
+            return;
+        }
+        let ready = self.tallies.lock().request(stored_digest(claim), set, from, *claim, raw).and_then(|t| t.ready());
+        if let Some((raw, certificate)) = ready {
+            self.hold(raw, certificate, Vec::new(), set.clone());
+        }
+    }
+
+    /// Hands a certified transaction to the chain to hold (on an admission thread),
+    /// after checking the signatures in `unvouched` (those not received from their
+    /// signers) against `set`, and queues the journal entry. If it could not be held
+    /// (admission busy, a node failure), its tally may try again.
+    fn hold(self: &Arc<Self>, raw: Bytes, certificate: StorageCertificate, unvouched: Vec<usize>, set: Arc<ValidatorSet>) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let claim = certificate.claim;
+            let chain = this.chain.clone();
+            let held = run_on(&this.chain.pools().admission, move || {
+                let digest = stored_digest(&certificate.claim);
+                let forged = unvouched.iter().filter_map(|&i| certificate.signatures.get(i).map(|s| (i, s))).find(|(i, s)| {
+                    let root = certificate.paths.get(*i).map_or(digest, |p| strata_primitives::storage_cert::fold_path(digest, p));
+                    !set.get(s.validator).is_some_and(|key| valid(&s.signature, &root, key))
+                });
+                match forged {
+                    Some((_, s)) => Ok(Err(format!("validator {}'s signature does not verify", s.validator))),
+                    None => chain.hold_certificate(&raw, &certificate),
+                }
+            })
+            .await;
+            let tx = claim.tx_hash;
+            let retry = match held {
+                Ok(Ok(Ok(Some(entry)))) => {
+                    let _ = this.journal.send((entry, None));
+                    false
+                }
+                Ok(Ok(Ok(None))) => false,
+                Ok(Ok(Err(e))) => {
+                    tracing::debug!(%tx, error = %e, "certified transaction not held");
+                    false
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(%tx, error = %e, "certified transaction not held: node failure");
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(%tx, error = %e, "certified transaction not held: admission busy");
+                    true
+                }
+            };
+            if retry && let Some(t) = this.tallies.lock().by_claim.get_mut(&stored_digest(&claim)) {
+                t.held = false;
+            }
+        });
+    }
+
+    /// The certificate the receiving validator gathered: held, if this node has not
+    /// counted a quorum itself, once the signatures it did not receive from their
+    /// signers verify.
+    pub fn on_confirmed(self: &Arc<Self>, from: u32, confirmed: Confirmed) {
+        let Ok(certificate) = strata_primitives::rlp_item::decode_exact::<StorageCertificate>(&confirmed.certificate) else {
+            tracing::debug!(from, "undecodable storage certificate dropped");
+            return;
+        };
+        let claim = certificate.claim;
+        if !self.plausible(&claim) || keccak256(&confirmed.raw) != claim.tx_hash {
+            return;
+        }
+        let Some(set) = self.chain.validator_sets().validators_at(claim.height) else { return };
+        let paths_ok = certificate.paths.is_empty() || certificate.paths.len() == certificate.signatures.len();
+        if !paths_ok || check_signers(certificate.signatures.iter().map(|s| s.validator), &set).is_err() {
+            tracing::debug!(from, tx = %claim.tx_hash, "storage certificate without a quorum of distinct signers dropped");
+            return;
+        }
+        let unvouched = {
+            let mut tallies = self.tallies.lock();
+            let tally = tallies.by_claim.get_mut(&stored_digest(&claim));
+            if tally.as_ref().is_some_and(|t| t.held) {
+                return;
+            }
+            let no_path = Vec::new();
+            let unvouched: Vec<usize> = (0..certificate.signatures.len())
+                .filter(|&i| {
+                    let s = &certificate.signatures[i];
+                    let path = certificate.paths.get(i).unwrap_or(&no_path);
+                    tally.as_ref().is_none_or(|t| t.votes.get(&s.validator) != Some(&(s.signature, path.clone())))
+                })
+                .collect();
+            // A certificate that fails its checks must not stop the tally from holding
+            // on its own count: only one vouched for entirely marks it.
+            if let Some(t) = tally
+                && unvouched.is_empty()
+            {
+                t.held = true;
+            }
+            unvouched
+        };
+        self.hold(confirmed.raw, certificate, unvouched, set);
+    }
+
+    /// A refusal from machine `from`: noted if `from` is a machine of the validator it
+    /// names (refusals are not signed: no peer may refuse in another's name); with
+    /// enough of them, no quorum can come.
+    pub fn on_refusal(&self, from: u32, refusal: StoredRefusal) {
+        let mut gathering = self.gathering.lock();
+        let Some(g) = gathering.by_tx.get_mut(&refusal.tx_hash) else { return };
+        let slots = u32::try_from(g.set.len()).unwrap_or(u32::MAX).max(1);
+        if g.set.get(refusal.validator).is_none() || from % slots != refusal.validator {
+            return;
+        }
+        g.refusals.insert(refusal.validator, refusal.reason);
+        if g.hopeless() {
+            g.done.notify_one();
+        }
+    }
+
+    /// A client's transaction, certified through this validator: its storage
+    /// certificate, or why none could be made.
+    pub async fn certify(self: &Arc<Self>, raw: Bytes) -> Result<StorageCertificate, CertifyFailure> {
+        self.gather(raw).await
+    }
+
+    async fn gather(self: &Arc<Self>, raw: Bytes) -> Result<StorageCertificate, CertifyFailure> {
+        let head = self.chain.head().1.number;
+        let claim = match self.store(raw.clone(), head, None).await? {
+            Ok(claim) => claim,
+            Err(e) => return Err(CertifyFailure::Refused(e.to_string())),
+        };
+        let set = self
+            .chain
+            .validator_sets()
+            .validators_at(claim.height)
+            .ok_or_else(|| CertifyFailure::Node(format!("no validator set known for height {}", claim.height)))?;
+        let done = Arc::new(Notify::new());
+        {
+            let mut gathering = self.gathering.lock();
+            if gathering.by_tx.contains_key(&claim.tx_hash) {
+                return Err(CertifyFailure::Refused(format!("transaction {} is being certified already", claim.tx_hash)));
+            }
+            let g = Gathering { claim, set: set.clone(), signatures: BTreeMap::new(), refusals: BTreeMap::new(), done: done.clone() };
+            gathering.by_tx.insert(claim.tx_hash, g);
+            gathering.by_digest.insert(stored_digest(&claim), claim.tx_hash);
+        }
+        // Whatever ends this future (an answer, or the client going away), the entry goes.
+        let _forget = Forget { gathering: &self.gathering, tx: claim.tx_hash };
+        self.outbox.send(CertifyRequest { raw: raw.clone(), claim }).map_err(|_| CertifyFailure::Node("the batcher stopped".into()))?;
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            {
+                let gathering = self.gathering.lock();
+                match gathering.by_tx.get(&claim.tx_hash) {
+                    Some(g) if !g.complete() && !g.hopeless() => {}
+                    _ => break,
+                }
+            }
+            if tokio::time::timeout_at(deadline, done.notified()).await.is_err() {
+                break;
+            }
+        }
+        let Some(g) = self.gathering.lock().remove(&claim.tx_hash) else {
+            return Err(CertifyFailure::Node("certification state lost".into()));
+        };
+        if g.complete() {
+            let signatures = g.signatures.iter().map(|(v, (s, _))| CertSignature { validator: *v, signature: *s }).collect();
+            let paths = g.signatures.values().map(|(_, p)| p.clone()).collect();
+            tracing::debug!(tx = %claim.tx_hash, signers = g.signatures.len(), "storage certificate");
+            let certificate = StorageCertificate { claim, signatures, paths };
+            let encoded = strata_primitives::rlp::encode(&certificate).into();
+            self.net.broadcast(Wire::Confirmed(Confirmed { raw, certificate: encoded }).encode(self.chain_id()));
+            return Ok(certificate);
+        }
+        let reasons: Vec<String> = g.refusals.iter().map(|(v, r)| format!("validator {v}: {r}")).collect();
+        Err(CertifyFailure::NoQuorum(format!(
+            "{} of {} validators signed within {:?}, {} needed{}{}",
+            g.signatures.len(),
+            set.len(),
+            self.timeout,
+            set.quorum(),
+            if reasons.is_empty() { "" } else { "; refused by " },
+            reasons.join("; ")
+        )))
+    }
+}
+
+/// Sends the clients' transactions in batches: whatever queued while the previous batch
+/// left goes in the next (one height per batch, at most [`MAX_BATCH`]).
+async fn batcher(certifier: std::sync::Weak<Certifier>, mut waiting: mpsc::UnboundedReceiver<CertifyRequest>) {
+    let mut carried: Option<CertifyRequest> = None;
+    loop {
+        let first = match carried.take() {
+            Some(item) => item,
+            None => match waiting.recv().await {
+                Some(item) => item,
+                None => return,
+            },
+        };
+        let height = first.claim.height;
+        let mut items = vec![first];
+        while items.len() < MAX_BATCH {
+            match waiting.try_recv() {
+                Ok(next) if next.claim.height == height => items.push(next),
+                Ok(next) => {
+                    carried = Some(next);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let Some(certifier) = certifier.upgrade() else { return };
+        certifier.send_batch(height, items);
+        // Let the batch's votes and the next clients' transactions in.
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Removes a gathering when dropped.
+struct Forget<'a> {
+    gathering: &'a Mutex<Gatherings>,
+    tx: B256,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.gathering.lock().remove(&self.tx);
+    }
+}
+
+fn refusal(tx_hash: B256, validator: u32, mut reason: String) -> Wire {
+    if reason.len() > MAX_REASON {
+        let mut end = MAX_REASON;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+    }
+    Wire::StoredRefused(StoredRefusal { tx_hash, validator, reason })
+}
+
+/// Whether `signature` is `expected`'s over `root`.
+fn valid(signature: &[u8; 65], root: &B256, expected: &Address) -> bool {
+    recovers_to(&K256, signature, root, expected)
+}
+
+/// The RPC's side: a client's transaction, certified through this validator.
+#[derive(Debug, Clone)]
+pub struct CertifyHandle(pub Arc<Certifier>);
+
+#[jsonrpsee::core::async_trait]
+impl CertifyService for CertifyHandle {
+    async fn certify(&self, raw: Bytes) -> Result<StorageCertificate, CertifyFailure> {
+        self.0.gather(raw).await
+    }
+}
