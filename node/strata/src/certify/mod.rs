@@ -1,8 +1,9 @@
 //! Storage certificates on the validator's side.
 //!
-//! The receiving validator admits and journals a client's transaction
-//! ([`Chain::admit_certified`], then one synced journal write for every certification
-//! of the moment) and queues it for the next **batch**: whatever clients' transactions
+//! The receiving validator admits a client's transaction ([`Chain::admit_certified`]),
+//! queues its journal write (one synced write for every certification of the moment)
+//! and queues it for the next **batch** (sent to the peers while the write runs; its
+//! own vote waits for the write): whatever clients' transactions
 //! are waiting when the previous batch left go together (at most
 //! [`storage_cert::MAX_BATCH`](strata_primitives::storage_cert::MAX_BATCH), one height),
 //! so one signature, one request and one vote per validator serve many transactions
@@ -95,6 +96,12 @@ impl Gatherings {
     }
 }
 
+/// A client's transaction for the next batch, and its journal write here.
+type Outgoing = (CertifyRequest, Durable);
+
+/// A journal write's outcome, to be awaited.
+type Durable = std::pin::Pin<Box<dyn Future<Output = Result<(), CertifyFailure>> + Send>>;
+
 /// A validator's certifier: shared by its RPC server (clients) and its driver (peers).
 pub struct Certifier {
     chain: Arc<Chain>,
@@ -109,8 +116,9 @@ pub struct Certifier {
     gathering: Mutex<Gatherings>,
     tallies: Mutex<Tallies>,
     journal: mpsc::UnboundedSender<JournalJob>,
-    /// Clients' transactions (journaled here) waiting for the next batch.
-    outbox: mpsc::UnboundedSender<CertifyRequest>,
+    /// Clients' transactions waiting for the next batch, each with the write that
+    /// makes it durable here (our signature waits for it; the peers do not).
+    outbox: mpsc::UnboundedSender<Outgoing>,
 }
 
 impl std::fmt::Debug for Certifier {
@@ -154,16 +162,12 @@ impl Certifier {
         self.key.sign_hash(root).ok().map(|s| s.as_bytes())
     }
 
-    /// Admission checks (on an admission thread), then the journal write (grouped with
-    /// the other certifications of the moment into one synced write).
-    async fn store(
-        &self,
-        raw: Bytes,
-        height: u64,
-        expected: Option<StoredClaim>,
-    ) -> Result<Result<StoredClaim, CertifyRefusal>, CertifyFailure> {
+    /// Admission checks (on an admission thread), then the journal write queued
+    /// (grouped with the other certifications of the moment into one synced write):
+    /// the claim, and the write to await before signing it.
+    async fn store(&self, raw: Bytes, height: u64) -> Result<Result<(StoredClaim, Durable), CertifyRefusal>, CertifyFailure> {
         let chain = self.chain.clone();
-        let admitted = run_on(&self.chain.pools().admission, move || chain.admit_certified(&raw, height, expected.as_ref()))
+        let admitted = run_on(&self.chain.pools().admission, move || chain.admit_certified(&raw, height, None))
             .await
             .map_err(|e| CertifyFailure::Node(format!("admission threads: {e}")))?
             .map_err(|e| CertifyFailure::Node(e.to_string()))?;
@@ -172,13 +176,7 @@ impl Certifier {
             Err(refusal) => return Ok(Err(refusal)),
         };
         let claim = entry.claim;
-        self.journaled(entry).await?;
-        Ok(Ok(claim))
-    }
-
-    /// Queues `entry` for the journal writer and waits until it is durable.
-    async fn journaled(&self, entry: strata_chain::Certified) -> Result<(), CertifyFailure> {
-        self.journal_queue(entry).await
+        Ok(Ok((claim, Box::pin(self.journal_queue(entry)))))
     }
 
     /// Queues `entry` for the journal writer at once; the returned future tells when it
@@ -197,26 +195,34 @@ impl Certifier {
         }
     }
 
-    /// Sends a batch of clients' transactions (journaled here, all of one height):
-    /// our vote counted for each, then the request and the vote to every validator.
-    fn send_batch(self: &Arc<Self>, height: u64, items: Vec<CertifyRequest>) {
+    /// Sends a batch of clients' transactions (all of one height) to every validator at
+    /// once, and our vote for it once our own journal writes are durable (they run
+    /// meanwhile, beside the peers').
+    fn send_batch(self: &Arc<Self>, height: u64, batch: Vec<Outgoing>) {
         let Some(set) = self.chain.validator_sets().validators_at(height) else {
             tracing::warn!(height, "no validator set for a batch's height: its transactions time out");
             return;
         };
+        let (items, writes): (Vec<CertifyRequest>, Vec<Durable>) = batch.into_iter().unzip();
         let leaves: Vec<B256> = items.iter().map(|i| stored_digest(&i.claim)).collect();
-        let tree = BatchTree::new(&leaves);
         for item in &items {
             self.count_request(&item.claim, &set, OWN, &item.raw);
         }
-        let own = self.sign(&tree.root(), &set);
-        if let Some(signature) = own {
-            self.add_vote(&set, OWN, self.me, signature, &leaves, &tree, false);
-        }
         self.net.broadcast(Wire::Certify(CertifyBatch { height, items }).encode(self.chain_id()));
-        if let Some(signature) = own {
-            self.net.broadcast(Wire::Stored(StoredVote { height, validator: self.me, leaves, signature }).encode(self.chain_id()));
-        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            for write in writes {
+                if let Err(e) = write.await {
+                    tracing::warn!(error = %e, "batch not signed here: journal write failed");
+                    return;
+                }
+            }
+            let tree = BatchTree::new(&leaves);
+            if let Some(signature) = this.sign(&tree.root(), &set) {
+                this.add_vote(&set, OWN, this.me, signature, &leaves, &tree, false);
+                this.net.broadcast(Wire::Stored(StoredVote { height, validator: this.me, leaves, signature }).encode(this.chain_id()));
+            }
+        });
     }
 
     /// A peer asks us to store and sign a batch (`from`: the asking machine).
@@ -496,8 +502,8 @@ impl Certifier {
 
     async fn gather(self: &Arc<Self>, raw: Bytes) -> Result<StorageCertificate, CertifyFailure> {
         let head = self.chain.head().1.number;
-        let claim = match self.store(raw.clone(), head, None).await? {
-            Ok(claim) => claim,
+        let (claim, durable) = match self.store(raw.clone(), head).await? {
+            Ok(stored) => stored,
             Err(e) => return Err(CertifyFailure::Refused(e.to_string())),
         };
         let set = self
@@ -517,7 +523,9 @@ impl Certifier {
         }
         // Whatever ends this future (an answer, or the client going away), the entry goes.
         let _forget = Forget { gathering: &self.gathering, tx: claim.tx_hash };
-        self.outbox.send(CertifyRequest { raw: raw.clone(), claim }).map_err(|_| CertifyFailure::Node("the batcher stopped".into()))?;
+        self.outbox
+            .send((CertifyRequest { raw: raw.clone(), claim }, durable))
+            .map_err(|_| CertifyFailure::Node("the batcher stopped".into()))?;
         let deadline = tokio::time::Instant::now() + self.timeout;
         loop {
             {
@@ -558,8 +566,8 @@ impl Certifier {
 
 /// Sends the clients' transactions in batches: whatever queued while the previous batch
 /// left goes in the next (one height per batch, at most [`MAX_BATCH`]).
-async fn batcher(certifier: std::sync::Weak<Certifier>, mut waiting: mpsc::UnboundedReceiver<CertifyRequest>) {
-    let mut carried: Option<CertifyRequest> = None;
+async fn batcher(certifier: std::sync::Weak<Certifier>, mut waiting: mpsc::UnboundedReceiver<Outgoing>) {
+    let mut carried: Option<Outgoing> = None;
     loop {
         let first = match carried.take() {
             Some(item) => item,
@@ -568,11 +576,11 @@ async fn batcher(certifier: std::sync::Weak<Certifier>, mut waiting: mpsc::Unbou
                 None => return,
             },
         };
-        let height = first.claim.height;
+        let height = first.0.claim.height;
         let mut items = vec![first];
         while items.len() < MAX_BATCH {
             match waiting.try_recv() {
-                Ok(next) if next.claim.height == height => items.push(next),
+                Ok(next) if next.0.claim.height == height => items.push(next),
                 Ok(next) => {
                     carried = Some(next);
                     break;
