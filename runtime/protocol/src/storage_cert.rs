@@ -52,6 +52,9 @@ pub const STORED_NODE_DOMAIN: &str = "strata/stored-node/v1";
 /// Most claims one signature covers.
 pub const MAX_BATCH: usize = 256;
 
+/// The longest path from a claim to its batch's root (`MAX_BATCH` leaves: 8 levels).
+pub const MAX_PATH: usize = 8;
+
 /// One step from a claim's digest up to the root a validator signed: the sibling, and
 /// whether it is the left one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, RlpEncodable, RlpDecodable)]
@@ -147,6 +150,9 @@ pub enum StoredError {
     /// The signatures are not a quorum of the set's.
     #[error(transparent)]
     Signatures(#[from] CertificateError),
+    /// A path longer than any batch of [`MAX_BATCH`] claims has.
+    #[error("a batch path of {0} steps (at most {MAX_PATH})")]
+    PathTooLong(usize),
     /// Paths given, but not one per signature.
     #[error("{paths} batch paths for {signatures} signatures")]
     Paths {
@@ -185,6 +191,9 @@ impl StorageCertificate {
         check_signers(self.signatures.iter().map(|s| s.validator), set)?;
         if !self.paths.is_empty() && self.paths.len() != self.signatures.len() {
             return Err(StoredError::Paths { paths: self.paths.len(), signatures: self.signatures.len() });
+        }
+        if let Some(long) = self.paths.iter().map(Vec::len).find(|len| *len > MAX_PATH) {
+            return Err(StoredError::PathTooLong(long));
         }
         let digest = stored_digest(&self.claim);
         for (i, s) in self.signatures.iter().enumerate() {
@@ -484,6 +493,9 @@ mod tests {
         let mut swapped = cert(&[0, 1, 3]);
         swapped.paths.swap(0, 1);
         assert!(swapped.verify_with(&set, 7, &Fake).is_err());
+        let mut long = cert(&[0, 1, 3]);
+        long.paths[0] = alloc::vec![PathStep { left: false, sibling: B256::ZERO }; MAX_PATH + 1];
+        assert_eq!(long.verify_with(&set, 7, &Fake), Err(StoredError::PathTooLong(MAX_PATH + 1)));
         let mut short = cert(&[0, 1, 3]);
         short.paths.pop();
         assert!(matches!(short.verify_with(&set, 7, &Fake), Err(StoredError::Paths { paths: 2, signatures: 3 })));

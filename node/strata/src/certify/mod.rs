@@ -46,7 +46,7 @@ use strata_primitives::{
     Address, B256, Bytes, CertSignature, LocalSigner, ValidatorSet,
     consensus::{K256, check_signers, recovers_to},
     keccak256,
-    storage_cert::{BatchTree, MAX_BATCH, StorageCertificate, StoredClaim, stored_digest},
+    storage_cert::{BatchTree, MAX_BATCH, MAX_PATH, StorageCertificate, StoredClaim, stored_digest},
 };
 use strata_rpc::{CertifyFailure, CertifyService};
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -59,6 +59,9 @@ use crate::wire::{CertifyBatch, CertifyRequest, Confirmed, MAX_REASON, StoredRef
 
 /// How long a client waits for a quorum by default.
 pub const CERTIFY_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Most transaction bytes in one batch (a batch must fit a frame and the peers' budgets).
+const MAX_BATCH_BYTES: usize = 4 << 20;
 
 /// Signatures being gathered for one client's transaction (on its receiving validator).
 struct Gathering {
@@ -209,17 +212,22 @@ impl Certifier {
             self.count_request(&item.claim, &set, OWN, &item.raw);
         }
         self.net.broadcast(Wire::Certify(CertifyBatch { height, items }).encode(self.chain_id()));
+        let txs: Vec<B256> = items_hashes(&leaves, &self.gathering);
         let this = self.clone();
         tokio::spawn(async move {
             for write in writes {
                 if let Err(e) = write.await {
                     tracing::warn!(error = %e, "batch not signed here: journal write failed");
+                    // Our own refusal: the clients learn at once if no quorum can come.
+                    for tx in txs {
+                        this.refused(this.me, tx, format!("journal write failed: {e}"));
+                    }
                     return;
                 }
             }
             let tree = BatchTree::new(&leaves);
             if let Some(signature) = this.sign(&tree.root(), &set) {
-                this.add_vote(&set, OWN, this.me, signature, &leaves, &tree, false);
+                this.add_vote(&set, OWN, this.me, signature, &leaves, &tree, false, height);
                 this.net.broadcast(Wire::Stored(StoredVote { height, validator: this.me, leaves, signature }).encode(this.chain_id()));
             }
         });
@@ -234,6 +242,9 @@ impl Certifier {
             || batch.items.iter().any(|i| i.claim.height != height || i.claim.chain_id != chain_id)
         {
             tracing::debug!(from, items = batch.items.len(), "malformed certification batch dropped");
+            return;
+        }
+        if !self.near_head(height) {
             return;
         }
         let Some(set) = self.chain.validator_sets().validators_at(height) else { return };
@@ -265,7 +276,7 @@ impl Certifier {
                 match outcome {
                     Ok(Ok(entry)) if entry.claim == claim => {
                         stored.push(stored_digest(&claim));
-                        writes.push(this.journal_queue(entry));
+                        writes.push((claim.tx_hash, this.journal_queue(entry)));
                     }
                     Ok(Ok(entry)) => {
                         let reason = format!("this validator certified the transaction as {:?}", entry.claim);
@@ -276,18 +287,27 @@ impl Certifier {
                 }
             }
             // Signed only once every entry is durable.
-            for write in writes {
+            let mut failed = None;
+            let mut txs = Vec::with_capacity(writes.len());
+            for (tx, write) in writes {
+                txs.push(tx);
                 if let Err(e) = write.await {
-                    tracing::warn!(error = %e, "certification batch not signed: journal write failed");
-                    return;
+                    failed = Some(e);
                 }
+            }
+            if let Some(e) = failed {
+                tracing::warn!(error = %e, "certification batch not signed: journal write failed");
+                for tx in txs {
+                    this.machines.send(from, refusal(tx, this.me, format!("journal write failed: {e}")).encode(this.chain_id()));
+                }
+                return;
             }
             if stored.is_empty() {
                 return;
             }
             let tree = BatchTree::new(&stored);
             if let Some(signature) = this.sign(&tree.root(), &set) {
-                this.add_vote(&set, OWN, this.me, signature, &stored, &tree, false);
+                this.add_vote(&set, OWN, this.me, signature, &stored, &tree, false, height);
                 this.net
                     .broadcast(Wire::Stored(StoredVote { height, validator: this.me, leaves: stored, signature }).encode(this.chain_id()));
             }
@@ -299,7 +319,7 @@ impl Certifier {
     /// for the clients' certificates this node gathers if its signature verifies (one
     /// recovery for the whole batch).
     pub fn on_vote(self: &Arc<Self>, from: u32, vote: StoredVote) {
-        if vote.leaves.is_empty() || vote.leaves.len() > MAX_BATCH {
+        if vote.leaves.is_empty() || vote.leaves.len() > MAX_BATCH || !self.near_head(vote.height) {
             return;
         }
         let Some(set) = self.chain.validator_sets().validators_at(vote.height) else { return };
@@ -308,12 +328,12 @@ impl Certifier {
             return;
         }
         let tree = BatchTree::new(&vote.leaves);
-        self.add_vote(&set, from, vote.validator, vote.signature, &vote.leaves, &tree, true);
+        self.add_vote(&set, from, vote.validator, vote.signature, &vote.leaves, &tree, true, vote.height);
     }
 
-    /// Adds validator `validator`'s signature over `tree` (the batch `leaves`) to each
-    /// claim's tally, and to the certificates being gathered here — checking it first
-    /// if `check` (a peer's).
+    /// Adds validator `validator`'s signature over `tree` (the batch `leaves`, claims of
+    /// `height`) to each claim's tally, and to the certificates being gathered here —
+    /// checking it first if `check` (a peer's), outside the lock.
     #[allow(clippy::too_many_arguments)]
     fn add_vote(
         self: &Arc<Self>,
@@ -324,13 +344,14 @@ impl Certifier {
         leaves: &[B256],
         tree: &BatchTree,
         check: bool,
+        height: u64,
     ) {
+        let vote = |j: usize| Vote { signature, path: tree.path(j), height };
         let mut ready = Vec::new();
         {
             let mut tallies = self.tallies.lock();
             for (j, leaf) in leaves.iter().enumerate() {
-                if let Some(t) = tallies.of(*leaf, set, from) {
-                    t.votes.entry(validator).or_insert_with(|| (signature, tree.path(j)));
+                if let Some(t) = tallies.vote(*leaf, set, from, validator, vote(j)) {
                     ready.extend(t.ready());
                 }
             }
@@ -338,31 +359,39 @@ impl Certifier {
         for (raw, certificate) in ready {
             self.hold(raw, certificate, Vec::new(), set.clone());
         }
-        let mut gathering = self.gathering.lock();
-        let wanted: Vec<(usize, B256)> = leaves
-            .iter()
-            .enumerate()
-            .filter_map(|(j, leaf)| {
-                let tx = *gathering.by_digest.get(leaf)?;
-                let g = gathering.by_tx.get(&tx)?;
-                (!g.complete() && !g.signatures.contains_key(&validator)).then_some((j, tx))
-            })
-            .collect();
-        if wanted.is_empty() {
+        let wanted = |gathering: &Gatherings| -> Vec<(usize, B256)> {
+            leaves
+                .iter()
+                .enumerate()
+                .filter_map(|(j, leaf)| {
+                    let tx = *gathering.by_digest.get(leaf)?;
+                    let g = gathering.by_tx.get(&tx)?;
+                    (g.claim.height == height && !g.complete() && !g.signatures.contains_key(&validator)).then_some((j, tx))
+                })
+                .collect()
+        };
+        if wanted(&self.gathering.lock()).is_empty() {
             return;
         }
         if check && !set.get(validator).is_some_and(|key| valid(&signature, &tree.root(), key)) {
             tracing::debug!(validator, "a certification vote whose signature does not verify dropped");
             return;
         }
-        for (j, tx) in wanted {
+        let mut gathering = self.gathering.lock();
+        for (j, tx) in wanted(&gathering) {
             if let Some(g) = gathering.by_tx.get_mut(&tx) {
-                g.signatures.insert(validator, (signature, tree.path(j)));
+                g.signatures.insert(validator, vote(j));
                 if g.complete() {
                     g.done.notify_one();
                 }
             }
         }
+    }
+
+    /// Whether `height` is near our head (claims, votes and batches of other heights
+    /// are not looked at: no state read for any height a peer names).
+    fn near_head(&self, height: u64) -> bool {
+        height.abs_diff(self.chain.head().1.number) <= strata_chain::CLAIM_HEIGHT_SLACK
     }
 
     /// Whether `claim` is one this chain would make now: its height near our head and
@@ -447,7 +476,8 @@ impl Certifier {
             return;
         }
         let Some(set) = self.chain.validator_sets().validators_at(claim.height) else { return };
-        let paths_ok = certificate.paths.is_empty() || certificate.paths.len() == certificate.signatures.len();
+        let paths_ok = (certificate.paths.is_empty() || certificate.paths.len() == certificate.signatures.len())
+            && certificate.paths.iter().all(|p| p.len() <= MAX_PATH);
         if !paths_ok || check_signers(certificate.signatures.iter().map(|s| s.validator), &set).is_err() {
             tracing::debug!(from, tx = %claim.tx_hash, "storage certificate without a quorum of distinct signers dropped");
             return;
@@ -463,7 +493,10 @@ impl Certifier {
                 .filter(|&i| {
                     let s = &certificate.signatures[i];
                     let path = certificate.paths.get(i).unwrap_or(&no_path);
-                    tally.as_ref().is_none_or(|t| t.votes.get(&s.validator) != Some(&(s.signature, path.clone())))
+                    let heard = |t: &&mut tally::Tally| {
+                        t.votes.get(&s.validator).is_some_and(|v| v.signature == s.signature && v.path == *path && v.height == claim.height)
+                    };
+                    !tally.as_ref().is_some_and(heard)
                 })
                 .collect();
             // A certificate that fails its checks must not stop the tally from holding
@@ -482,13 +515,25 @@ impl Certifier {
     /// names (refusals are not signed: no peer may refuse in another's name); with
     /// enough of them, no quorum can come.
     pub fn on_refusal(&self, from: u32, refusal: StoredRefusal) {
+        let slots = {
+            let gathering = self.gathering.lock();
+            let Some(g) = gathering.by_tx.get(&refusal.tx_hash) else { return };
+            u32::try_from(g.set.len()).unwrap_or(u32::MAX).max(1)
+        };
+        if from % slots == refusal.validator {
+            self.refused(refusal.validator, refusal.tx_hash, refusal.reason);
+        }
+    }
+
+    /// Validator `validator` will not sign for `tx` (being gathered here): noted; with
+    /// enough refusals, no quorum can come.
+    fn refused(&self, validator: u32, tx: B256, reason: String) {
         let mut gathering = self.gathering.lock();
-        let Some(g) = gathering.by_tx.get_mut(&refusal.tx_hash) else { return };
-        let slots = u32::try_from(g.set.len()).unwrap_or(u32::MAX).max(1);
-        if g.set.get(refusal.validator).is_none() || from % slots != refusal.validator {
+        let Some(g) = gathering.by_tx.get_mut(&tx) else { return };
+        if g.set.get(validator).is_none() {
             return;
         }
-        g.refusals.insert(refusal.validator, refusal.reason);
+        g.refusals.insert(validator, reason);
         if g.hopeless() {
             g.done.notify_one();
         }
@@ -522,7 +567,7 @@ impl Certifier {
             gathering.by_digest.insert(stored_digest(&claim), claim.tx_hash);
         }
         // Whatever ends this future (an answer, or the client going away), the entry goes.
-        let _forget = Forget { gathering: &self.gathering, tx: claim.tx_hash };
+        let _forget = Forget { gathering: &self.gathering, tx: claim.tx_hash, done: done.clone() };
         self.outbox
             .send((CertifyRequest { raw: raw.clone(), claim }, durable))
             .map_err(|_| CertifyFailure::Node("the batcher stopped".into()))?;
@@ -543,8 +588,8 @@ impl Certifier {
             return Err(CertifyFailure::Node("certification state lost".into()));
         };
         if g.complete() {
-            let signatures = g.signatures.iter().map(|(v, (s, _))| CertSignature { validator: *v, signature: *s }).collect();
-            let paths = g.signatures.values().map(|(_, p)| p.clone()).collect();
+            let signatures = g.signatures.iter().map(|(v, vote)| CertSignature { validator: *v, signature: vote.signature }).collect();
+            let paths = g.signatures.values().map(|vote| vote.path.clone()).collect();
             tracing::debug!(tx = %claim.tx_hash, signers = g.signatures.len(), "storage certificate");
             let certificate = StorageCertificate { claim, signatures, paths };
             let encoded = strata_primitives::rlp::encode(&certificate).into();
@@ -565,7 +610,8 @@ impl Certifier {
 }
 
 /// Sends the clients' transactions in batches: whatever queued while the previous batch
-/// left goes in the next (one height per batch, at most [`MAX_BATCH`]).
+/// left goes in the next (one height per batch, at most [`MAX_BATCH`] transactions and
+/// [`MAX_BATCH_BYTES`]).
 async fn batcher(certifier: std::sync::Weak<Certifier>, mut waiting: mpsc::UnboundedReceiver<Outgoing>) {
     let mut carried: Option<Outgoing> = None;
     loop {
@@ -577,10 +623,14 @@ async fn batcher(certifier: std::sync::Weak<Certifier>, mut waiting: mpsc::Unbou
             },
         };
         let height = first.0.claim.height;
+        let mut bytes = first.0.raw.len();
         let mut items = vec![first];
         while items.len() < MAX_BATCH {
             match waiting.try_recv() {
-                Ok(next) if next.0.claim.height == height => items.push(next),
+                Ok(next) if next.0.claim.height == height && bytes.saturating_add(next.0.raw.len()) <= MAX_BATCH_BYTES => {
+                    bytes = bytes.saturating_add(next.0.raw.len());
+                    items.push(next);
+                }
                 Ok(next) => {
                     carried = Some(next);
                     break;
@@ -595,16 +645,27 @@ async fn batcher(certifier: std::sync::Weak<Certifier>, mut waiting: mpsc::Unbou
     }
 }
 
-/// Removes a gathering when dropped.
+/// Removes a gathering when dropped (its own: not a later client's of the same
+/// transaction).
 struct Forget<'a> {
     gathering: &'a Mutex<Gatherings>,
     tx: B256,
+    done: Arc<Notify>,
 }
 
 impl Drop for Forget<'_> {
     fn drop(&mut self) {
-        self.gathering.lock().remove(&self.tx);
+        let mut gathering = self.gathering.lock();
+        if gathering.by_tx.get(&self.tx).is_some_and(|g| Arc::ptr_eq(&g.done, &self.done)) {
+            gathering.remove(&self.tx);
+        }
     }
+}
+
+/// The transactions being gathered here whose claims' digests are `leaves`.
+fn items_hashes(leaves: &[B256], gathering: &Mutex<Gatherings>) -> Vec<B256> {
+    let gathering = gathering.lock();
+    leaves.iter().filter_map(|leaf| gathering.by_digest.get(leaf).copied()).collect()
 }
 
 fn refusal(tx_hash: B256, validator: u32, mut reason: String) -> Wire {

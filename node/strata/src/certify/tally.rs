@@ -29,9 +29,22 @@ pub(super) const MAX_TALLIES_PER_ORIGIN: usize = MAX_TALLIES / 8;
 /// The machine index standing for this node in [`Tally::origin`].
 pub(super) const OWN: u32 = u32::MAX;
 
-/// A signer's vote for a claim: its signature over its batch's root, and the path from
-/// the claim's digest to that root.
-pub(super) type Vote = ([u8; 65], Vec<PathStep>);
+/// A signer's vote for a claim: its signature over its batch's root, the path from the
+/// claim's digest to that root, and the height whose set it signed as (it counts only
+/// for a claim of that height).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Vote {
+    pub(super) signature: [u8; 65],
+    pub(super) path: Vec<PathStep>,
+    pub(super) height: u64,
+}
+
+impl Vote {
+    /// What it takes in memory, roughly.
+    fn size(&self) -> usize {
+        96usize.saturating_add(self.path.len().saturating_mul(40))
+    }
+}
 
 /// The signers of one claim as this validator has heard them.
 pub(super) struct Tally {
@@ -46,19 +59,23 @@ pub(super) struct Tally {
     pub(super) held: bool,
     /// The machine whose message opened it (quota).
     origin: u32,
+    /// Bytes it keeps (transaction and votes).
+    bytes: usize,
 }
 
 impl Tally {
     /// At a quorum, with the request known and not yet held: marks it held and returns
     /// the transaction and the certificate the votes make.
     pub(super) fn ready(&mut self) -> Option<(Bytes, StorageCertificate)> {
-        if self.held || self.votes.len() < self.quorum {
+        let claim = self.claim?;
+        let votes: Vec<(&u32, &Vote)> = self.votes.iter().filter(|(_, v)| v.height == claim.height).collect();
+        if self.held || votes.len() < self.quorum {
             return None;
         }
-        let (claim, raw) = (self.claim?, self.raw.clone()?);
+        let raw = self.raw.clone()?;
+        let signatures = votes.iter().map(|(v, vote)| CertSignature { validator: **v, signature: vote.signature }).collect();
+        let paths = votes.iter().map(|(_, vote)| vote.path.clone()).collect();
         self.held = true;
-        let signatures = self.votes.iter().map(|(v, (s, _))| CertSignature { validator: *v, signature: *s }).collect();
-        let paths = self.votes.values().map(|(_, p)| p.clone()).collect();
         Some((raw, StorageCertificate { claim, signatures, paths }))
     }
 }
@@ -75,7 +92,7 @@ pub(super) struct Tallies {
 impl Tallies {
     fn forget(&mut self, digest: &B256) {
         if let Some(t) = self.by_claim.remove(digest) {
-            self.bytes = self.bytes.saturating_sub(t.raw.map_or(0, |r| r.len()));
+            self.bytes = self.bytes.saturating_sub(t.bytes);
             if let Some(n) = self.opened.get_mut(&t.origin) {
                 *n = n.saturating_sub(1);
             }
@@ -100,7 +117,7 @@ impl Tallies {
             }
             *opened += 1;
             self.order.push_back((now, digest));
-            let tally = Tally { claim: None, raw: None, quorum: set.quorum(), votes: BTreeMap::new(), held: false, origin };
+            let tally = Tally { claim: None, raw: None, quorum: set.quorum(), votes: BTreeMap::new(), held: false, origin, bytes: 0 };
             self.by_claim.insert(digest, tally);
         }
         self.by_claim.get_mut(&digest)
@@ -116,6 +133,21 @@ impl Tallies {
         } else {
             0
         };
+        tally.bytes = tally.bytes.saturating_add(added);
+        self.bytes = self.bytes.saturating_add(added);
+        self.by_claim.get_mut(&digest)
+    }
+
+    /// Adds validator `validator`'s vote to the tally of claim `digest` (opened by
+    /// machine `origin` if new; its first vote kept).
+    pub(super) fn vote(&mut self, digest: B256, set: &ValidatorSet, origin: u32, validator: u32, vote: Vote) -> Option<&mut Tally> {
+        let tally = self.of(digest, set, origin)?;
+        let mut added = 0;
+        tally.votes.entry(validator).or_insert_with(|| {
+            added = vote.size();
+            vote
+        });
+        tally.bytes = tally.bytes.saturating_add(added);
         self.bytes = self.bytes.saturating_add(added);
         self.by_claim.get_mut(&digest)
     }
@@ -136,24 +168,27 @@ mod tests {
         let set = ValidatorSet::new((1..=4u8).map(Address::repeat_byte).collect());
         let mut tallies = Tallies::default();
         let (five, six) = (claim(5), claim(6));
-        let t = tallies.of(stored_digest(&five), &set, 1).unwrap();
-        assert_eq!(t.quorum, 3);
-        t.votes.entry(0).or_insert(([1; 65], Vec::new()));
+        let vote = |b: u8, height: u64| Vote { signature: [b; 65], path: Vec::new(), height };
+        assert_eq!(tallies.vote(stored_digest(&five), &set, 1, 0, vote(1, 5)).unwrap().quorum, 3);
+        tallies.vote(stored_digest(&five), &set, 1, 0, vote(9, 5));
         // A false claim about the same transaction (another height) has a tally of its
         // own: it cannot shut the true one out.
-        tallies.of(stored_digest(&six), &set, 2).unwrap().votes.entry(0).or_insert(([2; 65], Vec::new()));
-        assert_eq!(tallies.of(stored_digest(&five), &set, 1).unwrap().votes[&0].0, [1; 65]);
+        tallies.vote(stored_digest(&six), &set, 2, 0, vote(2, 6));
+        assert_eq!(tallies.of(stored_digest(&five), &set, 1).unwrap().votes[&0].signature, [1; 65], "the first vote kept");
         assert_eq!(tallies.by_claim.len(), 2);
-        // A quorum is ready only with the request's transaction, and only once.
-        let t = tallies.of(stored_digest(&five), &set, 1).unwrap();
-        t.votes.insert(1, ([3; 65], Vec::new()));
-        t.votes.insert(3, ([4; 65], Vec::new()));
+        // A quorum is ready only with the request's transaction, only from votes of the
+        // claim's height, and only once.
+        tallies.vote(stored_digest(&five), &set, 1, 1, vote(3, 5));
+        let t = tallies.vote(stored_digest(&five), &set, 1, 3, vote(4, 4)).unwrap();
         assert!(t.ready().is_none(), "no transaction yet");
         let t = tallies.request(stored_digest(&five), &set, 1, five, &Bytes::from_static(b"tx")).unwrap();
+        assert!(t.ready().is_none(), "validator 3 signed as another height's");
+        let t = tallies.vote(stored_digest(&five), &set, 1, 2, vote(5, 5)).unwrap();
         let (raw, cert) = t.ready().unwrap();
         assert_eq!((raw.as_ref(), cert.claim, cert.signatures.len(), cert.paths.len()), (&b"tx"[..], five, 3, 3));
+        assert_eq!(cert.signatures.iter().map(|s| s.validator).collect::<Vec<_>>(), vec![0, 1, 2]);
         assert!(t.ready().is_none(), "held once");
-        assert_eq!(tallies.bytes, 2);
+        assert_eq!(tallies.bytes, 2 + 5 * 96);
         // One machine cannot open more than its share.
         for i in 0..MAX_TALLIES_PER_ORIGIN as u64 {
             let mut c = claim(5);
@@ -172,5 +207,6 @@ mod tests {
         let fresh = claim(7);
         tallies.of(stored_digest(&fresh), &set, 3).unwrap();
         assert_eq!((tallies.by_claim.len(), tallies.order.len(), tallies.opened[&3], tallies.bytes), (1, 1, 1, 0));
+        assert_eq!(tallies.opened[&1], 0);
     }
 }
