@@ -34,6 +34,7 @@
 //! one nonce without `f + 1` validators signing twice. A sync node of a validator slot
 //! signs nothing (its slot's active machine does).
 
+mod hold;
 mod journal;
 mod tally;
 
@@ -44,9 +45,9 @@ use strata_chain::{CertifyRefusal, Chain, run_on};
 use strata_network::Transport;
 use strata_primitives::{
     Address, B256, Bytes, CertSignature, LocalSigner, ValidatorSet,
-    consensus::{K256, check_signers, recovers_to},
+    consensus::{K256, recovers_to},
     keccak256,
-    storage_cert::{BatchTree, MAX_BATCH, MAX_PATH, StorageCertificate, StoredClaim, stored_digest},
+    storage_cert::{BatchTree, MAX_BATCH, StorageCertificate, StoredClaim, stored_digest},
 };
 use strata_rpc::{CertifyFailure, CertifyService};
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -201,10 +202,10 @@ impl Certifier {
     /// Sends a batch of clients' transactions (all of one height) to every validator at
     /// once, and our vote for it once our own journal writes are durable (they run
     /// meanwhile, beside the peers').
-    fn send_batch(self: &Arc<Self>, height: u64, batch: Vec<Outgoing>) {
+    fn send_batch(self: &Arc<Self>, height: u64, batch: Vec<Outgoing>) -> Option<tokio::task::JoinHandle<()>> {
         let Some(set) = self.chain.validator_sets().validators_at(height) else {
             tracing::warn!(height, "no validator set for a batch's height: its transactions time out");
-            return;
+            return None;
         };
         let (items, writes): (Vec<CertifyRequest>, Vec<Durable>) = batch.into_iter().unzip();
         let leaves: Vec<B256> = items.iter().map(|i| stored_digest(&i.claim)).collect();
@@ -214,7 +215,7 @@ impl Certifier {
         self.net.broadcast(Wire::Certify(CertifyBatch { height, items }).encode(self.chain_id()));
         let txs: Vec<B256> = items_hashes(&leaves, &self.gathering);
         let this = self.clone();
-        tokio::spawn(async move {
+        let signed = tokio::spawn(async move {
             for write in writes {
                 if let Err(e) = write.await {
                     tracing::warn!(error = %e, "batch not signed here: journal write failed");
@@ -231,6 +232,7 @@ impl Certifier {
                 this.net.broadcast(Wire::Stored(StoredVote { height, validator: this.me, leaves, signature }).encode(this.chain_id()));
             }
         });
+        Some(signed)
     }
 
     /// A peer asks us to store and sign a batch (`from`: the asking machine).
@@ -416,101 +418,6 @@ impl Certifier {
         }
     }
 
-    /// Hands a certified transaction to the chain to hold (on an admission thread),
-    /// after checking the signatures in `unvouched` (those not received from their
-    /// signers) against `set`, and queues the journal entry. If it could not be held
-    /// (admission busy, a node failure), its tally may try again.
-    fn hold(self: &Arc<Self>, raw: Bytes, certificate: StorageCertificate, unvouched: Vec<usize>, set: Arc<ValidatorSet>) {
-        let this = self.clone();
-        tokio::spawn(async move {
-            let claim = certificate.claim;
-            let chain = this.chain.clone();
-            let held = run_on(&this.chain.pools().admission, move || {
-                let digest = stored_digest(&certificate.claim);
-                let forged = unvouched.iter().filter_map(|&i| certificate.signatures.get(i).map(|s| (i, s))).find(|(i, s)| {
-                    let root = certificate.paths.get(*i).map_or(digest, |p| strata_primitives::storage_cert::fold_path(digest, p));
-                    !set.get(s.validator).is_some_and(|key| valid(&s.signature, &root, key))
-                });
-                match forged {
-                    Some((_, s)) => Ok(Err(format!("validator {}'s signature does not verify", s.validator))),
-                    None => chain.hold_certificate(&raw, &certificate),
-                }
-            })
-            .await;
-            let tx = claim.tx_hash;
-            let retry = match held {
-                Ok(Ok(Ok(Some(entry)))) => {
-                    let _ = this.journal.send((entry, None));
-                    false
-                }
-                Ok(Ok(Ok(None))) => false,
-                Ok(Ok(Err(e))) => {
-                    tracing::debug!(%tx, error = %e, "certified transaction not held");
-                    false
-                }
-                Ok(Err(e)) => {
-                    tracing::warn!(%tx, error = %e, "certified transaction not held: node failure");
-                    true
-                }
-                Err(e) => {
-                    tracing::warn!(%tx, error = %e, "certified transaction not held: admission busy");
-                    true
-                }
-            };
-            if retry && let Some(t) = this.tallies.lock().by_claim.get_mut(&stored_digest(&claim)) {
-                t.held = false;
-            }
-        });
-    }
-
-    /// The certificate the receiving validator gathered: held, if this node has not
-    /// counted a quorum itself, once the signatures it did not receive from their
-    /// signers verify.
-    pub fn on_confirmed(self: &Arc<Self>, from: u32, confirmed: Confirmed) {
-        let Ok(certificate) = strata_primitives::rlp_item::decode_exact::<StorageCertificate>(&confirmed.certificate) else {
-            tracing::debug!(from, "undecodable storage certificate dropped");
-            return;
-        };
-        let claim = certificate.claim;
-        if !self.plausible(&claim) || keccak256(&confirmed.raw) != claim.tx_hash {
-            return;
-        }
-        let Some(set) = self.chain.validator_sets().validators_at(claim.height) else { return };
-        let paths_ok = (certificate.paths.is_empty() || certificate.paths.len() == certificate.signatures.len())
-            && certificate.paths.iter().all(|p| p.len() <= MAX_PATH);
-        if !paths_ok || check_signers(certificate.signatures.iter().map(|s| s.validator), &set).is_err() {
-            tracing::debug!(from, tx = %claim.tx_hash, "storage certificate without a quorum of distinct signers dropped");
-            return;
-        }
-        let unvouched = {
-            let mut tallies = self.tallies.lock();
-            let tally = tallies.by_claim.get_mut(&stored_digest(&claim));
-            if tally.as_ref().is_some_and(|t| t.held) {
-                return;
-            }
-            let no_path = Vec::new();
-            let unvouched: Vec<usize> = (0..certificate.signatures.len())
-                .filter(|&i| {
-                    let s = &certificate.signatures[i];
-                    let path = certificate.paths.get(i).unwrap_or(&no_path);
-                    let heard = |t: &&mut tally::Tally| {
-                        t.votes.get(&s.validator).is_some_and(|v| v.signature == s.signature && v.path == *path && v.height == claim.height)
-                    };
-                    !tally.as_ref().is_some_and(heard)
-                })
-                .collect();
-            // A certificate that fails its checks must not stop the tally from holding
-            // on its own count: only one vouched for entirely marks it.
-            if let Some(t) = tally
-                && unvouched.is_empty()
-            {
-                t.held = true;
-            }
-            unvouched
-        };
-        self.hold(confirmed.raw, certificate, unvouched, set);
-    }
-
     /// A refusal from machine `from`: noted if `from` is a machine of the validator it
     /// names (refusals are not signed: no peer may refuse in another's name); with
     /// enough of them, no quorum can come.
@@ -610,7 +517,7 @@ impl Certifier {
 }
 
 /// Sends the clients' transactions in batches: whatever queued while the previous batch
-/// left goes in the next (one height per batch, at most [`MAX_BATCH`] transactions and
+/// was being journaled and signed here goes in the next (one height per batch, at most [`MAX_BATCH`] transactions and
 /// [`MAX_BATCH_BYTES`]).
 async fn batcher(certifier: std::sync::Weak<Certifier>, mut waiting: mpsc::UnboundedReceiver<Outgoing>) {
     let mut carried: Option<Outgoing> = None;
@@ -639,9 +546,13 @@ async fn batcher(certifier: std::sync::Weak<Certifier>, mut waiting: mpsc::Unbou
             }
         }
         let Some(certifier) = certifier.upgrade() else { return };
-        certifier.send_batch(height, items);
-        // Let the batch's votes and the next clients' transactions in.
-        tokio::task::yield_now().await;
+        let signed = certifier.send_batch(height, items);
+        drop(certifier);
+        // The next batch forms while this one's journal write runs here (one fsync):
+        // under load, batches grow with it, and signatures do not.
+        if let Some(signed) = signed {
+            let _ = tokio::time::timeout(Duration::from_millis(50), signed).await;
+        }
     }
 }
 
