@@ -354,6 +354,30 @@ async fn n4_storage_certificate_from_any_validator_then_inclusion_and_one_per_no
         }
     }
 
+    // A burst at one validator: its transactions are signed in batches (one signature
+    // over many claims), and every client's certificate verifies on its own.
+    let burst: Vec<_> = (4..10).flat_map(|account| (0..2).map(move |nonce| transfer(account, nonce, 3))).collect();
+    let tasks: Vec<_> = burst
+        .into_iter()
+        .map(|raw| {
+            let c = net.certifiers[1].clone();
+            tokio::spawn(async move { c.certify(raw).await })
+        })
+        .collect();
+    let mut certs = Vec::new();
+    for t in tasks {
+        certs.push(t.await.unwrap().unwrap());
+    }
+    for c in &certs {
+        c.verify(&set, CHAIN_ID).unwrap();
+    }
+    assert!(certs.iter().any(|c| c.paths.iter().any(|p| !p.is_empty())), "some signer signed a batch of several claims");
+    let hashes: Vec<_> = certs.iter().map(|c| c.claim.tx_hash).collect();
+    net.wait("the burst included everywhere", Duration::from_secs(30), |n| {
+        n.chains.iter().all(|c| hashes.iter().all(|h| c.store().tx_location(h).unwrap().is_some()))
+    })
+    .await;
+
     // An invalid transaction: refused with the reason, nothing journaled.
     let broke = {
         use strata_primitives::{Address, Bytes, TxKind, U256, transaction::build};
