@@ -232,7 +232,13 @@ impl Chain {
             return Err(BlockError::BaseFee { got: h.base_fee_per_gas, expected: env.base_fee }.into());
         }
         let seen = self.observe(h.number, h.proposer, cert.as_ref(), &block.liveness)?;
-        let senders = recover_senders(&block.transactions)?;
+        // Senders this node recovered already when it pooled the same signed bytes (the
+        // hash covers the signature) are not recovered again.
+        let known: Vec<Option<Address>> = {
+            let inner = self.inner.lock();
+            block.transactions.iter().map(|tx| inner.mempool.get(&tx.hash()).map(|p| p.sender)).collect()
+        };
+        let senders = recover_senders(&block.transactions, &known)?;
         let keys: Vec<(Address, u64, B256)> = block.transactions.iter().zip(&senders).map(|(tx, s)| (*s, tx.nonce(), tx.hash())).collect();
         let mut builder = BlockBuilder::new(env, self.latest_state(), self.vm.clone(), self.cold.clone(), self.payees.clone())?;
         for (index, (tx, sender)) in block.transactions.iter().zip(senders).enumerate() {
@@ -363,13 +369,17 @@ impl Chain {
 
 /// The senders of `transactions`, recovered on every core (signature recovery is most
 /// of the work of a block of transfers); the first bad signature by index is the error.
-fn recover_senders(transactions: &[TransactionSigned]) -> Result<Vec<Address>, BlockError> {
-    let workers = std::thread::available_parallelism().map_or(1, usize::from).min(transactions.len() / 64).max(1);
+fn recover_senders(transactions: &[TransactionSigned], known: &[Option<Address>]) -> Result<Vec<Address>, BlockError> {
+    let to_recover = known.iter().filter(|k| k.is_none()).count();
+    let workers = std::thread::available_parallelism().map_or(1, usize::from).min(to_recover / 64).max(1);
     let recover = |offset: usize, chunk: &[TransactionSigned]| -> Result<Vec<Address>, BlockError> {
         chunk
             .iter()
             .enumerate()
-            .map(|(i, tx)| tx.recover_sender().map_err(|e| BlockError::BadSignature { index: offset + i, reason: e.to_string() }))
+            .map(|(i, tx)| match known.get(offset + i).copied().flatten() {
+                Some(sender) => Ok(sender),
+                None => tx.recover_sender().map_err(|e| BlockError::BadSignature { index: offset + i, reason: e.to_string() }),
+            })
             .collect()
     };
     if workers == 1 {

@@ -18,6 +18,7 @@ pub mod block;
 pub mod error;
 pub mod keys;
 pub mod receipt;
+pub mod recover;
 pub mod transaction;
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! 7702) are refused when decoded.
 
 use crate::{Error, Result};
-use alloy_consensus::{SignableTransaction, Signed, Transaction as _, TxEip1559, TxEnvelope, TxLegacy, transaction::SignerRecoverable};
+use alloy_consensus::{SignableTransaction, Signed, Transaction as _, TxEip1559, TxEnvelope, TxLegacy};
 use alloy_eips::{
     Typed2718,
     eip2718::{Decodable2718, Encodable2718},
@@ -98,7 +98,11 @@ impl TransactionSigned {
     /// The sender, recovered from the signature. Signatures with a high `s` value
     /// (EIP-2 malleability) are refused.
     pub fn recover_sender(&self) -> Result<Address> {
-        self.envelope.recover_signer().map_err(|_| Error::InvalidSignature)
+        let signature = self.envelope.signature();
+        if signature.s() > alloy_consensus::crypto::SECP256K1N_HALF {
+            return Err(Error::InvalidSignature);
+        }
+        crate::recover::recover_address(&self.envelope.signature_hash(), signature).ok_or(Error::InvalidSignature)
     }
 
     /// Decodes, then recovers the sender.
