@@ -26,9 +26,27 @@ fn key(i: u32) -> LocalSigner {
     LocalSigner::from_bytes(&keccak256(format!("strata/test/net/{i}"))).expect("valid key")
 }
 
+/// A free port below the kernel's ephemeral range: a port the kernel handed out (port 0)
+/// and this test binds later can meanwhile become the local port of any outgoing
+/// connection (the tests' own dials among them); these never do. Never the same port
+/// twice in this process.
 fn free_addr() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .unwrap_or(32_768);
+    let span = ephemeral.saturating_sub(10_000).max(1);
+    let start = u64::from(std::process::id()).wrapping_mul(7_919);
+    for _ in 0..1_000 {
+        let port = 10_000 + (start.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed)) % span);
+        let addr = SocketAddr::from(([127, 0, 0, 1], u16::try_from(port).unwrap_or(10_000)));
+        if std::net::TcpListener::bind(addr).is_ok() {
+            return addr;
+        }
+    }
+    panic!("no free port below {ephemeral}")
 }
 
 fn configs(n: u32) -> Vec<NetworkConfig> {
