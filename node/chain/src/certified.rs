@@ -206,24 +206,9 @@ impl Chain {
     pub fn hold_certificate(&self, raw: &[u8], certificate: &StorageCertificate) -> Result<Result<Option<Certified>, String>> {
         let claim = certificate.claim;
         let key = (claim.sender, claim.nonce);
-        let bound = |held: &Certified| Certified { raw: held.raw.clone(), claim, certificate: alloy_rlp::encode(certificate).into() };
         let _guard = self.certify.lock();
-        // Kept already (in a block), or past its expiry: nothing left to hold.
-        if claim.expiry <= self.head().1.number || self.store.tx_location(&claim.tx_hash)?.is_some() {
-            return Ok(Ok(None));
-        }
-        {
-            // The common case: this node signed it too.
-            let mut inner = self.inner.lock();
-            match inner.certified.get(&key) {
-                Some(held) if held.claim.tx_hash == claim.tx_hash && held.confirmed() => return Ok(Ok(None)),
-                Some(held) if held.claim.tx_hash == claim.tx_hash && held.raw.as_ref() == raw => {
-                    let entry = bound(held);
-                    inner.certified.insert(key, entry.clone());
-                    return Ok(Ok(Some(entry)));
-                }
-                _ => {}
-            }
+        if let Some(done) = self.hold_held(raw, certificate)? {
+            return Ok(Ok(done));
         }
         let tx = match TransactionSigned::decode_recovered(raw) {
             Ok(tx) if tx.hash() == claim.tx_hash && tx.sender == claim.sender && tx.tx.nonce() == claim.nonce => tx,
@@ -258,6 +243,36 @@ impl Chain {
             tracing::debug!(hash = %claim.tx_hash, error = %e, "a confirmed certified transaction is not admitted here");
         }
         Ok(Ok(Some(entry)))
+    }
+
+    /// [`Chain::hold_certificate`]'s common case, which runs no contract (call it from
+    /// anywhere): the transaction is included already or past its expiry (nothing to
+    /// hold), or this node holds the same bytes (now bound to the certificate).
+    /// `Some(entry to write)`, or `None` when the transaction must be admitted first
+    /// ([`Chain::hold_certificate`] on an admission thread).
+    pub fn hold_if_held(&self, raw: &[u8], certificate: &StorageCertificate) -> Result<Option<Option<Certified>>> {
+        let _guard = self.certify.lock();
+        self.hold_held(raw, certificate)
+    }
+
+    /// The common case, under the certification lock.
+    fn hold_held(&self, raw: &[u8], certificate: &StorageCertificate) -> Result<Option<Option<Certified>>> {
+        let claim = certificate.claim;
+        // Kept already (in a block), or past its expiry: nothing left to hold.
+        if claim.expiry <= self.head().1.number || self.store.tx_location(&claim.tx_hash)?.is_some() {
+            return Ok(Some(None));
+        }
+        let mut inner = self.inner.lock();
+        let key = (claim.sender, claim.nonce);
+        Ok(match inner.certified.get(&key) {
+            Some(held) if held.claim.tx_hash == claim.tx_hash && held.confirmed() => Some(None),
+            Some(held) if held.claim.tx_hash == claim.tx_hash && held.raw.as_ref() == raw => {
+                let entry = Certified { raw: held.raw.clone(), claim, certificate: alloy_rlp::encode(certificate).into() };
+                inner.certified.insert(key, entry.clone());
+                Some(Some(entry))
+            }
+            _ => None,
+        })
     }
 
     /// Writes admitted entries to the journal in one synced write (a group commit: many

@@ -26,6 +26,19 @@ impl Certifier {
     /// signers) against `set`, and queues the journal entry. If it could not be held
     /// (admission busy, a node failure), its tally may try again.
     pub(super) fn hold(self: &Arc<Self>, raw: Bytes, certificate: StorageCertificate, unvouched: Vec<usize>, set: Arc<ValidatorSet>) {
+        // The common case (nothing to check, the transaction held here already) is a map
+        // update: done here, without a trip to the admission threads.
+        if unvouched.is_empty() {
+            match self.chain.hold_if_held(&raw, &certificate) {
+                Ok(Some(Some(entry))) => {
+                    let _ = self.journal.send((entry, None));
+                    return;
+                }
+                Ok(Some(None)) => return,
+                Ok(None) => {}
+                Err(e) => tracing::warn!(tx = %certificate.claim.tx_hash, error = %e, "certified transaction not held: node failure"),
+            }
+        }
         let this = self.clone();
         tokio::spawn(async move {
             let claim = certificate.claim;
