@@ -102,15 +102,19 @@ impl Certifier {
             tracing::debug!(from, tx = %claim.tx_hash, "storage certificate without a quorum of distinct signers dropped");
             return;
         }
-        if self.unvouched(&certificate).is_some_and(|u| !u.is_empty()) {
-            let this = self.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(CONFIRM_GRACE).await;
-                this.confirm_now(confirmed.raw, certificate, set);
-            });
-            return;
+        match self.unvouched(&certificate) {
+            None => {}
+            Some(unvouched) if unvouched.is_empty() => self.confirm_with(confirmed.raw, certificate, set, unvouched),
+            Some(_) => {
+                let this = self.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(CONFIRM_GRACE).await;
+                    if let Some(unvouched) = this.unvouched(&certificate) {
+                        this.confirm_with(confirmed.raw, certificate, set, unvouched);
+                    }
+                });
+            }
         }
-        self.confirm_now(confirmed.raw, certificate, set);
     }
 
     /// The signatures of `certificate` this node has not heard from their signers (by
@@ -138,8 +142,7 @@ impl Certifier {
     }
 
     /// Holds a gathered certificate unless held already, checking what was not heard.
-    fn confirm_now(self: &Arc<Self>, raw: Bytes, certificate: StorageCertificate, set: Arc<ValidatorSet>) {
-        let Some(unvouched) = self.unvouched(&certificate) else { return };
+    fn confirm_with(self: &Arc<Self>, raw: Bytes, certificate: StorageCertificate, set: Arc<ValidatorSet>, unvouched: Vec<usize>) {
         // A certificate that fails its checks must not stop the tally from holding on
         // its own count: only one vouched for entirely marks it.
         if unvouched.is_empty()

@@ -68,8 +68,11 @@ impl Tally {
     /// the transaction and the certificate the votes make.
     pub(super) fn ready(&mut self) -> Option<(Bytes, StorageCertificate)> {
         let claim = self.claim?;
+        if self.held || self.votes.len() < self.quorum {
+            return None;
+        }
         let votes: Vec<(&u32, &Vote)> = self.votes.iter().filter(|(_, v)| v.height == claim.height).collect();
-        if self.held || votes.len() < self.quorum {
+        if votes.len() < self.quorum {
             return None;
         }
         let raw = self.raw.clone()?;
