@@ -18,14 +18,15 @@ pub mod block;
 pub mod error;
 pub mod keys;
 pub mod receipt;
-pub mod recover;
 pub mod transaction;
 
 #[cfg(test)]
 mod consensus_tests;
+#[cfg(test)]
+mod recover_tests;
 
 pub use strata_protocol::{
-    abi, account, audit, consensus, deploy, interfaces, nibbles, proof, rlp_item, set_proof, slots, storage_cert, system,
+    abi, account, audit, consensus, deploy, interfaces, nibbles, proof, recover, rlp_item, set_proof, slots, storage_cert, system,
 };
 
 pub use account::{Account, EMPTY_ROOT_HASH, KECCAK_EMPTY};

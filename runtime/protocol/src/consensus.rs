@@ -33,7 +33,7 @@ pub struct K256;
 #[cfg(feature = "k256")]
 impl Recover for K256 {
     fn recover(&self, digest: &B256, signature: &[u8; 65]) -> Option<Address> {
-        Signature::from_raw_array(signature).ok()?.recover_address_from_prehash(digest).ok()
+        crate::recover::recover_address(digest, &Signature::from_raw_array(signature).ok()?)
     }
 }
 

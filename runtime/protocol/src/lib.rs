@@ -25,6 +25,8 @@ pub mod header;
 pub mod interfaces;
 pub mod nibbles;
 pub mod proof;
+#[cfg(feature = "k256")]
+pub mod recover;
 pub mod rlp_item;
 pub mod set_proof;
 pub mod slots;

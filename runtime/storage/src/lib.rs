@@ -167,6 +167,14 @@ pub trait KvStore: Send + Sync + 'static {
     /// (it is synced to disk); after a crash either all of it or none of it is visible.
     fn write(&self, batch: WriteBatch) -> Result<()>;
 
+    /// Applies a batch atomically without waiting for the disk: when this returns
+    /// `Ok`, the batch survives a crash of this process (kill -9: the OS has it) but not
+    /// necessarily of the machine; the next [`KvStore::write`] makes it durable too
+    /// (writes are logged in order). For what a lost write cannot make wrong.
+    fn write_unsynced(&self, batch: WriteBatch) -> Result<()> {
+        self.write(batch)
+    }
+
     /// Calls `f` on each entry whose key starts with `prefix`, in key order,
     /// until `f` returns `false`.
     fn for_each_prefix(&self, column: Column, prefix: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
