@@ -278,12 +278,28 @@ impl Chain {
     /// Writes admitted entries to the journal in one synced write (a group commit: many
     /// certifications, one fsync). Only then may their claims be signed.
     pub fn journal(&self, entries: &[Certified]) -> Result<()> {
+        self.journal_with(entries, true)
+    }
+
+    /// Writes entries now held as certified (their certificates) to the journal without
+    /// waiting for the disk: each survives kill -9, and the next synced write makes it
+    /// durable. Lost with the machine, it costs nothing promised: the quorum that signed
+    /// journaled the transaction with synced writes before signing.
+    pub fn journal_held(&self, entries: &[Certified]) -> Result<()> {
+        self.journal_with(entries, false)
+    }
+
+    fn journal_with(&self, entries: &[Certified], synced: bool) -> Result<()> {
         let mut batch = WriteBatch::new();
         for entry in entries {
             batch.put(Column::Journal, entry.claim.tx_hash.to_vec(), alloy_rlp::encode(entry));
         }
-        // Synced (every batch is): durable before the caller signs.
-        self.kv.write(batch)?;
+        if synced {
+            // Durable before the caller signs.
+            self.kv.write(batch)?;
+        } else {
+            self.kv.write_unsynced(batch)?;
+        }
         for entry in entries {
             let c = &entry.claim;
             tracing::debug!(hash = %c.tx_hash, sender = %c.sender, nonce = c.nonce, expiry = c.expiry, "transaction certified as stored");
@@ -366,7 +382,9 @@ impl Chain {
             }
         }
         drop(inner);
-        self.kv.write(batch)?;
+        // Unsynced: an entry whose deletion is lost is dropped again when the journal
+        // is reloaded (its transaction included, or its expiry passed).
+        self.kv.write_unsynced(batch)?;
         Ok(())
     }
 }

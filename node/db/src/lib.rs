@@ -6,6 +6,8 @@
 //! family; every batch is one RocksDB `WriteBatch` written with `sync = true`,
 //! so a batch that returned `Ok` survives `kill -9` and power loss, and a batch
 //! cut short by a crash is not visible at all (RocksDB's WAL replays whole batches).
+//! `write_unsynced` skips the fsync: its batch survives `kill -9` (the log write has
+//! reached the OS) and is made durable by the next synced write.
 
 use std::path::{Path, PathBuf};
 
@@ -75,6 +77,20 @@ impl RocksKv {
     fn cf(&self, column: Column) -> &ColumnFamily {
         self.db.cf_handle(column.name()).expect("every column family is created at open")
     }
+
+    /// One RocksDB batch of `batch`, written with `sync` (fsync of the log) or not.
+    fn write_with(&self, batch: WriteBatch, sync: bool) -> Result<()> {
+        let mut wb = rocksdb::WriteBatch::default();
+        for op in batch.ops() {
+            match op {
+                WriteOp::Put(c, k, v) => wb.put_cf(self.cf(*c), k, v),
+                WriteOp::Delete(c, k) => wb.delete_cf(self.cf(*c), k),
+            }
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(sync);
+        self.db.write_opt(wb, &wo).map_err(backend)
+    }
 }
 
 impl KvStore for RocksKv {
@@ -92,16 +108,11 @@ impl KvStore for RocksKv {
     }
 
     fn write(&self, batch: WriteBatch) -> Result<()> {
-        let mut wb = rocksdb::WriteBatch::default();
-        for op in batch.ops() {
-            match op {
-                WriteOp::Put(c, k, v) => wb.put_cf(self.cf(*c), k, v),
-                WriteOp::Delete(c, k) => wb.delete_cf(self.cf(*c), k),
-            }
-        }
-        let mut wo = WriteOptions::default();
-        wo.set_sync(true);
-        self.db.write_opt(wb, &wo).map_err(backend)
+        self.write_with(batch, true)
+    }
+
+    fn write_unsynced(&self, batch: WriteBatch) -> Result<()> {
+        self.write_with(batch, false)
     }
 
     fn for_each_from(&self, column: Column, prefix: &[u8], from: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
@@ -118,6 +129,25 @@ impl KvStore for RocksKv {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unsynced_write_is_in_the_log_file_when_it_returns() {
+        // What kill -9 cannot take: the write has reached the OS (the log file's bytes),
+        // with no fsync and no flush of the memtable.
+        let dir = tempfile::tempdir().unwrap();
+        let kv = RocksKv::open(dir.path()).unwrap();
+        let marker = b"unsynced-marker-5f0c2e".to_vec();
+        let mut b = WriteBatch::new();
+        b.put(Column::Journal, b"k".to_vec(), marker.clone());
+        kv.write_unsynced(b).unwrap();
+        let logged = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "log"))
+            .any(|p| std::fs::read(p).unwrap().windows(marker.len()).any(|w| w == marker.as_slice()));
+        assert!(logged, "the unsynced batch is not in the write-ahead log");
+        assert_eq!(kv.get(Column::Journal, b"k").unwrap(), Some(marker));
+    }
 
     #[test]
     fn survives_reopen_and_scans_by_prefix() {

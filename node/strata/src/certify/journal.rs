@@ -1,5 +1,7 @@
 //! The pool journal's writer: certifications queued while the previous write ran go
-//! into the next one (one synced write, one fsync, for many of them).
+//! into the next one (one synced write, one fsync, for many of them). A group of
+//! certificates held here only (nobody waits to sign) is written without the fsync:
+//! see [`Chain::journal_held`].
 
 use std::sync::Arc;
 
@@ -21,8 +23,10 @@ pub(super) async fn journal_writer(chain: Arc<Chain>, mut queue: mpsc::Unbounded
             }
         }
         let entries: Vec<Certified> = group.iter().map(|(e, _)| e.clone()).collect();
+        let signing = group.iter().any(|(_, waiter)| waiter.is_some());
         let c = chain.clone();
-        let outcome = match tokio::task::spawn_blocking(move || c.journal(&entries)).await {
+        let write = move || if signing { c.journal(&entries) } else { c.journal_held(&entries) };
+        let outcome = match tokio::task::spawn_blocking(write).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(e.to_string()),
             Err(e) => Err(e.to_string()),
