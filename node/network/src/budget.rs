@@ -152,4 +152,58 @@ impl Inbound {
     pub fn try_recv(&mut self) -> Option<(u32, Vec<u8>)> {
         self.rx.try_recv().ok().map(Delivery::open)
     }
+
+    /// Splits the messages `pick` selects off into a receiver of their own (the second),
+    /// so that a consumer busy with one kind does not hold up the other. Each message
+    /// still holds its sender's inbound bytes until it is taken from either receiver; a
+    /// message for a receiver that was dropped is dropped. Call inside a tokio runtime.
+    pub fn split(self, pick: impl Fn(&[u8]) -> bool + Send + 'static) -> (Inbound, Inbound) {
+        let (rest_tx, rest_rx) = mpsc::unbounded_channel();
+        let (picked_tx, picked_rx) = mpsc::unbounded_channel();
+        let mut rx = self.rx;
+        tokio::spawn(async move {
+            while let Some(delivery) = rx.recv().await {
+                let to = if pick(&delivery.payload) { &picked_tx } else { &rest_tx };
+                let _ = to.send(delivery);
+                if rest_tx.is_closed() && picked_tx.is_closed() {
+                    return;
+                }
+            }
+        });
+        (Inbound::new(rest_rx), Inbound::new(picked_rx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_split_routes_by_kind_in_order_and_keeps_each_message_charged_until_taken() {
+        let budget = Budget::new(1 << 20);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (mut rest, mut picked) = Inbound::new(rx).split(|p| p.first() == Some(&1));
+        for (i, kind) in [1u8, 0, 1, 0, 0].into_iter().enumerate() {
+            let charge = budget.try_charge(100).unwrap();
+            tx.send(Delivery::charged(i as u32, vec![kind, i as u8], charge)).unwrap();
+        }
+        assert_eq!(picked.recv().await, Some((0, vec![1, 0])));
+        assert_eq!(picked.recv().await, Some((2, vec![1, 2])));
+        // The other three are still held against the budget until taken.
+        tokio::task::yield_now().await;
+        assert_eq!(budget.used.load(Ordering::Acquire), 300);
+        for expected in [(1, vec![0, 1]), (3, vec![0, 3]), (4, vec![0, 4])] {
+            assert_eq!(rest.recv().await, Some(expected));
+        }
+        assert_eq!(budget.used.load(Ordering::Acquire), 0);
+        // One receiver gone: its messages are dropped (their bytes released), the other's
+        // still arrive; both gone or the source gone, the split ends.
+        drop(picked);
+        tx.send(Delivery::charged(5, vec![1], budget.try_charge(100).unwrap())).unwrap();
+        tx.send(Delivery::charged(6, vec![0], budget.try_charge(100).unwrap())).unwrap();
+        assert_eq!(rest.recv().await, Some((6, vec![0])));
+        assert_eq!(budget.used.load(Ordering::Acquire), 0);
+        drop(tx);
+        assert_eq!(rest.recv().await, None);
+    }
 }

@@ -138,7 +138,14 @@ pub async fn run(
     config: DriverConfig,
     shutdown: watch::Receiver<bool>,
 ) -> crate::Result<()> {
+    // Certification is served on its own task: a vote must not wait for a block.
+    let (inbound, certification) = inbound.split(Wire::is_certification);
+    let chain_id = chain.spec().chain_id;
+    let certifying = config.certifier.clone().map(|c| tokio::spawn(c.serve_peers(certification, chain_id)));
     let result = drive(chain, net, inbound, config, shutdown).await;
+    if let Some(task) = certifying {
+        task.abort();
+    }
     if let Err(e) = &result {
         tracing::error!(error = %e, "consensus stopped on this node");
     }
@@ -550,26 +557,8 @@ impl Driver {
                 Ok(Err(e)) => tracing::debug!(from, slot = beat.slot, height = beat.height, error = %e, "heartbeat refused"),
                 Err(e) => tracing::warn!(error = %e, "heartbeat not checked: node failure"),
             },
-            Wire::Certify(request) => {
-                if let Some(c) = &self.config.certifier {
-                    c.on_request(from, request);
-                }
-            }
-            Wire::Stored(vote) => {
-                if let Some(c) = &self.config.certifier {
-                    c.on_vote(from, vote);
-                }
-            }
-            Wire::StoredRefused(refusal) => {
-                if let Some(c) = &self.config.certifier {
-                    c.on_refusal(from, refusal);
-                }
-            }
-            Wire::Confirmed(confirmed) => {
-                if let Some(c) = &self.config.certifier {
-                    c.on_confirmed(from, confirmed);
-                }
-            }
+            // Served by the certifier's own task (see `run`).
+            Wire::Certify(_) | Wire::Stored(_) | Wire::StoredRefused(_) | Wire::Confirmed(_) => {}
         }
         Ok(())
     }

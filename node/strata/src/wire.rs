@@ -153,6 +153,13 @@ impl Wire {
         out
     }
 
+    /// Whether encoded message `bytes` is one of storage certification (`Certify`,
+    /// `Stored`, `StoredRefused`, `Confirmed`), by its tag: those are served apart from
+    /// consensus, which may be busy with a block.
+    pub fn is_certification(bytes: &[u8]) -> bool {
+        matches!(bytes.get(8), Some(6..=9))
+    }
+
     /// Decodes a message of chain `chain_id`; `None` for anything malformed or of
     /// another chain (the sender gets nothing back).
     pub fn decode(bytes: &[u8], chain_id: u64) -> Option<Self> {
@@ -222,6 +229,8 @@ mod tests {
         for m in msgs {
             assert_eq!(Wire::decode(&m.encode(7), 7), Some(m.clone()));
             assert_eq!(Wire::decode(&m.encode(8), 7), None, "another chain's message");
+            let certification = matches!(m, Wire::Certify(_) | Wire::Stored(_) | Wire::StoredRefused(_) | Wire::Confirmed(_));
+            assert_eq!(Wire::is_certification(&m.encode(7)), certification, "{m:?}");
         }
         for garbage in [&[][..], &[9, 1, 2], &[0], &[4, 0xff, 0xff]] {
             assert_eq!(Wire::decode(garbage, 7), None);

@@ -4,7 +4,7 @@
 //! queues its journal write (one synced write for every certification of the moment)
 //! and queues it for the next **batch** (sent to the peers while the write runs; its
 //! own vote waits for the write): whatever clients' transactions
-//! are waiting when the previous batch left go together (at most
+//! arrived while the previous batch was certified go together (at most
 //! [`storage_cert::MAX_BATCH`](strata_primitives::storage_cert::MAX_BATCH), one height),
 //! so one signature, one request and one vote per validator serve many transactions
 //! (Aptos' proof-of-store signs batches the same way). The receiving validator signs
@@ -63,6 +63,10 @@ pub const CERTIFY_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Most transaction bytes in one batch (a batch must fit a frame and the peers' budgets).
 const MAX_BATCH_BYTES: usize = 4 << 20;
+
+/// Longest a batch waits for the previous one to be settled (every client answered)
+/// before it leaves anyway: a slow or failing quorum delays the next batch at most this.
+const BATCH_WAIT: Duration = Duration::from_millis(100);
 
 /// Signatures being gathered for one client's transaction (on its receiving validator).
 struct Gathering {
@@ -123,6 +127,9 @@ pub struct Certifier {
     /// Clients' transactions waiting for the next batch, each with the write that
     /// makes it durable here (our signature waits for it; the peers do not).
     outbox: mpsc::UnboundedSender<Outgoing>,
+    /// Told whenever a gathering here is settled (a quorum, no quorum possible, or its
+    /// client gone): the batcher waits on it.
+    settled: Notify,
 }
 
 impl std::fmt::Debug for Certifier {
@@ -149,6 +156,7 @@ impl Certifier {
             tallies: Mutex::new(Tallies::default()),
             journal,
             outbox,
+            settled: Notify::new(),
         });
         tokio::spawn(batcher(Arc::downgrade(&this), waiting));
         this
@@ -202,7 +210,7 @@ impl Certifier {
     /// Sends a batch of clients' transactions (all of one height) to every validator at
     /// once, and our vote for it once our own journal writes are durable (they run
     /// meanwhile, beside the peers').
-    fn send_batch(self: &Arc<Self>, height: u64, batch: Vec<Outgoing>) -> Option<tokio::task::JoinHandle<()>> {
+    fn send_batch(self: &Arc<Self>, height: u64, batch: Vec<Outgoing>) -> Option<(tokio::task::JoinHandle<()>, Vec<B256>)> {
         let Some(set) = self.chain.validator_sets().validators_at(height) else {
             tracing::warn!(height, "no validator set for a batch's height: its transactions time out");
             return None;
@@ -214,6 +222,7 @@ impl Certifier {
         }
         self.net.broadcast(Wire::Certify(CertifyBatch { height, items }).encode(self.chain_id()));
         let txs: Vec<B256> = items_hashes(&leaves, &self.gathering);
+        let sent = txs.clone();
         let this = self.clone();
         let signed = tokio::spawn(async move {
             for write in writes {
@@ -232,7 +241,27 @@ impl Certifier {
                 this.net.broadcast(Wire::Stored(StoredVote { height, validator: this.me, leaves, signature }).encode(this.chain_id()));
             }
         });
-        Some(signed)
+        Some((signed, sent))
+    }
+
+    /// Whether any of `txs` is still being gathered here, neither complete nor hopeless.
+    fn unsettled(&self, txs: &[B256]) -> bool {
+        let gathering = self.gathering.lock();
+        txs.iter().any(|tx| gathering.by_tx.get(tx).is_some_and(|g| !g.complete() && !g.hopeless()))
+    }
+
+    /// Serves the peers' certification messages (`Wire::is_certification`) until they
+    /// end: apart from consensus, so that no request or vote waits for a block.
+    pub async fn serve_peers(self: Arc<Self>, mut inbound: strata_network::Inbound, chain_id: u64) {
+        while let Some((from, bytes)) = inbound.recv().await {
+            match Wire::decode(&bytes, chain_id) {
+                Some(Wire::Certify(batch)) => self.on_request(from, batch),
+                Some(Wire::Stored(vote)) => self.on_vote(from, vote),
+                Some(Wire::StoredRefused(refusal)) => self.on_refusal(from, refusal),
+                Some(Wire::Confirmed(confirmed)) => self.on_confirmed(from, confirmed),
+                _ => tracing::debug!(from, "malformed certification message dropped"),
+            }
+        }
     }
 
     /// A peer asks us to store and sign a batch (`from`: the asking machine).
@@ -385,6 +414,7 @@ impl Certifier {
                 g.signatures.insert(validator, vote(j));
                 if g.complete() {
                     g.done.notify_one();
+                    self.settled.notify_one();
                 }
             }
         }
@@ -443,6 +473,7 @@ impl Certifier {
         g.refusals.insert(validator, reason);
         if g.hopeless() {
             g.done.notify_one();
+            self.settled.notify_one();
         }
     }
 
@@ -474,7 +505,7 @@ impl Certifier {
             gathering.by_digest.insert(stored_digest(&claim), claim.tx_hash);
         }
         // Whatever ends this future (an answer, or the client going away), the entry goes.
-        let _forget = Forget { gathering: &self.gathering, tx: claim.tx_hash, done: done.clone() };
+        let _forget = Forget { gathering: &self.gathering, settled: &self.settled, tx: claim.tx_hash, done: done.clone() };
         self.outbox
             .send((CertifyRequest { raw: raw.clone(), claim }, durable))
             .map_err(|_| CertifyFailure::Node("the batcher stopped".into()))?;
@@ -517,7 +548,7 @@ impl Certifier {
 }
 
 /// Sends the clients' transactions in batches: whatever queued while the previous batch
-/// was being journaled and signed here goes in the next (one height per batch, at most [`MAX_BATCH`] transactions and
+/// was being journaled, signed and counted goes in the next (one height per batch, at most [`MAX_BATCH`] transactions and
 /// [`MAX_BATCH_BYTES`]).
 async fn batcher(certifier: std::sync::Weak<Certifier>, mut waiting: mpsc::UnboundedReceiver<Outgoing>) {
     let mut carried: Option<Outgoing> = None;
@@ -546,12 +577,18 @@ async fn batcher(certifier: std::sync::Weak<Certifier>, mut waiting: mpsc::Unbou
             }
         }
         let Some(certifier) = certifier.upgrade() else { return };
-        let signed = certifier.send_batch(height, items);
-        drop(certifier);
-        // The next batch forms while this one's journal write runs here (one fsync):
-        // under load, batches grow with it, and signatures do not.
-        if let Some(signed) = signed {
-            let _ = tokio::time::timeout(Duration::from_millis(50), signed).await;
+        let sent = tokio::time::Instant::now();
+        let Some((signed, txs)) = certifier.send_batch(height, items) else { continue };
+        // The next batch forms while this one is journaled, signed and counted: one
+        // batch in flight, so under load batches grow with it, and signatures, votes
+        // and their recoveries do not. A batch whose quorum is slow holds the next one
+        // back at most `BATCH_WAIT`.
+        let deadline = sent + BATCH_WAIT;
+        let _ = tokio::time::timeout_at(deadline, signed).await;
+        while certifier.unsettled(&txs) {
+            if tokio::time::timeout_at(deadline, certifier.settled.notified()).await.is_err() {
+                break;
+            }
         }
     }
 }
@@ -560,6 +597,7 @@ async fn batcher(certifier: std::sync::Weak<Certifier>, mut waiting: mpsc::Unbou
 /// transaction).
 struct Forget<'a> {
     gathering: &'a Mutex<Gatherings>,
+    settled: &'a Notify,
     tx: B256,
     done: Arc<Notify>,
 }
@@ -569,6 +607,7 @@ impl Drop for Forget<'_> {
         let mut gathering = self.gathering.lock();
         if gathering.by_tx.get(&self.tx).is_some_and(|g| Arc::ptr_eq(&g.done, &self.done)) {
             gathering.remove(&self.tx);
+            self.settled.notify_one();
         }
     }
 }
