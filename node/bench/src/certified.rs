@@ -31,11 +31,15 @@ pub struct Args {
     /// The `strata` binary (default: beside this one).
     #[arg(long)]
     pub strata: Option<std::path::PathBuf>,
+    /// Keep the cluster's directory (configs, databases, each validator's log) and
+    /// print where it is.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 impl Default for Args {
     fn default() -> Self {
-        Self { txs: 1_000, concurrency: 32, strata: None }
+        Self { txs: 1_000, concurrency: 32, strata: None, keep: false }
     }
 }
 
@@ -207,6 +211,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         Ok::<_, anyhow::Error>((plain, certified))
     })?;
     drop(cluster);
+    if args.keep {
+        println!("  cluster directory kept: {}", dir.keep().display());
+    }
     let (c50, c99) = (pct(&certified.certificate, 50), pct(&certified.certificate, 99));
     let (f50, f99) = (pct(&certified.finality, 50), pct(&certified.finality, 99));
     println!(

@@ -224,9 +224,12 @@ pub(crate) fn strata_bin(args: &Args) -> PathBuf {
     })
 }
 
+/// Starts `bin` with `args`, its output (the log: warnings, or what `STRATA_BENCH_LOG`
+/// asks for, e.g. `debug`) in `log`.
 fn spawn(bin: &Path, args: &[&str], log: &Path) -> anyhow::Result<Child> {
     let log = std::fs::File::create(log)?;
-    Ok(Command::new(bin).args(args).env("RUST_LOG", "warn").stdout(Stdio::null()).stderr(log).spawn()?)
+    let level = std::env::var("STRATA_BENCH_LOG").unwrap_or_else(|_| "warn".into());
+    Ok(Command::new(bin).args(args).env("RUST_LOG", level).stdout(log.try_clone()?).stderr(log).spawn()?)
 }
 
 /// Starts a 4-validator cluster (`strata init` + `strata run` processes) whose genesis
