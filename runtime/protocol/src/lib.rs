@@ -5,8 +5,8 @@
 //! byte — the host functions a contract imports and what their status codes mean, the
 //! system ops and the addresses of the system contracts, the fee and archive contracts'
 //! interfaces, how a tombstone is laid out in a storage slot, how a block header hashes,
-//! what a commit certificate signs and how a Merkle proof, a receipt audit or a validator
-//! set carried across slot switches is checked.
+//! what a commit certificate signs and how a Merkle proof, a receipt audit, a log relayed
+//! from another chain or a validator set carried across slot switches is checked.
 //! Written twice, they drift; here they are `no_std + alloc` with few dependencies, so a
 //! Wasm contract (verifying a child chain's certificates through the `ecrecover` host
 //! function), the node (k256, feature `k256`) and a browser (wasm-bindgen) run the same
@@ -27,6 +27,7 @@ pub mod nibbles;
 pub mod proof;
 #[cfg(feature = "k256")]
 pub mod recover;
+pub mod relay;
 pub mod rlp_item;
 pub mod set_proof;
 pub mod slots;
