@@ -201,7 +201,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     anyhow::ensure!(bin.exists(), "no strata binary at {} (build it with cargo build --release -p strata-node)", bin.display());
     let rt = tokio::runtime::Runtime::new()?;
     let dir = tempfile::tempdir()?;
-    let (cluster, _) = start_cluster(&bin, dir.path(), "certified", 4, false, &[("block_time_ms", 200)], |_| {})?;
+    let path = dir.path().to_path_buf();
+    // Kept from the start: a failed run's logs are what one wants to read.
+    let _dir = if args.keep {
+        println!("  cluster directory kept: {}", dir.keep().display());
+        None
+    } else {
+        Some(dir)
+    };
+    let (cluster, _) = start_cluster(&bin, &path, "certified", 4, false, &[("block_time_ms", 200)], |_| {})?;
     let (plain, certified) = rt.block_on(async {
         for u in &cluster.urls {
             wait_ready(&HttpClientBuilder::default().build(u)?, 1).await?;
@@ -211,9 +219,6 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         Ok::<_, anyhow::Error>((plain, certified))
     })?;
     drop(cluster);
-    if args.keep {
-        println!("  cluster directory kept: {}", dir.keep().display());
-    }
     let (c50, c99) = (pct(&certified.certificate, 50), pct(&certified.certificate, 99));
     let (f50, f99) = (pct(&certified.finality, 50), pct(&certified.finality, 99));
     println!(

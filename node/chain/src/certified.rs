@@ -200,7 +200,7 @@ impl Chain {
     /// caller knows a quorum signed (it checked them, or it counted the signers' own
     /// messages on links authenticated by their keys). A payload this node held for
     /// the same nonce without a certificate gives way (a quorum signed this one, so
-    /// none can sign that one). Returns the journal entry to write ([`Chain::journal`];
+    /// none can sign that one). Returns the journal entry to write ([`Chain::journal_held`];
     /// `None`: held as confirmed already). Runs contracts when the transaction was not
     /// pooled here (its admission): call it on an admission thread.
     pub fn hold_certificate(&self, raw: &[u8], certificate: &StorageCertificate) -> Result<Result<Option<Certified>, String>> {
@@ -233,7 +233,7 @@ impl Chain {
             tracing::info!(%other, certified = %claim.tx_hash, "an uncertified payload gives way to the certified one for its nonce");
             let mut batch = WriteBatch::new();
             batch.delete(Column::Journal, other.to_vec());
-            self.kv.write(batch)?;
+            self.journal_kv.write(batch)?;
         }
         // Held (confirmed) before it is pooled, as in admission.
         self.inner.lock().certified.insert(key, entry.clone());
@@ -282,9 +282,10 @@ impl Chain {
     }
 
     /// Writes entries now held as certified (their certificates) to the journal without
-    /// waiting for the disk: each survives kill -9, and the next synced write makes it
-    /// durable. Lost with the machine, it costs nothing promised: the quorum that signed
-    /// journaled the transaction with synced writes before signing.
+    /// waiting for the disk: each survives kill -9, and the next synced write (a block's
+    /// commit, within about a block) makes it durable. If every validator lost power
+    /// before that, the transaction would still come back from the journals the quorum
+    /// synced before signing, but unbound (no certificate held): pooled, not enforced.
     pub fn journal_held(&self, entries: &[Certified]) -> Result<()> {
         self.journal_with(entries, false)
     }
@@ -296,9 +297,9 @@ impl Chain {
         }
         if synced {
             // Durable before the caller signs.
-            self.kv.write(batch)?;
+            self.journal_kv.write(batch)?;
         } else {
-            self.kv.write_unsynced(batch)?;
+            self.journal_kv.write_unsynced(batch)?;
         }
         for entry in entries {
             let c = &entry.claim;
@@ -323,9 +324,10 @@ impl Chain {
     /// one the chain has made invalid stays journaled, uncertifiable twice, until its
     /// expiry). Returns how many are held. Runs contracts: call it on an admission thread.
     pub fn reload_journal(&self) -> Result<usize> {
+        self.move_journal()?;
         let mut entries = Vec::new();
         let mut bad = None;
-        self.kv.for_each_prefix(Column::Journal, &[], &mut |k, v| {
+        self.journal_kv.for_each_prefix(Column::Journal, &[], &mut |k, v| {
             match decode_exact::<Certified>(v) {
                 Ok(entry) if entry.claim.tx_hash.as_slice() == k => entries.push(entry),
                 _ => bad = Some(format!("journal entry {k:02x?}")),
@@ -353,11 +355,33 @@ impl Chain {
             self.inner.lock().certified.insert((entry.claim.sender, entry.claim.nonce), entry);
             held = held.saturating_add(1);
         }
-        self.kv.write(stale)?;
+        self.journal_kv.write(stale)?;
         if held > 0 {
             tracing::info!(held, "certified transactions reloaded from the journal");
         }
         Ok(held)
+    }
+
+    /// With the journal in a store of its own: entries a previous run left in the
+    /// chain's store move there first (written there synced, then removed here).
+    fn move_journal(&self) -> Result<()> {
+        if std::sync::Arc::ptr_eq(&self.kv, &self.journal_kv) {
+            return Ok(());
+        }
+        let (mut moved, mut removed) = (WriteBatch::new(), WriteBatch::new());
+        let mut count = 0usize;
+        self.kv.for_each_prefix(Column::Journal, &[], &mut |k, v| {
+            moved.put(Column::Journal, k.to_vec(), v.to_vec());
+            removed.delete(Column::Journal, k.to_vec());
+            count = count.saturating_add(1);
+            true
+        })?;
+        if count > 0 {
+            self.journal_kv.write(moved)?;
+            self.kv.write(removed)?;
+            tracing::info!(entries = count, "pool journal moved to its own store");
+        }
+        Ok(())
     }
 
     /// After `block` is committed: journal entries whose transaction it includes, or
@@ -384,7 +408,7 @@ impl Chain {
         drop(inner);
         // Unsynced: an entry whose deletion is lost is dropped again when the journal
         // is reloaded (its transaction included, or its expiry passed).
-        self.kv.write_unsynced(batch)?;
+        self.journal_kv.write_unsynced(batch)?;
         Ok(())
     }
 }
@@ -455,6 +479,29 @@ mod tests {
         drop(c);
         let c = chain(kv);
         assert_eq!(c.reload_journal().unwrap(), 0);
+    }
+
+    #[test]
+    fn a_journal_of_its_own_takes_the_entries_a_previous_run_left_in_the_chains_store() {
+        let (kv, journal) = (MemKv::shared(), MemKv::shared());
+        let c = chain(kv.clone());
+        let claim = c.certify(&transfer(0, 5), 0, None).unwrap().unwrap();
+        drop(c);
+        let apart = |kv: &SharedKv| {
+            let config = ChainConfig { journal: Some(crate::JournalStore(journal.clone())), ..ChainConfig::default() };
+            Chain::open(kv.clone(), MemKv::shared(), ChainSpec::dev(1337), crate::spec::dev_proposer(), config).unwrap()
+        };
+        let c = apart(&kv);
+        assert_eq!(c.reload_journal().unwrap(), 1);
+        assert!(c.pooled(&claim.tx_hash).is_some());
+        assert_eq!(kv.get(Column::Journal, claim.tx_hash.as_slice()).unwrap(), None, "moved out of the chain's store");
+        assert!(journal.get(Column::Journal, claim.tx_hash.as_slice()).unwrap().is_some());
+        // New certifications go to the journal's store only.
+        let next = c.certify(&transfer(1, 5), 0, None).unwrap().unwrap();
+        assert!(journal.get(Column::Journal, next.tx_hash.as_slice()).unwrap().is_some());
+        assert_eq!(kv.get(Column::Journal, next.tx_hash.as_slice()).unwrap(), None);
+        drop(c);
+        assert_eq!(apart(&kv).reload_journal().unwrap(), 2);
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub use blocks::{MAX_BLOCK_TXS, MAX_FUTURE_SECS};
 pub use certified::{CLAIM_HEIGHT_SLACK, Certified, CertifyRefusal};
 pub use mempool::{Mempool, MempoolConfig, PoolError};
 pub use pools::{ExecPools, run_on};
-pub use service::{Chain, ChainConfig, ConsensusStatus, Faults, StateUnavailable};
+pub use service::{Chain, ChainConfig, ConsensusStatus, Faults, JournalStore, StateUnavailable};
 pub use slots::SlotSets;
 pub use spec::{
     ChainSpec, DEFAULT_CERTIFIED_EXPIRY, DEV_CHAIN_ID, FeeRecipient, FeeSplit, SlotGenesis, StorageClass, dev_proposer, dev_validator_key,

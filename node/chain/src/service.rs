@@ -57,6 +57,20 @@ pub struct ChainConfig {
     pub admission_queue: usize,
     /// Misbehaviour for fault tests (never set in production).
     pub faults: Faults,
+    /// A store for the pool journal of its own; `None`: the chain's store. Apart, a
+    /// certification's synced write does not queue behind a block's commit (one write
+    /// log each).
+    pub journal: Option<JournalStore>,
+}
+
+/// The pool journal's own store (see [`ChainConfig::journal`]).
+#[derive(Clone)]
+pub struct JournalStore(pub SharedKv);
+
+impl std::fmt::Debug for JournalStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JournalStore")
+    }
 }
 
 /// Faults a test may switch on in a node, to check that the others notice.
@@ -79,6 +93,7 @@ impl Default for ChainConfig {
             simulation_queue: (cores / 2).max(1) * 4,
             admission_queue: 1024,
             faults: Faults::default(),
+            journal: None,
         }
     }
 }
@@ -104,6 +119,8 @@ pub struct Chain {
     pub(crate) proposer: Address,
     pub(crate) kv: SharedKv,
     pub(crate) cold: SharedKv,
+    /// Where the pool journal is (the chain's store unless configured apart).
+    pub(crate) journal_kv: SharedKv,
     pub(crate) store: BlockStore,
     pub(crate) state: StateDb,
     pub(crate) vm: Arc<Vm>,
@@ -195,6 +212,7 @@ impl Chain {
             payees: spec.payees(),
             spec,
             proposer,
+            journal_kv: config.journal.clone().map_or_else(|| kv.clone(), |j| j.0),
             kv,
             cold,
             store,

@@ -3,7 +3,7 @@
 //! Why: this is the only crate that links `rocksdb`, so the rest of the node is
 //! tested against the in-memory store and the on-disk engine can be tuned or
 //! replaced in one place. Every [`strata_storage::Column`] is a RocksDB column
-//! family; every batch is one RocksDB `WriteBatch` written with `sync = true`,
+//! family; every batch is one RocksDB `WriteBatch`, and `write` syncs it,
 //! so a batch that returned `Ok` survives `kill -9` and power loss, and a batch
 //! cut short by a crash is not visible at all (RocksDB's WAL replays whole batches).
 //! `write_unsynced` skips the fsync: its batch survives `kill -9` (the log write has

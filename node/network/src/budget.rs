@@ -162,12 +162,16 @@ impl Inbound {
         let (picked_tx, picked_rx) = mpsc::unbounded_channel();
         let mut rx = self.rx;
         tokio::spawn(async move {
-            while let Some(delivery) = rx.recv().await {
+            loop {
+                let delivery = tokio::select! {
+                    delivery = rx.recv() => match delivery {
+                        Some(delivery) => delivery,
+                        None => return,
+                    },
+                    () = async { tokio::join!(rest_tx.closed(), picked_tx.closed()); } => return,
+                };
                 let to = if pick(&delivery.payload) { &picked_tx } else { &rest_tx };
                 let _ = to.send(delivery);
-                if rest_tx.is_closed() && picked_tx.is_closed() {
-                    return;
-                }
             }
         });
         (Inbound::new(rest_rx), Inbound::new(picked_rx))
@@ -205,5 +209,10 @@ mod tests {
         assert_eq!(budget.used.load(Ordering::Acquire), 0);
         drop(tx);
         assert_eq!(rest.recv().await, None);
+        // Both receivers gone: the split ends at once, without waiting for a message.
+        let (tx, rx) = mpsc::unbounded_channel::<Delivery>();
+        let (a, b) = Inbound::new(rx).split(|_| true);
+        drop((a, b));
+        tokio::time::timeout(std::time::Duration::from_secs(5), tx.closed()).await.expect("the split ends with its receivers");
     }
 }

@@ -175,8 +175,11 @@ fn open_chain(
 ) -> Result<Arc<Chain>> {
     let kv = Arc::new(RocksKv::open(data_dir.join("chain"))?);
     let cold = Arc::new(RocksKv::open(cold_dir)?);
+    // The pool journal in a database of its own: a certification's synced write does
+    // not wait behind a block's commit.
+    let journal = Some(strata_chain::JournalStore(Arc::new(RocksKv::open(data_dir.join("journal"))?)));
     let vm = strata_vm::VmConfig { cache_dir: Some(data_dir.join("wasm-cache")), ..Default::default() };
-    Ok(Chain::open(kv, cold, spec, me, ChainConfig { retain, vm, engine, faults, ..ChainConfig::default() })?)
+    Ok(Chain::open(kv, cold, spec, me, ChainConfig { retain, vm, engine, faults, journal, ..ChainConfig::default() })?)
 }
 
 /// One Wasm engine for several chains of a process: one compiled-module cache (in

@@ -141,15 +141,22 @@ pub async fn run(
     // Certification is served on its own task: a vote must not wait for a block.
     let (inbound, certification) = inbound.split(Wire::is_certification);
     let chain_id = chain.spec().chain_id;
-    let certifying = config.certifier.clone().map(|c| tokio::spawn(c.serve_peers(certification, chain_id)));
+    // Aborted however this future ends (an error, a panic, being dropped).
+    let _certifying = config.certifier.clone().map(|c| AbortOnDrop(tokio::spawn(c.serve_peers(certification, chain_id))));
     let result = drive(chain, net, inbound, config, shutdown).await;
-    if let Some(task) = certifying {
-        task.abort();
-    }
     if let Err(e) = &result {
         tracing::error!(error = %e, "consensus stopped on this node");
     }
     result
+}
+
+/// A task aborted when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 async fn drive(

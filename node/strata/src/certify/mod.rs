@@ -110,7 +110,8 @@ type Outgoing = (CertifyRequest, Durable);
 /// A journal write's outcome, to be awaited.
 type Durable = std::pin::Pin<Box<dyn Future<Output = Result<(), CertifyFailure>> + Send>>;
 
-/// A validator's certifier: shared by its RPC server (clients) and its driver (peers).
+/// A validator's certifier: shared by its RPC server (clients) and the task serving its
+/// peers' certification messages ([`Certifier::serve_peers`]).
 pub struct Certifier {
     chain: Arc<Chain>,
     key: LocalSigner,
