@@ -84,10 +84,10 @@ struct ReceiptSummary {
     logs: usize,
 }
 
-/// Decodes an EIP-2718 receipt (`type ‖ rlp([status, cumulativeGasUsed, bloom, logs])`,
-/// or the bare list for a legacy one) far enough for a verdict; the whole input must be
-/// that one receipt.
-fn summarise_receipt(bytes: &[u8]) -> Result<ReceiptSummary, alloy_rlp::Error> {
+/// Splits an EIP-2718 receipt (`type ‖ rlp([status, cumulativeGasUsed, bloom, logs])`,
+/// or the bare list for a legacy one) into its status, its cumulative gas and the bytes
+/// of its logs list (the last field: the whole input must be that one receipt).
+pub(crate) fn receipt_fields(bytes: &[u8]) -> Result<(bool, u64, &[u8]), alloy_rlp::Error> {
     let mut buf = match bytes.first() {
         Some(&t) if t < 0x7f => &bytes[1..],
         _ => bytes,
@@ -99,6 +99,12 @@ fn summarise_receipt(bytes: &[u8]) -> Result<ReceiptSummary, alloy_rlp::Error> {
     let success = bool::decode(&mut buf)?;
     let cumulative_gas_used = u64::decode(&mut buf)?;
     let _bloom = <[u8; 256]>::decode(&mut buf)?;
+    Ok((success, cumulative_gas_used, buf))
+}
+
+/// Decodes an EIP-2718 receipt far enough for a verdict.
+fn summarise_receipt(bytes: &[u8]) -> Result<ReceiptSummary, alloy_rlp::Error> {
+    let (success, cumulative_gas_used, mut buf) = receipt_fields(bytes)?;
     let logs = alloy_rlp::Header::decode(&mut buf)?;
     if !logs.list || logs.payload_length != buf.len() {
         return Err(alloy_rlp::Error::UnexpectedLength);

@@ -127,17 +127,7 @@ pub fn verify_relayed_log(relayed: &RelayedLog, validators: &ValidatorSet, sourc
 /// The logs of an EIP-2718 receipt (`type ‖ rlp([status, cumulativeGasUsed, bloom,
 /// logs])`, or the bare list for a legacy one); the whole input must be that receipt.
 pub fn receipt_logs(bytes: &[u8]) -> Result<Vec<Log>, alloy_rlp::Error> {
-    let mut buf = match bytes.first() {
-        Some(&t) if t < 0x7f => &bytes[1..],
-        _ => bytes,
-    };
-    let header = alloy_rlp::Header::decode(&mut buf)?;
-    if !header.list || header.payload_length != buf.len() {
-        return Err(alloy_rlp::Error::UnexpectedLength);
-    }
-    let _status = bool::decode(&mut buf)?;
-    let _cumulative_gas_used = u64::decode(&mut buf)?;
-    let _bloom = <[u8; 256]>::decode(&mut buf)?;
+    let (_, _, mut buf) = crate::audit::receipt_fields(bytes)?;
     let logs = Vec::<Log>::decode(&mut buf)?;
     if !buf.is_empty() {
         return Err(alloy_rlp::Error::UnexpectedLength);

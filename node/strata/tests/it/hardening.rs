@@ -276,6 +276,17 @@ async fn an_audit_binds_the_receipt_to_its_transaction_and_to_the_trusted_chain(
     assert!(verify_receipt(&swapped, &set, CHAIN_ID, None).is_err());
     // The trusted chain id decides, not the header's.
     assert!(matches!(verify_receipt(&b0, &set, 1, None), Err(AuditError::Certificate(_))));
+    // The same bundle relays the receipt's logs (a transfer's: its resource log) to
+    // another chain, each with its own event key; no log past the last.
+    use strata_primitives::relay::{RelayError, RelayedLog, verify_relayed_log};
+    let proven = verify_relayed_log(&RelayedLog { bundle: b0.clone(), log_index: 0 }, &set, CHAIN_ID).unwrap();
+    assert_eq!(proven.log.address, strata_primitives::receipt::RESOURCE_LOG_ADDRESS);
+    assert_eq!((proven.key.source_chain, proven.key.block_number, proven.key.tx_index), (CHAIN_ID, v.block_number, v.index));
+    assert_eq!(proven.transaction_hash, hashes[0]);
+    assert_eq!(
+        verify_relayed_log(&RelayedLog { bundle: b0.clone(), log_index: v.logs as u64 }, &set, CHAIN_ID),
+        Err(RelayError::NoSuchLog { index: v.logs as u64, logs: v.logs })
+    );
     node.stop().await;
 }
 
