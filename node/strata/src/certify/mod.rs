@@ -351,7 +351,7 @@ impl Certifier {
     /// for the clients' certificates this node gathers if its signature verifies (one
     /// recovery for the whole batch).
     pub fn on_vote(self: &Arc<Self>, from: u32, vote: StoredVote) {
-        if vote.leaves.is_empty() || vote.leaves.len() > MAX_BATCH || !self.near_head(vote.height) {
+        if vote.leaves.is_empty() || vote.leaves.len() > MAX_BATCH || !self.countable(vote.height) {
             return;
         }
         let Some(set) = self.chain.validator_sets().validators_at(vote.height) else { return };
@@ -427,12 +427,19 @@ impl Certifier {
         height.abs_diff(self.chain.head().1.number) <= strata_chain::CLAIM_HEIGHT_SLACK
     }
 
-    /// Whether `claim` is one this chain would make now: its height near our head and
-    /// its expiry the chain's (anything else is not counted).
-    fn plausible(&self, claim: &StoredClaim) -> bool {
+    /// Whether claims of `height` may still be counted here: not far ahead of our head,
+    /// and not expired. Votes and certificates may come late under load (the head moves
+    /// on meanwhile); signing is stricter ([`Certifier::near_head`]).
+    fn countable(&self, height: u64) -> bool {
         let head = self.chain.head().1.number;
+        height <= head.saturating_add(strata_chain::CLAIM_HEIGHT_SLACK) && height.saturating_add(self.chain.spec().certified_expiry) > head
+    }
+
+    /// Whether `claim` is one this chain would make: its height countable here and its
+    /// expiry the chain's (anything else is not counted).
+    fn plausible(&self, claim: &StoredClaim) -> bool {
         claim.chain_id == self.chain_id()
-            && claim.height.abs_diff(head) <= strata_chain::CLAIM_HEIGHT_SLACK
+            && self.countable(claim.height)
             && claim.expiry == claim.height.saturating_add(self.chain.spec().certified_expiry)
     }
 
