@@ -277,6 +277,14 @@ impl Certifier {
             return;
         }
         if !self.near_head(height) {
+            // Said, not left to time out: the client learns why no quorum came.
+            let head = self.chain.head().1.number;
+            let reason =
+                format!("claim height {height} is not within {} blocks of this validator's head {head}", strata_chain::CLAIM_HEIGHT_SLACK);
+            tracing::debug!(from, height, head, "certification batch of a far height refused");
+            for item in &batch.items {
+                self.machines.send(from, refusal(item.claim.tx_hash, self.me, reason.clone()).encode(chain_id));
+            }
             return;
         }
         let Some(set) = self.chain.validator_sets().validators_at(height) else { return };
