@@ -37,6 +37,8 @@
 mod hold;
 mod journal;
 mod tally;
+#[cfg(test)]
+mod tests;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 

@@ -1,0 +1,41 @@
+//! The certifier on a dev chain: which heights' votes it counts.
+
+use std::sync::Arc;
+
+use strata_chain::{ChainConfig, ChainSpec, TxOrigin, dev_proposer, dev_validator_key};
+use strata_network::Transport;
+use strata_primitives::{Address, B256, Bytes, TxKind, U256, keys, transaction::build};
+use strata_storage::MemKv;
+
+use super::*;
+
+#[tokio::test]
+async fn votes_are_counted_until_their_claims_expire_not_only_near_the_head() {
+    let chain = Chain::open(MemKv::shared(), MemKv::shared(), ChainSpec::dev(1337), dev_proposer(), ChainConfig::default()).unwrap();
+    let alice = keys::derive_accounts(keys::DEV_MNEMONIC, 1).unwrap().remove(0).signer;
+    for nonce in 0..10u64 {
+        let to = TxKind::Call(Address::repeat_byte(9));
+        let tx = build::eip1559(1337, nonce, to, U256::from(1u64), Bytes::new(), 21_000, 2_000_000_000, 0);
+        chain.submit_raw(&alice.sign_transaction(tx).unwrap().encoded(), TxOrigin::Local).unwrap();
+        chain.produce_block(100 + nonce).unwrap().unwrap();
+    }
+    let head = chain.head().1.number;
+    let expiry = chain.spec().certified_expiry;
+    assert_eq!((head, expiry), (10, 8));
+    let (hub, _inboxes) = strata_network::mem::MemHub::new(1);
+    let net: Arc<dyn Transport> = Arc::new(hub.endpoint(0));
+    let certifier = Certifier::new(chain.clone(), dev_validator_key(), 0, net.clone(), net);
+    let counted = |height: u64, n: u8| {
+        let leaf = B256::repeat_byte(n);
+        certifier.on_vote(0, StoredVote { height, validator: 0, leaves: vec![leaf], signature: [n; 65] });
+        certifier.tallies.lock().by_claim.contains_key(&leaf)
+    };
+    // Made 6 blocks ago, due 2 blocks from now: a late vote still counts (the head moved
+    // on while it travelled).
+    assert!(counted(head - 6, 1));
+    assert!(counted(head, 2));
+    assert!(counted(head + strata_chain::CLAIM_HEIGHT_SLACK, 3));
+    // Expired claims, and heights too far ahead, are not looked at.
+    assert!(!counted(head - expiry, 4));
+    assert!(!counted(head + strata_chain::CLAIM_HEIGHT_SLACK + 1, 5));
+}
