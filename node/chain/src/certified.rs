@@ -249,9 +249,10 @@ impl Chain {
     /// anywhere): the transaction is included already or past its expiry (nothing to
     /// hold), or this node holds the same bytes (now bound to the certificate).
     /// `Some(entry to write)`, or `None` when the transaction must be admitted first
-    /// ([`Chain::hold_certificate`] on an admission thread).
+    /// ([`Chain::hold_certificate`] on an admission thread) — or when an admission holds
+    /// the certification lock (it may be running contracts: the caller does not wait).
     pub fn hold_if_held(&self, raw: &[u8], certificate: &StorageCertificate) -> Result<Option<Option<Certified>>> {
-        let _guard = self.certify.lock();
+        let Some(_guard) = self.certify.try_lock() else { return Ok(None) };
         self.hold_held(raw, certificate)
     }
 
@@ -259,7 +260,7 @@ impl Chain {
     fn hold_held(&self, raw: &[u8], certificate: &StorageCertificate) -> Result<Option<Option<Certified>>> {
         let claim = certificate.claim;
         // Kept already (in a block), or past its expiry: nothing left to hold.
-        if claim.expiry <= self.head().1.number || self.store.tx_location(&claim.tx_hash)?.is_some() {
+        if claim.expiry <= self.head_number() || self.store.tx_location(&claim.tx_hash)?.is_some() {
             return Ok(Some(None));
         }
         let mut inner = self.inner.lock();
@@ -282,8 +283,8 @@ impl Chain {
     }
 
     /// Writes entries now held as certified (their certificates) to the journal without
-    /// waiting for the disk: each survives kill -9, and the next synced write (a block's
-    /// commit, within about a block) makes it durable. If every validator lost power
+    /// waiting for the disk: each survives kill -9, and the journal's next synced write
+    /// (the next claim this node signs) makes it durable. If every validator lost power
     /// before that, the transaction would still come back from the journals the quorum
     /// synced before signing, but unbound (no certificate held): pooled, not enforced.
     pub fn journal_held(&self, entries: &[Certified]) -> Result<()> {

@@ -287,6 +287,11 @@ impl Chain {
         self.inner.lock().head.clone()
     }
 
+    /// The head's height (without copying its header).
+    pub fn head_number(&self) -> u64 {
+        self.inner.lock().head.1.number
+    }
+
     /// Subscribes to the hashes of transactions entering the pool.
     pub fn subscribe_pooled(&self) -> broadcast::Receiver<B256> {
         self.pooled_txs.subscribe()

@@ -223,8 +223,8 @@ impl Certifier {
         for item in &items {
             self.count_request(&item.claim, &set, OWN, &item.raw);
         }
+        let txs: Vec<B256> = items.iter().map(|i| i.claim.tx_hash).collect();
         self.net.broadcast(Wire::Certify(CertifyBatch { height, items }).encode(self.chain_id()));
-        let txs: Vec<B256> = items_hashes(&leaves, &self.gathering);
         let sent = txs.clone();
         let this = self.clone();
         let signed = tokio::spawn(async move {
@@ -280,7 +280,7 @@ impl Certifier {
         }
         if !self.near_head(height) {
             // Said, not left to time out: the client learns why no quorum came.
-            let head = self.chain.head().1.number;
+            let head = self.chain.head_number();
             let reason =
                 format!("claim height {height} is not within {} blocks of this validator's head {head}", strata_chain::CLAIM_HEIGHT_SLACK);
             tracing::debug!(from, height, head, "certification batch of a far height refused");
@@ -434,14 +434,14 @@ impl Certifier {
     /// Whether `height` is near our head (claims, votes and batches of other heights
     /// are not looked at: no state read for any height a peer names).
     fn near_head(&self, height: u64) -> bool {
-        height.abs_diff(self.chain.head().1.number) <= strata_chain::CLAIM_HEIGHT_SLACK
+        height.abs_diff(self.chain.head_number()) <= strata_chain::CLAIM_HEIGHT_SLACK
     }
 
     /// Whether claims of `height` may still be counted here: not far ahead of our head,
     /// and not expired. Votes and certificates may come late under load (the head moves
     /// on meanwhile); signing is stricter ([`Certifier::near_head`]).
     fn countable(&self, height: u64) -> bool {
-        let head = self.chain.head().1.number;
+        let head = self.chain.head_number();
         height <= head.saturating_add(strata_chain::CLAIM_HEIGHT_SLACK) && height.saturating_add(self.chain.spec().certified_expiry) > head
     }
 
@@ -502,7 +502,7 @@ impl Certifier {
     }
 
     async fn gather(self: &Arc<Self>, raw: Bytes) -> Result<StorageCertificate, CertifyFailure> {
-        let head = self.chain.head().1.number;
+        let head = self.chain.head_number();
         let (claim, durable) = match self.store(raw.clone(), head).await? {
             Ok(stored) => stored,
             Err(e) => return Err(CertifyFailure::Refused(e.to_string())),
@@ -628,12 +628,6 @@ impl Drop for Forget<'_> {
             self.settled.notify_one();
         }
     }
-}
-
-/// The transactions being gathered here whose claims' digests are `leaves`.
-fn items_hashes(leaves: &[B256], gathering: &Mutex<Gatherings>) -> Vec<B256> {
-    let gathering = gathering.lock();
-    leaves.iter().filter_map(|leaf| gathering.by_digest.get(leaf).copied()).collect()
 }
 
 fn refusal(tx_hash: B256, validator: u32, mut reason: String) -> Wire {
