@@ -37,6 +37,7 @@ fn env() -> BlockEnv {
     BlockEnv {
         chain_id: 1337,
         number: 1,
+        parent_hash: Default::default(),
         timestamp: 1_700_000_000,
         proposer: Address::repeat_byte(0xee),
         gas_limit: u64::MAX / 4,

@@ -51,6 +51,7 @@ impl Chain {
         let mut env = BlockEnv {
             chain_id: self.spec.chain_id,
             number: head.number.saturating_add(1),
+            parent_hash: head_hash,
             timestamp: timestamp.max(head.timestamp),
             proposer: self.proposer,
             gas_limit: self.spec.gas_limit,

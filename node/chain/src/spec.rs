@@ -196,6 +196,7 @@ impl ChainSpec {
         let env = BlockEnv {
             chain_id: self.chain_id,
             number: 0,
+            parent_hash: B256::ZERO,
             timestamp: self.genesis_timestamp,
             proposer: Address::ZERO,
             gas_limit: self.gas_limit,

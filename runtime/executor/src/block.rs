@@ -81,6 +81,7 @@ impl BlockBuilder {
         let fee_proposer = slots::payee_of(slots::read(&*base)?.as_ref(), env.proposer);
         let mut block = StateChanges::default();
         let mut cold = BTreeMap::new();
+        system::record_parent_hash(&*base, env, &mut block)?;
         let purged = system::purge_expired(&*base, env.timestamp, &mut block, &mut cold)?;
         if purged > 0 {
             tracing::debug!(number = env.number, purged, "purged expired cold copies");

@@ -8,7 +8,10 @@
 
 use std::any::Any;
 
-use strata_primitives::{Address, B256, Bytes, Log, Slot, U256};
+use strata_primitives::{
+    Address, B256, Bytes, Log, Slot, U256,
+    system::{BLOCK_HASHES, block_hash_available, block_hash_key},
+};
 use strata_vm::{
     CallContext, CallStatus, Contract, Entry, Host, HostError, Outcome, Status, SubCall, SubCallResult, SystemOp, SystemReply,
 };
@@ -139,6 +142,19 @@ impl Host for FrameHost {
         let (session, result) = sub_call(session, self.ctx, call);
         self.session = Some(session);
         result
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<Option<B256>, HostError> {
+        let env = self.s().env;
+        if !block_hash_available(env.number, number) {
+            return Ok(None);
+        }
+        if number.checked_add(1) == Some(env.number) {
+            return Ok(Some(env.parent_hash));
+        }
+        // A chain older than the history has no entry for its early blocks: none.
+        let value = self.s().storage(&BLOCK_HASHES, &block_hash_key(number))?;
+        Ok(value.filter(|v| v.len() == 32).map(|v| B256::from_slice(&v)))
     }
 
     fn system(&mut self, op: SystemOp, input: &[u8]) -> Result<SystemReply, HostError> {

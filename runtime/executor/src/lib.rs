@@ -32,7 +32,7 @@ pub mod slots;
 pub mod system;
 mod validate;
 
-use strata_primitives::Address;
+use strata_primitives::{Address, B256};
 
 pub use admit::{admit, min_gas};
 pub use block::{Applied, BlockBuilder, ColdWrites, ExecutedBlock, Payees};
@@ -88,6 +88,9 @@ pub struct BlockEnv {
     pub chain_id: u64,
     /// Block height.
     pub number: u64,
+    /// The parent block's hash (what `block_hash(number - 1)` answers; the runtime
+    /// records it in the block-hash history at the block's start).
+    pub parent_hash: B256,
     /// Block timestamp (seconds).
     pub timestamp: u64,
     /// Proposer (receives the rounding remainder of fee splits).

@@ -9,7 +9,10 @@ use std::sync::Arc;
 use alloy_sol_types::SolValue;
 use strata_primitives::{
     Account, Address, Bytes, Slot, U256, hex,
-    system::{ARCHIVE_CONTRACT, FEE_CONTRACT, PURGE_PREFIX, QuotaRecord, STORAGE_REGISTRY, cold_key, is_system, parse_purge_key},
+    system::{
+        ARCHIVE_CONTRACT, BLOCK_HASHES, FEE_CONTRACT, PURGE_PREFIX, QuotaRecord, STORAGE_REGISTRY, block_hash_key, cold_key, is_system,
+        parse_purge_key,
+    },
 };
 use strata_state::{StateChanges, StateReader};
 use strata_vm::{Entry, HostError, Status, Vm};
@@ -137,6 +140,18 @@ pub(crate) fn purge_expired(
         }
     }
     Ok(purged)
+}
+
+/// Records the parent's hash in the block-hash history ([`BLOCK_HASHES`]) at the start
+/// of block `env.number`, creating the codeless account on a chain's first block.
+pub fn record_parent_hash(base: &(dyn StateReader + Send + Sync), env: BlockEnv, block: &mut StateChanges) -> Result<()> {
+    let Some(parent) = env.number.checked_sub(1) else { return Ok(()) };
+    if base.account(&BLOCK_HASHES)?.is_none() && !block.accounts.contains_key(&BLOCK_HASHES) {
+        block.accounts.insert(BLOCK_HASHES, Some(Account { nonce: 1, ..Account::default() }));
+    }
+    let value = Slot::Value(Bytes::copy_from_slice(env.parent_hash.as_slice()));
+    block.storage.entry(BLOCK_HASHES).or_default().insert(Bytes::copy_from_slice(&block_hash_key(parent)), Some(value));
+    Ok(())
 }
 
 /// The compiled fee contract installed at genesis (`runtime/executor/system-contracts`,

@@ -39,6 +39,7 @@ pub const IMPORTS: &[&str] = &[
     "balance",
     "block_number",
     "block_timestamp",
+    "block_hash",
     "chain_id",
     "emit_log",
     "call",

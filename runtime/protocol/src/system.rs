@@ -23,6 +23,30 @@ pub const ARCHIVE_CONTRACT: Address = address!("00000000000000000000000000000000
 /// quota records and the purge queue of the cold store.
 pub const STORAGE_REGISTRY: Address = address!("0000000000000000000000000000000000001003");
 
+/// The chain registry: the child chains (and the parent) this chain follows, their
+/// validator sets and checkpoints; verifies events relayed from them
+/// (`contracts/system/registry`).
+pub const CHAIN_REGISTRY: Address = address!("0000000000000000000000000000000000001005");
+/// A codeless system account whose storage holds the hashes of recent blocks (EIP-2935's
+/// idea): at the start of block `n` the runtime writes the hash of block `n - 1` under
+/// [`block_hash_key`]`(n - 1)`. The `block_hash` host import reads it; being state, it is
+/// also provable with `eth_getProof`.
+pub const BLOCK_HASHES: Address = address!("0000000000000000000000000000000000001006");
+/// How many recent block hashes [`BLOCK_HASHES`] keeps (a ring buffer, as EIP-2935's 8191).
+pub const BLOCK_HASH_WINDOW: u64 = 8191;
+
+/// The storage key of block `number`'s hash in [`BLOCK_HASHES`]: `number mod 8191`, 8
+/// bytes big-endian.
+pub fn block_hash_key(number: u64) -> [u8; 8] {
+    (number % BLOCK_HASH_WINDOW).to_be_bytes()
+}
+
+/// True when a block at height `current` can read the hash of block `number`: one of the
+/// [`BLOCK_HASH_WINDOW`] blocks before it.
+pub fn block_hash_available(current: u64, number: u64) -> bool {
+    number < current && current - number <= BLOCK_HASH_WINDOW
+}
+
 /// Address the resource and payout logs are emitted from: `0x…535452415441` ("STRATA").
 /// No account can have it as a key, so no contract can forge the logs.
 pub const RESOURCE_LOG_ADDRESS: Address = address!("0000000000000000000000000000535452415441");
@@ -32,7 +56,7 @@ pub const RESOURCE_LOG_TOPIC: B256 = b256!("4fc35b47f53deeede1e8a6a7c1f5e73e53d1
 
 /// True for the accounts the runtime manages (exempt from quotas).
 pub fn is_system(address: &Address) -> bool {
-    *address == FEE_CONTRACT || *address == ARCHIVE_CONTRACT || *address == STORAGE_REGISTRY || *address == crate::slots::VALIDATOR_SLOTS
+    [FEE_CONTRACT, ARCHIVE_CONTRACT, STORAGE_REGISTRY, crate::slots::VALIDATOR_SLOTS, CHAIN_REGISTRY, BLOCK_HASHES].contains(address)
 }
 
 /// What remains in the hot state of an archived entry.

@@ -191,6 +191,18 @@ pub fn link(linker: &mut Linker<Ctx>) -> R<()> {
             Ok(v as i64)
         })?;
     }
+    linker.func_wrap(MODULE, "block_hash", |mut c: C<'_>, number: i64, out: i32| -> R<i32> {
+        charge(&mut c, gas::BLOCK_HASH)?;
+        // Block numbers are u64 on the wire; an i64 that is negative names none.
+        let Ok(number) = u64::try_from(number) else { return Ok(0) };
+        match c.data_mut().host_mut()?.block_hash(number).map_err(host_err)? {
+            Some(h) => {
+                write(&mut c, out, h.as_slice())?;
+                Ok(1)
+            }
+            None => Ok(0),
+        }
+    })?;
     linker.func_wrap(MODULE, "emit_log", |mut c: C<'_>, topics_ptr: i32, topic_count: i32, data_ptr: i32, data_len: i32| -> R<()> {
         not_static(&c, "emit_log")?;
         let count = len_arg(topic_count, 4, "topic count")?;

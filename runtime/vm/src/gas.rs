@@ -36,6 +36,8 @@ pub const BALANCE: u64 = 700;
 pub const STORAGE_READ: u64 = 800;
 /// Per byte of key and value read from storage.
 pub const STORAGE_READ_PER_BYTE: u64 = 3;
+/// Reading a recent block's hash (a storage read of the block-hash history).
+pub const BLOCK_HASH: u64 = 800;
 /// Writing or removing a storage key.
 pub const STORAGE_WRITE: u64 = 2_900;
 /// Per byte of key and value written.

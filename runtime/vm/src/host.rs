@@ -99,6 +99,9 @@ pub trait Host: Send + 'static {
     fn emit_log(&mut self, topics: Vec<B256>, data: Vec<u8>) -> Result<(), HostError>;
     /// Runs a nested call to completion.
     fn call(&mut self, call: SubCall) -> Result<SubCallResult, HostError>;
+    /// The hash of block `number`, if the current block can read it (one of the
+    /// `strata_protocol::system::BLOCK_HASH_WINDOW` blocks before it), else `None`.
+    fn block_hash(&mut self, number: u64) -> Result<Option<B256>, HostError>;
     /// A privileged op of the runtime's system contracts (archive, restore, quotas).
     /// Hosts that have none refuse.
     fn system(&mut self, op: SystemOp, input: &[u8]) -> Result<SystemReply, HostError> {
@@ -130,6 +133,8 @@ pub mod testing {
         pub calls: Vec<SubCall>,
         /// What every nested call answers.
         pub call_result: SubCallResult,
+        /// Block hashes by number (what `block_hash` answers, unchecked against the window).
+        pub block_hashes: BTreeMap<u64, B256>,
     }
 
     impl Default for FakeHost {
@@ -153,7 +158,7 @@ pub mod testing {
                 depth: 0,
             };
             let call_result = SubCallResult { status: CallStatus::Success, gas_used: 1_000, output: b"pong".to_vec() };
-            Self { ctx, storage: BTreeMap::new(), logs: Vec::new(), calls: Vec::new(), call_result }
+            Self { ctx, storage: BTreeMap::new(), logs: Vec::new(), calls: Vec::new(), call_result, block_hashes: BTreeMap::new() }
         }
     }
 
@@ -180,6 +185,9 @@ pub mod testing {
         fn call(&mut self, call: SubCall) -> Result<SubCallResult, HostError> {
             self.calls.push(call);
             Ok(self.call_result.clone())
+        }
+        fn block_hash(&mut self, number: u64) -> Result<Option<B256>, HostError> {
+            Ok(self.block_hashes.get(&number).copied())
         }
         fn into_any(self: Box<Self>) -> Box<dyn Any> {
             self

@@ -262,6 +262,9 @@ impl Host for ChainHost {
         let out = out.map_err(|e| HostError::Node(e.to_string()))?;
         Ok(SubCallResult { status: out.status.call_status(), gas_used: out.gas_used, output: out.output })
     }
+    fn block_hash(&mut self, _: u64) -> Result<Option<B256>, HostError> {
+        Ok(None)
+    }
     fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
         self
     }
@@ -476,4 +479,34 @@ fn deploy_gas_counts_bytes_and_defined_functions() {
     assert_eq!(vm.deploy_gas(&imports).unwrap(), gas::deploy(imports.len(), 1));
     // Found by a parse, before any compilation.
     assert_eq!(vm.stats.compiled.load(Ordering::Relaxed), 0);
+}
+
+#[test]
+fn block_hash_writes_a_known_hash_or_answers_zero_and_charges_first() {
+    const WAT: &str = r#"(module
+      (import "env" "block_hash" (func $block_hash (param i64 i32) (result i32)))
+      (import "env" "return_data" (func $return_data (param i32 i32)))
+      (memory (export "memory") 1)
+      (func (export "call")
+        (i32.store (i32.const 0) (call $block_hash (i64.const 41) (i32.const 4)))
+        (i32.store (i32.const 36) (call $block_hash (i64.const 7) (i32.const 40)))
+        (i32.store (i32.const 72) (call $block_hash (i64.const -1) (i32.const 40)))
+        (call $return_data (i32.const 0) (i32.const 76))))"#;
+    let vm = vm();
+    let contract = vm.prepare(&wasm(WAT)).unwrap();
+    let mut host = FakeHost::new();
+    host.block_hashes.insert(41, B256::repeat_byte(0x41));
+    let (_, out) = vm.execute(&contract, Entry::Call, Box::new(host.clone()), Vec::new(), 1_000_000);
+    let out = out.unwrap();
+    assert_eq!(out.status, Status::Success);
+    assert_eq!(&out.output[0..4], &1i32.to_le_bytes());
+    assert_eq!(&out.output[4..36], B256::repeat_byte(0x41).as_slice());
+    // Unknown and negative numbers: 0, nothing written.
+    assert_eq!(&out.output[36..40], &0i32.to_le_bytes());
+    assert_eq!(&out.output[40..72], &[0u8; 32]);
+    assert_eq!(&out.output[72..76], &0i32.to_le_bytes());
+    assert!(out.gas_used >= gas::FRAME + 3 * gas::BLOCK_HASH, "{}", out.gas_used);
+    // Too little gas for the first read: out of gas before anything is written.
+    let (_, out) = vm.execute(&contract, Entry::Call, Box::new(host), Vec::new(), gas::FRAME + gas::BLOCK_HASH / 2);
+    assert_eq!(out.unwrap().status, Status::Failure("out of gas".into()));
 }

@@ -147,6 +147,7 @@ impl TestChain {
         let env = BlockEnv {
             chain_id: CHAIN_ID,
             number: 0,
+            parent_hash: B256::ZERO,
             timestamp,
             proposer: PROPOSER,
             gas_limit: 30_000_000,
@@ -186,9 +187,22 @@ impl TestChain {
         self.timestamp += seconds;
     }
 
-    /// Skips `n` empty blocks.
+    /// Skips `n` empty blocks (their hashes, [`block_hash`], enter the block-hash history
+    /// as the runtime would have recorded them).
     pub fn advance_blocks(&mut self, n: u64) {
+        let first = self.number;
         self.number += n;
+        // Block k's hash is recorded at block k + 1's start; the next sent block records
+        // the last skipped one's itself. Only the window's worth can be read.
+        let from = first.max(self.number.saturating_sub(strata_primitives::system::BLOCK_HASH_WINDOW));
+        let mut changes = StateChanges::default();
+        for k in from..self.number {
+            let parent = BlockEnv { number: k + 1, parent_hash: block_hash(k), ..self.env_fixed() };
+            strata_executor::system::record_parent_hash(&self.state, parent, &mut changes).expect("memory state reads");
+        }
+        let mut batch = WriteBatch::new();
+        self.root = self.state.commit(self.number, self.root, &changes, &mut batch).expect("the block-hash history commits");
+        self.kv.write(batch).expect("memory write");
     }
 
     /// A raw storage value of a contract (as `strata_getProof` would show it).
@@ -196,16 +210,22 @@ impl TestChain {
         self.state.storage(&contract, key).ok().flatten()
     }
 
-    fn env(&self) -> Result<BlockEnv> {
-        let mut env = BlockEnv {
+    /// The next block's environment before its base fee is read.
+    fn env_fixed(&self) -> BlockEnv {
+        BlockEnv {
             chain_id: CHAIN_ID,
             number: self.number + 1,
+            parent_hash: block_hash(self.number),
             timestamp: self.timestamp,
             proposer: PROPOSER,
             gas_limit: 30_000_000,
             base_fee: 0,
             replicas: 1,
-        };
+        }
+    }
+
+    fn env(&self) -> Result<BlockEnv> {
+        let mut env = self.env_fixed();
         let state: Arc<dyn StateReader + Send + Sync> = Arc::new(self.state.clone());
         env.base_fee = strata_executor::fees::schedule(&state, &self.vm, env).map_err(|e| Error::Runtime(e.to_string()))?.gas_price;
         Ok(env)
@@ -359,4 +379,10 @@ pub fn module_path(manifest: &Path) -> Result<std::path::PathBuf> {
             .join("target"),
     };
     Ok(target.join("wasm32v1-none/release").join(format!("{name}.wasm")))
+}
+
+/// The hash the harness gives block `number` (it builds no headers): a fixed function of
+/// the number, what `block_hash` answers inside a contract run by a [`TestChain`].
+pub fn block_hash(number: u64) -> B256 {
+    strata_primitives::keccak256([b"strata/harness/block/".as_slice(), &number.to_be_bytes()].concat())
 }

@@ -22,6 +22,7 @@ mod sys {
         pub fn block_number() -> i64;
         pub fn block_timestamp() -> i64;
         pub fn chain_id() -> i64;
+        pub fn block_hash(number: i64, out: *mut u8) -> i32;
         pub fn emit_log(topics: *const u8, count: i32, data: *const u8, len: i32);
         pub fn call(addr: *const u8, value: *const u8, input: *const u8, len: i32, gas: i64) -> i32;
         pub fn static_call(addr: *const u8, input: *const u8, len: i32, gas: i64) -> i32;
@@ -86,6 +87,9 @@ mod sys {
         outside()
     }
     pub unsafe fn chain_id() -> i64 {
+        outside()
+    }
+    pub unsafe fn block_hash(_: i64, _: *mut u8) -> i32 {
         outside()
     }
     pub unsafe fn emit_log(_: *const u8, _: i32, _: *const u8, _: i32) {
@@ -303,6 +307,18 @@ pub fn keccak(data: &[u8]) -> B256 {
     // SAFETY: pointer and length describe `data`; 32 bytes written.
     unsafe { sys::keccak256(data.as_ptr(), len(data.len()), out.as_mut_ptr()) };
     B256::from(out)
+}
+
+/// The hash of block `number` if it is one of the 8,191 blocks before the current one
+/// (800 gas), else `None`. A proposer can choose among hashes of the block it proposes
+/// (by what it puts in it), so randomness drawn from one hash is only as good as that
+/// proposer is honest: see `contracts/storage/README.md` for how a contract bounds it.
+pub fn block_hash(number: u64) -> Option<B256> {
+    let number = i64::try_from(number).ok()?;
+    let mut out = [0u8; 32];
+    // SAFETY: 32 writable bytes.
+    let found = unsafe { sys::block_hash(number, out.as_mut_ptr()) };
+    (found == 1).then(|| B256::from(out))
 }
 
 /// The address whose key made `signature` (`r ‖ s ‖ v`) over `digest`, if it recovers

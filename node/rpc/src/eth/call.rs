@@ -107,6 +107,7 @@ impl EthRpc {
                 let env = BlockEnv {
                     chain_id: header.chain_id,
                     number: header.number,
+                    parent_hash: header.parent_hash,
                     timestamp: header.timestamp,
                     proposer: header.proposer,
                     gas_limit: header.gas_limit,

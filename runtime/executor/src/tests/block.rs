@@ -1,6 +1,11 @@
 //! Blocks: transfers and fees, invalid transactions, deploys, calls, reverts and
 //! nested rollback, re-entrancy, and determinism across independent builders.
 
+use strata_primitives::{
+    Slot,
+    system::{BLOCK_HASHES, block_hash_key},
+};
+
 use super::*;
 
 #[test]
@@ -62,7 +67,20 @@ fn insufficient_funds_counts_the_fee_cap() {
     let mut b = builder(21_000 * 3 * GWEI - 1);
     let Applied::Rejected(InvalidTx::InsufficientFunds { want, .. }) = b.apply(&transfer(0, 0, 1337)).unwrap() else { panic!() };
     assert_eq!(want, U256::from(21_000 * 3 * GWEI));
-    assert!(b.finish().changes.accounts.is_empty());
+    // Nothing but the block-hash history (written at every block's start) changed.
+    let changes = b.finish().changes;
+    assert_eq!(changes.accounts.keys().collect::<Vec<_>>(), vec![&BLOCK_HASHES]);
+    assert_eq!(changes.storage.keys().collect::<Vec<_>>(), vec![&BLOCK_HASHES]);
+}
+
+#[test]
+fn every_block_records_its_parents_hash_in_the_history() {
+    let b = builder(10u128.pow(18));
+    let changes = b.finish().changes;
+    let parent = env().number - 1;
+    let slot = &changes.storage[&BLOCK_HASHES][&Bytes::copy_from_slice(&block_hash_key(parent))];
+    assert_eq!(slot, &Some(Slot::Value(Bytes::copy_from_slice(env().parent_hash.as_slice()))));
+    assert_eq!(changes.accounts[&BLOCK_HASHES].unwrap().nonce, 1, "created on the first block");
 }
 
 #[test]

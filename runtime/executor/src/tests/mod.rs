@@ -27,6 +27,7 @@ fn env() -> BlockEnv {
     BlockEnv {
         chain_id: 1337,
         number: 1,
+        parent_hash: B256::repeat_byte(0xbb),
         timestamp: 10,
         proposer: Address::repeat_byte(0xee),
         gas_limit: 30_000_000,
