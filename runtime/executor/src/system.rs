@@ -197,6 +197,38 @@ impl Prices {
     }
 }
 
+/// Installs `code` at `address` as genesis does a system contract: no deploy
+/// transaction (so no size limit of one), the constructor run with `ctor` on `base` plus
+/// `changes`, into which the result goes. Fails if the constructor does.
+pub fn install_contract(
+    vm: &Arc<Vm>,
+    base: Arc<dyn StateReader + Send + Sync>,
+    env: BlockEnv,
+    changes: &mut StateChanges,
+    address: Address,
+    code: &[u8],
+    ctor: Vec<u8>,
+) -> Result<()> {
+    let contract = vm.prepare_system(code).map_err(|e| Error::Host(format!("genesis: system contract {address}: {e}")))?;
+    let mut session = Session::new(base, vm.clone(), env, no_cold(), std::mem::take(changes), Default::default(), Address::ZERO);
+    session.set_account(address, Account { nonce: 1, code_hash: contract.code_hash, ..Account::default() });
+    session.top().changes.code.insert(contract.code_hash, Bytes::copy_from_slice(code));
+    let ctx = session.context(address, Address::ZERO, U256::ZERO, false, 0);
+    let (mut session, outcome) = run_frame(session, ctx, &contract, Entry::Deploy, ctor, 100_000_000);
+    let outcome = outcome?;
+    if outcome.status != Status::Success {
+        return Err(Error::Host(format!(
+            "genesis: constructor of {address} failed: {:?} 0x{}",
+            outcome.status,
+            hex::encode(&outcome.output)
+        )));
+    }
+    let layer = session.layers.pop().expect("genesis layer");
+    *changes = std::mem::take(&mut session.block);
+    changes.extend(layer.changes);
+    Ok(())
+}
+
 /// Installs the system contracts on top of `base` (the genesis allocation): runs
 /// their constructors and creates the registry account. Fails if a constructor does.
 pub fn install(
@@ -219,24 +251,7 @@ pub fn install(
         .abi_encode_params();
     let mut changes = StateChanges::default();
     for (address, code, ctor) in [(FEE_CONTRACT, FEE_WASM, fee_ctor), (ARCHIVE_CONTRACT, ARCHIVE_WASM, Vec::new())] {
-        let contract = vm.prepare_system(code).map_err(|e| Error::Host(format!("genesis: system contract {address}: {e}")))?;
-        let mut session =
-            Session::new(base.clone(), vm.clone(), env, no_cold(), std::mem::take(&mut changes), Default::default(), Address::ZERO);
-        session.set_account(address, Account { nonce: 1, code_hash: contract.code_hash, ..Account::default() });
-        session.top().changes.code.insert(contract.code_hash, Bytes::copy_from_slice(code));
-        let ctx = session.context(address, Address::ZERO, U256::ZERO, false, 0);
-        let (mut session, outcome) = run_frame(session, ctx, &contract, Entry::Deploy, ctor, 100_000_000);
-        let outcome = outcome?;
-        if outcome.status != Status::Success {
-            return Err(Error::Host(format!(
-                "genesis: constructor of {address} failed: {:?} 0x{}",
-                outcome.status,
-                hex::encode(&outcome.output)
-            )));
-        }
-        let layer = session.layers.pop().expect("genesis layer");
-        changes = std::mem::take(&mut session.block);
-        changes.extend(layer.changes);
+        install_contract(vm, base.clone(), env, &mut changes, address, code, ctor)?;
     }
     changes.accounts.insert(STORAGE_REGISTRY, Some(Account { nonce: 1, ..Account::default() }));
     Ok(changes)

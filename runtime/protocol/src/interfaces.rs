@@ -116,3 +116,75 @@ sol! {
         error BadSystemInput(uint32 op, string reason);
     }
 }
+
+sol! {
+    /// The chain registry's public ABI (at [`crate::system::CHAIN_REGISTRY`]): the chains
+    /// this chain follows — children registered here, and the parent named in its genesis
+    /// — and the verification of what is relayed from them. Constructor: `(address admin,
+    /// uint256 registrationFee, uint64 parentChainId, address parentRegistry, bytes32
+    /// parentGenesisHash, address[] parentValidators, uint32 parentQuorum)`
+    /// (`parentChainId` 0: no parent).
+    #[derive(Debug, PartialEq, Eq)]
+    interface IChainRegistry {
+        /// Who may register chains without a fee and change the fee and the admin.
+        function admin() external view returns (address);
+        /// What registering costs anyone but the admin (0: only the admin registers).
+        function registrationFee() external view returns (uint256);
+        /// The parent chain named in this chain's genesis (0: none) and its registry.
+        function parent() external view returns (uint64 chainId, address registry);
+        /// Registers child chain `chainId`: by the admin, or by anyone paying the fee
+        /// (passed on to the admin). `quorum` is at least 2f+1 of the set.
+        function register(uint64 chainId, bytes32 genesisHash, address[] validators, uint32 quorum) external payable;
+        /// What the registry knows of `chainId` (`known` false: nothing).
+        function chainInfo(uint64 chainId) external view returns (bool known, bool isParent, bytes32 genesisHash, uint32 quorum, uint32 epochs, uint64 checkpointHeight, bytes32 checkpointHash, bytes32 stateRoot, bytes32 receiptsRoot);
+        /// The set that signs `height` of `chainId`.
+        function validatorsAt(uint64 chainId, uint64 height) external view returns (address[] validators);
+        /// Follows a validator-set change of `chainId`: `link` is an RLP `SwitchLink`
+        /// (a block that decided a slot switch, its certificate by the set of its height,
+        /// the slot records proven against its state root). Anyone may submit one.
+        function updateValidators(uint64 chainId, bytes link) external;
+        /// Records a checkpoint of `chainId`: `header` (RLP) finalized by `certificate`
+        /// (RLP commit certificate) of the set of its height, above the last one.
+        function checkpoint(uint64 chainId, bytes header, bytes certificate) external;
+        /// Verifies `relayed` (an RLP `RelayedLog`) as a log of `chainId` in a block at or
+        /// below its last checkpoint, and returns it with its event key
+        /// (`strata_protocol::relay::EventKey::hash`), which a caller records to act once.
+        function verifyLog(uint64 chainId, bytes relayed) external view returns (bytes32 eventKey, address emitter, bytes32[] topics, bytes data, uint64 blockNumber);
+        /// Admin only.
+        function setRegistrationFee(uint256 fee) external;
+        /// Admin only (0 gives the role up: registration by fee only, if there is one).
+        function setAdmin(address admin) external;
+        /// A chain is followed from now on.
+        event ChainRegistered(uint64 indexed chainId, bytes32 genesisHash, address[] validators, uint32 quorum, bool isParent, address by);
+        /// A followed chain's set changed from `fromHeight` on.
+        event ValidatorsUpdated(uint64 indexed chainId, uint64 fromHeight, address[] validators);
+        /// A followed chain's checkpoint moved.
+        event Checkpointed(uint64 indexed chainId, uint64 height, bytes32 blockHash, bytes32 stateRoot, bytes32 receiptsRoot);
+        /// The admin changed.
+        event AdminChanged(address indexed previous, address indexed admin);
+        /// The registration fee changed.
+        event FeeChanged(uint256 previous, uint256 fee);
+        /// Only the admin may do this.
+        error NotAdmin(address caller);
+        /// Registration costs `fee`; `paid` came with the call.
+        error FeeTooLow(uint256 paid, uint256 fee);
+        /// The chain is followed already (or is this chain).
+        error AlreadyKnown(uint64 chainId);
+        /// The registry follows no chain `chainId`.
+        error UnknownChain(uint64 chainId);
+        /// The validator set or quorum breaks a rule; the reason says which.
+        error InvalidSet(string reason);
+        /// A header, link or relayed log does not decode.
+        error Malformed(string reason);
+        /// A certificate does not finalize what it should with the registered set.
+        error BadCertificate(uint64 chainId, uint64 height, string reason);
+        /// A relayed log's receipt or transaction proof does not check out.
+        error BadProof(uint64 chainId, uint64 height, string reason);
+        /// A checkpoint at or below the last one.
+        error StaleCheckpoint(uint64 chainId, uint64 height, uint64 last);
+        /// A relayed log from a block above the last checkpoint: checkpoint first.
+        error AboveCheckpoint(uint64 chainId, uint64 height, uint64 checkpoint);
+        /// A switch link at or below the last one.
+        error StaleLink(uint64 chainId, uint64 height, uint64 last);
+    }
+}

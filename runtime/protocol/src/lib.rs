@@ -27,6 +27,7 @@ pub mod nibbles;
 pub mod proof;
 #[cfg(feature = "k256")]
 pub mod recover;
+pub mod registry;
 pub mod relay;
 pub mod rlp_item;
 pub mod set_proof;

@@ -149,7 +149,6 @@ pub fn verify_set_with(
     height: u64,
     recover: &impl Recover,
 ) -> Result<ValidatorSet, SetProofError> {
-    let slots = genesis.len();
     let mut records: Option<Vec<SlotRecord>> = None;
     let mut previous = 0u64;
     let set_of = |records: &Option<Vec<SlotRecord>>, at: u64| match records {
@@ -165,24 +164,54 @@ pub fn verify_set_with(
         if number >= height {
             return Err(order(format!("not before height {height}")));
         }
-        let certificate = |reason: String| SetProofError::Certificate { link, number, reason };
-        if l.header.chain_id != chain_id {
-            return Err(certificate(format!("the header is of chain {}, not {chain_id}", l.header.chain_id)));
-        }
-        let cert = decode_exact::<CommitCertificate>(&l.certificate).map_err(|e| certificate(format!("{e}")))?;
-        let hash = l.header.hash_slow();
-        if cert.block_hash != hash || cert.height != number {
-            return Err(certificate(format!("it certifies block {} {}, the header is {hash}", cert.height, cert.block_hash)));
-        }
-        cert.verify_with(&set_of(&records, number), chain_id, recover).map_err(|e| certificate(format!("{e}")))?;
-        let next = l.slots.verify(l.header.state_root, slots).map_err(|reason| SetProofError::Records { link, number, reason })?;
-        if !next.iter().any(|r| r.last_switch == number) {
-            return Err(SetProofError::NoSwitch { link, number });
-        }
+        let next = verify_link_with(l, &set_of(&records, number), chain_id, recover).map_err(|e| match e {
+            LinkError::Certificate(reason) => SetProofError::Certificate { link, number, reason },
+            LinkError::Records(reason) => SetProofError::Records { link, number, reason },
+            LinkError::NoSwitch => SetProofError::NoSwitch { link, number },
+        })?;
         records = Some(next);
         previous = number;
     }
     Ok(set_of(&records, height))
+}
+
+/// Why one [`SwitchLink`] does not prove the set after it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    /// Its certificate does not finalize its header on the chain with the set given.
+    #[error("not finalized by the set of its height: {0}")]
+    Certificate(String),
+    /// Its slot records are not proven against its state root.
+    #[error("slot records not proven: {0}")]
+    Records(String),
+    /// Its block decided no switch.
+    #[error("its block decided no switch")]
+    NoSwitch,
+}
+
+/// Verifies one link of chain `chain_id` against `set` (the set of its height) and
+/// returns the slot records it proves, which name the keys from its height + 1 on.
+pub fn verify_link_with(
+    link: &SwitchLink,
+    set: &ValidatorSet,
+    chain_id: u64,
+    recover: &impl Recover,
+) -> Result<Vec<SlotRecord>, LinkError> {
+    let number = link.header.number;
+    if link.header.chain_id != chain_id {
+        return Err(LinkError::Certificate(format!("the header is of chain {}, not {chain_id}", link.header.chain_id)));
+    }
+    let cert = decode_exact::<CommitCertificate>(&link.certificate).map_err(|e| LinkError::Certificate(format!("{e}")))?;
+    let hash = link.header.hash_slow();
+    if cert.block_hash != hash || cert.height != number {
+        return Err(LinkError::Certificate(format!("it certifies block {} {}, the header is {hash}", cert.height, cert.block_hash)));
+    }
+    cert.verify_with(set, chain_id, recover).map_err(|e| LinkError::Certificate(format!("{e}")))?;
+    let records = link.slots.verify(link.header.state_root, set.len()).map_err(LinkError::Records)?;
+    if !records.iter().any(|r| r.last_switch == number) {
+        return Err(LinkError::NoSwitch);
+    }
+    Ok(records)
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use crate::{
     frame::{self, Contract, Ctx, Entry, Outcome, Status},
     gas,
     host::Host,
-    limits::{CachePolicy, Limits, VmConfig},
+    limits::{CachePolicy, Limits, MAX_STORED_CODE_SIZE, VmConfig},
     memo, stack,
     validate::{self, ModuleInfo},
 };
@@ -208,7 +208,11 @@ impl Vm {
     /// [`Vm::prepare`] with a cache policy: a simulated deploy compiles
     /// [`CachePolicy::Transient`]ly, so RPC calls nobody pays for cannot fill the caches.
     pub fn prepare_with(&self, code: &[u8], policy: CachePolicy) -> Result<Arc<Contract>, DeployError> {
-        let contract = self.compile(code, policy)?;
+        // Checked before the cache: a module stored by the genesis may be larger.
+        if code.len() > self.limits.max_code_size {
+            return Err(DeployError::TooLarge { size: code.len(), max: self.limits.max_code_size });
+        }
+        let contract = self.compile(code, policy, self.limits.max_code_size)?;
         if contract.info.privileged {
             return Err(DeployError::Privileged);
         }
@@ -222,17 +226,24 @@ impl Vm {
         Ok(gas::deploy(code.len(), info.functions))
     }
 
-    /// Validates and compiles a system contract for genesis (may import `system`).
+    /// Validates and compiles a system contract for genesis (may import `system`, may be
+    /// up to [`MAX_STORED_CODE_SIZE`]: the genesis is trusted code, not a transaction).
     pub fn prepare_system(&self, code: &[u8]) -> Result<Arc<Contract>, DeployError> {
-        self.compile(code, CachePolicy::Keep)
+        self.compile(code, CachePolicy::Keep, self.stored_code_limit())
     }
 
-    fn compile(&self, code: &[u8], policy: CachePolicy) -> Result<Arc<Contract>, DeployError> {
+    /// The size bound of code already in state: what a deploy accepted, or the genesis
+    /// installed.
+    fn stored_code_limit(&self) -> usize {
+        MAX_STORED_CODE_SIZE.max(self.limits.max_code_size)
+    }
+
+    fn compile(&self, code: &[u8], policy: CachePolicy, max_code_size: usize) -> Result<Arc<Contract>, DeployError> {
         let code_hash = keccak256(code);
         if let Some(c) = self.contracts.lock().get(&code_hash) {
             return Ok(c);
         }
-        let info = validate::inspect(code, &self.limits)?;
+        let info = validate::inspect(code, &Limits { max_code_size, ..self.limits })?;
         if let Some(module) = self.disk.as_ref().and_then(|d| d.load(&self.engine, &code_hash)) {
             self.stats.loaded_from_disk.fetch_add(1, Ordering::Relaxed);
             return self.link(code_hash, module, info, policy);
@@ -261,7 +272,7 @@ impl Vm {
         if let Some(c) = self.cached(&code_hash) {
             return Ok(c);
         }
-        self.compile(code, policy).map_err(|e| Error::Load { code_hash, reason: e.to_string() })
+        self.compile(code, policy, self.stored_code_limit()).map_err(|e| Error::Load { code_hash, reason: e.to_string() })
     }
 
     /// Runs `entry` of `contract` with `gas`, handing the frame `host`. Returns the

@@ -46,7 +46,7 @@ pub use frame::{Contract, Entry, Outcome, Status};
 #[cfg(any(test, feature = "testing"))]
 pub use host::testing;
 pub use host::{CallContext, Host, HostError, SubCall, SubCallResult, SystemReply};
-pub use limits::{CachePolicy, Limits, MAX_CODE_SIZE, VmConfig};
+pub use limits::{CachePolicy, Limits, MAX_CODE_SIZE, MAX_STORED_CODE_SIZE, VmConfig};
 pub use stack::{ExecPool, PoolError, Priority};
 pub use strata_primitives::abi::{CallStatus, SystemOp};
 pub use validate::ModuleInfo;

@@ -9,6 +9,10 @@ use crate::cache::DEFAULT_DISK_CACHE_BYTES;
 /// signature it must fit in the largest transaction (128 KiB).
 pub const MAX_CODE_SIZE: usize = 124 * 1024;
 
+/// Largest module the genesis may install as a system contract (bytes), and so the bound
+/// on any code loaded from state. Deploys stay bound by [`MAX_CODE_SIZE`].
+pub const MAX_STORED_CODE_SIZE: usize = 512 * 1024;
+
 /// Limits every contract runs under. Part of consensus: all nodes must agree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {

@@ -510,3 +510,30 @@ fn block_hash_writes_a_known_hash_or_answers_zero_and_charges_first() {
     let (_, out) = vm.execute(&contract, Entry::Call, Box::new(host), Vec::new(), gas::FRAME + gas::BLOCK_HASH / 2);
     assert_eq!(out.unwrap().status, Status::Failure("out of gas".into()));
 }
+
+#[test]
+fn a_deploy_is_bound_by_the_transaction_a_genesis_module_by_the_stored_code_limit() {
+    let v = vm();
+    // A valid module padded past the deploy limit by a custom section.
+    let mut code = wasm(r#"(module (memory (export "memory") 1) (func (export "call")))"#);
+    let pad = MAX_CODE_SIZE + 10;
+    code.push(0); // custom section id
+    let mut len = (pad + 3) as u32; // payload: name length (1) + name (2) + filler
+    loop {
+        let byte = (len & 0x7f) as u8;
+        len >>= 7;
+        code.push(if len == 0 { byte } else { byte | 0x80 });
+        if len == 0 {
+            break;
+        }
+    }
+    code.extend_from_slice(&[2, b'p', b'd']);
+    code.extend(std::iter::repeat_n(0u8, pad));
+    assert!(matches!(v.prepare(&code).unwrap_err(), DeployError::TooLarge { .. }));
+    let system = v.prepare_system(&code).unwrap();
+    // Cached by the genesis, still refused as a deploy; loaded from state, accepted.
+    assert!(matches!(v.prepare(&code).unwrap_err(), DeployError::TooLarge { .. }));
+    assert_eq!(vm().load(system.code_hash, &code).unwrap().code_hash, system.code_hash);
+    let huge = vec![0u8; MAX_STORED_CODE_SIZE + 1];
+    assert!(matches!(v.prepare_system(&huge).unwrap_err(), DeployError::TooLarge { .. }));
+}

@@ -26,6 +26,7 @@ use strata_vm::{Vm, VmConfig};
 
 pub use strata_primitives::TxKind;
 
+pub mod blocks;
 pub mod shrink;
 
 /// Harness errors.
@@ -48,7 +49,10 @@ pub enum Error {
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-const CHAIN_ID: u64 = 1337;
+/// The chain id of [`TestChain::new`].
+pub const CHAIN_ID: u64 = 1337;
+/// Gas limit of every block.
+const GAS_LIMIT: u64 = 30_000_000;
 /// Receives the fees of the harness's blocks.
 const PROPOSER: Address = Address::repeat_byte(0xfe);
 
@@ -69,6 +73,8 @@ pub struct Receipt {
     pub resources: ResourceUsage,
     /// A created contract.
     pub contract_address: Option<Address>,
+    /// The block that holds it (0 for a read-only call).
+    pub block_number: u64,
 }
 
 impl std::fmt::Display for Receipt {
@@ -104,6 +110,9 @@ pub struct TestChain {
     root: B256,
     number: u64,
     timestamp: u64,
+    chain_id: u64,
+    /// Every block from genesis, by number.
+    blocks: Vec<blocks::BlockRecord>,
     /// Receipts of every transaction, in order.
     pub receipts: Vec<Receipt>,
 }
@@ -129,6 +138,11 @@ impl Sender for usize {
 impl TestChain {
     /// A chain whose ten accounts (the dev mnemonic's) hold 10,000 ETH each.
     pub fn new() -> Self {
+        Self::with_chain_id(CHAIN_ID)
+    }
+
+    /// [`TestChain::new`] with another chain id (two chains relaying to each other).
+    pub fn with_chain_id(chain_id: u64) -> Self {
         let kv = MemKv::shared();
         let state = StateDb::new(kv.clone(), 16);
         let vm = Arc::new(Vm::new(VmConfig::default()).expect("the engine starts"));
@@ -145,12 +159,12 @@ impl TestChain {
         // The system contracts (fees, archive) as on every Strata chain; account 0 is the admin.
         let timestamp = 1_700_000_000;
         let env = BlockEnv {
-            chain_id: CHAIN_ID,
+            chain_id,
             number: 0,
             parent_hash: B256::ZERO,
             timestamp,
             proposer: PROPOSER,
-            gas_limit: 30_000_000,
+            gas_limit: GAS_LIMIT,
             base_fee: Prices::dev().gas_price,
             replicas: 1,
         };
@@ -159,7 +173,20 @@ impl TestChain {
         let mut batch = WriteBatch::new();
         let root = state.commit(0, alloc_root, &system, &mut batch).expect("genesis commits");
         kv.write(batch).expect("memory write");
-        Self { kv, cold: MemKv::shared(), state, vm, accounts, root, number: 0, timestamp, receipts: Vec::new() }
+        let genesis = blocks::BlockRecord::genesis(chain_id, timestamp, GAS_LIMIT, Prices::dev().gas_price, root);
+        Self {
+            kv,
+            cold: MemKv::shared(),
+            state,
+            vm,
+            accounts,
+            root,
+            number: 0,
+            timestamp,
+            chain_id,
+            blocks: vec![genesis],
+            receipts: Vec::new(),
+        }
     }
 
     /// Address of account `i`.
@@ -187,22 +214,28 @@ impl TestChain {
         self.timestamp += seconds;
     }
 
-    /// Skips `n` empty blocks (their hashes, [`block_hash`], enter the block-hash history
-    /// as the runtime would have recorded them).
+    /// Adds `n` empty blocks.
     pub fn advance_blocks(&mut self, n: u64) {
-        let first = self.number;
-        self.number += n;
-        // Block k's hash is recorded at block k + 1's start; the next sent block records
-        // the last skipped one's itself. Only the window's worth can be read.
-        let from = first.max(self.number.saturating_sub(strata_primitives::system::BLOCK_HASH_WINDOW));
-        let mut changes = StateChanges::default();
-        for k in from..self.number {
-            let parent = BlockEnv { number: k + 1, parent_hash: block_hash(k), ..self.env_fixed() };
-            strata_executor::system::record_parent_hash(&self.state, parent, &mut changes).expect("memory state reads");
+        for _ in 0..n {
+            let payees: strata_executor::Payees = Arc::new([(PROPOSER, 1)]);
+            let env = self.env().expect("the fee schedule reads");
+            let builder = BlockBuilder::new(env, Arc::new(self.state.clone()), self.vm.clone(), self.cold.clone(), payees)
+                .expect("an empty block builds");
+            self.seal(builder.finish()).expect("an empty block commits");
         }
+    }
+
+    /// Commits `executed` as the next block and records its header.
+    fn seal(&mut self, executed: strata_executor::ExecutedBlock) -> Result<()> {
         let mut batch = WriteBatch::new();
-        self.root = self.state.commit(self.number, self.root, &changes, &mut batch).expect("the block-hash history commits");
-        self.kv.write(batch).expect("memory write");
+        self.number += 1;
+        self.root = self.state.commit(self.number, self.root, &executed.changes, &mut batch).map_err(|e| Error::Runtime(e.to_string()))?;
+        self.cold.write(executed.cold.puts.clone()).map_err(|e| Error::Runtime(e.to_string()))?;
+        self.kv.write(batch).map_err(|e| Error::Runtime(e.to_string()))?;
+        self.cold.write(executed.cold.deletes.clone()).map_err(|e| Error::Runtime(e.to_string()))?;
+        let parent = self.blocks.last().map_or(B256::ZERO, |b| b.hash);
+        self.blocks.push(blocks::BlockRecord::sealed(parent, &executed, self.root));
+        Ok(())
     }
 
     /// A raw storage value of a contract (as `strata_getProof` would show it).
@@ -213,12 +246,12 @@ impl TestChain {
     /// The next block's environment before its base fee is read.
     fn env_fixed(&self) -> BlockEnv {
         BlockEnv {
-            chain_id: CHAIN_ID,
+            chain_id: self.chain_id,
             number: self.number + 1,
-            parent_hash: block_hash(self.number),
+            parent_hash: self.blocks.last().map_or(B256::ZERO, |b| b.hash),
             timestamp: self.timestamp,
             proposer: PROPOSER,
-            gas_limit: 30_000_000,
+            gas_limit: GAS_LIMIT,
             base_fee: 0,
             replicas: 1,
         }
@@ -241,7 +274,7 @@ impl TestChain {
         let key = self.accounts[from.index()].clone();
         let nonce = self.state.account(&key.address()).map_err(|e| Error::Runtime(e.to_string()))?.unwrap_or_default().nonce;
         let env = self.env()?;
-        let tx = build::eip1559(CHAIN_ID, nonce, to, value, Bytes::from(input), gas, u128::from(env.base_fee), 0);
+        let tx = build::eip1559(self.chain_id, nonce, to, value, Bytes::from(input), gas, u128::from(env.base_fee), 0);
         let tx = RecoveredTx { sender: key.address(), tx: key.sign_transaction(tx).map_err(|e| Error::Runtime(e.to_string()))? };
         let payees: strata_executor::Payees = Arc::new([(PROPOSER, 1)]);
         let mut builder = BlockBuilder::new(env, Arc::new(self.state.clone()), self.vm.clone(), self.cold.clone(), payees)
@@ -250,13 +283,7 @@ impl TestChain {
             Applied::Included(r) => *r,
             Applied::Rejected(e) => return Err(Error::Refused(e.to_string())),
         };
-        let executed = builder.finish();
-        let mut batch = WriteBatch::new();
-        self.number += 1;
-        self.root = self.state.commit(self.number, self.root, &executed.changes, &mut batch).map_err(|e| Error::Runtime(e.to_string()))?;
-        self.cold.write(executed.cold.puts).map_err(|e| Error::Runtime(e.to_string()))?;
-        self.kv.write(batch).map_err(|e| Error::Runtime(e.to_string()))?;
-        self.cold.write(executed.cold.deletes).map_err(|e| Error::Runtime(e.to_string()))?;
+        self.seal(builder.finish())?;
         // Strata's resource and payout logs are reported as `resources`.
         let logs = stored.logs.iter().filter(|l| l.address != strata_primitives::RESOURCE_LOG_ADDRESS).cloned().collect();
         let receipt = Receipt {
@@ -267,9 +294,25 @@ impl TestChain {
             logs,
             resources: stored.resources,
             contract_address: stored.contract_address(),
+            block_number: self.number,
         };
         self.receipts.push(receipt.clone());
         Ok(receipt)
+    }
+
+    /// Installs `wasm` at `address` as a genesis installs a system contract: no deploy
+    /// transaction (so no transaction size limit), privileged imports allowed, the
+    /// constructor run with `ctor` from the zero address. For testing system contracts
+    /// and modules larger than a transaction may carry.
+    pub fn install(&mut self, address: Address, wasm: &[u8], ctor: &[u8]) -> Result<()> {
+        let mut changes = StateChanges::default();
+        let env = self.env()?;
+        strata_executor::system::install_contract(&self.vm, Arc::new(self.state.clone()), env, &mut changes, address, wasm, ctor.to_vec())
+            .map_err(|e| Error::Runtime(e.to_string()))?;
+        let mut batch = WriteBatch::new();
+        self.root = self.state.commit(self.number, self.root, &changes, &mut batch).map_err(|e| Error::Runtime(e.to_string()))?;
+        self.kv.write(batch).map_err(|e| Error::Runtime(e.to_string()))?;
+        Ok(())
     }
 
     /// Deploys `wasm` with constructor input `ctor` from account `from`.
@@ -310,6 +353,7 @@ impl TestChain {
                 logs: Vec::new(),
                 resources: ResourceUsage::default(),
                 contract_address: None,
+                block_number: 0,
             };
             return Err(Error::Failed(Box::new(receipt)));
         }
@@ -379,10 +423,4 @@ pub fn module_path(manifest: &Path) -> Result<std::path::PathBuf> {
             .join("target"),
     };
     Ok(target.join("wasm32v1-none/release").join(format!("{name}.wasm")))
-}
-
-/// The hash the harness gives block `number` (it builds no headers): a fixed function of
-/// the number, what `block_hash` answers inside a contract run by a [`TestChain`].
-pub fn block_hash(number: u64) -> B256 {
-    strata_primitives::keccak256([b"strata/harness/block/".as_slice(), &number.to_be_bytes()].concat())
 }

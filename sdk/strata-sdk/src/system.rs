@@ -30,10 +30,10 @@ use crate::{CallError, ContractError, call_contract, host, view_contract};
 
 /// The system contracts' addresses (`contracts/system/fee`, `contracts/system/archive`,
 /// and the runtime's own registry account), as `strata_protocol` defines them.
-pub use strata_protocol::system::{ARCHIVE_CONTRACT, FEE_CONTRACT, STORAGE_REGISTRY};
+pub use strata_protocol::system::{ARCHIVE_CONTRACT, BLOCK_HASHES, CHAIN_REGISTRY, FEE_CONTRACT, STORAGE_REGISTRY};
 
 /// The fee and archive contracts' public ABIs, as `strata_protocol` defines them.
-pub use strata_protocol::interfaces::{IArchive, IFee};
+pub use strata_protocol::interfaces::{IArchive, IChainRegistry, IFee};
 
 /// Reads the fee contract's schedule (gas price, default quota, default retention).
 pub fn fee_schedule() -> Result<IFee::scheduleReturn, CallError> {

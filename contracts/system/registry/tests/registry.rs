@@ -1,0 +1,249 @@
+//! The chain registry, run as its compiled Wasm in the real runtime, following a second
+//! harness chain whose blocks are real (headers with real roots, certificates signed by
+//! its validators). Called through `strata_sdk::system::IChainRegistry`, the interface
+//! other contracts and clients use, which cross-checks the selectors `#[contract]` made.
+
+use strata_harness::{Error, Receipt, TestChain, blocks::validator_key, build_contract};
+use strata_sdk::{
+    Address, B256, Bytes, SolError, SolEvent, SolValue, U256,
+    protocol::relay::{EventKey, RelayedLog},
+    system::IChainRegistry::{self, ChainRegistered, Checkpointed},
+};
+
+const CHILD: u64 = 77;
+/// Where the tests install it (its genesis address).
+const REGISTRY: Address = strata_sdk::system::CHAIN_REGISTRY;
+
+fn wasm() -> Vec<u8> {
+    build_contract(env!("CARGO_MANIFEST_DIR")).expect("the registry builds for wasm32v1-none")
+}
+
+fn ctor(admin: Address, fee: U256) -> Vec<u8> {
+    (admin, fee, 0u64, Address::ZERO, B256::ZERO, Vec::<Address>::new(), 0u32).abi_encode_params()
+}
+
+fn failed<T: std::fmt::Debug>(result: strata_harness::Result<T>) -> Box<Receipt> {
+    match result {
+        Err(Error::Failed(r)) => r,
+        other => panic!("expected a failed call, got {other:?}"),
+    }
+}
+
+fn ether(n: u64) -> U256 {
+    U256::from(n) * U256::from(10u64).pow(U256::from(18))
+}
+
+/// A main chain with the registry deployed by account 0 (admin: account 1, fee 1 ether),
+/// and a child chain whose registry (admin account 0) emitted one log.
+struct World {
+    main: TestChain,
+    registry: Address,
+    child: TestChain,
+    /// The child's log to relay: its block and the log.
+    event: (u64, strata_sdk::protocol::Log),
+}
+
+fn world() -> World {
+    // Installed as the genesis does (the module is larger than a deploy transaction).
+    let mut main = TestChain::new();
+    let registry = REGISTRY;
+    main.install(registry, &wasm(), &ctor(main.address(1), ether(1))).unwrap();
+    let mut child = TestChain::with_chain_id(CHILD);
+    let on_child = REGISTRY;
+    child.install(on_child, &wasm(), &ctor(child.address(0), U256::ZERO)).unwrap();
+    // A first block whose log a test can use as "another block's receipt".
+    child.send(0, strata_harness::TxKind::Call(Address::repeat_byte(0x55)), U256::from(1u64), Vec::new(), 100_000).unwrap();
+    let r = child.send(0, strata_harness::TxKind::Call(on_child), U256::ZERO, fee_call(5), 1_000_000).unwrap();
+    assert!(r.success, "{r}");
+    let event = (r.block_number, r.logs[0].clone());
+    World { main, registry, child, event }
+}
+
+fn fee_call(fee: u64) -> Vec<u8> {
+    strata_sdk::SolCall::abi_encode(&IChainRegistry::setRegistrationFeeCall { fee: U256::from(fee) })
+}
+
+fn register(w: &mut World, quorum: u32) -> Receipt {
+    let call = IChainRegistry::registerCall {
+        chainId: CHILD,
+        genesisHash: w.child.block_hash(0).unwrap(),
+        validators: w.child.validators(),
+        quorum,
+    };
+    let r =
+        w.main.send(1, strata_harness::TxKind::Call(w.registry), U256::ZERO, strata_sdk::SolCall::abi_encode(&call), 2_000_000).unwrap();
+    assert!(r.success, "{r}");
+    r
+}
+
+fn checkpoint(w: &mut World, number: u64, signers: &[usize]) -> strata_harness::Result<()> {
+    let call = IChainRegistry::checkpointCall {
+        chainId: CHILD,
+        header: alloy_rlp::encode(w.child.header(number).unwrap()).into(),
+        certificate: w.child.certificate(number, signers),
+    };
+    w.main.call_sol(5, w.registry, &call).map(|_| ())
+}
+
+fn verify(w: &World, chain: u64, relayed: &RelayedLog) -> strata_harness::Result<IChainRegistry::verifyLogReturn> {
+    w.main.view(w.registry, &IChainRegistry::verifyLogCall { chainId: chain, relayed: alloy_rlp::encode(relayed).into() })
+}
+
+fn error_of<E: SolError>(r: &Receipt) -> E {
+    E::abi_decode(&r.output).unwrap_or_else(|_| panic!("expected {}, got {r}", E::SIGNATURE))
+}
+
+#[test]
+fn registration_by_the_admin_or_for_the_fee_and_its_rules() {
+    let mut w = world();
+    let r = register(&mut w, 3);
+    let log = r.logs.iter().find(|l| l.topics()[0] == ChainRegistered::SIGNATURE_HASH).expect("ChainRegistered");
+    let e = ChainRegistered::decode_log_data(&log.data).unwrap();
+    assert_eq!((e.chainId, e.quorum, e.isParent, e.by, e.validators.clone()), (CHILD, 3, false, w.main.address(1), w.child.validators()));
+    let info = w.main.view(w.registry, &IChainRegistry::chainInfoCall { chainId: CHILD }).unwrap();
+    assert!(info.known && !info.isParent);
+    assert_eq!((info.genesisHash, info.quorum, info.epochs, info.checkpointHeight), (w.child.block_hash(0).unwrap(), 3, 1, 0));
+    let set = w.main.view(w.registry, &IChainRegistry::validatorsAtCall { chainId: CHILD, height: 1_000 }).unwrap();
+    assert_eq!(set, w.child.validators());
+
+    // Twice, or this chain itself: refused.
+    let again = IChainRegistry::registerCall { chainId: CHILD, genesisHash: B256::ZERO, validators: w.child.validators(), quorum: 3 };
+    let r = failed(w.main.call_sol(1, w.registry, &again));
+    assert_eq!(error_of::<IChainRegistry::AlreadyKnown>(&r).chainId, CHILD);
+    let own = IChainRegistry::registerCall { chainId: w.main.chain_id(), ..again.clone() };
+    failed(w.main.call_sol(1, w.registry, &own));
+
+    // Anyone else pays the fee, which goes to the admin.
+    let other = IChainRegistry::registerCall { chainId: 78, ..again.clone() };
+    let r = failed(w.main.call_sol(2, w.registry, &other));
+    assert_eq!(error_of::<IChainRegistry::FeeTooLow>(&r).fee, ether(1));
+    let admin_before = w.main.balance(w.main.address(1));
+    let r = w.main.send(2, strata_harness::TxKind::Call(w.registry), ether(1), strata_sdk::SolCall::abi_encode(&other), 2_000_000).unwrap();
+    assert!(r.success, "{r}");
+    assert_eq!(w.main.balance(w.main.address(1)) - admin_before, ether(1));
+
+    // A quorum below 2f+1, above n, a repeated or zero member: refused with the reason.
+    for (validators, quorum, why) in [
+        (w.child.validators(), 2, "quorum 2"),
+        (w.child.validators(), 5, "quorum 5"),
+        (vec![w.child.validators()[0]; 4], 3, "twice"),
+        (vec![Address::ZERO], 1, "zero"),
+        (Vec::new(), 0, "0 validators"),
+    ] {
+        let call = IChainRegistry::registerCall { chainId: 90, genesisHash: B256::ZERO, validators, quorum };
+        let r = failed(w.main.call_sol(1, w.registry, &call));
+        let reason = error_of::<IChainRegistry::InvalidSet>(&r).reason;
+        assert!(reason.contains(why), "{reason}");
+    }
+
+    // Only the admin changes the fee or the admin.
+    failed(w.main.call_sol(2, w.registry, &IChainRegistry::setAdminCall { admin: w.main.address(2) }));
+    w.main.call_sol(1, w.registry, &IChainRegistry::setAdminCall { admin: w.main.address(2) }).unwrap();
+    assert_eq!(w.main.view(w.registry, &IChainRegistry::adminCall {}).unwrap(), w.main.address(2));
+}
+
+#[test]
+fn checkpoints_need_a_quorum_of_the_registered_set_and_move_forward() {
+    let mut w = world();
+    register(&mut w, 3);
+    let (block, _) = w.event;
+    // Too few signers, or signed by keys the registry does not know.
+    let r = failed(checkpoint(&mut w, block, &[0, 1]));
+    assert!(error_of::<IChainRegistry::BadCertificate>(&r).reason.contains("2 signatures"));
+    let strangers: Vec<(u32, _)> = (0..3).map(|i| (i as u32, validator_key(999, i))).collect();
+    let call = IChainRegistry::checkpointCall {
+        chainId: CHILD,
+        header: alloy_rlp::encode(w.child.header(block).unwrap()).into(),
+        certificate: w.child.certificate_by(block, &strangers),
+    };
+    let r = failed(w.main.call_sol(5, w.registry, &call));
+    assert_eq!(error_of::<IChainRegistry::BadCertificate>(&r).height, block);
+    // A quorum: recorded, announced.
+    checkpoint(&mut w, block, &[1, 2, 3]).unwrap();
+    let r = w.main.receipts.last().unwrap().clone();
+    let e = Checkpointed::decode_log_data(&r.logs[0].data).unwrap();
+    let header = w.child.header(block).unwrap();
+    assert_eq!((e.height, e.blockHash, e.stateRoot, e.receiptsRoot), (block, header.hash_slow(), header.state_root, header.receipts_root));
+    // Not backwards, not twice.
+    let r = failed(checkpoint(&mut w, block, &[0, 1, 2]));
+    assert_eq!(error_of::<IChainRegistry::StaleCheckpoint>(&r).last, block);
+    // An unknown chain.
+    let call = IChainRegistry::checkpointCall { chainId: 5, header: Bytes::new(), certificate: Bytes::new() };
+    let r = failed(w.main.call_sol(5, w.registry, &call));
+    assert_eq!(error_of::<IChainRegistry::UnknownChain>(&r).chainId, 5);
+}
+
+#[test]
+fn a_relayed_log_is_verified_in_wasm_and_every_forgery_is_refused() {
+    let mut w = world();
+    register(&mut w, 3);
+    let (block, log) = w.event.clone();
+    let relayed = w.child.relayed_log(block, &log, &[0, 1, 2]);
+    // Above the last checkpoint: checkpoint first.
+    let r = failed(verify(&w, CHILD, &relayed));
+    assert_eq!(error_of::<IChainRegistry::AboveCheckpoint>(&r).checkpoint, 0);
+    w.child.advance_blocks(2);
+    let head = w.child.head();
+    checkpoint(&mut w, head, &[0, 1, 3]).unwrap();
+
+    let out = verify(&w, CHILD, &relayed).unwrap();
+    let key = EventKey { source_chain: CHILD, block_number: block, tx_index: 0, log_index: relayed.log_index };
+    assert_eq!(out.eventKey, key.hash());
+    assert_eq!(
+        (out.emitter, out.topics.clone(), out.data.clone(), out.blockNumber),
+        (log.address, log.topics().to_vec(), log.data.data.clone(), block)
+    );
+
+    // Certificate by non-members.
+    let mut forged = relayed.clone();
+    let strangers: Vec<(u32, _)> = (0..3).map(|i| (i as u32, validator_key(999, i))).collect();
+    forged.bundle.certificate = w.child.certificate_by(block, &strangers);
+    failed(verify(&w, CHILD, &forged));
+    // Too few signers.
+    let thin = w.child.relayed_log(block, &log, &[0, 1]);
+    assert!(error_of::<IChainRegistry::BadCertificate>(&failed(verify(&w, CHILD, &thin))).reason.contains("2 signatures"));
+    // An unregistered chain.
+    let r = failed(verify(&w, CHILD + 1, &relayed));
+    assert_eq!(error_of::<IChainRegistry::UnknownChain>(&r).chainId, CHILD + 1);
+    // The child's event claimed as another registered chain's (same validators, so only
+    // the chain id in the header and the certificate's digest tell them apart).
+    let call = IChainRegistry::registerCall { chainId: CHILD + 1, genesisHash: B256::ZERO, validators: w.child.validators(), quorum: 3 };
+    w.main.call_sol(1, w.registry, &call).unwrap();
+    let call = IChainRegistry::checkpointCall {
+        chainId: CHILD + 1,
+        header: alloy_rlp::encode(w.child.header(head).unwrap()).into(),
+        certificate: w.child.certificate(head, &[0, 1, 2]),
+    };
+    let r = failed(w.main.call_sol(5, w.registry, &call));
+    assert!(error_of::<IChainRegistry::BadCertificate>(&r).reason.contains("chain 77"), "{r}");
+    let r = failed(verify(&w, CHILD + 1, &relayed));
+    assert_eq!(error_of::<IChainRegistry::AboveCheckpoint>(&r).checkpoint, 0);
+    // A receipt proof for another log: the receipt swapped for another block's.
+    let mut swapped = relayed.clone();
+    let transfer = w.child.receipts[0].clone();
+    swapped.bundle.receipt = w.child.raw_receipt(transfer.block_number, 0).into();
+    let r = failed(verify(&w, CHILD, &swapped));
+    assert!(error_of::<IChainRegistry::BadProof>(&r).reason.contains("receipt"), "{r}");
+    // A log index past the receipt's logs.
+    let mut past = relayed.clone();
+    past.log_index = 40;
+    assert!(error_of::<IChainRegistry::BadProof>(&failed(verify(&w, CHILD, &past))).reason.contains("index 40"));
+    // Garbage.
+    let call = IChainRegistry::verifyLogCall { chainId: CHILD, relayed: Bytes::from_static(b"\xc3abc") };
+    failed(w.main.view(w.registry, &call));
+}
+
+#[test]
+fn a_registered_quorum_above_2f_plus_1_is_enforced() {
+    let mut w = world();
+    register(&mut w, 4);
+    let head = w.child.head();
+    let r = failed(checkpoint(&mut w, head, &[0, 1, 2]));
+    assert!(error_of::<IChainRegistry::BadCertificate>(&r).reason.contains("quorum is 4"));
+    checkpoint(&mut w, head, &[0, 1, 2, 3]).unwrap();
+    let (block, log) = w.event.clone();
+    let three = w.child.relayed_log(block, &log, &[0, 1, 2]);
+    failed(verify(&w, CHILD, &three));
+    let four = w.child.relayed_log(block, &log, &[0, 1, 2, 3]);
+    verify(&w, CHILD, &four).unwrap();
+}
