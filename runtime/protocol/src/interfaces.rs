@@ -188,3 +188,113 @@ sol! {
         error StaleLink(uint64 chainId, uint64 height, uint64 last);
     }
 }
+
+sol! {
+    /// The storage-deal contract of a contract chain (`contracts/storage/deal`): clients
+    /// pay providers per proving window, settled by `StorageProved` events relayed from
+    /// the proof chain. Constructor: `(address registry, uint64 proofChainId, address
+    /// proofContract, uint64 graceBlocks)`. Windows are counted in proof-chain blocks:
+    /// window `w` is `[startBlock + w × windowBlocks, startBlock + (w + 1) × windowBlocks)`.
+    #[derive(Debug, PartialEq, Eq)]
+    interface IStorageDeal {
+        /// Proposes a deal, escrowing `windows × pricePerWindow` (the value sent, exactly).
+        function openDeal(bytes32 root, uint64 size, uint32 windows, uint64 startBlock, uint64 windowBlocks, uint32 challenges, uint256 pricePerWindow, address provider, uint256 collateral) external payable returns (uint64 dealId);
+        /// The provider accepts, escrowing `collateral` (exactly); emits `DealOpened`.
+        function acceptDeal(uint64 dealId) external payable;
+        /// The client withdraws a proposal nobody accepted; the escrow comes back.
+        function cancelProposal(uint64 dealId) external;
+        /// Settles a window on a relayed `StorageProved` (an RLP `RelayedLog` of the proof
+        /// chain, checked by the registry): the provider earns the window's price and its
+        /// collateral share. Anyone may submit; each event settles once.
+        function settleProof(bytes relayed) external;
+        /// A window whose end plus the grace period the proof chain's checkpoint has
+        /// passed, unproven: its price and collateral share go to the client.
+        function slashWindow(uint64 dealId, uint32 window) external;
+        /// The client ends the deal: windows starting above the proof chain's last
+        /// checkpoint are cancelled (price back to the client, collateral share back to
+        /// the provider); the others run their course.
+        function endDeal(uint64 dealId) external;
+        /// Pays out what the caller is owed.
+        function withdraw() external returns (uint256 amount);
+        /// What `account` may withdraw.
+        function owed(address account) external view returns (uint256);
+        /// A deal's terms and state (0 proposed, 1 active, 2 ended, 3 cancelled).
+        function deal(uint64 dealId) external view returns (address client, address provider, bytes32 root, uint64 size, uint32 windows, uint64 startBlock, uint64 windowBlocks, uint32 challenges, uint256 pricePerWindow, uint256 collateral, uint8 state, uint32 resolved);
+        /// A window's state: 0 open, 1 paid, 2 slashed, 3 cancelled.
+        function windowState(uint64 dealId, uint32 window) external view returns (uint8);
+        /// Deals opened so far (ids are 1..=count).
+        function dealCount() external view returns (uint64);
+        /// The settings: registry, proof chain, proof contract, grace blocks.
+        function settings() external view returns (address registry, uint64 proofChainId, address proofContract, uint64 graceBlocks);
+        /// A deal was proposed.
+        event DealProposed(uint64 indexed dealId, address indexed client, address indexed provider);
+        /// A deal is active: what the proof chain learns (relayed).
+        event DealOpened(uint64 indexed dealId, address indexed client, address indexed provider, bytes32 root, uint64 size, uint32 windows, uint64 startBlock, uint64 windowBlocks, uint32 challenges);
+        /// A proposal was withdrawn.
+        event DealCancelled(uint64 indexed dealId);
+        /// A window was proven and paid.
+        event WindowPaid(uint64 indexed dealId, uint32 window, uint256 amount, bytes32 eventKey);
+        /// A window went unproven past its grace: the client was compensated.
+        event WindowSlashed(uint64 indexed dealId, uint32 window, uint256 amount);
+        /// The client ended the deal; `cancelled` windows from `firstCancelled` on.
+        event DealEnded(uint64 indexed dealId, uint32 firstCancelled, uint32 cancelled);
+        /// Terms that break a rule; the reason says which.
+        error InvalidTerms(string reason);
+        /// No such deal, or not in a state that allows this.
+        error BadDealState(uint64 dealId, uint8 state);
+        /// Only the deal's client (or provider) may do this.
+        error NotParty(uint64 dealId, address caller);
+        /// The value sent is not what the terms ask.
+        error WrongValue(uint256 sent, uint256 expected);
+        /// The proof chain's checkpoint is past the deal's start: too late to accept.
+        error TooLate(uint64 startBlock, uint64 checkpoint);
+        /// A relayed log that is not a `StorageProved` of the registered proof contract.
+        error NotAProof(string reason);
+        /// The event was settled already.
+        error AlreadySettled(bytes32 eventKey);
+        /// The window is resolved already (state) or does not exist.
+        error WindowClosed(uint64 dealId, uint32 window, uint8 state);
+        /// Too early to slash: the proof chain's checkpoint must reach `due`.
+        error NotDue(uint64 dealId, uint32 window, uint64 due, uint64 checkpoint);
+    }
+
+    /// The proof contract of a proof chain (`contracts/storage/proof`): providers prove
+    /// they hold the segments a window's challenge names. Constructor: `(address registry,
+    /// uint64 contractChainId, address dealContract)`.
+    #[derive(Debug, PartialEq, Eq)]
+    interface IStorageProof {
+        /// Learns a deal from a relayed `DealOpened` of the contract chain's deal contract.
+        function announceDeal(bytes relayed) external;
+        /// The provider proves window `window` of deal `dealId`: the challenged segments in
+        /// challenge order, each with its Merkle path.
+        function prove(uint64 dealId, uint32 window, bytes[] segments, bytes32[][] paths) external;
+        /// The segments window `window` challenges, once its seed block exists.
+        function challenge(uint64 dealId, uint32 window) external view returns (uint64[] indices);
+        /// A deal as announced: provider, root, size, windows, start, window length, challenges.
+        function deal(uint64 dealId) external view returns (bool known, address provider, bytes32 root, uint64 size, uint32 windows, uint64 startBlock, uint64 windowBlocks, uint32 challenges);
+        /// Whether window `window` of deal `dealId` was proven here.
+        function proven(uint64 dealId, uint32 window) external view returns (bool);
+        /// The settings: registry, contract chain, deal contract.
+        function settings() external view returns (address registry, uint64 contractChainId, address dealContract);
+        /// A deal was announced.
+        event DealAnnounced(uint64 indexed dealId, address indexed provider, bytes32 eventKey);
+        /// A window was proven: what the contract chain settles on (relayed).
+        event StorageProved(uint64 indexed dealId, uint32 indexed window, address indexed provider);
+        /// A relayed log that is not a `DealOpened` of the registered deal contract.
+        error NotADeal(string reason);
+        /// The deal was announced already.
+        error AlreadyAnnounced(uint64 dealId);
+        /// No such deal here.
+        error UnknownDeal(uint64 dealId);
+        /// Only the deal's provider proves it.
+        error NotProvider(uint64 dealId, address caller);
+        /// Not inside the window (blocks `from..to`), or the window does not exist.
+        error OutsideWindow(uint64 dealId, uint32 window, uint64 from, uint64 to, uint64 now);
+        /// Proven already.
+        error AlreadyProven(uint64 dealId, uint32 window);
+        /// A segment or path does not match the deal's root; `index` is the challenge.
+        error BadSegment(uint64 dealId, uint32 window, uint32 index, uint64 segment);
+        /// Not one segment and path per challenge.
+        error WrongChallengeCount(uint32 given, uint32 expected);
+    }
+}

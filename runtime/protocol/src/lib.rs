@@ -30,6 +30,7 @@ pub mod recover;
 pub mod registry;
 pub mod relay;
 pub mod rlp_item;
+pub mod segments;
 pub mod set_proof;
 pub mod slots;
 pub mod storage_cert;

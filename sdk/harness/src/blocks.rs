@@ -150,7 +150,7 @@ impl TestChain {
             .iter()
             .enumerate()
             .find_map(|(i, r)| r.logs.iter().position(|l| l == log).map(|j| (i, j)))
-            .expect("the block has the log");
+            .unwrap_or_else(|| panic!("block {number} has no such log: {log:?}"));
         let receipts: Vec<Vec<u8>> = block.receipts.iter().map(|r| r.encoded_2718()).collect();
         let (root, proof) = ordered_proof(&receipts, index);
         debug_assert_eq!(root, block.header.receipts_root);
