@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the system contracts (contracts/system/{fee,archive}) and writes the Wasm the
-# genesis installs: runtime/executor/system-contracts/{fee,archive}.wasm, plus BUILD (the
+# Builds the system contracts (contracts/system/{fee,archive,registry}) and writes the Wasm
+# the genesis installs: runtime/executor/system-contracts/{fee,archive,registry}.wasm, plus BUILD (the
 # rustc that built them and their sha256).
 #
 # Why committed artifacts: genesis code must not change when someone's toolchain or
@@ -39,7 +39,7 @@ cargo_home="${CARGO_HOME:-$HOME/.cargo}"
 target_dir="${CARGO_TARGET_DIR:-target}/system-contracts"
 artifacts="$root/runtime/executor/system-contracts"
 # crate (file stem in target/) -> artifact name
-crates=(strata_fee:fee strata_archive:archive)
+crates=(strata_fee:fee strata_archive:archive strata_registry:registry)
 
 rustc_version="$("${RUSTC:-rustc}" -V)"
 
@@ -96,7 +96,7 @@ export RUSTFLAGS
 
 echo "build-system-contracts: $rustc_version; target dir $target_dir" >&2
 cargo build --release --locked --target wasm32v1-none --target-dir "$target_dir" \
-  --manifest-path "$stable/contracts/Cargo.toml" -p strata-fee -p strata-archive
+  --manifest-path "$stable/contracts/Cargo.toml" -p strata-fee -p strata-archive -p strata-registry
 
 if [ "$mode" = check ]; then
   out="$(mktemp -d)"

@@ -61,7 +61,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let mut batch = WriteBatch::new();
     let root = db.commit(0, EMPTY_ROOT_HASH, &alloc, &mut batch)?;
     kv.write(batch)?;
-    let genesis = system::install(&vm, Arc::new(db.clone()), env(), Address::ZERO, &system::Prices::dev())?;
+    let genesis = system::install(&vm, Arc::new(db.clone()), env(), Address::ZERO, &system::Prices::dev(), &Default::default())?;
     let mut batch = WriteBatch::new();
     db.commit(0, root, &genesis, &mut batch)?;
     kv.write(batch)?;

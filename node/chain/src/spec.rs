@@ -2,7 +2,11 @@
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use strata_executor::{BlockEnv, Payees, rules::ChainRules, system::Prices};
+use strata_executor::{
+    BlockEnv, Payees,
+    rules::ChainRules,
+    system::{Prices, RegistryGenesis},
+};
 use strata_primitives::{
     Account, Address, B256, Block, EMPTY_ROOT_HASH, FixedValidators, Header, U256, ValidatorSet, ValidatorSets, keccak256, keys, roots,
     slots::{SlotParams, SlotRecord},
@@ -103,6 +107,8 @@ pub struct ChainSpec {
     /// Blocks a certified transaction has to be included: a storage certificate signed
     /// as of height `h` promises inclusion by `h + certified_expiry`.
     pub certified_expiry: u64,
+    /// The chain registry's settings: the registration fee and the parent chain.
+    pub registry: RegistryGenesis,
 }
 
 /// The default of [`ChainSpec::certified_expiry`].
@@ -141,6 +147,7 @@ impl ChainSpec {
             requires_certificates: true,
             slots: None,
             certified_expiry: DEFAULT_CERTIFIED_EXPIRY,
+            registry: RegistryGenesis::default(),
         }
     }
 
@@ -203,7 +210,7 @@ impl ChainSpec {
             base_fee: self.prices.gas_price,
             replicas: self.replicas(),
         };
-        changes.extend(strata_executor::system::install(vm, Arc::new(scratch), env, self.admin, &self.prices)?);
+        changes.extend(strata_executor::system::install(vm, Arc::new(scratch), env, self.admin, &self.prices, &self.registry)?);
         if let Some(slots) = &self.slots {
             changes.extend(strata_executor::slots::genesis(slots.params, slots.slots.clone()));
         }

@@ -1,6 +1,6 @@
 //! The `strata_` namespace: byte-string storage proofs (`strata_getProof`), fee quotes
 //! (`strata_quoteFee`, simulated as `eth::call` does), storage quotas, commit
-//! certificates, receipt audit bundles and the node's consensus status.
+//! certificates, receipt audit bundles, raw headers and the node's consensus status.
 
 use alloy_primitives::U64;
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
@@ -39,6 +39,11 @@ pub trait StrataApi {
     /// Strata: this node's consensus view: view, primary, validators, connected peers, height.
     #[method(name = "strata_consensusStatus")]
     fn consensus_status(&self) -> RpcResult<RpcConsensusStatus>;
+    /// geth's `debug_getRawHeader`: a block's header as RLP (its keccak is the block
+    /// hash), `null` for an unknown block. With `strata_getCommitCertificate`, what a
+    /// relayer posts to another chain's registry as a checkpoint.
+    #[method(name = "debug_getRawHeader", blocking)]
+    fn raw_header(&self, block: BlockId) -> RpcResult<Option<Bytes>>;
 }
 
 /// The root of the ordered trie of `items` (key `rlp(i)`) and the proof of item `index`.
@@ -113,6 +118,12 @@ impl StrataApiServer for EthRpc {
             used: U64::from(record.used),
             remaining: U64::from(record.remaining()),
         })
+    }
+
+    fn raw_header(&self, block: BlockId) -> RpcResult<Option<Bytes>> {
+        let Some(number) = self.number_for_id(Some(block))? else { return Ok(None) };
+        let header = self.chain.store().header(number).map_err(internal)?;
+        Ok(header.map(|h| strata_primitives::rlp::encode(&h).into()))
     }
 
     fn commit_certificate(&self, block: BlockId) -> RpcResult<Option<RpcCertificate>> {

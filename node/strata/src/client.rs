@@ -90,8 +90,10 @@ impl SignerArgs {
 /// Options of every command that sends a transaction.
 #[derive(clap::Args, Debug, Clone)]
 pub struct TxArgs {
+    /// The node.
     #[command(flatten)]
     pub rpc: RpcArgs,
+    /// Who signs.
     #[command(flatten)]
     pub signer: SignerArgs,
     /// Gas limit (default: eth_estimateGas).
@@ -311,4 +313,15 @@ pub fn address_arg(s: &str) -> anyhow::Result<Address> {
 /// Parses `0x…` hex (empty allowed).
 pub fn hex_arg(s: &str) -> anyhow::Result<Vec<u8>> {
     hex::decode(s.trim_start_matches("0x")).with_context(|| format!("{s:?} is not hex"))
+}
+
+/// A duration argument: `250ms`, `2s`, or `2` (seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s.find(|c: char| !c.is_ascii_digit()).map_or((s, "s"), |i| (&s[..i], &s[i..]));
+    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?}: use e.g. 1s or 250ms"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        _ => Err(format!("invalid duration unit in {s:?}: use ms or s")),
+    }
 }

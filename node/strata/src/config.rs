@@ -11,6 +11,7 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 use strata_chain::{ChainSpec, FeeRecipient, FeeSplit, SlotGenesis, StorageClass};
+use strata_executor::system::ParentChain;
 use strata_primitives::{Address, B256, LocalSigner, U256, hex, keys};
 
 use strata_primitives::{
@@ -35,6 +36,25 @@ pub struct GenesisValidator {
     /// Who may schedule planned switches of the slot (default: the primary's key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operator: Option<Address>,
+}
+
+/// The parent chain a genesis names (a chain of a hierarchy): its registry follows the
+/// parent, so events relayed from it can be verified here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisParent {
+    /// The parent's chain id.
+    pub chain_id: u64,
+    /// The parent's chain registry, where this chain registers (default: the system
+    /// address `0x…1005`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<Address>,
+    /// The hash of the parent's genesis block.
+    pub genesis_hash: B256,
+    /// The parent's validators at its genesis.
+    pub validators: Vec<Address>,
+    /// Signatures the parent's certificates need (default: 2f+1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<u32>,
 }
 
 /// The genesis of a chain, as shared between validators.
@@ -68,6 +88,13 @@ pub struct Genesis {
     /// default 8).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certified_expiry: Option<u64>,
+    /// What registering a child chain with this chain's registry costs anyone but the
+    /// admin (wei, decimal string; default 0: the admin alone registers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_fee: Option<String>,
+    /// The parent chain, for a chain of a hierarchy (none: a main chain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<GenesisParent>,
 }
 
 impl Genesis {
@@ -119,6 +146,23 @@ impl Genesis {
             Some(blocks) => blocks,
             None => strata_chain::DEFAULT_CERTIFIED_EXPIRY,
         };
+        if let Some(fee) = &self.registration_fee {
+            spec.registry.registration_fee = fee.parse::<U256>().map_err(|e| Error::Config(format!("registration_fee: {e}")))?;
+        }
+        if let Some(p) = &self.parent {
+            let quorum = p.quorum.unwrap_or_else(|| strata_primitives::ValidatorSet::new(p.validators.clone()).quorum() as u32);
+            strata_primitives::registry::check_set(&p.validators, quorum).map_err(|e| Error::Config(format!("parent validators: {e}")))?;
+            if p.chain_id == self.chain_id || p.chain_id == 0 {
+                return Err(Error::Config(format!("parent chain id {} must be another chain's (not 0, not this one)", p.chain_id)));
+            }
+            spec.registry.parent = Some(ParentChain {
+                chain_id: p.chain_id,
+                registry: p.registry.unwrap_or(strata_primitives::system::CHAIN_REGISTRY),
+                genesis_hash: p.genesis_hash,
+                validators: p.validators.clone(),
+                quorum,
+            });
+        }
         spec.fee_split = if self.split_by_storage_class { FeeSplit::BY_STORAGE_CLASS } else { FeeSplit::Equal };
         if self.validators.iter().any(|v| v.backup.is_some()) {
             // The switch rule needs its evidence from f + 1 distinct proposers: a stable
@@ -272,6 +316,25 @@ pub struct InitOptions {
     /// backup is machine `validators + i` (its ports follow the primaries') in
     /// `validator-<i>-backup/`.
     pub backups: bool,
+    /// The parent chain, for a chain of a hierarchy ([`GenesisParent::of`]).
+    pub parent: Option<GenesisParent>,
+}
+
+impl GenesisParent {
+    /// The parent described by its own genesis file: its id, its validators and the hash
+    /// of its genesis block (computed, as every node of it computes it).
+    pub fn of(parent: &Genesis) -> Result<Self> {
+        let spec = parent.spec()?;
+        let vm = std::sync::Arc::new(strata_vm::Vm::new(strata_vm::VmConfig::default()).map_err(|e| Error::Config(e.to_string()))?);
+        let genesis = spec.genesis(&vm).map_err(|e| Error::Config(format!("the parent's genesis: {e}")))?;
+        Ok(Self {
+            chain_id: spec.chain_id,
+            registry: None,
+            genesis_hash: genesis.header.hash_slow(),
+            validators: spec.validators.validators.clone(),
+            quorum: None,
+        })
+    }
 }
 
 /// Writes a testnet: `genesis.json` and, per validator, `validator-<i>/{config.toml,validator.key}`.
@@ -316,6 +379,8 @@ pub fn init(opts: &InitOptions) -> Result<Vec<PathBuf>> {
         proposer_rotation: None,
         slot_window: None,
         certified_expiry: None,
+        registration_fee: None,
+        parent: opts.parent.clone(),
     };
     let write = |p: PathBuf, text: String| std::fs::write(&p, text).map_err(|e| Error::Config(format!("{}: {e}", p.display())));
     write(opts.out.join("genesis.json"), serde_json::to_string_pretty(&genesis).map_err(|e| Error::Config(e.to_string()))?)?;
@@ -375,6 +440,7 @@ mod tests {
             p2p_port: 31000,
             rpc_port: 9000,
             backups: false,
+            parent: None,
         };
         let configs = init(&opts).unwrap();
         assert_eq!(configs.len(), 4);
@@ -400,6 +466,7 @@ mod tests {
             p2p_port: 31100,
             rpc_port: 9100,
             backups: false,
+            parent: None,
         };
         let configs = init(&opts).unwrap();
         let c = ValidatorConfig::load(&configs[0]).unwrap();
@@ -420,6 +487,7 @@ mod tests {
             p2p_port: 31200,
             rpc_port: 9200,
             backups: true,
+            parent: None,
         };
         let configs = init(&opts).unwrap();
         assert_eq!(configs.len(), 8);

@@ -4,9 +4,14 @@
 //! in-process (RocksDB on disk, RPC on a real socket) through the same
 //! [`Node::start`] the binary calls, so what is tested is what ships.
 
+pub mod abi;
 pub mod certify;
+pub mod client;
 pub mod clock;
 pub mod config;
+pub mod contract;
+pub mod hierarchy;
+pub mod keystore;
 pub mod metrics;
 pub mod multi;
 pub mod slot_roles;

@@ -1,13 +1,11 @@
 //! `strata`: the Strata node binary.
 
-mod abi;
 mod audit;
-mod client;
 mod cmd_contract;
 mod cmd_tx;
-mod contract;
-mod keystore;
 mod scaffold;
+
+use strata_node::{abi, client, contract};
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -94,6 +92,10 @@ enum Command {
         /// whose roles the chain switches when the active one stops signing.
         #[arg(long)]
         backups: bool,
+        /// The parent chain's genesis.json: this chain becomes its child in a hierarchy
+        /// (its registry follows the parent, so the parent's events can be relayed here).
+        #[arg(long)]
+        parent: Option<PathBuf>,
     },
     /// Run one validator of a network from its config.toml (see `strata init`).
     Run {
@@ -110,6 +112,19 @@ enum Command {
     /// Verify, offline, that something is part of a finalized block.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// A hierarchy of chains: register a child chain with this chain's registry, or show
+    /// what the registry follows.
+    #[command(subcommand)]
+    Chain(strata_node::hierarchy::cli::ChainCommand),
+    /// Storage deals: deploy the market, open a deal, see its windows, slash, end, withdraw.
+    #[command(subcommand)]
+    Deal(strata_node::hierarchy::cli::DealCommand),
+    /// Carry events of one chain (with receipt proofs and certificates) to contracts of
+    /// another, keeping the destination's registry checkpointed.
+    Relay(strata_node::hierarchy::relay::RelayArgs),
+    /// A storage provider: keep files, accept deals for them, prove their windows.
+    #[command(subcommand)]
+    Provider(strata_node::hierarchy::provider::ProviderCommand),
 }
 
 #[derive(Subcommand)]
@@ -174,15 +189,7 @@ fn parse_validator(s: &str) -> Result<strata_chain::FeeRecipient, String> {
     Ok(strata_chain::FeeRecipient { address, storage_class: class.parse()? })
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s.find(|c: char| !c.is_ascii_digit()).map_or((s, "s"), |i| (&s[..i], &s[i..]));
-    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?}: use e.g. 1s or 250ms"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" => Ok(Duration::from_secs(n)),
-        _ => Err(format!("invalid duration unit in {s:?}: use ms or s")),
-    }
-}
+use strata_node::client::parse_duration;
 
 /// Prints the fee contract's price table (what every transaction is charged by).
 async fn print_fee_settings(node: &strata_node::Node) {
@@ -261,6 +268,20 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Contract(command) => cmd_contract::run(command).await?,
         Command::Tx(command) => cmd_tx::run(command).await?,
+        Command::Chain(command) => strata_node::hierarchy::cli::chain(command).await?,
+        Command::Deal(command) => strata_node::hierarchy::cli::deal(command).await?,
+        Command::Relay(args) => {
+            init_tracing();
+            strata_node::hierarchy::relay::run(args).await?
+        }
+        Command::Provider(strata_node::hierarchy::provider::ProviderCommand::Store { file, data }) => {
+            let (root, size) = strata_node::hierarchy::provider::store(&file, &data)?;
+            println!("stored {}: root {root}, {size} bytes, {} segments", file.display(), strata_primitives::segments::segment_count(size));
+        }
+        Command::Provider(strata_node::hierarchy::provider::ProviderCommand::Run(args)) => {
+            init_tracing();
+            strata_node::hierarchy::provider::run(args).await?
+        }
         Command::Audit(AuditCommand::Receipt { tx, rpc, offline, save, trust }) => {
             let root = trust.root()?;
             let expected: Option<B256> =
@@ -306,8 +327,13 @@ async fn main() -> anyhow::Result<()> {
                 audit::verify_inclusion(&cert, &answer, &receipt, resolutions.as_ref(), head, &root)?;
             }
         }
-        Command::Init { out, validators, chain_id, host, p2p_port, rpc_port, backups } => {
-            let opts = strata_node::config::InitOptions { out: out.clone(), validators, chain_id, host, p2p_port, rpc_port, backups };
+        Command::Init { out, validators, chain_id, host, p2p_port, rpc_port, backups, parent } => {
+            let parent = match parent {
+                Some(path) => Some(strata_node::config::GenesisParent::of(&strata_node::config::Genesis::load(&path)?)?),
+                None => None,
+            };
+            let opts =
+                strata_node::config::InitOptions { out: out.clone(), validators, chain_id, host, p2p_port, rpc_port, backups, parent };
             let configs = strata_node::config::init(&opts)?;
             println!("Wrote {} (chain id {chain_id}) and {} validators:", out.join("genesis.json").display(), configs.len());
             for c in &configs {

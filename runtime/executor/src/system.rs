@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use alloy_sol_types::SolValue;
 use strata_primitives::{
-    Account, Address, Bytes, Slot, U256, hex,
+    Account, Address, B256, Bytes, Slot, U256, hex,
     system::{
-        ARCHIVE_CONTRACT, BLOCK_HASHES, FEE_CONTRACT, PURGE_PREFIX, QuotaRecord, STORAGE_REGISTRY, block_hash_key, cold_key, is_system,
-        parse_purge_key,
+        ARCHIVE_CONTRACT, BLOCK_HASHES, CHAIN_REGISTRY, FEE_CONTRACT, PURGE_PREFIX, QuotaRecord, STORAGE_REGISTRY, block_hash_key,
+        cold_key, is_system, parse_purge_key,
     },
 };
 use strata_state::{StateChanges, StateReader};
@@ -160,6 +160,32 @@ pub fn record_parent_hash(base: &(dyn StateReader + Send + Sync), env: BlockEnv,
 pub const FEE_WASM: &[u8] = include_bytes!("../system-contracts/fee.wasm");
 /// The compiled archive contract installed at genesis.
 pub const ARCHIVE_WASM: &[u8] = include_bytes!("../system-contracts/archive.wasm");
+/// The compiled chain registry installed at genesis.
+pub const REGISTRY_WASM: &[u8] = include_bytes!("../system-contracts/registry.wasm");
+
+/// The chain registry's genesis settings (its constructor arguments besides the admin).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegistryGenesis {
+    /// What registering a child chain costs anyone but the admin (0: the admin only).
+    pub registration_fee: U256,
+    /// The parent chain this chain follows (`None`: a main chain).
+    pub parent: Option<ParentChain>,
+}
+
+/// A chain's parent, as its genesis names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentChain {
+    /// Its chain id.
+    pub chain_id: u64,
+    /// Its registry (where this chain registers), normally the system address.
+    pub registry: Address,
+    /// Its genesis block's hash.
+    pub genesis_hash: B256,
+    /// Its validators at genesis.
+    pub validators: Vec<Address>,
+    /// Signatures its certificates need (at least 2f+1 of `validators`).
+    pub quorum: u32,
+}
 
 /// The fee contract's initial price table (its constructor arguments).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,6 +263,7 @@ pub fn install(
     env: BlockEnv,
     admin: Address,
     prices: &Prices,
+    registry: &RegistryGenesis,
 ) -> Result<StateChanges> {
     let fee_ctor = (
         admin,
@@ -249,8 +276,20 @@ pub fn install(
         prices.default_quota_bytes,
     )
         .abi_encode_params();
+    let parent = registry.parent.clone().unwrap_or(ParentChain {
+        chain_id: 0,
+        registry: Address::ZERO,
+        genesis_hash: B256::ZERO,
+        validators: Vec::new(),
+        quorum: 0,
+    });
+    let registry_ctor =
+        (admin, registry.registration_fee, parent.chain_id, parent.registry, parent.genesis_hash, parent.validators, parent.quorum)
+            .abi_encode_params();
     let mut changes = StateChanges::default();
-    for (address, code, ctor) in [(FEE_CONTRACT, FEE_WASM, fee_ctor), (ARCHIVE_CONTRACT, ARCHIVE_WASM, Vec::new())] {
+    for (address, code, ctor) in
+        [(FEE_CONTRACT, FEE_WASM, fee_ctor), (ARCHIVE_CONTRACT, ARCHIVE_WASM, Vec::new()), (CHAIN_REGISTRY, REGISTRY_WASM, registry_ctor)]
+    {
         install_contract(vm, base.clone(), env, &mut changes, address, code, ctor)?;
     }
     changes.accounts.insert(STORAGE_REGISTRY, Some(Account { nonce: 1, ..Account::default() }));

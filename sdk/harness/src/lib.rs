@@ -168,8 +168,9 @@ impl TestChain {
             base_fee: Prices::dev().gas_price,
             replicas: 1,
         };
-        let system = strata_executor::system::install(&vm, Arc::new(state.clone()), env, accounts[0].address(), &Prices::dev())
-            .expect("the system contracts install");
+        let system =
+            strata_executor::system::install(&vm, Arc::new(state.clone()), env, accounts[0].address(), &Prices::dev(), &Default::default())
+                .expect("the system contracts install");
         let mut batch = WriteBatch::new();
         let root = state.commit(0, alloc_root, &system, &mut batch).expect("genesis commits");
         kv.write(batch).expect("memory write");

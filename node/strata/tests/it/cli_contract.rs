@@ -45,7 +45,7 @@ fn word(bytes: &[u8]) -> Vec<u8> {
 fn system_contract_abis_match_their_artifacts() {
     let _machine = crate::share_blocking();
     let dir = crate::repo("runtime/executor/system-contracts");
-    for name in ["fee", "archive"] {
+    for name in ["fee", "archive", "registry"] {
         let wasm = dir.join(format!("{name}.wasm"));
         let (ok, stdout, stderr) = strata(&["contract", "abi", wasm.to_str().unwrap()]);
         assert!(ok, "{stderr}");

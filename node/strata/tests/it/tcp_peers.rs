@@ -26,6 +26,7 @@ async fn n4_f1_a_peer_flooding_sync_requests_without_reading_stays_within_its_me
         p2p_port: crate::free_ports(4),
         rpc_port: 0,
         backups: false,
+        parent: None,
     };
     let paths = init(&opts).unwrap();
     let mut nodes = Vec::new();

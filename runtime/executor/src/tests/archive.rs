@@ -35,7 +35,8 @@ impl Chain {
         let mut batch = WriteBatch::new();
         let root = db.commit(0, EMPTY_ROOT_HASH, &alloc, &mut batch).unwrap();
         kv.write(batch).unwrap();
-        let system = system::install(&vm(), Arc::new(db.clone()), env(), key().address(), &system::Prices::dev()).unwrap();
+        let system =
+            system::install(&vm(), Arc::new(db.clone()), env(), key().address(), &system::Prices::dev(), &Default::default()).unwrap();
         let mut batch = WriteBatch::new();
         let root = db.commit(0, root, &system, &mut batch).unwrap();
         kv.write(batch).unwrap();

@@ -83,7 +83,7 @@ fn funded_with(balance: u128, prices: &system::Prices) -> (Arc<dyn StateReader +
     let mut batch = WriteBatch::new();
     let root = db.commit(0, EMPTY_ROOT_HASH, &alloc, &mut batch).unwrap();
     kv.write(batch).unwrap();
-    let system = system::install(&vm(), Arc::new(db.clone()), env(), key().address(), prices).unwrap();
+    let system = system::install(&vm(), Arc::new(db.clone()), env(), key().address(), prices, &Default::default()).unwrap();
     let mut batch = WriteBatch::new();
     let root = db.commit(0, root, &system, &mut batch).unwrap();
     kv.write(batch).unwrap();
