@@ -270,16 +270,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Tx(command) => cmd_tx::run(command).await?,
         Command::Chain(command) => strata_node::hierarchy::cli::chain(command).await?,
         Command::Deal(command) => strata_node::hierarchy::cli::deal(command).await?,
-        Command::Relay(args) => {
-            init_tracing();
-            strata_node::hierarchy::relay::run(args).await?
-        }
+        Command::Relay(args) => strata_node::hierarchy::relay::run(args).await?,
         Command::Provider(strata_node::hierarchy::provider::ProviderCommand::Store { file, data }) => {
             let (root, size) = strata_node::hierarchy::provider::store(&file, &data)?;
             println!("stored {}: root {root}, {size} bytes, {} segments", file.display(), strata_primitives::segments::segment_count(size));
         }
         Command::Provider(strata_node::hierarchy::provider::ProviderCommand::Run(args)) => {
-            init_tracing();
             strata_node::hierarchy::provider::run(args).await?
         }
         Command::Audit(AuditCommand::Receipt { tx, rpc, offline, save, trust }) => {

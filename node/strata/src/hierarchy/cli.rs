@@ -212,7 +212,8 @@ pub async fn chain(cmd: ChainCommand) -> anyhow::Result<()> {
             };
             let ids: Vec<u64> = match chain {
                 Some(id) => vec![id],
-                None => registered(&node, registry).await?,
+                // The parent is followed from the genesis, which emits no event.
+                None => std::iter::once(parent).filter(|p| *p != 0).chain(registered(&node, registry).await?).collect(),
             };
             let height = head(&node).await?;
             let mut chains = Vec::new();

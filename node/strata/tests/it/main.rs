@@ -8,6 +8,7 @@ mod contracts;
 mod crash;
 mod dev_node;
 mod hardening;
+mod hierarchy;
 mod inproc;
 mod procs;
 mod rpc;
