@@ -276,7 +276,7 @@ async fn main() -> anyhow::Result<()> {
             println!("stored {}: root {root}, {size} bytes, {} segments", file.display(), strata_primitives::segments::segment_count(size));
         }
         Command::Provider(strata_node::hierarchy::provider::ProviderCommand::Run(args)) => {
-            strata_node::hierarchy::provider::run(args).await?
+            strata_node::hierarchy::provider::run(*args).await?
         }
         Command::Audit(AuditCommand::Receipt { tx, rpc, offline, save, trust }) => {
             let root = trust.root()?;

@@ -554,6 +554,7 @@ impl Deals {
 
     /// A deal's terms, state and resolved windows.
     #[view]
+    #[allow(clippy::type_complexity)] // the ABI's tuple, spelled out for #[contract]
     pub fn deal(deal_id: u64) -> Result<(Address, Address, B256, u64, u32, u64, u64, u32, U256, U256, u8, u32), Refusal> {
         let d = Deal::load(deal_id)?;
         let resolved = u32::try_from(RESOLVED.get(&deal_id)).unwrap_or(u32::MAX);

@@ -316,13 +316,10 @@ fn a_provider_that_lost_the_data_cannot_answer_and_forged_events_are_refused() {
     assert!(r2.output.starts_with(&strata_sdk::keccak256("BadCertificate(uint64,uint64,string)")[..4]), "{r2}");
     // The proof contract's other event (DealAnnounced), and the proof chain registry's
     // Checkpointed: proven logs, but not StorageProved of the proof contract.
-    for (number, log) in [(announced.block_number, announced.logs[0].clone())] {
-        let relayed = w.proof.relayed_log(number, &log, &[0, 1, 2]);
-        let r =
-            failed(w.contract.call_sol(RELAYER, w.deals, &IStorageDeal::settleProofCall { relayed: alloy_rlp::encode(&relayed).into() }));
-        let reason = error_of::<IStorageDeal::NotAProof>(&r).reason;
-        assert!(reason.contains("not a StorageProved"), "{reason}");
-    }
+    let relayed = w.proof.relayed_log(announced.block_number, &announced.logs[0], &[0, 1, 2]);
+    let r = failed(w.contract.call_sol(RELAYER, w.deals, &IStorageDeal::settleProofCall { relayed: alloy_rlp::encode(&relayed).into() }));
+    let reason = error_of::<IStorageDeal::NotAProof>(&r).reason;
+    assert!(reason.contains("not a StorageProved"), "{reason}");
     let parent_checkpoint = w.proof.receipts.iter().find(|r| r.logs.iter().any(|l| l.address == CHAIN_REGISTRY)).cloned().unwrap();
     let relayed = w.proof.relayed_log(parent_checkpoint.block_number, &parent_checkpoint.logs[0], &[0, 1, 2]);
     let r = failed(w.contract.call_sol(RELAYER, w.deals, &IStorageDeal::settleProofCall { relayed: alloy_rlp::encode(&relayed).into() }));

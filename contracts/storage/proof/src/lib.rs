@@ -161,7 +161,7 @@ impl Deal {
 fn challenge_of(deal_id: u64, deal: &Deal, window: u32) -> Result<Vec<u64>, Refusal> {
     let now = env::block_number();
     let (from, to) = deal.window(window).unwrap_or((0, 0));
-    let outside = || refuse(OutsideWindow { deal_id: deal_id, window, from, to, now });
+    let outside = || refuse(OutsideWindow { deal_id, window, from, to, now });
     if to == 0 || now < from {
         return Err(outside());
     }
@@ -215,18 +215,18 @@ impl Proofs {
     /// The provider proves window `window`: the challenged segments in challenge order,
     /// each with its Merkle path (`strata_sdk::protocol::segments::merkle_path`).
     pub fn prove(deal_id: u64, window: u32, segments: Vec<Bytes>, paths: Vec<Vec<B256>>) -> Result<(), Refusal> {
-        let deal = Deal::load(deal_id).ok_or_else(|| refuse(UnknownDeal { deal_id: deal_id }))?;
+        let deal = Deal::load(deal_id).ok_or_else(|| refuse(UnknownDeal { deal_id }))?;
         let caller = env::caller();
         if caller != deal.provider {
-            return Err(refuse(NotProvider { deal_id: deal_id, caller }));
+            return Err(refuse(NotProvider { deal_id, caller }));
         }
         let now = env::block_number();
         let (from, to) = deal.window(window).unwrap_or((0, 0));
         if now >= to {
-            return Err(refuse(OutsideWindow { deal_id: deal_id, window, from, to, now }));
+            return Err(refuse(OutsideWindow { deal_id, window, from, to, now }));
         }
         if PROVEN.get(&(deal_id, u64::from(window))) {
-            return Err(refuse(AlreadyProven { deal_id: deal_id, window }));
+            return Err(refuse(AlreadyProven { deal_id, window }));
         }
         let challenge = challenge_of(deal_id, &deal, window)?;
         if segments.len() != challenge.len() || paths.len() != challenge.len() {
@@ -236,18 +236,18 @@ impl Proofs {
         for (j, ((index, segment), path)) in challenge.iter().zip(&segments).zip(&paths).enumerate() {
             if !segments::verify_segment(&deal.root, deal.size, *index, segment, path) {
                 let index_in_challenge = u32::try_from(j).unwrap_or(u32::MAX);
-                return Err(refuse(BadSegment { deal_id: deal_id, window, index: index_in_challenge, segment: *index }));
+                return Err(refuse(BadSegment { deal_id, window, index: index_in_challenge, segment: *index }));
             }
         }
         PROVEN.set(&(deal_id, u64::from(window)), &true);
-        StorageProved { deal_id: deal_id, window, provider: caller }.emit();
+        StorageProved { deal_id, window, provider: caller }.emit();
         Ok(())
     }
 
     /// The segments window `window` of deal `deal_id` challenges (once it has opened).
     #[view]
     pub fn challenge(deal_id: u64, window: u32) -> Result<Vec<u64>, Refusal> {
-        let deal = Deal::load(deal_id).ok_or_else(|| refuse(UnknownDeal { deal_id: deal_id }))?;
+        let deal = Deal::load(deal_id).ok_or_else(|| refuse(UnknownDeal { deal_id }))?;
         challenge_of(deal_id, &deal, window)
     }
 

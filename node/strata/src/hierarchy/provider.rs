@@ -38,7 +38,7 @@ pub enum ProviderCommand {
         data: PathBuf,
     },
     /// Accept deals for stored files and prove their windows.
-    Run(ProviderArgs),
+    Run(Box<ProviderArgs>),
 }
 
 /// `strata provider run`.
