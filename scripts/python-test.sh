@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Real-client test: web3.py, installed into a local virtual environment, against a
-# fresh `strata dev` node (tests/python/test_web3.py, then tests/python/health_record.py).
+# fresh `strata dev` node (tests/python/test_web3.py, health_record.py, hierarchy_abi.py).
 # Called by scripts/test.sh after the Rust tests (which build the `strata` binary);
 # runnable on its own too.
 set -euo pipefail
@@ -32,6 +32,7 @@ cleanup() {
 }
 trap cleanup EXIT
 "$bin" contract build --manifest-path contracts/examples/erc20/Cargo.toml --out "$work/erc20" >/dev/null
+"$bin" contract build --manifest-path contracts/storage/deal/Cargo.toml --out "$work/deal" >/dev/null
 "$bin" dev --data-dir "$work/chain" --rpc-addr 127.0.0.1:0 --block-time 100ms >"$work/node.out" 2>"$work/node.log" &
 node_pid=$!
 url="$(dev_node_url "$work/node.out")"
@@ -43,3 +44,5 @@ fi
 "$venv/bin/python" tests/python/test_web3.py "$url" "${url/http:/ws:}" "$work/erc20"
 # Storage certificates from a client's side: a health record stored with a certificate.
 "$venv/bin/python" tests/python/health_record.py "$url" "$bin"
+# The chain registry and the storage-deal contract through their ABI JSON.
+"$venv/bin/python" tests/python/hierarchy_abi.py "$url" "$work/deal"

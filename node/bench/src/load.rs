@@ -51,7 +51,7 @@ impl Drop for Procs {
     }
 }
 
-fn free_port_base(n: u16) -> u16 {
+pub(crate) fn free_port_base(n: u16) -> u16 {
     for _ in 0..100 {
         let base = std::net::TcpListener::bind("127.0.0.1:0").map(|l| l.local_addr().map(|a| a.port()).unwrap_or(0)).unwrap_or(0);
         if base == 0 || base > 60_000 {
@@ -226,7 +226,7 @@ pub(crate) fn strata_bin(args: &Args) -> PathBuf {
 
 /// Starts `bin` with `args`, its output (the log: warnings, or what `STRATA_BENCH_LOG`
 /// asks for, e.g. `debug`) in `log`.
-fn spawn(bin: &Path, args: &[&str], log: &Path) -> anyhow::Result<Child> {
+pub(crate) fn spawn(bin: &Path, args: &[&str], log: &Path) -> anyhow::Result<Child> {
     let log = std::fs::File::create(log)?;
     let level = std::env::var("STRATA_BENCH_LOG").unwrap_or_else(|_| "warn".into());
     Ok(Command::new(bin).args(args).env("RUST_LOG", level).stdout(log.try_clone()?).stderr(log).spawn()?)

@@ -10,6 +10,7 @@ mod certified;
 mod failover;
 mod fees;
 mod load;
+mod relay;
 mod sizes;
 mod state;
 mod vm;
@@ -44,6 +45,9 @@ enum Bench {
     /// Storage certificates: certificate latency beside finality, certified throughput
     /// beside plain, inclusion by the expiry.
     Certified(certified::Args),
+    /// A hierarchy of chains: relayed-log verification in Wasm beside native, proof
+    /// sizes, and relay latency across two chains beside their block times.
+    Relay(relay::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -60,6 +64,7 @@ fn main() -> anyhow::Result<()> {
         Some(Bench::Sizes(args)) => sizes::run(&args),
         Some(Bench::Failover(args)) => failover::run(&args),
         Some(Bench::Certified(args)) => certified::run(&args),
+        Some(Bench::Relay(args)) => relay::run(&args),
         None => {
             sizes::run(&sizes::Args::default())?;
             state::run(&state::Args::default())?;
@@ -68,6 +73,7 @@ fn main() -> anyhow::Result<()> {
             fees::run(&fees::Args::default())?;
             load::run(&load::Args::default())?;
             certified::run(&certified::Args::default())?;
+            relay::run(&relay::Args::default())?;
             failover::run(&failover::Args::default())
         }
     }

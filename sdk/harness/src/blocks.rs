@@ -5,7 +5,7 @@
 //! deals) verify receipt proofs and certificates inside Wasm. Testing them needs a
 //! source chain whose blocks are real: each [`TestChain`] block has a header (its
 //! transactions and receipts roots as the node computes them, its state root), and
-//! four deterministic validator keys sign what the test asks — a quorum, too few, or a
+//! deterministic validator keys (four unless the test asks for more) sign what the test asks — a quorum, too few, or a
 //! certificate by keys the registry does not know.
 
 use strata_executor::ExecutedBlock;
@@ -16,7 +16,7 @@ use strata_primitives::{
 
 use crate::TestChain;
 
-/// Validators each test chain has.
+/// Validators a test chain has unless made with [`TestChain::with_validators`].
 pub const VALIDATORS: usize = 4;
 
 /// One block of a test chain.
@@ -100,7 +100,7 @@ impl TestChain {
 
     /// Its validators' addresses (who sign [`TestChain::certificate`]s).
     pub fn validators(&self) -> Vec<Address> {
-        (0..VALIDATORS).map(|i| validator_key(self.chain_id, i).address()).collect()
+        (0..self.validators).map(|i| validator_key(self.chain_id, i).address()).collect()
     }
 
     /// The header of block `number`, if the chain has it.

@@ -111,6 +111,8 @@ pub struct TestChain {
     number: u64,
     timestamp: u64,
     chain_id: u64,
+    /// How many validators sign its certificates.
+    validators: usize,
     /// Every block from genesis, by number.
     blocks: Vec<blocks::BlockRecord>,
     /// Receipts of every transaction, in order.
@@ -139,6 +141,11 @@ impl TestChain {
     /// A chain whose ten accounts (the dev mnemonic's) hold 10,000 ETH each.
     pub fn new() -> Self {
         Self::with_chain_id(CHAIN_ID)
+    }
+
+    /// [`TestChain::with_chain_id`] whose certificates are signed by `validators` keys.
+    pub fn with_validators(chain_id: u64, validators: usize) -> Self {
+        Self { validators, ..Self::with_chain_id(chain_id) }
     }
 
     /// [`TestChain::new`] with another chain id (two chains relaying to each other).
@@ -185,6 +192,7 @@ impl TestChain {
             number: 0,
             timestamp,
             chain_id,
+            validators: blocks::VALIDATORS,
             blocks: vec![genesis],
             receipts: Vec::new(),
         }

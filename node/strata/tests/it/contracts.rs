@@ -185,8 +185,8 @@ fn identical_blocks_on_independent_nodes_cold_and_warm_caches() {
     let (cold, cold_receipts, cold_stats) = run(true);
     let (warm, warm_receipts, warm_stats) = run(true);
     let (mem, mem_receipts, _) = run(false);
-    assert_eq!(cold_stats, (4, 0), "cold cache compiles both modules and the two system contracts");
-    assert_eq!(warm_stats, (0, 4), "warm cache compiles nothing");
+    assert_eq!(cold_stats, (5, 0), "cold cache compiles both modules and the three system contracts");
+    assert_eq!(warm_stats, (0, 5), "warm cache compiles nothing");
     assert_eq!(cold.transactions_root, warm.transactions_root);
     assert_eq!(cold, warm);
     assert_eq!(cold, mem);
