@@ -122,9 +122,12 @@ provider_addr=0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
 start=$(( $(curl -s -X POST -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}' "$proof" | sed 's/.*"result":"\(0x[0-9a-f]*\)".*/\1/') + 30 ))
 "$strata" deal open --rpc "$contract" --deals "$deals" --file "$dir/record.bin" --provider "$provider_addr" \
   --windows 4 --window-blocks 10 --start-block "$start" --price 1ether --collateral 2ether --dev-key 1
+last=""
 for _ in $(seq 1 600); do
   status=$("$strata" deal status --rpc "$contract" --deals "$deals" 1)
-  echo "$status" | sed -n '1p;/window/p' | tr '\n' ' ' | sed 's/$/\n/'
+  # Print the windows' states when they change.
+  now=$(echo "$status" | grep -o 'window [0-9]* ([^)]*): [a-z]*' | sed 's/ (.*)//' | paste -sd ' ' -)
+  if [ "$now" != "$last" ]; then echo "deal 1: $now"; last="$now"; fi
   if echo "$status" | grep -q 'window 2 .*: paid'; then
     if "$strata" deal slash --rpc "$contract" --deals "$deals" 1 3 --dev-key 4 2>/dev/null; then break; fi
   fi

@@ -346,7 +346,6 @@ fn latency(args: &Args) -> anyhow::Result<()> {
     lat.sort_by(f64::total_cmp);
     let pct = |p: usize| lat[(lat.len() * p / 100).min(lat.len() - 1)];
     let (contract_bt, proof_bt) = block_times;
-    let goal = 2.0 * contract_bt.max(proof_bt);
     println!(
         "relay latency StorageProved seen on the proof chain -> WindowPaid seen on the contract chain ({} windows): p50 {} p99 {}",
         lat.len(),
@@ -359,7 +358,6 @@ fn latency(args: &Args) -> anyhow::Result<()> {
         pct(50) / contract_bt.max(proof_bt),
         pct(99) / contract_bt.max(proof_bt)
     );
-    let _ = goal;
     drop(procs);
     Ok(())
 }

@@ -156,7 +156,8 @@ sol! {
         function setAdmin(address admin) external;
         /// A chain is followed from now on.
         event ChainRegistered(uint64 indexed chainId, bytes32 genesisHash, address[] validators, uint32 quorum, bool isParent, address by);
-        /// A followed chain's set changed from `fromHeight` on.
+        /// A followed chain's set changed: `validators` sign from `fromHeight` on (two
+        /// blocks after the block that decided the switch, as the slot rule says).
         event ValidatorsUpdated(uint64 indexed chainId, uint64 fromHeight, address[] validators);
         /// A followed chain's checkpoint moved.
         event Checkpointed(uint64 indexed chainId, uint64 height, bytes32 blockHash, bytes32 stateRoot, bytes32 receiptsRoot);

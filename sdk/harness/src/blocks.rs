@@ -135,6 +135,34 @@ impl TestChain {
         self.certificate_by(number, &keys)
     }
 
+    /// Adds a block whose state also holds `entries` of `address`'s storage, written as the
+    /// runtime writes its own accounts (validator-slot records, say), the account created
+    /// if missing. Returns the block's number.
+    pub fn write_storage(&mut self, address: Address, entries: &[(Vec<u8>, Vec<u8>)]) -> u64 {
+        let mut writes = strata_state::StateChanges::default();
+        let exists = strata_state::StateReader::account(&self.state, &address).ok().flatten().is_some();
+        if !exists {
+            writes.accounts.insert(address, Some(strata_primitives::Account { nonce: 1, ..Default::default() }));
+        }
+        let storage = writes.storage.entry(address).or_default();
+        for (k, v) in entries {
+            storage.insert(Bytes::copy_from_slice(k), Some(strata_primitives::Slot::Value(Bytes::copy_from_slice(v))));
+        }
+        self.advance_block_with(writes).expect("a block of direct writes commits");
+        self.number
+    }
+
+    /// The proof of `address`'s account and of its storage at `keys` in the state after
+    /// block `number` (one of the last 16): what `eth_getProof` answers.
+    pub fn proofs(&self, number: u64, address: Address, keys: &[Vec<u8>]) -> (Vec<Bytes>, Vec<Vec<Bytes>>) {
+        let root = self.header(number).expect("the chain has the block").state_root;
+        let state = self.state.at_root(root);
+        let account = state.account_proof(&address).expect("a retained state").proof;
+        let keys: Vec<Bytes> = keys.iter().map(|k| Bytes::copy_from_slice(k)).collect();
+        let storage = state.storage_proofs(&address, &keys).expect("a retained state").into_iter().map(|p| p.proof).collect();
+        (account, storage)
+    }
+
     /// The EIP-2718 receipt of transaction `index` of block `number`, as committed in its
     /// receipts root.
     pub fn raw_receipt(&self, number: u64, index: usize) -> Vec<u8> {

@@ -226,12 +226,19 @@ impl TestChain {
     /// Adds `n` empty blocks.
     pub fn advance_blocks(&mut self, n: u64) {
         for _ in 0..n {
-            let payees: strata_executor::Payees = Arc::new([(PROPOSER, 1)]);
-            let env = self.env().expect("the fee schedule reads");
-            let builder = BlockBuilder::new(env, Arc::new(self.state.clone()), self.vm.clone(), self.cold.clone(), payees)
-                .expect("an empty block builds");
-            self.seal(builder.finish()).expect("an empty block commits");
+            self.advance_block_with(StateChanges::default()).expect("an empty block commits");
         }
+    }
+
+    /// Adds a block without transactions whose state changes also hold `writes`.
+    fn advance_block_with(&mut self, writes: StateChanges) -> Result<()> {
+        let payees: strata_executor::Payees = Arc::new([(PROPOSER, 1)]);
+        let env = self.env()?;
+        let builder = BlockBuilder::new(env, Arc::new(self.state.clone()), self.vm.clone(), self.cold.clone(), payees)
+            .map_err(|e| Error::Runtime(e.to_string()))?;
+        let mut executed = builder.finish();
+        executed.changes.extend(writes);
+        self.seal(executed)
     }
 
     /// Commits `executed` as the next block and records its header.

@@ -345,12 +345,15 @@ impl Registry {
             .map_err(|e| refuse(BadCertificate { chain_id, height, reason: format!("{e}") }))?;
         let from = height.saturating_add(1);
         let next = Epoch { from, validators: Vec::new(), records };
-        let validators = next.set_at(from).validators;
+        // The switched keys sign from two blocks after the deciding one (the slot rule);
+        // the epoch answers every height, the event names when the new set starts.
+        let effective = height.saturating_add(2);
+        let validators = next.set_at(effective).validators;
         EPOCHS.set(&(chain_id, u64::from(chain.epochs)), &alloy_rlp::encode(&next));
         chain.epochs = chain.epochs.saturating_add(1);
         store(chain_id, &chain);
         LAST_LINK.set(&chain_id, &height);
-        ValidatorsUpdated { chain_id, from_height: from, validators }.emit();
+        ValidatorsUpdated { chain_id, from_height: effective, validators }.emit();
         Ok(())
     }
 

@@ -247,3 +247,74 @@ fn a_registered_quorum_above_2f_plus_1_is_enforced() {
     let four = w.child.relayed_log(block, &log, &[0, 1, 2, 3]);
     verify(&w, CHILD, &four).unwrap();
 }
+
+#[test]
+fn a_slot_switch_moves_the_registered_set_and_a_stale_certificate_is_refused() {
+    use strata_sdk::protocol::{
+        set_proof::{SlotsProof, SwitchLink},
+        slots::{SlotRecord, VALIDATOR_SLOTS, slot_key},
+    };
+    let mut w = world();
+    register(&mut w, 3);
+    let old = w.child.validators();
+    // Slot 0 gets a backup machine and switches to it at the end of block `n`.
+    let backup = validator_key(CHILD, 10);
+    let n = w.child.head() + 1;
+    let mut records: Vec<SlotRecord> = old.iter().map(|a| SlotRecord::new(*a, None, *a, 0, *a)).collect();
+    records[0] = SlotRecord { backup: backup.address(), backup_active: true, last_switch: n, ..records[0] };
+    let keys: Vec<Vec<u8>> = (0..4u32).map(|i| slot_key(i).to_vec()).collect();
+    let entries: Vec<(Vec<u8>, Vec<u8>)> = keys.iter().zip(&records).map(|(k, r)| (k.clone(), alloy_rlp::encode(r))).collect();
+    assert_eq!(w.child.write_storage(VALIDATOR_SLOTS, &entries), n);
+    let (account_proof, storage_proofs) = w.child.proofs(n, VALIDATOR_SLOTS, &keys);
+    let link = |certificate: Bytes, header: strata_sdk::protocol::Header| SwitchLink {
+        header,
+        certificate,
+        slots: SlotsProof { account_proof: account_proof.clone(), storage_proofs: storage_proofs.clone() },
+    };
+    let update = |l: &SwitchLink| IChainRegistry::updateValidatorsCall { chainId: CHILD, link: alloy_rlp::encode(l).into() };
+    let header = w.child.header(n).unwrap();
+
+    // Certified by strangers, or proving records against another block's root: refused.
+    let strangers: Vec<(u32, _)> = (0..3).map(|i| (i as u32, validator_key(999, i))).collect();
+    let r = failed(w.main.call_sol(5, w.registry, &update(&link(w.child.certificate_by(n, &strangers), header.clone()))));
+    assert_eq!(error_of::<IChainRegistry::BadCertificate>(&r).height, n);
+    let earlier = w.child.header(n - 1).unwrap();
+    let r = failed(w.main.call_sol(5, w.registry, &update(&link(w.child.certificate(n - 1, &[0, 1, 2]), earlier))));
+    assert!(error_of::<IChainRegistry::BadCertificate>(&r).reason.contains("slot records"), "{r}");
+
+    // The true link, certified by the set of its height: a new epoch, announced.
+    let r = w
+        .main
+        .send(
+            5,
+            strata_harness::TxKind::Call(w.registry),
+            U256::ZERO,
+            strata_sdk::SolCall::abi_encode(&update(&link(w.child.certificate(n, &[0, 1, 2]), header.clone()))),
+            5_000_000,
+        )
+        .unwrap();
+    assert!(r.success, "{r}");
+    let e = IChainRegistry::ValidatorsUpdated::decode_log_data(&r.logs[0].data).unwrap();
+    let new: Vec<Address> = [backup.address(), old[1], old[2], old[3]].to_vec();
+    assert_eq!((e.fromHeight, e.validators), (n + 2, new.clone()), "the switched key signs two blocks later");
+    let at = |w: &World, h: u64| w.main.view(w.registry, &IChainRegistry::validatorsAtCall { chainId: CHILD, height: h }).unwrap();
+    assert_eq!((at(&w, n), at(&w, n + 1), at(&w, n + 2)), (old.clone(), old.clone(), new.clone()));
+    // Replayed: refused.
+    let r = failed(w.main.call_sol(5, w.registry, &update(&link(w.child.certificate(n, &[0, 1, 2]), header))));
+    assert_eq!(error_of::<IChainRegistry::StaleLink>(&r).last, n);
+
+    // Two blocks on, the new set signs: with the backup's key a checkpoint passes; with
+    // the switched-out key (a stale set) it is refused.
+    w.child.advance_blocks(3);
+    let h = w.child.head();
+    let stale: Vec<(u32, _)> = (0..3).map(|i| (i as u32, validator_key(CHILD, i))).collect();
+    let call = |cert: Bytes| IChainRegistry::checkpointCall {
+        chainId: CHILD,
+        header: alloy_rlp::encode(w.child.header(h).unwrap()).into(),
+        certificate: cert,
+    };
+    let r = failed(w.main.call_sol(5, w.registry, &call(w.child.certificate_by(h, &stale))));
+    assert!(error_of::<IChainRegistry::BadCertificate>(&r).reason.contains("validator 0"), "{r}");
+    let fresh = vec![(0u32, backup), (1, validator_key(CHILD, 1)), (2, validator_key(CHILD, 2))];
+    w.main.call_sol(5, w.registry, &call(w.child.certificate_by(h, &fresh))).unwrap();
+}
