@@ -31,8 +31,14 @@ source scripts/setup.sh
 echo "hierarchy: building strata and the storage contracts" >&2
 cargo build -q -p strata-node --bin strata
 strata="$CARGO_TARGET_DIR/debug/strata"
+# Wiped only if it is a hierarchy this script made (or empty): never someone's data.
+if [ -e "$dir" ] && [ -n "$(ls -A "$dir" 2>/dev/null)" ] && [ ! -f "$dir/.strata-hierarchy" ]; then
+  echo "hierarchy: $dir exists and was not made by this script; choose another --dir" >&2
+  exit 1
+fi
 rm -rf "$dir"
 mkdir -p "$dir/wasm"
+touch "$dir/.strata-hierarchy"
 for c in deal proof; do
   "$strata" contract build --manifest-path "contracts/storage/$c/Cargo.toml" --out "$dir/wasm" >/dev/null
 done
@@ -123,14 +129,19 @@ start=$(( $(curl -s -X POST -H 'content-type: application/json' -d '{"jsonrpc":"
 "$strata" deal open --rpc "$contract" --deals "$deals" --file "$dir/record.bin" --provider "$provider_addr" \
   --windows 4 --window-blocks 10 --start-block "$start" --price 1ether --collateral 2ether --dev-key 1
 last=""
+slashed=false
 for _ in $(seq 1 600); do
   status=$("$strata" deal status --rpc "$contract" --deals "$deals" 1)
   # Print the windows' states when they change.
   now=$(echo "$status" | grep -o 'window [0-9]* ([^)]*): [a-z]*' | sed 's/ (.*)//' | paste -sd ' ' -)
   if [ "$now" != "$last" ]; then echo "deal 1: $now"; last="$now"; fi
   if echo "$status" | grep -q 'window 2 .*: paid'; then
-    if "$strata" deal slash --rpc "$contract" --deals "$deals" 1 3 --dev-key 4 2>/dev/null; then break; fi
+    if "$strata" deal slash --rpc "$contract" --deals "$deals" 1 3 --dev-key 4 2>/dev/null; then slashed=true; break; fi
   fi
   sleep 2
 done
 "$strata" deal status --rpc "$contract" --deals "$deals" 1
+if ! $slashed; then
+  echo "hierarchy: the demo did not finish (window 3 never slashed); logs under $dir" >&2
+  exit 1
+fi

@@ -94,8 +94,8 @@ def main(url, deal_dir):
     assert (d[10], d[11]) == (0, 0), "proposed, nothing resolved"
     assert [deals.functions.windowState(1, w).call() for w in range(windows)] == [0, 0, 0]
     assert w3.eth.get_balance(deals.address) == price * windows
-    # The provider cannot accept: the proof chain (77) was never checkpointed, so the
-    # registry reports height 0 < start; but it must send the collateral, exactly.
+    # Accepting takes the collateral, exactly: anything else is refused with the custom
+    # error (the proof chain 77 was never checkpointed, so its start is still ahead).
     try:
         deals.functions.acceptDeal(1).call({"from": stranger.address, "value": 1})
         raise AssertionError("accepted with the wrong collateral")

@@ -154,19 +154,8 @@ fn verification(n: usize, rounds: usize) -> anyhow::Result<()> {
 fn proof_size(size: usize, k: u32) -> usize {
     let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
     let indices = segments::challenges(&B256::repeat_byte(1), 1, 0, k, segments::segment_count(size as u64));
-    strata_node_answer(&indices, &data).abi_encode().len()
-}
-
-fn strata_node_answer(indices: &[u64], data: &[u8]) -> IStorageProof::proveCall {
-    let size = data.len() as u64;
-    let segments = indices
-        .iter()
-        .map(|&i| {
-            let start = (i * segments::SEGMENT_SIZE) as usize;
-            data[start..start + segments::segment_len(size, i) as usize].to_vec().into()
-        })
-        .collect();
-    IStorageProof::proveCall { dealId: 1, window: 0, segments, paths: indices.iter().map(|&i| segments::merkle_path(data, i)).collect() }
+    let (segments, paths) = segments::window_proof(&data, &indices);
+    IStorageProof::proveCall { dealId: 1, window: 0, segments: segments.into_iter().map(Into::into).collect(), paths }.abi_encode().len()
 }
 
 async fn rpc(url: &str, method: &str, params: Vec<Value>) -> anyhow::Result<Value> {
@@ -291,6 +280,8 @@ fn latency(args: &Args) -> anyhow::Result<()> {
             "2",
             "--poll",
             "100ms",
+            "--min-window-blocks",
+            "1",
         ],
     )?);
     let down = format!("{deals}:DealOpened={proofs}:announceDeal");

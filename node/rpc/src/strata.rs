@@ -48,15 +48,7 @@ pub trait StrataApi {
 
 /// The root of the ordered trie of `items` (key `rlp(i)`) and the proof of item `index`.
 fn ordered_trie_proof(items: &[Vec<u8>], index: usize) -> RpcResult<(B256, Vec<Bytes>)> {
-    let mut nodes = strata_trie::MemNodes::default();
-    let mut trie = strata_trie::Trie::empty();
-    for (i, item) in items.iter().enumerate() {
-        trie.insert(&nodes, &audit::receipt_key(i as u64), item.clone()).map_err(internal)?;
-    }
-    let commit = trie.commit();
-    nodes.apply(&commit);
-    let proof = strata_trie::prove(&nodes, commit.root, &audit::receipt_key(index as u64)).map_err(internal)?;
-    Ok((commit.root, proof))
+    strata_trie::ordered_proof(items, index).map_err(internal)
 }
 
 #[jsonrpsee::core::async_trait]

@@ -133,7 +133,8 @@ sol! {
         /// The parent chain named in this chain's genesis (0: none) and its registry.
         function parent() external view returns (uint64 chainId, address registry);
         /// Registers child chain `chainId`: by the admin, or by anyone paying the fee
-        /// (passed on to the admin). `quorum` is at least 2f+1 of the set.
+        /// (passed on to the admin). `quorum` is at least the set's BFT quorum, n − f
+        /// (2f+1 when n = 3f+1), and at most n.
         function register(uint64 chainId, bytes32 genesisHash, address[] validators, uint32 quorum) external payable;
         /// What the registry knows of `chainId` (`known` false: nothing).
         function chainInfo(uint64 chainId) external view returns (bool known, bool isParent, bytes32 genesisHash, uint32 quorum, uint32 epochs, uint64 checkpointHeight, bytes32 checkpointHash, bytes32 stateRoot, bytes32 receiptsRoot);
@@ -150,12 +151,17 @@ sol! {
         /// below its last checkpoint, and returns it with its event key
         /// (`strata_protocol::relay::EventKey::hash`), which a caller records to act once.
         function verifyLog(uint64 chainId, bytes relayed) external view returns (bytes32 eventKey, address emitter, bytes32[] topics, bytes data, uint64 blockNumber);
+        /// Admin only: stops following registered child `chainId` (a squatted or wrong
+        /// registration), which may then be registered again. Not the parent.
+        function deregister(uint64 chainId) external;
         /// Admin only.
         function setRegistrationFee(uint256 fee) external;
         /// Admin only (0 gives the role up: registration by fee only, if there is one).
         function setAdmin(address admin) external;
         /// A chain is followed from now on.
         event ChainRegistered(uint64 indexed chainId, bytes32 genesisHash, address[] validators, uint32 quorum, bool isParent, address by);
+        /// A registered child is no longer followed.
+        event ChainDeregistered(uint64 indexed chainId, address by);
         /// A followed chain's set changed: `validators` sign from `fromHeight` on (two
         /// blocks after the block that decided the switch, as the slot rule says).
         event ValidatorsUpdated(uint64 indexed chainId, uint64 fromHeight, address[] validators);
@@ -185,7 +191,8 @@ sol! {
         error StaleCheckpoint(uint64 chainId, uint64 height, uint64 last);
         /// A relayed log from a block above the last checkpoint: checkpoint first.
         error AboveCheckpoint(uint64 chainId, uint64 height, uint64 checkpoint);
-        /// A switch link at or below the last one.
+        /// A switch link at or below the last one, or one above an earlier switch not
+        /// followed yet (`height` is then that switch's block).
         error StaleLink(uint64 chainId, uint64 height, uint64 last);
     }
 }

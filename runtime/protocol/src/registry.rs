@@ -79,7 +79,11 @@ pub fn check_set(validators: &[Address], quorum: u32) -> Result<(), String> {
     let bft = ValidatorSet::new(validators.to_vec()).quorum();
     let q = usize::try_from(quorum).unwrap_or(usize::MAX);
     if q < bft || q > validators.len() {
-        return Err(format!("quorum {quorum} is outside {bft}..={} (2f+1 of {} validators up to all)", validators.len(), validators.len()));
+        return Err(format!(
+            "quorum {quorum} is outside {bft}..={} (n - f of {} validators up to all)",
+            validators.len(),
+            validators.len()
+        ));
     }
     Ok(())
 }

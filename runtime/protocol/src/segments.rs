@@ -119,6 +119,22 @@ pub fn verify_segment(root: &B256, size: u64, index: u64, segment: &[u8], path: 
     next == path.len() && &hash == root
 }
 
+/// The answer to a challenge from the file itself: segment `i` of `data` for each of
+/// `indices` (in order, repeats kept) and its Merkle path. Indices past the file give
+/// empty segments (which [`verify_segment`] refuses).
+pub fn window_proof(data: &[u8], indices: &[u64]) -> (Vec<Vec<u8>>, Vec<Vec<B256>>) {
+    let size = data.len() as u64;
+    let segments = indices
+        .iter()
+        .map(|&i| {
+            let start = usize::try_from(i.saturating_mul(SEGMENT_SIZE)).unwrap_or(usize::MAX).min(data.len());
+            let len = usize::try_from(segment_len(size, i)).unwrap_or(0);
+            data[start..start.saturating_add(len).min(data.len())].to_vec()
+        })
+        .collect();
+    (segments, indices.iter().map(|&i| merkle_path(data, i)).collect())
+}
+
 /// Challenge `j` of deal `deal`, window `window`, for a file of `count` segments.
 pub fn challenge(seed: &B256, deal: u64, window: u32, j: u32, count: u64) -> u64 {
     let mut buf = Vec::with_capacity(CHALLENGE_DOMAIN.len() + 48);
@@ -173,6 +189,19 @@ mod tests {
             }
             assert!(!verify_segment(&root, size, count, &[], &[]));
         }
+    }
+
+    #[test]
+    fn a_window_proof_from_the_file_verifies_and_past_the_end_is_empty() {
+        let data = file(3 * 1024 + 9);
+        let root = merkle_root(&data);
+        let (segs, paths) = window_proof(&data, &[3, 0, 3, 9]);
+        for (j, i) in [3u64, 0, 3].into_iter().enumerate() {
+            assert!(verify_segment(&root, data.len() as u64, i, &segs[j], &paths[j]));
+        }
+        assert_eq!(segs[0].len(), 9);
+        assert!(segs[3].is_empty());
+        assert!(!verify_segment(&root, data.len() as u64, 9, &segs[3], &paths[3]));
     }
 
     #[test]

@@ -414,6 +414,21 @@ pub fn prove(store: &dyn NodeStore, root: B256, key: &[u8]) -> Result<Vec<Bytes>
     }
 }
 
+/// The root of the ordered trie of `items` (item `i` under key `rlp(i)`, as Ethereum's
+/// transactions and receipts roots) and the proof of item `index`: what a receipt or
+/// transaction proof is built from.
+pub fn ordered_proof(items: &[Vec<u8>], index: usize) -> Result<(B256, Vec<Bytes>)> {
+    let key = |i: usize| alloy_rlp::encode(i as u64);
+    let mut nodes = MemNodes::default();
+    let mut trie = Trie::empty();
+    for (i, item) in items.iter().enumerate() {
+        trie.insert(&nodes, &key(i), item.clone())?;
+    }
+    let commit = trie.commit();
+    nodes.apply(&commit);
+    Ok((commit.root, prove(&nodes, commit.root, &key(index))?))
+}
+
 /// Encodes the reference to `child` as it appears inside its parent (for tests and tools).
 pub fn child_reference(node_rlp: &[u8]) -> Vec<u8> {
     encode_child(node_rlp)

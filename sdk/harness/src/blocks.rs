@@ -79,17 +79,9 @@ pub fn validator_key(chain_id: u64, i: usize) -> LocalSigner {
     LocalSigner::from_bytes(&secret).expect("a keccak output is a valid key with overwhelming probability")
 }
 
-/// The root of the ordered trie of `items` (key `rlp(i)`) and the proof of item `index`.
+/// The root of the ordered trie of `items` and the proof of item `index`.
 fn ordered_proof(items: &[Vec<u8>], index: usize) -> (B256, Vec<Bytes>) {
-    let key = |i: usize| strata_primitives::audit::receipt_key(i as u64);
-    let mut nodes = strata_trie::MemNodes::default();
-    let mut trie = strata_trie::Trie::empty();
-    for (i, item) in items.iter().enumerate() {
-        trie.insert(&nodes, &key(i), item.clone()).expect("memory trie");
-    }
-    let commit = trie.commit();
-    nodes.apply(&commit);
-    (commit.root, strata_trie::prove(&nodes, commit.root, &key(index)).expect("memory trie"))
+    strata_trie::ordered_proof(items, index).expect("a memory trie")
 }
 
 impl TestChain {

@@ -316,19 +316,17 @@ impl TestChain {
         Ok(receipt)
     }
 
-    /// Installs `wasm` at `address` as a genesis installs a system contract: no deploy
-    /// transaction (so no transaction size limit), privileged imports allowed, the
-    /// constructor run with `ctor` from the zero address. For testing system contracts
-    /// and modules larger than a transaction may carry.
+    /// Installs `wasm` at `address` as a genesis installs a system contract, in a block of
+    /// its own: no deploy transaction (so no transaction size limit), privileged imports
+    /// allowed, the constructor run with `ctor` from the zero address. For testing system
+    /// contracts and modules larger than a transaction may carry.
     pub fn install(&mut self, address: Address, wasm: &[u8], ctor: &[u8]) -> Result<()> {
         let mut changes = StateChanges::default();
         let env = self.env()?;
         strata_executor::system::install_contract(&self.vm, Arc::new(self.state.clone()), env, &mut changes, address, wasm, ctor.to_vec())
             .map_err(|e| Error::Runtime(e.to_string()))?;
-        let mut batch = WriteBatch::new();
-        self.root = self.state.commit(self.number, self.root, &changes, &mut batch).map_err(|e| Error::Runtime(e.to_string()))?;
-        self.kv.write(batch).map_err(|e| Error::Runtime(e.to_string()))?;
-        Ok(())
+        // In a block of its own, so every header's state root is its state's.
+        self.advance_block_with(changes)
     }
 
     /// Deploys `wasm` with constructor input `ctor` from account `from`.

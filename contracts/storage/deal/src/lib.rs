@@ -21,7 +21,11 @@ use alloc::{format, string::String, vec::Vec};
 
 use strata_sdk::{
     Address, B256, Bytes, ContractError, SolEvent, SolValue, U256, contract, env, error, event, host,
-    protocol::{interfaces::IChainRegistry, segments::MAX_CHALLENGES, system::BLOCK_HASH_WINDOW},
+    protocol::{
+        interfaces::{IChainRegistry, IStorageProof::StorageProved},
+        segments::MAX_CHALLENGES,
+        system::BLOCK_HASH_WINDOW,
+    },
     storage::{StorageMap, StorageValue},
     view_contract,
 };
@@ -168,12 +172,6 @@ pub struct NotDue {
     pub checkpoint: u64,
 }
 
-strata_sdk::sol! {
-    #![sol(alloy_sol_types = strata_sdk::alloy_sol_types)]
-    /// The proof contract's event this contract settles on.
-    event StorageProved(uint64 indexed dealId, uint32 indexed window, address indexed provider);
-}
-
 /// Any refusal: revert data of an error above, or the registry's, unchanged.
 pub struct Refusal(Vec<u8>);
 
@@ -271,10 +269,14 @@ fn resolve(id: u64, w: u32, to: u8) {
     RESOLVED.set(&id, &RESOLVED.get(&id).saturating_add(1));
 }
 
-/// The proof chain's last checkpointed height, as the registry knows it.
+/// The proof chain's last checkpointed height, as the registry knows it (refused if the
+/// registry does not follow the proof chain).
 fn proof_chain_height() -> Result<u64, Refusal> {
-    let info = view_contract(REGISTRY.get(), &IChainRegistry::chainInfoCall { chainId: PROOF_CHAIN.get() })
-        .map_err(|e| Refusal(e.revert_data()))?;
+    let chain = PROOF_CHAIN.get();
+    let info = view_contract(REGISTRY.get(), &IChainRegistry::chainInfoCall { chainId: chain }).map_err(|e| Refusal(e.revert_data()))?;
+    if !info.known {
+        return Err(Refusal(strata_sdk::SolError::abi_encode(&IChainRegistry::UnknownChain { chainId: chain })));
+    }
     Ok(info.checkpointHeight)
 }
 
@@ -512,15 +514,19 @@ impl Deals {
         } else {
             u32::try_from((checkpoint - deal.start) / deal.window_blocks + 1).unwrap_or(u32::MAX).min(deal.windows)
         };
-        let mut cancelled = 0u32;
+        let (mut cancelled, mut refund, mut returned) = (0u32, U256::ZERO, U256::ZERO);
         for w in first..deal.windows {
             if window_state(deal_id, w) == OPEN {
-                resolve(deal_id, w, CANCELLED_WINDOW);
-                credit(deal.client, deal.price);
-                credit(deal.provider, deal.share(w));
+                WINDOWS.set(&(deal_id, u64::from(w)), &u64::from(CANCELLED_WINDOW));
+                refund += deal.price;
+                returned += deal.share(w);
                 cancelled += 1;
             }
         }
+        // Credited once: up to 1,000 windows cost one write per window, not three.
+        RESOLVED.set(&deal_id, &RESOLVED.get(&deal_id).saturating_add(u64::from(cancelled)));
+        credit(deal.client, refund);
+        credit(deal.provider, returned);
         STATE.set(&deal_id, &u64::from(ENDED));
         DealEnded { deal_id, first_cancelled: first, cancelled }.emit();
         Ok(())

@@ -154,14 +154,8 @@ impl World {
     fn answer(&self, id: u64, w: u32, data: &[u8]) -> IStorageProof::proveCall {
         let indices = self.proof.view(self.proofs, &IStorageProof::challengeCall { dealId: id, window: w }).unwrap();
         assert_eq!(indices.len(), CHALLENGES as usize);
-        let segments = indices
-            .iter()
-            .map(|&i| {
-                let start = (i * segments::SEGMENT_SIZE) as usize;
-                Bytes::copy_from_slice(&data[start..start + segments::segment_len(data.len() as u64, i) as usize])
-            })
-            .collect();
-        let paths = indices.iter().map(|&i| segments::merkle_path(data, i)).collect();
+        let (segments, paths) = segments::window_proof(data, &indices);
+        let segments = segments.into_iter().map(Bytes::from).collect();
         IStorageProof::proveCall { dealId: id, window: w, segments, paths }
     }
 }
@@ -299,10 +293,11 @@ fn a_provider_that_lost_the_data_cannot_answer_and_forged_events_are_refused() {
     let answer = w.answer(id, 0, &lost);
     let r = failed(w.proof.call_sol(PROVIDER, w.proofs, &answer));
     assert!(r.output.starts_with(&strata_sdk::keccak256("BadSegment(uint64,uint32,uint32,uint64)")[..4]), "{r}");
-    // Answers for another window's challenge do not fit this one.
-    let mut wrong = w.answer(id, 0, &w.data.clone());
-    wrong.window = 1;
-    failed(w.proof.call_sol(PROVIDER, w.proofs, &wrong));
+    // A window that has not opened yet cannot be proven (its seed block does not exist).
+    let mut early = w.answer(id, 0, &w.data.clone());
+    early.window = 1;
+    let r = failed(w.proof.call_sol(PROVIDER, w.proofs, &early));
+    assert!(r.output.starts_with(&strata_sdk::keccak256("OutsideWindow(uint64,uint32,uint64,uint64,uint64)")[..4]), "{r}");
 
     let proved = w.answer(id, 0, &w.data.clone());
     let proved = w.proof.send(PROVIDER, TxKind::Call(w.proofs), U256::ZERO, proved.abi_encode(), 10_000_000).unwrap();

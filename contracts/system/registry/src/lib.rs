@@ -12,7 +12,9 @@
 //! function. Contracts that act on relayed events call `verifyLog` and record the
 //! event key it returns to act once (see `contracts/storage`).
 //!
-//! It uses no privileged host function: the harness deploys it like any contract.
+//! It uses no privileged host function. At about 160 KB it is larger than a deploy
+//! transaction may carry: the genesis installs it, and tests install it in the harness
+//! the same way (`TestChain::install`).
 #![no_std]
 
 extern crate alloc;
@@ -62,6 +64,14 @@ pub struct Checkpointed {
     pub block_hash: B256,
     pub state_root: B256,
     pub receipts_root: B256,
+}
+
+/// A registered child chain is no longer followed (the admin removed it).
+#[event]
+pub struct ChainDeregistered {
+    #[indexed]
+    pub chain_id: u64,
+    pub by: Address,
 }
 
 /// The admin changed.
@@ -343,6 +353,11 @@ impl Registry {
         check_quorum(&link.certificate, chain.quorum).map_err(|reason| refuse(BadCertificate { chain_id, height, reason }))?;
         let records = verify_link_with(&link, &set, chain_id, &HostRecover)
             .map_err(|e| refuse(BadCertificate { chain_id, height, reason: format!("{e}") }))?;
+        // Links are followed in order: one that skips an earlier switch (which its own
+        // records show) would leave heights verified with keys already replaced.
+        if let Some(earlier) = records.iter().map(|r| r.last_switch).filter(|s| *s > last && *s < height).min() {
+            return Err(refuse(StaleLink { chain_id, height: earlier, last }));
+        }
         let from = height.saturating_add(1);
         let next = Epoch { from, validators: Vec::new(), records };
         // The switched keys sign from two blocks after the deciding one (the slot rule);
@@ -402,6 +417,23 @@ impl Registry {
         }
         let log = proven.log;
         Ok((proven.key.hash(), log.address, log.data.topics().to_vec(), log.data.data, height))
+    }
+
+    /// Admin only: stops following registered child `chain_id` (a squatted or wrong
+    /// registration), which may then be registered again. The parent cannot be removed.
+    pub fn deregister(chain_id: u64) -> Result<(), Refusal> {
+        let by = only_admin()?;
+        let chain = tracked(chain_id)?;
+        if chain.is_parent {
+            return Err(refuse(AlreadyKnown { chain_id }));
+        }
+        CHAINS.remove(&chain_id);
+        for index in 0..chain.epochs {
+            EPOCHS.remove(&(chain_id, u64::from(index)));
+        }
+        LAST_LINK.remove(&chain_id);
+        ChainDeregistered { chain_id, by }.emit();
+        Ok(())
     }
 
     /// Admin only.

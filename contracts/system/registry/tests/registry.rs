@@ -249,7 +249,7 @@ fn a_registered_quorum_above_2f_plus_1_is_enforced() {
 }
 
 #[test]
-fn a_slot_switch_moves_the_registered_set_and_a_stale_certificate_is_refused() {
+fn slot_switches_move_the_registered_set_in_order_and_a_stale_certificate_is_refused() {
     use strata_sdk::protocol::{
         set_proof::{SlotsProof, SwitchLink},
         slots::{SlotRecord, VALIDATOR_SLOTS, slot_key},
@@ -257,54 +257,67 @@ fn a_slot_switch_moves_the_registered_set_and_a_stale_certificate_is_refused() {
     let mut w = world();
     register(&mut w, 3);
     let old = w.child.validators();
-    // Slot 0 gets a backup machine and switches to it at the end of block `n`.
-    let backup = validator_key(CHILD, 10);
-    let n = w.child.head() + 1;
-    let mut records: Vec<SlotRecord> = old.iter().map(|a| SlotRecord::new(*a, None, *a, 0, *a)).collect();
-    records[0] = SlotRecord { backup: backup.address(), backup_active: true, last_switch: n, ..records[0] };
     let keys: Vec<Vec<u8>> = (0..4u32).map(|i| slot_key(i).to_vec()).collect();
-    let entries: Vec<(Vec<u8>, Vec<u8>)> = keys.iter().zip(&records).map(|(k, r)| (k.clone(), alloy_rlp::encode(r))).collect();
-    assert_eq!(w.child.write_storage(VALIDATOR_SLOTS, &entries), n);
-    let (account_proof, storage_proofs) = w.child.proofs(n, VALIDATOR_SLOTS, &keys);
-    let link = |certificate: Bytes, header: strata_sdk::protocol::Header| SwitchLink {
-        header,
+    // Slot 0 switches to a backup machine at the end of block `n`, slot 1 at the end of `m`.
+    let (backup0, backup1) = (validator_key(CHILD, 10), validator_key(CHILD, 11));
+    let mut records: Vec<SlotRecord> = old.iter().map(|a| SlotRecord::new(*a, None, *a, 0, *a)).collect();
+    let write = |w: &mut World, records: &[SlotRecord]| {
+        let entries: Vec<(Vec<u8>, Vec<u8>)> = keys.iter().zip(records).map(|(k, r)| (k.clone(), alloy_rlp::encode(r))).collect();
+        let number = w.child.write_storage(VALIDATOR_SLOTS, &entries);
+        let (account_proof, storage_proofs) = w.child.proofs(number, VALIDATOR_SLOTS, &keys);
+        (number, SlotsProof { account_proof, storage_proofs })
+    };
+    let n = w.child.head() + 1;
+    records[0] = SlotRecord { backup: backup0.address(), backup_active: true, last_switch: n, ..records[0] };
+    let (n_, slots_n) = write(&mut w, &records);
+    let m = n + 1;
+    records[1] = SlotRecord { backup: backup1.address(), backup_active: true, last_switch: m, ..records[1] };
+    let (m_, slots_m) = write(&mut w, &records);
+    assert_eq!((n_, m_), (n, m));
+    let link = |w: &World, number: u64, certificate: Bytes, slots: &SlotsProof| SwitchLink {
+        header: w.child.header(number).unwrap(),
         certificate,
-        slots: SlotsProof { account_proof: account_proof.clone(), storage_proofs: storage_proofs.clone() },
+        slots: slots.clone(),
     };
     let update = |l: &SwitchLink| IChainRegistry::updateValidatorsCall { chainId: CHILD, link: alloy_rlp::encode(l).into() };
-    let header = w.child.header(n).unwrap();
 
-    // Certified by strangers, or proving records against another block's root: refused.
+    // Certified by strangers, or records proven against another block's root: refused.
     let strangers: Vec<(u32, _)> = (0..3).map(|i| (i as u32, validator_key(999, i))).collect();
-    let r = failed(w.main.call_sol(5, w.registry, &update(&link(w.child.certificate_by(n, &strangers), header.clone()))));
+    let r = failed(w.main.call_sol(5, w.registry, &update(&link(&w, n, w.child.certificate_by(n, &strangers), &slots_n))));
     assert_eq!(error_of::<IChainRegistry::BadCertificate>(&r).height, n);
-    let earlier = w.child.header(n - 1).unwrap();
-    let r = failed(w.main.call_sol(5, w.registry, &update(&link(w.child.certificate(n - 1, &[0, 1, 2]), earlier))));
+    let r = failed(w.main.call_sol(5, w.registry, &update(&link(&w, n - 1, w.child.certificate(n - 1, &[0, 1, 2]), &slots_n))));
     assert!(error_of::<IChainRegistry::BadCertificate>(&r).reason.contains("slot records"), "{r}");
+    // The later switch first: refused, naming the earlier one to follow first.
+    let r = failed(w.main.call_sol(5, w.registry, &update(&link(&w, m, w.child.certificate(m, &[0, 1, 2]), &slots_m))));
+    let stale = error_of::<IChainRegistry::StaleLink>(&r);
+    assert_eq!((stale.height, stale.last), (n, 0));
 
-    // The true link, certified by the set of its height: a new epoch, announced.
+    // In order, each certified by the set of its height: two new epochs, announced.
     let r = w
         .main
         .send(
             5,
             strata_harness::TxKind::Call(w.registry),
             U256::ZERO,
-            strata_sdk::SolCall::abi_encode(&update(&link(w.child.certificate(n, &[0, 1, 2]), header.clone()))),
+            strata_sdk::SolCall::abi_encode(&update(&link(&w, n, w.child.certificate(n, &[0, 1, 2]), &slots_n))),
             5_000_000,
         )
         .unwrap();
     assert!(r.success, "{r}");
     let e = IChainRegistry::ValidatorsUpdated::decode_log_data(&r.logs[0].data).unwrap();
-    let new: Vec<Address> = [backup.address(), old[1], old[2], old[3]].to_vec();
-    assert_eq!((e.fromHeight, e.validators), (n + 2, new.clone()), "the switched key signs two blocks later");
-    let at = |w: &World, h: u64| w.main.view(w.registry, &IChainRegistry::validatorsAtCall { chainId: CHILD, height: h }).unwrap();
-    assert_eq!((at(&w, n), at(&w, n + 1), at(&w, n + 2)), (old.clone(), old.clone(), new.clone()));
+    let after_n: Vec<Address> = vec![backup0.address(), old[1], old[2], old[3]];
+    assert_eq!((e.fromHeight, e.validators), (n + 2, after_n.clone()), "the switched key signs two blocks later");
     // Replayed: refused.
-    let r = failed(w.main.call_sol(5, w.registry, &update(&link(w.child.certificate(n, &[0, 1, 2]), header))));
+    let r = failed(w.main.call_sol(5, w.registry, &update(&link(&w, n, w.child.certificate(n, &[0, 1, 2]), &slots_n))));
     assert_eq!(error_of::<IChainRegistry::StaleLink>(&r).last, n);
+    w.main.call_sol(5, w.registry, &update(&link(&w, m, w.child.certificate(m, &[0, 1, 2]), &slots_m))).unwrap();
+    let after_m: Vec<Address> = vec![backup0.address(), backup1.address(), old[2], old[3]];
+    let at = |w: &World, h: u64| w.main.view(w.registry, &IChainRegistry::validatorsAtCall { chainId: CHILD, height: h }).unwrap();
+    assert_eq!((at(&w, n), at(&w, n + 1), at(&w, n + 2), at(&w, m + 2)), (old.clone(), old.clone(), after_n, after_m));
+    assert_eq!(w.main.view(w.registry, &IChainRegistry::chainInfoCall { chainId: CHILD }).unwrap().epochs, 3);
 
-    // Two blocks on, the new set signs: with the backup's key a checkpoint passes; with
-    // the switched-out key (a stale set) it is refused.
+    // Once both switches took effect, the new set signs: with the backups' keys a
+    // checkpoint passes; with a switched-out key (a stale set) it is refused.
     w.child.advance_blocks(3);
     let h = w.child.head();
     let stale: Vec<(u32, _)> = (0..3).map(|i| (i as u32, validator_key(CHILD, i))).collect();
@@ -315,6 +328,33 @@ fn a_slot_switch_moves_the_registered_set_and_a_stale_certificate_is_refused() {
     };
     let r = failed(w.main.call_sol(5, w.registry, &call(w.child.certificate_by(h, &stale))));
     assert!(error_of::<IChainRegistry::BadCertificate>(&r).reason.contains("validator 0"), "{r}");
-    let fresh = vec![(0u32, backup), (1, validator_key(CHILD, 1)), (2, validator_key(CHILD, 2))];
+    let fresh = vec![(0u32, backup0), (1, backup1), (2, validator_key(CHILD, 2))];
     w.main.call_sol(5, w.registry, &call(w.child.certificate_by(h, &fresh))).unwrap();
+}
+
+#[test]
+fn the_admin_removes_a_squatted_registration_but_not_the_parent() {
+    let mut w = world();
+    // Someone paid the fee and registered the child's id with keys of their own.
+    let squatter: Vec<Address> = (0..4).map(|i| validator_key(999, i).address()).collect();
+    let call = IChainRegistry::registerCall { chainId: CHILD, genesisHash: B256::ZERO, validators: squatter, quorum: 3 };
+    let r = w.main.send(2, strata_harness::TxKind::Call(w.registry), ether(1), strata_sdk::SolCall::abi_encode(&call), 2_000_000).unwrap();
+    assert!(r.success, "{r}");
+    // Only the admin removes it; then the real chain registers.
+    let remove = IChainRegistry::deregisterCall { chainId: CHILD };
+    assert_eq!(error_of::<IChainRegistry::NotAdmin>(&failed(w.main.call_sol(2, w.registry, &remove))).caller, w.main.address(2));
+    let r =
+        w.main.send(1, strata_harness::TxKind::Call(w.registry), U256::ZERO, strata_sdk::SolCall::abi_encode(&remove), 2_000_000).unwrap();
+    assert!(r.success, "{r}");
+    assert_eq!(IChainRegistry::ChainDeregistered::decode_log_data(&r.logs[0].data).unwrap().chainId, CHILD);
+    assert!(!w.main.view(w.registry, &IChainRegistry::chainInfoCall { chainId: CHILD }).unwrap().known);
+    register(&mut w, 3);
+    assert_eq!(w.main.view(w.registry, &IChainRegistry::validatorsAtCall { chainId: CHILD, height: 5 }).unwrap(), w.child.validators());
+    // A registry whose genesis names a parent: the parent stays.
+    let mut child = TestChain::with_chain_id(CHILD);
+    let parent = (child.address(0), U256::ZERO, 1337u64, REGISTRY, B256::repeat_byte(1), w.main.validators(), 3u32).abi_encode_params();
+    child.install(REGISTRY, &wasm(), &parent).unwrap();
+    let r = failed(child.call_sol(0, REGISTRY, &IChainRegistry::deregisterCall { chainId: 1337 }));
+    assert_eq!(error_of::<IChainRegistry::AlreadyKnown>(&r).chainId, 1337);
+    assert!(child.view(REGISTRY, &IChainRegistry::chainInfoCall { chainId: 1337 }).unwrap().isParent);
 }

@@ -150,7 +150,8 @@ pub enum DealCommand {
         #[command(flatten)]
         signer: SignerArgs,
     },
-    /// End a deal early (the client): windows not begun are refunded.
+    /// End a deal early (the client): windows that start above the proof chain's last
+    /// checkpoint here are refunded (price to the client, collateral share to the provider).
     End {
         /// The deal contract.
         #[arg(long)]
@@ -212,7 +213,8 @@ pub async fn chain(cmd: ChainCommand) -> anyhow::Result<()> {
             };
             let ids: Vec<u64> = match chain {
                 Some(id) => vec![id],
-                // The parent is followed from the genesis, which emits no event.
+                // The parent is followed from the genesis, whose constructor's event no
+                // receipt keeps.
                 None => std::iter::once(parent).filter(|p| *p != 0).chain(registered(&node, registry).await?).collect(),
             };
             let height = head(&node).await?;

@@ -15,6 +15,8 @@ use std::{
     time::Duration,
 };
 
+use strata_primitives::LocalSigner;
+
 use anyhow::Context;
 use strata_primitives::{
     Address, B256, Bytes, U256, hex,
@@ -65,6 +67,20 @@ pub struct ProviderArgs {
     /// How often to look at the chains.
     #[arg(long, default_value = "300ms", value_parser = parse_duration)]
     pub poll: Duration,
+    /// Accept a deal only if its first window starts at least this many proof-chain
+    /// blocks ahead (the deal must reach the proof chain, relayed, before it starts).
+    #[arg(long, default_value_t = 20)]
+    pub min_lead_blocks: u64,
+    /// Accept a deal only if its windows are at least this many blocks long (a proof
+    /// must be sent and included inside its window).
+    #[arg(long, default_value_t = 4)]
+    pub min_window_blocks: u64,
+    /// Accept a deal only if its collateral is at most this (`5ether`, wei); no limit if unset.
+    #[arg(long, value_parser = crate::abi::parse_amount)]
+    pub max_collateral: Option<U256>,
+    /// Accept a deal only if it pays at least this per window.
+    #[arg(long, default_value = "0", value_parser = crate::abi::parse_amount)]
+    pub min_price: U256,
     /// Fault injection, for demonstrations and tests: never prove window `W` of deal `D`
     /// (`D:W`, repeatable), to see it slashed.
     #[arg(long = "skip", value_parser = parse_skip)]
@@ -105,109 +121,133 @@ pub async fn run(args: ProviderArgs) -> anyhow::Result<()> {
     let contract = Node::connect(&args.contract_rpc)?;
     let proof = Node::connect(&args.proof_rpc)?;
     let key = args.signer.signer(contract.chain_id().await?)?;
-    let me = key.address();
-    let skip: BTreeSet<(u64, u32)> = args.skip.iter().copied().collect();
-    // Deals of this provider (id -> stored file), and ids settled one way or the other.
-    let mut mine: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
-    let mut seen = 0u64;
-    tracing::info!(provider = %me, deals = %args.deals, proofs = %args.proofs, data = %args.data.display(), "providing storage");
+    let mut state = Provider { mine: BTreeMap::new(), undecided: BTreeSet::new(), seen: 0 };
+    tracing::info!(provider = %key.address(), deals = %args.deals, proofs = %args.proofs, data = %args.data.display(), "providing storage");
     loop {
-        if let Err(e) = round(&args, &contract, &proof, &key, &mut mine, &mut seen, &skip).await {
+        if let Err(e) = state.round(&args, &contract, &proof, &key).await {
             tracing::warn!(error = format!("{e:#}"), "provider round failed; retrying");
         }
         tokio::time::sleep(args.poll).await;
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn round(
-    args: &ProviderArgs,
-    contract: &Node,
-    proof: &Node,
-    key: &strata_primitives::LocalSigner,
-    mine: &mut BTreeMap<u64, Vec<u8>>,
-    seen: &mut u64,
-    skip: &BTreeSet<(u64, u32)>,
-) -> anyhow::Result<()> {
-    let me = key.address();
-    // New deals, and proposals to accept.
-    let count = view(contract, args.deals, &IStorageDeal::dealCountCall {}).await?;
-    for id in (*seen + 1)..=count {
-        let d = view(contract, args.deals, &IStorageDeal::dealCall { dealId: id }).await?;
-        *seen = id;
-        if d.provider != me || d.state == 3 {
-            continue;
-        }
-        let Ok(bytes) = std::fs::read(file_path(&args.data, &d.root)) else {
-            tracing::info!(deal = id, root = %d.root, "a deal names this provider for a file it does not hold");
-            continue;
-        };
-        if bytes.len() as u64 != d.size {
-            tracing::warn!(deal = id, size = d.size, held = bytes.len(), "the deal's size is not the file's");
-            continue;
-        }
-        if d.state == 0 {
-            let call = IStorageDeal::acceptDealCall { dealId: id };
-            match send(contract, key, args.deals, d.collateral, &call).await {
-                Ok(_) => tracing::info!(deal = id, collateral = %d.collateral, "deal accepted"),
-                Err(e) => {
-                    tracing::warn!(deal = id, error = format!("{e:#}"), "deal not accepted");
+/// What the provider tracks between rounds (all of it re-read from the chains after a
+/// restart).
+struct Provider {
+    /// Deals of this provider it serves: id -> the stored file.
+    mine: BTreeMap<u64, Vec<u8>>,
+    /// Deals naming this provider not decided yet (file not stored yet, an accept that
+    /// failed): looked at again every round.
+    undecided: BTreeSet<u64>,
+    /// The last deal id read.
+    seen: u64,
+}
+
+/// Why a proposal is declined, if it is (the provider's policy).
+fn decline(args: &ProviderArgs, d: &IStorageDeal::dealReturn, proof_head: u64) -> Option<String> {
+    if d.startBlock < proof_head.saturating_add(args.min_lead_blocks) {
+        return Some(format!(
+            "starts at proof-chain block {}, less than {} blocks ahead of {proof_head}",
+            d.startBlock, args.min_lead_blocks
+        ));
+    }
+    if d.windowBlocks < args.min_window_blocks {
+        return Some(format!("windows of {} blocks, below {}", d.windowBlocks, args.min_window_blocks));
+    }
+    if args.max_collateral.is_some_and(|max| d.collateral > max) {
+        return Some(format!("collateral {} above the limit", d.collateral));
+    }
+    if d.pricePerWindow < args.min_price {
+        return Some(format!("price {} per window below {}", d.pricePerWindow, args.min_price));
+    }
+    None
+}
+
+impl Provider {
+    async fn round(&mut self, args: &ProviderArgs, contract: &Node, proof: &Node, key: &LocalSigner) -> anyhow::Result<()> {
+        let me = key.address();
+        let next = head(proof).await?.saturating_add(1);
+        // New deals join the undecided ones; each is looked at until decided.
+        let count = view(contract, args.deals, &IStorageDeal::dealCountCall {}).await?;
+        self.undecided.extend((self.seen + 1)..=count);
+        self.seen = self.seen.max(count);
+        for id in self.undecided.clone() {
+            let d = view(contract, args.deals, &IStorageDeal::dealCall { dealId: id }).await?;
+            if d.provider != me || d.state == 3 {
+                self.undecided.remove(&id);
+                continue;
+            }
+            let Ok(bytes) = std::fs::read(file_path(&args.data, &d.root)) else {
+                tracing::debug!(deal = id, root = %d.root, "a deal names this provider for a file it does not hold (yet)");
+                continue;
+            };
+            if bytes.len() as u64 != d.size {
+                tracing::warn!(deal = id, size = d.size, held = bytes.len(), "the deal's size is not the file's: declined");
+                self.undecided.remove(&id);
+                continue;
+            }
+            if d.state == 0 {
+                if let Some(why) = decline(args, &d, next.saturating_sub(1)) {
+                    tracing::warn!(deal = id, why, "deal declined");
+                    self.undecided.remove(&id);
                     continue;
                 }
+                match send(contract, key, args.deals, d.collateral, &IStorageDeal::acceptDealCall { dealId: id }).await {
+                    Ok(_) => tracing::info!(deal = id, collateral = %d.collateral, "deal accepted"),
+                    Err(e) => {
+                        tracing::warn!(deal = id, error = format!("{e:#}"), "deal not accepted (tried again next round)");
+                        continue;
+                    }
+                }
+            }
+            self.undecided.remove(&id);
+            self.mine.insert(id, bytes);
+        }
+        // Windows open on the proof chain now.
+        let mut finished = Vec::new();
+        for (&id, bytes) in &self.mine {
+            let d = view(proof, args.proofs, &IStorageProof::dealCall { dealId: id }).await?;
+            if !d.known {
+                continue; // not announced yet
+            }
+            let end = d.startBlock.saturating_add(u64::from(d.windows).saturating_mul(d.windowBlocks));
+            if next >= end {
+                finished.push(id);
+                continue;
+            }
+            if next < d.startBlock {
+                continue;
+            }
+            let window = u32::try_from((next - d.startBlock) / d.windowBlocks).unwrap_or(u32::MAX);
+            if args.skip.contains(&(id, window)) || view(proof, args.proofs, &IStorageProof::provenCall { dealId: id, window }).await? {
+                continue;
+            }
+            // A window the client cancelled (an early end) earns nothing: not proven.
+            if view(contract, args.deals, &IStorageDeal::windowStateCall { dealId: id, window }).await? == 3 {
+                continue;
+            }
+            let indices = view(proof, args.proofs, &IStorageProof::challengeCall { dealId: id, window }).await?;
+            let call = answer(id, window, &indices, bytes);
+            match send(proof, key, args.proofs, U256::ZERO, &call).await {
+                Ok(r) => tracing::info!(deal = id, window, tx = %r["transactionHash"], "window proven"),
+                Err(e) => match e.downcast_ref::<Reverted>() {
+                    Some(r) => tracing::warn!(deal = id, window, reason = r.reason, "proof refused"),
+                    None => return Err(e),
+                },
             }
         }
-        mine.insert(id, bytes);
+        for id in finished {
+            self.mine.remove(&id);
+            tracing::info!(deal = id, "all windows past");
+        }
+        Ok(())
     }
-    // Windows open on the proof chain now.
-    let next = head(proof).await?.saturating_add(1);
-    let mut finished = Vec::new();
-    for (&id, bytes) in mine.iter() {
-        let d = view(proof, args.proofs, &IStorageProof::dealCall { dealId: id }).await?;
-        if !d.known {
-            continue; // not announced yet
-        }
-        let end = d.startBlock.saturating_add(u64::from(d.windows).saturating_mul(d.windowBlocks));
-        if next >= end {
-            finished.push(id);
-            continue;
-        }
-        if next < d.startBlock {
-            continue;
-        }
-        let window = u32::try_from((next - d.startBlock) / d.windowBlocks).unwrap_or(u32::MAX);
-        if skip.contains(&(id, window)) || view(proof, args.proofs, &IStorageProof::provenCall { dealId: id, window }).await? {
-            continue;
-        }
-        let indices = view(proof, args.proofs, &IStorageProof::challengeCall { dealId: id, window }).await?;
-        let call = answer(id, window, &indices, bytes);
-        match send(proof, key, args.proofs, U256::ZERO, &call).await {
-            Ok(r) => tracing::info!(deal = id, window, tx = %r["transactionHash"], "window proven"),
-            Err(e) => match e.downcast_ref::<Reverted>() {
-                Some(r) => tracing::warn!(deal = id, window, reason = r.reason, "proof refused"),
-                None => return Err(e),
-            },
-        }
-    }
-    for id in finished {
-        mine.remove(&id);
-        tracing::info!(deal = id, "all windows past");
-    }
-    Ok(())
 }
 
 /// The proof of window `window` of deal `id`: each challenged segment of `data` with its path.
 pub fn answer(id: u64, window: u32, indices: &[u64], data: &[u8]) -> IStorageProof::proveCall {
-    let size = data.len() as u64;
-    let segments = indices
-        .iter()
-        .map(|&i| {
-            let start = usize::try_from(i.saturating_mul(segments::SEGMENT_SIZE)).unwrap_or(usize::MAX).min(data.len());
-            let len = usize::try_from(segments::segment_len(size, i)).unwrap_or(0);
-            Bytes::copy_from_slice(&data[start..start.saturating_add(len).min(data.len())])
-        })
-        .collect();
-    let paths = indices.iter().map(|&i| segments::merkle_path(data, i)).collect();
-    IStorageProof::proveCall { dealId: id, window, segments, paths }
+    let (segments, paths) = segments::window_proof(data, indices);
+    IStorageProof::proveCall { dealId: id, window, segments: segments.into_iter().map(Bytes::from).collect(), paths }
 }
 
 #[cfg(test)]

@@ -17,8 +17,15 @@
 //! from `--start-block` again and skips what the destination already settled.
 //!
 //! **Backlog and live.** Blocks behind the source's head at start are the backlog; newer
-//! ones are live. Each round delivers the live blocks first, then one chunk of backlog,
-//! so a long backlog never holds up new events.
+//! ones are live. Each round delivers the live blocks first, then at most
+//! `--backlog-events` events of backlog, so a long backlog holds new events up by at
+//! most that many deliveries.
+//!
+//! **Refusals.** A delivery the destination refuses for good (settled already, not
+//! acceptable) is skipped; one that time may cure (the checkpoint not there yet) is
+//! retried, as is one that failed on chain but would pass now. A checkpoint refused for
+//! any reason but being stale stops the round with the reason. After a failed round the
+//! relayer waits until its sent transactions are mined before it estimates again.
 
 use std::{
     path::{Path, PathBuf},
@@ -71,11 +78,14 @@ pub struct RelayArgs {
     #[arg(long, default_value_t = 1)]
     pub start_block: u64,
     /// Checkpoint the source at least every this many of its blocks.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
     pub checkpoint_every: u64,
     /// Blocks per `eth_getLogs` request.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
     pub chunk: u64,
+    /// Most backlog events delivered per round (live events go first every round).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
+    pub backlog_events: u64,
     /// How often to look for new blocks when idle.
     #[arg(long, default_value = "300ms", value_parser = parse_duration)]
     pub poll: Duration,
@@ -111,8 +121,11 @@ fn load_state(path: &Path) -> anyhow::Result<Option<Progress>> {
 
 /// Writes the state atomically (a crash leaves the old or the new file, never half).
 fn save_state(path: &Path, p: &Progress) -> anyhow::Result<()> {
+    use std::io::Write;
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, serde_json::to_vec(p)?).with_context(|| format!("writing {}", tmp.display()))?;
+    let mut f = std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    f.write_all(&serde_json::to_vec(p)?)?;
+    f.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming {}", tmp.display()))?;
     Ok(())
 }
@@ -173,6 +186,11 @@ pub async fn run(args: RelayArgs) -> anyhow::Result<()> {
             Ok(worked) => worked,
             Err(e) => {
                 tracing::warn!(error = format!("{e:#}"), "relay round failed; retrying");
+                // A send whose receipt was not seen may still land: wait it out before
+                // anything is estimated again, or the same event could go twice.
+                if let Err(e) = relayer.wait_for_own_transactions().await {
+                    tracing::warn!(error = format!("{e:#}"), "still waiting for this relayer's transactions");
+                }
                 false
             }
         };
@@ -247,49 +265,63 @@ impl Relayer {
         bail!("transactions of {} are still pending on the destination after 60 s", self.key.address())
     }
 
-    /// One round: live blocks, then a chunk of backlog, then a checkpoint if one is due.
-    /// Returns whether it did anything.
+    /// One round: live blocks, then some backlog, then a checkpoint if one is due.
+    /// Returns whether it got anywhere (else the caller sleeps).
     async fn round(&mut self, p: &mut Progress) -> anyhow::Result<bool> {
         let mut worked = false;
         let top = head(&self.src).await?;
         if p.live_next <= top {
             let to = top.min(p.live_next.saturating_add(self.args.chunk - 1));
-            self.deliver_range(p.live_next, to, top).await?;
+            // Live blocks are delivered whole: they are few.
+            self.deliver_range(p.live_next, to, top, u64::MAX).await?;
             p.live_next = to + 1;
             worked = true;
         }
         if p.backlog_next <= p.backlog_end {
             let to = p.backlog_end.min(p.backlog_next.saturating_add(self.args.chunk - 1));
-            self.deliver_range(p.backlog_next, to, top).await?;
-            tracing::info!(done = to, of = p.backlog_end, "backlog");
-            p.backlog_next = to + 1;
+            // A bounded number of backlog events per round, so live ones wait at most that.
+            p.backlog_next = match self.deliver_range(p.backlog_next, to, top, self.args.backlog_events).await? {
+                Some(resume) => resume,
+                None => to + 1,
+            };
+            tracing::info!(done = p.backlog_next - 1, of = p.backlog_end, "backlog");
             worked = true;
         }
         if top >= self.checkpointed.saturating_add(self.args.checkpoint_every) {
+            let before = self.checkpointed;
             self.checkpoint(top).await?;
-            worked = true;
+            worked |= self.checkpointed > before;
         }
         Ok(worked)
     }
 
-    async fn deliver_range(&mut self, from: u64, to: u64, top: u64) -> anyhow::Result<()> {
+    /// Delivers the routed events of blocks `from..=to`, at most `budget` of them.
+    /// `Some(b)`: the budget ran out, block `b` is where to go on (its events already
+    /// delivered are refused as settled when it is scanned again).
+    async fn deliver_range(&mut self, from: u64, to: u64, top: u64, budget: u64) -> anyhow::Result<Option<u64>> {
         if self.routes.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let mut addresses: Vec<Address> = self.routes.iter().map(|r| r.source).collect();
+        addresses.sort_unstable();
         addresses.dedup();
         let topics: Vec<B256> = self.routes.iter().map(|r| r.topic).collect();
         let filter = json!({"fromBlock": format!("{from:#x}"), "toBlock": format!("{to:#x}"), "address": addresses, "topics": [topics]});
         let logs = self.src.request("eth_getLogs", vec![filter]).await?;
         let mut logs: Vec<Value> = logs.as_array().cloned().unwrap_or_default();
         logs.sort_by_key(|l| (quantity(&l["blockNumber"]).unwrap_or(0), quantity(&l["logIndex"]).unwrap_or(0)));
+        let mut delivered = 0u64;
         for (i, log) in logs.iter().enumerate() {
             let address: Address = log["address"].as_str().unwrap_or_default().parse()?;
             let topic0: B256 = log["topics"][0].as_str().unwrap_or_default().parse()?;
             let Some(route) = self.routes.iter().find(|r| r.source == address && r.topic == topic0).cloned() else { continue };
             let block = quantity(&log["blockNumber"])?;
+            if delivered >= budget {
+                return Ok(Some(block));
+            }
             if block > self.checkpointed {
                 self.checkpoint(top.max(block)).await?;
+                anyhow::ensure!(block <= self.checkpointed, "the destination's checkpoint of block {block} did not land; retrying");
             }
             // Identical logs earlier in the same transaction: which occurrence this is.
             let tx = log["transactionHash"].clone();
@@ -301,8 +333,9 @@ impl Relayer {
                 .count();
             let relayed = self.relayed(&tx, log, twins).await?;
             self.deliver(&route, block, &relayed).await?;
+            delivered += 1;
         }
-        Ok(())
+        Ok(None)
     }
 
     /// The RLP `RelayedLog` of `log` (the `nth` identical one of its transaction).
@@ -322,24 +355,45 @@ impl Relayer {
         let mut input = route.selector.to_vec();
         input.extend((Bytes::from(alloy_rlp::encode(relayed)),).abi_encode_params());
         let what = format!("{} of block {block} -> {}.{}", route.event, route.dest, route.function);
-        let gas = match estimate(&self.dst, self.key.address(), route.dest, U256::ZERO, &input).await {
-            Ok(gas) => gas,
-            Err(e) => match e.downcast_ref::<Reverted>() {
-                // Settled before (by this relayer before a crash, or by another): skipped.
-                Some(r) => {
-                    tracing::info!(event = what, reason = r.reason, "not delivered: the destination refuses it");
-                    return Ok(());
-                }
-                None => return Err(e),
-            },
-        };
-        let receipt = self.dst.transact(&self.key, TxKind::Call(route.dest), U256::ZERO, input, Some(gas + gas / 4), None).await?;
-        if receipt["status"] != "0x1" {
-            tracing::warn!(event = what, tx = %receipt["transactionHash"], "delivery failed on chain");
-        } else {
+        let Some(gas) = self.estimate_delivery(route, &input, &what).await? else { return Ok(()) };
+        let receipt = self.dst.transact(&self.key, TxKind::Call(route.dest), U256::ZERO, input.clone(), Some(gas + gas / 4), None).await?;
+        if receipt["status"] == "0x1" {
             tracing::info!(event = what, tx = %receipt["transactionHash"], gas = %receipt["gasUsed"], "delivered");
+            return Ok(());
         }
-        Ok(())
+        // Refused on chain although the estimate passed (the state moved in between):
+        // skipped only if the destination now refuses it for good, else retried.
+        tracing::warn!(event = what, tx = %receipt["transactionHash"], "delivery failed on chain");
+        match self.estimate_delivery(route, &input, &what).await? {
+            None => Ok(()),
+            Some(_) => bail!("{what}: the delivery failed on chain and would pass now; retrying"),
+        }
+    }
+
+    /// The delivery's gas, or `None` when the destination refuses it for good (settled
+    /// before — by this relayer before a crash, or by another — or not acceptable: the
+    /// event is skipped). A refusal that more time can cure (the checkpoint or the
+    /// registration not there yet) is an error: the event is retried.
+    async fn estimate_delivery(&self, route: &Route, input: &[u8], what: &str) -> anyhow::Result<Option<u64>> {
+        use IChainRegistry::IChainRegistryErrors as E;
+        let e = match estimate(&self.dst, self.key.address(), route.dest, U256::ZERO, input).await {
+            Ok(gas) => return Ok(Some(gas)),
+            Err(e) => e,
+        };
+        let Some(r) = e.downcast_ref::<Reverted>() else { return Err(e) };
+        match alloy_sol_types::SolInterface::abi_decode(&r.data) {
+            Ok(E::AboveCheckpoint(_) | E::UnknownChain(_)) => bail!("{what}: not yet deliverable ({}); retrying", r.reason),
+            // The registry does not accept what the source chain certified: its record
+            // of the source (set, quorum) disagrees with the chain. Said loudly.
+            Ok(E::BadCertificate(_) | E::BadProof(_) | E::Malformed(_)) => {
+                tracing::error!(event = what, reason = r.reason, "the destination's registry refuses this event's proof; skipped");
+                Ok(None)
+            }
+            _ => {
+                tracing::info!(event = what, reason = r.reason, "not delivered: the destination refuses it");
+                Ok(None)
+            }
+        }
     }
 
     /// Brings the destination registry to a checkpoint at `height` (or the highest
@@ -359,7 +413,11 @@ impl Relayer {
         match send(&self.dst, &self.key, self.args.registry, U256::ZERO, &call).await {
             Ok(_) => tracing::info!(chain = self.source_chain, height = at, "checkpointed"),
             Err(e) => match e.downcast_ref::<Reverted>() {
-                Some(r) => tracing::info!(chain = self.source_chain, height = at, reason = r.reason, "checkpoint not needed"),
+                // Another relayer got there first.
+                Some(r) if r.data.starts_with(&<IChainRegistry::StaleCheckpoint as alloy_sol_types::SolError>::SELECTOR) => {
+                    tracing::info!(chain = self.source_chain, height = at, "checkpoint not needed: the registry is further")
+                }
+                Some(r) => bail!("the registry refuses the checkpoint of block {at} of chain {}: {}", self.source_chain, r.reason),
                 None => return Err(e),
             },
         }

@@ -287,11 +287,12 @@ async fn n1x3_storage_deal_lifecycle_over_three_chains() {
     let mut up = Daemon::start(&up_args, dir.join("up.log"));
     let to_main = Daemon::start(&s(&["relay", "--from", &contract_url, "--to", &main_url, "--dev-key", "3"]), dir.join("main.log"));
 
-    // The client opens the deal, starting 24 proof-chain blocks from now.
+    // The client opens the deal, starting 40 proof-chain blocks from now (the provider
+    // accepts deals starting at least 20 ahead).
     let (client, provider_key) = (dev(1), dev(2));
     let client_before = balance(&contract, client.address()).await;
     let provider_before = balance(&contract, provider_key.address()).await;
-    let start = strata_node::hierarchy::head(&proof).await.unwrap() + 24;
+    let start = strata_node::hierarchy::head(&proof).await.unwrap() + 40;
     let open = IStorageDeal::openDealCall {
         root: strata_primitives::segments::merkle_root(&data),
         size: data.len() as u64,
@@ -316,6 +317,11 @@ async fn n1x3_storage_deal_lifecycle_over_three_chains() {
     // window 1 is proven.
     let window = async |w: u32| view(&contract, deals, &IStorageDeal::windowStateCall { dealId: 1, window: w }).await.unwrap();
     wait_for("window 0 paid", Duration::from_secs(60), &daemons, async || (window(0).await == 1).then_some(())).await;
+    // Window 3, to be skipped, is far from due: slashing it now is refused.
+    let slasher = dev(4);
+    let slash = IStorageDeal::slashWindowCall { dealId: 1, window: 3 };
+    let early = estimate(&contract, slasher.address(), deals, U256::ZERO, &slash.abi_encode()).await.unwrap_err();
+    assert!(early.downcast_ref::<Reverted>().is_some_and(|r| r.reason.contains("NotDue")), "{early:#}");
     up.kill();
     let others = [&provider, &down, &to_main];
     wait_for("window 1 proven", Duration::from_secs(60), &others, async || {
@@ -329,10 +335,6 @@ async fn n1x3_storage_deal_lifecycle_over_three_chains() {
     }
 
     // Window 3 was skipped: slashable once the proof chain's checkpoint passes its end + grace.
-    let slasher = dev(4);
-    let slash = IStorageDeal::slashWindowCall { dealId: 1, window: 3 };
-    let early = estimate(&contract, slasher.address(), deals, U256::ZERO, &slash.abi_encode()).await.unwrap_err();
-    assert!(early.downcast_ref::<Reverted>().is_some_and(|r| r.reason.contains("NotDue")), "{early:#}");
     let due = start + u64::from(WINDOWS) * WINDOW_BLOCKS + GRACE;
     wait_for("the checkpoint passes window 3's grace", Duration::from_secs(60), &daemons, async || {
         let info = view(&contract, CHAIN_REGISTRY, &IChainRegistry::chainInfoCall { chainId: 3300 }).await.unwrap();
