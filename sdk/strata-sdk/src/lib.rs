@@ -48,6 +48,31 @@ impl ContractError for &str {
     }
 }
 
+/// Revert data carried as it is: the error of a contract with several error types (its
+/// own `#[error]`s, a callee's revert passed on unchanged). `Revert::of(&e)` takes any
+/// [`ContractError`]; [`CallError`] and SolError values convert with `From`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revert(pub Vec<u8>);
+
+impl Revert {
+    /// The revert data of `error`.
+    pub fn of(error: &impl ContractError) -> Self {
+        Self(error.revert_data())
+    }
+}
+
+impl ContractError for Revert {
+    fn revert_data(&self) -> Vec<u8> {
+        self.0.clone()
+    }
+}
+
+impl From<CallError> for Revert {
+    fn from(e: CallError) -> Self {
+        Self(e.revert_data())
+    }
+}
+
 /// What the macros' expansions use. Not a stable API.
 #[doc(hidden)]
 pub mod __private {

@@ -20,7 +20,7 @@ extern crate alloc;
 use alloc::{format, string::String, vec::Vec};
 
 use strata_sdk::{
-    Address, B256, Bytes, ContractError, SolEvent, SolValue, U256, contract, env, error, event, host,
+    Address, B256, Bytes, ContractError, Revert, SolEvent, SolValue, U256, contract, env, error, event, host,
     protocol::{
         interfaces::{IChainRegistry, IStorageProof::StorageProved},
         segments::MAX_CHALLENGES,
@@ -172,17 +172,11 @@ pub struct NotDue {
     pub checkpoint: u64,
 }
 
-/// Any refusal: revert data of an error above, or the registry's, unchanged.
-pub struct Refusal(Vec<u8>);
-
-impl ContractError for Refusal {
-    fn revert_data(&self) -> Vec<u8> {
-        self.0.clone()
-    }
-}
+/// Any refusal: revert data of an error above, or a callee's, unchanged.
+type Refusal = Revert;
 
 fn refuse<E: ContractError>(e: E) -> Refusal {
-    Refusal(e.revert_data())
+    Revert::of(&e)
 }
 
 static REGISTRY: StorageValue<Address> = StorageValue::new(b"registry");
@@ -269,13 +263,44 @@ fn resolve(id: u64, w: u32, to: u8) {
     RESOLVED.set(&id, &RESOLVED.get(&id).saturating_add(1));
 }
 
+/// Deal `deal_id`, refused unless it is in one of `states`.
+fn deal_in(deal_id: u64, states: &[u8]) -> Result<Deal, Refusal> {
+    let deal = Deal::load(deal_id)?;
+    let s = state(deal_id);
+    if !states.contains(&s) {
+        return Err(refuse(BadDealState { deal_id, state: s }));
+    }
+    Ok(deal)
+}
+
+/// Refused unless the caller is `party` of deal `deal_id`.
+fn only(deal_id: u64, party: Address) -> Result<(), Refusal> {
+    let caller = env::caller();
+    if caller != party {
+        return Err(refuse(NotParty { deal_id, caller }));
+    }
+    Ok(())
+}
+
+/// Refused unless window `w` of `deal` exists and is open.
+fn check_open(deal_id: u64, deal: &Deal, w: u32) -> Result<(), Refusal> {
+    if w >= deal.windows {
+        return Err(refuse(WindowClosed { deal_id, window: w, state: u8::MAX }));
+    }
+    let ws = window_state(deal_id, w);
+    if ws != OPEN {
+        return Err(refuse(WindowClosed { deal_id, window: w, state: ws }));
+    }
+    Ok(())
+}
+
 /// The proof chain's last checkpointed height, as the registry knows it (refused if the
 /// registry does not follow the proof chain).
 fn proof_chain_height() -> Result<u64, Refusal> {
     let chain = PROOF_CHAIN.get();
-    let info = view_contract(REGISTRY.get(), &IChainRegistry::chainInfoCall { chainId: chain }).map_err(|e| Refusal(e.revert_data()))?;
+    let info = view_contract(REGISTRY.get(), &IChainRegistry::chainInfoCall { chainId: chain }).map_err(Revert::from)?;
     if !info.known {
-        return Err(Refusal(strata_sdk::SolError::abi_encode(&IChainRegistry::UnknownChain { chainId: chain })));
+        return Err(Revert(strata_sdk::SolError::abi_encode(&IChainRegistry::UnknownChain { chainId: chain })));
     }
     Ok(info.checkpointHeight)
 }
@@ -374,15 +399,8 @@ impl Deals {
     /// proof chain (as checkpointed) has not reached its start.
     #[payable]
     pub fn accept_deal(deal_id: u64) -> Result<(), Refusal> {
-        let deal = Deal::load(deal_id)?;
-        let s = state(deal_id);
-        if s != PROPOSED {
-            return Err(refuse(BadDealState { deal_id, state: s }));
-        }
-        let caller = env::caller();
-        if caller != deal.provider {
-            return Err(refuse(NotParty { deal_id, caller }));
-        }
+        let deal = deal_in(deal_id, &[PROPOSED])?;
+        only(deal_id, deal.provider)?;
         let sent = env::call_value();
         if sent != deal.collateral {
             return Err(refuse(WrongValue { sent, expected: deal.collateral }));
@@ -409,15 +427,8 @@ impl Deals {
 
     /// The client withdraws a proposal nobody accepted; its escrow becomes withdrawable.
     pub fn cancel_proposal(deal_id: u64) -> Result<(), Refusal> {
-        let deal = Deal::load(deal_id)?;
-        let s = state(deal_id);
-        if s != PROPOSED {
-            return Err(refuse(BadDealState { deal_id, state: s }));
-        }
-        let caller = env::caller();
-        if caller != deal.client {
-            return Err(refuse(NotParty { deal_id, caller }));
-        }
+        let deal = deal_in(deal_id, &[PROPOSED])?;
+        only(deal_id, deal.client)?;
         STATE.set(&deal_id, &u64::from(CANCELLED));
         credit(deal.client, deal.price * U256::from(deal.windows));
         DealCancelled { deal_id }.emit();
@@ -427,7 +438,7 @@ impl Deals {
     /// Settles a window on a relayed `StorageProved` (RLP `RelayedLog`). Anyone may relay.
     pub fn settle_proof(relayed: Bytes) -> Result<(), Refusal> {
         let call = IChainRegistry::verifyLogCall { chainId: PROOF_CHAIN.get(), relayed };
-        let log = view_contract(REGISTRY.get(), &call).map_err(|e| Refusal(e.revert_data()))?;
+        let log = view_contract(REGISTRY.get(), &call).map_err(Revert::from)?;
         let expected = PROOF_CONTRACT.get();
         if log.emitter != expected {
             return Err(refuse(NotAProof { reason: format!("emitted by {}, not the proof contract {expected}", log.emitter) }));
@@ -441,24 +452,14 @@ impl Deals {
             return Err(refuse(AlreadySettled { event_key: log.eventKey }));
         }
         let (deal_id, w) = (proved.dealId, proved.window);
-        let deal = Deal::load(deal_id)?;
-        let s = state(deal_id);
-        if s != ACTIVE && s != ENDED {
-            return Err(refuse(BadDealState { deal_id, state: s }));
-        }
+        let deal = deal_in(deal_id, &[ACTIVE, ENDED])?;
         if proved.provider != deal.provider {
             return Err(refuse(NotAProof { reason: format!("proven by {}, the deal's provider is {}", proved.provider, deal.provider) }));
         }
-        if w >= deal.windows {
-            return Err(refuse(WindowClosed { deal_id, window: w, state: u8::MAX }));
-        }
+        check_open(deal_id, &deal, w)?;
         let (from, to) = deal.window(w);
         if log.blockNumber < from || log.blockNumber >= to {
             return Err(refuse(NotAProof { reason: format!("proven at block {}, window {w} is blocks {from}..{to}", log.blockNumber) }));
-        }
-        let ws = window_state(deal_id, w);
-        if ws != OPEN {
-            return Err(refuse(WindowClosed { deal_id, window: w, state: ws }));
         }
         SETTLED.set(&log.eventKey, &true);
         resolve(deal_id, w, PAID);
@@ -471,18 +472,8 @@ impl Deals {
     /// Compensates the client for window `window`, unproven although the proof chain's
     /// checkpoint passed its end plus the grace period. Anyone may call.
     pub fn slash_window(deal_id: u64, window: u32) -> Result<(), Refusal> {
-        let deal = Deal::load(deal_id)?;
-        let s = state(deal_id);
-        if s != ACTIVE && s != ENDED {
-            return Err(refuse(BadDealState { deal_id, state: s }));
-        }
-        if window >= deal.windows {
-            return Err(refuse(WindowClosed { deal_id, window, state: u8::MAX }));
-        }
-        let ws = window_state(deal_id, window);
-        if ws != OPEN {
-            return Err(refuse(WindowClosed { deal_id, window, state: ws }));
-        }
+        let deal = deal_in(deal_id, &[ACTIVE, ENDED])?;
+        check_open(deal_id, &deal, window)?;
         let due = deal.window(window).1.saturating_add(GRACE.get());
         let checkpoint = proof_chain_height()?;
         if checkpoint < due {
@@ -499,15 +490,8 @@ impl Deals {
     /// checkpoint is cancelled — its price back to the client, its collateral share
     /// back to the provider; windows already begun run their course.
     pub fn end_deal(deal_id: u64) -> Result<(), Refusal> {
-        let deal = Deal::load(deal_id)?;
-        let s = state(deal_id);
-        if s != ACTIVE {
-            return Err(refuse(BadDealState { deal_id, state: s }));
-        }
-        let caller = env::caller();
-        if caller != deal.client {
-            return Err(refuse(NotParty { deal_id, caller }));
-        }
+        let deal = deal_in(deal_id, &[ACTIVE])?;
+        only(deal_id, deal.client)?;
         let checkpoint = proof_chain_height()?;
         let first = if checkpoint < deal.start {
             0
@@ -542,7 +526,7 @@ impl Deals {
         OWED.set(&who, &U256::ZERO);
         match host::call(who, amount, &[], 0) {
             host::CallResult::Success(_) => Ok(amount),
-            host::CallResult::Revert(data) | host::CallResult::Failure(data) => Err(Refusal(data)),
+            host::CallResult::Revert(data) | host::CallResult::Failure(data) => Err(Revert(data)),
         }
     }
 

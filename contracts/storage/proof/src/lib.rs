@@ -19,7 +19,7 @@ extern crate alloc;
 use alloc::{format, vec::Vec};
 
 use strata_sdk::{
-    Address, B256, Bytes, ContractError, SolEvent, SolValue, contract, env, error, event,
+    Address, B256, Bytes, ContractError, Revert, SolEvent, SolValue, contract, env, error, event,
     protocol::{
         interfaces::{IChainRegistry, IStorageDeal::DealOpened},
         segments,
@@ -107,17 +107,11 @@ pub struct WrongChallengeCount {
     pub expected: u32,
 }
 
-/// Any refusal: revert data of an error above, or the registry's, unchanged.
-pub struct Refusal(Vec<u8>);
-
-impl ContractError for Refusal {
-    fn revert_data(&self) -> Vec<u8> {
-        self.0.clone()
-    }
-}
+/// Any refusal: revert data of an error above, or a callee's, unchanged.
+type Refusal = Revert;
 
 fn refuse<E: ContractError>(e: E) -> Refusal {
-    Refusal(e.revert_data())
+    Revert::of(&e)
 }
 
 static REGISTRY: StorageValue<Address> = StorageValue::new(b"registry");
@@ -192,7 +186,7 @@ impl Proofs {
     /// Learns a deal from a relayed `DealOpened` (RLP `RelayedLog`). Anyone may relay.
     pub fn announce_deal(relayed: Bytes) -> Result<(), Refusal> {
         let call = IChainRegistry::verifyLogCall { chainId: CONTRACT_CHAIN.get(), relayed };
-        let log = view_contract(REGISTRY.get(), &call).map_err(|e| Refusal(e.revert_data()))?;
+        let log = view_contract(REGISTRY.get(), &call).map_err(Revert::from)?;
         let expected = DEAL_CONTRACT.get();
         if log.emitter != expected {
             return Err(refuse(NotADeal { reason: format!("emitted by {}, not the deal contract {expected}", log.emitter) }));

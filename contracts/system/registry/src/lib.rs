@@ -22,7 +22,7 @@ extern crate alloc;
 use alloc::{format, string::String, vec::Vec};
 
 use strata_sdk::{
-    Address, B256, Bytes, ContractError, U256, contract, env, error, event,
+    Address, B256, Bytes, ContractError, Revert, U256, contract, env, error, event,
     host::{self, HostRecover},
     protocol::{
         Header,
@@ -167,17 +167,11 @@ pub struct StaleLink {
     pub last: u64,
 }
 
-/// Any refusal of the registry: revert data of one of the errors above.
-pub struct Refusal(Vec<u8>);
-
-impl ContractError for Refusal {
-    fn revert_data(&self) -> Vec<u8> {
-        self.0.clone()
-    }
-}
+/// Any refusal: revert data of an error above, or a callee's, unchanged.
+type Refusal = Revert;
 
 fn refuse<E: ContractError>(e: E) -> Refusal {
-    Refusal(e.revert_data())
+    Revert::of(&e)
 }
 
 static ADMIN: StorageValue<Address> = StorageValue::new(b"admin");
@@ -306,7 +300,7 @@ impl Registry {
         if !paid.is_zero() && !admin.is_zero() && admin != caller {
             match host::call(admin, paid, &[], 0) {
                 host::CallResult::Success(_) => {}
-                host::CallResult::Revert(data) | host::CallResult::Failure(data) => return Err(Refusal(data)),
+                host::CallResult::Revert(data) | host::CallResult::Failure(data) => return Err(Revert(data)),
             }
         }
         Ok(())
