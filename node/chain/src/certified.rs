@@ -20,9 +20,24 @@ use strata_storage::{Column, WriteBatch};
 
 use crate::{Chain, Error, Result, SubmitError, admission::MAX_TX_SIZE};
 
-/// Heights a claim may lie from this node's head (validators' heads differ by a block
+/// Heights a claim may lie above this node's head (validators' heads differ by a block
 /// or two while a block commits).
 pub const CLAIM_HEIGHT_SLACK: u64 = 3;
+
+/// Blocks a claim must leave before its expiry for this node to sign it: time for the
+/// transaction to be proposed and included.
+pub const CLAIM_MIN_REMAINING: u64 = 3;
+
+/// Whether this node signs a claim of `height` at head `head` on a chain whose claims
+/// expire `expiry` blocks after their height: not more than [`CLAIM_HEIGHT_SLACK`] ahead,
+/// and at least [`CLAIM_MIN_REMAINING`] blocks (or `expiry`, if fewer) before its expiry. A receiving validator
+/// a few blocks behind (it happens under load) still gets its claims signed; the
+/// promise is the same, with less time left to keep it.
+pub fn signable_claim_height(height: u64, head: u64, expiry: u64) -> bool {
+    // A chain whose claims expire sooner than that signs claims of its head, as ever.
+    let remaining = CLAIM_MIN_REMAINING.min(expiry);
+    height <= head.saturating_add(CLAIM_HEIGHT_SLACK) && height.saturating_add(expiry) >= head.saturating_add(remaining)
+}
 
 /// One journal entry: the transaction as submitted and the claim this node signed for it.
 #[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
@@ -140,7 +155,7 @@ impl Chain {
             });
         }
         let head = self.head().1.number;
-        if height.abs_diff(head) > CLAIM_HEIGHT_SLACK {
+        if !signable_claim_height(height, head, self.spec.certified_expiry) {
             return Ok(Err(CertifyRefusal::Claim(format!("height {height} is too far from this node's head {head}"))));
         }
         let due = height.saturating_add(self.spec.certified_expiry);
@@ -445,6 +460,21 @@ mod tests {
         let tx =
             build::eip1559(1337, nonce, TxKind::Call(Address::repeat_byte(9)), U256::from(value), Bytes::new(), 21_000, 2_000_000_000, 0);
         key().sign_transaction(tx).unwrap().encoded().to_vec()
+    }
+
+    #[test]
+    fn claims_are_signed_a_little_ahead_or_behind_while_they_leave_time_to_include() {
+        let expiry = 8;
+        // At head 20: up to 3 ahead; behind, as long as 3 blocks remain before expiry.
+        assert!(signable_claim_height(23, 20, expiry));
+        assert!(!signable_claim_height(24, 20, expiry));
+        assert!(signable_claim_height(20, 20, expiry));
+        assert!(signable_claim_height(15, 20, expiry), "a receiver 5 blocks behind: due at 23");
+        assert!(!signable_claim_height(14, 20, expiry), "due at 22: too little time left");
+        assert!(signable_claim_height(0, 0, expiry));
+        assert!(!signable_claim_height(u64::MAX, 0, expiry));
+        // Claims expiring in 2 blocks: those of the head (and above) only.
+        assert!(signable_claim_height(20, 20, 2) && signable_claim_height(22, 20, 2) && !signable_claim_height(19, 20, 2));
     }
 
     #[test]

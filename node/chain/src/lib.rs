@@ -28,7 +28,7 @@ mod store;
 
 pub use admission::{MAX_TX_SIZE, SubmitError, TxOrigin};
 pub use blocks::{MAX_BLOCK_TXS, MAX_FUTURE_SECS};
-pub use certified::{CLAIM_HEIGHT_SLACK, Certified, CertifyRefusal};
+pub use certified::{CLAIM_HEIGHT_SLACK, CLAIM_MIN_REMAINING, Certified, CertifyRefusal, signable_claim_height};
 pub use mempool::{Mempool, MempoolConfig, PoolError};
 pub use pools::{ExecPools, run_on};
 pub use service::{Chain, ChainConfig, ConsensusStatus, Faults, JournalStore, StateUnavailable};

@@ -281,8 +281,11 @@ impl Certifier {
         if !self.near_head(height) {
             // Said, not left to time out: the client learns why no quorum came.
             let head = self.chain.head_number();
-            let reason =
-                format!("claim height {height} is not within {} blocks of this validator's head {head}", strata_chain::CLAIM_HEIGHT_SLACK);
+            let reason = format!(
+                "claim height {height} is more than {} blocks ahead of this validator's head {head}, or leaves fewer than {} blocks before its expiry",
+                strata_chain::CLAIM_HEIGHT_SLACK,
+                strata_chain::CLAIM_MIN_REMAINING
+            );
             tracing::debug!(from, height, head, "certification batch of a far height refused");
             for item in &batch.items {
                 self.machines.send(from, refusal(item.claim.tx_hash, self.me, reason.clone()).encode(chain_id));
@@ -431,10 +434,10 @@ impl Certifier {
         }
     }
 
-    /// Whether `height` is near our head (claims, votes and batches of other heights
-    /// are not looked at: no state read for any height a peer names).
+    /// Whether claims of `height` may be signed here ([`strata_chain::signable_claim_height`]):
+    /// batches of other heights are refused before any state is read.
     fn near_head(&self, height: u64) -> bool {
-        height.abs_diff(self.chain.head_number()) <= strata_chain::CLAIM_HEIGHT_SLACK
+        strata_chain::signable_claim_height(height, self.chain.head_number(), self.chain.spec().certified_expiry)
     }
 
     /// Whether claims of `height` may still be counted here: not far ahead of our head,
