@@ -220,14 +220,19 @@ impl Node {
         Ok(key.sign_transaction(tx)?.encoded())
     }
 
-    /// Polls for the receipt of `hash` (60 s at most).
+    /// Polls for the receipt of `hash` (60 s at most): every 20 ms for the first two
+    /// seconds (a transaction usually lands in the next block, and a relayer's latency
+    /// is two of these waits), every 100 ms after.
     pub async fn wait_for_receipt(&self, hash: &Value) -> anyhow::Result<Value> {
-        for _ in 0..600 {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let started = tokio::time::Instant::now();
+        while tokio::time::Instant::now() < deadline {
             let receipt = self.request("eth_getTransactionReceipt", vec![hash.clone()]).await?;
             if !receipt.is_null() {
                 return Ok(receipt);
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            let pause = if started.elapsed() < Duration::from_secs(2) { 20 } else { 100 };
+            tokio::time::sleep(Duration::from_millis(pause)).await;
         }
         bail!("no receipt for {hash} after 60 s")
     }

@@ -151,6 +151,10 @@ sol! {
         /// below its last checkpoint, and returns it with its event key
         /// (`strata_protocol::relay::EventKey::hash`), which a caller records to act once.
         function verifyLog(uint64 chainId, bytes relayed) external view returns (bytes32 eventKey, address emitter, bytes32[] topics, bytes data, uint64 blockNumber);
+        /// `verifyLog`, the relayed block first becoming the checkpoint if it is above the
+        /// last one (its header and certificate checked as `checkpoint` checks them): one
+        /// transaction settles a fresh event. What the storage contracts call.
+        function verifyLogAndCheckpoint(uint64 chainId, bytes relayed) external returns (bytes32 eventKey, address emitter, bytes32[] topics, bytes data, uint64 blockNumber);
         /// Admin only: stops following registered child `chainId` (a squatted or wrong
         /// registration), which may then be registered again. Not the parent.
         function deregister(uint64 chainId) external;

@@ -20,7 +20,7 @@ extern crate alloc;
 use alloc::{format, string::String, vec::Vec};
 
 use strata_sdk::{
-    Address, B256, Bytes, ContractError, Revert, SolEvent, SolValue, U256, contract, env, error, event, host,
+    Address, B256, Bytes, ContractError, Revert, SolEvent, SolValue, U256, call_contract, contract, env, error, event, host,
     protocol::{
         interfaces::{IChainRegistry, IStorageProof::StorageProved},
         segments::MAX_CHALLENGES,
@@ -437,8 +437,8 @@ impl Deals {
 
     /// Settles a window on a relayed `StorageProved` (RLP `RelayedLog`). Anyone may relay.
     pub fn settle_proof(relayed: Bytes) -> Result<(), Refusal> {
-        let call = IChainRegistry::verifyLogCall { chainId: PROOF_CHAIN.get(), relayed };
-        let log = view_contract(REGISTRY.get(), &call).map_err(Revert::from)?;
+        let call = IChainRegistry::verifyLogAndCheckpointCall { chainId: PROOF_CHAIN.get(), relayed };
+        let log = call_contract(REGISTRY.get(), &call, U256::ZERO).map_err(Revert::from)?;
         let expected = PROOF_CONTRACT.get();
         if log.emitter != expected {
             return Err(refuse(NotAProof { reason: format!("emitted by {}, not the proof contract {expected}", log.emitter) }));

@@ -19,13 +19,12 @@ extern crate alloc;
 use alloc::{format, vec::Vec};
 
 use strata_sdk::{
-    Address, B256, Bytes, ContractError, Revert, SolEvent, SolValue, contract, env, error, event,
+    Address, B256, Bytes, ContractError, Revert, SolEvent, SolValue, U256, call_contract, contract, env, error, event,
     protocol::{
         interfaces::{IChainRegistry, IStorageDeal::DealOpened},
         segments,
     },
     storage::{StorageMap, StorageValue},
-    view_contract,
 };
 
 /// A deal was announced.
@@ -185,8 +184,8 @@ impl Proofs {
 
     /// Learns a deal from a relayed `DealOpened` (RLP `RelayedLog`). Anyone may relay.
     pub fn announce_deal(relayed: Bytes) -> Result<(), Refusal> {
-        let call = IChainRegistry::verifyLogCall { chainId: CONTRACT_CHAIN.get(), relayed };
-        let log = view_contract(REGISTRY.get(), &call).map_err(Revert::from)?;
+        let call = IChainRegistry::verifyLogAndCheckpointCall { chainId: CONTRACT_CHAIN.get(), relayed };
+        let log = call_contract(REGISTRY.get(), &call, U256::ZERO).map_err(Revert::from)?;
         let expected = DEAL_CONTRACT.get();
         if log.emitter != expected {
             return Err(refuse(NotADeal { reason: format!("emitted by {}, not the deal contract {expected}", log.emitter) }));

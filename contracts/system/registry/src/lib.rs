@@ -237,6 +237,47 @@ fn follow(chain_id: u64, genesis_hash: B256, validators: Vec<Address>, quorum: u
     Ok(())
 }
 
+/// Makes `header`, finalized by `certificate` (RLP) of the set of its height, the
+/// checkpoint of `chain_id` (above the last one).
+fn record_checkpoint(chain_id: u64, chain: &mut TrackedChain, header: &Header, certificate: &[u8]) -> Result<(), Refusal> {
+    let (height, last) = (header.number, chain.checkpoint.height);
+    if height <= last {
+        return Err(refuse(StaleCheckpoint { chain_id, height, last }));
+    }
+    let set = epoch_at(chain_id, chain, height)?.set_at(height);
+    let bad = |reason: String| refuse(BadCertificate { chain_id, height, reason });
+    check_quorum(certificate, chain.quorum).map_err(bad)?;
+    let point = verify_checkpoint_with(header, certificate, &set, chain_id, &HostRecover).map_err(|e| bad(format!("{e}")))?;
+    chain.checkpoint = point;
+    store(chain_id, chain);
+    Checkpointed { chain_id, height, block_hash: point.block_hash, state_root: point.state_root, receipts_root: point.receipts_root }
+        .emit();
+    Ok(())
+}
+
+/// Verifies `relayed` as a log of `chain_id` at or below its last checkpoint.
+fn verify(chain_id: u64, chain: &TrackedChain, relayed: &RelayedLog) -> Result<(B256, Address, Vec<B256>, Bytes, u64), Refusal> {
+    let height = relayed.bundle.header.number;
+    let checkpoint = chain.checkpoint;
+    if height > checkpoint.height {
+        return Err(refuse(AboveCheckpoint { chain_id, height, checkpoint: checkpoint.height }));
+    }
+    let set = epoch_at(chain_id, chain, height)?.set_at(height);
+    check_quorum(&relayed.bundle.certificate, chain.quorum).map_err(|reason| refuse(BadCertificate { chain_id, height, reason }))?;
+    let proven = verify_relayed_log_with(relayed, &set, chain_id, &HostRecover).map_err(|e| match e {
+        strata_sdk::protocol::relay::RelayError::Audit(strata_sdk::protocol::audit::AuditError::Certificate(reason)) => {
+            refuse(BadCertificate { chain_id, height, reason })
+        }
+        other => refuse(BadProof { chain_id, height, reason: format!("{other}") }),
+    })?;
+    if height == checkpoint.height && proven.block_hash != checkpoint.block_hash {
+        let reason = format!("block {} is not the checkpointed block {}", proven.block_hash, checkpoint.block_hash);
+        return Err(refuse(BadCertificate { chain_id, height, reason }));
+    }
+    let log = proven.log;
+    Ok((proven.key.hash(), log.address, log.data.topics().to_vec(), log.data.data, height))
+}
+
 /// The chain registry.
 pub struct Registry;
 
@@ -371,19 +412,7 @@ impl Registry {
     pub fn checkpoint(chain_id: u64, header: Bytes, certificate: Bytes) -> Result<(), Refusal> {
         let mut chain = tracked(chain_id)?;
         let header = decode_exact::<Header>(&header).map_err(|e| refuse(Malformed { reason: format!("header: {e}") }))?;
-        let (height, last) = (header.number, chain.checkpoint.height);
-        if height <= last {
-            return Err(refuse(StaleCheckpoint { chain_id, height, last }));
-        }
-        let set = epoch_at(chain_id, &chain, height)?.set_at(height);
-        let bad = |reason: String| refuse(BadCertificate { chain_id, height, reason });
-        check_quorum(&certificate, chain.quorum).map_err(bad)?;
-        let point = verify_checkpoint_with(&header, &certificate, &set, chain_id, &HostRecover).map_err(|e| bad(format!("{e}")))?;
-        chain.checkpoint = point;
-        store(chain_id, &chain);
-        Checkpointed { chain_id, height, block_hash: point.block_hash, state_root: point.state_root, receipts_root: point.receipts_root }
-            .emit();
-        Ok(())
+        record_checkpoint(chain_id, &mut chain, &header, &certificate)
     }
 
     /// Verifies `relayed` (RLP `RelayedLog`) as a log of `chain_id` at or below its last
@@ -392,25 +421,19 @@ impl Registry {
     pub fn verify_log(chain_id: u64, relayed: Bytes) -> Result<(B256, Address, Vec<B256>, Bytes, u64), Refusal> {
         let chain = tracked(chain_id)?;
         let relayed = decode_exact::<RelayedLog>(&relayed).map_err(|e| refuse(Malformed { reason: format!("relayed log: {e}") }))?;
-        let height = relayed.bundle.header.number;
-        let checkpoint = chain.checkpoint;
-        if height > checkpoint.height {
-            return Err(refuse(AboveCheckpoint { chain_id, height, checkpoint: checkpoint.height }));
+        verify(chain_id, &chain, &relayed)
+    }
+
+    /// [`Registry::verify_log`], the relayed block first becoming the checkpoint if it is
+    /// above the last one (its header and certificate, as relayed, checked as
+    /// `checkpoint` checks them): one transaction settles a fresh event.
+    pub fn verify_log_and_checkpoint(chain_id: u64, relayed: Bytes) -> Result<(B256, Address, Vec<B256>, Bytes, u64), Refusal> {
+        let mut chain = tracked(chain_id)?;
+        let relayed = decode_exact::<RelayedLog>(&relayed).map_err(|e| refuse(Malformed { reason: format!("relayed log: {e}") }))?;
+        if relayed.bundle.header.number > chain.checkpoint.height {
+            record_checkpoint(chain_id, &mut chain, &relayed.bundle.header, &relayed.bundle.certificate)?;
         }
-        let set = epoch_at(chain_id, &chain, height)?.set_at(height);
-        check_quorum(&relayed.bundle.certificate, chain.quorum).map_err(|reason| refuse(BadCertificate { chain_id, height, reason }))?;
-        let proven = verify_relayed_log_with(&relayed, &set, chain_id, &HostRecover).map_err(|e| match e {
-            strata_sdk::protocol::relay::RelayError::Audit(strata_sdk::protocol::audit::AuditError::Certificate(reason)) => {
-                refuse(BadCertificate { chain_id, height, reason })
-            }
-            other => refuse(BadProof { chain_id, height, reason: format!("{other}") }),
-        })?;
-        if height == checkpoint.height && proven.block_hash != checkpoint.block_hash {
-            let reason = format!("block {} is not the checkpointed block {}", proven.block_hash, checkpoint.block_hash);
-            return Err(refuse(BadCertificate { chain_id, height, reason }));
-        }
-        let log = proven.log;
-        Ok((proven.key.hash(), log.address, log.data.topics().to_vec(), log.data.data, height))
+        verify(chain_id, &chain, &relayed)
     }
 
     /// Admin only: stops following registered child `chain_id` (a squatted or wrong

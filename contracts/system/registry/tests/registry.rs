@@ -358,3 +358,27 @@ fn the_admin_removes_a_squatted_registration_but_not_the_parent() {
     assert_eq!(error_of::<IChainRegistry::AlreadyKnown>(&r).chainId, 1337);
     assert!(child.view(REGISTRY, &IChainRegistry::chainInfoCall { chainId: 1337 }).unwrap().isParent);
 }
+
+#[test]
+fn verifying_and_checkpointing_in_one_call_checks_the_relayed_block_as_a_checkpoint() {
+    let mut w = world();
+    register(&mut w, 3);
+    let (block, log) = w.event.clone();
+    let call = |r: &RelayedLog| IChainRegistry::verifyLogAndCheckpointCall { chainId: CHILD, relayed: alloy_rlp::encode(r).into() };
+    // A certificate by strangers: refused, and nothing recorded.
+    let mut forged = w.child.relayed_log(block, &log, &[0, 1, 2]);
+    let strangers: Vec<(u32, _)> = (0..3).map(|i| (i as u32, validator_key(999, i))).collect();
+    forged.bundle.certificate = w.child.certificate_by(block, &strangers);
+    let r = failed(w.main.call_sol(5, w.registry, &call(&forged)));
+    assert_eq!(error_of::<IChainRegistry::BadCertificate>(&r).height, block);
+    assert_eq!(w.main.view(w.registry, &IChainRegistry::chainInfoCall { chainId: CHILD }).unwrap().checkpointHeight, 0);
+    // The real one: its block becomes the checkpoint and the log comes back, in one call.
+    let relayed = w.child.relayed_log(block, &log, &[0, 1, 2]);
+    let out = w.main.call_sol(5, w.registry, &call(&relayed)).unwrap();
+    assert_eq!((out.emitter, out.blockNumber), (log.address, block));
+    let info = w.main.view(w.registry, &IChainRegistry::chainInfoCall { chainId: CHILD }).unwrap();
+    assert_eq!((info.checkpointHeight, info.checkpointHash), (block, w.child.block_hash(block).unwrap()));
+    // Below the checkpoint now: verified without moving it.
+    w.main.call_sol(5, w.registry, &call(&relayed)).unwrap();
+    assert_eq!(w.main.view(w.registry, &IChainRegistry::chainInfoCall { chainId: CHILD }).unwrap().checkpointHeight, block);
+}

@@ -3,11 +3,13 @@
 //! Each `--route SOURCE:Event=DEST:function` names a contract's event on the source
 //! chain and a function `function(bytes relayed)` on the destination that takes it as
 //! an RLP `RelayedLog` (receipt, proofs, header, commit certificate, log index). The
-//! relayer keeps the destination's registry current first: the source's validator-set
-//! switches (`updateValidators`, from `strata_getValidatorSetProof`) and a checkpoint at
-//! or above every event it delivers (`checkpoint`, from `debug_getRawHeader` and
-//! `strata_getCommitCertificate`), also every `--checkpoint-every` blocks so that time
-//! passes on the destination (a deal contract slashes by it).
+//! relayer keeps the destination's registry current: the source's validator-set
+//! switches (`updateValidators`, from `strata_getValidatorSetProof`), a checkpoint every
+//! `--checkpoint-every` blocks so that time passes on the destination (a deal contract
+//! slashes by it), and one at or above an event whose destination needs it first
+//! (`checkpoint`, from `debug_getRawHeader` and `strata_getCommitCertificate`). The
+//! storage contracts do not: they call the registry's `verifyLogAndCheckpoint`, which
+//! checkpoints the relayed block itself, so a fresh event settles in one transaction.
 //!
 //! **Exactly once, across crashes.** Nothing is sent that the destination would refuse:
 //! every delivery is estimated first, and an event already settled (or any other
@@ -128,6 +130,13 @@ fn save_state(path: &Path, p: &Progress) -> anyhow::Result<()> {
     f.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming {}", tmp.display()))?;
     Ok(())
+}
+
+/// What the destination says to a delivery ([`Relayer::estimate_delivery`]).
+enum Estimate {
+    Gas(u64),
+    Refused,
+    NotYet(String),
 }
 
 struct Relayer {
@@ -319,10 +328,6 @@ impl Relayer {
             if delivered >= budget {
                 return Ok(Some(block));
             }
-            if block > self.checkpointed {
-                self.checkpoint(top.max(block)).await?;
-                anyhow::ensure!(block <= self.checkpointed, "the destination's checkpoint of block {block} did not land; retrying");
-            }
             // Identical logs earlier in the same transaction: which occurrence this is.
             let tx = log["transactionHash"].clone();
             let twins = logs[..i]
@@ -332,7 +337,7 @@ impl Relayer {
                 })
                 .count();
             let relayed = self.relayed(&tx, log, twins).await?;
-            self.deliver(&route, block, &relayed).await?;
+            self.deliver(&route, block, top, &relayed).await?;
             delivered += 1;
         }
         Ok(None)
@@ -351,11 +356,25 @@ impl Relayer {
         Ok(RelayedLog { bundle, log_index: index as u64 })
     }
 
-    async fn deliver(&self, route: &Route, block: u64, relayed: &RelayedLog) -> anyhow::Result<()> {
+    async fn deliver(&mut self, route: &Route, block: u64, top: u64, relayed: &RelayedLog) -> anyhow::Result<()> {
         let mut input = route.selector.to_vec();
         input.extend((Bytes::from(alloy_rlp::encode(relayed)),).abi_encode_params());
         let what = format!("{} of block {block} -> {}.{}", route.event, route.dest, route.function);
-        let Some(gas) = self.estimate_delivery(route, &input, &what).await? else { return Ok(()) };
+        // A destination that checkpoints the relayed block itself (the storage contracts
+        // call `verifyLogAndCheckpoint`) takes a fresh event in one transaction; one that
+        // does not is checkpointed first.
+        let gas = match self.estimate_delivery(route, &input, &what).await? {
+            Estimate::Gas(gas) => gas,
+            Estimate::Refused => return Ok(()),
+            Estimate::NotYet(_) => {
+                self.checkpoint(top.max(block)).await?;
+                match self.estimate_delivery(route, &input, &what).await? {
+                    Estimate::Gas(gas) => gas,
+                    Estimate::Refused => return Ok(()),
+                    Estimate::NotYet(reason) => bail!("{what}: not yet deliverable ({reason}); retrying"),
+                }
+            }
+        };
         let receipt = self.dst.transact(&self.key, TxKind::Call(route.dest), U256::ZERO, input.clone(), Some(gas + gas / 4), None).await?;
         if receipt["status"] == "0x1" {
             tracing::info!(event = what, tx = %receipt["transactionHash"], gas = %receipt["gasUsed"], "delivered");
@@ -365,33 +384,33 @@ impl Relayer {
         // skipped only if the destination now refuses it for good, else retried.
         tracing::warn!(event = what, tx = %receipt["transactionHash"], "delivery failed on chain");
         match self.estimate_delivery(route, &input, &what).await? {
-            None => Ok(()),
-            Some(_) => bail!("{what}: the delivery failed on chain and would pass now; retrying"),
+            Estimate::Refused => Ok(()),
+            _ => bail!("{what}: the delivery failed on chain and would not be refused now; retrying"),
         }
     }
 
-    /// The delivery's gas, or `None` when the destination refuses it for good (settled
+    /// What the destination says to a delivery: its gas; a refusal for good (settled
     /// before — by this relayer before a crash, or by another — or not acceptable: the
-    /// event is skipped). A refusal that more time can cure (the checkpoint or the
-    /// registration not there yet) is an error: the event is retried.
-    async fn estimate_delivery(&self, route: &Route, input: &[u8], what: &str) -> anyhow::Result<Option<u64>> {
+    /// event is skipped); or a refusal more time can cure (no checkpoint that high yet,
+    /// the source not registered yet).
+    async fn estimate_delivery(&self, route: &Route, input: &[u8], what: &str) -> anyhow::Result<Estimate> {
         use IChainRegistry::IChainRegistryErrors as E;
         let e = match estimate(&self.dst, self.key.address(), route.dest, U256::ZERO, input).await {
-            Ok(gas) => return Ok(Some(gas)),
+            Ok(gas) => return Ok(Estimate::Gas(gas)),
             Err(e) => e,
         };
         let Some(r) = e.downcast_ref::<Reverted>() else { return Err(e) };
         match alloy_sol_types::SolInterface::abi_decode(&r.data) {
-            Ok(E::AboveCheckpoint(_) | E::UnknownChain(_)) => bail!("{what}: not yet deliverable ({}); retrying", r.reason),
+            Ok(E::AboveCheckpoint(_) | E::UnknownChain(_)) => Ok(Estimate::NotYet(r.reason.clone())),
             // The registry does not accept what the source chain certified: its record
             // of the source (set, quorum) disagrees with the chain. Said loudly.
             Ok(E::BadCertificate(_) | E::BadProof(_) | E::Malformed(_)) => {
                 tracing::error!(event = what, reason = r.reason, "the destination's registry refuses this event's proof; skipped");
-                Ok(None)
+                Ok(Estimate::Refused)
             }
             _ => {
                 tracing::info!(event = what, reason = r.reason, "not delivered: the destination refuses it");
-                Ok(None)
+                Ok(Estimate::Refused)
             }
         }
     }
