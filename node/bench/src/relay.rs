@@ -368,10 +368,14 @@ async fn follow(contract: &str, proof: &str, deals: Address, proofs: Address, wi
     let deadline = Instant::now() + Duration::from_secs(60 + u64::from(windows) * 10);
     let topic = |e: B256| json!([e]);
     let mut next = [0u64, 0u64];
+    // One connection per chain for the whole run: the watcher's own latency is part of
+    // what is measured.
+    let connect = |u: &str| jsonrpsee::http_client::HttpClientBuilder::default().build(u);
+    let clients = [connect(contract)?, connect(proof)?];
     while paid.len() < windows as usize {
         anyhow::ensure!(Instant::now() < deadline, "{} windows proven, {} paid before the deadline", proved.len(), paid.len());
-        for (i, url) in [contract, proof].into_iter().enumerate() {
-            let h = crate::load::quantity(&rpc(url, "eth_blockNumber", vec![]).await?);
+        for (i, client) in clients.iter().enumerate() {
+            let h = crate::load::quantity(&crate::load::call(client, "eth_blockNumber", vec![]).await?);
             let (last, at, intervals) = &mut heights[i];
             if h > *last {
                 let now = Instant::now();
@@ -390,7 +394,7 @@ async fn follow(contract: &str, proof: &str, deals: Address, proofs: Address, wi
             }
             let filter =
                 json!({"fromBlock": format!("{:#x}", next[i]), "toBlock": format!("{h:#x}"), "address": address, "topics": topic(sig)});
-            let logs = rpc(url, "eth_getLogs", vec![filter]).await?;
+            let logs = crate::load::call(client, "eth_getLogs", vec![filter]).await?;
             let now = Instant::now();
             for l in logs.as_array().into_iter().flatten() {
                 if i == 0 {

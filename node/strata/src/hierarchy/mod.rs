@@ -97,6 +97,11 @@ pub async fn block_hash(node: &Node, number: u64) -> anyhow::Result<strata_primi
 
 /// Hex bytes of a JSON string field.
 pub fn hex_field(v: &Value, field: &str) -> anyhow::Result<Vec<u8>> {
-    let s = v[field].as_str().with_context(|| format!("no `{field}` in {v}"))?;
+    hex_value(&v[field]).with_context(|| format!("no hex `{field}` in {v}"))
+}
+
+/// Hex bytes of a JSON string.
+pub fn hex_value(v: &Value) -> anyhow::Result<Vec<u8>> {
+    let s = v.as_str().with_context(|| format!("expected a hex string, got {v}"))?;
     Ok(hex::decode(s.trim_start_matches("0x"))?)
 }

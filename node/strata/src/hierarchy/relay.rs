@@ -49,7 +49,7 @@ use strata_primitives::{
     system::CHAIN_REGISTRY,
 };
 
-use super::{Reverted, block_hash, estimate, head, hex_field, send, view};
+use super::{Reverted, block_hash, estimate, head, hex_field, hex_value, send, view};
 use crate::client::{Node, SignerArgs, parse_duration, quantity};
 
 /// `strata relay`.
@@ -152,15 +152,14 @@ struct Relayer {
 
 /// Runs the relayer until it is killed (or a configuration error stops it).
 pub async fn run(args: RelayArgs) -> anyhow::Result<()> {
-    let src = Node::connect(&args.from)?;
+    let mut src = Node::connect(&args.from)?;
     let mut dst = Node::connect(&args.to)?;
     let dest_chain = dst.chain_id().await?;
     let key = args.signer.signer(dest_chain)?;
     let source_chain = src.chain_id().await?;
-    let mut src_abis = Node::connect(&args.from)?;
     let mut routes = Vec::new();
     for r in &args.routes {
-        routes.push(parse_route(r, &mut src_abis, &mut dst).await?);
+        routes.push(parse_route(r, &mut src, &mut dst).await?);
     }
     // The destination must follow this very chain (same id and genesis).
     let info = view(&dst, args.registry, &IChainRegistry::chainInfoCall { chainId: source_chain }).await?;
@@ -180,6 +179,7 @@ pub async fn run(args: RelayArgs) -> anyhow::Result<()> {
     let state_path = relayer.args.state.clone();
     let saved = state_path.as_deref().map(load_state).transpose()?.flatten();
     let mut progress = Progress::resume(saved, relayer.args.start_block, head_now);
+    let mut written: Option<Progress> = None;
     tracing::info!(
         from = relayer.source_chain,
         to = dest_chain,
@@ -203,8 +203,12 @@ pub async fn run(args: RelayArgs) -> anyhow::Result<()> {
                 false
             }
         };
-        if let Some(path) = &state_path {
+        // Written (and synced) only when it moved: idle rounds cost no disk.
+        if let Some(path) = &state_path
+            && written != Some(progress)
+        {
             save_state(path, &progress)?;
+            written = Some(progress);
         }
         if !worked {
             tokio::time::sleep(relayer.args.poll).await;
@@ -424,7 +428,7 @@ impl Relayer {
             let header = self.src.request("debug_getRawHeader", vec![json!(format!("{at:#x}"))]).await?;
             let cert = self.src.request("strata_getCommitCertificate", vec![json!(format!("{at:#x}"))]).await?;
             if !header.is_null() && !cert.is_null() {
-                break (hex_field(&json!({"h": header}), "h")?, hex_field(&cert, "raw")?);
+                break (hex_value(&header)?, hex_field(&cert, "raw")?);
             }
             at = at.checked_sub(1).filter(|a| *a > self.checkpointed).context("no certified block above the last checkpoint")?;
         };
