@@ -17,6 +17,7 @@ extern crate alloc;
 
 pub mod abi;
 pub mod account;
+pub mod attestation;
 pub mod audit;
 pub mod consensus;
 pub mod deploy;
