@@ -20,6 +20,9 @@ cargo package --locked --no-verify --allow-dirty --quiet \
   -p strata-vm -p strata-executor -p strata-sdk-macros -p strata-sdk -p strata-harness
 cargo clippy --locked --manifest-path contracts/Cargo.toml --all-targets -- -D warnings
 stage "clippy passed"
+# The attestation test reads a real PostgreSQL server (Debian's package; the test
+# starts and stops its own through scripts/postgres.sh, on loopback).
+bash scripts/postgres.sh install
 cargo test --locked --workspace --all-targets -- --skip sim_n4 --skip sim_n7
 stage "workspace tests passed"
 # The consensus simulator's seed sweeps (n = 4 and n = 7), showing their summaries:

@@ -5,6 +5,7 @@
 //! [`Node::start`] the binary calls, so what is tested is what ships.
 
 pub mod abi;
+pub mod attest;
 pub mod certify;
 pub mod client;
 pub mod clock;

@@ -125,6 +125,9 @@ enum Command {
     /// A storage provider: keep files, accept deals for them, prove their windows.
     #[command(subcommand)]
     Provider(strata_node::hierarchy::provider::ProviderCommand),
+    /// Multi-party attestation: run an attestor (no subcommand), or deploy, register
+    /// attestors and sources, request an attestation, see a request's status.
+    Attest(strata_node::attest::cli::AttestArgs),
 }
 
 #[derive(Subcommand)]
@@ -271,6 +274,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Chain(command) => strata_node::hierarchy::cli::chain(command).await?,
         Command::Deal(command) => strata_node::hierarchy::cli::deal(command).await?,
         Command::Relay(args) => strata_node::hierarchy::relay::run(args).await?,
+        Command::Attest(args) => strata_node::attest::cli::run(args).await?,
         Command::Provider(strata_node::hierarchy::provider::ProviderCommand::Store { file, data }) => {
             let (root, size) = strata_node::hierarchy::provider::store(&file, &data)?;
             println!("stored {}: root {root}, {size} bytes, {} segments", file.display(), strata_primitives::segments::segment_count(size));

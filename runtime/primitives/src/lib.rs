@@ -26,8 +26,8 @@ mod consensus_tests;
 mod recover_tests;
 
 pub use strata_protocol::{
-    abi, account, audit, consensus, deploy, interfaces, nibbles, proof, recover, registry, relay, rlp_item, segments, set_proof, slots,
-    storage_cert, system,
+    abi, account, attestation, audit, consensus, deploy, interfaces, nibbles, proof, recover, registry, relay, rlp_item, segments,
+    set_proof, slots, storage_cert, system,
 };
 
 pub use account::{Account, EMPTY_ROOT_HASH, KECCAK_EMPTY};

@@ -376,7 +376,7 @@ pub async fn deal(cmd: DealCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn deploy(node: &Node, key: &strata_primitives::LocalSigner, wasm: &[u8], ctor: &[u8]) -> anyhow::Result<Address> {
+pub(crate) async fn deploy(node: &Node, key: &strata_primitives::LocalSigner, wasm: &[u8], ctor: &[u8]) -> anyhow::Result<Address> {
     let data = strata_primitives::deploy::encode(wasm, ctor);
     let r = node.transact(key, TxKind::Create, U256::ZERO, data, None, None).await?;
     if r["status"] != "0x1" {

@@ -21,7 +21,8 @@ use crate::client::{Node, quantity, revert_data};
 /// Why a call reverted, decoded with the interfaces the hierarchy's contracts use.
 pub fn revert_reason(data: &[u8]) -> String {
     use strata_primitives::interfaces::{
-        IChainRegistry::IChainRegistryErrors, IStorageDeal::IStorageDealErrors, IStorageProof::IStorageProofErrors,
+        IAttestation::IAttestationErrors, IChainRegistry::IChainRegistryErrors, IStorageDeal::IStorageDealErrors,
+        IStorageProof::IStorageProofErrors,
     };
     if let Ok(e) = IChainRegistryErrors::abi_decode(data) {
         return format!("{e:?}");
@@ -30,6 +31,9 @@ pub fn revert_reason(data: &[u8]) -> String {
         return format!("{e:?}");
     }
     if let Ok(e) = IStorageProofErrors::abi_decode(data) {
+        return format!("{e:?}");
+    }
+    if let Ok(e) = IAttestationErrors::abi_decode(data) {
         return format!("{e:?}");
     }
     crate::abi::format_revert(None, data)

@@ -39,37 +39,37 @@ fn ether(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18))
 }
 
-fn dev(i: usize) -> LocalSigner {
+pub(crate) fn dev(i: usize) -> LocalSigner {
     keys::derive_accounts(keys::DEV_MNEMONIC, 10).unwrap()[i].signer.clone()
 }
 
 /// Runs the `strata` binary to completion; its stdout, or a panic with its output.
-fn strata(args: &[&str]) -> String {
+pub(crate) fn strata(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_strata")).args(args).env("RUST_LOG", "warn").output().unwrap();
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
     assert!(out.status.success(), "strata {args:?} failed:\n{stdout}\n{stderr}");
     stdout
 }
 
-async fn strata_async(args: Vec<String>) -> String {
+pub(crate) async fn strata_async(args: Vec<String>) -> String {
     tokio::task::spawn_blocking(move || strata(&args.iter().map(String::as_str).collect::<Vec<_>>())).await.unwrap()
 }
 
 /// A long-running `strata` process (relayer, provider), killed with SIGKILL on drop.
-struct Daemon {
+pub(crate) struct Daemon {
     child: Option<Child>,
     args: Vec<String>,
     log: PathBuf,
 }
 
 impl Daemon {
-    fn start(args: &[String], log: PathBuf) -> Daemon {
+    pub(crate) fn start(args: &[String], log: PathBuf) -> Daemon {
         let mut d = Daemon { child: None, args: args.to_vec(), log };
         d.restart();
         d
     }
 
-    fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_strata"))
             .args(&self.args)
@@ -82,7 +82,7 @@ impl Daemon {
     }
 
     /// SIGKILL: no shutdown path runs.
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             c.kill().unwrap();
             c.wait().unwrap();
@@ -103,7 +103,7 @@ impl Drop for Daemon {
 }
 
 /// Writes chain `id` (one validator) under `dir`, a child of the chain of `parent` if given.
-fn init_chain(dir: &Path, id: u64, parent: Option<&Path>) -> (PathBuf, String) {
+pub(crate) fn init_chain(dir: &Path, id: u64, parent: Option<&Path>) -> (PathBuf, String) {
     let base = crate::free_ports(2);
     let (p2p, rpc) = (base.to_string(), (base + 1).to_string());
     let out = dir.to_str().unwrap();
@@ -121,7 +121,7 @@ fn init_chain(dir: &Path, id: u64, parent: Option<&Path>) -> (PathBuf, String) {
     (config, format!("http://127.0.0.1:{rpc}"))
 }
 
-async fn wait_for<T>(what: &str, within: Duration, logs: &[&Daemon], mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+pub(crate) async fn wait_for<T>(what: &str, within: Duration, logs: &[&Daemon], mut probe: impl AsyncFnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + within;
     loop {
         if let Some(v) = probe().await {

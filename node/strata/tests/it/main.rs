@@ -1,6 +1,7 @@
 //! Integration tests of the Strata node (one binary for the crate): a real node
 //! on RocksDB in a temp dir, driven through real JSON-RPC over HTTP.
 
+mod attestation;
 mod certified;
 mod cli_contract;
 mod cluster;
