@@ -5,6 +5,7 @@
 //! and noisy), and every figure stands beside a baseline measured in the same run,
 //! as a ratio, so a change of machine changes both sides.
 
+mod attest;
 mod block_bound;
 mod certified;
 mod failover;
@@ -48,6 +49,9 @@ enum Bench {
     /// A hierarchy of chains: relayed-log verification in Wasm beside native, proof
     /// sizes, and relay latency across two chains beside their block times.
     Relay(relay::Args),
+    /// Multi-party attestation: the contract's gas per signature and decisions per block,
+    /// and request-to-attested latency with 4, 7 and 16 attestors beside the block time.
+    Attest(attest::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -65,6 +69,7 @@ fn main() -> anyhow::Result<()> {
         Some(Bench::Failover(args)) => failover::run(&args),
         Some(Bench::Certified(args)) => certified::run(&args),
         Some(Bench::Relay(args)) => relay::run(&args),
+        Some(Bench::Attest(args)) => attest::run(&args),
         None => {
             sizes::run(&sizes::Args::default())?;
             state::run(&state::Args::default())?;
@@ -74,6 +79,7 @@ fn main() -> anyhow::Result<()> {
             load::run(&load::Args::default())?;
             certified::run(&certified::Args::default())?;
             relay::run(&relay::Args::default())?;
+            attest::run(&attest::Args::default())?;
             failover::run(&failover::Args::default())
         }
     }

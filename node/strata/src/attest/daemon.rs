@@ -123,8 +123,29 @@ pub struct Attestor {
     sources: Sources,
     peers: BTreeMap<Address, Node>,
     requests: Mutex<BTreeMap<u64, Arc<Req>>>,
+    /// The contract's attestors, sorted (refreshed when the scan sees them change).
+    attestors: Mutex<Vec<Address>>,
+    /// Source kinds as registered (an id's kind never changes).
+    kinds: Mutex<BTreeMap<u64, String>>,
     /// Serialises this attestor's transactions (one account, one nonce sequence).
     submitting: tokio::sync::Mutex<()>,
+}
+
+/// [`view`], retried for up to ~2 s while the node is busy or unreachable (a node
+/// bounds its simulations and refuses the excess with -32005); a revert is final.
+async fn ask<C: alloy_sol_types::SolCall>(node: &Node, to: Address, call: &C) -> anyhow::Result<C::Return> {
+    let mut delay = Duration::from_millis(20);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match view(node, to, call).await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.downcast_ref::<Reverted>().is_some() || Instant::now() > deadline => return Err(e),
+            Err(_) => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_millis(400));
+            }
+        }
+    }
 }
 
 fn status_name(status: u8) -> &'static str {
@@ -141,7 +162,8 @@ impl Attestor {
     /// A daemon signing with `key`, reading `sources`.
     pub async fn new(node: Node, key: LocalSigner, sources: Sources, opts: Options) -> anyhow::Result<Arc<Self>> {
         let chain_id = node.chain_id().await?;
-        let attestors = view(&node, opts.contract, &IAttestation::attestorsCall {}).await.context("reading the contract's attestors")?;
+        let mut attestors = ask(&node, opts.contract, &IAttestation::attestorsCall {}).await.context("reading the contract's attestors")?;
+        attestors.sort();
         if !attestors.contains(&key.address()) {
             tracing::warn!(attestor = %key.address(), "not a registered attestor of the contract (yet): its signatures will be ignored");
         }
@@ -157,6 +179,8 @@ impl Attestor {
             sources,
             peers,
             requests: Mutex::new(BTreeMap::new()),
+            attestors: Mutex::new(attestors),
+            kinds: Mutex::new(BTreeMap::new()),
             submitting: tokio::sync::Mutex::new(()),
         }))
     }
@@ -168,10 +192,13 @@ impl Attestor {
 
     /// Watches the contract for requests until the process ends.
     pub async fn run(self: Arc<Self>) -> anyhow::Result<()> {
-        let mut next = head(&self.node).await?.saturating_sub(self.opts.lookback);
+        let start = head(&self.node).await?;
+        let mut next = start.saturating_sub(self.opts.lookback);
         tracing::info!(attestor = %self.address(), contract = %self.opts.contract, from_block = next, "watching for requests");
         loop {
-            match self.scan(next).await {
+            // Requests made before this attestor started may be decided or counted from
+            // it already: those are checked on chain before any work.
+            match self.scan(next, next <= start).await {
                 Ok(n) => next = n,
                 Err(e) => tracing::warn!(error = format!("{e:#}"), "scanning for requests failed; retrying"),
             }
@@ -180,17 +207,31 @@ impl Attestor {
         }
     }
 
-    /// Takes up the requests in blocks `from..=head`; the next block to scan.
-    async fn scan(self: &Arc<Self>, from: u64) -> anyhow::Result<u64> {
+    /// Takes up the requests in blocks `from..=head` (checking each on chain first when
+    /// `check`) and follows changes of the attestors; the next block to scan. A request
+    /// that could not be taken up is scanned again next time.
+    async fn scan(self: &Arc<Self>, from: u64, check: bool) -> anyhow::Result<u64> {
         let head = head(&self.node).await?;
         let mut next = from;
+        let watched =
+            [Requested::SIGNATURE_HASH, IAttestation::AttestorAdded::SIGNATURE_HASH, IAttestation::AttestorRemoved::SIGNATURE_HASH];
         while next <= head {
             let to = head.min(next.saturating_add(9_999));
-            let filter = json!({"fromBlock": format!("{next:#x}"), "toBlock": format!("{to:#x}"), "address": self.opts.contract, "topics": [Requested::SIGNATURE_HASH]});
+            let filter = json!({"fromBlock": format!("{next:#x}"), "toBlock": format!("{to:#x}"), "address": self.opts.contract, "topics": [watched]});
             let logs = self.node.request("eth_getLogs", vec![filter]).await?;
             for log in logs.as_array().map(Vec::as_slice).unwrap_or_default() {
-                if let Err(e) = self.learn(log, head).await {
-                    tracing::warn!(error = format!("{e:#}"), "a request could not be taken up");
+                let block =
+                    log["blockNumber"].as_str().and_then(|b| u64::from_str_radix(b.trim_start_matches("0x"), 16).ok()).unwrap_or(next);
+                let topic0 = log["topics"][0].as_str().and_then(|t| t.parse::<B256>().ok());
+                if topic0 != Some(Requested::SIGNATURE_HASH) {
+                    let mut list = ask(&self.node, self.opts.contract, &IAttestation::attestorsCall {}).await?;
+                    list.sort();
+                    *self.attestors.lock() = list;
+                    continue;
+                }
+                if let Err(e) = self.learn(log, head, check).await {
+                    tracing::warn!(error = format!("{e:#}"), block, "a request could not be taken up; scanning again");
+                    return Ok(block);
                 }
             }
             next = to + 1;
@@ -200,7 +241,7 @@ impl Attestor {
 
     /// Takes up the request of a `Requested` log, unless known, decided, expired or
     /// already counted from this attestor.
-    async fn learn(self: &Arc<Self>, log: &Value, head: u64) -> anyhow::Result<Option<Arc<Req>>> {
+    async fn learn(self: &Arc<Self>, log: &Value, head: u64, check: bool) -> anyhow::Result<Option<Arc<Req>>> {
         let topics: Vec<B256> =
             log["topics"].as_array().context("a log without topics")?.iter().filter_map(|t| t.as_str()?.parse().ok()).collect();
         let ev = Requested::decode_raw_log(topics, &hex_field(log, "data")?).context("a Requested log that does not decode")?;
@@ -211,13 +252,15 @@ impl Attestor {
         if head > ev.expiry {
             return Ok(None);
         }
-        let info = view(&self.node, self.opts.contract, &IAttestation::requestInfoCall { requestId: id }).await?;
-        let counted = view(&self.node, self.opts.contract, &IAttestation::observedCall { requestId: id, attestor: self.address() }).await?;
-        if info.status != 0 || counted {
-            return Ok(None);
+        if check {
+            let info = ask(&self.node, self.opts.contract, &IAttestation::requestInfoCall { requestId: id }).await?;
+            let counted =
+                ask(&self.node, self.opts.contract, &IAttestation::observedCall { requestId: id, attestor: self.address() }).await?;
+            if info.status != 0 || counted {
+                return Ok(None);
+            }
         }
-        let mut ring = view(&self.node, self.opts.contract, &IAttestation::attestorsCall {}).await?;
-        ring.sort();
+        let mut ring = self.attestors.lock().clone();
         if !ring.is_empty() {
             let leader = usize::try_from(id % ring.len() as u64).unwrap_or(0);
             ring.rotate_left(leader);
@@ -228,7 +271,7 @@ impl Attestor {
             params: ev.readParams.to_vec(),
             data_hash: ev.dataHash,
             expiry: ev.expiry,
-            quorum: info.quorum,
+            quorum: ev.quorum,
             ring,
             sigs: Mutex::new(BTreeMap::new()),
             mine: watch::Sender::new(Mine::Reading),
@@ -241,7 +284,7 @@ impl Attestor {
             }
             requests.insert(id, req.clone());
         }
-        tracing::info!(request = id, source = ev.sourceId, expiry = ev.expiry, quorum = info.quorum, "new request");
+        tracing::info!(request = id, source = ev.sourceId, expiry = ev.expiry, quorum = ev.quorum, "new request");
         tokio::spawn(self.clone().work(req.clone()));
         Ok(Some(req))
     }
@@ -257,7 +300,7 @@ impl Attestor {
         let filter = json!({"fromBlock": format!("{from:#x}"), "toBlock": format!("{head:#x}"), "address": self.opts.contract, "topics": [Requested::SIGNATURE_HASH, B256::from(U256::from(id))]});
         let logs = self.node.request("eth_getLogs", vec![filter]).await?;
         match logs.as_array().and_then(|l| l.first()) {
-            Some(log) => self.learn(log, head).await,
+            Some(log) => self.learn(log, head, true).await,
             None => Ok(None),
         }
     }
@@ -293,11 +336,18 @@ impl Attestor {
         let Some(source) = self.sources.get(&req.source) else {
             return abstain(format!("source {} is not in this attestor's sources file", req.source));
         };
-        match view(&self.node, self.opts.contract, &IAttestation::sourceCall { sourceId: req.source }).await {
-            Ok(s) if s.kind != source.kind() => {
-                return abstain(format!("source {} is registered as `{}`, configured here as `{}`", req.source, s.kind, source.kind()));
-            }
-            _ => {}
+        let known = self.kinds.lock().get(&req.source).cloned();
+        let kind = match known {
+            Some(k) => Some(k),
+            None => ask(&self.node, self.opts.contract, &IAttestation::sourceCall { sourceId: req.source }).await.ok().map(|s| {
+                self.kinds.lock().insert(req.source, s.kind.clone());
+                s.kind
+            }),
+        };
+        if let Some(kind) = kind
+            && kind != source.kind()
+        {
+            return abstain(format!("source {} is registered as `{kind}`, configured here as `{}`", req.source, source.kind()));
         }
         let mut delay = Duration::from_millis(200);
         loop {
@@ -412,8 +462,11 @@ impl Attestor {
         let id = req.id;
         loop {
             let counted =
-                view(&self.node, self.opts.contract, &IAttestation::observedCall { requestId: id, attestor: self.address() }).await;
-            let info = view(&self.node, self.opts.contract, &IAttestation::requestInfoCall { requestId: id }).await;
+                ask(&self.node, self.opts.contract, &IAttestation::observedCall { requestId: id, attestor: self.address() }).await;
+            if matches!(counted, Ok(true)) {
+                break;
+            }
+            let info = ask(&self.node, self.opts.contract, &IAttestation::requestInfoCall { requestId: id }).await;
             let (Ok(counted), Ok(info)) = (counted, info) else {
                 if started.elapsed() > Duration::from_secs(60) {
                     return;
@@ -445,7 +498,18 @@ impl Attestor {
         for (observed, signatures) in groups {
             let n = signatures.len();
             let call = IAttestation::attestCall { requestId: req.id, observedHash: observed, signatures };
-            match send(&self.node, &self.key, self.opts.contract, U256::ZERO, &call).await {
+            let mut tries = 0;
+            let sent = loop {
+                tries += 1;
+                match send(&self.node, &self.key, self.opts.contract, U256::ZERO, &call).await {
+                    Err(e) if e.downcast_ref::<Reverted>().is_none() && tries < 5 => {
+                        tracing::debug!(request = req.id, error = format!("{e:#}"), "submitting failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(100 * tries)).await;
+                    }
+                    other => break other,
+                }
+            };
+            match sent {
                 Ok(receipt) => {
                     let decided = receipt["logs"].as_array().into_iter().flatten().find_map(|l| {
                         let t0 = l["topics"][0].as_str()?.parse::<B256>().ok()?;
