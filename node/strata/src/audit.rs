@@ -120,6 +120,7 @@ pub fn verify_and_print(answer: &Value, root: &TrustRoot, tx: Option<B256>) -> a
                 bundle.transaction_proof.len()
             );
             println!("  header hash {} is the certified block hash", v.block_hash);
+            print_logs(&bundle.receipt);
             println!(
                 "  finalized by {} of {} validators (quorum {}): {:?}",
                 v.signers.len(),
@@ -133,6 +134,28 @@ pub fn verify_and_print(answer: &Value, root: &TrustRoot, tx: Option<B256>) -> a
             println!("NOT VERIFIED: {e}");
             bail!("the receipt is not proven: {e}")
         }
+    }
+}
+
+/// The proven receipt's logs, events named when a Strata interface knows them.
+fn print_logs(receipt: &[u8]) {
+    use alloy_sol_types::SolEvent;
+    use strata_primitives::interfaces::IAttestation;
+    let Ok(logs) = strata_primitives::relay::receipt_logs(receipt) else { return };
+    for (i, log) in logs.iter().enumerate() {
+        let topic = log.topics().first().copied().unwrap_or_default();
+        let name = if let Ok(e) = IAttestation::Attested::decode_log_data(&log.data) {
+            format!("Attested(request {}, dataHash {}, {} confirmations)", e.requestId, e.dataHash, e.confirmations)
+        } else if let Ok(e) = IAttestation::Rejected::decode_log_data(&log.data) {
+            format!("Rejected(request {}, dataHash {}, {} mismatches)", e.requestId, e.dataHash, e.mismatches)
+        } else if let Ok(e) = IAttestation::Expired::decode_log_data(&log.data) {
+            format!("Expired(request {}, {} confirmations, {} mismatches)", e.requestId, e.confirmations, e.mismatches)
+        } else if let Ok(e) = IAttestation::Observed::decode_log_data(&log.data) {
+            format!("Observed(request {}, attestor {}, {}{})", e.requestId, e.attestor, e.observedHash, if e.late { ", late" } else { "" })
+        } else {
+            format!("topic {topic}")
+        };
+        println!("  log {i}: {} {name}", log.address);
     }
 }
 

@@ -36,8 +36,8 @@ pub struct SignerArgs {
     /// File holding the keystore's password (else STRATA_KEYSTORE_PASSWORD, else asked).
     #[arg(long, requires = "keystore")]
     pub password_file: Option<PathBuf>,
-    /// File holding a 32-byte hex private key.
-    #[arg(long, conflicts_with_all = ["private_key", "keystore"])]
+    /// File holding a 32-byte hex private key (`--key` for short).
+    #[arg(long, visible_alias = "key", conflicts_with_all = ["private_key", "keystore"])]
     pub key_file: Option<PathBuf>,
     /// Public dev key N (0-9) of `strata dev`. Never on a real network.
     #[arg(long, conflicts_with_all = ["private_key", "keystore", "key_file"])]

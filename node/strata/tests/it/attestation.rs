@@ -317,7 +317,7 @@ async fn a4_attestation_over_postgres_http_and_a_second_chain() {
     assert!(out.contains("Attested"), "{out}");
     let genesis = dir.join("main/genesis.json");
     let audit = strata_async(s(&["audit", "receipt", "--offline", bundle.to_str().unwrap(), "--genesis", genesis.to_str().unwrap()])).await;
-    assert!(audit.contains("VERIFIED"), "{audit}");
+    assert!(audit.contains("VERIFIED") && audit.contains(&format!("Attested(request {id},")), "{audit}");
 
     // 2. One database tampered (the row changed, its version not): still attested, and
     //    the dissent, once decided, is kept as a late observation.
