@@ -65,21 +65,20 @@ static SOURCE_COUNT: StorageValue<u64> = StorageValue::new(b"sc");
 /// source id -> ABI (active, kind, endpoint, owner).
 static SOURCES: StorageMap<u64, Vec<u8>> = StorageMap::new(b"s/");
 static REQUEST_COUNT: StorageValue<u64> = StorageValue::new(b"rc");
-/// request id -> ABI [`Request`] fields.
+/// request id -> ABI [`RequestFields`]: the request and its tally, one fixed-size record
+/// written whole by `request` and rewritten in place by `attest`, so deciding a request
+/// never needs more storage than making it did (a full quota blocks new requests, never
+/// the decision of pending ones).
 static REQUESTS: StorageMap<u64, Vec<u8>> = StorageMap::new(b"r/");
-/// request id -> status | confirmations << 8 | mismatches << 24 | late << 40.
-static TALLY: StorageMap<u64, u64> = StorageMap::new(b"t/");
 /// attestor -> its index + 1 (kept after removal: its votes on earlier requests).
 static INDEX: StorageMap<Address, u64> = StorageMap::new(b"ai/");
 /// index -> the attestor holding it now (zero: free). An index is reused only by an
 /// attestor added after its previous holder left, so no request has both as members.
 static HOLDER: StorageMap<u64, Address> = StorageMap::new(b"ah/");
-/// request id -> bit `index` set for each attestor counted (8 bytes a request, whatever
-/// the number of signatures: the observed hashes are in the `Observed` events).
-static VOTED: StorageMap<u64, u64> = StorageMap::new(b"v/");
-
-/// requester, source, data hash, expiry block, generation, attestors at request time.
-type RequestFields = (Address, u64, B256, u64, u64, u32);
+/// requester, source, data hash, expiry block, generation, attestors at request time;
+/// status, confirmations, mismatches, late; the vote bits (bit `index` for each attestor
+/// counted: the observed hashes are in the `Observed` events).
+type RequestFields = (Address, u64, B256, u64, u64, u32, u32, u32, u32, u32, u64);
 
 struct Request {
     requester: Address,
@@ -88,15 +87,8 @@ struct Request {
     expiry: u64,
     generation: u64,
     attestors: u32,
-}
-
-impl Request {
-    fn load(id: u64) -> Result<Request, Revert> {
-        let raw = REQUESTS.get(&id);
-        let (requester, source, data_hash, expiry, generation, attestors) =
-            RequestFields::abi_decode(&raw).map_err(|_| err(UnknownRequest { requestId: id }))?;
-        Ok(Request { requester, source, data_hash, expiry, generation, attestors })
-    }
+    tally: Tally,
+    voted: u64,
 }
 
 #[derive(Clone, Copy)]
@@ -107,21 +99,37 @@ struct Tally {
     late: u32,
 }
 
-impl Tally {
-    fn load(id: u64) -> Tally {
-        let t = TALLY.get(&id);
-        let field = |shift: u32, bits: u32| u32::try_from((t >> shift) & ((1 << bits) - 1)).unwrap_or(0);
-        Tally {
-            status: u8::try_from(t & 0xff).unwrap_or(u8::MAX),
-            confirmations: field(8, 16),
-            mismatches: field(24, 16),
-            late: field(40, 16),
-        }
+impl Request {
+    fn load(id: u64) -> Result<Request, Revert> {
+        let raw = REQUESTS.get(&id);
+        let (requester, source, data_hash, expiry, generation, attestors, status, confirmations, mismatches, late, voted) =
+            RequestFields::abi_decode(&raw).map_err(|_| err(UnknownRequest { requestId: id }))?;
+        let tally = Tally { status: u8::try_from(status).unwrap_or(u8::MAX), confirmations, mismatches, late };
+        Ok(Request { requester, source, data_hash, expiry, generation, attestors, tally, voted })
     }
 
     fn store(&self, id: u64) {
-        let t = u64::from(self.status) | u64::from(self.confirmations) << 8 | u64::from(self.mismatches) << 24 | u64::from(self.late) << 40;
-        TALLY.set(&id, &t);
+        let t = self.tally;
+        let fields: RequestFields = (
+            self.requester,
+            self.source,
+            self.data_hash,
+            self.expiry,
+            self.generation,
+            self.attestors,
+            u32::from(t.status),
+            t.confirmations,
+            t.mismatches,
+            t.late,
+            self.voted,
+        );
+        REQUESTS.set(&id, &fields.abi_encode());
+    }
+
+    /// Whether `who`'s observation was counted (it was an attestor of the request's
+    /// generation and its bit is set).
+    fn counted(&self, who: Address) -> bool {
+        attestor_at(who, self.generation) && self.voted & vote_bit(who) != 0
     }
 }
 
@@ -169,10 +177,11 @@ fn load_source(id: u64) -> Option<(bool, String, String, Address)> {
 }
 
 /// Decides a pending request whose expiry has passed.
-fn expire_if_due(id: u64, req: &Request, tally: &mut Tally) -> bool {
-    if tally.status == PENDING && env::block_number() > req.expiry {
-        tally.status = EXPIRED;
-        emit(&Expired { requestId: id, confirmations: tally.confirmations, mismatches: tally.mismatches });
+fn expire_if_due(id: u64, req: &mut Request) -> bool {
+    let t = &mut req.tally;
+    if t.status == PENDING && env::block_number() > req.expiry {
+        t.status = EXPIRED;
+        emit(&Expired { requestId: id, confirmations: t.confirmations, mismatches: t.mismatches });
         return true;
     }
     false
@@ -185,7 +194,7 @@ fn check_signature(id: u64, req: &Request, d: &B256, sig: &[u8]) -> Result<Addre
     if !attestor_at(signer, req.generation) {
         return Err((signer, format!("{signer} was not a registered attestor when request {id} was made")));
     }
-    if VOTED.get(&id) & vote_bit(signer) != 0 {
+    if req.voted & vote_bit(signer) != 0 {
         return Err((signer, format!("{signer} already reported for request {id}")));
     }
     Ok(signer)
@@ -331,9 +340,9 @@ impl Attestation {
         REQUEST_COUNT.set(&id);
         let requester = env::caller();
         let expiry = env::block_number().saturating_add(expiry_blocks);
-        let fields: RequestFields = (requester, source_id, data_hash, expiry, GENERATION.get(), attestors);
-        REQUESTS.set(&id, &fields.abi_encode());
-        Tally { status: PENDING, confirmations: 0, mismatches: 0, late: 0 }.store(id);
+        let tally = Tally { status: PENDING, confirmations: 0, mismatches: 0, late: 0 };
+        let req = Request { requester, source: source_id, data_hash, expiry, generation: GENERATION.get(), attestors, tally, voted: 0 };
+        req.store(id);
         emit(&Requested {
             requestId: id,
             requester,
@@ -354,13 +363,12 @@ impl Attestation {
         if observed_hash == B256::ZERO {
             return Err(invalid("the observed hash cannot be zero"));
         }
-        let req = Request::load(request_id)?;
-        let mut tally = Tally::load(request_id);
-        expire_if_due(request_id, &req, &mut tally);
+        let mut req = Request::load(request_id)?;
+        expire_if_due(request_id, &mut req);
         let d = digest(env::chain_id(), env::self_address(), request_id, observed_hash);
         let matches = observed_hash == req.data_hash;
         let need = quorum(req.attestors);
-        let (mut accepted, mut first_reason, mut voted) = (0u32, None, VOTED.get(&request_id));
+        let (mut accepted, mut first_reason) = (0u32, None);
         for sig in &signatures {
             let signer = match check_signature(request_id, &req, &d, sig) {
                 Ok(s) => s,
@@ -370,44 +378,43 @@ impl Attestation {
                     continue;
                 }
             };
-            voted |= vote_bit(signer);
-            VOTED.set(&request_id, &voted);
+            req.voted |= vote_bit(signer);
             accepted += 1;
-            let late = tally.status != PENDING;
+            let t = &mut req.tally;
+            let late = t.status != PENDING;
             if late {
-                tally.late = tally.late.saturating_add(1);
+                t.late = t.late.saturating_add(1);
             } else if matches {
-                tally.confirmations = tally.confirmations.saturating_add(1);
+                t.confirmations = t.confirmations.saturating_add(1);
             } else {
-                tally.mismatches = tally.mismatches.saturating_add(1);
+                t.mismatches = t.mismatches.saturating_add(1);
             }
             emit(&Observed { requestId: request_id, attestor: signer, observedHash: observed_hash, matches, late });
-            if tally.status == PENDING && tally.confirmations >= need {
-                tally.status = ATTESTED;
-                emit(&Attested { requestId: request_id, dataHash: req.data_hash, confirmations: tally.confirmations });
-            } else if tally.status == PENDING && tally.mismatches >= need {
-                tally.status = REJECTED;
-                emit(&Rejected { requestId: request_id, dataHash: req.data_hash, mismatches: tally.mismatches });
+            if t.status == PENDING && t.confirmations >= need {
+                t.status = ATTESTED;
+                emit(&Attested { requestId: request_id, dataHash: req.data_hash, confirmations: t.confirmations });
+            } else if t.status == PENDING && t.mismatches >= need {
+                t.status = REJECTED;
+                emit(&Rejected { requestId: request_id, dataHash: req.data_hash, mismatches: t.mismatches });
             }
         }
         if accepted == 0 {
             return Err(err(NothingAccepted { requestId: request_id, reason: first_reason.unwrap_or_default() }));
         }
-        tally.store(request_id);
+        req.store(request_id);
         Ok(accepted)
     }
 
     /// Decides a pending request whose expiry has passed as `Expired`.
     pub fn expire(request_id: u64) -> Result<(), Revert> {
-        let req = Request::load(request_id)?;
-        let mut tally = Tally::load(request_id);
-        if tally.status != PENDING {
-            return Err(err(NotPending { requestId: request_id, status: tally.status }));
+        let mut req = Request::load(request_id)?;
+        if req.tally.status != PENDING {
+            return Err(err(NotPending { requestId: request_id, status: req.tally.status }));
         }
-        if !expire_if_due(request_id, &req, &mut tally) {
+        if !expire_if_due(request_id, &mut req) {
             return Err(err(NotExpired { requestId: request_id, expiry: req.expiry, now: env::block_number() }));
         }
-        tally.store(request_id);
+        req.store(request_id);
         Ok(())
     }
 
@@ -416,7 +423,7 @@ impl Attestation {
     #[allow(clippy::type_complexity)]
     pub fn request_info(request_id: u64) -> Result<(Address, u64, B256, u64, u32, u32, u8, u32, u32, u32), Revert> {
         let req = Request::load(request_id)?;
-        let t = Tally::load(request_id);
+        let t = req.tally;
         Ok((
             req.requester,
             req.source,
@@ -435,7 +442,7 @@ impl Attestation {
     /// in its `Observed` event).
     #[view]
     pub fn observed(request_id: u64, attestor: Address) -> bool {
-        INDEX.get(&attestor) != 0 && VOTED.get(&request_id) & vote_bit(attestor) != 0
+        Request::load(request_id).is_ok_and(|r| r.counted(attestor))
     }
 
     /// Requests made so far.

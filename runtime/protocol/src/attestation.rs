@@ -66,7 +66,9 @@ sol! {
         function owner() external view returns (address);
         /// Owner or chain admin; emits `OwnerChanged`.
         function setOwner(address owner) external;
-        /// Owner or chain admin; emits `AttestorAdded`.
+        /// Owner or chain admin; emits `AttestorAdded`. Re-adding a removed attestor
+        /// forgets its earlier membership (requests made while it was first registered
+        /// no longer count it).
         function addAttestor(address attestor) external;
         /// Owner or chain admin; emits `AttestorRemoved`. Requests made before keep
         /// counting it (their attestors are those registered when they were made).

@@ -14,7 +14,7 @@ use strata_primitives::{
     system::ARCHIVE_CONTRACT,
 };
 
-use super::{Attestor, Options, daemon::serve, source};
+use super::{Attestor, Options, serve, source};
 use crate::{
     client::{Node, RpcArgs, SignerArgs, parse_duration, quantity},
     hierarchy::{send, view},
@@ -59,8 +59,8 @@ pub struct DaemonArgs {
     /// Longest wait between two reads of an unavailable source.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub max_backoff: Duration,
-    /// Blocks scanned back for pending requests at start.
-    #[arg(long, default_value_t = 10_000)]
+    /// Blocks scanned back for pending requests at start (default: the longest expiry).
+    #[arg(long, default_value_t = strata_primitives::attestation::MAX_EXPIRY_BLOCKS)]
     pub lookback: u64,
     /// The node.
     #[command(flatten)]

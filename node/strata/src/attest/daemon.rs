@@ -1,25 +1,26 @@
 //! The attestor daemon (`strata attest`): watches an attestation contract's requests,
-//! re-reads each from its source, signs what it read, and passes the signatures on.
+//! re-reads each from its source, signs what it read, and passes the signatures on
+//! (`super::ring`).
+//!
+//! **Taking a request up.** The scan follows `Requested` (and the attestors' changes) in
+//! order; a request it fails to take up is scanned again. Its attestors are those the
+//! contract held at the request's block (an `eth_call` at that block), as the contract
+//! judges it. Requests from before the daemon started (`--lookback`, by default the
+//! longest expiry) are checked on chain first: decided, or counted from this attestor
+//! already, they are skipped. A request worked once is remembered until it expires, so
+//! nothing is read, signed or submitted twice.
 //!
 //! **Reading.** A request's source is looked up in `sources.toml` by id. A read that
 //! fails ([`ReadError::Unavailable`]) is retried with exponential backoff until the
-//! request expires: a failed read is never a vote. A source past the pinned version, or
-//! parameters that describe no read, make the attestor abstain (logged).
-//!
-//! **Passing signatures.** The attestors of a request form a ring: the contract's
-//! attestors sorted by address, rotated so the request's leader (`id mod n`) comes
-//! first. The leader signs and passes its signature to the next attestor (`attest_pass`
-//! over JSON-RPC, on `--listen`); each adds its own — waiting up to `--hold` for its own
-//! read — and passes the set on. Whoever holds a deciding set (at least the quorum
-//! observing the data hash, or at least the quorum observing something else) submits
-//! it in one `attest` transaction; so does the last one, when the set comes back with
-//! nothing new. An attestor that does not answer is skipped; when no one answers, the
-//! holder submits directly.
+//! request expires or is decided: a failed read is never a vote. A source past the
+//! pinned version, or parameters that describe no read, make the attestor abstain
+//! (logged).
 //!
 //! **Fallback.** `--pass-timeout` after signing, an attestor whose observation the
 //! contract has not counted submits it itself while the request is pending (a leader
-//! offline, a lost pass), and after it is decided when it disagrees with the outcome or
-//! the request expired (kept, flagged late: a dissent on record).
+//! offline, a lost pass) — again after each timeout until it lands or the request is
+//! over — and once after it is decided when it disagrees with the outcome or the request
+//! expired (kept, flagged late: a dissent on record).
 //!
 //! Nothing here is trusted: the contract checks every signature with `ecrecover` and
 //! counts each attestor once, so a peer passing garbage costs only its own message.
@@ -38,11 +39,12 @@ use anyhow::Context;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 use strata_primitives::{
-    Address, B256, Bytes, LocalSigner, Signature, U256, attestation,
+    Address, B256, Bytes, LocalSigner, U256,
+    attestation::{self, MAX_EXPIRY_BLOCKS},
     interfaces::IAttestation::{self, Requested},
     keccak256,
 };
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 
 use super::source::{ReadError, Sources};
 use crate::{
@@ -71,39 +73,44 @@ pub struct Options {
 
 /// This attestor's own read of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Mine {
+pub(super) enum Mine {
     Reading,
     Signed(B256),
     Abstained,
 }
 
 /// A request this attestor works on.
-struct Req {
-    id: u64,
+pub(super) struct Req {
+    pub(super) id: u64,
     source: u64,
     params: Vec<u8>,
-    data_hash: B256,
-    expiry: u64,
-    quorum: u32,
-    /// The attestors, leader first.
-    ring: Vec<Address>,
+    pub(super) data_hash: B256,
+    pub(super) expiry: u64,
+    pub(super) quorum: u32,
+    /// Its attestors (as the contract held them at its block), leader first.
+    pub(super) ring: Vec<Address>,
     /// Signed observations known, by attestor: (observed hash, 65-byte signature).
-    sigs: Mutex<BTreeMap<Address, (B256, Bytes)>>,
-    mine: watch::Sender<Mine>,
-    /// A deciding set was submitted by this attestor, or the chain decided.
-    done: AtomicBool,
+    pub(super) sigs: Mutex<BTreeMap<Address, (B256, Bytes)>>,
+    pub(super) mine: watch::Sender<Mine>,
+    /// This attestor submitted a set from the ring (deciding, or the ring's end): it
+    /// passes and submits no more from the ring; its own read and fallback go on.
+    pub(super) closed: AtomicBool,
+    /// Passing and ring submissions, one at a time.
+    pub(super) advancing: tokio::sync::Mutex<()>,
+    /// Its work is over (signed and followed up, abstained, expired): evicted.
+    over: AtomicBool,
 }
 
 impl Req {
     /// (matching, differing) observations known.
-    fn tally(&self) -> (u32, u32) {
+    pub(super) fn tally(&self) -> (u32, u32) {
         let sigs = self.sigs.lock();
         let matching = sigs.values().filter(|(h, _)| *h == self.data_hash).count();
         (u32::try_from(matching).unwrap_or(u32::MAX), u32::try_from(sigs.len() - matching).unwrap_or(u32::MAX))
     }
 
-    /// The known signatures grouped by observed hash; with `only`, those groups only.
-    fn groups(&self, only: impl Fn(&B256) -> bool) -> BTreeMap<B256, Vec<Bytes>> {
+    /// The known signatures grouped by observed hash; only groups `only` keeps.
+    pub(super) fn groups(&self, only: impl Fn(&B256) -> bool) -> BTreeMap<B256, Vec<Bytes>> {
         let mut out: BTreeMap<B256, Vec<Bytes>> = BTreeMap::new();
         for (h, sig) in self.sigs.lock().values() {
             if only(h) {
@@ -116,28 +123,41 @@ impl Req {
 
 /// The daemon.
 pub struct Attestor {
-    node: Node,
+    pub(super) node: Node,
     key: LocalSigner,
-    chain_id: u64,
-    opts: Options,
+    pub(super) chain_id: u64,
+    pub(super) opts: Options,
     sources: Sources,
-    peers: BTreeMap<Address, Node>,
+    pub(super) peers: BTreeMap<Address, Node>,
     requests: Mutex<BTreeMap<u64, Arc<Req>>>,
-    /// The contract's attestors, sorted (refreshed when the scan sees them change).
-    attestors: Mutex<Vec<Address>>,
+    /// Requests worked already, with their expiry (forgotten once expired).
+    finished: Mutex<BTreeMap<u64, u64>>,
+    /// The contract's attestors now, sorted (a first check of passed signatures).
+    pub(super) attestors: Mutex<Vec<Address>>,
     /// Source kinds as registered (an id's kind never changes).
     kinds: Mutex<BTreeMap<u64, String>>,
     /// Serialises this attestor's transactions (one account, one nonce sequence).
     submitting: tokio::sync::Mutex<()>,
+    /// Bounds the passes being handled at once.
+    pub(super) passes: Arc<Semaphore>,
 }
 
-/// [`view`], retried for up to ~2 s while the node is busy or unreachable (a node
-/// bounds its simulations and refuses the excess with -32005); a revert is final.
-async fn ask<C: alloy_sol_types::SolCall>(node: &Node, to: Address, call: &C) -> anyhow::Result<C::Return> {
+/// [`view`] at `block`, retried for up to ~2 s while the node is busy or unreachable (a
+/// node bounds its simulations and refuses the excess with -32005); a revert is final.
+pub(super) async fn ask_at<C: alloy_sol_types::SolCall>(
+    node: &Node,
+    to: Address,
+    call: &C,
+    block: Option<u64>,
+) -> anyhow::Result<C::Return> {
     let mut delay = Duration::from_millis(20);
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
-        match view(node, to, call).await {
+        let answer = match block {
+            None => view(node, to, call).await,
+            Some(b) => view_at(node, to, call, b).await,
+        };
+        match answer {
             Ok(v) => return Ok(v),
             Err(e) if e.downcast_ref::<Reverted>().is_some() || Instant::now() > deadline => return Err(e),
             Err(_) => {
@@ -148,14 +168,24 @@ async fn ask<C: alloy_sol_types::SolCall>(node: &Node, to: Address, call: &C) ->
     }
 }
 
+/// [`ask_at`] the latest block.
+pub(super) async fn ask<C: alloy_sol_types::SolCall>(node: &Node, to: Address, call: &C) -> anyhow::Result<C::Return> {
+    ask_at(node, to, call, None).await
+}
+
+async fn view_at<C: alloy_sol_types::SolCall>(node: &Node, to: Address, call: &C, block: u64) -> anyhow::Result<C::Return> {
+    let req = json!({"to": to, "data": format!("0x{}", strata_primitives::hex::encode(call.abi_encode()))});
+    let out = node.request("eth_call", vec![req, json!(format!("{block:#x}"))]).await?;
+    let bytes = crate::hierarchy::hex_value(&out)?;
+    C::abi_decode_returns(&bytes).with_context(|| format!("{} returned undecodable data", C::SIGNATURE))
+}
+
 fn status_name(status: u8) -> &'static str {
-    match status {
-        0 => "pending",
-        1 => "attested",
-        2 => "rejected",
-        3 => "expired",
-        _ => "unknown",
-    }
+    ["pending", "attested", "rejected", "expired"].get(usize::from(status)).copied().unwrap_or("unknown")
+}
+
+fn block_of(log: &Value) -> Option<u64> {
+    u64::from_str_radix(log["blockNumber"].as_str()?.trim_start_matches("0x"), 16).ok()
 }
 
 impl Attestor {
@@ -165,7 +195,7 @@ impl Attestor {
         let mut attestors = ask(&node, opts.contract, &IAttestation::attestorsCall {}).await.context("reading the contract's attestors")?;
         attestors.sort();
         if !attestors.contains(&key.address()) {
-            tracing::warn!(attestor = %key.address(), "not a registered attestor of the contract (yet): its signatures will be ignored");
+            tracing::warn!(attestor = %key.address(), "not a registered attestor of the contract (yet): it works only on requests made while it is");
         }
         let mut peers = BTreeMap::new();
         for (address, url) in &opts.peers {
@@ -179,9 +209,11 @@ impl Attestor {
             sources,
             peers,
             requests: Mutex::new(BTreeMap::new()),
+            finished: Mutex::new(BTreeMap::new()),
             attestors: Mutex::new(attestors),
             kinds: Mutex::new(BTreeMap::new()),
             submitting: tokio::sync::Mutex::new(()),
+            passes: Arc::new(Semaphore::new(64)),
         }))
     }
 
@@ -196,13 +228,12 @@ impl Attestor {
         let mut next = start.saturating_sub(self.opts.lookback);
         tracing::info!(attestor = %self.address(), contract = %self.opts.contract, from_block = next, "watching for requests");
         loop {
-            // Requests made before this attestor started may be decided or counted from
-            // it already: those are checked on chain before any work.
             match self.scan(next, next <= start).await {
                 Ok(n) => next = n,
                 Err(e) => tracing::warn!(error = format!("{e:#}"), "scanning for requests failed; retrying"),
             }
-            self.requests.lock().retain(|_, r| !r.done.load(Ordering::Relaxed));
+            self.requests.lock().retain(|_, r| !r.over.load(Ordering::Relaxed));
+            self.finished.lock().retain(|_, expiry| *expiry >= next);
             tokio::time::sleep(self.opts.poll).await;
         }
     }
@@ -220,8 +251,7 @@ impl Attestor {
             let filter = json!({"fromBlock": format!("{next:#x}"), "toBlock": format!("{to:#x}"), "address": self.opts.contract, "topics": [watched]});
             let logs = self.node.request("eth_getLogs", vec![filter]).await?;
             for log in logs.as_array().map(Vec::as_slice).unwrap_or_default() {
-                let block =
-                    log["blockNumber"].as_str().and_then(|b| u64::from_str_radix(b.trim_start_matches("0x"), 16).ok()).unwrap_or(next);
+                let block = block_of(log).unwrap_or(next);
                 let topic0 = log["topics"][0].as_str().and_then(|t| t.parse::<B256>().ok());
                 if topic0 != Some(Requested::SIGNATURE_HASH) {
                     let mut list = ask(&self.node, self.opts.contract, &IAttestation::attestorsCall {}).await?;
@@ -239,9 +269,9 @@ impl Attestor {
         Ok(next)
     }
 
-    /// Takes up the request of a `Requested` log, unless known, decided, expired or
-    /// already counted from this attestor.
-    async fn learn(self: &Arc<Self>, log: &Value, head: u64, check: bool) -> anyhow::Result<Option<Arc<Req>>> {
+    /// Takes up the request of a `Requested` log, unless known, worked already, expired,
+    /// not this attestor's, or (with `check`) decided or counted from it already.
+    pub(super) async fn learn(self: &Arc<Self>, log: &Value, head: u64, check: bool) -> anyhow::Result<Option<Arc<Req>>> {
         let topics: Vec<B256> =
             log["topics"].as_array().context("a log without topics")?.iter().filter_map(|t| t.as_str()?.parse().ok()).collect();
         let ev = Requested::decode_raw_log(topics, &hex_field(log, "data")?).context("a Requested log that does not decode")?;
@@ -249,7 +279,7 @@ impl Attestor {
         if let Some(r) = self.requests.lock().get(&id) {
             return Ok(Some(r.clone()));
         }
-        if head > ev.expiry {
+        if head > ev.expiry || self.finished.lock().contains_key(&id) {
             return Ok(None);
         }
         if check {
@@ -257,14 +287,25 @@ impl Attestor {
             let counted =
                 ask(&self.node, self.opts.contract, &IAttestation::observedCall { requestId: id, attestor: self.address() }).await?;
             if info.status != 0 || counted {
+                self.finished.lock().insert(id, ev.expiry);
                 return Ok(None);
             }
         }
-        let mut ring = self.attestors.lock().clone();
-        if !ring.is_empty() {
-            let leader = usize::try_from(id % ring.len() as u64).unwrap_or(0);
-            ring.rotate_left(leader);
+        // The request's attestors: the contract's at its block (state kept for recent
+        // blocks; past that, the current list, which the contract's check corrects).
+        let at = block_of(log).context("a log without a block number")?;
+        let mut ring = match ask_at(&self.node, self.opts.contract, &IAttestation::attestorsCall {}, Some(at)).await {
+            Ok(list) => list,
+            Err(_) => self.attestors.lock().clone(),
+        };
+        ring.sort();
+        if !ring.contains(&self.address()) {
+            tracing::info!(request = id, "not an attestor of this request");
+            self.finished.lock().insert(id, ev.expiry);
+            return Ok(None);
         }
+        let leader = usize::try_from(id % ring.len() as u64).unwrap_or(0);
+        ring.rotate_left(leader);
         let req = Arc::new(Req {
             id,
             source: ev.sourceId,
@@ -275,7 +316,9 @@ impl Attestor {
             ring,
             sigs: Mutex::new(BTreeMap::new()),
             mine: watch::Sender::new(Mine::Reading),
-            done: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            advancing: tokio::sync::Mutex::new(()),
+            over: AtomicBool::new(false),
         });
         {
             let mut requests = self.requests.lock();
@@ -283,6 +326,7 @@ impl Attestor {
                 return Ok(Some(r.clone()));
             }
             requests.insert(id, req.clone());
+            self.finished.lock().insert(id, ev.expiry);
         }
         tracing::info!(request = id, source = ev.sourceId, expiry = ev.expiry, quorum = ev.quorum, "new request");
         tokio::spawn(self.clone().work(req.clone()));
@@ -290,43 +334,56 @@ impl Attestor {
     }
 
     /// Finds request `id` on chain (a peer passed signatures for it before this
-    /// attestor's scan reached it).
-    async fn learn_by_id(self: &Arc<Self>, id: u64) -> anyhow::Result<Option<Arc<Req>>> {
+    /// attestor's scan reached it): its `Requested` log lies at most the longest expiry
+    /// before its expiry.
+    pub(super) async fn learn_by_id(self: &Arc<Self>, id: u64) -> anyhow::Result<Option<Arc<Req>>> {
         if let Some(r) = self.requests.lock().get(&id) {
             return Ok(Some(r.clone()));
         }
+        if self.finished.lock().contains_key(&id) {
+            return Ok(None);
+        }
+        let info = ask(&self.node, self.opts.contract, &IAttestation::requestInfoCall { requestId: id }).await?;
         let head = head(&self.node).await?;
-        let from = head.saturating_sub(9_999);
-        let filter = json!({"fromBlock": format!("{from:#x}"), "toBlock": format!("{head:#x}"), "address": self.opts.contract, "topics": [Requested::SIGNATURE_HASH, B256::from(U256::from(id))]});
-        let logs = self.node.request("eth_getLogs", vec![filter]).await?;
-        match logs.as_array().and_then(|l| l.first()) {
-            Some(log) => self.learn(log, head, true).await,
-            None => Ok(None),
+        let mut to = head.min(info.expiry);
+        let from = info.expiry.saturating_sub(MAX_EXPIRY_BLOCKS);
+        let id_topic = B256::from(U256::from(id));
+        loop {
+            let start = from.max(to.saturating_sub(9_999));
+            let filter = json!({"fromBlock": format!("{start:#x}"), "toBlock": format!("{to:#x}"), "address": self.opts.contract, "topics": [Requested::SIGNATURE_HASH, id_topic]});
+            let logs = self.node.request("eth_getLogs", vec![filter]).await?;
+            if let Some(log) = logs.as_array().and_then(|l| l.first()) {
+                return self.learn(log, head, true).await;
+            }
+            if start <= from {
+                return Ok(None);
+            }
+            to = start - 1;
         }
     }
 
-    /// Reads, signs, starts the pass when leading, then the fallback.
+    /// Reads, signs, starts the pass when leading, then the fallback; over at the end.
     async fn work(self: Arc<Self>, req: Arc<Req>) {
-        let Some(observed) = self.read(&req).await else { return };
-        let d = attestation::digest(self.chain_id, self.opts.contract, req.id, observed);
-        let sig = match self.key.sign_hash(&d) {
-            Ok(s) => Bytes::copy_from_slice(&s.as_bytes()),
-            Err(e) => {
-                tracing::error!(request = req.id, error = %e, "signing failed");
-                return;
+        if let Some(observed) = self.read(&req).await {
+            match self.key.sign_hash(&attestation::digest(self.chain_id, self.opts.contract, req.id, observed)) {
+                Ok(s) => {
+                    req.sigs.lock().insert(self.address(), (observed, Bytes::copy_from_slice(&s.as_bytes())));
+                    req.mine.send_replace(Mine::Signed(observed));
+                    tracing::info!(request = req.id, observed = %observed, matches = observed == req.data_hash, "read and signed");
+                    if req.ring.first() == Some(&self.address()) {
+                        let _one = req.advancing.lock().await;
+                        self.advance(&req).await;
+                    }
+                    self.fallback(&req, observed).await;
+                }
+                Err(e) => tracing::error!(request = req.id, error = %e, "signing failed"),
             }
-        };
-        req.sigs.lock().insert(self.address(), (observed, sig));
-        req.mine.send_replace(Mine::Signed(observed));
-        tracing::info!(request = req.id, observed = %observed, matches = observed == req.data_hash, "read and signed");
-        if req.ring.first() == Some(&self.address()) {
-            self.advance(&req).await;
         }
-        self.fallback(&req, observed).await;
+        req.over.store(true, Ordering::Relaxed);
     }
 
     /// Reads the request's source until it gives bytes (their hash), the attestor
-    /// abstains, or the request is over.
+    /// abstains, or the request is decided or expired.
     async fn read(&self, req: &Req) -> Option<B256> {
         let abstain = |why: String| {
             tracing::warn!(request = req.id, reason = %why, "abstaining (not a vote)");
@@ -351,16 +408,19 @@ impl Attestor {
         }
         let mut delay = Duration::from_millis(200);
         loop {
-            if req.done.load(Ordering::Relaxed) {
-                return None;
-            }
             match source.read(&req.params).await {
                 Ok(bytes) => return Some(keccak256(&bytes)),
                 Err(ReadError::Unavailable(e)) => {
                     if head(&self.node).await.is_ok_and(|h| h >= req.expiry) {
                         tracing::warn!(request = req.id, error = %e, "the request expired before the source answered");
-                        req.done.store(true, Ordering::Relaxed);
-                        return None;
+                        return abstain("expired".into());
+                    }
+                    let info = ask(&self.node, self.opts.contract, &IAttestation::requestInfoCall { requestId: req.id }).await;
+                    if let Ok(info) = info
+                        && info.status != 0
+                    {
+                        tracing::info!(request = req.id, status = status_name(info.status), "decided while the source was unavailable");
+                        return abstain("decided".into());
                     }
                     tracing::warn!(request = req.id, error = %e, retry_in_ms = delay.as_millis() as u64, "read failed; retrying");
                     tokio::time::sleep(delay).await;
@@ -371,130 +431,47 @@ impl Attestor {
         }
     }
 
-    /// Signatures a peer passed for request `id`: checked, merged, and acted on (in
-    /// the background: the peer is answered at once). The number new.
-    pub async fn receive(self: &Arc<Self>, id: u64, entries: Vec<(B256, Bytes)>) -> anyhow::Result<usize> {
-        let req = self.learn_by_id(id).await?.with_context(|| format!("request {id} is unknown, decided or expired here"))?;
-        let mut new = 0;
-        for (observed, sig) in entries {
-            let d = attestation::digest(self.chain_id, self.opts.contract, id, observed);
-            let signer = Signature::try_from(sig.as_ref()).ok().and_then(|s| s.recover_address_from_prehash(&d).ok());
-            match signer {
-                Some(a) if req.ring.contains(&a) => {
-                    if req.sigs.lock().insert(a, (observed, sig)).is_none() {
-                        new += 1;
-                    }
-                }
-                _ => tracing::warn!(request = id, "a passed signature is not an attestor's: dropped"),
-            }
-        }
-        let me = self.clone();
-        let r = req.clone();
-        tokio::spawn(async move { me.on_set(&r, new > 0).await });
-        Ok(new)
-    }
-
-    /// A passed set arrived (`grew`: it brought signatures this attestor lacked).
-    async fn on_set(&self, req: &Req, grew: bool) {
-        let mut grew = grew;
-        let mut rx = req.mine.subscribe();
-        if *rx.borrow() == Mine::Reading {
-            let wait = tokio::time::timeout(self.opts.hold, rx.wait_for(|m| *m != Mine::Reading)).await;
-            if matches!(wait, Ok(Ok(m)) if matches!(*m, Mine::Signed(_))) {
-                grew = true;
-            }
-        }
-        if !grew {
-            // The set came back with nothing new: this is the end of the ring.
-            if !req.done.swap(true, Ordering::Relaxed) {
-                self.submit(req, req.groups(|_| true), "the end of the ring").await;
-            }
-            return;
-        }
-        self.advance(req).await;
-    }
-
-    /// Submits a deciding set, or passes the set on (directly submitting when no
-    /// peer answers).
-    async fn advance(&self, req: &Req) {
-        if req.done.load(Ordering::Relaxed) {
-            return;
-        }
-        let (matching, differing) = req.tally();
-        if matching >= req.quorum {
-            req.done.store(true, Ordering::Relaxed);
-            self.submit(req, req.groups(|h| *h == req.data_hash), "a quorum matches").await;
-            return;
-        }
-        if differing >= req.quorum {
-            req.done.store(true, Ordering::Relaxed);
-            self.submit(req, req.groups(|h| *h != req.data_hash), "a quorum differs").await;
-            return;
-        }
-        let entries: Vec<(B256, Bytes)> = req.sigs.lock().values().cloned().collect();
-        let me = self.address();
-        let at = req.ring.iter().position(|a| *a == me).unwrap_or(0);
-        let n = req.ring.len();
-        for step in 1..n {
-            let next = req.ring[(at + step) % n];
-            let Some(peer) = self.peers.get(&next) else { continue };
-            let call = peer.request("attest_pass", vec![json!(req.id), json!(entries)]);
-            match tokio::time::timeout(Duration::from_secs(2), call).await {
-                Ok(Ok(_)) => {
-                    tracing::debug!(request = req.id, to = %next, signatures = entries.len(), "passed");
-                    return;
-                }
-                Ok(Err(e)) => {
-                    tracing::warn!(request = req.id, peer = %next, error = format!("{e:#}"), "peer refused the pass; trying the next")
-                }
-                Err(_) => tracing::warn!(request = req.id, peer = %next, "peer did not answer; trying the next"),
-            }
-        }
-        req.done.store(true, Ordering::Relaxed);
-        self.submit(req, req.groups(|_| true), "no peer answered").await;
-    }
-
     /// After `pass_timeout`: submits this attestor's observation if the contract has
     /// not counted it (see the module docs).
     async fn fallback(&self, req: &Req, observed: B256) {
-        tokio::time::sleep(self.opts.pass_timeout).await;
-        let started = Instant::now();
         let id = req.id;
         loop {
+            tokio::time::sleep(self.opts.pass_timeout).await;
             let counted =
                 ask(&self.node, self.opts.contract, &IAttestation::observedCall { requestId: id, attestor: self.address() }).await;
             if matches!(counted, Ok(true)) {
-                break;
+                return;
             }
-            let info = ask(&self.node, self.opts.contract, &IAttestation::requestInfoCall { requestId: id }).await;
-            let (Ok(counted), Ok(info)) = (counted, info) else {
-                if started.elapsed() > Duration::from_secs(60) {
+            let Ok(info) = ask(&self.node, self.opts.contract, &IAttestation::requestInfoCall { requestId: id }).await else {
+                if head(&self.node).await.is_ok_and(|h| h > req.expiry) {
                     return;
                 }
-                tokio::time::sleep(self.opts.pass_timeout).await;
                 continue;
             };
-            if counted {
-                break;
+            if info.status == 0 {
+                // Still pending: this observation (with any matching ones known).
+                if self.submit(req, req.groups(|h| *h == observed), "fallback: still pending").await {
+                    return;
+                }
+                continue;
             }
             let dissent = match info.status {
-                0 => true,
                 1 => observed != req.data_hash,
                 2 => observed == req.data_hash,
                 _ => true,
             };
             if dissent {
-                let why = if info.status == 0 { "fallback: still pending" } else { "late: disagrees with the outcome or expired" };
-                self.submit(req, req.groups(|h| *h == observed), why).await;
+                self.submit(req, req.groups(|h| *h == observed), "late: disagrees with the outcome or expired").await;
             }
-            break;
+            return;
         }
-        req.done.store(true, Ordering::Relaxed);
     }
 
-    /// Submits `groups` (observed hash → signatures), one `attest` each.
-    async fn submit(&self, req: &Req, groups: BTreeMap<B256, Vec<Bytes>>, why: &str) {
+    /// Submits `groups` (observed hash → signatures), one `attest` each; whether every
+    /// one was sent or refused for good (a revert: nothing left to count).
+    pub(super) async fn submit(&self, req: &Req, groups: BTreeMap<B256, Vec<Bytes>>, why: &str) -> bool {
         let _one_at_a_time = self.submitting.lock().await;
+        let mut all = true;
         for (observed, signatures) in groups {
             let n = signatures.len();
             let call = IAttestation::attestCall { requestId: req.id, observedHash: observed, signatures };
@@ -526,29 +503,13 @@ impl Attestor {
                 }
                 Err(e) => match e.downcast_ref::<Reverted>() {
                     Some(r) => tracing::info!(request = req.id, why, reason = %r.reason, "nothing to submit"),
-                    None => tracing::warn!(request = req.id, why, error = format!("{e:#}"), "submitting failed"),
+                    None => {
+                        tracing::warn!(request = req.id, why, error = format!("{e:#}"), "submitting failed");
+                        all = false;
+                    }
                 },
             }
         }
+        all
     }
-}
-
-/// Serves `attest_pass` on `addr` for `attestor`; the bound address.
-pub async fn serve(attestor: Arc<Attestor>, addr: std::net::SocketAddr) -> anyhow::Result<std::net::SocketAddr> {
-    let mut module = jsonrpsee::RpcModule::new(attestor);
-    module.register_async_method("attest_pass", |params, attestor, _| async move {
-        let (id, entries): (u64, Vec<(B256, Bytes)>) =
-            params.parse().map_err(|e| jsonrpsee::types::ErrorObject::owned(-32602, format!("bad params: {e}"), None::<()>))?;
-        if entries.len() > attestation::MAX_SIGNATURES {
-            return Err(jsonrpsee::types::ErrorObject::owned(-32602, "too many signatures", None::<()>));
-        }
-        attestor.receive(id, entries).await.map_err(|e| jsonrpsee::types::ErrorObject::owned(-32000, format!("{e:#}"), None::<()>))
-    })?;
-    // A full pass is at most MAX_SIGNATURES entries of ~200 bytes of JSON.
-    let config = jsonrpsee::server::ServerConfig::builder().max_request_body_size(64 * 1024).max_connections(256).build();
-    let server = jsonrpsee::server::Server::builder().set_config(config).build(addr).await?;
-    let bound = server.local_addr()?;
-    let handle = server.start(module);
-    tokio::spawn(handle.stopped());
-    Ok(bound)
 }

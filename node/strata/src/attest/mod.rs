@@ -11,6 +11,8 @@
 
 pub mod cli;
 pub mod daemon;
+pub mod ring;
 pub mod source;
 
-pub use daemon::{Attestor, Options, serve};
+pub use daemon::{Attestor, Options};
+pub use ring::serve;

@@ -95,7 +95,11 @@ impl ChainSource {
             (None, None, Some(to), Some(data)) => {
                 self.state_root(p.block).await?;
                 let call = json!({"to": to, "data": data});
-                let out = self.node.request("eth_call", vec![call, tag]).await.map_err(unavailable)?;
+                // A revert at a fixed block is for good: nothing to compare.
+                let out = self.node.request("eth_call", vec![call, tag]).await.map_err(|e| match crate::client::revert_data(&e) {
+                    Some(data) => ReadError::BadParams(format!("the call reverts at block {}: 0x{}", p.block, hex::encode(data))),
+                    None => unavailable(e),
+                })?;
                 let text = out.as_str().ok_or_else(|| ReadError::Unavailable(format!("eth_call returned {out}")))?;
                 hex::decode(text.trim_start_matches("0x")).map_err(|e| ReadError::Unavailable(format!("eth_call returned bad hex: {e}")))
             }

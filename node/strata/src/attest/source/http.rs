@@ -7,6 +7,7 @@
 //! pointer finds nothing. `etag`, when given, pins the document's version: a response
 //! with another `ETag`, or a document gone (404/410), is [`ReadError::Moved`]. Server
 //! errors, 429 and network failures are retried; other client errors are bad parameters.
+//! An integer too large to read exactly is refused (see [`super::canonical_json`]).
 //! Bodies above 1 MiB are refused; a read gives up after 10 seconds.
 
 use std::time::Duration;
@@ -58,6 +59,9 @@ impl HttpSource {
 
     async fn get(&self, params: &[u8]) -> Result<Vec<u8>, ReadError> {
         let p: Params = parse_params(params)?;
+        if !p.pointer.is_empty() && !p.pointer.starts_with('/') {
+            return Err(ReadError::BadParams(format!("pointer `{}` must be empty or start with /", p.pointer)));
+        }
         if !p.path.starts_with('/') || p.path.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(ReadError::BadParams(format!("path `{}` must start with / and hold no spaces", p.path)));
         }
@@ -75,7 +79,7 @@ impl HttpSource {
         if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
             return match &p.etag {
                 Some(pinned) => Err(ReadError::Moved(format!("GET {url}: {status} (pinned at ETag {pinned})"))),
-                None => Ok(canonical_json(&Value::Null)),
+                None => canonical_json(&Value::Null),
             };
         }
         if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
@@ -92,10 +96,17 @@ impl HttpSource {
         let body = tokio::time::timeout(TIMEOUT, Limited::new(response.into_body(), MAX_BODY).collect())
             .await
             .map_err(|_| ReadError::Unavailable(format!("reading {url} timed out")))?
-            .map_err(|e| ReadError::Unavailable(format!("reading {url}: {e}")))?
+            .map_err(|e| {
+                // Too long is for good; anything else may pass.
+                if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                    ReadError::BadParams(format!("{url} answers more than {MAX_BODY} bytes"))
+                } else {
+                    ReadError::Unavailable(format!("reading {url}: {e}"))
+                }
+            })?
             .to_bytes();
         let doc: Value = serde_json::from_slice(&body).map_err(|e| ReadError::BadParams(format!("{url} did not return JSON: {e}")))?;
-        Ok(canonical_json(doc.pointer(&p.pointer).unwrap_or(&Value::Null)))
+        canonical_json(doc.pointer(&p.pointer).unwrap_or(&Value::Null))
     }
 }
 

@@ -59,14 +59,16 @@ pub fn parse_params<T: serde::de::DeserializeOwned>(params: &[u8]) -> Result<T, 
     serde_json::from_slice(params).map_err(|e| ReadError::BadParams(format!("not the expected JSON: {e}")))
 }
 
-/// `value` in canonical JSON (see the module docs).
-pub fn canonical_json(value: &Value) -> Vec<u8> {
+/// `value` in canonical JSON (see the module docs). Refused: an integer beyond 2^53
+/// that does not fit 64 bits (parsed as a double, it may already have lost digits, and
+/// two different source values would read the same; such a value belongs in a string).
+pub fn canonical_json(value: &Value) -> Result<Vec<u8>, ReadError> {
     let mut out = Vec::new();
-    write_canonical(value, &mut out);
-    out
+    write_canonical(value, &mut out)?;
+    Ok(out)
 }
 
-fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), ReadError> {
     match value {
         Value::Object(map) => {
             let sorted: BTreeMap<&[u8], &Value> = map.iter().map(|(k, v)| (k.as_bytes(), v)).collect();
@@ -78,7 +80,7 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
                 let key = std::str::from_utf8(k).unwrap_or_default();
                 out.extend_from_slice(Value::String(key.to_string()).to_string().as_bytes());
                 out.push(b':');
-                write_canonical(v, out);
+                write_canonical(v, out)?;
             }
             out.push(b'}');
         }
@@ -88,12 +90,16 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_canonical(v, out);
+                write_canonical(v, out)?;
             }
             out.push(b']');
         }
+        Value::Number(n) if n.as_f64().is_some_and(|f| n.is_f64() && f.fract() == 0.0 && f.abs() >= 9_007_199_254_740_992.0) => {
+            return Err(ReadError::BadParams(format!("the number {n} is too large to read exactly: it must be a string in the source")));
+        }
         scalar => out.extend_from_slice(scalar.to_string().as_bytes()),
     }
+    Ok(())
 }
 
 /// One source an attestor reads, as its `sources.toml` names it.
@@ -107,6 +113,11 @@ pub struct SourceConfig {
     /// How this attestor reaches it: a PostgreSQL connection string, an HTTP base URL, a
     /// Strata node's JSON-RPC URL. Each attestor may use its own (replica, credentials).
     pub url: String,
+    /// PostgreSQL only: the tables requests may read (default: any the credentials can).
+    /// Requesters choose what is read, so an attestor with broad credentials lets anyone
+    /// test guesses of values through outcomes: list the tables meant to be attested.
+    #[serde(default)]
+    pub tables: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -136,7 +147,8 @@ pub fn load(path: &Path) -> anyhow::Result<Sources> {
 /// The adapter for one configured source.
 pub fn open(config: &SourceConfig) -> anyhow::Result<Box<dyn Source>> {
     Ok(match config.kind.as_str() {
-        "postgres" => Box::new(PostgresSource::new(&config.url)?),
+        "postgres" => Box::new(PostgresSource::new(&config.url, config.tables.clone())?),
+        "http" | "strata" if config.tables.is_some() => bail!("source {}: `tables` is for postgres sources", config.id),
         "http" => Box::new(HttpSource::new(&config.url)?),
         "strata" => Box::new(ChainSource::new(&config.url)?),
         other => bail!("source {}: unknown kind `{other}` (known: postgres, http, strata)", config.id),
@@ -152,9 +164,13 @@ mod tests {
     #[test]
     fn canonical_json_sorts_keys_and_drops_whitespace() {
         let v: Value = serde_json::from_str(r#"{ "b": [1, {"z": null, "a": "x\"y"}], "a": true, "é": 1.5 }"#).unwrap();
-        assert_eq!(canonical_json(&v), r#"{"a":true,"b":[1,{"a":"x\"y","z":null}],"é":1.5}"#.as_bytes());
+        assert_eq!(canonical_json(&v).unwrap(), r#"{"a":true,"b":[1,{"a":"x\"y","z":null}],"é":1.5}"#.as_bytes());
         // Insertion order does not matter.
-        assert_eq!(canonical_json(&json!({"x": 1, "y": 2})), canonical_json(&json!({"y": 2, "x": 1})));
+        assert_eq!(canonical_json(&json!({"x": 1, "y": 2})).unwrap(), canonical_json(&json!({"y": 2, "x": 1})).unwrap());
+        // 64-bit integers are exact; larger ones are refused (they would collapse).
+        assert_eq!(canonical_json(&json!(u64::MAX)).unwrap(), b"18446744073709551615");
+        let big: Value = serde_json::from_str("100000000000000000001").unwrap();
+        assert!(matches!(canonical_json(&big), Err(ReadError::BadParams(_))));
     }
 
     #[test]

@@ -13,8 +13,9 @@
 //! row reads as `null` (the source does not hold what was claimed). A key matching more
 //! than one row is refused as bad parameters.
 //!
-//! Plain TCP only (no TLS): point attestors at the database over loopback or a private
-//! network.
+//! `tables` in `sources.toml` limits what requests may read; the server ends a read after
+//! 10 s (`statement_timeout`). Plain TCP only (no TLS): point attestors at the database
+//! over loopback or a private network.
 
 use std::{collections::BTreeMap, error::Error as StdError, time::Duration};
 
@@ -35,6 +36,8 @@ const MAX_COLUMNS: usize = 64;
 /// A PostgreSQL database, one connection kept open (and reopened after a failure).
 pub struct PostgresSource {
     url: String,
+    /// The tables requests may read (`None`: any).
+    tables: Option<Vec<String>>,
     client: tokio::sync::Mutex<Option<Client>>,
 }
 
@@ -119,9 +122,10 @@ fn query(p: &Params) -> Result<(String, Vec<&str>), ReadError> {
 impl PostgresSource {
     /// A source reached with the connection string `url` (`postgres://user:pw@host:port/db`
     /// or `host=… dbname=…`); nothing is opened until the first read.
-    pub fn new(url: &str) -> anyhow::Result<Self> {
+    /// `tables`, if given, are the only ones requests may read.
+    pub fn new(url: &str, tables: Option<Vec<String>>) -> anyhow::Result<Self> {
         url.parse::<tokio_postgres::Config>().map_err(|e| anyhow::anyhow!("`{url}` is not a PostgreSQL connection string: {e}"))?;
-        Ok(Self { url: url.to_string(), client: tokio::sync::Mutex::new(None) })
+        Ok(Self { url: url.to_string(), tables, client: tokio::sync::Mutex::new(None) })
     }
 
     async fn connect(&self) -> Result<Client, ReadError> {
@@ -135,11 +139,20 @@ impl PostgresSource {
                 tracing::debug!(error = %e, "PostgreSQL connection closed");
             }
         });
+        // The server ends a read that runs too long (a requester choosing an unindexed
+        // key); a dropped future alone would leave it running there.
+        let limit = format!("SET statement_timeout = {}", QUERY_TIMEOUT.as_millis());
+        client.batch_execute(&limit).await.map_err(|e| ReadError::Unavailable(format!("setting the statement timeout: {e}")))?;
         Ok(client)
     }
 
     async fn read_params(&self, params: &[u8]) -> Result<Vec<u8>, ReadError> {
         let p: Params = parse_params(params)?;
+        if let Some(allowed) = &self.tables
+            && !allowed.contains(&p.table)
+        {
+            return Err(ReadError::BadParams(format!("table {} is not one this attestor reads", p.table)));
+        }
         let (sql, values) = query(&p)?;
         let args: Vec<Text<'_>> = values.into_iter().map(Text).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
@@ -148,7 +161,7 @@ impl PostgresSource {
             Some(c) if !c.is_closed() => c,
             _ => self.connect().await?,
         };
-        let rows = match tokio::time::timeout(QUERY_TIMEOUT, client.query(&sql, &refs)).await {
+        let rows = match tokio::time::timeout(QUERY_TIMEOUT + Duration::from_secs(2), client.query(&sql, &refs)).await {
             Err(_) => return Err(ReadError::Unavailable("the query timed out".into())),
             Ok(Err(e)) => {
                 // SQL errors of the read itself (no such table or column, a key value
@@ -173,7 +186,7 @@ impl PostgresSource {
                 Some(v) => {
                     Err(ReadError::Moved(format!("no row of {} has key {:?} (pinned at {} = {})", p.table, p.key, v.column, v.value)))
                 }
-                None => Ok(canonical_json(&Value::Null)),
+                None => canonical_json(&Value::Null),
             };
         };
         let text = |i: usize| -> Result<Option<String>, ReadError> {
@@ -189,7 +202,7 @@ impl PostgresSource {
         for (i, c) in p.columns.iter().enumerate() {
             object.insert(c.clone(), text(i)?.map_or(Value::Null, Value::String));
         }
-        Ok(canonical_json(&Value::Object(object)))
+        canonical_json(&Value::Object(object))
     }
 }
 
