@@ -343,6 +343,21 @@ fn latency(args: &Args, module: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// [`call`], retried while the node refuses it as busy (-32005: it bounds simulations,
+/// and the attestors use it too).
+async fn ask(client: &jsonrpsee::http_client::HttpClient, method: &str, params: Vec<Value>) -> anyhow::Result<Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match call(client, method, params.clone()).await {
+            Err(e) if e.to_string().contains("-32005") || e.to_string().contains("busy") => {
+                anyhow::ensure!(Instant::now() < deadline, "{method}: the node stayed busy: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Sends `requests` requests one after another; the sorted latencies (s) from each
 /// receipt to its `Attested`, and the mean block time over the run.
 async fn measure(
@@ -355,19 +370,19 @@ async fn measure(
     // Let the attestors start and reach the chain.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let head = |v: Value| quantity(&v);
-    let (start_head, start) = (head(call(client, "eth_blockNumber", vec![]).await?), Instant::now());
+    let (start_head, start) = (head(ask(client, "eth_blockNumber", vec![]).await?), Instant::now());
     let mut lat = Vec::new();
     for _ in 0..requests {
-        let nonce = quantity(&call(client, "eth_getTransactionCount", vec![json!(requester.address()), "pending".into()]).await?);
+        let nonce = quantity(&ask(client, "eth_getTransactionCount", vec![json!(requester.address()), "pending".into()]).await?);
         let params = Bytes::from_static(br#"{"path":"/records/7","pointer":"/record","etag":"\"v1\""}"#);
         let input =
             IAttestation::requestCall { sourceId: 1, readParams: params, data: DATA.into(), dataHash: keccak256(DATA), expiryBlocks: 200 }
                 .abi_encode();
         let tx = build::eip1559(chain_id, nonce, TxKind::Call(contract), U256::ZERO, input.into(), 1_000_000, 20_000_000_000, 0);
         let raw = requester.sign_transaction(tx)?.encoded().to_vec();
-        let hash = call(client, "eth_sendRawTransaction", vec![json!(format!("0x{}", hex::encode(raw)))]).await?;
+        let hash = ask(client, "eth_sendRawTransaction", vec![json!(format!("0x{}", hex::encode(raw)))]).await?;
         let receipt = loop {
-            let r = call(client, "eth_getTransactionReceipt", vec![hash.clone()]).await?;
+            let r = ask(client, "eth_getTransactionReceipt", vec![hash.clone()]).await?;
             if !r.is_null() {
                 break r;
             }
@@ -385,7 +400,7 @@ async fn measure(
         loop {
             let q =
                 json!({"to": contract, "data": format!("0x{}", hex::encode(IAttestation::requestInfoCall { requestId: id }.abi_encode()))});
-            let out = call(client, "eth_call", vec![q, "latest".into()]).await?;
+            let out = ask(client, "eth_call", vec![q, "latest".into()]).await?;
             let info = IAttestation::requestInfoCall::abi_decode_returns(&hex::decode(
                 out.as_str().unwrap_or_default().trim_start_matches("0x"),
             )?)?;
@@ -398,7 +413,7 @@ async fn measure(
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
-    let blocks = head(call(client, "eth_blockNumber", vec![]).await?).saturating_sub(start_head).max(1);
+    let blocks = head(ask(client, "eth_blockNumber", vec![]).await?).saturating_sub(start_head).max(1);
     let block_time = start.elapsed().as_secs_f64() / blocks as f64;
     lat.sort_by(f64::total_cmp);
     Ok((lat, block_time))

@@ -4,8 +4,9 @@
 //!
 //! **Taking a request up.** The scan follows `Requested` (and the attestors' changes) in
 //! order; a request it fails to take up is scanned again. Its attestors are those the
-//! contract held at the request's block (an `eth_call` at that block), as the contract
-//! judges it. Requests from before the daemon started (`--lookback`, by default the
+//! contract held at the request's block, as the contract judges it: the list fetched at
+//! start and followed through the `AttestorAdded`/`AttestorRemoved` logs in order (an
+//! `eth_call` at the request's block for requests from before the start). Requests from before the daemon started (`--lookback`, by default the
 //! longest expiry) are checked on chain first: decided, or counted from this attestor
 //! already, they are skipped. A request worked once is remembered until it expires, so
 //! nothing is read, signed or submitted twice.
@@ -132,8 +133,13 @@ pub struct Attestor {
     requests: Mutex<BTreeMap<u64, Arc<Req>>>,
     /// Requests worked already, with their expiry (forgotten once expired).
     finished: Mutex<BTreeMap<u64, u64>>,
-    /// The contract's attestors now, sorted (a first check of passed signatures).
+    /// The contract's attestors as of the scan's position, sorted: fetched at start and
+    /// followed from the `AttestorAdded`/`AttestorRemoved` logs after it, so a request
+    /// met in the scan gets the attestors of its moment without asking the node.
     pub(super) attestors: Mutex<Vec<Address>>,
+    /// The head when the daemon started: requests at or below it get their attestors
+    /// from the node (`eth_call` at their block).
+    started_at: std::sync::atomic::AtomicU64,
     /// Source kinds as registered (an id's kind never changes).
     kinds: Mutex<BTreeMap<u64, String>>,
     /// Serialises this attestor's transactions (one account, one nonce sequence).
@@ -211,6 +217,7 @@ impl Attestor {
             requests: Mutex::new(BTreeMap::new()),
             finished: Mutex::new(BTreeMap::new()),
             attestors: Mutex::new(attestors),
+            started_at: std::sync::atomic::AtomicU64::new(u64::MAX),
             kinds: Mutex::new(BTreeMap::new()),
             submitting: tokio::sync::Mutex::new(()),
             passes: Arc::new(Semaphore::new(64)),
@@ -225,6 +232,10 @@ impl Attestor {
     /// Watches the contract for requests until the process ends.
     pub async fn run(self: Arc<Self>) -> anyhow::Result<()> {
         let start = head(&self.node).await?;
+        let mut list = ask_at(&self.node, self.opts.contract, &IAttestation::attestorsCall {}, Some(start)).await?;
+        list.sort();
+        *self.attestors.lock() = list;
+        self.started_at.store(start, Ordering::Relaxed);
         let mut next = start.saturating_sub(self.opts.lookback);
         tracing::info!(attestor = %self.address(), contract = %self.opts.contract, from_block = next, "watching for requests");
         loop {
@@ -254,9 +265,20 @@ impl Attestor {
                 let block = block_of(log).unwrap_or(next);
                 let topic0 = log["topics"][0].as_str().and_then(|t| t.parse::<B256>().ok());
                 if topic0 != Some(Requested::SIGNATURE_HASH) {
-                    let mut list = ask(&self.node, self.opts.contract, &IAttestation::attestorsCall {}).await?;
-                    list.sort();
-                    *self.attestors.lock() = list;
+                    // A change after the list was fetched: applied in log order.
+                    if block > self.started_at.load(Ordering::Relaxed) {
+                        let who = log["topics"][1].as_str().and_then(|t| t.parse::<B256>().ok()).map(Address::from_word);
+                        let mut list = self.attestors.lock();
+                        match (who, topic0 == Some(IAttestation::AttestorAdded::SIGNATURE_HASH)) {
+                            (Some(a), true) => {
+                                if let Err(at) = list.binary_search(&a) {
+                                    list.insert(at, a);
+                                }
+                            }
+                            (Some(a), false) => list.retain(|x| *x != a),
+                            (None, _) => {}
+                        }
+                    }
                     continue;
                 }
                 if let Err(e) = self.learn(log, head, check).await {
@@ -291,14 +313,20 @@ impl Attestor {
                 return Ok(None);
             }
         }
-        // The request's attestors: the contract's at its block (state kept for recent
-        // blocks; past that, the current list, which the contract's check corrects).
+        // The request's attestors: the followed list for a request after the start; the
+        // contract's at its block before it (state kept for recent blocks; past that,
+        // the current list, which the contract's own check corrects).
         let at = block_of(log).context("a log without a block number")?;
-        let mut ring = match ask_at(&self.node, self.opts.contract, &IAttestation::attestorsCall {}, Some(at)).await {
-            Ok(list) => list,
-            Err(_) => self.attestors.lock().clone(),
+        let mut ring = if at > self.started_at.load(Ordering::Relaxed) {
+            self.attestors.lock().clone()
+        } else {
+            let mut list = match ask_at(&self.node, self.opts.contract, &IAttestation::attestorsCall {}, Some(at)).await {
+                Ok(list) => list,
+                Err(_) => self.attestors.lock().clone(),
+            };
+            list.sort();
+            list
         };
-        ring.sort();
         if !ring.contains(&self.address()) {
             tracing::info!(request = id, "not an attestor of this request");
             self.finished.lock().insert(id, ev.expiry);
