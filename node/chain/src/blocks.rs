@@ -184,7 +184,8 @@ impl Chain {
         block.header.parent_commit_hash = parent_commit_hash;
         block.header.extensions = extensions;
         let block = Arc::new(block.seal());
-        self.store.put_block(&block, &receipts, &mut batch);
+        let senders: Vec<Address> = keys.iter().map(|(sender, _, _)| *sender).collect();
+        self.store.put_block(&block, &receipts, &senders, &mut batch);
         if switched {
             self.store.mark_switch(number, &mut batch);
         }

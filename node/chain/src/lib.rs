@@ -36,7 +36,7 @@ pub use slots::SlotSets;
 pub use spec::{
     ChainSpec, DEFAULT_CERTIFIED_EXPIRY, DEV_CHAIN_ID, FeeRecipient, FeeSplit, SlotGenesis, StorageClass, dev_proposer, dev_validator_key,
 };
-pub use store::{BlockStore, TxLocation};
+pub use store::{AddressEntry, AddressPage, BlockStore, TxLocation};
 pub use strata_executor::rules::{BlockError, Check, HeartbeatError};
 /// The slot state a chain keeps (see [`Chain::slot_state`]).
 pub use strata_executor::slots::SlotState as SlotStateView;

@@ -186,7 +186,7 @@ impl Chain {
                         genesis.header().state_root
                     )));
                 }
-                store.put_block(&genesis, &[], &mut batch);
+                store.put_block(&genesis, &[], &[], &mut batch);
                 kv.write(batch)?;
                 tracing::info!(chain_id = spec.chain_id, genesis = %genesis.hash, "created genesis");
                 (genesis.hash, genesis.block.header)

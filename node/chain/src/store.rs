@@ -1,7 +1,7 @@
 //! The block store: headers, bodies, receipts and indexes, over [`KvStore`](strata_storage::KvStore).
 
 use strata_primitives::{
-    B256, Block, Header, SealedBlock, StoredReceipt, TransactionSigned, rlp_item::decode_exact, set_proof::SlotsProof,
+    Address, B256, Block, Header, SealedBlock, StoredReceipt, TransactionSigned, rlp_item::decode_exact, set_proof::SlotsProof,
     slots::LivenessRecord,
 };
 use strata_storage::{Column, SharedKv, WriteBatch};
@@ -16,6 +16,12 @@ const SWITCH_PREFIX: &[u8] = b"switch";
 fn switch_key(number: u64) -> Vec<u8> {
     [SWITCH_PREFIX, &number.to_be_bytes()].concat()
 }
+
+/// An address index entry: block, index in the block, transaction hash.
+pub type AddressEntry = (u64, u32, B256);
+
+/// A page of the address index, and whether entries remain beyond it.
+pub type AddressPage = (Vec<AddressEntry>, bool);
 
 /// Where a transaction was included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, alloy_rlp::RlpEncodable, alloy_rlp::RlpDecodable)]
@@ -186,8 +192,57 @@ impl BlockStore {
         }
     }
 
-    /// Adds the writes that store `block` as the new head to `batch`.
-    pub fn put_block(&self, block: &SealedBlock, receipts: &[StoredReceipt], batch: &mut WriteBatch) {
+    /// The transactions that touched `address` (sender, recipient or created contract),
+    /// newest first, in blocks below `before` (all: `u64::MAX`), whole blocks only, until
+    /// at least `limit` are found: `(block, index, tx hash)`, and whether older ones remain.
+    pub fn address_txs_before(&self, address: &Address, before: u64, limit: usize) -> Result<AddressPage> {
+        let end = [address.as_slice(), &before.to_be_bytes()].concat();
+        self.address_scan(address, limit, |kv, f| kv.for_each_before(Column::AddressTxs, address.as_slice(), &end, f))
+    }
+
+    /// Like [`BlockStore::address_txs_before`], oldest first, in blocks above `after`.
+    pub fn address_txs_after(&self, address: &Address, after: u64, limit: usize) -> Result<AddressPage> {
+        let Some(from_block) = after.checked_add(1) else { return Ok((Vec::new(), false)) };
+        let start = [address.as_slice(), &from_block.to_be_bytes()].concat();
+        self.address_scan(address, limit, |kv, f| kv.for_each_from(Column::AddressTxs, address.as_slice(), &start, f))
+    }
+
+    /// Collects index entries in the scan's order until `limit` is reached and the block
+    /// changes; whether entries remain beyond.
+    fn address_scan(
+        &self,
+        address: &Address,
+        limit: usize,
+        scan: impl FnOnce(&SharedKv, &mut dyn FnMut(&[u8], &[u8]) -> bool) -> strata_storage::Result<()>,
+    ) -> Result<AddressPage> {
+        let mut out: Vec<AddressEntry> = Vec::new();
+        let (mut more, mut bad) = (false, None);
+        scan(&self.kv, &mut |k, v| {
+            let rest = &k[address.len().min(k.len())..];
+            let (Some(block), Some(index), Ok(hash)) = (
+                rest.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_be_bytes),
+                rest.get(8..12).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(u32::from_be_bytes),
+                B256::try_from(v),
+            ) else {
+                bad = Some(format!("address index entry {k:02x?}"));
+                return false;
+            };
+            if out.len() >= limit && out.last().is_some_and(|l| l.0 != block) {
+                more = true;
+                return false;
+            }
+            out.push((block, index, hash));
+            true
+        })?;
+        match bad {
+            Some(reason) => Err(corrupt("address index", reason)),
+            None => Ok((out, more)),
+        }
+    }
+
+    /// Adds the writes that store `block` as the new head to `batch`; `senders` are its
+    /// transactions' senders, in order (for the address index).
+    pub fn put_block(&self, block: &SealedBlock, receipts: &[StoredReceipt], senders: &[Address], batch: &mut WriteBatch) {
         let number = block.number().to_be_bytes();
         batch.put(Column::Headers, number, block.header().encoded());
         batch.put(Column::Bodies, number, alloy_rlp::encode(&block.block.transactions));
@@ -198,13 +253,68 @@ impl BlockStore {
         alloy_rlp::encode_list::<_, StoredReceipt>(receipts, &mut encoded_receipts);
         batch.put(Column::Receipts, number, encoded_receipts);
         batch.put(Column::BlockNumbers, block.hash.as_slice(), number);
+        debug_assert!(senders.is_empty() || senders.len() == block.block.transactions.len(), "one sender per transaction");
         for (i, tx) in block.block.transactions.iter().enumerate() {
             let loc = TxLocation { block_number: block.number(), index: i as u64 };
             batch.put(Column::TxIndex, tx.hash().as_slice(), alloy_rlp::encode(loc));
+            // The address index: sender, recipient, created contract (each once).
+            let created = receipts.get(i).and_then(|r| Address::try_from(r.contract_address.as_ref()).ok());
+            let to = match tx.kind() {
+                strata_primitives::TxKind::Call(to) => Some(to),
+                strata_primitives::TxKind::Create => None,
+            };
+            let mut touched: Vec<Address> = senders.get(i).copied().into_iter().chain(to).chain(created).collect();
+            touched.sort();
+            touched.dedup();
+            let index = u32::try_from(i).unwrap_or(u32::MAX).to_be_bytes();
+            for a in touched {
+                batch.put(Column::AddressTxs, [a.as_slice(), &number, &index].concat(), tx.hash().as_slice());
+            }
         }
         if block.number() == 0 {
             batch.put(Column::Meta, GENESIS_KEY, block.hash.as_slice());
         }
         batch.put(Column::Meta, HEAD_KEY, number);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use strata_storage::MemKv;
+
+    use super::*;
+
+    /// Index entries of `a` at (block, index), as `put_block` writes them.
+    fn index(kv: &SharedKv, a: Address, entries: &[(u64, u32)]) {
+        let mut batch = WriteBatch::new();
+        for &(block, i) in entries {
+            let hash = B256::from(strata_primitives::U256::from(block * 100 + u64::from(i)));
+            batch.put(Column::AddressTxs, [a.as_slice(), &block.to_be_bytes(), &i.to_be_bytes()].concat(), hash.as_slice());
+        }
+        kv.write(batch).unwrap();
+    }
+
+    #[test]
+    fn address_pages_hold_whole_blocks_both_ways() {
+        let kv = MemKv::shared();
+        let store = BlockStore::new(kv.clone());
+        let (a, other) = (Address::repeat_byte(1), Address::repeat_byte(2));
+        // Blocks 3 (three entries), 5 (one), 9 (two); another address in between.
+        index(&kv, a, &[(3, 0), (3, 4), (3, 7), (5, 1), (9, 0), (9, 2)]);
+        index(&kv, other, &[(4, 0), (6, 0)]);
+        let blocks = |v: &[AddressEntry]| v.iter().map(|e| (e.0, e.1)).collect::<Vec<_>>();
+        // Newest first: a limit of 1 still takes block 9 whole.
+        let (page, more) = store.address_txs_before(&a, u64::MAX, 1).unwrap();
+        assert_eq!((blocks(&page), more), (vec![(9, 2), (9, 0)], true));
+        let (page, more) = store.address_txs_before(&a, 9, 2).unwrap();
+        assert_eq!((blocks(&page), more), (vec![(5, 1), (3, 7), (3, 4), (3, 0)], false));
+        // Oldest first.
+        let (page, more) = store.address_txs_after(&a, 0, 2).unwrap();
+        assert_eq!((blocks(&page), more), (vec![(3, 0), (3, 4), (3, 7)], true));
+        let (page, more) = store.address_txs_after(&a, 3, 5).unwrap();
+        assert_eq!((blocks(&page), more), (vec![(5, 1), (9, 0), (9, 2)], false));
+        assert_eq!(store.address_txs_after(&a, u64::MAX, 5).unwrap(), (Vec::new(), false));
+        assert_eq!(store.address_txs_before(&other, 4, 5).unwrap(), (Vec::new(), false));
+        assert_eq!(page[0].2, B256::from(strata_primitives::U256::from(501u64)));
     }
 }

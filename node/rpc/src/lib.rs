@@ -18,7 +18,7 @@
 //!   receipts, counts, fee history), `eth::transaction` (send, lookups, receipts);
 //! - `filter` (polling filters, `eth_getLogs`) over [`logs`], `pubsub` (`eth_subscribe`);
 //! - `strata` (`strata_*`: proofs, quotas, fee quotes, certificates, receipt proofs,
-//!   consensus status); `slots` (validator slots, set proofs); `certified`
+//!   consensus status); `ots` (Otterscan's `ots_*`: the address index, block details); `slots` (validator slots, set proofs); `certified`
 //!   (`strata_sendRawTransactionCertified`, over the node's [`CertifyService`]);
 //! - `server` ([`start`], [`RpcConfig`], limits, CORS and metrics middleware);
 //! - `block_id`: the one resolver from a block tag, number or hash to a height;
@@ -33,6 +33,7 @@ mod certified;
 mod error;
 mod eth;
 mod filter;
+mod ots;
 mod pubsub;
 mod server;
 mod slots;
@@ -44,6 +45,7 @@ pub use eth::{
     CallRequest, EthApiServer, EthBlockApiServer, EthCallApiServer, EthRpc, EthStateApiServer, EthTransactionApiServer, QuoteRequest,
 };
 pub use filter::EthFilterApiServer;
+pub use ots::{MAX_OTS_PAGE, OTS_API_LEVEL, OtsApiServer};
 pub use pubsub::EthPubSubApiServer;
 pub use server::{Error, Result, RpcConfig, start};
 pub use slots::{RpcLiveness, RpcSetProof, RpcSlot, RpcSlots, RpcSwitch, SlotsApiServer};

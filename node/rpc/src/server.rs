@@ -87,7 +87,7 @@ impl EthRpc {
     /// `into_rpc` gives only its namespace).
     pub fn into_rpc(self) -> RpcModule<EthRpc> {
         let mut module = EthApiServer::into_rpc(self.clone());
-        let namespaces: [jsonrpsee::Methods; 9] = [
+        let namespaces: [jsonrpsee::Methods; 10] = [
             EthStateApiServer::into_rpc(self.clone()).into(),
             EthCallApiServer::into_rpc(self.clone()).into(),
             EthBlockApiServer::into_rpc(self.clone()).into(),
@@ -96,6 +96,7 @@ impl EthRpc {
             EthPubSubApiServer::into_rpc(self.clone()).into(),
             crate::slots::SlotsApiServer::into_rpc(self.clone()).into(),
             crate::certified::CertifiedApiServer::into_rpc(self.clone()).into(),
+            crate::ots::OtsApiServer::into_rpc(self.clone()).into(),
             StrataApiServer::into_rpc(self).into(),
         ];
         for methods in namespaces {

@@ -64,11 +64,14 @@ pub enum Column {
     /// certificate signature), `tx hash -> RLP(raw transaction, claim)`, until included
     /// or expired.
     Journal,
+    /// Which transactions touched an address (as sender, recipient or created
+    /// contract): `address (20) ++ block number (8 BE) ++ index (4 BE) -> tx hash`.
+    AddressTxs,
 }
 
 impl Column {
     /// Every column, in a fixed order.
-    pub const ALL: [Column; 14] = [
+    pub const ALL: [Column; 15] = [
         Column::Meta,
         Column::Headers,
         Column::Bodies,
@@ -83,6 +86,7 @@ impl Column {
         Column::Certificates,
         Column::Cold,
         Column::Journal,
+        Column::AddressTxs,
     ];
 
     /// Stable name (the RocksDB column family name).
@@ -102,6 +106,7 @@ impl Column {
             Column::Certificates => "certificates",
             Column::Cold => "cold",
             Column::Journal => "journal",
+            Column::AddressTxs => "address_txs",
         }
     }
 }
@@ -184,6 +189,12 @@ pub trait KvStore: Send + Sync + 'static {
     /// Like [`KvStore::for_each_prefix`], but starting at the first key `>= from`
     /// (a seek, not a scan from the start of the prefix).
     fn for_each_from(&self, column: Column, prefix: &[u8], from: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()>;
+
+    /// Calls `f` on each entry whose key starts with `prefix` and is `< before`, in
+    /// descending key order (the newest first, for keys ending in a height), until `f`
+    /// returns `false`. The scan starts at the last key below `before` and stops at the
+    /// first key outside `prefix`: give a bound that starts with `prefix`.
+    fn for_each_before(&self, column: Column, prefix: &[u8], before: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()>;
 }
 
 /// A shared handle to a store.
@@ -239,6 +250,17 @@ impl KvStore for MemKv {
         }
         Ok(())
     }
+
+    fn for_each_before(&self, column: Column, prefix: &[u8], before: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
+        let map = self.columns.read();
+        let end = (column, before.to_vec());
+        for ((c, k), v) in map.range((Bound::Unbounded, Bound::Excluded(end))).rev() {
+            if *c != column || !k.starts_with(prefix) || !f(k, v) {
+                break;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -270,5 +292,28 @@ mod tests {
         .unwrap();
         assert_eq!(from, vec![b"b1".to_vec()]);
         assert_eq!(kv.get(Column::Code, b"a3").unwrap(), Some(b"w".to_vec()));
+    }
+
+    #[test]
+    fn backward_scans_start_below_the_bound_and_stay_in_prefix_and_column() {
+        let kv = MemKv::new();
+        let mut b = WriteBatch::new();
+        for k in [&b"a1"[..], b"a2", b"a3", b"b1"] {
+            b.put(Column::AddressTxs, k.to_vec(), Vec::new());
+        }
+        b.put(Column::Journal, b"a0".to_vec(), Vec::new());
+        kv.write(b).unwrap();
+        let scan = |before: &[u8]| {
+            let mut seen = Vec::new();
+            kv.for_each_before(Column::AddressTxs, b"a", before, &mut |k, _| {
+                seen.push(k.to_vec());
+                true
+            })
+            .unwrap();
+            seen
+        };
+        assert_eq!(scan(b"a3"), vec![b"a2".to_vec(), b"a1".to_vec()]);
+        assert_eq!(scan(b"b"), vec![b"a3".to_vec(), b"a2".to_vec(), b"a1".to_vec()]);
+        assert!(scan(b"a1").is_empty());
     }
 }

@@ -81,7 +81,7 @@ impl EthRpc {
         })
     }
 
-    fn account_in(&self, state: &StateView, address: &Address) -> RpcResult<Account> {
+    pub(crate) fn account_in(&self, state: &StateView, address: &Address) -> RpcResult<Account> {
         Ok(state.reader(self.chain.state()).account(address).map_err(internal)?.unwrap_or_default())
     }
 }

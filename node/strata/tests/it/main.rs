@@ -11,6 +11,7 @@ mod dev_node;
 mod hardening;
 mod hierarchy;
 mod inproc;
+mod ots;
 mod procs;
 mod rpc;
 mod rpc_logs;
