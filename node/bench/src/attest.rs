@@ -226,16 +226,7 @@ fn latency(args: &Args, module: &[u8]) -> anyhow::Result<()> {
         ],
     )?;
     let config = out.join("validator-0/config.toml");
-    let text: String = std::fs::read_to_string(&config)?
-        .lines()
-        .map(|l| match l.split(" = ").next() {
-            Some("block_time_ms") => format!("block_time_ms = {}", args.block_time_ms),
-            Some("empty_block_ms") => format!("empty_block_ms = {}", args.block_time_ms),
-            _ => l.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    std::fs::write(&config, text)?;
+    crate::load::set_block_time(&config, args.block_time_ms)?;
     let chain = Procs(vec![spawn(&bin, &["run", "--config", config.to_str().unwrap_or_default()], &d.join("chain.log"))?]);
     let url = format!("http://127.0.0.1:{}", base + 1);
     let rt = tokio::runtime::Runtime::new()?;

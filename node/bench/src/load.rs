@@ -224,6 +224,20 @@ pub(crate) fn strata_bin(args: &Args) -> PathBuf {
     })
 }
 
+/// Sets a validator config's block time (and empty-block interval) to `ms`.
+pub(crate) fn set_block_time(config: &Path, ms: u64) -> anyhow::Result<()> {
+    let text: String = std::fs::read_to_string(config)?
+        .lines()
+        .map(|l| match l.split(" = ").next() {
+            Some("block_time_ms") => format!("block_time_ms = {ms}"),
+            Some("empty_block_ms") => format!("empty_block_ms = {ms}"),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    Ok(std::fs::write(config, text)?)
+}
+
 /// Starts `bin` with `args`, its output (the log: warnings, or what `STRATA_BENCH_LOG`
 /// asks for, e.g. `debug`) in `log`.
 pub(crate) fn spawn(bin: &Path, args: &[&str], log: &Path) -> anyhow::Result<Child> {

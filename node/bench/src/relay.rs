@@ -197,17 +197,7 @@ fn latency(args: &Args) -> anyhow::Result<()> {
         }
         strata(&bin, &init.iter().map(String::as_str).collect::<Vec<_>>())?;
         let config = out.join("validator-0/config.toml");
-        let text = std::fs::read_to_string(&config)?;
-        let text: String = text
-            .lines()
-            .map(|l| match l.split(" = ").next() {
-                Some("block_time_ms") => format!("block_time_ms = {}", args.block_time_ms),
-                Some("empty_block_ms") => format!("empty_block_ms = {}", args.block_time_ms),
-                _ => l.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        std::fs::write(&config, text)?;
+        crate::load::set_block_time(&config, args.block_time_ms)?;
         procs.0.push(spawn(&bin, &["run", "--config", config.to_str().unwrap_or_default()], &d.join(format!("{name}.log")))?);
         urls.push(format!("http://127.0.0.1:{}", base + 1));
     }

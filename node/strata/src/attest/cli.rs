@@ -75,6 +75,22 @@ fn parse_peer(s: &str) -> Result<(Address, String), String> {
     Ok((a.trim().parse().map_err(|e| format!("{a}: {e}"))?, url.trim().to_string()))
 }
 
+/// Who is added or removed, where, by whom.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AttestorArgs {
+    /// The attestor's address.
+    attestor: Address,
+    /// The attestation contract.
+    #[arg(long)]
+    contract: Address,
+    /// The node.
+    #[command(flatten)]
+    rpc: RpcArgs,
+    /// Who signs.
+    #[command(flatten)]
+    signer: SignerArgs,
+}
+
 /// `strata attest <command>`.
 #[derive(clap::Subcommand, Debug, Clone)]
 pub enum AttestCommand {
@@ -99,33 +115,9 @@ pub enum AttestCommand {
         signer: SignerArgs,
     },
     /// Register an attestor (the owner or the chain's admin).
-    AddAttestor {
-        /// The attestor's address.
-        attestor: Address,
-        /// The attestation contract.
-        #[arg(long)]
-        contract: Address,
-        /// The node.
-        #[command(flatten)]
-        rpc: RpcArgs,
-        /// Who signs.
-        #[command(flatten)]
-        signer: SignerArgs,
-    },
+    AddAttestor(AttestorArgs),
     /// Remove an attestor (requests made before keep counting it).
-    RemoveAttestor {
-        /// The attestor's address.
-        attestor: Address,
-        /// The attestation contract.
-        #[arg(long)]
-        contract: Address,
-        /// The node.
-        #[command(flatten)]
-        rpc: RpcArgs,
-        /// Who signs.
-        #[command(flatten)]
-        signer: SignerArgs,
-    },
+    RemoveAttestor(AttestorArgs),
     /// Register a source (the signer owns it); prints its id.
     AddSource {
         /// `postgres`, `http` or `strata`.
@@ -255,18 +247,8 @@ async fn command_(command: AttestCommand) -> anyhow::Result<()> {
             send(&node, &key, ARCHIVE_CONTRACT, U256::ZERO, &IArchive::setQuotaCall { target: address, quotaBytes: quota }).await?;
             println!("{address}");
         }
-        AttestCommand::AddAttestor { attestor, contract, rpc, signer } => {
-            let node = Node::connect(&rpc.rpc)?;
-            let key = signer.signer(node.chain_id().await?)?;
-            send(&node, &key, contract, U256::ZERO, &IAttestation::addAttestorCall { attestor }).await?;
-            println!("attestor {attestor} added");
-        }
-        AttestCommand::RemoveAttestor { attestor, contract, rpc, signer } => {
-            let node = Node::connect(&rpc.rpc)?;
-            let key = signer.signer(node.chain_id().await?)?;
-            send(&node, &key, contract, U256::ZERO, &IAttestation::removeAttestorCall { attestor }).await?;
-            println!("attestor {attestor} removed");
-        }
+        AttestCommand::AddAttestor(a) => membership(a, true).await?,
+        AttestCommand::RemoveAttestor(a) => membership(a, false).await?,
         AttestCommand::AddSource { kind, endpoint, contract, rpc, signer } => {
             let node = Node::connect(&rpc.rpc)?;
             let key = signer.signer(node.chain_id().await?)?;
@@ -304,6 +286,20 @@ async fn command_(command: AttestCommand) -> anyhow::Result<()> {
         }
         AttestCommand::Status { id, contract, save, json, rpc } => status(id, contract, save, json, &rpc.rpc).await?,
     }
+    Ok(())
+}
+
+/// Adds (or removes) an attestor.
+async fn membership(a: AttestorArgs, add: bool) -> anyhow::Result<()> {
+    let node = Node::connect(&a.rpc.rpc)?;
+    let key = a.signer.signer(node.chain_id().await?)?;
+    let attestor = a.attestor;
+    if add {
+        send(&node, &key, a.contract, U256::ZERO, &IAttestation::addAttestorCall { attestor }).await?;
+    } else {
+        send(&node, &key, a.contract, U256::ZERO, &IAttestation::removeAttestorCall { attestor }).await?;
+    }
+    println!("attestor {attestor} {}", if add { "added" } else { "removed" });
     Ok(())
 }
 
