@@ -191,7 +191,7 @@ fn observers(status: &Value, matches: bool) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a4_attestation_over_postgres_http_and_a_second_chain() {
-    let _machine = crate::exclusive().await;
+    let _machine = crate::share().await;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
     let pg = Postgres::start(&dir.join("pg"));
