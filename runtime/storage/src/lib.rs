@@ -296,24 +296,42 @@ mod tests {
 
     #[test]
     fn backward_scans_start_below_the_bound_and_stay_in_prefix_and_column() {
-        let kv = MemKv::new();
+        conformance::backward_scans(&MemKv::new());
+    }
+}
+
+/// Checks any [`KvStore`] implementation runs against what the trait promises (the
+/// in-memory fake here and RocksDB in `strata-db` run the same checks).
+pub mod conformance {
+    use super::{Column, KvStore, WriteBatch};
+
+    /// [`KvStore::for_each_before`]: descending, the bound excluded, within the prefix
+    /// and the column. Panics on a broken implementation; `kv` must be empty.
+    pub fn backward_scans(kv: &dyn KvStore) {
         let mut b = WriteBatch::new();
         for k in [&b"a1"[..], b"a2", b"a3", b"b1"] {
             b.put(Column::AddressTxs, k.to_vec(), Vec::new());
         }
         b.put(Column::Journal, b"a0".to_vec(), Vec::new());
-        kv.write(b).unwrap();
+        kv.write(b).expect("write");
         let scan = |before: &[u8]| {
             let mut seen = Vec::new();
             kv.for_each_before(Column::AddressTxs, b"a", before, &mut |k, _| {
                 seen.push(k.to_vec());
                 true
             })
-            .unwrap();
+            .expect("scan");
             seen
         };
-        assert_eq!(scan(b"a3"), vec![b"a2".to_vec(), b"a1".to_vec()]);
-        assert_eq!(scan(b"b"), vec![b"a3".to_vec(), b"a2".to_vec(), b"a1".to_vec()]);
+        let all = vec![b"a3".to_vec(), b"a2".to_vec(), b"a1".to_vec()];
+        // A key equal to the bound is left out; a bound between keys or past the
+        // prefix's last key starts at the key below it.
+        assert_eq!(scan(b"a3"), all[1..].to_vec());
+        assert_eq!(scan(b"a2x"), all[1..].to_vec());
+        assert_eq!(scan(b"a\xff"), all);
+        assert_eq!(scan(b"b"), all);
         assert!(scan(b"a1").is_empty());
+        // The first key below the bound is outside the prefix: nothing.
+        assert!(scan(b"zz").is_empty());
     }
 }
