@@ -1,9 +1,9 @@
 //! The attestation contract, compiled to Wasm and run by the real runtime
 //! (`strata-harness`), called through the `IAttestation` interface clients use.
 
-use strata_harness::{Error, Receipt, TestChain, TxKind, blocks::validator_key, build_contract};
+use strata_harness::{Receipt, TestChain, TxKind, blocks::validator_key, build_contract, error_of, failed};
 use strata_sdk::{
-    Address, B256, Bytes, SolCall, SolError, SolEvent, SolValue, U256, keccak256,
+    Address, B256, Bytes, SolCall, SolEvent, SolValue, U256, keccak256,
     protocol::{
         attestation::digest,
         interfaces::IArchive,
@@ -17,17 +17,6 @@ const REQUESTER: usize = 1;
 const SUBMITTER: usize = 2;
 /// Attestor keys: deterministic, never funded (they only sign).
 const KEYS: u64 = 4242;
-
-fn failed<T: std::fmt::Debug>(result: strata_harness::Result<T>) -> Box<Receipt> {
-    match result {
-        Err(Error::Failed(r)) => r,
-        other => panic!("expected a failed call, got {other:?}"),
-    }
-}
-
-fn error_of<E: SolError>(r: &Receipt) -> E {
-    E::abi_decode(&r.output).unwrap_or_else(|_| panic!("expected {}, got {r}", E::SIGNATURE))
-}
 
 fn events<E: SolEvent>(r: &Receipt) -> Vec<E> {
     r.logs.iter().filter(|l| l.topics().first() == Some(&E::SIGNATURE_HASH)).map(|l| E::decode_log_data(&l.data).unwrap()).collect()

@@ -263,12 +263,14 @@ impl BlockStore {
                 strata_primitives::TxKind::Call(to) => Some(to),
                 strata_primitives::TxKind::Create => None,
             };
-            let mut touched: Vec<Address> = senders.get(i).copied().into_iter().chain(to).chain(created).collect();
-            touched.sort();
-            touched.dedup();
+            let touched = [senders.get(i).copied(), to, created];
             let index = u32::try_from(i).unwrap_or(u32::MAX).to_be_bytes();
-            for a in touched {
-                batch.put(Column::AddressTxs, [a.as_slice(), &number, &index].concat(), tx.hash().as_slice());
+            for (k, a) in touched.iter().enumerate() {
+                if let Some(a) = a
+                    && !touched[..k].contains(&Some(*a))
+                {
+                    batch.put(Column::AddressTxs, [a.as_slice(), &number, &index].concat(), tx.hash().as_slice());
+                }
             }
         }
         if block.number() == 0 {

@@ -15,7 +15,7 @@
 
 use std::{path::Path, process::Command, sync::Arc};
 
-use alloy_sol_types::SolCall;
+use alloy_sol_types::{SolCall, SolError};
 use strata_executor::{Applied, BlockBuilder, BlockEnv, Simulation, system::Prices};
 use strata_primitives::{
     Address, B256, Bytes, EMPTY_ROOT_HASH, LocalSigner, Log, RecoveredTx, ResourceUsage, U256, deploy, keys, transaction::build,
@@ -97,6 +97,21 @@ impl std::fmt::Display for Receipt {
             write!(f, " revert=0x{}", strata_primitives::hex::encode(&self.output))?;
         }
         Ok(())
+    }
+}
+
+/// The revert data of `r` decoded as the custom error `E` (panics, saying what came
+/// instead, if it is not one).
+pub fn error_of<E: SolError>(r: &Receipt) -> E {
+    E::abi_decode(&r.output).unwrap_or_else(|_| panic!("expected {}, got {r}", E::SIGNATURE))
+}
+
+/// The receipt of a call that must have failed on chain (panics on a success or on any
+/// other error).
+pub fn failed<T: std::fmt::Debug>(result: Result<T>) -> Box<Receipt> {
+    match result {
+        Err(Error::Failed(r)) => r,
+        other => panic!("expected a failed call, got {other:?}"),
     }
 }
 

@@ -3,7 +3,7 @@
 //! has not; here: storing, reading, removing, raw storage keys and the owner checks
 //! that guard the archive calls.
 
-use strata_harness::{Error, Receipt, TestChain, build_contract};
+use strata_harness::{TestChain, build_contract, failed};
 use strata_sdk::{Address, Bytes, SolError, SolEvent, U256, sol};
 
 sol! {
@@ -35,13 +35,6 @@ fn deployed() -> (TestChain, Address) {
 
 fn b(s: &[u8]) -> Bytes {
     Bytes::copy_from_slice(s)
-}
-
-fn failed(result: strata_harness::Result<impl std::fmt::Debug>) -> Box<Receipt> {
-    match result {
-        Err(Error::Failed(r)) => r,
-        other => panic!("expected a failed call, got {other:?}"),
-    }
 }
 
 fn last_stored(chain: &TestChain) -> Stored {

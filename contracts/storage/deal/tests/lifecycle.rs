@@ -7,9 +7,9 @@
 //! Every contract is the compiled Wasm, called through the `sol!` interfaces of
 //! `strata_sdk::protocol::interfaces` that clients use.
 
-use strata_harness::{Error, Receipt, TestChain, TxKind, build_contract};
+use strata_harness::{Error, Receipt, TestChain, TxKind, build_contract, error_of, failed};
 use strata_sdk::{
-    Address, B256, Bytes, SolCall, SolError, SolEvent, SolValue, U256,
+    Address, B256, Bytes, SolCall, SolEvent, SolValue, U256,
     protocol::{
         Log,
         interfaces::{
@@ -39,17 +39,6 @@ fn ether(n: u64) -> U256 {
 
 fn manifest(rel: &str) -> String {
     format!("{}/{rel}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn failed<T: std::fmt::Debug>(result: strata_harness::Result<T>) -> Box<Receipt> {
-    match result {
-        Err(Error::Failed(r)) => r,
-        other => panic!("expected a failed call, got {other:?}"),
-    }
-}
-
-fn error_of<E: SolError>(r: &Receipt) -> E {
-    E::abi_decode(&r.output).unwrap_or_else(|_| panic!("expected {}, got {r}", E::SIGNATURE))
 }
 
 fn event<E: SolEvent>(r: &Receipt) -> (Log, E) {

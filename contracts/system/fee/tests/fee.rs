@@ -3,7 +3,7 @@
 //! talk to it through `strata_sdk::system::IFee` — the interface other contracts use —
 //! which cross-checks the selectors and encodings `#[contract]` generated.
 
-use strata_harness::{Error, Receipt, TestChain, build_contract};
+use strata_harness::{Receipt, TestChain, build_contract, failed};
 use strata_sdk::{
     Address, SolCall, SolError, SolEvent, SolValue, U256,
     system::IFee::{self, AdminChanged, InvalidPrices, NotAdmin, PricesChanged},
@@ -49,13 +49,6 @@ fn deployed() -> (TestChain, Address, Receipt) {
 fn prices_changed(r: &Receipt) -> PricesChanged {
     let log = r.logs.iter().find(|l| l.topics().first() == Some(&PricesChanged::SIGNATURE_HASH)).expect("a PricesChanged log");
     PricesChanged::decode_log_data(&log.data).expect("decodes")
-}
-
-fn failed(result: strata_harness::Result<impl std::fmt::Debug>) -> Box<Receipt> {
-    match result {
-        Err(Error::Failed(r)) => r,
-        other => panic!("expected a failed call, got {other:?}"),
-    }
 }
 
 #[test]

@@ -3,9 +3,9 @@
 //! its validators). Called through `strata_sdk::system::IChainRegistry`, the interface
 //! other contracts and clients use, which cross-checks the selectors `#[contract]` made.
 
-use strata_harness::{Error, Receipt, TestChain, blocks::validator_key, build_contract};
+use strata_harness::{Receipt, TestChain, blocks::validator_key, build_contract, error_of, failed};
 use strata_sdk::{
-    Address, B256, Bytes, SolError, SolEvent, SolValue, U256,
+    Address, B256, Bytes, SolEvent, SolValue, U256,
     protocol::relay::{EventKey, RelayedLog},
     system::IChainRegistry::{self, ChainRegistered, Checkpointed},
 };
@@ -20,13 +20,6 @@ fn wasm() -> Vec<u8> {
 
 fn ctor(admin: Address, fee: U256) -> Vec<u8> {
     (admin, fee, 0u64, Address::ZERO, B256::ZERO, Vec::<Address>::new(), 0u32).abi_encode_params()
-}
-
-fn failed<T: std::fmt::Debug>(result: strata_harness::Result<T>) -> Box<Receipt> {
-    match result {
-        Err(Error::Failed(r)) => r,
-        other => panic!("expected a failed call, got {other:?}"),
-    }
 }
 
 fn ether(n: u64) -> U256 {
@@ -87,10 +80,6 @@ fn checkpoint(w: &mut World, number: u64, signers: &[usize]) -> strata_harness::
 
 fn verify(w: &World, chain: u64, relayed: &RelayedLog) -> strata_harness::Result<IChainRegistry::verifyLogReturn> {
     w.main.view(w.registry, &IChainRegistry::verifyLogCall { chainId: chain, relayed: alloy_rlp::encode(relayed).into() })
-}
-
-fn error_of<E: SolError>(r: &Receipt) -> E {
-    E::abi_decode(&r.output).unwrap_or_else(|_| panic!("expected {}, got {r}", E::SIGNATURE))
 }
 
 #[test]

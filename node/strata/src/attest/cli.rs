@@ -75,11 +75,9 @@ fn parse_peer(s: &str) -> Result<(Address, String), String> {
     Ok((a.trim().parse().map_err(|e| format!("{a}: {e}"))?, url.trim().to_string()))
 }
 
-/// Who is added or removed, where, by whom.
+/// A transaction to an attestation contract: which, through which node, signed by whom.
 #[derive(clap::Args, Debug, Clone)]
-pub struct AttestorArgs {
-    /// The attestor's address.
-    attestor: Address,
+pub struct ContractTx {
     /// The attestation contract.
     #[arg(long)]
     contract: Address,
@@ -89,6 +87,25 @@ pub struct AttestorArgs {
     /// Who signs.
     #[command(flatten)]
     signer: SignerArgs,
+}
+
+impl ContractTx {
+    /// The node and the signer's key.
+    async fn connect(&self) -> anyhow::Result<(Node, strata_primitives::LocalSigner)> {
+        let node = Node::connect(&self.rpc.rpc)?;
+        let key = self.signer.signer(node.chain_id().await?)?;
+        Ok((node, key))
+    }
+}
+
+/// Who is added or removed, where, by whom.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AttestorArgs {
+    /// The attestor's address.
+    attestor: Address,
+    /// The contract, the node and the owner's key.
+    #[command(flatten)]
+    tx: ContractTx,
 }
 
 /// `strata attest <command>`.
@@ -126,15 +143,9 @@ pub enum AttestCommand {
         /// Where it is, publicly (attestors configure how they reach it).
         #[arg(long)]
         endpoint: String,
-        /// The attestation contract.
-        #[arg(long)]
-        contract: Address,
-        /// The node.
+        /// The contract, the node and the source owner's key.
         #[command(flatten)]
-        rpc: RpcArgs,
-        /// Who signs.
-        #[command(flatten)]
-        signer: SignerArgs,
+        tx: ContractTx,
     },
     /// Read a source as an attestor would: the canonical bytes (to --out, else stdout)
     /// and their keccak-256 (stderr). The requester's data file is made this way.
@@ -154,9 +165,6 @@ pub enum AttestCommand {
     },
     /// Anchor data for attestation; prints the request id.
     Request {
-        /// The attestation contract.
-        #[arg(long)]
-        contract: Address,
         /// The source's id.
         #[arg(long)]
         source: u64,
@@ -169,12 +177,9 @@ pub enum AttestCommand {
         /// Blocks the attestors have.
         #[arg(long, default_value_t = 100)]
         expiry_blocks: u64,
-        /// The node.
+        /// The contract, the node and the requester's key.
         #[command(flatten)]
-        rpc: RpcArgs,
-        /// Who signs (the requester).
-        #[command(flatten)]
-        signer: SignerArgs,
+        tx: ContractTx,
     },
     /// A request: its tally, each attestor's observation, and the deciding event with the
     /// receipt proof of its transaction.
@@ -249,10 +254,9 @@ async fn command_(command: AttestCommand) -> anyhow::Result<()> {
         }
         AttestCommand::AddAttestor(a) => membership(a, true).await?,
         AttestCommand::RemoveAttestor(a) => membership(a, false).await?,
-        AttestCommand::AddSource { kind, endpoint, contract, rpc, signer } => {
-            let node = Node::connect(&rpc.rpc)?;
-            let key = signer.signer(node.chain_id().await?)?;
-            let receipt = send(&node, &key, contract, U256::ZERO, &IAttestation::addSourceCall { kind, endpoint }).await?;
+        AttestCommand::AddSource { kind, endpoint, tx } => {
+            let (node, key) = tx.connect().await?;
+            let receipt = send(&node, &key, tx.contract, U256::ZERO, &IAttestation::addSourceCall { kind, endpoint }).await?;
             let added = decoded::<IAttestation::SourceAdded>(&receipt).context("no SourceAdded in the receipt")?;
             println!("{}", added.sourceId);
         }
@@ -269,9 +273,8 @@ async fn command_(command: AttestCommand) -> anyhow::Result<()> {
                 }
             }
         }
-        AttestCommand::Request { contract, source, params, data_file, expiry_blocks, rpc, signer } => {
-            let node = Node::connect(&rpc.rpc)?;
-            let key = signer.signer(node.chain_id().await?)?;
+        AttestCommand::Request { source, params, data_file, expiry_blocks, tx } => {
+            let (node, key) = tx.connect().await?;
             let data = std::fs::read(&data_file).with_context(|| format!("reading {}", data_file.display()))?;
             let call = IAttestation::requestCall {
                 sourceId: source,
@@ -280,7 +283,7 @@ async fn command_(command: AttestCommand) -> anyhow::Result<()> {
                 data: data.into(),
                 expiryBlocks: expiry_blocks,
             };
-            let receipt = send(&node, &key, contract, U256::ZERO, &call).await?;
+            let receipt = send(&node, &key, tx.contract, U256::ZERO, &call).await?;
             let r = decoded::<IAttestation::Requested>(&receipt).context("no Requested in the receipt")?;
             println!("{}", r.requestId);
         }
@@ -291,13 +294,12 @@ async fn command_(command: AttestCommand) -> anyhow::Result<()> {
 
 /// Adds (or removes) an attestor.
 async fn membership(a: AttestorArgs, add: bool) -> anyhow::Result<()> {
-    let node = Node::connect(&a.rpc.rpc)?;
-    let key = a.signer.signer(node.chain_id().await?)?;
-    let attestor = a.attestor;
+    let (node, key) = a.tx.connect().await?;
+    let (attestor, contract) = (a.attestor, a.tx.contract);
     if add {
-        send(&node, &key, a.contract, U256::ZERO, &IAttestation::addAttestorCall { attestor }).await?;
+        send(&node, &key, contract, U256::ZERO, &IAttestation::addAttestorCall { attestor }).await?;
     } else {
-        send(&node, &key, a.contract, U256::ZERO, &IAttestation::removeAttestorCall { attestor }).await?;
+        send(&node, &key, contract, U256::ZERO, &IAttestation::removeAttestorCall { attestor }).await?;
     }
     println!("attestor {attestor} {}", if add { "added" } else { "removed" });
     Ok(())
