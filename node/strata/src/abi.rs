@@ -7,11 +7,14 @@
 //! with an `abi` field) or the contract itself: every Strata module carries its ABI in
 //! its `strata_abi` custom section, so the code at an address describes itself.
 
-use alloy_dyn_abi::{DynSolType, DynSolValue, EventExt, FunctionExt, JsonAbiExt, Specifier};
+use alloy_dyn_abi::{DynSolType, DynSolValue, FunctionExt, Specifier};
+// Values, events and reverts are shown as the explorer shows them: one implementation.
 use alloy_json_abi::{Function, JsonAbi, Param, StateMutability};
 use anyhow::{Context, bail};
 use serde_json::Value;
-use strata_primitives::{B256, U256, hex};
+use strata_primitives::{U256, hex};
+use strata_verify::abi::format_named;
+pub use strata_verify::abi::{format_log, format_revert, format_value};
 
 /// An ABI from a file: a JSON array of entries, or an object with an `abi` array
 /// (Foundry and Hardhat artifacts).
@@ -124,34 +127,6 @@ fn describe_param(p: &Param) -> String {
     if p.name.is_empty() { p.ty.clone() } else { format!("{} {}", p.ty, p.name) }
 }
 
-/// A value as people read it: integers in decimal, addresses checksummed, strings quoted.
-pub fn format_value(v: &DynSolValue) -> String {
-    match v {
-        DynSolValue::Bool(b) => b.to_string(),
-        DynSolValue::Int(i, _) => i.to_string(),
-        DynSolValue::Uint(u, _) => u.to_string(),
-        DynSolValue::FixedBytes(w, size) => format!("0x{}", hex::encode(&w[..(*size).min(32)])),
-        DynSolValue::Address(a) => a.to_checksum(None),
-        DynSolValue::Bytes(b) => format!("0x{}", hex::encode(b)),
-        DynSolValue::String(s) => serde_json::to_string(s).unwrap_or_else(|_| s.clone()),
-        DynSolValue::Array(items) | DynSolValue::FixedArray(items) => {
-            format!("[{}]", items.iter().map(format_value).collect::<Vec<_>>().join(", "))
-        }
-        DynSolValue::Tuple(items) => format!("({})", items.iter().map(format_value).collect::<Vec<_>>().join(", ")),
-        other => format!("{other:?}"),
-    }
-}
-
-/// `name: value, …` for named parameters, `value, …` otherwise.
-fn format_named(params: &[Param], values: &[DynSolValue]) -> String {
-    params
-        .iter()
-        .zip(values)
-        .map(|(p, v)| if p.name.is_empty() { format_value(v) } else { format!("{}: {}", p.name, format_value(v)) })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// A function's return data, decoded (one value plainly, several as a tuple); raw hex
 /// if the function declares no outputs or the data does not fit them.
 pub fn format_output(f: &Function, data: &[u8]) -> String {
@@ -167,67 +142,6 @@ pub fn format_output(f: &Function, data: &[u8]) -> String {
 
 fn describe_outputs(f: &Function) -> String {
     f.outputs.iter().map(|p| p.ty.clone()).collect::<Vec<_>>().join(",")
-}
-
-/// `Panic(uint256)` codes, as Solidity defines them.
-fn panic_reason(code: U256) -> &'static str {
-    match code.to::<u64>() {
-        0x01 => "assertion failed",
-        0x11 => "arithmetic overflow or underflow",
-        0x12 => "division or modulo by zero",
-        0x21 => "invalid enum value",
-        0x22 => "invalid storage byte array",
-        0x31 => "pop from an empty array",
-        0x32 => "array index out of bounds",
-        0x41 => "out of memory",
-        0x51 => "call to an uninitialised function",
-        _ => "unknown panic code",
-    }
-}
-
-/// Revert data as people read it: `Error(string)`, `Panic(uint256)`, a custom error of
-/// `abi` (`TooHigh(max: 2)`), or the raw bytes.
-pub fn format_revert(abi: Option<&JsonAbi>, data: &[u8]) -> String {
-    if data.len() < 4 {
-        return if data.is_empty() { "no revert data".into() } else { format!("0x{}", hex::encode(data)) };
-    }
-    let (selector, body) = data.split_at(4);
-    if selector == [0x08, 0xc3, 0x79, 0xa0]
-        && let Ok(v) = DynSolType::String.abi_decode(body)
-    {
-        return format!("Error({})", format_value(&v));
-    }
-    if selector == [0x4e, 0x48, 0x7b, 0x71]
-        && let Ok(DynSolValue::Uint(code, _)) = DynSolType::Uint(256).abi_decode(body)
-    {
-        return format!("Panic(0x{code:x}: {})", panic_reason(code));
-    }
-    if let Some(abi) = abi {
-        for e in abi.errors() {
-            if e.selector().as_slice() == selector
-                && let Ok(values) = e.abi_decode_input(body)
-            {
-                return format!("{}({})", e.name, format_named(&e.inputs, &values));
-            }
-        }
-    }
-    format!("0x{} (an error this ABI does not declare)", hex::encode(data))
-}
-
-/// A log decoded by an event of `abi` (`Counted(by: 0x…, value: 1)`); `None` if no
-/// event of `abi` matches it.
-pub fn format_log(abi: &JsonAbi, topics: &[B256], data: &[u8]) -> Option<String> {
-    let topic0 = topics.first()?;
-    let event = abi.events().find(|e| !e.anonymous && e.selector() == *topic0)?;
-    let decoded = event.decode_log_parts(topics.iter().copied(), data).ok()?;
-    let (mut indexed, mut body) = (decoded.indexed.into_iter(), decoded.body.into_iter());
-    let values: Vec<DynSolValue> = event.inputs.iter().filter_map(|p| if p.indexed { indexed.next() } else { body.next() }).collect();
-    let params: Vec<Param> = event
-        .inputs
-        .iter()
-        .map(|p| Param { ty: p.ty.clone(), name: p.name.clone(), components: p.components.clone(), internal_type: None })
-        .collect();
-    Some(format!("{}({})", event.name, format_named(&params, &values)))
 }
 
 /// Parses an amount of ether: wei (`1000`, `0x3e8`) or with a unit (`1.5ether`, `1 eth`,
@@ -273,6 +187,9 @@ pub fn format_ether(wei: U256) -> String {
 
 #[cfg(test)]
 mod tests {
+    use alloy_dyn_abi::JsonAbiExt;
+    use strata_primitives::B256;
+
     use super::*;
 
     fn erc20() -> JsonAbi {

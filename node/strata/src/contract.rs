@@ -28,50 +28,10 @@ pub struct Built {
     pub abi_entries: usize,
 }
 
-/// Custom section where `#[contract]`, `#[event]` and `#[error]` put their ABI fragments.
-pub const ABI_SECTION: &str = "strata_abi";
-
-/// The contract's ABI, assembled from the fragments in its `strata_abi` section:
-/// constructor, functions, events, errors, each group by name.
+/// The Solidity ABI entries a module carries in its `strata_abi` section (sorted,
+/// deduplicated; empty if none), read as the explorer reads them.
 pub fn extract_abi(wasm: &[u8]) -> anyhow::Result<Vec<Value>> {
-    let mut entries = Vec::new();
-    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
-        if let wasmparser::Payload::CustomSection(section) = payload.context("parsing the module")?
-            && section.name() == ABI_SECTION
-        {
-            let text = std::str::from_utf8(section.data()).context("ABI section is not UTF-8")?;
-            for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-                entries.push(abi_entry(line).with_context(|| format!("bad ABI fragment {line:?}"))?);
-            }
-        }
-    }
-    let rank = |v: &Value| match v["type"].as_str() {
-        Some("constructor") => 0,
-        Some("function") => 1,
-        Some("event") => 2,
-        _ => 3,
-    };
-    entries.sort_by(|a, b| (rank(a), a["name"].as_str()).cmp(&(rank(b), b["name"].as_str())));
-    entries.dedup();
-    Ok(entries)
-}
-
-/// One `strata_abi` line as a JSON ABI entry: human-readable
-/// (`function transfer(address to,uint256 amount) returns (bool)`, what the SDK writes)
-/// or a JSON object (what SDKs before 0.1 wrote).
-fn abi_entry(line: &str) -> anyhow::Result<Value> {
-    use alloy_json_abi::{Constructor, Error, Event, Function};
-    if line.starts_with('{') {
-        return Ok(serde_json::from_str(line)?);
-    }
-    let (kind, _) = line.split_once([' ', '(']).unwrap_or((line, ""));
-    Ok(match kind {
-        "function" => serde_json::to_value(Function::parse(line)?)?,
-        "constructor" => serde_json::to_value(Constructor::parse(line)?)?,
-        "event" => serde_json::to_value(Event::parse(line)?)?,
-        "error" => serde_json::to_value(Error::parse(line)?)?,
-        other => anyhow::bail!("unknown ABI entry kind {other:?}"),
-    })
+    Ok(strata_verify::abi::module_abi(wasm)?)
 }
 
 /// Builds a contract crate for [`TARGET`] with the release profile, checks its size and
@@ -131,6 +91,8 @@ pub fn build_contract(manifest: &Path, out: Option<&Path>, max_size: usize, lock
 
 #[cfg(test)]
 mod tests {
+    use strata_verify::abi::abi_entry;
+
     use super::*;
 
     #[test]
