@@ -10,9 +10,10 @@
 # the checkout or cargo's home is.
 #
 #   scripts/build-verifier.sh           rebuild and overwrite sdk/js/pkg
-#   scripts/build-verifier.sh --check   rebuild elsewhere and compare byte for byte:
-#                                       exit 0 identical, 1 different; "skipped"
-#                                       (exit 0) on another rustc
+#   scripts/build-verifier.sh --check   rebuild elsewhere and compare byte for byte
+#                                       (exit 1 if different; "skipped" on another
+#                                       rustc), then run the crate's tests compiled to
+#                                       wasm32 (wasm-bindgen-test-runner, in Node.js)
 #
 # wasm-bindgen-cli (the exact version of the wasm-bindgen crate) is installed into
 # $STRATA_TOOLS (default ~/.cache/strata-tools) on first use.
@@ -75,6 +76,11 @@ if [ "$mode" = check ]; then
     fi
   done
   echo "build-verifier: sdk/js/pkg is what sdk/verify builds to ($(wc -c <"$pkg/strata_verify_bg.wasm") bytes of Wasm)"
+  # The same bytes' tests: the profile and flags of the build above, so its
+  # dependencies are compiled once.
+  RUSTFLAGS="--remap-path-prefix=$cargo_home=/cargo --remap-path-prefix=$root=/strata" \
+    CARGO_TARGET_DIR="$target_dir" CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$tools/bin/wasm-bindgen-test-runner" \
+    cargo test --locked -p strata-verify --target wasm32-unknown-unknown --profile verifier --test it
 else
   mkdir -p "$pkg"
   for f in "${files[@]}"; do cp "$out/$f" "$pkg/$f"; done

@@ -36,4 +36,10 @@ bash scripts/build-system-contracts.sh --check
 # then ethers v6 and viem (pinned npm packages), with instant and interval mining.
 bash scripts/python-test.sh
 bash scripts/js-test.sh
+# The browser verifier: sdk/js/pkg must be what sdk/verify builds to (wasm-bindgen), and
+# its tests pass compiled to wasm32 (in Node.js); the npm package's own tests; then the
+# explorer in headless Chromium against a dev node and a cluster of validator slots.
+bash scripts/build-verifier.sh --check
+node --test sdk/js/test/
+bash scripts/browser-test.sh
 echo "test.sh: all tests passed in $(( $(date +%s) - start ))s"

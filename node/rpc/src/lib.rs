@@ -21,10 +21,12 @@
 //!   consensus status); `ots` (Otterscan's `ots_*`: the address index, block details); `slots` (validator slots, set proofs); `certified`
 //!   (`strata_sendRawTransactionCertified`, over the node's [`CertifyService`]);
 //! - `server` ([`start`], [`RpcConfig`], limits, CORS and metrics middleware);
+//!   `explorer` (the `/explorer` pages on the same port, `strata-explorer`'s files);
 //! - `block_id`: the one resolver from a block tag, number or hash to a height;
 //!   `error`: the JSON-RPC error of each kind of failure; `types`: the JSON shapes.
 
 pub mod cors;
+pub mod explorer;
 pub mod logs;
 pub mod metrics;
 

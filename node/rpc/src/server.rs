@@ -62,6 +62,8 @@ pub struct RpcConfig {
     /// A validator's certified submissions (`strata_sendRawTransactionCertified`);
     /// `None`: refused.
     pub certifier: Option<Arc<dyn crate::CertifyService>>,
+    /// Serve the explorer's pages at `/explorer` (GET; JSON-RPC is unaffected).
+    pub explorer: bool,
 }
 
 impl Default for RpcConfig {
@@ -78,6 +80,7 @@ impl Default for RpcConfig {
             simulation_timeout: Duration::from_secs(5),
             await_inclusion: None,
             certifier: None,
+            explorer: true,
         }
     }
 }
@@ -142,7 +145,11 @@ pub async fn start(chain: Arc<Chain>, addr: SocketAddr, config: RpcConfig) -> Re
     let server = Server::builder()
         .set_config(server_config)
         .set_rpc_middleware(rpc_middleware)
-        .set_http_middleware(tower::ServiceBuilder::new().option_layer(config.cors.clone().map(cors::Cors::new)))
+        .set_http_middleware(
+            tower::ServiceBuilder::new()
+                .option_layer(config.explorer.then_some(crate::explorer::Explorer))
+                .option_layer(config.cors.clone().map(cors::Cors::new)),
+        )
         .build(addr)
         .await
         .map_err(|source| Error::Bind { addr, source })?;

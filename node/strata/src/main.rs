@@ -256,6 +256,7 @@ async fn shutdown_signal() {
 /// Prints where the node listens, then runs it until SIGINT/SIGTERM and stops it cleanly.
 async fn serve_until_signal(node: strata_node::Node) {
     println!("JSON-RPC: {} (WebSocket: {})", node.http_url(), node.ws_url());
+    println!("explorer: {}/explorer/", node.http_url().trim_end_matches('/'));
     if let Some(m) = node.metrics_addr() {
         println!("Metrics: http://{m}/metrics, health: http://{m}/health");
     }
@@ -346,6 +347,7 @@ async fn main() -> anyhow::Result<()> {
             let node =
                 strata_node::Node::start_validator(cfg).await.with_context(|| format!("starting the validator of {}", config.display()))?;
             println!("JSON-RPC: {} (WebSocket: {})", node.http_url(), node.ws_url());
+            println!("explorer: {}/explorer/", node.http_url().trim_end_matches('/'));
             shutdown_signal().await;
             tracing::info!("shutting down");
             node.stop().await;

@@ -1,0 +1,164 @@
+// The explorer's shell: JSON-RPC to the node that served the page (same origin), the
+// pinned genesis (the reader's trust root, kept in localStorage per chain), the ABI
+// cache, the router and the search box. Pages are in pages.js.
+
+import * as sdk from './sdk/index.js';
+import { h, errorBox } from './view.js';
+import { pages } from './pages.js';
+
+let nextId = 0;
+
+/** One JSON-RPC call; throws with the node's message on an error. */
+export async function rpc(method, params = []) {
+  const [r] = await batch([[method, params]]);
+  if (r.error) throw new Error(`${method}: ${r.error.message}`);
+  return r.result;
+}
+
+/** Several calls in one HTTP request; each answer is `{result}` or `{error}`, in order. */
+export async function batch(calls) {
+  if (!calls.length) return [];
+  const body = calls.map(([method, params]) => ({ jsonrpc: '2.0', id: ++nextId, method, params }));
+  const res = await fetch('/', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`the node answered HTTP ${res.status}`);
+  const answers = await res.json();
+  const byId = new Map(answers.map((a) => [a.id, a]));
+  return body.map((b) => byId.get(b.id) ?? { error: { message: 'no answer' } });
+}
+
+/** Results of a batch, failing on the first error. */
+export async function all(calls) {
+  const answers = await batch(calls);
+  return answers.map((a, i) => {
+    if (a.error) throw new Error(`${calls[i][0]}: ${a.error.message}`);
+    return a.result;
+  });
+}
+
+let chainIdCache;
+export async function chainId() {
+  chainIdCache ??= Number(BigInt(await rpc('eth_chainId')));
+  return chainIdCache;
+}
+
+const genesisKey = (id) => `strata.genesis.${id}`;
+
+/** The genesis the reader pinned for this chain, or `null`. */
+export async function pinnedGenesis() {
+  const text = localStorage.getItem(genesisKey(await chainId()));
+  return text ? JSON.parse(text) : null;
+}
+
+/** Pins `genesis` (`{chainId, validators}` or a genesis file) for its chain. */
+export function pinGenesis(genesis) {
+  const id = Number(BigInt(genesis.chainId ?? genesis.chain_id));
+  const validators = genesis.validators.map((v) => (typeof v === 'string' ? v : v.address));
+  localStorage.setItem(genesisKey(id), JSON.stringify({ chainId: id, validators }));
+  return id;
+}
+
+export function unpinGenesis(id) {
+  localStorage.removeItem(genesisKey(id));
+}
+
+/** Runs a verification with the pinned genesis: `run(genesis, timed)` fetches its
+ * evidence and passes the checks through `timed(() => …)`, so `ms` is the time spent
+ * verifying in Wasm, not fetching. Without a pinned genesis the verdict says so
+ * (nothing is trusted by default). */
+export async function verifyWith(run) {
+  const genesis = await pinnedGenesis();
+  if (!genesis) {
+    return { verdict: { verified: false, reason: 'no genesis is pinned for this chain: pin one on the Trust page' } };
+  }
+  await sdk.load();
+  let ms = 0;
+  const timed = async (check) => {
+    const t0 = performance.now();
+    try {
+      return await check();
+    } finally {
+      ms += performance.now() - t0;
+    }
+  };
+  const verdict = await run(genesis, timed);
+  return { verdict, ms };
+}
+
+const abis = new Map();
+
+// The runtime's own records (no code: emitted from an address no key can have).
+const RECORDS = '0x0000000000000000000000000000535452415441';
+const u = (name, type) => ({ name, type, indexed: false });
+const RECORDS_ABI = [
+  { type: 'event', name: 'Resources', anonymous: false, inputs: [
+    u('fuel', 'uint64'), u('txBytes', 'uint64'), u('validators', 'uint64'), u('storageBytesAdded', 'uint64'), u('storageBytesRemoved', 'uint64'),
+    u('storageBytesPaid', 'uint64'), u('coldByteSeconds', 'uint64'), u('compute', 'uint256'), u('network', 'uint256'), u('storage', 'uint256'),
+    u('cold', 'uint256'), u('total', 'uint256'), u('charged', 'uint256')] },
+  { type: 'event', name: 'Payout', anonymous: false, inputs: [{ name: 'validator', type: 'address', indexed: true }, u('amount', 'uint256')] },
+];
+abis.set(RECORDS, Promise.resolve(RECORDS_ABI));
+
+/** The ABI the code at `address` carries (`[]` for none or for an account without code). */
+export async function abiOf(address) {
+  const key = address.toLowerCase();
+  if (!abis.has(key)) {
+    abis.set(key, (async () => {
+      const code = await rpc('eth_getCode', [address, 'latest']);
+      try {
+        return await sdk.moduleAbi(code);
+      } catch {
+        return [];
+      }
+    })());
+  }
+  return abis.get(key);
+}
+
+export { sdk };
+
+/** Where a search leads. */
+async function search(q) {
+  const s = q.trim();
+  if (/^\d+$/.test(s)) return `#/block/${s}`;
+  if (/^0x[0-9a-fA-F]{40}$/.test(s)) return `#/address/${s}`;
+  if (/^0x[0-9a-fA-F]{64}$/.test(s)) {
+    const tx = await rpc('eth_getTransactionByHash', [s]);
+    if (tx) return `#/tx/${s}`;
+    const block = await rpc('eth_getBlockByHash', [s, false]);
+    if (block) return `#/block/${s}`;
+    throw new Error(`no transaction or block ${s} on this node`);
+  }
+  throw new Error(`"${s}" is not a block number, a hash or an address`);
+}
+
+async function route() {
+  const main = document.getElementById('main');
+  const [name, ...args] = (location.hash.replace(/^#\/?/, '') || 'home').split('/');
+  const page = pages[name] ?? pages.home;
+  const here = location.hash;
+  const view = h('div', { 'data-page': name || 'home' });
+  try {
+    await page(view, ...args.map(decodeURIComponent));
+    if (location.hash !== here) return;
+    main.replaceChildren(view);
+  } catch (e) {
+    if (location.hash !== here) return;
+    main.replaceChildren(view, errorBox(e));
+  }
+  document.body.dataset.ready = name || 'home';
+}
+
+document.getElementById('search').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const q = document.getElementById('q').value;
+  try {
+    location.hash = await search(q);
+  } catch (e) {
+    document.getElementById('main').replaceChildren(errorBox(e));
+  }
+});
+window.addEventListener('hashchange', () => {
+  document.body.dataset.ready = '';
+  route();
+});
+route();

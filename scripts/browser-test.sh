@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The explorer in a real browser: Debian's Chromium (installed here when missing), driven
+# headless by playwright-core (pinned in tests/browser/package-lock.json), against
+#   1. a `strata dev` node with a transfer, a token contract (calls, events, a revert);
+#   2. a cluster of 4 validator slots, each a primary and a backup machine (8 real
+#      processes over TCP), with a certified transaction.
+# Every page must render without console errors; a real receipt must say "verified"
+# and a tampered bundle (the test rewrites the node's answer) "not verified" with the
+# reason. Screenshots go to $STRATA_BROWSER_OUT (default target/browser-test), with
+# the measured figures (verification time, Wasm size, first load) in summary.json.
+#
+#   scripts/browser-test.sh            both topologies
+#   scripts/browser-test.sh dev        only the dev node
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+only="${1:-all}"
+out="${STRATA_BROWSER_OUT:-$CARGO_TARGET_DIR/browser-test}"
+rm -rf "$out"
+mkdir -p "$out"
+
+if [ ! -x /usr/bin/chromium ]; then
+  echo "browser-test: installing Debian's chromium" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+if ! command -v node >/dev/null 2>&1; then
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+lock_sum="$(sha256sum tests/browser/package-lock.json | cut -d' ' -f1)"
+if [ "$(cat tests/browser/node_modules/.strata-lock 2>/dev/null || true)" != "$lock_sum" ]; then
+  echo "browser-test: npm ci (tests/browser/package-lock.json)" >&2
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$lock_sum" >tests/browser/node_modules/.strata-lock
+fi
+
+cargo build --locked -p strata-node --bin strata
+bin="$CARGO_TARGET_DIR/debug/strata"
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A free loopback port (the kernel's choice).
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+"$bin" contract build --manifest-path contracts/examples/erc20/Cargo.toml --out "$work/erc20" >/dev/null
+
+# Transactions worth looking at: a transfer, a token deploy, a token transfer (events) and
+# a failing token transfer (a revert reason). Writes $work/<name>.json for the test.
+populate() {
+  local url="$1" name="$2" key="$3"
+  local transfer deploy token call bad
+  transfer="$("$bin" tx send 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 --value 1.5ether --rpc "$url" $key | awk '/^transaction/ && !seen {print $2; seen = 1}')"
+  token="$("$bin" contract deploy "$work/erc20/erc20.wasm" --args "Tok" "TOK" 1000000 --rpc "$url" $key | awk '/^contract/ && !seen {print $2; seen = 1}')"
+  call="$("$bin" contract call "$token" transfer 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 250 --rpc "$url" $key | awk '/^transaction/ && !seen {print $2; seen = 1}')"
+  # Reverts (the sender has 999,750 tokens): the CLI says so and exits non-zero.
+  bad="$("$bin" contract call "$token" transfer 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 99999999999 --send --gas 2000000 \
+    --rpc "$url" $key 2>/dev/null | awk '/^transaction/ && !seen {print $2; seen = 1}' || true)"
+  python3 - "$work/$name.json" "$url" "$transfer" "$token" "$call" "$bad" <<'PY'
+import json, sys
+path, url, transfer, token, call, bad = sys.argv[1:]
+json.dump({"url": url, "transfer": transfer, "token": token, "tokenTransfer": call, "failed": bad or None}, open(path, "w"))
+PY
+}
+
+if [ "$only" = all ] || [ "$only" = dev ]; then
+  port="$(free_port)"
+  "$bin" dev --data-dir "$work/dev" --rpc-addr "127.0.0.1:$port" >"$work/dev.out" 2>"$work/dev.log" &
+  pids+=($!)
+  url="$(dev_node_url "$work/dev.out")"
+  [ -n "$url" ] || { echo "browser-test: the dev node did not start" >&2; cat "$work/dev.log" >&2; exit 1; }
+  populate "$url" dev "--dev-key 0"
+  node tests/browser/explorer.test.mjs --topology n1_dev --fixture "$work/dev.json" --out "$out/n1_dev"
+fi
+
+if [ "$only" = all ] || [ "$only" = cluster ]; then
+  base_rpc="$(free_port)"
+  base_p2p="$(free_port)"
+  "$bin" init --out "$work/cluster" --validators 4 --backups --chain-id 4243 --rpc-port "$base_rpc" --p2p-port "$base_p2p" >/dev/null
+  for d in "$work"/cluster/validator-*; do
+    "$bin" run --config "$d/config.toml" >"$d/log" 2>&1 &
+    pids+=($!)
+  done
+  url="http://127.0.0.1:$base_rpc"
+  for _ in $(seq 1 100); do
+    if curl -sf -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}' "$url" >/dev/null 2>&1; then break; fi
+    sleep 0.2
+  done
+  populate "$url" cluster "--dev-key 1"
+  "$bin" tx send 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 --value 1wei --certified --save "$work/cert.json" --rpc "$url" --dev-key 2 >/dev/null
+  node tests/browser/explorer.test.mjs --topology n4_f1_slots_with_backups --fixture "$work/cluster.json" --certificate "$work/cert.json" \
+    --genesis "$work/cluster/genesis.json" --slots yes --out "$out/n4_f1_slots_with_backups"
+fi
+echo "browser-test: screenshots and summary in $out"
