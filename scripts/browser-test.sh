@@ -51,9 +51,11 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 "$bin" contract build --manifest-path contracts/examples/erc20/Cargo.toml --out "$work/erc20" >/dev/null
+"$bin" contract build --manifest-path contracts/examples/kvstore/Cargo.toml --out "$work/kvstore" >/dev/null
 
-# Transactions worth looking at: a transfer, a token deploy, a token transfer (events) and
-# a failing token transfer (a revert reason). Writes $work/<name>.json for the test.
+# Transactions worth looking at: a transfer, a token deploy, a token transfer (events), a
+# failing token transfer (a revert reason), and a key-value store that archives an entry
+# (a tombstone). Writes $work/<name>.json for the test.
 populate() {
   local url="$1" name="$2" key="$3"
   local transfer deploy token call bad
@@ -63,10 +65,16 @@ populate() {
   # Reverts (the sender has 999,750 tokens): the CLI says so and exits non-zero.
   bad="$("$bin" contract call "$token" transfer 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 99999999999 --send --gas 2000000 \
     --rpc "$url" $key 2>/dev/null | awk '/^transaction/ && !seen {print $2; seen = 1}' || true)"
-  python3 - "$work/$name.json" "$url" "$transfer" "$token" "$call" "$bad" <<'PY'
+  local kv
+  kv="$("$bin" contract deploy "$work/kvstore/kvstore.wasm" --rpc "$url" $key | awk '/^contract/ && !seen {print $2; seen = 1}')"
+  # "record" = "hello", then archived for an hour: its storage key is "v" ++ "record".
+  "$bin" contract call "$kv" set 0x7265636f7264 0x68656c6c6f --rpc "$url" $key >/dev/null
+  "$bin" contract call "$kv" archiveOwn "[0x7265636f7264]" 3600 --rpc "$url" $key >/dev/null
+  python3 - "$work/$name.json" "$url" "$transfer" "$token" "$call" "$bad" "$kv" <<'PY'
 import json, sys
-path, url, transfer, token, call, bad = sys.argv[1:]
-json.dump({"url": url, "transfer": transfer, "token": token, "tokenTransfer": call, "failed": bad or None}, open(path, "w"))
+path, url, transfer, token, call, bad, kv = sys.argv[1:]
+json.dump({"url": url, "transfer": transfer, "token": token, "tokenTransfer": call, "failed": bad or None,
+           "kvstore": kv, "archivedKey": "0x767265636f7264"}, open(path, "w"))
 PY
 }
 

@@ -150,6 +150,16 @@ await step('an account and a contract storage entry are verified against a certi
   (summary.verifyStateMs ??= []).push(account.ms);
 });
 
+await step('an archived entry is listed and its tombstone verified', async () => {
+  await visit(`address/${fixture.kvstore}`, 'address-kvstore');
+  assert.match(await page.textContent('main'), /Archived keys/);
+  await page.click(`a.mono:has-text("${fixture.archivedKey.slice(0, 8)}")`);
+  const entry = await verdictIn('#storage-verdict');
+  assert.equal(entry.verdict, 'verified', entry.reason);
+  assert.match(entry.reason, /archived \(tombstone: 5 bytes/);
+  await page.screenshot({ path: `${out}/address-kvstore-tombstone.png`, fullPage: true });
+});
+
 await step('an address lists its transactions (ots index)', async () => {
   await visit('address/0x70997970C51812dc3A010C7d01b50e0d17dc79C8', 'address-recipient');
   const text = await page.textContent('main');
