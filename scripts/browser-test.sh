@@ -52,6 +52,29 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 "$bin" contract build --manifest-path contracts/examples/erc20/Cargo.toml --out "$work/erc20" >/dev/null
 "$bin" contract build --manifest-path contracts/examples/kvstore/Cargo.toml --out "$work/kvstore" >/dev/null
+# The same store without the ABI its module carries (as another toolchain would build it).
+python3 - "$work/kvstore/kvstore.wasm" "$work/kvstore/bare.wasm" <<'PY'
+import sys
+data = open(sys.argv[1], "rb").read()
+out, pos = bytearray(data[:8]), 8
+def leb(p):
+    n = shift = 0
+    while True:
+        b = data[p]; p += 1; n |= (b & 0x7F) << shift; shift += 7
+        if b < 0x80: return n, p
+while pos < len(data):
+    start, sid = pos, data[pos]
+    size, body = leb(pos + 1)
+    end = body + size
+    if sid == 0:
+        nlen, name_at = leb(body)
+        if data[name_at:name_at + nlen] == b"strata_abi":
+            pos = end
+            continue
+    out += data[start:end]
+    pos = end
+open(sys.argv[2], "wb").write(out)
+PY
 
 # Transactions worth looking at: a transfer, a token deploy, a token transfer (events), a
 # failing token transfer (a revert reason), and a key-value store that archives an entry
@@ -70,11 +93,15 @@ populate() {
   # "record" = "hello", then archived for an hour: its storage key is "v" ++ "record".
   "$bin" contract call "$kv" set 0x7265636f7264 0x68656c6c6f --rpc "$url" $key >/dev/null
   "$bin" contract call "$kv" archiveOwn "[0x7265636f7264]" 3600 --rpc "$url" $key >/dev/null
-  python3 - "$work/$name.json" "$url" "$transfer" "$token" "$call" "$bad" "$kv" <<'PY'
+  local bare bare_set
+  bare="$("$bin" contract deploy "$work/kvstore/bare.wasm" --rpc "$url" $key | awk '/^contract/ && !seen {print $2; seen = 1}')"
+  bare_set="$("$bin" contract call "$bare" set 0x6b6579 0x76616c7565 --abi "$work/kvstore/kvstore.abi.json" --rpc "$url" $key |
+    awk '/^transaction/ && !seen {print $2; seen = 1}')"
+  python3 - "$work/$name.json" "$url" "$transfer" "$token" "$call" "$bad" "$kv" "$bare" "$bare_set" "$work/kvstore/kvstore.abi.json" <<'PY'
 import json, sys
-path, url, transfer, token, call, bad, kv = sys.argv[1:]
+path, url, transfer, token, call, bad, kv, bare, bare_set, abi = sys.argv[1:]
 json.dump({"url": url, "transfer": transfer, "token": token, "tokenTransfer": call, "failed": bad or None,
-           "kvstore": kv, "archivedKey": "0x767265636f7264"}, open(path, "w"))
+           "kvstore": kv, "archivedKey": "0x767265636f7264", "bareStore": bare, "bareSet": bare_set, "abiFile": abi}, open(path, "w"))
 PY
 }
 

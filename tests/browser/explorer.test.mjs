@@ -160,6 +160,17 @@ await step('an archived entry is listed and its tombstone verified', async () =>
   await page.screenshot({ path: `${out}/address-kvstore-tombstone.png`, fullPage: true });
 });
 
+await step('code without an ABI is decoded with one the reader gives', async () => {
+  await visit(`tx/${fixture.bareSet}`, 'tx-bare-undecoded');
+  assert.match(await page.textContent('main'), /bytes of input \(no ABI entry matches\)/);
+  await visit(`address/${fixture.bareStore}`, 'address-bare');
+  await page.fill('#abi-input', await readFile(fixture.abiFile, 'utf8'));
+  await page.click('#abi-save');
+  await page.waitForFunction(() => document.body.dataset.ready === 'address' && document.querySelector('main').textContent.includes('given in this browser'), null, { timeout: 15000 });
+  await visit(`tx/${fixture.bareSet}`, 'tx-bare-decoded');
+  assert.match(await page.textContent('main'), /set\(key: 0x6b6579, value: 0x76616c7565\)/);
+});
+
 await step('an address lists its transactions (ots index)', async () => {
   await visit('address/0x70997970C51812dc3A010C7d01b50e0d17dc79C8', 'address-recipient');
   const text = await page.textContent('main');

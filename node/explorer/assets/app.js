@@ -96,22 +96,40 @@ const RECORDS_ABI = [
     u('cold', 'uint256'), u('total', 'uint256'), u('charged', 'uint256')] },
   { type: 'event', name: 'Payout', anonymous: false, inputs: [{ name: 'validator', type: 'address', indexed: true }, u('amount', 'uint256')] },
 ];
-abis.set(RECORDS, Promise.resolve(RECORDS_ABI));
+abis.set(RECORDS, Promise.resolve({ abi: RECORDS_ABI, source: 'code' }));
 
-/** The ABI the code at `address` carries (`[]` for none or for an account without code). */
-export async function abiOf(address) {
+const abiKey = (address) => `strata.abi.${address.toLowerCase()}`;
+
+/** The ABI for `address` and where it comes from: the one its code carries (`'code'`:
+ * a Strata module describes itself), else one the reader gave this browser for it
+ * (`'reader'`, `setLocalAbi`), else none (`[]`, `null`). */
+export async function abiInfo(address) {
   const key = address.toLowerCase();
   if (!abis.has(key)) {
     abis.set(key, (async () => {
       const code = await rpc('eth_getCode', [address, 'latest']);
-      try {
-        return await sdk.moduleAbi(code);
-      } catch {
-        return [];
-      }
+      const own = await sdk.moduleAbi(code).catch(() => []);
+      if (own.length) return { abi: own, source: 'code' };
+      const given = localStorage.getItem(abiKey(address));
+      return given ? { abi: JSON.parse(given), source: 'reader' } : { abi: [], source: null };
     })());
   }
   return abis.get(key);
+}
+
+/** The ABI for `address` (`[]` if none is known). */
+export async function abiOf(address) {
+  return (await abiInfo(address)).abi;
+}
+
+/** Keeps an ABI (JSON array, or an artifact with `abi`) for `address` in this browser;
+ * used only when the contract's code carries none. */
+export function setLocalAbi(address, text) {
+  const parsed = JSON.parse(text);
+  const entries = Array.isArray(parsed) ? parsed : parsed.abi;
+  if (!Array.isArray(entries)) throw new Error('not an ABI: a JSON array, or an object with an `abi` array');
+  localStorage.setItem(abiKey(address), JSON.stringify(entries));
+  abis.delete(address.toLowerCase());
 }
 
 export { sdk };

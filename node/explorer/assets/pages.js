@@ -2,7 +2,7 @@
 // from the node; those marked verified are checked in the browser (sdk/js) against the
 // pinned genesis, with the reason shown when they are not.
 
-import { rpc, all, batch, chainId, pinnedGenesis, pinGenesis, unpinGenesis, verifyWith, abiOf, sdk } from './app.js';
+import { rpc, all, batch, chainId, pinnedGenesis, pinGenesis, unpinGenesis, verifyWith, abiOf, abiInfo, setLocalAbi, sdk } from './app.js';
 import { h, big, int, hex, short, ether, ago, link, kv, table, card, verdictBox, blockChart, livenessGrid } from './view.js';
 
 const ARCHIVE = '0x0000000000000000000000000000000000001002';
@@ -161,15 +161,24 @@ async function address(view, addr) {
   const [balance, nonce, code, quota] = (await batch([
     ['eth_getBalance', [addr, 'latest']], ['eth_getTransactionCount', [addr, 'latest']], ['eth_getCode', [addr, 'latest']], ['strata_getStorageQuota', [addr, 'latest']],
   ])).map((a) => a.result ?? null);
-  const abi = code && code !== '0x' ? await abiOf(addr) : [];
+  const { abi, source } = code && code !== '0x' ? await abiInfo(addr) : { abi: [], source: null };
   const slot = h('div', { id: 'account-verdict' });
   view.append(h('h1', {}, code && code !== '0x' ? 'Contract' : 'Account'), h('p', { class: 'mono' }, addr), slot, kv([
     ['Balance', balance ? ether(balance) : '—'],
     ['Nonce', nonce ? String(int(nonce)) : '—'],
     ['Code', code && code !== '0x' ? `${(code.length - 2) / 2} bytes` : 'none'],
     quota && code !== '0x' ? ['Storage quota', `${int(quota.used ?? 0)} of ${int(quota.quota ?? 0)} bytes used`] : null,
-    abi.length ? ['ABI', h('div', {}, abi.filter((e) => e.type === 'function' || e.type === 'event').map((e) => h('div', { class: 'mono' }, `${e.type} ${e.name}(${(e.inputs ?? []).map((i) => i.type).join(',')})`)))] : null,
+    abi.length ? [`ABI (${source === 'reader' ? 'given in this browser' : 'carried by the code'})`, h('div', {}, abi.filter((e) => e.type === 'function' || e.type === 'event').map((e) => h('div', { class: 'mono' }, `${e.type} ${e.name}(${(e.inputs ?? []).map((i) => i.type).join(',')})`)))] : null,
   ]));
+  if (code && code !== '0x' && source !== 'code') {
+    // Code built by another pipeline carries no ABI: the reader may give one (kept in
+    // this browser, used to decode this contract's calls and events).
+    const text = h('textarea', { id: 'abi-input', placeholder: 'This code carries no ABI. Paste one (a JSON array, or an artifact with "abi") to decode its calls and events.' });
+    const msg = h('div');
+    view.append(h('h2', {}, 'ABI'), text, h('div', { class: 'row' }, h('button', { id: 'abi-save', onclick: () => {
+      try { setLocalAbi(addr, text.value); location.reload(); } catch (e) { msg.replaceChildren(h('span', { class: 'bad' }, e.message)); }
+    } }, 'Use this ABI')), msg);
+  }
   verifyState(slot, 'account', addr, []);
 
   const keyInput = h('input', { class: 'wide', id: 'storage-key', placeholder: 'storage key: 0x… hex, or text' });

@@ -7,6 +7,8 @@
 /// Where the explorer lives on the RPC port.
 pub const PREFIX: &str = "/explorer";
 
+use std::sync::LazyLock;
+
 /// One embedded file.
 #[derive(Debug, Clone, Copy)]
 pub struct Asset {
@@ -14,11 +16,11 @@ pub struct Asset {
     pub content_type: &'static str,
     /// Its bytes.
     pub body: &'static [u8],
-    /// A strong validator of the bytes (for `ETag`): FNV-1a of the body, computed at compile time.
+    /// A strong validator of the bytes (for `ETag`): FNV-1a of the body.
     pub etag: u64,
 }
 
-const fn fnv1a(bytes: &[u8]) -> u64 {
+fn fnv1a(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut i = 0;
     while i < bytes.len() {
@@ -30,14 +32,13 @@ const fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 macro_rules! asset {
-    ($path:literal, $type:literal, $file:literal) => {{
-        const BODY: &[u8] = include_bytes!($file);
-        ($path, Asset { content_type: $type, body: BODY, etag: fnv1a(BODY) })
-    }};
+    ($path:literal, $type:literal, $file:literal) => {
+        ($path, $type, include_bytes!($file))
+    };
 }
 
-/// Every file, by its path under [`PREFIX`].
-pub const ASSETS: &[(&str, Asset)] = &[
+/// Every file by its path under [`PREFIX`]: its `Content-Type` and bytes.
+pub const FILES: &[(&str, &str, &[u8])] = &[
     asset!("/", "text/html; charset=utf-8", "../assets/index.html"),
     asset!("/app.js", "text/javascript; charset=utf-8", "../assets/app.js"),
     asset!("/pages.js", "text/javascript; charset=utf-8", "../assets/pages.js"),
@@ -47,6 +48,10 @@ pub const ASSETS: &[(&str, Asset)] = &[
     asset!("/sdk/pkg/strata_verify.js", "text/javascript; charset=utf-8", "../../../sdk/js/pkg/strata_verify.js"),
     asset!("/sdk/pkg/strata_verify_bg.wasm", "application/wasm", "../../../sdk/js/pkg/strata_verify_bg.wasm"),
 ];
+
+/// [`FILES`] with their ETags (hashed once, on first use).
+static ASSETS: LazyLock<Vec<(&'static str, Asset)>> =
+    LazyLock::new(|| FILES.iter().map(|&(path, content_type, body)| (path, Asset { content_type, body, etag: fnv1a(body) })).collect());
 
 /// The file at `path` (the request path with [`PREFIX`] removed; `""` and `"/"` are the
 /// page), if there is one.
