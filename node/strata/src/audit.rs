@@ -5,7 +5,7 @@
 //! certificate against the set of its height, then its outcome — the receipt by the
 //! expiry, or the expiry block's resolution of it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use serde_json::Value;
@@ -56,6 +56,29 @@ pub fn trust_root(genesis: Option<&Path>, validators: Option<&str>, chain_id: Op
         chain_id: chain_id.unwrap_or(strata_chain::DEV_CHAIN_ID),
         source: "the strata dev validator (pass --genesis or --validators for a network)".into(),
     })
+}
+
+/// What an audit trusts: the validators of genesis and the chain id — never what the
+/// checked file or node says.
+#[derive(clap::Args)]
+pub struct TrustArgs {
+    /// The chain's genesis.json: its validators are the trust root.
+    #[arg(long)]
+    pub genesis: Option<PathBuf>,
+    /// Or the validator addresses, comma-separated, in index order.
+    #[arg(long)]
+    pub validators: Option<String>,
+    /// The chain id (required with --validators; the dev chain's by default). Never
+    /// taken from what is checked.
+    #[arg(long)]
+    pub chain_id: Option<u64>,
+}
+
+impl TrustArgs {
+    /// The trust root these options name.
+    pub fn root(&self) -> anyhow::Result<TrustRoot> {
+        trust_root(self.genesis.as_deref(), self.validators.as_deref(), self.chain_id)
+    }
 }
 
 /// Reads the bundle out of a `strata_getReceiptProof` answer.

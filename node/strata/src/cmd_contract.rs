@@ -47,6 +47,28 @@ pub enum ContractCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Check that the code deployed at ADDRESS is what a contract crate builds to: rebuild
+    /// it (reproducibly; `--locked` by default) and compare the module's hash with the
+    /// account's code hash, proven against the state root of the newest certified block
+    /// from the trust root (`--genesis …`) — the node is not trusted. The ABI written
+    /// beside the build is then the deployed contract's (its code carries the same).
+    Verify {
+        /// The deployed contract.
+        address: String,
+        /// The contract crate's Cargo.toml.
+        #[arg(long, default_value = "Cargo.toml")]
+        manifest_path: PathBuf,
+        /// Output directory of the rebuild (default: `<crate>/target/strata`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Allow the rebuild to update Cargo.lock (then it may not be the deployed build).
+        #[arg(long)]
+        unlocked: bool,
+        #[command(flatten)]
+        rpc: client::RpcArgs,
+        #[command(flatten)]
+        trust: crate::audit::TrustArgs,
+    },
     /// Print the Solidity ABI JSON embedded in a compiled module (e.g. a system contract's
     /// committed artifact, `runtime/executor/system-contracts/archive.wasm`).
     Abi {
@@ -129,11 +151,76 @@ pub async fn run(command: ContractCommand) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&contract::extract_abi(&module)?)?);
             Ok(())
         }
+        ContractCommand::Verify { address, manifest_path, out, unlocked, rpc, trust } => {
+            verify(&address, &manifest_path, out.as_deref(), !unlocked, &rpc.rpc, &trust).await
+        }
         ContractCommand::Deploy { wasm, args, args_hex, value, tx } => deploy(wasm, args, args_hex, value, tx).await,
         ContractCommand::Call { address, function, args, abi, data, value, view, send, block, tx } => {
             call(Call { address, function, args, abi_file: abi, data, value, view, send, block, tx }).await
         }
     }
+}
+
+async fn verify(
+    address: &str,
+    manifest: &std::path::Path,
+    out: Option<&std::path::Path>,
+    locked: bool,
+    rpc: &str,
+    trust: &crate::audit::TrustArgs,
+) -> anyhow::Result<()> {
+    let target = client::address_arg(address)?;
+    let root = trust.root()?;
+    let built = contract::build_contract(manifest, out, strata_vm::Limits::default().max_code_size, locked)?;
+    println!("built {} ({} bytes, code hash {})", built.wasm.display(), built.size, built.code_hash);
+    let node = Node::connect(rpc)?;
+    let head = client::quantity(&node.request("eth_blockNumber", vec![]).await?)?;
+    // The head's certificate may still be gathering: the newest certified block of the last few.
+    let mut at = None;
+    for n in (head.saturating_sub(3)..=head).rev() {
+        let cert = node.request("strata_getCommitCertificate", vec![json!(format!("{n:#x}"))]).await?;
+        if let Some(raw) = cert.get("raw").and_then(|r| r.as_str()) {
+            at = Some((n, raw.to_string()));
+            break;
+        }
+    }
+    let (n, cert) =
+        at.with_context(|| format!("none of blocks {}..={head} has a commit certificate on this node", head.saturating_sub(3)))?;
+    let tag = json!(format!("{n:#x}"));
+    let proof = node.request("strata_getProof", vec![json!(target), json!([]), tag.clone()]).await?;
+    let header = node.request("debug_getRawHeader", vec![tag.clone()]).await?;
+    let set = node.request("strata_getValidatorSetProof", vec![tag]).await?;
+    let bytes = |v: &serde_json::Value, what: &str| -> anyhow::Result<Vec<u8>> {
+        hex::decode(v.as_str().with_context(|| format!("no {what} in the node's answer"))?).with_context(|| format!("{what} is not hex"))
+    };
+    let trusted = strata_verify::TrustRoot { chain_id: root.chain_id, validators: root.validators.clone() };
+    println!("trusting {} (chain {})", root.source, root.chain_id);
+    let proven = strata_verify::verify_state(
+        &proof,
+        &bytes(&header, "header")?,
+        &bytes(&json!(cert), "certificate")?,
+        &bytes(&set["proof"], "set proof")?,
+        &trusted,
+    )
+    .map_err(|e| anyhow::anyhow!("NOT VERIFIED: the account is not proven: {e}"))?;
+    let deployed = proven["codeHash"].as_str().unwrap_or_default().to_string();
+    if !proven["exists"].as_bool().unwrap_or(false) || deployed == format!("{:#x}", strata_primitives::KECCAK_EMPTY) {
+        anyhow::bail!("NOT VERIFIED: no code at {target} at block {n} (proven)");
+    }
+    if deployed != format!("{:#x}", built.code_hash) {
+        anyhow::bail!(
+            "NOT VERIFIED: the code at {target} has hash {deployed} (proven at block {n}); {} builds to {}",
+            manifest.display(),
+            built.code_hash
+        );
+    }
+    println!(
+        "VERIFIED: the code at {target} is what {} builds to (code hash {deployed}, proven against block {n}'s state root, finalized by validators {})",
+        manifest.display(),
+        proven["signers"]
+    );
+    println!("ABI: {} ({} entries)", built.abi.display(), built.abi_entries);
+    Ok(())
 }
 
 async fn deploy(

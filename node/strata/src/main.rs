@@ -148,7 +148,7 @@ enum AuditCommand {
         #[arg(long)]
         save: Option<PathBuf>,
         #[command(flatten)]
-        trust: TrustArgs,
+        trust: audit::TrustArgs,
     },
     /// Verify a saved storage certificate (a strata_sendRawTransactionCertified answer)
     /// offline: its signers against the validator set of its height; with --rpc, then its
@@ -160,30 +160,8 @@ enum AuditCommand {
         #[arg(long)]
         rpc: Option<String>,
         #[command(flatten)]
-        trust: TrustArgs,
+        trust: audit::TrustArgs,
     },
-}
-
-/// What an audit trusts: the validators of genesis and the chain id — never what the
-/// checked file or node says.
-#[derive(clap::Args)]
-struct TrustArgs {
-    /// The chain's genesis.json: its validators are the trust root.
-    #[arg(long)]
-    genesis: Option<PathBuf>,
-    /// Or the validator addresses, comma-separated, in index order.
-    #[arg(long)]
-    validators: Option<String>,
-    /// The chain id (required with --validators; the dev chain's by default). Never
-    /// taken from what is checked.
-    #[arg(long)]
-    chain_id: Option<u64>,
-}
-
-impl TrustArgs {
-    fn root(&self) -> anyhow::Result<audit::TrustRoot> {
-        audit::trust_root(self.genesis.as_deref(), self.validators.as_deref(), self.chain_id)
-    }
 }
 
 fn parse_validator(s: &str) -> Result<strata_chain::FeeRecipient, String> {

@@ -1,6 +1,7 @@
 //! The contract CLI end to end: the README's walkthrough run by a copied binary outside
 //! the checkout; `strata contract build` an example, `deploy` it with typed constructor
-//! arguments, `call` it by name and by signature, decode its events and custom errors;
+//! arguments, `call` it by name and by signature, decode its events and custom errors,
+//! `verify` the deployed code against its source;
 //! `strata tx` transfers and queries, signed by every kind of key.
 
 use std::process::Command;
@@ -227,6 +228,26 @@ async fn build_deploy_call_with_the_typed_cli() {
     assert!(!ok, "{stdout}");
     assert!(stdout.contains("status       failed: reverted: InsufficientBalance("), "{stdout}");
     assert!(stderr.contains("failed: reverted: InsufficientBalance("), "{stderr}");
+
+    // `contract verify`: the source rebuilds to the deployed code, whose hash is proven
+    // against a certified block from the trust root; anything else is refused.
+    let (m, again) = (manifest.to_str().unwrap(), tempfile::tempdir().unwrap());
+    let verify = |address: String, extra: &'static [&'static str]| {
+        let again = again.path().to_str().unwrap().to_string();
+        let rpc = rpc.clone();
+        async move {
+            let mut args = vec!["contract", "verify", &address, "--manifest-path", m, "--out", &again, "--rpc", &rpc];
+            args.extend_from_slice(extra);
+            strata_async(&args).await
+        }
+    };
+    let (ok, stdout, stderr) = verify(t.clone(), &[]).await;
+    assert!(ok, "{stderr}\n{stdout}");
+    assert!(stdout.contains(&format!("VERIFIED: the code at {t} is what")) && stdout.contains("finalized by validators [0]"), "{stdout}");
+    let (ok, _, stderr) = verify(bob_s.clone(), &[]).await;
+    assert!(!ok && stderr.contains("NOT VERIFIED: no code at"), "{stderr}");
+    let (ok, _, stderr) = verify(t.clone(), &["--validators", "0x00000000000000000000000000000000000000aa", "--chain-id", "1337"]).await;
+    assert!(!ok && stderr.contains("NOT VERIFIED: the account is not proven"), "{stderr}");
     node.stop().await;
 }
 
