@@ -231,6 +231,48 @@ await step('attestations, chains and contract events pages render', async () => 
   assert.match(await page.textContent('main'), /Transfer\(/);
 });
 
+// `STRATA_BROWSER_BENCH=N` (scripts/bench.sh explorer): the figures over N runs each,
+// beside their bounds. Verification runs in the page, on the evidence fetched once.
+const benchRuns = Number(process.env.STRATA_BROWSER_BENCH ?? 0);
+if (benchRuns > 0) {
+  const loads = [];
+  for (let i = 0; i < benchRuns; i++) {
+    const fresh = await browser.newContext();
+    const p = await fresh.newPage();
+    const t0 = Date.now();
+    await p.goto(base);
+    await p.waitForFunction(() => document.body.dataset.ready === 'home', null, { timeout: 15000 });
+    loads.push(Date.now() - t0);
+    await fresh.close();
+  }
+  const times = await page.evaluate(async ({ hash, runs }) => {
+    const sdk = await import('/explorer/sdk/index.js');
+    await sdk.load();
+    const genesis = JSON.parse(localStorage.getItem(Object.keys(localStorage).find((k) => k.startsWith('strata.genesis.'))));
+    const call = async (method, params) => (await (await fetch('/', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })).json()).result;
+    const answer = await call('strata_getReceiptProof', [hash]);
+    const out = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      const v = await sdk.verifyReceipt(answer, genesis, hash);
+      out.push(performance.now() - t0);
+      if (!v.verified) throw new Error(v.reason);
+    }
+    return { times: out, signers: (await sdk.verifyReceipt(answer, genesis, hash)).signers.length };
+  }, { hash: fixture.tokenTransfer, runs: benchRuns });
+  const sorted = (xs) => xs.slice().sort((a, b) => a - b);
+  const pct = (xs, q) => sorted(xs)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+  const wasmBytes = (await stat(new URL('../../sdk/js/pkg/strata_verify_bg.wasm', import.meta.url))).size;
+  const line = (what, value, unit, bound) => console.log(`  ${what.padEnd(52)} ${value.toFixed(1).padStart(9)} ${unit.padEnd(3)} bound ${bound} ${unit}: ratio ${(value / bound).toFixed(2)}`);
+  console.log(`== explorer (${args.topology}, Chromium headless, ${benchRuns} runs each)`);
+  line(`receipt + ${times.signers}-signature certificate verification, p50`, pct(times.times, 0.5), 'ms', 50);
+  line(`receipt + ${times.signers}-signature certificate verification, p90`, pct(times.times, 0.9), 'ms', 50);
+  line('first page load (fresh browser context), p50', pct(loads, 0.5), 'ms', 1000);
+  line('first page load (fresh browser context), p90', pct(loads, 0.9), 'ms', 1000);
+  line('verifier Wasm bundle', wasmBytes / 1024, 'KiB', 1024);
+  summary.bench = { verifyMs: times.times, loadMs: loads, wasmBytes };
+}
+
 await browser.close();
 const wasm = await stat(new URL('../../sdk/js/pkg/strata_verify_bg.wasm', import.meta.url));
 summary.wasmBytes = wasm.size;
