@@ -25,30 +25,67 @@ if [ ! -x /usr/bin/chromium ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
-if ! command -v node >/dev/null 2>&1; then
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
-fi
-lock_sum="$(sha256sum tests/browser/package-lock.json | cut -d' ' -f1)"
-if [ "$(cat tests/browser/node_modules/.strata-lock 2>/dev/null || true)" != "$lock_sum" ]; then
-  echo "browser-test: npm ci (tests/browser/package-lock.json)" >&2
-  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-  echo "$lock_sum" >tests/browser/node_modules/.strata-lock
-fi
+npm_ci_locked tests/browser
 
-cargo build --locked -p strata-node --bin strata
-bin="$CARGO_TARGET_DIR/debug/strata"
+# The nodes are the debug build, as the other client tests run them; the explorer
+# benchmark asks for the release build (STRATA_BROWSER_PROFILE=release).
+profile="${STRATA_BROWSER_PROFILE:-debug}"
+if [ "$profile" = release ]; then
+  cargo build --locked --release -p strata-node --bin strata
+else
+  cargo build --locked -p strata-node --bin strata
+fi
+bin="$CARGO_TARGET_DIR/$profile/strata"
 work="$(mktemp -d)"
 pids=()
 cleanup() {
+  local rc=$?
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [ "$rc" -ne 0 ]; then
+    # The nodes' logs go with the screenshots when something failed.
+    mkdir -p "$out/logs"
+    cp "$work"/*.log "$out/logs/" 2>/dev/null || true
+    for d in "$work"/cluster/validator-*; do [ -f "$d/log" ] && cp "$d/log" "$out/logs/$(basename "$d").log"; done
+    echo "browser-test: failed; node logs in $out/logs" >&2
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 # A free loopback port (the kernel's choice).
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# Two bases of N consecutive free loopback ports each, not overlapping (the cluster's
+# RPC and p2p ports are base + i): "RPC_BASE P2P_BASE".
+free_port_ranges() {
+  python3 - "$1" <<'PY'
+import random, socket, sys
+n = int(sys.argv[1])
+def free(port):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+for _ in range(200):
+    base = random.randrange(20000, 60000 - 2 * n)
+    if all(free(p) for p in range(base, base + 2 * n)):
+        print(base, base + n)
+        sys.exit(0)
+sys.exit("no free port range")
+PY
+}
+
+# Fails unless every value given is non-empty (what populate captured).
+require() {
+  for pair in "$@"; do
+    if [ -z "${pair#*=}" ]; then echo "browser-test: no ${pair%%=*} (populate failed)" >&2; exit 1; fi
+  done
+}
 
 "$bin" contract build --manifest-path contracts/examples/erc20/Cargo.toml --out "$work/erc20" >/dev/null
 "$bin" contract build --manifest-path contracts/examples/kvstore/Cargo.toml --out "$work/kvstore" >/dev/null
@@ -87,7 +124,7 @@ populate() {
   call="$("$bin" contract call "$token" transfer 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 250 --rpc "$url" $key | awk '/^transaction/ && !seen {print $2; seen = 1}')"
   # Reverts (the sender has 999,750 tokens): the CLI says so and exits non-zero.
   bad="$("$bin" contract call "$token" transfer 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 99999999999 --send --gas 2000000 \
-    --rpc "$url" $key 2>/dev/null | awk '/^transaction/ && !seen {print $2; seen = 1}' || true)"
+    --rpc "$url" $key 2>>"$work/cli.log" | awk '/^transaction/ && !seen {print $2; seen = 1}' || true)"
   local kv
   kv="$("$bin" contract deploy "$work/kvstore/kvstore.wasm" --rpc "$url" $key | awk '/^contract/ && !seen {print $2; seen = 1}')"
   # "record" = "hello", then archived for an hour: its storage key is "v" ++ "record".
@@ -97,6 +134,7 @@ populate() {
   bare="$("$bin" contract deploy "$work/kvstore/bare.wasm" --rpc "$url" $key | awk '/^contract/ && !seen {print $2; seen = 1}')"
   bare_set="$("$bin" contract call "$bare" set 0x6b6579 0x76616c7565 --abi "$work/kvstore/kvstore.abi.json" --rpc "$url" $key |
     awk '/^transaction/ && !seen {print $2; seen = 1}')"
+  require transfer="$transfer" token="$token" tokenTransfer="$call" failed="$bad" kvstore="$kv" bareStore="$bare" bareSet="$bare_set"
   python3 - "$work/$name.json" "$url" "$transfer" "$token" "$call" "$bad" "$kv" "$bare" "$bare_set" "$work/kvstore/kvstore.abi.json" <<'PY'
 import json, sys
 path, url, transfer, token, call, bad, kv, bare, bare_set, abi = sys.argv[1:]
@@ -116,18 +154,23 @@ if [ "$only" = all ] || [ "$only" = dev ]; then
 fi
 
 if [ "$only" = all ] || [ "$only" = cluster ]; then
-  base_rpc="$(free_port)"
-  base_p2p="$(free_port)"
+  read -r base_rpc base_p2p < <(free_port_ranges 8) || true
+  [ -n "${base_p2p:-}" ] || { echo "browser-test: no free loopback port range for the cluster" >&2; exit 1; }
   "$bin" init --out "$work/cluster" --validators 4 --backups --chain-id 4243 --rpc-port "$base_rpc" --p2p-port "$base_p2p" >/dev/null
   for d in "$work"/cluster/validator-*; do
     "$bin" run --config "$d/config.toml" >"$d/log" 2>&1 &
     pids+=($!)
   done
   url="http://127.0.0.1:$base_rpc"
-  for _ in $(seq 1 100); do
-    if curl -sf -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}' "$url" >/dev/null 2>&1; then break; fi
+  up=""
+  for _ in $(seq 1 150); do
+    if curl -sf -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}' "$url" >/dev/null 2>&1; then
+      up=yes
+      break
+    fi
     sleep 0.2
   done
+  [ -n "$up" ] || { echo "browser-test: the cluster's first validator did not answer on $url" >&2; exit 1; }
   populate "$url" cluster "--dev-key 1"
   "$bin" tx send 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 --value 1wei --certified --save "$work/cert.json" --rpc "$url" --dev-key 2 >/dev/null
   node tests/browser/explorer.test.mjs --topology n4_f1_slots_with_backups --fixture "$work/cluster.json" --certificate "$work/cert.json" \

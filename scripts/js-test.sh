@@ -17,18 +17,7 @@ case "${1:-}" in
   *) echo "usage: $0 [--runs N]" >&2; exit 2 ;;
 esac
 
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  echo "js-test: installing Node.js and npm" >&2
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
-fi
-# Install the pinned packages when the lock changed since the last install.
-lock_sum="$(sha256sum tests/js/package-lock.json | cut -d' ' -f1)"
-if [ "$(cat tests/js/node_modules/.strata-lock 2>/dev/null || true)" != "$lock_sum" ]; then
-  echo "js-test: npm ci (tests/js/package-lock.json)" >&2
-  (cd tests/js && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-  echo "$lock_sum" >tests/js/node_modules/.strata-lock
-fi
+npm_ci_locked tests/js
 
 cargo build --locked -p strata-node --bin strata
 bin="$CARGO_TARGET_DIR/debug/strata"

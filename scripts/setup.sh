@@ -26,6 +26,24 @@ fi
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strata-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
+# For the JavaScript test scripts: Node.js and npm (Debian's) when missing, then the
+# packages pinned in DIR/package-lock.json, installed into DIR/node_modules when the lock
+# changed since the last install.
+npm_ci_locked() {
+  local dir="$1" lock_sum
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "setup: installing Node.js and npm" >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+  fi
+  lock_sum="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  if [ "$(cat "$dir/node_modules/.strata-lock" 2>/dev/null || true)" != "$lock_sum" ]; then
+    echo "setup: npm ci ($dir/package-lock.json)" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    echo "$lock_sum" >"$dir/node_modules/.strata-lock"
+  fi
+}
+
 # For the client test scripts: the JSON-RPC URL a `strata dev` prints to OUT_FILE once it
 # listens (empty after 30 s).
 dev_node_url() {

@@ -40,6 +40,6 @@ bash scripts/js-test.sh
 # its tests pass compiled to wasm32 (in Node.js); the npm package's own tests; then the
 # explorer in headless Chromium against a dev node and a cluster of validator slots.
 bash scripts/build-verifier.sh --check
-node --test sdk/js/test/
+node --test sdk/js/test/*.test.mjs
 bash scripts/browser-test.sh
 echo "test.sh: all tests passed in $(( $(date +%s) - start ))s"

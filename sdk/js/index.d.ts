@@ -16,8 +16,12 @@ export interface ReceiptVerified {
   transactionIndex: number;
   transactionHash: string;
   success: boolean;
+  timestamp: number;
   cumulativeGasUsed: number;
-  logs: number;
+  /** The proven receipt's logs. */
+  logs: { address: string; topics: string[]; data: string }[];
+  /** Whether a shown receipt was checked against the proven one. */
+  shownChecked: boolean;
   /** Validator indices whose signatures finalized the block. */
   signers: number[];
   validators: number;
@@ -54,6 +58,7 @@ export interface StateVerified {
   chainId: number;
   blockNumber: number;
   blockHash: string;
+  timestamp: number;
   stateRoot: string;
   signers: number[];
   address: string;
@@ -62,7 +67,10 @@ export interface StateVerified {
   balance: string;
   nonce: number;
   codeHash: string;
+  /** Whether the code given in the query hashes to the proven code hash. */
+  codeChecked: boolean;
   storageHash: string;
+  /** One entry per key asked, in order. */
   storage: StorageEntry[];
 }
 
@@ -74,10 +82,19 @@ export interface Decoded {
 
 export type Rpc = (method: string, params?: unknown[]) => Promise<any>;
 
+/** What was asked of the node: the answer must be for exactly this. */
+export interface StateQuery {
+  address: string;
+  keys?: string[];
+  block?: number;
+  /** Code shown for the account (hex): must hash to the proven code hash. */
+  code?: string;
+}
+
 export function load(source?: string | URL | Response | BufferSource | WebAssembly.Module): Promise<void>;
-export function verifyReceipt(answer: object | string, genesis: Genesis, transactionHash?: string): Promise<ReceiptVerified | NotVerified>;
+export function verifyReceipt(answer: object | string, genesis: Genesis, transactionHash?: string, shown?: object | string): Promise<ReceiptVerified | NotVerified>;
 export function verifyStorageCertificate(certificate: object | string, genesis: Genesis): Promise<CertificateVerified | NotVerified>;
-export function verifyState(proof: object | string, header: string, certificate: string, setProof: string, genesis: Genesis): Promise<StateVerified | NotVerified>;
+export function verifyState(proof: object | string, query: StateQuery, header: string, certificate: string, setProof: string, genesis: Genesis): Promise<StateVerified | NotVerified>;
 export function moduleAbi(code: string): Promise<object[]>;
 export function decodeCall(abi: object[] | string, input: string): Promise<Decoded | null>;
 export function decodeLog(abi: object[] | string, topics: string[], data: string): Promise<Decoded | null>;

@@ -14,11 +14,17 @@ export function load(source) {
     ready = (async () => {
       let input = source;
       if (input === undefined && typeof process !== 'undefined' && process.versions?.node) {
-        const { readFile } = await import('node:fs/promises');
+        // Node.js only; the specifier is a variable so browser bundlers leave it alone.
+        const fsModule = 'node:fs/promises';
+        const { readFile } = await import(/* webpackIgnore: true */ /* @vite-ignore */ fsModule);
         input = await readFile(new URL('./pkg/strata_verify_bg.wasm', import.meta.url));
       }
       await init(input === undefined ? undefined : { module_or_path: input });
     })();
+    // A failed load (a network error, say) is not remembered: the next call tries again.
+    ready.catch(() => {
+      ready = undefined;
+    });
   }
   return ready;
 }
@@ -26,10 +32,12 @@ export function load(source) {
 const text = (v) => (typeof v === 'string' ? v : JSON.stringify(v));
 
 /** Verifies a `strata_getReceiptProof` answer; with `transactionHash`, it must be that
- * transaction's receipt. Resolves to `{verified: true, …}` or `{verified: false, reason}`. */
-export async function verifyReceipt(answer, genesis, transactionHash) {
+ * transaction's receipt; with `shown` (an `eth_getTransactionReceipt` answer you are about
+ * to display), its status, block, index and logs must be the proven ones. Resolves to
+ * `{verified: true, …}` (with the proven status and logs) or `{verified: false, reason}`. */
+export async function verifyReceipt(answer, genesis, transactionHash, shown) {
   await load();
-  return JSON.parse(wasm.verifyReceipt(text(answer), text(genesis), transactionHash ?? undefined));
+  return JSON.parse(wasm.verifyReceipt(text(answer), text(genesis), transactionHash ?? undefined, shown === undefined || shown === null ? undefined : text(shown)));
 }
 
 /** Verifies a storage certificate (a `strata_sendRawTransactionCertified` answer, or its
@@ -39,11 +47,12 @@ export async function verifyStorageCertificate(certificate, genesis) {
   return JSON.parse(wasm.verifyStorageCertificate(text(certificate), text(genesis)));
 }
 
-/** Verifies a `strata_getProof` answer against a block's RLP header, commit certificate
- * and validator-set proof (hex strings). */
-export async function verifyState(proof, header, certificate, setProof, genesis) {
+/** Verifies a `strata_getProof` answer to `query` — what you asked: `{address, keys?,
+ * block?, code?}` (`code`: an `eth_getCode` answer to check against the proven code
+ * hash) — against a block's RLP header, commit certificate and validator-set proof (hex). */
+export async function verifyState(proof, query, header, certificate, setProof, genesis) {
   await load();
-  return JSON.parse(wasm.verifyState(text(proof), header, certificate, setProof, text(genesis)));
+  return JSON.parse(wasm.verifyState(text(proof), text(query), header, certificate, setProof, text(genesis)));
 }
 
 /** The Solidity ABI a Strata module carries (`[]` if none); throws on bytes that are not a module. */
@@ -96,19 +105,31 @@ export async function fetchAndVerifyReceipt(node, transactionHash, genesis) {
   return verifyReceipt(answer, genesis, transactionHash);
 }
 
-/** Fetches an account (and storage keys, hex) at `block` with everything that proves it
- * — header, commit certificate, validator-set proof — and verifies it. */
+/** Fetches an account (and storage keys, hex) at `block` (a number, or `'latest'`: the
+ * newest certified block, resolved once) with everything that proves it — header, commit certificate,
+ * validator-set proof, and the code, checked against the proven code hash — and
+ * verifies it. */
 export async function fetchAndVerifyState(node, address, keys, block, genesis) {
   const rpc = rpcOf(node);
-  const tag = typeof block === 'number' ? `0x${block.toString(16)}` : block;
-  const [proof, header, cert, set] = await Promise.all([
+  let number = typeof block === 'number' ? block : null;
+  if (number === null) {
+    // The newest block with a commit certificate (the head's may still be gathering).
+    const head = Number(BigInt(await rpc('eth_blockNumber')));
+    for (let n = head; n >= Math.max(0, head - 3) && number === null; n--) {
+      if (await rpc('strata_getCommitCertificate', [`0x${n.toString(16)}`])) number = n;
+    }
+    if (number === null) return { verified: false, reason: `none of the blocks up to ${head} has a commit certificate on this node` };
+  }
+  const tag = `0x${number.toString(16)}`;
+  const [proof, code, header, cert, set] = await Promise.all([
     rpc('strata_getProof', [address, keys ?? [], tag]),
+    rpc('eth_getCode', [address, tag]),
     rpc('debug_getRawHeader', [tag]),
     rpc('strata_getCommitCertificate', [tag]),
     rpc('strata_getValidatorSetProof', [tag]),
   ]);
-  if (!header || !cert) return { verified: false, reason: `block ${block} has no header or commit certificate yet` };
-  return verifyState(proof, header, cert.raw, set.proof, genesis);
+  if (!header || !cert || !set) return { verified: false, reason: `block ${number} has no header, commit certificate or set proof on this node yet` };
+  return verifyState(proof, { address, keys: keys ?? [], block: number, code }, header, cert.raw, set.proof, genesis);
 }
 
 /** The version of the Rust crate inside. */

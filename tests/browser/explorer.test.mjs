@@ -28,13 +28,19 @@ const page = await context.newPage();
 const consoleErrors = [];
 page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(`${page.url()}: ${m.text()}`); });
 page.on('pageerror', (e) => consoleErrors.push(`${page.url()}: uncaught ${e.message}`));
-page.on('requestfailed', (r) => consoleErrors.push(`${page.url()}: request failed ${r.url()} ${r.failure()?.errorText}`));
+// A request cut short by the test's own navigation (net::ERR_ABORTED) is not a failure.
+page.on('requestfailed', (r) => {
+  if (r.failure()?.errorText !== 'net::ERR_ABORTED') consoleErrors.push(`${page.url()}: request failed ${r.url()} ${r.failure()?.errorText}`);
+});
 
-/** Opens a route and waits for the page to say it is ready; screenshots it. */
-async function visit(route, name, ready = route.split('/')[0] || 'home') {
+/** Opens a route (reloading when it is already the one shown) and waits for the page
+ * to say it rendered exactly that route; screenshots it. */
+async function visit(route, name) {
+  const want = `#/${route}`;
   const t0 = Date.now();
-  await page.goto(`${base}#/${route}`);
-  await page.waitForFunction((r) => document.body.dataset.ready === r, ready, { timeout: 15000 });
+  if (page.url() === `${base}${want}`) await page.reload();
+  else await page.goto(`${base}${want}`);
+  await page.waitForFunction((r) => document.body.dataset.route === r, want, { timeout: 15000 });
   const ms = Date.now() - t0;
   const error = await page.$('.error');
   assert.equal(error, null, `${route}: the page shows an error: ${error && (await error.textContent())}`);
@@ -127,9 +133,13 @@ await step('a tampered receipt bundle is not verified, with the reason', async (
     }
     await route.fulfill({ response: res, json });
   });
-  await visit(`tx/${fixture.tokenTransfer}`, 'tx-tampered');
-  const v = await verdictIn('#receipt-verdict');
-  await page.unroute(`${fixture.url}/`);
+  let v;
+  try {
+    await visit(`tx/${fixture.tokenTransfer}`, 'tx-tampered');
+    v = await verdictIn('#receipt-verdict');
+  } finally {
+    await page.unroute(`${fixture.url}/`);
+  }
   assert.equal(v.verdict, 'not-verified');
   assert.match(v.reason, /not verified: .*(receiptsRoot|proof|does not decode|finalized)/);
   summary.tamperedReason = v.reason;
@@ -164,9 +174,10 @@ await step('code without an ABI is decoded with one the reader gives', async () 
   await visit(`tx/${fixture.bareSet}`, 'tx-bare-undecoded');
   assert.match(await page.textContent('main'), /bytes of input \(no ABI entry matches\)/);
   await visit(`address/${fixture.bareStore}`, 'address-bare');
+  await verdictIn('#account-verdict');
   await page.fill('#abi-input', await readFile(fixture.abiFile, 'utf8'));
   await page.click('#abi-save');
-  await page.waitForFunction(() => document.body.dataset.ready === 'address' && document.querySelector('main').textContent.includes('given in this browser'), null, { timeout: 15000 });
+  await page.waitForFunction(() => document.body.dataset.route?.startsWith('#/address/') && document.querySelector('main').textContent.includes('given in this browser'), null, { timeout: 15000 });
   await visit(`tx/${fixture.bareSet}`, 'tx-bare-decoded');
   assert.match(await page.textContent('main'), /set\(key: 0x6b6579, value: 0x76616c7565\)/);
 });

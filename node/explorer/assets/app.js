@@ -21,7 +21,9 @@ export async function batch(calls) {
   const body = calls.map(([method, params]) => ({ jsonrpc: '2.0', id: ++nextId, method, params }));
   const res = await fetch('/', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   if (!res.ok) throw new Error(`the node answered HTTP ${res.status}`);
-  const answers = await res.json();
+  const parsed = await res.json();
+  // A batch refused as a whole is answered with one error object.
+  const answers = Array.isArray(parsed) ? parsed : [parsed];
   const byId = new Map(answers.map((a) => [a.id, a]));
   return body.map((b) => byId.get(b.id) ?? { error: { message: 'no answer' } });
 }
@@ -51,8 +53,18 @@ export async function pinnedGenesis() {
 
 /** Pins `genesis` (`{chainId, validators}` or a genesis file) for its chain. */
 export function pinGenesis(genesis) {
-  const id = Number(BigInt(genesis.chainId ?? genesis.chain_id));
-  const validators = genesis.validators.map((v) => (typeof v === 'string' ? v : v.address));
+  const chain = genesis.chainId ?? genesis.chain_id;
+  if (chain === undefined || chain === null) throw new Error('no chain id (chainId or chain_id)');
+  const id = Number(BigInt(chain));
+  if (!Number.isSafeInteger(id)) throw new Error(`chain id ${chain} is too large`);
+  if (!Array.isArray(genesis.validators) || !genesis.validators.length) throw new Error('no validators list');
+  const validators = genesis.validators.map((v) => (typeof v === 'string' ? v : v?.address));
+  const seen = new Set();
+  for (const v of validators) {
+    if (!/^0x[0-9a-fA-F]{40}$/.test(v ?? '')) throw new Error(`${v} is not a validator address`);
+    if (seen.has(v.toLowerCase())) throw new Error(`validator ${v} is listed twice`);
+    seen.add(v.toLowerCase());
+  }
   localStorage.setItem(genesisKey(id), JSON.stringify({ chainId: id, validators }));
   return id;
 }
@@ -113,6 +125,8 @@ export async function abiInfo(address) {
       const given = localStorage.getItem(abiKey(address));
       return given ? { abi: JSON.parse(given), source: 'reader' } : { abi: [], source: null };
     })());
+    // A failure (the node busy, say) is not remembered: the next page asks again.
+    abis.get(key).catch(() => abis.delete(key));
   }
   return abis.get(key);
 }
@@ -152,7 +166,7 @@ async function search(q) {
 async function route() {
   const main = document.getElementById('main');
   const [name, ...args] = (location.hash.replace(/^#\/?/, '') || 'home').split('/');
-  const page = pages[name] ?? pages.home;
+  const page = Object.hasOwn(pages, name) ? pages[name] : pages.home;
   const here = location.hash;
   const view = h('div', { 'data-page': name || 'home' });
   try {
@@ -164,6 +178,8 @@ async function route() {
     main.replaceChildren(view, errorBox(e));
   }
   document.body.dataset.ready = name || 'home';
+  // Which route the page shows (tests wait for exactly this one).
+  document.body.dataset.route = here || '#/';
 }
 
 document.getElementById('search').addEventListener('submit', async (ev) => {
@@ -177,6 +193,7 @@ document.getElementById('search').addEventListener('submit', async (ev) => {
 });
 window.addEventListener('hashchange', () => {
   document.body.dataset.ready = '';
+  document.body.dataset.route = '';
   route();
 });
 route();

@@ -8,6 +8,14 @@ import { h, big, int, hex, short, ether, ago, link, kv, table, card, verdictBox,
 const ARCHIVE = '0x0000000000000000000000000000000000001002';
 const CHAIN_REGISTRY = '0x0000000000000000000000000000000000001005';
 const RECENT = 40;
+const EMPTY_CODE = '0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470';
+// A node serves logs over at most 10,000 blocks per query: the pages look that far back.
+const LOG_WINDOW = 10000;
+
+async function logWindow() {
+  const head = int(await rpc('eth_blockNumber'));
+  return { fromBlock: hex(Math.max(0, head - LOG_WINDOW + 1)), toBlock: hex(head) };
+}
 
 /** Shows a verification's badge in `slot`, replacing it when done. */
 function verifyInto(slot, what, run) {
@@ -124,8 +132,9 @@ async function tx(view, hash) {
   verifyInto(slot, 'receipt', async (genesis, timed) => {
     const answer = await rpc('strata_getReceiptProof', [hash]);
     if (!answer) return { verified: false, reason: 'the node gives no receipt proof for this transaction' };
-    const v = await timed(() => sdk.verifyReceipt(answer, genesis, hash));
-    if (v.verified) v.summary = `in block ${v.blockNumber} at index ${v.transactionIndex}, ${v.success ? 'success' : 'failed'}, ${v.logs} events; receipt and transaction proven against the header, the header finalized by validators ${v.signers.join(', ')} (quorum ${v.quorum} of ${v.validators})`;
+    // The receipt shown above (status, block, events) is checked against the proven one.
+    const v = await timed(() => sdk.verifyReceipt(answer, genesis, hash, r));
+    if (v.verified) v.summary = `the status, block and ${v.logs.length} events shown are the receipt proven at index ${v.transactionIndex} of block ${v.blockNumber} (${new Date(v.timestamp * 1000).toISOString()}); receipt and transaction proven against the header, the header finalized by validators ${v.signers.join(', ')} (quorum ${v.quorum} of ${v.validators})`;
     return v;
   });
 }
@@ -139,17 +148,22 @@ async function certifiedHeight() {
   return head;
 }
 
+/** Proves `address` (and `keys`) at the newest certified block, with its code there
+ * (what the page decodes with: code never changes once deployed) against the proven
+ * code hash. */
 function verifyState(slot, what, address, keys) {
   verifyInto(slot, what, async (genesis, timed) => {
     const n = await certifiedHeight();
-    const [proof, header, cert, set] = await all([
-      ['strata_getProof', [address, keys, hex(n)]], ['debug_getRawHeader', [hex(n)]], ['strata_getCommitCertificate', [hex(n)]], ['strata_getValidatorSetProof', [hex(n)]],
+    const [proof, code, header, cert, set] = await all([
+      ['strata_getProof', [address, keys, hex(n)]], ['eth_getCode', [address, hex(n)]], ['debug_getRawHeader', [hex(n)]],
+      ['strata_getCommitCertificate', [hex(n)]], ['strata_getValidatorSetProof', [hex(n)]],
     ]);
-    if (!header || !cert) return { verified: false, reason: `block ${n} has no header or commit certificate on this node` };
-    const v = await timed(() => sdk.verifyState(proof, header, cert.raw, set.proof, genesis));
+    if (!header || !cert || !set) return { verified: false, reason: `block ${n} has no header, commit certificate or set proof on this node` };
+    const query = { address, keys, block: n, code };
+    const v = await timed(() => sdk.verifyState(proof, query, header, cert.raw, set.proof, genesis));
     if (v.verified) {
       const entries = v.storage.map((e) => (e.absent ? `${short(e.key)}: absent` : e.value ? `${short(e.key)} = ${short(e.value)}` : `${short(e.key)}: archived (tombstone: ${e.tombstone.size} bytes, hash ${short(e.tombstone.valueHash)}, retained to ${e.tombstone.retentionEnd}${e.tombstone.purged ? ', purged' : ''})`));
-      v.summary = `at block ${v.blockNumber}: balance ${ether(v.balance)}, nonce ${v.nonce}${entries.length ? `; ${entries.join('; ')}` : ''}; proven against its state root, finalized by validators ${v.signers.join(', ')}`;
+      v.summary = `${short(v.address, 6)} at block ${v.blockNumber} (${new Date(v.timestamp * 1000).toISOString()}): balance ${ether(v.balance)}, nonce ${v.nonce}${v.codeChecked && v.codeHash !== EMPTY_CODE ? ', code (and the ABI it carries) is the account\'s' : ''}${entries.length ? `; ${entries.join('; ')}` : ''}; proven against its state root, finalized by validators ${v.signers.join(', ')}`;
     }
     return v;
   });
@@ -187,7 +201,8 @@ async function address(view, addr) {
     h('form', { class: 'row', onsubmit: (ev) => { ev.preventDefault(); const k = keyInput.value.trim(); verifyState(keySlot, 'storage entry', addr, [/^0x([0-9a-fA-F]{2})*$/.test(k) ? k : utf8Hex(k)]); } }, keyInput, h('button', { type: 'submit' }, 'Prove')),
     keySlot);
 
-  const archived = await batch([['eth_getLogs', [{ address: ARCHIVE, fromBlock: '0x0', toBlock: 'latest', topics: [null, `0x${addr.slice(2).toLowerCase().padStart(64, '0')}`] }]]]);
+  const archived = await batch([['eth_getLogs', [{ address: ARCHIVE, ...(await logWindow()), topics: [null, `0x${addr.slice(2).toLowerCase().padStart(64, '0')}`] }]]]);
+  if (archived[0].error) throw new Error(`archived keys: ${archived[0].error.message}`);
   const archiveAbi = await abiOf(ARCHIVE);
   const rows = [];
   for (const l of archived[0].result ?? []) {
@@ -196,7 +211,7 @@ async function address(view, addr) {
     const key = d.args.find((a) => a.name === 'key')?.value;
     rows.push([d.name, h('a', { href: '#', class: 'mono', onclick: (ev) => { ev.preventDefault(); verifyState(keySlot, 'storage entry', addr, [key]); } }, short(key, 12)), link.block(int(l.blockNumber)), link.tx(l.transactionHash)]);
   }
-  if (rows.length) view.append(h('h2', {}, 'Archived keys'), table(['Event', 'Key (prove)', 'Block', 'Transaction'], rows));
+  if (rows.length) view.append(h('h2', {}, `Archived keys (last ${LOG_WINDOW} blocks)`), table(['Event', 'Key (prove)', 'Block', 'Transaction'], rows));
 
   const history = await batch([['ots_searchTransactionsBefore', [addr, 0, 25]]]);
   const page = history[0].result;
@@ -253,7 +268,7 @@ async function certificates(view) {
 
 /** Every log of `address`, decoded with the ABI its code carries. */
 async function decodedLogs(address) {
-  const [logs, abi] = await Promise.all([rpc('eth_getLogs', [{ address, fromBlock: '0x0', toBlock: 'latest' }]), abiOf(address)]);
+  const [logs, abi] = await Promise.all([rpc('eth_getLogs', [{ address, ...(await logWindow()) }]), abiOf(address)]);
   const out = [];
   for (const l of logs) out.push({ l, d: await sdk.decodeLog(abi, l.topics, l.data) });
   return out;
@@ -263,7 +278,7 @@ const eventRow = ({ l, d }) => [link.block(int(l.blockNumber)), link.tx(l.transa
 
 function contractForm(view, route, label) {
   const input = h('input', { class: 'wide', placeholder: `${label} contract address 0x…` });
-  view.append(h('form', { class: 'row', onsubmit: (ev) => { ev.preventDefault(); location.hash = `#/${route}/${input.value.trim()}`; } }, input, h('button', { type: 'submit' }, 'Show')));
+  view.append(h('form', { class: 'row', onsubmit: (ev) => { ev.preventDefault(); location.hash = `#/${route}/${encodeURIComponent(input.value.trim())}`; } }, input, h('button', { type: 'submit' }, 'Show')));
 }
 
 async function attestations(view, contract) {
@@ -282,7 +297,7 @@ async function attestations(view, contract) {
     if (['Attested', 'Rejected', 'Expired'].includes(e.d.name)) r.outcome = e;
     requests.set(id, r);
   }
-  view.append(h('h2', {}, `Requests of ${short(contract)}`), table(['Request', 'Requested', 'Observations', 'Outcome', 'Decided in'], [...requests.values()].reverse().map((r) => [
+  view.append(h('h2', {}, `Requests of ${short(contract)} (last ${LOG_WINDOW} blocks)`), table(['Request', 'Requested', 'Observations', 'Outcome', 'Decided in'], [...requests.values()].reverse().map((r) => [
     String(r.id), r.requested ? link.tx(r.requested.l.transactionHash) : '—', String(r.events.filter((e) => e.d.name === 'Observed').length),
     r.outcome ? h('span', { class: r.outcome.d.name === 'Attested' ? 'ok' : 'bad' }, r.outcome.d.name) : h('span', { class: 'warn' }, 'pending'),
     r.outcome ? link.tx(r.outcome.l.transactionHash) : '—',
@@ -303,6 +318,7 @@ async function chains(view, deals) {
 }
 
 async function events(view, contract) {
+  if (!contract) throw new Error('which contract? #/events/<address>');
   view.append(h('h1', {}, 'Contract events'), h('p', { class: 'mono' }, link.address(contract, true)), table(['Block', 'Transaction', 'Event'], (await decodedLogs(contract)).reverse().map(eventRow), 'No events.'));
 }
 
@@ -311,22 +327,23 @@ async function trust(view) {
   const pinned = await pinnedGenesis();
   const input = h('textarea', { id: 'genesis', placeholder: 'Paste genesis.json, or {"chainId": …, "validators": ["0x…"]}' });
   const msg = h('div', { id: 'trust-message' });
+  const failed = (e) => msg.replaceChildren(h('span', { class: 'bad' }, e instanceof Error ? e.message : String(e)));
   const pin = async (g) => {
     const at = pinGenesis(g);
-    view.replaceChildren();
-    await trust(view);
+    if (at !== id) throw new Error(`that genesis is of chain ${at}; this node serves chain ${id} (kept for chain ${at})`);
+    const fresh = h('div', { 'data-page': 'trust' });
+    await trust(fresh);
+    view.replaceChildren(...fresh.childNodes);
     view.querySelector('#trust-message').replaceChildren(h('span', { class: 'ok' }, `pinned for chain ${at}`));
   };
   view.append(h('h1', {}, 'Trust root'),
-    h('p', {}, 'Verification trusts one thing: the validator set of genesis, which you pin here (stored in this browser). Every later set is proven from it across the chain\'s validator-set switches. Nothing the node says is trusted by default.'),
+    h('p', {}, 'Verification trusts one thing: the validator set of genesis, which you pin here (stored in this browser). Every later set is proven from it across the chain\'s validator-set switches, and every answer the node gives is checked against it.'),
+    h('p', { class: 'muted' }, 'This page and its verifier are served by this node: they protect you from its answers, not from the node serving a different page. For independent checks, run the same verifier from your own copy (the npm package in sdk/js, or strata audit).'),
     kv([['This node\'s chain', String(id)], ['Pinned', pinned ? h('span', { class: 'mono', id: 'pinned' }, `${pinned.validators.length} validators: ${pinned.validators.join(', ')}`) : h('span', { class: 'warn', id: 'pinned' }, 'nothing pinned')]]),
     h('h2', {}, 'Pin a genesis'), input,
     h('div', { class: 'row' },
-      h('button', { id: 'pin-pasted', onclick: () => { try { pin(JSON.parse(input.value)); } catch (e) { msg.replaceChildren(h('span', { class: 'bad' }, e.message)); } } }, 'Pin pasted genesis'),
-      h('button', { class: 'secondary', id: 'pin-node', onclick: async () => {
-        const set = await rpc('strata_getValidatorSetProof', ['0x0']);
-        pin({ chainId: id, validators: set.validators });
-      } }, 'Trust this node\'s genesis set (first use)'),
+      h('button', { id: 'pin-pasted', onclick: () => Promise.resolve().then(() => pin(JSON.parse(input.value))).catch(failed) }, 'Pin pasted genesis'),
+      h('button', { class: 'secondary', id: 'pin-node', onclick: () => rpc('strata_getValidatorSetProof', ['0x0']).then((set) => pin({ chainId: id, validators: set.validators })).catch(failed) }, 'Trust this node\'s genesis set (first use)'),
       pinned ? h('button', { class: 'secondary', onclick: () => { unpinGenesis(id); location.reload(); } }, 'Forget') : null),
     msg);
 }

@@ -68,7 +68,12 @@ fn respond(method: &Method, path: &str, if_none_match: Option<&[u8]>) -> Option<
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }
-    if if_none_match.is_some_and(|tags| tags.split(|b| *b == b',').any(|t| t.trim_ascii() == etag.as_bytes() || t.trim_ascii() == b"*")) {
+    // Weak comparison (RFC 9110 §13.1.2): a proxy that compressed the file marks the tag `W/`.
+    let matches = |t: &[u8]| {
+        let t = t.trim_ascii();
+        t == b"*" || t.strip_prefix(b"W/").unwrap_or(t) == etag.as_bytes()
+    };
+    if if_none_match.is_some_and(|tags| tags.split(|b| *b == b',').any(matches)) {
         *resp.status_mut() = StatusCode::NOT_MODIFIED;
         return Some(resp);
     }
@@ -88,6 +93,9 @@ where
     type Error = BoxError;
     type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, BoxError>> + Send>>;
 
+    // Readiness is the server's: the files need none. (Answering a file without calling
+    // the inner service leaves the readiness it reported unused; jsonrpsee's services hold
+    // nothing for it. A layer that reserves capacity on readiness belongs outside this one.)
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         self.inner.poll_ready(cx)
     }

@@ -195,19 +195,22 @@ async fn verify(
     };
     let trusted = strata_verify::TrustRoot { chain_id: root.chain_id, validators: root.validators.clone() };
     println!("trusting {} (chain {})", root.source, root.chain_id);
+    // The query is ours: an answer for another account or block is refused.
+    let query = strata_verify::StateQuery { address: target, keys: Vec::new(), block: Some(n), code: None };
     let proven = strata_verify::verify_state(
         &proof,
+        &query,
         &bytes(&header, "header")?,
-        &bytes(&json!(cert), "certificate")?,
+        &hex::decode(&cert)?,
         &bytes(&set["proof"], "set proof")?,
         &trusted,
     )
     .map_err(|e| anyhow::anyhow!("NOT VERIFIED: the account is not proven: {e}"))?;
-    let deployed = proven["codeHash"].as_str().unwrap_or_default().to_string();
-    if !proven["exists"].as_bool().unwrap_or(false) || deployed == format!("{:#x}", strata_primitives::KECCAK_EMPTY) {
+    let deployed = proven.code_hash();
+    if deployed == strata_primitives::KECCAK_EMPTY {
         anyhow::bail!("NOT VERIFIED: no code at {target} at block {n} (proven)");
     }
-    if deployed != format!("{:#x}", built.code_hash) {
+    if deployed != built.code_hash {
         anyhow::bail!(
             "NOT VERIFIED: the code at {target} has hash {deployed} (proven at block {n}); {} builds to {}",
             manifest.display(),
@@ -215,9 +218,9 @@ async fn verify(
         );
     }
     println!(
-        "VERIFIED: the code at {target} is what {} builds to (code hash {deployed}, proven against block {n}'s state root, finalized by validators {})",
+        "VERIFIED: the code at {target} is what {} builds to (code hash {deployed}, proven against block {n}'s state root, finalized by validators {:?})",
         manifest.display(),
-        proven["signers"]
+        proven.block.signers
     );
     println!("ABI: {} ({} entries)", built.abi.display(), built.abi_entries);
     Ok(())

@@ -235,6 +235,9 @@ pub struct ValidatorConfig {
     /// Origins browser dapps may call the RPC from (`["*"]`: any; unset: no CORS headers).
     #[serde(default)]
     pub cors: Option<Vec<String>>,
+    /// Serve the explorer at `/explorer` on the RPC port (default: yes).
+    #[serde(default = "default_true")]
+    pub explorer: bool,
     /// Most gas one RPC simulation (`eth_call`, `eth_estimateGas`, `strata_quoteFee`)
     /// may use (unset: the block gas limit).
     #[serde(default)]
@@ -262,6 +265,10 @@ fn default_empty_block() -> u64 {
 fn default_timeout() -> u64 {
     6_000
 }
+fn default_true() -> bool {
+    true
+}
+
 fn default_retain() -> u64 {
     strata_state::DEFAULT_RETAIN
 }
@@ -413,6 +420,7 @@ pub fn init(opts: &InitOptions) -> Result<Vec<PathBuf>> {
             retain_blocks: default_retain(),
             metrics_addr: None,
             cors: None,
+            explorer: true,
             rpc_gas_cap: None,
             rpc_timeout_ms: default_rpc_timeout(),
             test_drop_certified: false,

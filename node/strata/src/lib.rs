@@ -108,6 +108,8 @@ pub struct DevConfig {
     pub metrics_addr: Option<SocketAddr>,
     /// Origins browser dapps may call the RPC from (`*`: any, the dev default; none: no CORS).
     pub cors: Option<Vec<String>>,
+    /// Serve the explorer at `/explorer` on the RPC port.
+    pub explorer: bool,
     /// Most gas one RPC simulation may use (`None`: the block gas limit).
     pub rpc_gas_cap: Option<u64>,
     /// Wall-clock time an RPC simulation may take.
@@ -144,6 +146,7 @@ impl Default for DevConfig {
             fee_split: FeeSplit::Equal,
             metrics_addr: None,
             cors: Some(vec!["*".to_string()]),
+            explorer: true,
             rpc_gas_cap: None,
             rpc_timeout: Duration::from_millis(config::default_rpc_timeout()),
         }
@@ -214,6 +217,7 @@ struct Serve {
     rpc_addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
     cors: Option<Vec<String>>,
+    explorer: bool,
     gas_cap: Option<u64>,
     timeout: Duration,
     await_inclusion: Option<Duration>,
@@ -221,11 +225,12 @@ struct Serve {
 
 /// Starts JSON-RPC on `rpc_addr` and, if asked, `/metrics` and `/health` on `metrics_addr`.
 async fn serve(chain: &Arc<Chain>, s: Serve) -> Result<Served> {
-    let Serve { certifier, rpc_addr, metrics_addr, cors, gas_cap, timeout, await_inclusion } = s;
+    let Serve { certifier, rpc_addr, metrics_addr, cors, explorer, gas_cap, timeout, await_inclusion } = s;
     let rpc_metrics = Arc::new(strata_rpc::metrics::RpcMetrics::default());
     let rpc_config = strata_rpc::RpcConfig {
         metrics: Some(rpc_metrics.clone()),
         cors,
+        explorer,
         gas_cap,
         simulation_timeout: timeout,
         await_inclusion,
@@ -271,6 +276,7 @@ impl Node {
             rpc_addr: config.rpc_addr,
             metrics_addr: config.metrics_addr,
             cors: config.cors.clone(),
+            explorer: config.explorer,
             gas_cap: config.rpc_gas_cap,
             timeout: config.rpc_timeout,
             await_inclusion: (config.mining == Mining::Instant).then_some(INSTANT_INCLUSION_WAIT),
@@ -361,6 +367,7 @@ impl Node {
             rpc_addr: config.rpc_addr,
             metrics_addr: config.metrics_addr,
             cors: config.cors.clone(),
+            explorer: config.explorer,
             gas_cap: config.rpc_gas_cap,
             timeout: Duration::from_millis(config.rpc_timeout_ms),
             await_inclusion: None,

@@ -60,6 +60,9 @@ enum Command {
         /// Origins browser dapps may call the RPC from, comma-separated; `*` any (default), `none` off.
         #[arg(long, default_value = "*")]
         cors: String,
+        /// Do not serve the explorer at `/explorer` on the RPC port.
+        #[arg(long)]
+        no_explorer: bool,
         /// Most gas one eth_call, eth_estimateGas or strata_quoteFee may use (default: the block gas limit).
         #[arg(long)]
         rpc_gas_cap: Option<u64>,
@@ -232,9 +235,11 @@ async fn shutdown_signal() {
 }
 
 /// Prints where the node listens, then runs it until SIGINT/SIGTERM and stops it cleanly.
-async fn serve_until_signal(node: strata_node::Node) {
+async fn serve_until_signal(node: strata_node::Node, explorer: bool) {
     println!("JSON-RPC: {} (WebSocket: {})", node.http_url(), node.ws_url());
-    println!("explorer: {}/explorer/", node.http_url().trim_end_matches('/'));
+    if explorer {
+        println!("explorer: {}/explorer/", node.http_url());
+    }
     if let Some(m) = node.metrics_addr() {
         println!("Metrics: http://{m}/metrics, health: http://{m}/health");
     }
@@ -322,10 +327,13 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Run { config } => {
             let cfg = strata_node::config::ValidatorConfig::load(&config)?;
+            let explorer = cfg.explorer;
             let node =
                 strata_node::Node::start_validator(cfg).await.with_context(|| format!("starting the validator of {}", config.display()))?;
             println!("JSON-RPC: {} (WebSocket: {})", node.http_url(), node.ws_url());
-            println!("explorer: {}/explorer/", node.http_url().trim_end_matches('/'));
+            if explorer {
+                println!("explorer: {}/explorer/", node.http_url());
+            }
             shutdown_signal().await;
             tracing::info!("shutting down");
             node.stop().await;
@@ -341,6 +349,7 @@ async fn main() -> anyhow::Result<()> {
             split_by_storage_class,
             metrics_addr,
             cors,
+            no_explorer,
             rpc_gas_cap,
             rpc_timeout,
         } => {
@@ -357,6 +366,7 @@ async fn main() -> anyhow::Result<()> {
                 fee_split,
                 metrics_addr,
                 cors,
+                explorer: !no_explorer,
                 rpc_gas_cap,
                 rpc_timeout,
             };
@@ -366,7 +376,7 @@ async fn main() -> anyhow::Result<()> {
             println!("Chain id {chain_id}, data in {}", data_dir.display());
             println!("Mining: {mining}");
             print_fee_settings(&node).await;
-            serve_until_signal(node).await;
+            serve_until_signal(node, !no_explorer).await;
         }
     }
     Ok(())

@@ -23,16 +23,18 @@ export function moduleAbi(code: string): string;
 
 /**
  * Verifies a `strata_getReceiptProof` answer (JSON) against the pinned genesis (JSON);
- * with `transaction_hash`, the receipt must be that transaction's.
+ * with `transaction_hash`, the receipt must be that transaction's; with `shown` (the
+ * node's `eth_getTransactionReceipt` JSON), what it says must be the proven receipt.
  */
-export function verifyReceipt(answer: string, genesis: string, transaction_hash?: string | null): string;
+export function verifyReceipt(answer: string, genesis: string, transaction_hash?: string | null, shown?: string | null): string;
 
 /**
- * Verifies a `strata_getProof` answer (JSON) at a block, given that block's RLP header
- * (`debug_getRawHeader`), commit certificate (`strata_getCommitCertificate`'s
- * `certificate`) and validator-set proof (`strata_getValidatorSetProof`'s `proof`), hex.
+ * Verifies a `strata_getProof` answer (JSON) to `query` (JSON: `{address, keys?, block?,
+ * code?}`, what was asked) at a block, given that block's RLP header
+ * (`debug_getRawHeader`), commit certificate (`strata_getCommitCertificate`'s `raw`) and
+ * validator-set proof (`strata_getValidatorSetProof`'s `proof`), hex.
  */
-export function verifyState(answer: string, header: string, certificate: string, set_proof: string, genesis: string): string;
+export function verifyState(answer: string, query: string, header: string, certificate: string, set_proof: string, genesis: string): string;
 
 /**
  * Verifies a storage certificate: a `strata_sendRawTransactionCertified` answer (JSON),
@@ -53,8 +55,8 @@ export interface InitOutput {
     readonly decodeLog: (a: number, b: number, c: number, d: number, e: number, f: number) => [number, number];
     readonly decodeRevert: (a: number, b: number, c: number, d: number) => [number, number];
     readonly moduleAbi: (a: number, b: number) => [number, number];
-    readonly verifyReceipt: (a: number, b: number, c: number, d: number, e: number, f: number) => [number, number];
-    readonly verifyState: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number, j: number) => [number, number];
+    readonly verifyReceipt: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number) => [number, number];
+    readonly verifyState: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number, j: number, k: number, l: number) => [number, number];
     readonly verifyStorageCertificate: (a: number, b: number, c: number, d: number) => [number, number];
     readonly version: () => [number, number];
     readonly __wbindgen_externrefs: WebAssembly.Table;

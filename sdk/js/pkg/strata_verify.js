@@ -116,17 +116,19 @@ export function moduleAbi(code) {
 
 /**
  * Verifies a `strata_getReceiptProof` answer (JSON) against the pinned genesis (JSON);
- * with `transaction_hash`, the receipt must be that transaction's.
+ * with `transaction_hash`, the receipt must be that transaction's; with `shown` (the
+ * node's `eth_getTransactionReceipt` JSON), what it says must be the proven receipt.
  * @param {string} answer
  * @param {string} genesis
  * @param {string | null} [transaction_hash]
+ * @param {string | null} [shown]
  * @returns {string}
  */
-export function verifyReceipt(answer, genesis, transaction_hash) {
-    let deferred4_0;
-    let deferred4_1;
+export function verifyReceipt(answer, genesis, transaction_hash, shown) {
+    let deferred5_0;
+    let deferred5_1;
     try {
-        let ptr0, len0, ptr1, len1, ptr2, len2;
+        let ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3;
         try {
             ptr0 = passStringToWasm0(answer, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
             len0 = WASM_VECTOR_LEN;
@@ -134,49 +136,57 @@ export function verifyReceipt(answer, genesis, transaction_hash) {
             len1 = WASM_VECTOR_LEN;
             ptr2 = isLikeNone(transaction_hash) ? 0 : passStringToWasm0(transaction_hash, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
             len2 = WASM_VECTOR_LEN;
+            ptr3 = isLikeNone(shown) ? 0 : passStringToWasm0(shown, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len3 = WASM_VECTOR_LEN;
         } catch (e) {
+            if (ptr3) { wasm.__wbindgen_free(ptr3, len3 * 1, 1); }
             if (ptr2) { wasm.__wbindgen_free(ptr2, len2 * 1, 1); }
             if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
             if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
             throw e;
         }
-        const ret = wasm.verifyReceipt(ptr0, len0, ptr1, len1, ptr2, len2);
-        deferred4_0 = ret[0];
-        deferred4_1 = ret[1];
+        const ret = wasm.verifyReceipt(ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3);
+        deferred5_0 = ret[0];
+        deferred5_1 = ret[1];
         return getStringFromWasm0(ret[0], ret[1]);
     } finally {
-        wasm.__wbindgen_free(deferred4_0, deferred4_1, 1);
+        wasm.__wbindgen_free(deferred5_0, deferred5_1, 1);
     }
 }
 
 /**
- * Verifies a `strata_getProof` answer (JSON) at a block, given that block's RLP header
- * (`debug_getRawHeader`), commit certificate (`strata_getCommitCertificate`'s
- * `certificate`) and validator-set proof (`strata_getValidatorSetProof`'s `proof`), hex.
+ * Verifies a `strata_getProof` answer (JSON) to `query` (JSON: `{address, keys?, block?,
+ * code?}`, what was asked) at a block, given that block's RLP header
+ * (`debug_getRawHeader`), commit certificate (`strata_getCommitCertificate`'s `raw`) and
+ * validator-set proof (`strata_getValidatorSetProof`'s `proof`), hex.
  * @param {string} answer
+ * @param {string} query
  * @param {string} header
  * @param {string} certificate
  * @param {string} set_proof
  * @param {string} genesis
  * @returns {string}
  */
-export function verifyState(answer, header, certificate, set_proof, genesis) {
-    let deferred6_0;
-    let deferred6_1;
+export function verifyState(answer, query, header, certificate, set_proof, genesis) {
+    let deferred7_0;
+    let deferred7_1;
     try {
-        let ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3, ptr4, len4;
+        let ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3, ptr4, len4, ptr5, len5;
         try {
             ptr0 = passStringToWasm0(answer, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
             len0 = WASM_VECTOR_LEN;
-            ptr1 = passStringToWasm0(header, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            ptr1 = passStringToWasm0(query, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
             len1 = WASM_VECTOR_LEN;
-            ptr2 = passStringToWasm0(certificate, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            ptr2 = passStringToWasm0(header, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
             len2 = WASM_VECTOR_LEN;
-            ptr3 = passStringToWasm0(set_proof, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            ptr3 = passStringToWasm0(certificate, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
             len3 = WASM_VECTOR_LEN;
-            ptr4 = passStringToWasm0(genesis, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            ptr4 = passStringToWasm0(set_proof, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
             len4 = WASM_VECTOR_LEN;
+            ptr5 = passStringToWasm0(genesis, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len5 = WASM_VECTOR_LEN;
         } catch (e) {
+            if (ptr5) { wasm.__wbindgen_free(ptr5, len5 * 1, 1); }
             if (ptr4) { wasm.__wbindgen_free(ptr4, len4 * 1, 1); }
             if (ptr3) { wasm.__wbindgen_free(ptr3, len3 * 1, 1); }
             if (ptr2) { wasm.__wbindgen_free(ptr2, len2 * 1, 1); }
@@ -184,12 +194,12 @@ export function verifyState(answer, header, certificate, set_proof, genesis) {
             if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
             throw e;
         }
-        const ret = wasm.verifyState(ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3, ptr4, len4);
-        deferred6_0 = ret[0];
-        deferred6_1 = ret[1];
+        const ret = wasm.verifyState(ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3, ptr4, len4, ptr5, len5);
+        deferred7_0 = ret[0];
+        deferred7_1 = ret[1];
         return getStringFromWasm0(ret[0], ret[1]);
     } finally {
-        wasm.__wbindgen_free(deferred6_0, deferred6_1, 1);
+        wasm.__wbindgen_free(deferred7_0, deferred7_1, 1);
     }
 }
 

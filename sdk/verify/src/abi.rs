@@ -21,7 +21,11 @@ fn leb_u32(bytes: &[u8], pos: &mut usize) -> Result<u32> {
     for shift in (0..35).step_by(7) {
         let byte = *bytes.get(*pos).ok_or_else(|| Error::Malformed("the module ends inside a number".into()))?;
         *pos += 1;
-        value |= u32::from(byte & 0x7f).checked_shl(shift).unwrap_or(0);
+        // The fifth byte holds the top 4 bits: more is not a u32 (as the spec says).
+        if shift == 28 && byte & 0x70 != 0 {
+            return Err(Error::Malformed("a number in the module does not fit 32 bits".into()));
+        }
+        value |= u32::from(byte & 0x7f) << shift;
         if byte & 0x80 == 0 {
             return Ok(value);
         }
@@ -91,7 +95,9 @@ pub fn module_abi(wasm: &[u8]) -> Result<Vec<Value>> {
         Some("event") => 2,
         _ => 3,
     };
-    entries.sort_by(|a, b| (rank(a), a["name"].as_str()).cmp(&(rank(b), b["name"].as_str())));
+    // By kind, name, then the whole entry: identical entries end up adjacent for dedup
+    // even among overloads.
+    entries.sort_by_cached_key(|e| (rank(e), e["name"].as_str().unwrap_or_default().to_string(), e.to_string()));
     entries.dedup();
     Ok(entries)
 }
@@ -114,14 +120,17 @@ pub fn format_value(v: &DynSolValue) -> String {
     }
 }
 
-/// `name: value, …` for named parameters, `value, …` otherwise.
-pub fn format_named(params: &[Param], values: &[DynSolValue]) -> String {
-    params
-        .iter()
-        .zip(values)
-        .map(|(p, v)| if p.name.is_empty() { format_value(v) } else { format!("{}: {}", p.name, format_value(v)) })
+/// `name: value, …` for named values, `value, …` otherwise.
+fn format_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a DynSolValue)>) -> String {
+    pairs
+        .map(|(name, v)| if name.is_empty() { format_value(v) } else { format!("{name}: {}", format_value(v)) })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `name: value, …` for named parameters, `value, …` otherwise.
+pub fn format_named(params: &[Param], values: &[DynSolValue]) -> String {
+    format_pairs(params.iter().map(|p| p.name.as_str()).zip(values))
 }
 
 /// `Panic(uint256)` codes, as Solidity defines them.
@@ -183,12 +192,7 @@ fn match_log<'a>(abi: &'a JsonAbi, topics: &[B256], data: &[u8]) -> Option<(&'a 
 /// event of `abi` matches it.
 pub fn format_log(abi: &JsonAbi, topics: &[B256], data: &[u8]) -> Option<String> {
     let (event, values) = match_log(abi, topics, data)?;
-    let named = event
-        .inputs
-        .iter()
-        .zip(&values)
-        .map(|(p, v)| if p.name.is_empty() { format_value(v) } else { format!("{}: {}", p.name, format_value(v)) });
-    Some(format!("{}({})", event.name, named.collect::<Vec<_>>().join(", ")))
+    Some(format!("{}({})", event.name, format_pairs(event.inputs.iter().map(|p| p.name.as_str()).zip(&values))))
 }
 
 fn args(names_types: impl Iterator<Item = (String, String)>, values: &[DynSolValue]) -> Value {

@@ -19,13 +19,15 @@ fn verdict(result: Result<Value>) -> String {
 }
 
 /// Verifies a `strata_getReceiptProof` answer (JSON) against the pinned genesis (JSON);
-/// with `transaction_hash`, the receipt must be that transaction's.
+/// with `transaction_hash`, the receipt must be that transaction's; with `shown` (the
+/// node's `eth_getTransactionReceipt` JSON), what it says must be the proven receipt.
 #[wasm_bindgen(js_name = verifyReceipt)]
-pub fn verify_receipt(answer: &str, genesis: &str, transaction_hash: Option<String>) -> String {
+pub fn verify_receipt(answer: &str, genesis: &str, transaction_hash: Option<String>, shown: Option<String>) -> String {
     verdict((|| {
         let trust = TrustRoot::from_json(genesis)?;
         let tx = transaction_hash.as_deref().map(j::b256).transpose()?;
-        crate::verify_receipt(&j::parse(answer)?, &trust, tx)
+        let shown = shown.as_deref().map(j::parse).transpose()?;
+        crate::verify_receipt(&j::parse(answer)?, &trust, tx, shown.as_ref())
     })())
 }
 
@@ -40,14 +42,24 @@ pub fn verify_storage_certificate(answer: &str, genesis: &str) -> String {
     })())
 }
 
-/// Verifies a `strata_getProof` answer (JSON) at a block, given that block's RLP header
-/// (`debug_getRawHeader`), commit certificate (`strata_getCommitCertificate`'s
-/// `certificate`) and validator-set proof (`strata_getValidatorSetProof`'s `proof`), hex.
+/// Verifies a `strata_getProof` answer (JSON) to `query` (JSON: `{address, keys?, block?,
+/// code?}`, what was asked) at a block, given that block's RLP header
+/// (`debug_getRawHeader`), commit certificate (`strata_getCommitCertificate`'s `raw`) and
+/// validator-set proof (`strata_getValidatorSetProof`'s `proof`), hex.
 #[wasm_bindgen(js_name = verifyState)]
-pub fn verify_state(answer: &str, header: &str, certificate: &str, set_proof: &str, genesis: &str) -> String {
+pub fn verify_state(answer: &str, query: &str, header: &str, certificate: &str, set_proof: &str, genesis: &str) -> String {
     verdict((|| {
         let trust = TrustRoot::from_json(genesis)?;
-        crate::verify_state(&j::parse(answer)?, &j::hex_bytes(header)?, &j::hex_bytes(certificate)?, &j::hex_bytes(set_proof)?, &trust)
+        let query = crate::StateQuery::from_json(&j::parse(query)?)?;
+        let proven = crate::verify_state(
+            &j::parse(answer)?,
+            &query,
+            &j::hex_bytes(header)?,
+            &j::hex_bytes(certificate)?,
+            &j::hex_bytes(set_proof)?,
+            &trust,
+        )?;
+        Ok(proven.to_json())
     })())
 }
 

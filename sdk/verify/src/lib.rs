@@ -22,7 +22,7 @@ pub mod state;
 pub mod trust;
 
 pub use receipt::{verify_receipt, verify_storage_certificate};
-pub use state::verify_state;
+pub use state::{CertifiedHeader, ProvenEntry, ProvenState, StateQuery, certified_header, verify_state};
 pub use trust::TrustRoot;
 
 /// Why something could not be verified (or not even read).

@@ -44,6 +44,15 @@ impl TrustRoot {
                     .and_then(|s| json::address(s).map_err(|e| Error::Trust(e.to_string())))
             })
             .collect::<Result<Vec<Address>>>()?;
+        // One key counted twice would lower the quorum it takes to fool the reader.
+        for (i, v) in validators.iter().enumerate() {
+            if v.is_zero() {
+                return Err(Error::Trust("the zero address is not a validator".into()));
+            }
+            if validators[..i].contains(v) {
+                return Err(Error::Trust(format!("validator {v} is listed twice")));
+            }
+        }
         Ok(Self { chain_id, validators: ValidatorSet::new(validators) })
     }
 
@@ -77,7 +86,18 @@ mod tests {
 
     #[test]
     fn refuses_what_names_no_set() {
-        for bad in ["{}", r#"{"chainId": 1}"#, r#"{"chainId": 1, "validators": []}"#, r#"{"chainId": 1, "validators": ["0x12"]}"#, "nope"] {
+        let twice =
+            r#"{"chainId": 1, "validators": ["0x00000000000000000000000000000000000000aa", "0x00000000000000000000000000000000000000AA"]}"#;
+        let zero = r#"{"chainId": 1, "validators": ["0x0000000000000000000000000000000000000000"]}"#;
+        for bad in [
+            "{}",
+            r#"{"chainId": 1}"#,
+            r#"{"chainId": 1, "validators": []}"#,
+            r#"{"chainId": 1, "validators": ["0x12"]}"#,
+            "nope",
+            twice,
+            zero,
+        ] {
             assert!(matches!(TrustRoot::from_json(bad), Err(Error::Trust(_))), "{bad}");
         }
     }

@@ -45,15 +45,28 @@ fn a_real_receipt_verifies_against_the_pinned_genesis() {
     let genesis = f["genesis"].to_string();
     let answer = f["answer"].to_string();
     let tx = f["answer"]["transactionHash"].as_str().unwrap().to_string();
-    let v = verdict(bindings::verify_receipt(&answer, &genesis, Some(tx.clone())));
+    let v = verdict(bindings::verify_receipt(&answer, &genesis, Some(tx.clone()), None));
     assert_eq!(v["verified"], true, "{v}");
     assert_eq!(v["transactionHash"], tx.as_str());
-    assert_eq!(v["blockNumber"], 1);
+    assert_eq!(json!(format!("{:#x}", v["blockNumber"].as_u64().unwrap())), f["answer"]["blockNumber"]);
     assert_eq!(v["success"], true);
     assert_eq!(v["signers"], json!([0]));
+    assert_eq!(v["logs"][0]["topics"].as_array().unwrap().len(), 3, "the token's Transfer, proven");
+
+    // What a page shows (the node's JSON receipt) must be the proven receipt.
+    let shown = f["shown"].to_string();
+    let v = verdict(bindings::verify_receipt(&answer, &genesis, Some(tx.clone()), Some(shown)));
+    assert_eq!(v["verified"], true, "{v}");
+    assert_eq!(v["shownChecked"], true);
+    let mut lie = f["shown"].clone();
+    lie["logs"][0]["data"] = json!(format!("0x{}", "00".repeat(31) + "07"));
+    not_verified(&verdict(bindings::verify_receipt(&answer, &genesis, Some(tx.clone()), Some(lie.to_string()))), "log 0");
+    let mut lie = f["shown"].clone();
+    lie["status"] = json!("0x0");
+    not_verified(&verdict(bindings::verify_receipt(&answer, &genesis, Some(tx.clone()), Some(lie.to_string()))), "status");
 
     let other = format!("0x{}", "ab".repeat(32));
-    not_verified(&verdict(bindings::verify_receipt(&answer, &genesis, Some(other))), "not 0xabab");
+    not_verified(&verdict(bindings::verify_receipt(&answer, &genesis, Some(other), None)), "not 0xabab");
 }
 
 #[test]
@@ -66,17 +79,17 @@ fn a_tampered_receipt_or_a_foreign_genesis_is_not_verified() {
     for (at, reason) in [(200, "receiptsRoot"), (bundle.len() - 10, "not finalized")] {
         let mut answer = f["answer"].clone();
         answer["bundle"] = Value::String(flip(&bundle, at));
-        let v = verdict(bindings::verify_receipt(&answer.to_string(), &genesis, None));
+        let v = verdict(bindings::verify_receipt(&answer.to_string(), &genesis, None, None));
         assert_eq!(v["verified"], false, "tampering at {at} went unnoticed: {v}");
         let r = v["reason"].as_str().unwrap();
         assert!(r.contains(reason) || r.contains("malformed") || r.contains("not"), "{at}: {r}");
     }
     let stranger = json!({"chainId": 1337, "validators": ["0x00000000000000000000000000000000000000aa"]}).to_string();
-    not_verified(&verdict(bindings::verify_receipt(&f["answer"].to_string(), &stranger, None)), "not finalized");
+    not_verified(&verdict(bindings::verify_receipt(&f["answer"].to_string(), &stranger, None, None)), "not finalized");
     let other_chain = json!({"chainId": 1, "validators": f["genesis"]["validators"]}).to_string();
-    not_verified(&verdict(bindings::verify_receipt(&f["answer"].to_string(), &other_chain, None)), "chain");
-    not_verified(&verdict(bindings::verify_receipt("{}", &genesis, None)), "bundle");
-    not_verified(&verdict(bindings::verify_receipt("[", &genesis, None)), "JSON");
+    not_verified(&verdict(bindings::verify_receipt(&f["answer"].to_string(), &other_chain, None, None)), "chain");
+    not_verified(&verdict(bindings::verify_receipt("{}", &genesis, None, None)), "bundle");
+    not_verified(&verdict(bindings::verify_receipt("[", &genesis, None, None)), "JSON");
 }
 
 #[test]
@@ -84,20 +97,37 @@ fn an_account_proof_at_a_certified_block_verifies() {
     let f = fixture(STATE);
     let (genesis, header, cert, set) =
         (f["genesis"].to_string(), f["header"].as_str().unwrap(), f["certificate"].as_str().unwrap(), f["setProof"].as_str().unwrap());
-    let v = verdict(bindings::verify_state(&f["proof"].to_string(), header, cert, set, &genesis));
+    let address = f["proof"]["address"].as_str().unwrap();
+    let query = |extra: Value| {
+        let mut q = json!({"address": address, "keys": ["0x01"], "block": f["block"], "code": f["code"]});
+        q.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        q.to_string()
+    };
+    let check = |answer: &Value, q: String, h: &str| verdict(bindings::verify_state(&answer.to_string(), &q, h, cert, set, &genesis));
+    let v = check(&f["proof"], query(json!({})), header);
     assert_eq!(v["verified"], true, "{v}");
     assert_eq!(v["exists"], true);
-    assert_eq!(v["blockNumber"], 1);
+    assert_eq!(v["blockNumber"], f["block"]);
+    assert_eq!(v["codeChecked"], true);
     assert_eq!(v["storage"][0]["absent"], true);
 
+    // Lies about the account, a key, the block or the code asked about are caught.
     let mut lie = f["proof"].clone();
     lie["balance"] = json!("0x1");
-    not_verified(&verdict(bindings::verify_state(&lie.to_string(), header, cert, set, &genesis)), "balance");
+    not_verified(&check(&lie, query(json!({})), header), "balance");
     let mut lie = f["proof"].clone();
     lie["storageProof"][0]["value"] = json!("0x05");
-    not_verified(&verdict(bindings::verify_state(&lie.to_string(), header, cert, set, &genesis)), "storage key 0x01");
+    not_verified(&check(&lie, query(json!({})), header), "storage key 0x01");
+    not_verified(
+        &check(&f["proof"], query(json!({"address": "0x00000000000000000000000000000000000000aa"})), header),
+        "answered for account",
+    );
+    not_verified(&check(&f["proof"], query(json!({"keys": ["0x02"]})), header), "the node answered for 0x01");
+    not_verified(&check(&f["proof"], query(json!({"keys": []})), header), "0 storage keys were asked for, the node answered 1");
+    not_verified(&check(&f["proof"], query(json!({"block": 99})), header), "block 99 was asked for");
+    not_verified(&check(&f["proof"], query(json!({"code": "0x00"})), header), "the code shown");
     // Another header (its state root changed) is not the certified block.
-    not_verified(&verdict(bindings::verify_state(&f["proof"].to_string(), &flip(header, 150), cert, set, &genesis)), "");
+    not_verified(&check(&f["proof"], query(json!({})), &flip(header, 150)), "not finalized");
 }
 
 fn key(i: u8) -> SigningKey {

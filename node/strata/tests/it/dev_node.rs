@@ -255,3 +255,33 @@ async fn cors_for_browser_dapps_is_configurable() {
     assert!(answer.contains("access-control-allow-origin: https://app.example") && answer.contains("0x539"), "{answer}");
     node.stop().await;
 }
+
+/// The explorer is served beside JSON-RPC on the same port (GET, with its security
+/// headers and ETag revalidation), and not at all when switched off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_explorer_is_served_on_the_rpc_port_unless_switched_off() {
+    let _machine = crate::share().await;
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(config(&dir.path().join("on"))).await.unwrap();
+    let addr = node.rpc_addr();
+    let page = http_raw(addr, "GET /explorer/ HTTP/1.1\r\nhost: x\r\n\r\n").await;
+    assert!(page.starts_with("http/1.1 200") && page.contains("content-type: text/html"), "{page}");
+    assert!(page.contains("content-security-policy: default-src 'none'") && page.contains("x-content-type-options: nosniff"), "{page}");
+    let etag = page.lines().find_map(|l| l.strip_prefix("etag: ")).expect("an etag").trim().to_string();
+    let again = http_raw(addr, &format!("GET /explorer/ HTTP/1.1\r\nhost: x\r\nif-none-match: W/{etag}\r\n\r\n")).await;
+    assert!(again.starts_with("http/1.1 304"), "{again}");
+    let wasm = http_raw(addr, "HEAD /explorer/sdk/pkg/strata_verify_bg.wasm HTTP/1.1\r\nhost: x\r\n\r\n").await;
+    assert!(wasm.starts_with("http/1.1 200") && wasm.contains("content-type: application/wasm"), "{wasm}");
+    assert!(http_raw(addr, "GET /explorer/nope HTTP/1.1\r\nhost: x\r\n\r\n").await.starts_with("http/1.1 404"));
+    // JSON-RPC on the same port is untouched.
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#;
+    let post = format!("POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+    assert!(http_raw(addr, &post).await.contains(&format!("{CHAIN_ID:#x}")));
+    node.stop().await;
+
+    let off = DevConfig { explorer: false, ..config(&dir.path().join("off")) };
+    let node = Node::start(off).await.unwrap();
+    let page = http_raw(node.rpc_addr(), "GET /explorer/ HTTP/1.1\r\nhost: x\r\n\r\n").await;
+    assert!(!page.starts_with("http/1.1 200") && !page.contains("text/html"), "{page}");
+    node.stop().await;
+}
