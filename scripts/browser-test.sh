@@ -46,7 +46,9 @@ cleanup() {
     # The nodes' logs go with the screenshots when something failed.
     mkdir -p "$out/logs"
     cp "$work"/*.log "$out/logs/" 2>/dev/null || true
-    for d in "$work"/cluster/validator-*; do [ -f "$d/log" ] && cp "$d/log" "$out/logs/$(basename "$d").log"; done
+    for d in "$work"/cluster/validator-*; do
+      if [ -f "$d/log" ]; then cp "$d/log" "$out/logs/$(basename "$d").log" || true; fi
+    done
     echo "browser-test: failed; node logs in $out/logs" >&2
   fi
   rm -rf "$work"
@@ -71,8 +73,11 @@ def free(port):
         return False
     finally:
         s.close()
+# Below the kernel's ephemeral range, whose ports client sockets (and their TIME_WAIT)
+# take at any moment.
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
 for _ in range(200):
-    base = random.randrange(20000, 60000 - 2 * n)
+    base = random.randrange(10000, low - 2 * n)
     if all(free(p) for p in range(base, base + 2 * n)):
         print(base, base + n)
         sys.exit(0)
@@ -138,7 +143,7 @@ populate() {
   python3 - "$work/$name.json" "$url" "$transfer" "$token" "$call" "$bad" "$kv" "$bare" "$bare_set" "$work/kvstore/kvstore.abi.json" <<'PY'
 import json, sys
 path, url, transfer, token, call, bad, kv, bare, bare_set, abi = sys.argv[1:]
-json.dump({"url": url, "transfer": transfer, "token": token, "tokenTransfer": call, "failed": bad or None,
+json.dump({"url": url, "transfer": transfer, "token": token, "tokenTransfer": call, "failed": bad,
            "kvstore": kv, "archivedKey": "0x767265636f7264", "bareStore": bare, "bareSet": bare_set, "abiFile": abi}, open(path, "w"))
 PY
 }

@@ -105,6 +105,7 @@ export function fetchAndVerifyState(
   node: string | Rpc,
   address: string,
   keys: string[] | null,
+  /** A number, a hex or decimal string, or `'latest'` (the newest certified block). */
   block: number | string,
   genesis: Genesis,
 ): Promise<StateVerified | NotVerified>;

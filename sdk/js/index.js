@@ -111,7 +111,12 @@ export async function fetchAndVerifyReceipt(node, transactionHash, genesis) {
  * verifies it. */
 export async function fetchAndVerifyState(node, address, keys, block, genesis) {
   const rpc = rpcOf(node);
-  let number = typeof block === 'number' ? block : null;
+  let number = null;
+  if (typeof block === 'number' || typeof block === 'bigint') number = Number(block);
+  else if (typeof block === 'string' && /^(0x[0-9a-fA-F]+|\d+)$/.test(block)) number = Number(BigInt(block));
+  else if (block !== undefined && block !== null && block !== 'latest') {
+    throw new Error(`block ${block}: give a number, a hex or decimal string, or 'latest' (the newest certified block)`);
+  }
   if (number === null) {
     // The newest block with a commit certificate (the head's may still be gathering).
     const head = Number(BigInt(await rpc('eth_blockNumber')));

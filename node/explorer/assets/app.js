@@ -62,6 +62,7 @@ export function pinGenesis(genesis) {
   const seen = new Set();
   for (const v of validators) {
     if (!/^0x[0-9a-fA-F]{40}$/.test(v ?? '')) throw new Error(`${v} is not a validator address`);
+    if (/^0x0{40}$/.test(v)) throw new Error('the zero address is not a validator');
     if (seen.has(v.toLowerCase())) throw new Error(`validator ${v} is listed twice`);
     seen.add(v.toLowerCase());
   }
@@ -113,17 +114,18 @@ abis.set(RECORDS, Promise.resolve({ abi: RECORDS_ABI, source: 'code' }));
 const abiKey = (address) => `strata.abi.${address.toLowerCase()}`;
 
 /** The ABI for `address` and where it comes from: the one its code carries (`'code'`:
- * a Strata module describes itself), else one the reader gave this browser for it
- * (`'reader'`, `setLocalAbi`), else none (`[]`, `null`). */
+ * a Strata module describes itself; `code` is the exact code it was read from, which the
+ * address page proves against the account's code hash), else one the reader gave this
+ * browser for it (`'reader'`, `setLocalAbi`), else none (`[]`, `null`). */
 export async function abiInfo(address) {
   const key = address.toLowerCase();
   if (!abis.has(key)) {
     abis.set(key, (async () => {
       const code = await rpc('eth_getCode', [address, 'latest']);
       const own = await sdk.moduleAbi(code).catch(() => []);
-      if (own.length) return { abi: own, source: 'code' };
+      if (own.length) return { abi: own, source: 'code', code };
       const given = localStorage.getItem(abiKey(address));
-      return given ? { abi: JSON.parse(given), source: 'reader' } : { abi: [], source: null };
+      return given ? { abi: JSON.parse(given), source: 'reader', code } : { abi: [], source: null, code };
     })());
     // A failure (the node busy, say) is not remembered: the next page asks again.
     abis.get(key).catch(() => abis.delete(key));

@@ -110,7 +110,7 @@ async function tx(view, hash) {
     if (r.revertData) pairs.push(['Revert', h('code', { id: 'revert' }, await sdk.decodeRevert(abi, r.revertData))]);
     if (r.failureReason) pairs.push(['Failure', r.failureReason]);
   }
-  view.append(kv(pairs));
+  view.append(kv(pairs), h('p', { class: 'muted' }, 'From, to, value, nonce and input are the node\'s account of the transaction; what is proven is that the transaction with this hash is in the block, and the receipt below.'));
   if (!r) return;
   const res = r.resources;
   if (res) {
@@ -134,7 +134,9 @@ async function tx(view, hash) {
     if (!answer) return { verified: false, reason: 'the node gives no receipt proof for this transaction' };
     // The receipt shown above (status, block, events) is checked against the proven one.
     const v = await timed(() => sdk.verifyReceipt(answer, genesis, hash, r));
-    if (v.verified) v.summary = `the status, block and ${v.logs.length} events shown are the receipt proven at index ${v.transactionIndex} of block ${v.blockNumber} (${new Date(v.timestamp * 1000).toISOString()}); receipt and transaction proven against the header, the header finalized by validators ${v.signers.join(', ')} (quorum ${v.quorum} of ${v.validators})`;
+    if (v.verified) {
+      v.summary = `the status, block, cumulative gas and all ${v.logs.length} logs shown (emitters, topics and data, the fee and payout records included) are the receipt proven at index ${v.transactionIndex} of block ${v.blockNumber} (${new Date(v.timestamp * 1000).toISOString()}), bound to this transaction hash; receipt and transaction proven against the header, the header finalized by validators ${v.signers.join(', ')} (quorum ${v.quorum} of ${v.validators}). Names in decoded calls and events come from each contract's ABI, proven on its address page.`;
+    }
     return v;
   });
 }
@@ -148,14 +150,14 @@ async function certifiedHeight() {
   return head;
 }
 
-/** Proves `address` (and `keys`) at the newest certified block, with its code there
- * (what the page decodes with: code never changes once deployed) against the proven
- * code hash. */
-function verifyState(slot, what, address, keys) {
+/** Proves `address` (and `keys`) at the newest certified block; with `code` (the exact
+ * code the page took the contract's ABI from), that it hashes to the proven code hash
+ * (code never changes once deployed), so the ABI the page decodes with is the account's. */
+function verifyState(slot, what, address, keys, code) {
   verifyInto(slot, what, async (genesis, timed) => {
     const n = await certifiedHeight();
-    const [proof, code, header, cert, set] = await all([
-      ['strata_getProof', [address, keys, hex(n)]], ['eth_getCode', [address, hex(n)]], ['debug_getRawHeader', [hex(n)]],
+    const [proof, header, cert, set] = await all([
+      ['strata_getProof', [address, keys, hex(n)]], ['debug_getRawHeader', [hex(n)]],
       ['strata_getCommitCertificate', [hex(n)]], ['strata_getValidatorSetProof', [hex(n)]],
     ]);
     if (!header || !cert || !set) return { verified: false, reason: `block ${n} has no header, commit certificate or set proof on this node` };
@@ -163,7 +165,7 @@ function verifyState(slot, what, address, keys) {
     const v = await timed(() => sdk.verifyState(proof, query, header, cert.raw, set.proof, genesis));
     if (v.verified) {
       const entries = v.storage.map((e) => (e.absent ? `${short(e.key)}: absent` : e.value ? `${short(e.key)} = ${short(e.value)}` : `${short(e.key)}: archived (tombstone: ${e.tombstone.size} bytes, hash ${short(e.tombstone.valueHash)}, retained to ${e.tombstone.retentionEnd}${e.tombstone.purged ? ', purged' : ''})`));
-      v.summary = `${short(v.address, 6)} at block ${v.blockNumber} (${new Date(v.timestamp * 1000).toISOString()}): balance ${ether(v.balance)}, nonce ${v.nonce}${v.codeChecked && v.codeHash !== EMPTY_CODE ? ', code (and the ABI it carries) is the account\'s' : ''}${entries.length ? `; ${entries.join('; ')}` : ''}; proven against its state root, finalized by validators ${v.signers.join(', ')}`;
+      v.summary = `${short(v.address, 6)} at block ${v.blockNumber} (${new Date(v.timestamp * 1000).toISOString()}): balance ${ether(v.balance)}, nonce ${v.nonce}${v.codeChecked && v.codeHash !== EMPTY_CODE ? ', the code shown (and the ABI it carries) is the account\'s' : ''}${entries.length ? `; ${entries.join('; ')}` : ''}; proven against its state root, finalized by validators ${v.signers.join(', ')}`;
     }
     return v;
   });
@@ -175,7 +177,7 @@ async function address(view, addr) {
   const [balance, nonce, code, quota] = (await batch([
     ['eth_getBalance', [addr, 'latest']], ['eth_getTransactionCount', [addr, 'latest']], ['eth_getCode', [addr, 'latest']], ['strata_getStorageQuota', [addr, 'latest']],
   ])).map((a) => a.result ?? null);
-  const { abi, source } = code && code !== '0x' ? await abiInfo(addr) : { abi: [], source: null };
+  const { abi, source, code: abiCode } = code && code !== '0x' ? await abiInfo(addr) : { abi: [], source: null, code: undefined };
   const slot = h('div', { id: 'account-verdict' });
   view.append(h('h1', {}, code && code !== '0x' ? 'Contract' : 'Account'), h('p', { class: 'mono' }, addr), slot, kv([
     ['Balance', balance ? ether(balance) : '—'],
@@ -193,7 +195,8 @@ async function address(view, addr) {
       try { setLocalAbi(addr, text.value); location.reload(); } catch (e) { msg.replaceChildren(h('span', { class: 'bad' }, e.message)); }
     } }, 'Use this ABI')), msg);
   }
-  verifyState(slot, 'account', addr, []);
+  // The code whose ABI the page uses is the code proven (a pasted ABI is the reader's own).
+  verifyState(slot, 'account', addr, [], abiCode ?? code ?? undefined);
 
   const keyInput = h('input', { class: 'wide', id: 'storage-key', placeholder: 'storage key: 0x… hex, or text' });
   const keySlot = h('div', { id: 'storage-verdict' });

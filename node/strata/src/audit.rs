@@ -45,6 +45,8 @@ pub fn trust_root(genesis: Option<&Path>, validators: Option<&str>, chain_id: Op
             .map(|a| a.trim().parse::<Address>().with_context(|| format!("bad address {a:?}")))
             .collect::<Result<Vec<_>, _>>()?;
         let chain_id = chain_id.context("--validators needs --chain-id: the chain id is part of what is trusted")?;
+        // The checks every verifier applies to a trust root (no key twice, no zero key).
+        strata_verify::TrustRoot::new(chain_id, validators.clone())?;
         return Ok(TrustRoot {
             source: format!("{} validators given on the command line", validators.len()),
             validators: ValidatorSet::new(validators),

@@ -140,13 +140,28 @@ impl Node {
         Ok(Self { client, abis: BTreeMap::new() })
     }
 
-    /// One call.
+    /// One call. A node that answers -32005 ("busy, retry later": its simulation pool or
+    /// its admission queue is full) is asked again with backoff, for up to about 15 s;
+    /// nothing it refuses that way was done.
     pub async fn request(&self, method: &str, params: Vec<Value>) -> anyhow::Result<Value> {
-        let mut p = ArrayParams::new();
-        for v in params {
-            p.insert(v)?;
+        let mut delay = Duration::from_millis(50);
+        let mut waited = Duration::ZERO;
+        loop {
+            let mut p = ArrayParams::new();
+            for v in &params {
+                p.insert(v)?;
+            }
+            match self.client.request(method, p).await {
+                Err(jsonrpsee::core::client::Error::Call(obj))
+                    if obj.code() == strata_rpc::LIMIT_EXCEEDED_CODE && waited < Duration::from_secs(15) =>
+                {
+                    tokio::time::sleep(delay).await;
+                    waited += delay;
+                    delay = (delay * 2).min(Duration::from_secs(1));
+                }
+                answer => return answer.with_context(|| format!("{method} failed")),
+            }
         }
-        self.client.request(method, p).await.with_context(|| format!("{method} failed"))
     }
 
     /// The chain id.

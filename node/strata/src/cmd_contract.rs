@@ -193,7 +193,7 @@ async fn verify(
     let bytes = |v: &serde_json::Value, what: &str| -> anyhow::Result<Vec<u8>> {
         hex::decode(v.as_str().with_context(|| format!("no {what} in the node's answer"))?).with_context(|| format!("{what} is not hex"))
     };
-    let trusted = strata_verify::TrustRoot { chain_id: root.chain_id, validators: root.validators.clone() };
+    let trusted = strata_verify::TrustRoot::new(root.chain_id, root.validators.validators.clone())?;
     println!("trusting {} (chain {})", root.source, root.chain_id);
     // The query is ours: an answer for another account or block is refused.
     let query = strata_verify::StateQuery { address: target, keys: Vec::new(), block: Some(n), code: None };

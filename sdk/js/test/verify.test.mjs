@@ -26,7 +26,7 @@ test('a real receipt verifies, a tampered one does not', async () => {
 
 test('an account proof at a certified block verifies; a lie about it does not', async () => {
   const f = await data('dev_state.json');
-  const query = { address: f.proof.address, keys: ['0x01'], block: f.block, code: f.code };
+  const query = { address: f.account, keys: ['0x01'], block: f.block, code: f.code };
   const ok = await verifyState(f.proof, query, f.header, f.certificate, f.setProof, f.genesis);
   assert.equal(ok.verified, true, ok.reason);
   const bad = await verifyState({ ...f.proof, nonce: '0x7' }, query, f.header, f.certificate, f.setProof, f.genesis);

@@ -27,7 +27,7 @@ fn set_proof_of(answer: &Value) -> Result<Vec<u8>> {
 /// With `transaction`, the receipt must be that transaction's. Only the RLP `bundle` and
 /// the set proof are read: the answer's other fields are conveniences and are not trusted.
 /// With `shown` (the node's `eth_getTransactionReceipt` answer, as a page displays it),
-/// its status, block, index and logs must be the proven receipt's. The verdict carries
+/// its status, block, index, cumulative gas and logs must be the proven receipt's. The verdict carries
 /// the proven status and logs.
 pub fn verify_receipt(answer: &Value, trust: &TrustRoot, transaction: Option<B256>, shown: Option<&Value>) -> Result<Value> {
     let bundle = decode_exact::<ReceiptBundle>(&j::bytes_field(answer, "bundle")?).map_err(|e| Error::Malformed(format!("bundle: {e}")))?;
@@ -73,6 +73,9 @@ fn check_shown(shown: &Value, v: &strata_protocol::audit::Verdict, logs: &[Log])
     }
     if (j::u64_of(j::field(shown, "status")?)? == 1) != v.success {
         return Err(differs("status"));
+    }
+    if j::u64_of(j::field(shown, "cumulativeGasUsed")?)? != v.cumulative_gas_used {
+        return Err(differs("cumulative gas used"));
     }
     let list = j::field(shown, "logs")?.as_array().ok_or_else(|| Error::Malformed("`logs` is not a list".into()))?;
     if list.len() != logs.len() {

@@ -23,6 +23,24 @@ pub struct TrustRoot {
 }
 
 impl TrustRoot {
+    /// A trust root of `validators` (in index order) on chain `chain_id`: none twice, and
+    /// not the zero address (one key counted twice would lower the quorum it takes to
+    /// fool the reader).
+    pub fn new(chain_id: u64, validators: Vec<Address>) -> Result<Self> {
+        if validators.is_empty() {
+            return Err(Error::Trust("the validator list is empty".into()));
+        }
+        for (i, v) in validators.iter().enumerate() {
+            if v.is_zero() {
+                return Err(Error::Trust("the zero address is not a validator".into()));
+            }
+            if validators[..i].contains(v) {
+                return Err(Error::Trust(format!("validator {v} is listed twice")));
+            }
+        }
+        Ok(Self { chain_id, validators: ValidatorSet::new(validators) })
+    }
+
     /// Reads a genesis file's JSON (`chain_id`, `validators: [{address, …}]`) or the short
     /// form `{"chainId": …, "validators": ["0x…", …]}`.
     pub fn from_json(text: &str) -> Result<Self> {
@@ -44,16 +62,7 @@ impl TrustRoot {
                     .and_then(|s| json::address(s).map_err(|e| Error::Trust(e.to_string())))
             })
             .collect::<Result<Vec<Address>>>()?;
-        // One key counted twice would lower the quorum it takes to fool the reader.
-        for (i, v) in validators.iter().enumerate() {
-            if v.is_zero() {
-                return Err(Error::Trust("the zero address is not a validator".into()));
-            }
-            if validators[..i].contains(v) {
-                return Err(Error::Trust(format!("validator {v} is listed twice")));
-            }
-        }
-        Ok(Self { chain_id, validators: ValidatorSet::new(validators) })
+        Self::new(chain_id, validators)
     }
 
     /// The validator set of block `height`, proven from genesis by `set_proof` (RLP
