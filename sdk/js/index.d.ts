@@ -109,4 +109,5 @@ export function fetchAndVerifyState(
   block: number | string,
   genesis: Genesis,
 ): Promise<StateVerified | NotVerified>;
+export function newestCertifiedBlock(node: string | Rpc): Promise<number | null>;
 export function version(): Promise<string>;

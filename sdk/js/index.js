@@ -98,6 +98,17 @@ export function rpcClient(url) {
 
 const rpcOf = (node) => (typeof node === 'function' ? node : rpcClient(node));
 
+/** The newest block among the head and the three before it that has a commit
+ * certificate on `node` (the head's may still be gathering), or `null`. */
+export async function newestCertifiedBlock(node) {
+  const rpc = rpcOf(node);
+  const head = Number(BigInt(await rpc('eth_blockNumber')));
+  for (let n = head; n >= Math.max(0, head - 3); n--) {
+    if (await rpc('strata_getCommitCertificate', [`0x${n.toString(16)}`])) return n;
+  }
+  return null;
+}
+
 /** Fetches a transaction's receipt proof from `node` (a URL or an `rpcClient`) and verifies it. */
 export async function fetchAndVerifyReceipt(node, transactionHash, genesis) {
   const answer = await rpcOf(node)('strata_getReceiptProof', [transactionHash]);
@@ -118,12 +129,8 @@ export async function fetchAndVerifyState(node, address, keys, block, genesis) {
     throw new Error(`block ${block}: give a number, a hex or decimal string, or 'latest' (the newest certified block)`);
   }
   if (number === null) {
-    // The newest block with a commit certificate (the head's may still be gathering).
-    const head = Number(BigInt(await rpc('eth_blockNumber')));
-    for (let n = head; n >= Math.max(0, head - 3) && number === null; n--) {
-      if (await rpc('strata_getCommitCertificate', [`0x${n.toString(16)}`])) number = n;
-    }
-    if (number === null) return { verified: false, reason: `none of the blocks up to ${head} has a commit certificate on this node` };
+    number = await newestCertifiedBlock(rpc);
+    if (number === null) return { verified: false, reason: 'none of the last blocks has a commit certificate on this node' };
   }
   const tag = `0x${number.toString(16)}`;
   const [proof, code, header, cert, set] = await Promise.all([

@@ -141,13 +141,10 @@ async function tx(view, hash) {
   });
 }
 
-/** The newest block with a commit certificate (the head's may still be signing). */
+/** The newest certified block (sdk/js), or the head if none of the last few has a
+ * certificate yet (its verification then says why). */
 async function certifiedHeight() {
-  const head = int(await rpc('eth_blockNumber'));
-  for (let n = head; n >= Math.max(1, head - 3); n--) {
-    if (await rpc('strata_getCommitCertificate', [hex(n)])) return n;
-  }
-  return head;
+  return (await sdk.newestCertifiedBlock(rpc)) ?? int(await rpc('eth_blockNumber'));
 }
 
 /** Proves `address` (and `keys`) at the newest certified block; with `code` (the exact

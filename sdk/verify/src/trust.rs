@@ -51,9 +51,6 @@ impl TrustRoot {
             .ok_or_else(|| Error::Trust("no chain id (`chain_id` or `chainId`)".into()))
             .and_then(|c| json::u64_of(c).map_err(|e| Error::Trust(e.to_string())))?;
         let list = v.get("validators").and_then(Value::as_array).ok_or_else(|| Error::Trust("no `validators` list".into()))?;
-        if list.is_empty() {
-            return Err(Error::Trust("the validator list is empty".into()));
-        }
         let validators = list
             .iter()
             .map(|item| {
