@@ -136,6 +136,19 @@ impl Chain {
         Ok(hash)
     }
 
+    /// Pooled transactions to gossip again, encoded ([`Mempool::regossip`](crate::Mempool::regossip)
+    /// says which). Gossip is best effort — a busy peer drops it, a lagging subscriber
+    /// misses some — and a transaction the primary never got would wait for a view
+    /// change: resending what stays pooled gets it there.
+    pub fn regossip(&self, cursor: &mut (u64, u64), limit: usize) -> Vec<strata_primitives::Bytes> {
+        self.inner.lock().mempool.regossip(cursor, limit).into_iter().map(|tx| tx.tx.encoded()).collect()
+    }
+
+    /// Whether transaction `hash` is pooled here (no copy made).
+    pub fn is_pooled(&self, hash: &B256) -> bool {
+        self.inner.lock().mempool.get(hash).is_some()
+    }
+
     /// The next nonce of `address` counting pooled transactions without gaps.
     pub fn pending_nonce(&self, address: &Address) -> Result<u64> {
         let nonce = self.account(address)?.nonce;

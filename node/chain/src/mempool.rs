@@ -109,6 +109,24 @@ impl Mempool {
         self.by_hash.is_empty()
     }
 
+    /// Pooled transactions to gossip again, in rounds: up to `limit` of those that
+    /// entered at or after `cursor.0` and before `cursor.1` (the pool's next sequence
+    /// number one round ago, so each has waited a round at least), oldest first. The
+    /// cursor moves past them, and back to the oldest once a round found fewer than
+    /// `limit`: a transaction still pooled goes out again a round later.
+    pub fn regossip(&self, cursor: &mut (u64, u64), limit: usize) -> Vec<&RecoveredTx> {
+        let range = cursor.0..cursor.1;
+        let mut found: Vec<&PoolTx> = self.by_sender.values().flat_map(|q| q.values()).filter(|p| range.contains(&p.seq)).collect();
+        found.sort_unstable_by_key(|p| p.seq);
+        found.truncate(limit);
+        cursor.0 = match found.last() {
+            Some(p) if found.len() == limit => p.seq.saturating_add(1),
+            _ => 0,
+        };
+        cursor.1 = self.next_seq;
+        found.into_iter().map(|p| &p.tx).collect()
+    }
+
     /// A pooled transaction by hash.
     pub fn get(&self, hash: &B256) -> Option<&RecoveredTx> {
         let (sender, nonce) = self.by_hash.get(hash)?;
@@ -292,6 +310,29 @@ mod tests {
 
     fn key(n: u8) -> LocalSigner {
         LocalSigner::from_bytes(&B256::repeat_byte(n)).unwrap()
+    }
+
+    #[test]
+    fn transactions_left_pooled_are_gossiped_again_in_rounds() {
+        let (a, b) = (key(1), key(2));
+        let mut pool = Mempool::new(MempoolConfig::default());
+        let mut cursor = (0, 0);
+        let nonces = |txs: Vec<&RecoveredTx>| txs.iter().map(|t| (t.sender == a.address(), t.tx.nonce())).collect::<Vec<_>>();
+        for n in 0..3 {
+            pool.add(tx(&a, n, 10), 0, RICH).unwrap();
+            pool.add(tx(&b, n, 10), 0, RICH).unwrap();
+        }
+        // Nothing has waited a round yet.
+        assert!(pool.regossip(&mut cursor, 4).is_empty());
+        pool.add(tx(&a, 3, 10), 0, RICH).unwrap();
+        // Oldest first, across senders, `limit` a round; the newest waits its round.
+        assert_eq!(nonces(pool.regossip(&mut cursor, 4)), vec![(true, 0), (false, 0), (true, 1), (false, 1)]);
+        assert_eq!(nonces(pool.regossip(&mut cursor, 4)), vec![(true, 2), (false, 2), (true, 3)]);
+        // A round found fewer than the limit: the next starts again from the oldest
+        // still pooled (included ones are gone).
+        pool.prune_sender(&a.address(), 2);
+        assert_eq!(nonces(pool.regossip(&mut cursor, 4)), vec![(false, 0), (false, 1), (true, 2), (false, 2)]);
+        assert_eq!(nonces(pool.regossip(&mut cursor, 4)), vec![(true, 3)]);
     }
 
     #[test]

@@ -42,6 +42,10 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// How often a sync node repeats its heartbeat for an unchanged head.
 const HEARTBEAT_RESEND: Duration = Duration::from_millis(150);
+
+/// Still-pooled transactions gossiped again per second at most (see [`Chain::regossip`]).
+const REGOSSIP_PER_SECOND: usize = 512;
+
 /// Driver settings.
 #[derive(Debug, Clone)]
 pub struct DriverConfig {
@@ -120,6 +124,8 @@ struct Driver {
     /// Proposals refused at a height for a certified transaction's promise: (height,
     /// count). Bounded ([`MAX_DUTY_REFUSALS`]) so the duty can never stop the chain.
     duty_refusals: (u64, u32),
+    /// Where the next round of gossip of still-pooled transactions starts ([`Chain::regossip`]).
+    regossip: (u64, u64),
 }
 
 /// Proposals a validator refuses per height for breaking a certified transaction's
@@ -209,6 +215,7 @@ async fn drive(
         machines,
         last_heartbeat: (0, Instant::now()),
         duty_refusals: (0, 0),
+        regossip: (0, 0),
     };
     d.report_status();
     d.step(Input::Start).await?;
@@ -238,6 +245,9 @@ async fn drive(
             _ = status.tick() => {
                 d.report_status();
                 d.net.broadcast(Wire::Status(d.chain.head().1.number).encode(d.chain_id));
+                for raw in d.chain.regossip(&mut d.regossip, REGOSSIP_PER_SECOND) {
+                    d.net.broadcast(Wire::Tx(raw).encode(d.chain_id));
+                }
                 d.sync_poll();
             }
             Ok(_) = pooled.recv() => d.maybe_propose().await?,
@@ -593,6 +603,11 @@ impl Driver {
     fn admit_gossip(&self, from: u32, raw: Bytes) {
         if raw.len() > MAX_TX_SIZE {
             tracing::debug!(from, size = raw.len(), "oversized gossiped transaction dropped");
+            return;
+        }
+        // Known already (gossip comes from every peer, and again while it stays pooled):
+        // no signature recovered.
+        if self.chain.is_pooled(&strata_primitives::keccak256(&raw)) {
             return;
         }
         let pool = &self.chain.pools().admission;
