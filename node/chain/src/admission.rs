@@ -16,7 +16,8 @@ pub use strata_executor::MAX_TX_SIZE;
 pub enum TxOrigin {
     /// This node's RPC clients: pooled transactions are gossiped to the other validators.
     Local,
-    /// Another validator's gossip: pooled, not gossiped again.
+    /// Another validator's gossip: pooled, gossiped again only if it stays pooled
+    /// ([`Chain::regossip`]).
     Peer,
 }
 
@@ -140,8 +141,9 @@ impl Chain {
     /// says which). Gossip is best effort — a busy peer drops it, a lagging subscriber
     /// misses some — and a transaction the primary never got would wait for a view
     /// change: resending what stays pooled gets it there.
-    pub fn regossip(&self, cursor: &mut (u64, u64), limit: usize) -> Vec<strata_primitives::Bytes> {
-        self.inner.lock().mempool.regossip(cursor, limit).into_iter().map(|tx| tx.tx.encoded()).collect()
+    pub fn regossip(&self, cursor: &mut (u64, u64), limit: usize, max_bytes: usize) -> Vec<strata_primitives::Bytes> {
+        let txs = self.inner.lock().mempool.regossip(cursor, limit, max_bytes);
+        txs.into_iter().map(|tx| tx.tx.encoded()).collect()
     }
 
     /// Whether transaction `hash` is pooled here (no copy made).

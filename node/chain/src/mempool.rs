@@ -79,9 +79,16 @@ pub enum PoolError {
 struct PoolTx {
     tx: RecoveredTx,
     seq: u64,
+    /// Times gossiped again ([`Mempool::regossip`]), and the call from which it may be again.
+    resent: u8,
+    resend_at: u64,
     /// `value + gasLimit × maxFeePerGas`.
     cost: U256,
 }
+
+/// Times a pooled transaction is gossiped again at most ([`Mempool::regossip`]): with a
+/// call a second, about a second, 3, 7, 15, 31 and 63 seconds after it was pooled.
+pub const MAX_RESENDS: u8 = 6;
 
 /// The transaction pool.
 #[derive(Debug, Default)]
@@ -91,6 +98,8 @@ pub struct Mempool {
     // Lookup only (never iterated), so hash-map order cannot leak into anything.
     by_hash: HashMap<B256, (Address, u64)>,
     next_seq: u64,
+    /// Calls of [`Mempool::regossip`] so far.
+    regossip_calls: u64,
 }
 
 impl Mempool {
@@ -109,22 +118,45 @@ impl Mempool {
         self.by_hash.is_empty()
     }
 
-    /// Pooled transactions to gossip again, in rounds: up to `limit` of those that
-    /// entered at or after `cursor.0` and before `cursor.1` (the pool's next sequence
-    /// number one round ago, so each has waited a round at least), oldest first. The
-    /// cursor moves past them, and back to the oldest once a round found fewer than
-    /// `limit`: a transaction still pooled goes out again a round later.
-    pub fn regossip(&self, cursor: &mut (u64, u64), limit: usize) -> Vec<&RecoveredTx> {
+    /// Pooled transactions to gossip again, in rounds: those that entered at or after
+    /// `cursor.0` and before `cursor.1` (the pool's next sequence number at the
+    /// previous call, so each has waited a call at least), in order of entry, at most
+    /// `limit` of them and `max_bytes` of encoding, each ever further apart (after its
+    /// k-th time, 2^k calls pass) and at most [`MAX_RESENDS`] times: one the chain
+    /// cannot take — behind a nonce gap, refused by the peers — is not sent for ever,
+    /// and one whose way was blocked for a while is sent again after it. The cursor
+    /// moves past them, and back to the start once a call reached the end of its range.
+    pub fn regossip(&mut self, cursor: &mut (u64, u64), limit: usize, max_bytes: usize) -> Vec<RecoveredTx> {
+        self.regossip_calls = self.regossip_calls.saturating_add(1);
+        let call = self.regossip_calls;
         let range = cursor.0..cursor.1;
-        let mut found: Vec<&PoolTx> = self.by_sender.values().flat_map(|q| q.values()).filter(|p| range.contains(&p.seq)).collect();
-        found.sort_unstable_by_key(|p| p.seq);
-        found.truncate(limit);
-        cursor.0 = match found.last() {
-            Some(p) if found.len() == limit => p.seq.saturating_add(1),
-            _ => 0,
-        };
+        let mut due: Vec<(u64, Address, u64)> = self
+            .by_sender
+            .iter()
+            .flat_map(|(sender, q)| q.iter().map(move |(nonce, p)| (p, *sender, *nonce)))
+            .filter(|(p, _, _)| range.contains(&p.seq) && p.resent < MAX_RESENDS && p.resend_at <= call)
+            .map(|(p, sender, nonce)| (p.seq, sender, nonce))
+            .collect();
+        due.sort_unstable();
+        let (mut out, mut bytes, mut stopped) = (Vec::new(), 0usize, false);
+        for (seq, sender, nonce) in due {
+            let Some(p) = self.by_sender.get_mut(&sender).and_then(|q| q.get_mut(&nonce)) else { continue };
+            let size = p.tx.tx.encoded_len();
+            if out.len() >= limit || (!out.is_empty() && bytes.saturating_add(size) > max_bytes) {
+                cursor.0 = seq;
+                stopped = true;
+                break;
+            }
+            bytes = bytes.saturating_add(size);
+            p.resent = p.resent.saturating_add(1);
+            p.resend_at = call.saturating_add(1u64 << p.resent);
+            out.push(p.tx.clone());
+        }
+        if !stopped {
+            cursor.0 = 0;
+        }
         cursor.1 = self.next_seq;
-        found.into_iter().map(|p| &p.tx).collect()
+        out
     }
 
     /// A pooled transaction by hash.
@@ -179,7 +211,7 @@ impl Mempool {
         if let Some(old_hash) = replaced {
             self.by_hash.remove(&old_hash);
         }
-        self.by_sender.entry(sender).or_default().insert(nonce, PoolTx { tx, seq, cost });
+        self.by_sender.entry(sender).or_default().insert(nonce, PoolTx { tx, seq, resent: 0, resend_at: 0, cost });
         self.next_seq = self.next_seq.saturating_add(1);
         self.by_hash.insert(hash, (sender, nonce));
         Ok(match replaced {
@@ -317,22 +349,37 @@ mod tests {
         let (a, b) = (key(1), key(2));
         let mut pool = Mempool::new(MempoolConfig::default());
         let mut cursor = (0, 0);
-        let nonces = |txs: Vec<&RecoveredTx>| txs.iter().map(|t| (t.sender == a.address(), t.tx.nonce())).collect::<Vec<_>>();
+        let nonces = |txs: Vec<RecoveredTx>| txs.iter().map(|t| (t.sender == a.address(), t.tx.nonce())).collect::<Vec<_>>();
         for n in 0..3 {
             pool.add(tx(&a, n, 10), 0, RICH).unwrap();
             pool.add(tx(&b, n, 10), 0, RICH).unwrap();
         }
-        // Nothing has waited a round yet.
-        assert!(pool.regossip(&mut cursor, 4).is_empty());
+        // Nothing has waited a call yet.
+        assert!(pool.regossip(&mut cursor, 4, usize::MAX).is_empty());
         pool.add(tx(&a, 3, 10), 0, RICH).unwrap();
-        // Oldest first, across senders, `limit` a round; the newest waits its round.
-        assert_eq!(nonces(pool.regossip(&mut cursor, 4)), vec![(true, 0), (false, 0), (true, 1), (false, 1)]);
-        assert_eq!(nonces(pool.regossip(&mut cursor, 4)), vec![(true, 2), (false, 2), (true, 3)]);
-        // A round found fewer than the limit: the next starts again from the oldest
-        // still pooled (included ones are gone).
+        // In order of entry, across senders, `limit` a call; the newest waits its call.
+        assert_eq!(nonces(pool.regossip(&mut cursor, 4, usize::MAX)), vec![(true, 0), (false, 0), (true, 1), (false, 1)]);
+        assert_eq!(nonces(pool.regossip(&mut cursor, 4, usize::MAX)), vec![(true, 2), (false, 2), (true, 3)]);
+        // The end was reached: the next call starts again from the start. Included
+        // transactions are gone; each sent once waits two calls before its second time.
         pool.prune_sender(&a.address(), 2);
-        assert_eq!(nonces(pool.regossip(&mut cursor, 4)), vec![(false, 0), (false, 1), (true, 2), (false, 2)]);
-        assert_eq!(nonces(pool.regossip(&mut cursor, 4)), vec![(true, 3)]);
+        assert_eq!(nonces(pool.regossip(&mut cursor, 4, usize::MAX)), vec![(false, 0), (false, 1)]);
+        assert_eq!(nonces(pool.regossip(&mut cursor, 4, usize::MAX)), vec![(true, 2), (false, 2), (true, 3)]);
+        // Sent twice: four calls pass before the third time.
+        assert!(pool.regossip(&mut cursor, 4, usize::MAX).is_empty());
+        assert!(pool.regossip(&mut cursor, 4, usize::MAX).is_empty());
+        // A byte budget: at least one a call, no more than it allows.
+        let one = pool.get(&tx(&b, 0, 10).hash()).unwrap().tx.encoded_len();
+        assert_eq!(nonces(pool.regossip(&mut cursor, 4, one + one / 2)), vec![(false, 0)]);
+        assert_eq!(nonces(pool.regossip(&mut cursor, 4, 1)), vec![(false, 1)]);
+        // Each at most MAX_RESENDS times, ever further apart: then never again.
+        let mut later = 0;
+        for _ in 0..200 {
+            later += pool.regossip(&mut cursor, 4, usize::MAX).len();
+        }
+        assert_eq!(later, 5 * usize::from(MAX_RESENDS) - 2 * 3 - 3 * 2, "every send left is made");
+        assert!(pool.by_sender.values().flat_map(|q| q.values()).all(|p| p.resent == MAX_RESENDS));
+        assert!(pool.regossip(&mut cursor, 4, usize::MAX).is_empty());
     }
 
     #[test]
