@@ -1,9 +1,10 @@
 //! Storage-certificate benchmark: a 4-validator cluster (release `strata` processes)
 //! takes the same load of signed transfers through `eth_sendRawTransaction` and through
-//! `strata_sendRawTransactionCertified`, from the same number of concurrent clients, twice
-//! each (plain, certified, certified, plain: the growing chain favours neither). Figures: certificate latency (send → certificate) beside finality
-//! latency (send → the block seen committed) of the same run, p50 and p99; committed
-//! throughput certified against plain; and how many certified transactions were
+//! `strata_sendRawTransactionCertified`, from the same number of concurrent clients,
+//! twice each (plain, certified, certified, plain: the growing chain favours neither).
+//! Figures: certificate latency (send → certificate) beside finality latency (send →
+//! the block seen committed) of the same run, p50 and p99; committed throughput
+//! certified against plain; and how many certified transactions were
 //! included by their expiry height, or resolved in its header.
 
 use std::{

@@ -130,20 +130,18 @@ impl Mempool {
         self.regossip_calls = self.regossip_calls.saturating_add(1);
         let call = self.regossip_calls;
         let range = cursor.0..cursor.1;
-        let mut due: Vec<(u64, Address, u64)> = self
+        let mut due: Vec<&mut PoolTx> = self
             .by_sender
-            .iter()
-            .flat_map(|(sender, q)| q.iter().map(move |(nonce, p)| (p, *sender, *nonce)))
-            .filter(|(p, _, _)| range.contains(&p.seq) && p.resent < MAX_RESENDS && p.resend_at <= call)
-            .map(|(p, sender, nonce)| (p.seq, sender, nonce))
+            .values_mut()
+            .flat_map(|q| q.values_mut())
+            .filter(|p| range.contains(&p.seq) && p.resent < MAX_RESENDS && p.resend_at <= call)
             .collect();
-        due.sort_unstable();
+        due.sort_unstable_by_key(|p| p.seq);
         let (mut out, mut bytes, mut stopped) = (Vec::new(), 0usize, false);
-        for (seq, sender, nonce) in due {
-            let Some(p) = self.by_sender.get_mut(&sender).and_then(|q| q.get_mut(&nonce)) else { continue };
+        for p in due {
             let size = p.tx.tx.encoded_len();
             if out.len() >= limit || (!out.is_empty() && bytes.saturating_add(size) > max_bytes) {
-                cursor.0 = seq;
+                cursor.0 = p.seq;
                 stopped = true;
                 break;
             }
