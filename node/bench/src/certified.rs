@@ -61,6 +61,8 @@ struct Run {
     certificate: Vec<Duration>,
     /// Certified transactions included or resolved by their expiry / certified.
     by_expiry: (usize, usize),
+    /// Blocks that carried the run's transactions.
+    blocks: usize,
 }
 
 fn pct(v: &[Duration], p: usize) -> Duration {
@@ -194,7 +196,15 @@ async fn drive(urls: &[String], chain_id: u64, n: usize, concurrency: usize, cer
             None => println!("  {hash} neither included nor resolved by block {expiry}"),
         }
     }
-    Ok(Run { accepted: accepted.len(), elapsed: last.duration_since(start), finality, certificate, by_expiry: (met, expiries.len()) })
+    let blocks: std::collections::BTreeSet<u64> = accepted.iter().filter_map(|h| committed.get(h).map(|(_, block)| *block)).collect();
+    Ok(Run {
+        accepted: accepted.len(),
+        elapsed: last.duration_since(start),
+        finality,
+        certificate,
+        by_expiry: (met, expiries.len()),
+        blocks: blocks.len(),
+    })
 }
 
 /// Plain and certified runs of `n` transfers at `concurrency` in flight, in the order
@@ -223,7 +233,13 @@ impl Run {
         self.certificate.extend(other.certificate);
         self.certificate.sort();
         self.by_expiry = (self.by_expiry.0 + other.by_expiry.0, self.by_expiry.1 + other.by_expiry.1);
+        self.blocks += other.blocks;
         self
+    }
+
+    /// Transactions per block that carried them.
+    fn per_block(&self) -> f64 {
+        self.accepted as f64 / self.blocks.max(1) as f64
     }
 }
 
@@ -273,18 +289,22 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         ms(pct(&plain.finality, 99))
     );
     println!(
-        "  throughput at {} in flight (latency-bound: each client waits for its answer): certified {:.0} tx/s, plain {:.0} tx/s, ratio {:.2}",
+        "  throughput at {} in flight (latency-bound: each client waits for its answer): certified {:.0} tx/s ({:.0} per block), plain {:.0} tx/s ({:.0} per block), ratio {:.2}",
         args.concurrency,
         certified.tps(),
+        certified.per_block(),
         plain.tps(),
+        plain.per_block(),
         certified.tps() / plain.tps()
     );
     if let Some((plain, certified)) = &saturated {
         println!(
-            "  capacity, {} in flight: certified {:.0} tx/s, plain {:.0} tx/s: ratio certified / plain {:.2} (goal >= 0.8); certified included or resolved by expiry {} of {}",
+            "  capacity, {} in flight: certified {:.0} tx/s ({:.0} per block), plain {:.0} tx/s ({:.0} per block): ratio certified / plain {:.2} (goal >= 0.8); certified included or resolved by expiry {} of {}",
             args.saturate,
             certified.tps(),
+            certified.per_block(),
             plain.tps(),
+            plain.per_block(),
             certified.tps() / plain.tps(),
             certified.by_expiry.0,
             certified.by_expiry.1

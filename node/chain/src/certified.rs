@@ -8,17 +8,13 @@
 //! The signature itself is the node's (it holds the key); the claim format and its
 //! verification are [`strata_primitives::storage_cert`].
 
-use std::collections::BTreeSet;
-
 use alloy_rlp::{RlpDecodable, RlpEncodable};
 use strata_primitives::{
-    Address, B256, Bytes, SealedBlock, TransactionSigned,
-    rlp_item::decode_exact,
+    Address, B256, Bytes, TransactionSigned,
     storage_cert::{StorageCertificate, StoredClaim},
 };
-use strata_storage::{Column, WriteBatch};
 
-use crate::{Chain, Error, Result, SubmitError, admission::MAX_TX_SIZE};
+use crate::{Chain, Result, SubmitError, admission::MAX_TX_SIZE};
 
 /// Heights a claim may lie above this node's head (validators' heads differ by a block
 /// or two while a block commits).
@@ -165,10 +161,11 @@ impl Chain {
         let claim = StoredClaim { chain_id: self.spec.chain_id, tx_hash: hash, sender, nonce, height, expiry: due };
         let entry = Certified { raw: Bytes::copy_from_slice(raw), claim, certificate: Bytes::new() };
         // Already in a committed block (the receiving validator's pool was quicker than
-        // this request): stored for good; nothing to hold.
-        if self.store.tx_location(&hash)?.is_some() {
-            return Ok(Ok(entry));
-        }
+        // this request): stored for good, nothing to hold. Looked up only when admission
+        // fails (an included transaction's nonce is used): a transaction still pooled
+        // after it was held here is not in a committed block, or the commit's pruning,
+        // which follows its removal from the pool, lets it go.
+        let included = || -> Result<bool> { Ok(self.store.tx_location(&hash)?.is_some()) };
         // Held first: a plain submission of another payload for the nonce, racing this
         // one, is refused from here on (the pool checks under the same lock).
         {
@@ -176,7 +173,8 @@ impl Chain {
             if let Some(full) =
                 inner.certified.over_capacity(&sender, tx.tx.gas_limit(), due, self.spec.certified_expiry, self.spec.gas_limit)
             {
-                return Ok(Err(full));
+                drop(inner);
+                return if included()? { Ok(Ok(entry)) } else { Ok(Err(full)) };
             }
             inner.certified.insert((sender, nonce), entry.clone());
         }
@@ -186,6 +184,7 @@ impl Chain {
             self.inner.lock().certified.remove(&(sender, nonce));
             return match e {
                 SubmitError::Node(e) => Err(e),
+                _ if included()? => Ok(Ok(entry)),
                 e => Ok(Err(CertifyRefusal::Admission(e))),
             };
         }
@@ -245,10 +244,9 @@ impl Chain {
             }
         };
         if let Some(other) = displaced {
+            // Its journal entry stays until its expiry: the reload keeps this one (a
+            // certificate outranks a signature of this node alone).
             tracing::info!(%other, certified = %claim.tx_hash, "an uncertified payload gives way to the certified one for its nonce");
-            let mut batch = WriteBatch::new();
-            batch.delete(Column::Journal, other.to_vec());
-            self.journal_kv.write(batch)?;
         }
         // Held (confirmed) before it is pooled, as in admission.
         self.inner.lock().certified.insert(key, entry.clone());
@@ -274,54 +272,27 @@ impl Chain {
     /// The common case, under the certification lock.
     fn hold_held(&self, raw: &[u8], certificate: &StorageCertificate) -> Result<Option<Option<Certified>>> {
         let claim = certificate.claim;
-        // Kept already (in a block), or past its expiry: nothing left to hold.
-        if claim.expiry <= self.head_number() || self.store.tx_location(&claim.tx_hash)?.is_some() {
+        // Past its expiry: nothing left to hold.
+        if claim.expiry <= self.head_number() {
             return Ok(Some(None));
         }
-        let mut inner = self.inner.lock();
         let key = (claim.sender, claim.nonce);
-        Ok(match inner.certified.get(&key) {
-            Some(held) if held.claim.tx_hash == claim.tx_hash && held.confirmed() => Some(None),
-            Some(held) if held.claim.tx_hash == claim.tx_hash && held.raw.as_ref() == raw => {
-                let entry = Certified { raw: held.raw.clone(), claim, certificate: alloy_rlp::encode(certificate).into() };
-                inner.certified.insert(key, entry.clone());
-                Some(Some(entry))
+        {
+            // Held here: not in a committed block yet, or that commit's pruning (which
+            // takes this lock after the block is stored) lets it go.
+            let mut inner = self.inner.lock();
+            match inner.certified.get(&key) {
+                Some(held) if held.claim.tx_hash == claim.tx_hash && held.confirmed() => return Ok(Some(None)),
+                Some(held) if held.claim.tx_hash == claim.tx_hash && held.raw.as_ref() == raw => {
+                    let entry = Certified { raw: held.raw.clone(), claim, certificate: alloy_rlp::encode(certificate).into() };
+                    inner.certified.insert(key, entry.clone());
+                    return Ok(Some(Some(entry)));
+                }
+                _ => {}
             }
-            _ => None,
-        })
-    }
-
-    /// Writes admitted entries to the journal in one synced write (a group commit: many
-    /// certifications, one fsync). Only then may their claims be signed.
-    pub fn journal(&self, entries: &[Certified]) -> Result<()> {
-        self.journal_with(entries, true)
-    }
-
-    /// Writes entries now held as certified (their certificates) to the journal without
-    /// waiting for the disk: each survives kill -9, and the journal's next synced write
-    /// (the next claim this node signs) makes it durable. If every validator lost power
-    /// before that, the transaction would still come back from the journals the quorum
-    /// synced before signing, but unbound (no certificate held): pooled, not enforced.
-    pub fn journal_held(&self, entries: &[Certified]) -> Result<()> {
-        self.journal_with(entries, false)
-    }
-
-    fn journal_with(&self, entries: &[Certified], synced: bool) -> Result<()> {
-        let mut batch = WriteBatch::new();
-        for entry in entries {
-            batch.put(Column::Journal, entry.claim.tx_hash.to_vec(), alloy_rlp::encode(entry));
         }
-        if synced {
-            // Durable before the caller signs.
-            self.journal_kv.write(batch)?;
-        } else {
-            self.journal_kv.write_unsynced(batch)?;
-        }
-        for entry in entries {
-            let c = &entry.claim;
-            tracing::debug!(hash = %c.tx_hash, sender = %c.sender, nonce = c.nonce, expiry = c.expiry, "transaction certified as stored");
-        }
-        Ok(())
+        // Kept already (in a block): nothing left to hold.
+        Ok(self.store.tx_location(&claim.tx_hash)?.is_some().then_some(None))
     }
 
     /// The transaction certified here for `(sender, nonce)`, if any.
@@ -334,103 +305,10 @@ impl Chain {
     pub fn certified(&self) -> Vec<Certified> {
         self.inner.lock().certified.values().cloned().collect()
     }
-
-    /// Reads the journal after a start: entries whose transaction is included, or whose
-    /// expiry has passed, are dropped; the others go back into the pool (admitted again:
-    /// one the chain has made invalid stays journaled, uncertifiable twice, until its
-    /// expiry). Returns how many are held. Runs contracts: call it on an admission thread.
-    pub fn reload_journal(&self) -> Result<usize> {
-        self.move_journal()?;
-        let mut entries = Vec::new();
-        let mut bad = None;
-        self.journal_kv.for_each_prefix(Column::Journal, &[], &mut |k, v| {
-            match decode_exact::<Certified>(v) {
-                Ok(entry) if entry.claim.tx_hash.as_slice() == k => entries.push(entry),
-                _ => bad = Some(format!("journal entry {k:02x?}")),
-            }
-            bad.is_none()
-        })?;
-        if let Some(reason) = bad {
-            return Err(Error::Corrupt(reason));
-        }
-        let head = self.head().1.number;
-        let mut stale = WriteBatch::new();
-        let mut held = 0usize;
-        for entry in entries {
-            let hash = entry.claim.tx_hash;
-            if entry.claim.expiry <= head || self.store.tx_location(&hash)?.is_some() {
-                stale.delete(Column::Journal, hash.to_vec());
-                continue;
-            }
-            if let Ok(tx) = TransactionSigned::decode_recovered(&entry.raw)
-                && self.pooled(&hash).is_none()
-                && let Err(e) = self.submit(tx)
-            {
-                tracing::warn!(%hash, error = %e, "certified transaction not admitted again after restart");
-            }
-            self.inner.lock().certified.insert((entry.claim.sender, entry.claim.nonce), entry);
-            held = held.saturating_add(1);
-        }
-        self.journal_kv.write(stale)?;
-        if held > 0 {
-            tracing::info!(held, "certified transactions reloaded from the journal");
-        }
-        Ok(held)
-    }
-
-    /// With the journal in a store of its own: entries a previous run left in the
-    /// chain's store move there first (written there synced, then removed here).
-    fn move_journal(&self) -> Result<()> {
-        if std::sync::Arc::ptr_eq(&self.kv, &self.journal_kv) {
-            return Ok(());
-        }
-        let (mut moved, mut removed) = (WriteBatch::new(), WriteBatch::new());
-        let mut count = 0usize;
-        self.kv.for_each_prefix(Column::Journal, &[], &mut |k, v| {
-            moved.put(Column::Journal, k.to_vec(), v.to_vec());
-            removed.delete(Column::Journal, k.to_vec());
-            count = count.saturating_add(1);
-            true
-        })?;
-        if count > 0 {
-            self.journal_kv.write(moved)?;
-            self.kv.write(removed)?;
-            tracing::info!(entries = count, "pool journal moved to its own store");
-        }
-        Ok(())
-    }
-
-    /// After `block` is committed: journal entries whose transaction it includes, or
-    /// whose expiry it reaches, are done.
-    pub(crate) fn prune_journal(&self, block: &SealedBlock) -> Result<()> {
-        let number = block.number();
-        let included: BTreeSet<B256> = block.block.transactions.iter().map(|t| t.hash()).collect();
-        let mut inner = self.inner.lock();
-        let done: Vec<(Address, u64)> = inner
-            .certified
-            .iter()
-            .filter(|(_, c)| c.claim.expiry <= number || included.contains(&c.claim.tx_hash))
-            .map(|(k, _)| *k)
-            .collect();
-        if done.is_empty() {
-            return Ok(());
-        }
-        let mut batch = WriteBatch::new();
-        for key in done {
-            if let Some(c) = inner.certified.remove(&key) {
-                batch.delete(Column::Journal, c.claim.tx_hash.to_vec());
-            }
-        }
-        drop(inner);
-        // Unsynced: an entry whose deletion is lost is dropped again when the journal
-        // is reloaded (its transaction included, or its expiry passed).
-        self.journal_kv.write_unsynced(batch)?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::{ChainConfig, ChainSpec, TxOrigin};
     use std::sync::Arc;
@@ -441,22 +319,22 @@ mod tests {
     };
     use strata_storage::{MemKv, SharedKv};
 
-    fn chain(kv: SharedKv) -> Arc<Chain> {
+    pub(crate) fn chain(kv: SharedKv) -> Arc<Chain> {
         Chain::open(kv, MemKv::shared(), ChainSpec::dev(1337), crate::spec::dev_proposer(), ChainConfig::default()).unwrap()
     }
 
-    fn key() -> LocalSigner {
+    pub(crate) fn key() -> LocalSigner {
         keys::derive_accounts(keys::DEV_MNEMONIC, 1).unwrap().remove(0).signer
     }
 
     /// The dev validator's certificate of `claim` (the dev chain's one-validator set).
-    fn certificate(claim: StoredClaim) -> StorageCertificate {
+    pub(crate) fn certificate(claim: StoredClaim) -> StorageCertificate {
         let digest = strata_primitives::storage_cert::stored_digest(&claim);
         let signature = crate::dev_validator_key().sign_hash(&digest).unwrap();
         StorageCertificate { claim, signatures: vec![strata_primitives::CertSignature::new(0, &signature)], paths: Vec::new() }
     }
 
-    fn transfer(nonce: u64, value: u64) -> Vec<u8> {
+    pub(crate) fn transfer(nonce: u64, value: u64) -> Vec<u8> {
         let tx =
             build::eip1559(1337, nonce, TxKind::Call(Address::repeat_byte(9)), U256::from(value), Bytes::new(), 21_000, 2_000_000_000, 0);
         key().sign_transaction(tx).unwrap().encoded().to_vec()
@@ -510,29 +388,6 @@ mod tests {
         drop(c);
         let c = chain(kv);
         assert_eq!(c.reload_journal().unwrap(), 0);
-    }
-
-    #[test]
-    fn a_journal_of_its_own_takes_the_entries_a_previous_run_left_in_the_chains_store() {
-        let (kv, journal) = (MemKv::shared(), MemKv::shared());
-        let c = chain(kv.clone());
-        let claim = c.certify(&transfer(0, 5), 0, None).unwrap().unwrap();
-        drop(c);
-        let apart = |kv: &SharedKv| {
-            let config = ChainConfig { journal: Some(crate::JournalStore(journal.clone())), ..ChainConfig::default() };
-            Chain::open(kv.clone(), MemKv::shared(), ChainSpec::dev(1337), crate::spec::dev_proposer(), config).unwrap()
-        };
-        let c = apart(&kv);
-        assert_eq!(c.reload_journal().unwrap(), 1);
-        assert!(c.pooled(&claim.tx_hash).is_some());
-        assert_eq!(kv.get(Column::Journal, claim.tx_hash.as_slice()).unwrap(), None, "moved out of the chain's store");
-        assert!(journal.get(Column::Journal, claim.tx_hash.as_slice()).unwrap().is_some());
-        // New certifications go to the journal's store only.
-        let next = c.certify(&transfer(1, 5), 0, None).unwrap().unwrap();
-        assert!(journal.get(Column::Journal, next.tx_hash.as_slice()).unwrap().is_some());
-        assert_eq!(kv.get(Column::Journal, next.tx_hash.as_slice()).unwrap(), None);
-        drop(c);
-        assert_eq!(apart(&kv).reload_journal().unwrap(), 2);
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod admission;
 mod blocks;
 mod certified;
 mod duty;
+mod journal;
 mod mempool;
 mod pools;
 mod service;

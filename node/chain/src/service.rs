@@ -144,6 +144,8 @@ pub struct Chain {
     pub(crate) sets: Option<Arc<dyn ValidatorSets>>,
     /// Serialises certifications: the check of a (sender, nonce) and the journal write.
     pub(crate) certify: Mutex<()>,
+    /// The pool journal's groups on disk (see `journal`).
+    pub(crate) journal_index: Mutex<crate::journal::JournalIndex>,
     /// Test-only misbehaviour.
     pub(crate) faults: Faults,
 }
@@ -234,6 +236,7 @@ impl Chain {
             pools,
             quotes: QuoteMemo::default(),
             certify: Mutex::new(()),
+            journal_index: Mutex::new(crate::journal::JournalIndex::default()),
             faults: config.faults,
         });
         if with_slots {

@@ -118,6 +118,9 @@ pub enum WriteOp {
     Put(Column, Vec<u8>, Vec<u8>),
     /// Remove `key`.
     Delete(Column, Vec<u8>),
+    /// Remove every key `>= from` and `< to` (one range tombstone, whatever the number
+    /// of keys: for data kept in key order and dropped by age).
+    DeleteRange(Column, Vec<u8>, Vec<u8>),
 }
 
 /// Writes applied all together or not at all.
@@ -138,6 +141,10 @@ impl WriteBatch {
     /// Adds a delete.
     pub fn delete(&mut self, column: Column, key: impl Into<Vec<u8>>) {
         self.ops.push(WriteOp::Delete(column, key.into()));
+    }
+    /// Adds the removal of every key in `from..to` (`to` excluded).
+    pub fn delete_range(&mut self, column: Column, from: impl Into<Vec<u8>>, to: impl Into<Vec<u8>>) {
+        self.ops.push(WriteOp::DeleteRange(column, from.into(), to.into()));
     }
     /// The writes, in order (a later write to a key wins).
     pub fn ops(&self) -> &[WriteOp] {
@@ -235,6 +242,14 @@ impl KvStore for MemKv {
                 WriteOp::Delete(c, k) => {
                     map.remove(&(c, k));
                 }
+                WriteOp::DeleteRange(c, from, to) => {
+                    if from < to {
+                        let doomed: Vec<ColumnKey> = map.range((c, from)..(c, to)).map(|(k, _)| k.clone()).collect();
+                        for k in doomed {
+                            map.remove(&k);
+                        }
+                    }
+                }
             }
         }
         Ok(())
@@ -298,6 +313,11 @@ mod tests {
     fn backward_scans_start_below_the_bound_and_stay_in_prefix_and_column() {
         conformance::backward_scans(&MemKv::new());
     }
+
+    #[test]
+    fn range_deletes_remove_their_column_s_keys_from_the_start_to_before_the_end() {
+        conformance::range_deletes(&MemKv::new());
+    }
 }
 
 /// Checks any [`KvStore`] implementation runs against what the trait promises (the
@@ -333,5 +353,36 @@ pub mod conformance {
         assert!(scan(b"a1").is_empty());
         // The first key below the bound is outside the prefix: nothing.
         assert!(scan(b"zz").is_empty());
+    }
+
+    /// [`WriteOp::DeleteRange`]: removes the keys of its column from `from` (included)
+    /// to `to` (excluded), nothing else; an empty or reversed range removes nothing.
+    /// `kv` must be empty.
+    pub fn range_deletes(kv: &dyn KvStore) {
+        let mut b = WriteBatch::new();
+        for k in [&b"j1"[..], b"j2", b"j3", b"j4"] {
+            b.put(Column::Journal, k.to_vec(), b"v".to_vec());
+        }
+        b.put(Column::Accounts, b"j2".to_vec(), b"other column".to_vec());
+        kv.write(b).expect("write");
+        let keys = || {
+            let mut seen = Vec::new();
+            kv.for_each_prefix(Column::Journal, b"", &mut |k, _| {
+                seen.push(k.to_vec());
+                true
+            })
+            .expect("scan");
+            seen
+        };
+        let mut b = WriteBatch::new();
+        b.delete_range(Column::Journal, b"j3".to_vec(), b"j2".to_vec());
+        b.delete_range(Column::Journal, b"j2".to_vec(), b"j2".to_vec());
+        kv.write_unsynced(b).expect("empty ranges");
+        assert_eq!(keys().len(), 4);
+        let mut b = WriteBatch::new();
+        b.delete_range(Column::Journal, b"j".to_vec(), b"j3".to_vec());
+        kv.write_unsynced(b).expect("range delete");
+        assert_eq!(keys(), vec![b"j3".to_vec(), b"j4".to_vec()]);
+        assert_eq!(kv.get(Column::Accounts, b"j2").expect("get"), Some(b"other column".to_vec()));
     }
 }
