@@ -216,7 +216,8 @@ pub struct ValidatorConfig {
     pub p2p_addr: SocketAddr,
     /// Every validator's p2p address, in index order (this one's included).
     pub peers: Vec<SocketAddr>,
-    /// Minimum time between blocks (milliseconds).
+    /// Minimum time between the starts of consecutive blocks (milliseconds): under load
+    /// a block is proposed this long after the previous height began, not at once.
     #[serde(default = "default_block_time")]
     pub block_time_ms: u64,
     /// With no transactions, the primary proposes an empty block after this long
@@ -290,7 +291,7 @@ impl ValidatorConfig {
         Ok(c)
     }
 
-    /// Minimum time between blocks.
+    /// Minimum time between the starts of consecutive blocks.
     pub fn block_time(&self) -> Duration {
         Duration::from_millis(self.block_time_ms)
     }
