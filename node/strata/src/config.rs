@@ -217,7 +217,7 @@ pub struct ValidatorConfig {
     /// Every validator's p2p address, in index order (this one's included).
     pub peers: Vec<SocketAddr>,
     /// Minimum time between the starts of consecutive blocks (milliseconds): under load
-    /// a block is proposed this long after the previous height began, not at once.
+    /// a block is proposed this long after its parent was, not at once.
     #[serde(default = "default_block_time")]
     pub block_time_ms: u64,
     /// With no transactions, the primary proposes an empty block after this long

@@ -115,10 +115,11 @@ struct Driver {
     timer_generation: u64,
     /// The core asked us to propose: (height, view).
     propose: Option<(u64, u64)>,
-    /// When this node last committed a block (the current height began), and the
-    /// commit before (the previous height began): blocks begin a block time apart.
+    /// When this node last committed a block.
     last_commit: Instant,
-    prev_commit: Instant,
+    /// The latest height whose block this node has seen proposed (built here or
+    /// received to validate), and when it first saw it: blocks begin a block time apart.
+    began: Option<(u64, Instant)>,
     /// Whom to ask for blocks when behind.
     sync: SyncPlanner,
     /// Peers whose sync request is being served (one at a time per peer).
@@ -216,7 +217,7 @@ async fn drive(
         timer_generation: 0,
         propose: None,
         last_commit: Instant::now(),
-        prev_commit: Instant::now(),
+        began: None,
         sync,
         serving: Arc::new(Mutex::new(BTreeSet::new())),
         machines,
@@ -324,6 +325,7 @@ impl Driver {
                 return self.try_propose().await;
             }
             Effect::Validate { height, view, proposed_view, block, hash } => {
+                self.saw_block(height);
                 let retry = Effect::Validate { height, view, proposed_view, block: block.clone(), hash };
                 // The scheduled proposer is known for a fresh proposal (built in the view it
                 // was proposed in); a re-proposal may have been built in a view the core no
@@ -460,7 +462,7 @@ impl Driver {
             }
         }
         self.propose = self.propose.filter(|(h, _)| *h > height);
-        self.prev_commit = std::mem::replace(&mut self.last_commit, Instant::now());
+        self.last_commit = Instant::now();
         Ok(true)
     }
 
@@ -473,24 +475,36 @@ impl Driver {
         Ok(())
     }
 
+    /// Notes that a block of `height` was proposed (the first time this node sees one).
+    fn saw_block(&mut self, height: u64) {
+        if self.began.is_none_or(|(h, _)| h < height) {
+            self.began = Some((height, Instant::now()));
+        }
+    }
+
     /// Builds our proposal if the time has come: at least a block time since the
-    /// previous height began (its parent's parent committed here), and transactions to
-    /// include (or, after `empty_block_after` since the last commit, none). A node
-    /// failure while building is logged and the next poll tries again. So under load
-    /// blocks begin a block time apart, not back to back: a block gathers what arrived
-    /// meanwhile and its fixed costs (consensus rounds, commit certificates, the trie
-    /// paths near the root, system calls) are shared by more transactions; a block
-    /// that takes longer than the block time to agree on is followed at once.
+    /// parent's block was proposed (or, if this node did not see it proposed, since the
+    /// last commit), and transactions to include (or, after `empty_block_after` since
+    /// the last commit, none). A node failure while building is logged and the next
+    /// poll tries again. So under load blocks begin a block time apart, not back to
+    /// back: a block gathers what arrived meanwhile and its fixed costs (consensus
+    /// rounds, commit certificates, the trie paths near the root, system calls) are
+    /// shared by more transactions; a block that takes longer than the block time to
+    /// agree on is followed at once.
     async fn try_propose(&mut self) -> crate::Result<Option<Input>> {
         let Some((height, view)) = self.propose else { return Ok(None) };
         let head = self.chain.head().1.number;
         if height != head.saturating_add(1) {
             return Ok(None);
         }
-        if self.prev_commit.elapsed() < self.config.block_time {
+        let idle = self.last_commit.elapsed();
+        let since_parent = match self.began {
+            Some((h, at)) if h.saturating_add(1) == height => at.elapsed(),
+            _ => idle,
+        };
+        if since_parent < self.config.block_time {
             return Ok(None);
         }
-        let idle = self.last_commit.elapsed();
         let allow_empty = self.config.empty_block_after.is_some_and(|d| idle >= d);
         let timestamp = self.config.clock.unix_secs();
         let built = self
@@ -508,6 +522,7 @@ impl Driver {
                 return Ok(None);
             }
         };
+        self.saw_block(height);
         tracing::debug!(height, view, hash = %block.hash, txs = block.block.transactions.len(), "proposing");
         self.propose = None;
         let envelope = Envelope { block: block.block.clone(), parent_certificate: parent_certificate.into() };

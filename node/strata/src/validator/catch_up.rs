@@ -132,7 +132,7 @@ impl Driver {
                 }
             }
             imported = imported.saturating_add(1);
-            self.prev_commit = std::mem::replace(&mut self.last_commit, Instant::now());
+            self.last_commit = Instant::now();
             self.step(Input::Synced { height: number, hash }).await?;
         }
         let now = Instant::now().into_std();
