@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 
 use strata_primitives::{Address, B256, TransactionSigned, rlp_item::decode_exact};
-use strata_storage::{Column, WriteBatch};
+use strata_storage::{Column, KvStore, WriteBatch};
 
 use crate::{Certified, Chain, Error, Result};
 
@@ -31,6 +31,33 @@ pub(crate) struct JournalIndex {
     next_seq: u64,
     /// Groups written and not yet deleted, by their (greatest) expiry.
     live: BTreeMap<u64, usize>,
+}
+
+impl JournalIndex {
+    /// The index of the groups in `kv` (read at open: no write may reuse a sequence).
+    pub(crate) fn load(kv: &dyn KvStore) -> Result<Self> {
+        let mut index = Self::default();
+        kv.for_each_prefix(Column::Journal, &[], &mut |k, _| {
+            if let Some((expiry, seq)) = parse_group_key(k) {
+                index.note(expiry, seq);
+            }
+            true
+        })?;
+        Ok(index)
+    }
+
+    fn note(&mut self, expiry: u64, seq: u64) {
+        *self.live.entry(expiry).or_default() += 1;
+        self.next_seq = self.next_seq.max(seq.saturating_add(1));
+    }
+
+    /// A new group's sequence, its expiry noted.
+    fn take(&mut self, expiry: u64) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq = seq.saturating_add(1);
+        *self.live.entry(expiry).or_default() += 1;
+        seq
+    }
 }
 
 /// A group's key: its greatest expiry, then its sequence number.
@@ -87,13 +114,7 @@ impl Chain {
             let (group, tail) = rest.split_at(n);
             rest = tail;
             let expiry = group.iter().map(|e| e.claim.expiry).max().unwrap_or(0);
-            let seq = {
-                let mut index = self.journal_index.lock();
-                let seq = index.next_seq;
-                index.next_seq = seq.saturating_add(1);
-                *index.live.entry(expiry).or_default() += 1;
-                seq
-            };
+            let seq = self.journal_index.lock().take(expiry);
             let mut value = Vec::new();
             alloy_rlp::encode_list(group, &mut value);
             batch.put(Column::Journal, group_key(expiry, seq).to_vec(), value);
@@ -119,17 +140,11 @@ impl Chain {
         self.move_journal()?;
         let mut entries = Vec::new();
         let mut legacy = Vec::new();
-        let mut groups: BTreeMap<u64, usize> = BTreeMap::new();
-        let mut next_seq = 0u64;
         let mut bad = None;
         self.journal_kv.for_each_prefix(Column::Journal, &[], &mut |k, v| {
-            if let Some((expiry, seq)) = parse_group_key(k) {
+            if parse_group_key(k).is_some() {
                 match decode_exact::<Vec<Certified>>(v) {
-                    Ok(group) => {
-                        entries.extend(group);
-                        *groups.entry(expiry).or_default() += 1;
-                        next_seq = next_seq.max(seq.saturating_add(1));
-                    }
+                    Ok(group) => entries.extend(group),
                     Err(_) => bad = Some(format!("journal group {k:02x?}")),
                 }
             } else {
@@ -148,8 +163,11 @@ impl Chain {
             return Err(Error::Corrupt(reason));
         }
         // One entry per (sender, nonce): a certificate outranks this node's signature.
+        // Expired entries go first (a group outlives its earlier expiries): an old claim
+        // for a nonce must not shut out a live one.
+        let head = self.head().1.number;
         let mut held: BTreeMap<(Address, u64), Certified> = BTreeMap::new();
-        for entry in entries {
+        for entry in entries.into_iter().filter(|e| e.claim.expiry > head) {
             let key = (entry.claim.sender, entry.claim.nonce);
             match held.get(&key) {
                 Some(old) if !outranks(&entry, old) => {}
@@ -158,11 +176,10 @@ impl Chain {
                 }
             }
         }
-        let head = self.head().1.number;
         let mut kept = Vec::new();
         for (key, entry) in held {
             let hash: B256 = entry.claim.tx_hash;
-            if entry.claim.expiry <= head || self.store.tx_location(&hash)?.is_some() {
+            if self.store.tx_location(&hash)?.is_some() {
                 continue;
             }
             if let Ok(tx) = TransactionSigned::decode_recovered(&entry.raw)
@@ -177,8 +194,10 @@ impl Chain {
         // Expired groups go, and an earlier version's entries are rewritten as a group.
         let mut batch = WriteBatch::new();
         batch.delete_range(Column::Journal, group_key(0, 0).to_vec(), group_key(head.saturating_add(1), 0).to_vec());
-        let live = groups.split_off(&head.saturating_add(1));
-        *self.journal_index.lock() = JournalIndex { next_seq, live };
+        {
+            let mut index = self.journal_index.lock();
+            index.live = index.live.split_off(&head.saturating_add(1));
+        }
         if !legacy.is_empty() {
             let old: std::collections::BTreeSet<&[u8]> = legacy.iter().map(Vec::as_slice).collect();
             let rewrite: Vec<Certified> = kept.iter().filter(|e| old.contains(e.claim.tx_hash.as_slice())).cloned().collect();
@@ -204,8 +223,15 @@ impl Chain {
         }
         let (mut moved, mut removed) = (WriteBatch::new(), WriteBatch::new());
         let mut count = 0usize;
+        let index = &self.journal_index;
         self.kv.for_each_prefix(Column::Journal, &[], &mut |k, v| {
-            moved.put(Column::Journal, k.to_vec(), v.to_vec());
+            // A group gets a sequence of this journal's (the two stores' may overlap);
+            // an earlier version's entry keeps its key (its transaction's hash).
+            let key = match parse_group_key(k) {
+                Some((expiry, _)) => group_key(expiry, index.lock().take(expiry)).to_vec(),
+                None => k.to_vec(),
+            };
+            moved.put(Column::Journal, key, v.to_vec());
             removed.delete(Column::Journal, k.to_vec());
             count = count.saturating_add(1);
             true
@@ -236,20 +262,16 @@ impl Chain {
                 inner.certified.remove(&key);
             }
         }
-        let expired = {
-            let mut index = self.journal_index.lock();
-            let any = index.live.first_key_value().is_some_and(|(expiry, _)| *expiry <= number);
-            if any {
-                index.live = index.live.split_off(&number.saturating_add(1));
-            }
-            any
-        };
+        let expired = self.journal_index.lock().live.first_key_value().is_some_and(|(expiry, _)| *expiry <= number);
         if expired {
             let mut batch = WriteBatch::new();
             batch.delete_range(Column::Journal, group_key(0, 0).to_vec(), group_key(number.saturating_add(1), 0).to_vec());
             // Unsynced: a deletion lost to a crash is made again at the reload (the
-            // groups' expiry has passed).
+            // groups' expiry has passed). Forgotten once written (a failed write is
+            // made again at the next block).
             self.journal_kv.write_unsynced(batch)?;
+            let mut index = self.journal_index.lock();
+            index.live = index.live.split_off(&number.saturating_add(1));
         }
         Ok(())
     }
@@ -328,6 +350,31 @@ mod tests {
         let held = c.certified();
         assert_eq!((held[0].claim.tx_hash, held[0].confirmed()), (five.tx_hash, true));
         assert!(c.pooled(&five.tx_hash).is_some() && c.pooled(&six.tx_hash).is_none());
+    }
+
+    #[test]
+    fn an_expired_claim_left_in_a_live_group_does_not_shut_out_a_live_claim_for_its_nonce() {
+        let kv = MemKv::shared();
+        let c = chain(kv.clone());
+        // A: nonce 3 (nonces 0-2 never come: never includable) certified at height 0,
+        // due at 8, written in one group with a claim due at 12: the group outlives A.
+        let a = c.admit_certified(&transfer(3, 5), 0, None).unwrap().unwrap();
+        let mut later = c.admit_certified(&transfer(5, 5), 0, None).unwrap().unwrap();
+        later.claim.expiry = 12;
+        c.journal(&[a.clone(), later]).unwrap();
+        for t in 0..a.claim.expiry {
+            c.propose(100 + t, true).unwrap().map(|b| c.commit(&b.hash, None).unwrap());
+        }
+        assert!(c.certified_for(&a.claim.sender, 3).is_none(), "A let go at its expiry");
+        // The same transaction certified again, now due at 16.
+        let again = c.certify(&transfer(3, 5), c.head_number(), None).unwrap().unwrap();
+        assert_eq!((again.tx_hash, again.expiry), (a.claim.tx_hash, 16));
+        drop(c);
+        let c = chain(kv);
+        c.reload_journal().unwrap();
+        let held: Vec<Certified> = c.certified().into_iter().filter(|e| e.claim.nonce == 3).collect();
+        assert_eq!(held.len(), 1);
+        assert_eq!(held[0].claim, again, "the live claim is held, not the expired one");
     }
 
     #[test]

@@ -209,12 +209,14 @@ impl Chain {
         let pools = ExecPools::new(&config, vm.stack_size()).map_err(|e| Error::Corrupt(format!("cannot start execution threads: {e}")))?;
         let with_slots = spec.slots.is_some();
         let rotation = spec.validators.rotation;
+        let journal_kv = config.journal.clone().map_or_else(|| kv.clone(), |j| j.0);
+        let journal_index = crate::journal::JournalIndex::load(&*journal_kv)?;
         let chain = Arc::new_cyclic(|chain| Self {
             sets: with_slots.then(|| Arc::new(crate::slots::SlotSets::new(chain.clone(), rotation)) as Arc<dyn ValidatorSets>),
             payees: spec.payees(),
             spec,
             proposer,
-            journal_kv: config.journal.clone().map_or_else(|| kv.clone(), |j| j.0),
+            journal_kv,
             kv,
             cold,
             store,
@@ -236,7 +238,7 @@ impl Chain {
             pools,
             quotes: QuoteMemo::default(),
             certify: Mutex::new(()),
-            journal_index: Mutex::new(crate::journal::JournalIndex::default()),
+            journal_index: Mutex::new(journal_index),
             faults: config.faults,
         });
         if with_slots {
