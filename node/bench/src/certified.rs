@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use strata_primitives::B256;
 use tokio::sync::Semaphore;
 
-use crate::load::{call, quantity, sign_transfers, start_cluster, strata_bin, wait_ready};
+use crate::load::{call, cpu_of, quantity, sign_transfers, start_cluster, strata_bin, wait_ready};
 
 /// Settings of the certificate benchmark.
 #[derive(Debug, Clone, clap::Args)]
@@ -63,6 +63,9 @@ struct Run {
     by_expiry: (usize, usize),
     /// Blocks that carried the run's transactions.
     blocks: usize,
+    /// CPU time the validators spent from the first send to the last commit seen (all
+    /// together), if `/proc` tells.
+    cpu: Option<Duration>,
 }
 
 fn pct(v: &[Duration], p: usize) -> Duration {
@@ -75,8 +78,8 @@ fn ms(d: Duration) -> f64 {
 
 /// Sends `n` transfers from the ten dev accounts over `urls` (each account's in nonce
 /// order, `concurrency` requests in flight), certified or not, while following the
-/// blocks of `urls[0]`.
-async fn drive(urls: &[String], chain_id: u64, n: usize, concurrency: usize, certified: bool) -> anyhow::Result<Run> {
+/// blocks of `urls[0]`; `pids`: the validators' processes (their CPU time is read).
+async fn drive(urls: &[String], pids: &[u32], chain_id: u64, n: usize, concurrency: usize, certified: bool) -> anyhow::Result<Run> {
     let clients: Vec<HttpClient> =
         urls.iter().map(|u| HttpClientBuilder::default().request_timeout(Duration::from_secs(30)).build(u)).collect::<Result<_, _>>()?;
     let transfers = sign_transfers(&clients[0], chain_id, n, 1_000_000).await?;
@@ -113,6 +116,7 @@ async fn drive(urls: &[String], chain_id: u64, n: usize, concurrency: usize, cer
         })
     };
     let start = Instant::now();
+    let cpu_before = cpu_of(pids);
     let gate = Arc::new(Semaphore::new(concurrency.max(1)));
     let method = if certified { "strata_sendRawTransactionCertified" } else { "eth_sendRawTransaction" };
     let mut tasks = Vec::with_capacity(n);
@@ -175,6 +179,7 @@ async fn drive(urls: &[String], chain_id: u64, n: usize, concurrency: usize, cer
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let cpu = cpu_before.zip(cpu_of(pids)).map(|(before, after)| after.saturating_sub(before));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     watcher.await?;
     let committed = committed.lock().expect("watcher").clone();
@@ -204,17 +209,18 @@ async fn drive(urls: &[String], chain_id: u64, n: usize, concurrency: usize, cer
         certificate,
         by_expiry: (met, expiries.len()),
         blocks: blocks.len(),
+        cpu,
     })
 }
 
 /// Plain and certified runs of `n` transfers at `concurrency` in flight, in the order
 /// plain, certified, certified, plain (the chain grows as the runs go: neither kind
 /// gets all the early or all the late runs), each kind's two runs merged.
-async fn pair(urls: &[String], n: usize, concurrency: usize) -> anyhow::Result<(Run, Run)> {
-    let plain = drive(urls, 4242, n, concurrency, false).await?;
-    let certified = drive(urls, 4242, n, concurrency, true).await?;
-    let certified = certified.merge(drive(urls, 4242, n, concurrency, true).await?);
-    let plain = plain.merge(drive(urls, 4242, n, concurrency, false).await?);
+async fn pair(urls: &[String], pids: &[u32], n: usize, concurrency: usize) -> anyhow::Result<(Run, Run)> {
+    let plain = drive(urls, pids, 4242, n, concurrency, false).await?;
+    let certified = drive(urls, pids, 4242, n, concurrency, true).await?;
+    let certified = certified.merge(drive(urls, pids, 4242, n, concurrency, true).await?);
+    let plain = plain.merge(drive(urls, pids, 4242, n, concurrency, false).await?);
     Ok((plain, certified))
 }
 
@@ -234,7 +240,13 @@ impl Run {
         self.certificate.sort();
         self.by_expiry = (self.by_expiry.0 + other.by_expiry.0, self.by_expiry.1 + other.by_expiry.1);
         self.blocks += other.blocks;
+        self.cpu = self.cpu.zip(other.cpu).map(|(a, b)| a + b);
         self
+    }
+
+    /// The validators' CPU time per committed transaction (all of them together).
+    fn cpu_per_tx(&self) -> Option<Duration> {
+        self.cpu.map(|c| c / u32::try_from(self.accepted.max(1)).unwrap_or(u32::MAX))
     }
 
     /// Transactions per block that carried them.
@@ -263,8 +275,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         for u in &cluster.urls {
             wait_ready(&HttpClientBuilder::default().build(u)?, 1).await?;
         }
-        let (plain, certified) = pair(&cluster.urls, args.txs, args.concurrency).await?;
-        let saturated = if args.saturate > 0 { Some(pair(&cluster.urls, args.txs.saturating_mul(3), args.saturate).await?) } else { None };
+        let pids: Vec<u32> = cluster.procs.0.iter().map(|c| c.id()).collect();
+        let (plain, certified) = pair(&cluster.urls, &pids, args.txs, args.concurrency).await?;
+        let saturated =
+            if args.saturate > 0 { Some(pair(&cluster.urls, &pids, args.txs.saturating_mul(3), args.saturate).await?) } else { None };
         Ok::<_, anyhow::Error>((plain, certified, saturated))
     })?;
     drop(cluster);
@@ -308,6 +322,21 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             certified.tps() / plain.tps(),
             certified.by_expiry.0,
             certified.by_expiry.1
+        );
+    }
+    // CPU per transaction: what capacity comes to when the validators are CPU-bound
+    // (they share two cores here), steadier than a short run's throughput.
+    let (p, c) = match &saturated {
+        Some((p, c)) => (p.cpu_per_tx(), c.cpu_per_tx()),
+        None => (plain.cpu_per_tx(), certified.cpu_per_tx()),
+    };
+    if let (Some(p), Some(c)) = (p, c) {
+        println!(
+            "  validators' CPU per committed transaction{}: certified {:.2} ms, plain {:.2} ms: ratio plain / certified {:.2} (the capacity ratio where CPU is the bound)",
+            if saturated.is_some() { " at capacity" } else { "" },
+            ms(c),
+            ms(p),
+            p.as_secs_f64() / c.as_secs_f64().max(1e-12)
         );
     }
     println!(

@@ -112,7 +112,7 @@ fn cpu_time(pid: u32) -> Option<Duration> {
 }
 
 /// Total CPU time of processes `pids`.
-fn cpu_of(pids: &[u32]) -> Option<Duration> {
+pub(crate) fn cpu_of(pids: &[u32]) -> Option<Duration> {
     pids.iter().map(|p| cpu_time(*p)).sum()
 }
 

@@ -553,7 +553,7 @@ impl Driver {
                 Err(e) => tracing::warn!(error = %e, "heartbeat not checked: node failure"),
             },
             // Served by the certifier's own task (see `run`).
-            Wire::Certify(_) | Wire::Stored(_) | Wire::StoredRefused(_) | Wire::Confirmed(_) => {}
+            Wire::Certify(_) | Wire::Stored(_) | Wire::StoredRefused(_) | Wire::Relayed(_) => {}
         }
         Ok(())
     }

@@ -41,17 +41,10 @@ pub enum Wire {
     Stored(StoredVote),
     /// A validator's refusal to sign a claim, with the reason.
     StoredRefused(StoredRefusal),
-    /// A storage certificate, with its transaction (from the validator that gathered it).
-    Confirmed(Confirmed),
-}
-
-/// A storage certificate as the gathering validator tells the others.
-#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
-pub struct Confirmed {
-    /// The transaction (EIP-2718).
-    pub raw: Bytes,
-    /// The certificate (RLP `StorageCertificate`).
-    pub certificate: Bytes,
+    /// Another validator's vote, relayed by the validator that gathered with it (its
+    /// signer may have sent it to that one alone): counted, if not heard from its
+    /// signer, once its signature verifies.
+    Relayed(StoredVote),
 }
 
 /// A request to certify a transaction as stored.
@@ -144,7 +137,7 @@ impl Wire {
             Wire::Certify(r) => (6, alloy_rlp::encode(r)),
             Wire::Stored(v) => (7, alloy_rlp::encode(v)),
             Wire::StoredRefused(r) => (8, alloy_rlp::encode(r)),
-            Wire::Confirmed(c) => (9, alloy_rlp::encode(c)),
+            Wire::Relayed(v) => (9, alloy_rlp::encode(v)),
         };
         let mut out = Vec::with_capacity(body.len() + 9);
         out.extend_from_slice(&chain_id.to_be_bytes());
@@ -154,7 +147,7 @@ impl Wire {
     }
 
     /// Whether encoded message `bytes` is one of storage certification (`Certify`,
-    /// `Stored`, `StoredRefused`, `Confirmed`), by its tag: those are served apart from
+    /// `Stored`, `StoredRefused`, `Relayed`), by its tag: those are served apart from
     /// consensus, which may be busy with a block.
     pub fn is_certification(bytes: &[u8]) -> bool {
         matches!(bytes.get(8), Some(6..=9))
@@ -178,7 +171,7 @@ impl Wire {
             6 => Wire::Certify(decode_exact(body).ok()?),
             7 => Wire::Stored(decode_exact(body).ok()?),
             8 => Wire::StoredRefused(decode_exact(body).ok()?),
-            9 => Wire::Confirmed(decode_exact(body).ok()?),
+            9 => Wire::Relayed(decode_exact(body).ok()?),
             _ => return None,
         })
     }
@@ -224,12 +217,12 @@ mod tests {
                 signature: [5; 65],
             }),
             Wire::StoredRefused(StoredRefusal { tx_hash: B256::repeat_byte(1), validator: 1, reason: "nonce too low".into() }),
-            Wire::Confirmed(Confirmed { raw: Bytes::from_static(b"tx"), certificate: Bytes::from_static(b"cert") }),
+            Wire::Relayed(StoredVote { height: 4, validator: 3, leaves: vec![B256::repeat_byte(6)], signature: [6; 65] }),
         ];
         for m in msgs {
             assert_eq!(Wire::decode(&m.encode(7), 7), Some(m.clone()));
             assert_eq!(Wire::decode(&m.encode(8), 7), None, "another chain's message");
-            let certification = matches!(m, Wire::Certify(_) | Wire::Stored(_) | Wire::StoredRefused(_) | Wire::Confirmed(_));
+            let certification = matches!(m, Wire::Certify(_) | Wire::Stored(_) | Wire::StoredRefused(_) | Wire::Relayed(_));
             assert_eq!(Wire::is_certification(&m.encode(7)), certification, "{m:?}");
         }
         for garbage in [&[][..], &[9, 1, 2], &[0], &[4, 0xff, 0xff]] {

@@ -26,10 +26,10 @@
 //!
 //! So if the receiving validator dies the moment it answers, the others still hold the
 //! promise from each other's votes. And since a faulty signer may send its vote to the
-//! receiving validator alone, that one also sends each finished certificate to every
-//! validator (`Wire::Confirmed`) before it answers: a validator that has not counted a
-//! quorum itself checks the signatures it did not receive from their signers, and holds
-//! it. A signature is given only after the synced journal write, and at most once per
+//! receiving validator alone, that one relays every peer vote it checked and counted
+//! for its clients to every validator (`Wire::Relayed`, one message per vote, not per
+//! transaction): a validator that did not hear the vote from its signer checks its
+//! signature and counts it. A signature is given only after the synced journal write, and at most once per
 //! `(sender, nonce)` ([`Chain::admit_certified`] enforces it): no two certificates for
 //! one nonce without `f + 1` validators signing twice. A sync node of a validator slot
 //! signs nothing (its slot's active machine does).
@@ -58,7 +58,7 @@ use self::{
     journal::{JournalJob, journal_writer},
     tally::{OWN, Tallies, Vote},
 };
-use crate::wire::{CertifyBatch, CertifyRequest, Confirmed, MAX_REASON, StoredRefusal, StoredVote, Wire};
+use crate::wire::{CertifyBatch, CertifyRequest, MAX_REASON, StoredRefusal, StoredVote, Wire};
 
 /// How long a client waits for a quorum by default.
 pub const CERTIFY_TIMEOUT: Duration = Duration::from_secs(3);
@@ -261,7 +261,7 @@ impl Certifier {
                 Some(Wire::Certify(batch)) => self.on_request(from, batch),
                 Some(Wire::Stored(vote)) => self.on_vote(from, vote),
                 Some(Wire::StoredRefused(refusal)) => self.on_refusal(from, refusal),
-                Some(Wire::Confirmed(confirmed)) => self.on_confirmed(from, confirmed),
+                Some(Wire::Relayed(vote)) => self.on_relayed(from, vote),
                 _ => tracing::debug!(from, "malformed certification message dropped"),
             }
         }
@@ -402,7 +402,7 @@ impl Certifier {
             }
         }
         for (raw, certificate) in ready {
-            self.hold(raw, certificate, Vec::new(), set.clone());
+            self.hold(raw, certificate);
         }
         let wanted = |gathering: &Gatherings| -> Vec<(usize, B256)> {
             leaves
@@ -418,9 +418,14 @@ impl Certifier {
         if wanted(&self.gathering.lock()).is_empty() {
             return;
         }
-        if check && !set.get(validator).is_some_and(|key| valid(&signature, &tree.root(), key)) {
-            tracing::debug!(validator, "a certification vote whose signature does not verify dropped");
-            return;
+        if check {
+            if !set.get(validator).is_some_and(|key| valid(&signature, &tree.root(), key)) {
+                tracing::debug!(validator, "a certification vote whose signature does not verify dropped");
+                return;
+            }
+            // Counted for our clients: every validator gets it (its signer may have sent
+            // it to us alone).
+            self.net.broadcast(Wire::Relayed(StoredVote { height, validator, leaves: leaves.to_vec(), signature }).encode(self.chain_id()));
         }
         let mut gathering = self.gathering.lock();
         for (j, tx) in wanted(&gathering) {
@@ -465,7 +470,7 @@ impl Certifier {
         }
         let ready = self.tallies.lock().request(stored_digest(claim), set, from, *claim, raw).and_then(|t| t.ready());
         if let Some((raw, certificate)) = ready {
-            self.hold(raw, certificate, Vec::new(), set.clone());
+            self.hold(raw, certificate);
         }
     }
 
@@ -550,10 +555,7 @@ impl Certifier {
             let signatures = g.signatures.iter().map(|(v, vote)| CertSignature { validator: *v, signature: vote.signature }).collect();
             let paths = g.signatures.values().map(|vote| vote.path.clone()).collect();
             tracing::debug!(tx = %claim.tx_hash, signers = g.signatures.len(), "storage certificate");
-            let certificate = StorageCertificate { claim, signatures, paths };
-            let encoded = strata_primitives::rlp::encode(&certificate).into();
-            self.net.broadcast(Wire::Confirmed(Confirmed { raw, certificate: encoded }).encode(self.chain_id()));
-            return Ok(certificate);
+            return Ok(StorageCertificate { claim, signatures, paths });
         }
         let reasons: Vec<String> = g.refusals.iter().map(|(v, r)| format!("validator {v}: {r}")).collect();
         Err(CertifyFailure::NoQuorum(format!(

@@ -39,3 +39,28 @@ async fn votes_are_counted_until_their_claims_expire_not_only_near_the_head() {
     assert!(!counted(head - expiry, 4));
     assert!(!counted(head + strata_chain::CLAIM_HEIGHT_SLACK + 1, 5));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_relayed_vote_counts_once_its_signature_verifies_and_not_before_its_signer_had_time() {
+    use strata_primitives::storage_cert::BatchTree;
+    let chain = Chain::open(MemKv::shared(), MemKv::shared(), ChainSpec::dev(1337), dev_proposer(), ChainConfig::default()).unwrap();
+    let (hub, _inboxes) = strata_network::mem::MemHub::new(1);
+    let net: Arc<dyn Transport> = Arc::new(hub.endpoint(0));
+    let certifier = Certifier::new(chain, dev_validator_key(), 0, net.clone(), net);
+    let leaves = vec![B256::repeat_byte(1), B256::repeat_byte(2)];
+    let signature = dev_validator_key().sign_hash(&BatchTree::new(&leaves).root()).unwrap().as_bytes();
+    let counted = |leaf: B256| certifier.tallies.lock().by_claim.get(&leaf).is_some_and(|t| t.votes.contains_key(&0));
+    let relayed = |signature: [u8; 65]| StoredVote { height: 0, validator: 0, leaves: leaves.clone(), signature };
+    // A forged signature is never counted.
+    certifier.on_relayed(1, relayed([7; 65]));
+    tokio::time::sleep(hold::RELAY_GRACE * 2).await;
+    assert!(!counted(leaves[0]));
+    // A genuine one waits for its signer's own copy, then counts for every claim.
+    certifier.on_relayed(1, relayed(signature));
+    tokio::time::sleep(hold::RELAY_GRACE / 2).await;
+    assert!(!counted(leaves[0]), "not before the grace");
+    tokio::time::sleep(hold::RELAY_GRACE).await;
+    assert!(counted(leaves[0]) && counted(leaves[1]));
+    // Heard already: nothing more to do.
+    assert!(certifier.heard(&relayed(signature)));
+}
