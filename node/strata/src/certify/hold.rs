@@ -1,7 +1,7 @@
 //! Holding a certified transaction: the chain is handed it once a quorum of signers is
 //! counted here — from their own votes, or from votes the receiving validator relayed
-//! (`Wire::Relayed`), whose signatures are checked unless the vote was heard from its
-//! signer, after a grace for that to happen.
+//! (`Wire::Relayed`), whose signatures are checked if, after a grace for the signer's
+//! own copy, they would still count.
 
 use std::{sync::Arc, time::Duration};
 
@@ -17,6 +17,9 @@ use crate::wire::StoredVote;
 /// How long a relayed vote waits for its signer's own copy (usually a moment behind:
 /// one hop against two) before its signature is checked instead.
 pub(super) const RELAY_GRACE: Duration = Duration::from_millis(300);
+
+/// Relayed votes that may wait for their grace at once, per relaying machine.
+const MAX_PENDING_RELAYS: usize = 64;
 
 impl Certifier {
     /// Hands a certified transaction to the chain to hold, and queues the journal entry.
@@ -65,37 +68,51 @@ impl Certifier {
     }
 
     /// A vote relayed by the validator that gathered with it (machine `from`): counted
-    /// once its signature verifies, unless this node heard it from its signer (usually
-    /// a moment before, or within [`RELAY_GRACE`]), or holds every claim it covers.
+    /// once its signature verifies if, after [`RELAY_GRACE`] for its signer's own copy,
+    /// this node still [`wants`](Certifier::wants) it. At most [`MAX_PENDING_RELAYS`]
+    /// wait per relaying machine (an honest one's are rarely unheard).
     pub fn on_relayed(self: &Arc<Self>, from: u32, vote: StoredVote) {
-        if vote.leaves.is_empty() || vote.leaves.len() > MAX_BATCH || !self.countable(vote.height) || self.heard(&vote) {
+        if vote.leaves.is_empty() || vote.leaves.len() > MAX_BATCH || !self.countable(vote.height) || !self.wants(&vote) {
             return;
         }
         let Some(set) = self.chain.validator_sets().validators_at(vote.height) else { return };
         let Some(key) = set.get(vote.validator).copied() else { return };
+        {
+            let mut pending = self.relays.lock();
+            let waiting = pending.entry(from).or_default();
+            if *waiting >= MAX_PENDING_RELAYS {
+                tracing::debug!(from, "relayed vote dropped: too many waiting from this machine");
+                return;
+            }
+            *waiting += 1;
+        }
         let this = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(RELAY_GRACE).await;
-            if this.heard(&vote) || !this.countable(vote.height) {
-                return;
+            if this.countable(vote.height) && this.wants(&vote) {
+                let tree = BatchTree::new(&vote.leaves);
+                if valid(&vote.signature, &tree.root(), &key) {
+                    this.add_vote(&set, from, vote.validator, vote.signature, &vote.leaves, &tree, false, vote.height);
+                } else {
+                    tracing::debug!(from, validator = vote.validator, "a relayed vote whose signature does not verify dropped");
+                }
             }
-            let tree = BatchTree::new(&vote.leaves);
-            if !valid(&vote.signature, &tree.root(), &key) {
-                tracing::debug!(from, validator = vote.validator, "a relayed vote whose signature does not verify dropped");
-                return;
+            if let Some(waiting) = this.relays.lock().get_mut(&from) {
+                *waiting = waiting.saturating_sub(1);
             }
-            this.add_vote(&set, from, vote.validator, vote.signature, &vote.leaves, &tree, false, vote.height);
         });
     }
 
-    /// Whether every claim `vote` covers is held here, or has this very vote counted.
-    pub(super) fn heard(&self, vote: &StoredVote) -> bool {
+    /// Whether `vote` would count here: for some claim it covers this node has the
+    /// request (claim and transaction), the claim is of the vote's height (a relayer
+    /// cannot change what height a signature counts for), is not held yet, and lacks
+    /// this validator's vote.
+    pub(super) fn wants(&self, vote: &StoredVote) -> bool {
         let tallies = self.tallies.lock();
-        vote.leaves.iter().all(|leaf| {
-            tallies
-                .by_claim
-                .get(leaf)
-                .is_some_and(|t| t.held || t.votes.get(&vote.validator).is_some_and(|v| v.signature == vote.signature))
+        vote.leaves.iter().any(|leaf| {
+            tallies.by_claim.get(leaf).is_some_and(|t| {
+                !t.held && t.raw.is_some() && t.claim.is_some_and(|c| c.height == vote.height) && !t.votes.contains_key(&vote.validator)
+            })
         })
     }
 }

@@ -133,6 +133,8 @@ pub struct Certifier {
     /// Told whenever a gathering here is settled (a quorum, no quorum possible, or its
     /// client gone): the batcher waits on it.
     settled: Notify,
+    /// Relayed votes waiting for their signer's own copy, by relaying machine.
+    relays: Mutex<BTreeMap<u32, usize>>,
 }
 
 impl std::fmt::Debug for Certifier {
@@ -160,6 +162,7 @@ impl Certifier {
             journal,
             outbox,
             settled: Notify::new(),
+            relays: Mutex::new(BTreeMap::new()),
         });
         tokio::spawn(batcher(Arc::downgrade(&this), waiting));
         this
@@ -305,6 +308,7 @@ impl Certifier {
         let this = self.clone();
         tokio::spawn(async move {
             let mut stored = Vec::with_capacity(batch.items.len());
+            let mut counted = Vec::with_capacity(batch.items.len());
             let mut writes = Vec::new();
             let chain = this.chain.clone();
             let items = batch.items.clone();
@@ -321,6 +325,7 @@ impl Certifier {
                 match outcome {
                     Ok(Ok(entry)) if entry.claim == claim => {
                         stored.push(stored_digest(&claim));
+                        counted.push((claim, item.raw.clone()));
                         writes.push((claim.tx_hash, this.journal_queue(entry)));
                     }
                     Ok(Ok(entry)) => {
@@ -349,6 +354,11 @@ impl Certifier {
             }
             if stored.is_empty() {
                 return;
+            }
+            // What we signed we count with its transaction, whatever the asking
+            // machine's quota of tallies allowed: a quorum's signers must be able to hold it.
+            for (claim, raw) in &counted {
+                this.count_request(claim, &set, OWN, raw);
             }
             let tree = BatchTree::new(&stored);
             if let Some(signature) = this.sign(&tree.root(), &set) {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use strata_chain::{ChainConfig, ChainSpec, TxOrigin, dev_proposer, dev_validator_key};
 use strata_network::Transport;
-use strata_primitives::{Address, B256, Bytes, TxKind, U256, keys, transaction::build};
+use strata_primitives::{Address, B256, Bytes, TxKind, U256, keccak256, keys, transaction::build};
 use strata_storage::MemKv;
 
 use super::*;
@@ -42,25 +42,46 @@ async fn votes_are_counted_until_their_claims_expire_not_only_near_the_head() {
 
 #[tokio::test(start_paused = true)]
 async fn a_relayed_vote_counts_once_its_signature_verifies_and_not_before_its_signer_had_time() {
-    use strata_primitives::storage_cert::BatchTree;
+    use strata_primitives::storage_cert::{BatchTree, StoredClaim, stored_digest};
     let chain = Chain::open(MemKv::shared(), MemKv::shared(), ChainSpec::dev(1337), dev_proposer(), ChainConfig::default()).unwrap();
+    let set = chain.validator_sets().validators_at(0).unwrap();
     let (hub, _inboxes) = strata_network::mem::MemHub::new(1);
     let net: Arc<dyn Transport> = Arc::new(hub.endpoint(0));
-    let certifier = Certifier::new(chain, dev_validator_key(), 0, net.clone(), net);
-    let leaves = vec![B256::repeat_byte(1), B256::repeat_byte(2)];
+    let certifier = Certifier::new(chain.clone(), dev_validator_key(), 0, net.clone(), net);
+    // Two claims whose requests came (the relayed vote is of use only with them).
+    let raws = [Bytes::from_static(b"tx one"), Bytes::from_static(b"tx two")];
+    let expiry = chain.spec().certified_expiry;
+    let claims: Vec<StoredClaim> = raws
+        .iter()
+        .enumerate()
+        .map(|(n, raw)| StoredClaim {
+            chain_id: 1337,
+            tx_hash: keccak256(raw),
+            sender: Address::repeat_byte(1),
+            nonce: n as u64,
+            height: 0,
+            expiry,
+        })
+        .collect();
+    for (claim, raw) in claims.iter().zip(&raws) {
+        certifier.count_request(claim, &set, 1, raw);
+    }
+    let leaves: Vec<B256> = claims.iter().map(stored_digest).collect();
     let signature = dev_validator_key().sign_hash(&BatchTree::new(&leaves).root()).unwrap().as_bytes();
     let counted = |leaf: B256| certifier.tallies.lock().by_claim.get(&leaf).is_some_and(|t| t.votes.contains_key(&0));
-    let relayed = |signature: [u8; 65]| StoredVote { height: 0, validator: 0, leaves: leaves.clone(), signature };
-    // A forged signature is never counted.
-    certifier.on_relayed(1, relayed([7; 65]));
+    let relayed = |signature: [u8; 65], height: u64| StoredVote { height, validator: 0, leaves: leaves.clone(), signature };
+    // A forged signature is never counted; nor a genuine one relayed as another height's.
+    certifier.on_relayed(1, relayed([7; 65], 0));
+    certifier.on_relayed(1, relayed(signature, 1));
     tokio::time::sleep(hold::RELAY_GRACE * 2).await;
     assert!(!counted(leaves[0]));
     // A genuine one waits for its signer's own copy, then counts for every claim.
-    certifier.on_relayed(1, relayed(signature));
+    certifier.on_relayed(1, relayed(signature, 0));
     tokio::time::sleep(hold::RELAY_GRACE / 2).await;
     assert!(!counted(leaves[0]), "not before the grace");
     tokio::time::sleep(hold::RELAY_GRACE).await;
     assert!(counted(leaves[0]) && counted(leaves[1]));
-    // Heard already: nothing more to do.
-    assert!(certifier.heard(&relayed(signature)));
+    // Counted (and with one validator, held): no longer wanted.
+    assert!(!certifier.wants(&relayed(signature, 0)));
+    assert!(certifier.relays.lock().values().all(|n| *n == 0), "nothing left waiting");
 }
