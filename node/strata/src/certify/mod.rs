@@ -29,9 +29,10 @@
 //! receiving validator alone, that one relays every peer vote it checked and counted
 //! for its clients to every validator (`Wire::Relayed`, one message per vote, not per
 //! transaction): a validator that did not hear the vote from its signer checks its
-//! signature and counts it. A signature is given only after the synced journal write, and at most once per
-//! `(sender, nonce)` ([`Chain::admit_certified`] enforces it): no two certificates for
-//! one nonce without `f + 1` validators signing twice. A sync node of a validator slot
+//! signature and counts it (every signer has the transaction, so at least `f + 1`
+//! honest ones can hold it). A signature is given only after the synced journal write,
+//! and at most once per `(sender, nonce)` ([`Chain::admit_certified`] enforces it): no
+//! two certificates for one nonce without `f + 1` validators signing twice. A sync node of a validator slot
 //! signs nothing (its slot's active machine does).
 
 mod hold;
